@@ -1,0 +1,24 @@
+"""The dashboard's entry point: `vton-eval dashboard` (or `streamlit run dashboard/app.py -- --db PATH`)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard.common import db_path, sidebar_status
+
+st.set_page_config(page_title="vton-eval", page_icon=":material/checkroom:", layout="wide")
+
+PAGES = {
+    "Results": [
+        st.Page("pages/overview.py", title="Overview", icon=":material/monitoring:", default=True),
+        st.Page("pages/failures.py", title="Failures", icon=":material/error:"),
+    ],
+    "Work": [
+        st.Page("pages/runs.py", title="Runs", icon=":material/play_circle:"),
+    ],
+}
+
+page = st.navigation(PAGES)
+db_path()
+sidebar_status()
+page.run()

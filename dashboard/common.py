@@ -1,0 +1,115 @@
+"""What every page shares: the database path, error screens, cached queries and small formatters."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from vton_eval.artifacts import ArtifactStore
+from vton_eval.store import Database, DatabaseBusy, NoDatabase, resolve_db_path
+
+log = logging.getLogger("vton_eval.dashboard")
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _flag_db() -> str | None:
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--db")
+    known, _ = parser.parse_known_args(sys.argv[1:])
+    return known.db
+
+
+def db_path() -> Path:
+    """Chosen once per session: --db after `--` on the streamlit command line, VTON_EVAL_DB, or the default."""
+    if "db_path" not in st.session_state:
+        st.session_state["db_path"] = str(resolve_db_path(_flag_db()))
+    return Path(st.session_state["db_path"])
+
+
+def database() -> Database:
+    return Database(db_path(), busy_timeout_s=3.0)
+
+
+def sidebar_status() -> None:
+    path = db_path()
+    with st.sidebar:
+        st.caption("Database")
+        st.code(str(path), language=None, wrap_lines=True)
+        if not path.exists():
+            st.caption("not created yet: it appears with the first run")
+
+
+def render(body: Callable[[], None]) -> None:
+    """Run a page body; turn the states that are not bugs into useful screens, never a traceback."""
+    try:
+        body()
+    except NoDatabase:
+        no_database()
+    except DatabaseBusy as exc:
+        st.warning(f"The database is busy: {exc}. A run may be writing a large batch.")
+        st.button("Retry", key="retry_busy")
+    except Exception as exc:  # the last line of defence: say what happened, keep the trace in the log
+        log.exception("page failed")
+        st.error("This page hit an unexpected problem. The details are in the dashboard's log.")
+        st.text(f"{type(exc).__name__}: {exc}")
+
+
+def no_database() -> None:
+    st.info(
+        f"No results yet: there is no database at {db_path()}. Start a run from the Runs page, or from a "
+        "terminal: `vton-eval run --dataset datasets/sample --endpoint http://127.0.0.1:7860`."
+    )
+    st.page_link("pages/runs.py", label="Go to Runs", icon=":material/play_arrow:")
+
+
+def empty_database() -> None:
+    st.info("The database has no runs yet. Launch one from the Runs page.")
+    st.page_link("pages/runs.py", label="Go to Runs", icon=":material/play_arrow:")
+
+
+def cached(ttl: float = 5.0) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Cache a query for a few seconds: pages rerun on every click, the data changes slowly."""
+    return st.cache_data(ttl=ttl, show_spinner=False, max_entries=256)
+
+
+def artifact_file(relpath: str | None, thumb: bool = True) -> str | None:
+    """The file to show for an artifact path from the database (its thumbnail by default)."""
+    if not relpath:
+        return None
+    store = ArtifactStore(db_path())
+    try:
+        path = store.abspath(store.thumbnail(relpath)) if thumb else store.abspath(relpath)
+    except Exception:  # missing or undecodable file: the caller shows a placeholder text
+        return None
+    return str(path) if path.exists() else None
+
+
+def fmt_ms(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{value / 1000:.2f} s" if value >= 1000 else f"{value:.0f} ms"
+
+
+def fmt_pct(value: Any, digits: int = 1) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{value * 100:.{digits}f}%"
+
+
+def is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+_MD_SPECIAL = "\\`*_{}[]()#+-.!|<>~$"
+
+
+def md(text: object) -> str:
+    """Escape text from a file or a server before it goes into markdown (shown as text, never markup)."""
+    return "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in str(text))

@@ -1,0 +1,72 @@
+"""Cached wrappers around vton_eval's read queries, keyed by the database path (a plain string)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from dashboard.common import cached
+from vton_eval.analytics import failures, filters, overview
+from vton_eval.analytics.filters import RunFilter
+from vton_eval.store import Database
+from vton_eval.store.runs import list_runs
+
+
+def _db(path: str) -> Database:
+    return Database(path, busy_timeout_s=3.0)
+
+
+@cached()
+def filter_options(path: str) -> dict[str, list[str]]:
+    return filters.filter_options(_db(path))
+
+
+@cached()
+def pick_runs(path: str, flt: RunFilter) -> pd.DataFrame:
+    return overview.pick_runs(_db(path), flt)
+
+
+@cached()
+def headline_with_change(path: str, run_id: str, flt: RunFilter) -> dict[str, Any]:
+    return overview.headline_with_change(_db(path), run_id, flt)
+
+
+@cached()
+def errors_by_workflow(path: str, run_id: str, flt: RunFilter) -> pd.DataFrame:
+    return overview.errors_by_workflow(_db(path), run_id, flt)
+
+
+@cached()
+def latency_stats(path: str, run_id: str, flt: RunFilter) -> pd.DataFrame:
+    return overview.latency_stats(_db(path), run_id, flt)
+
+
+@cached()
+def latency_percentiles(path: str, run_id: str, flt: RunFilter) -> pd.DataFrame:
+    return overview.latency_percentiles(_db(path), run_id, flt)
+
+
+@cached()
+def trend(path: str, flt: RunFilter) -> pd.DataFrame:
+    return overview.trend(_db(path), flt)
+
+
+@cached()
+def tag_heatmap(path: str, run_id: str, flt: RunFilter) -> pd.DataFrame:
+    return overview.tag_heatmap(_db(path), run_id, flt)
+
+
+@cached()
+def failure_groups(path: str, run_ids: tuple[str, ...], flt: RunFilter) -> pd.DataFrame:
+    return failures.failure_groups(_db(path), list(run_ids), flt)
+
+
+@cached()
+def failure_cases(path: str, run_ids: tuple[str, ...], kind: str, cause: str, flt: RunFilter) -> pd.DataFrame:
+    return failures.failure_cases(_db(path), list(run_ids), kind, cause, flt)
+
+
+@cached(ttl=1.0)
+def runs(path: str) -> list[dict[str, Any]]:
+    return list_runs(_db(path), limit=500)

@@ -1,0 +1,77 @@
+"""Failures: one row per cause (error kind + folded message), and the cases behind each cause."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import data
+from dashboard.common import artifact_file, db_path, empty_database, fmt_ms, md, render
+from dashboard.widgets import filter_bar, run_label
+from vton_eval.analytics.overview import default_run
+
+
+def scope(runs) -> tuple[str, ...]:
+    """Failures of one run, or of every run matching the filters."""
+    mode = st.segmented_control("Scope", ["One run", "All matching runs"], default="One run", key="fl_scope")
+    if mode == "All matching runs":
+        return tuple(runs["run_id"].tolist())
+    ids = runs["run_id"].tolist()
+    by_id = {r["run_id"]: r for r in runs.to_dict("records")}
+    default = default_run(runs)
+    chosen = st.selectbox("Run", ids, index=ids.index(default) if default in ids else 0, key="fl_run",
+                          format_func=lambda i: run_label(by_id[i]))
+    return (chosen,)
+
+
+def drill_down(run_ids: tuple[str, ...], groups, flt) -> None:
+    labels = [f"{g['error_kind']} · {g['count']} · {g['cause'][:90]}" for g in groups.to_dict("records")]
+    choice = st.selectbox("Cases of a cause", range(len(labels)), format_func=lambda i: labels[i], key="fl_group")
+    group = groups.iloc[choice]
+    st.caption("Full message of the first case")
+    st.code(group["example"] or "(no message)", language=None, wrap_lines=True)
+    cases = data.failure_cases(str(db_path()), run_ids, group["error_kind"], group["cause"], flt)
+    st.caption(f"{len(cases)} case(s) shown (newest first)")
+    for case in cases.head(50).to_dict("records"):
+        with st.container(border=True):
+            cols = st.columns([1, 1, 1, 3])
+            for col, key, title in ((cols[0], "base_path", "person"), (cols[1], "product_path", "product"),
+                                    (cols[2], "mask_path", "mask")):
+                image = artifact_file(case.get(key))
+                if image:
+                    col.image(image, caption=title, width="stretch")
+                elif key != "mask_path":
+                    col.text(f"{title}: not available")
+            with cols[3]:
+                st.markdown(f"**{md(case['pair_id'])}** · {case['workflow']} · repeat {case['repeat']} · "
+                            f"run `{case['run_id']}`")
+                st.text(f"{case['error_kind']} after {case['attempts']} attempt(s), {fmt_ms(case['latency_ms'])}")
+                st.code(case["error_message"] or "", language=None, wrap_lines=True)
+
+
+def body() -> None:
+    st.title("Failures")
+    flt = filter_bar("fl")
+    runs = data.pick_runs(str(db_path()), flt)
+    if runs.empty:
+        empty_database() if flt == type(flt)() else st.info("No run matches these filters.")
+        return
+    run_ids = scope(runs)
+    groups = data.failure_groups(str(db_path()), run_ids, flt)
+    if groups.empty:
+        st.success("No failures in this selection.")
+        return
+    total = int(groups["count"].sum())
+    st.metric("Failed cases", f"{total:,}", border=True)
+    st.dataframe(
+        groups.drop(columns=["example"]), hide_index=True, width="stretch",
+        column_config={
+            "error_kind": "kind", "cause": st.column_config.TextColumn("cause (normalized message)", width="large"),
+            "share": st.column_config.ProgressColumn("share", format="percent", min_value=0, max_value=1),
+            "first_seen": st.column_config.DatetimeColumn("first seen", format="YYYY-MM-DD HH:mm:ss"),
+            "last_seen": st.column_config.DatetimeColumn("last seen", format="YYYY-MM-DD HH:mm:ss"),
+        },
+    )
+    drill_down(run_ids, groups, flt)
+
+
+render(body)

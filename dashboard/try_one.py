@@ -1,0 +1,91 @@
+"""Try one pair: send a dataset pair or two uploaded images now and see the output beside them."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import data
+from dashboard.common import REPO, artifact_file, database, fmt_ms, md
+from dashboard.datasets_view import dataset_choice, thumb
+from dashboard.launch_form import endpoint_choice
+from vton_eval import launch
+from vton_eval.outcome import WORKFLOWS
+from vton_eval.runner import RunError
+
+
+def _from_dataset(key: str):
+    ds = dataset_choice(key, REPO / "datasets")
+    if ds is None or not ds.pairs:
+        return None, None
+    by_id = {p.pair_id: p for p in ds.pairs}
+    pair_id = st.selectbox("Pair", list(by_id), key=f"{key}_pair",
+                           format_func=lambda i: f"{i} · {by_id[i].workflow} · {by_id[i].tags_text}")
+    pair = by_id[pair_id]
+    cols = st.columns(3)
+    for col, path, title in ((cols[0], pair.base, "person"), (cols[1], pair.product, "product"),
+                             (cols[2], pair.mask, "mask")):
+        image = thumb(path)
+        if image:
+            col.image(image, caption=title, width="stretch")
+    return ds, pair_id
+
+
+def _from_upload(key: str):
+    cols = st.columns(3)
+    base = cols[0].file_uploader("Person image", type=["jpg", "jpeg", "png", "webp"], key=f"{key}_base")
+    product = cols[1].file_uploader("Product image", type=["jpg", "jpeg", "png", "webp"], key=f"{key}_product")
+    mask = cols[2].file_uploader("Mask (optional)", type=["jpg", "jpeg", "png", "webp"], key=f"{key}_mask")
+    workflow = st.selectbox("Workflow", WORKFLOWS, key=f"{key}_workflow")
+    if base is None or product is None:
+        st.caption("Upload a person and a product image.")
+        return None, None
+    try:
+        ds = launch.one_pair_dataset(database(), base.getvalue(), product.getvalue(), workflow,
+                                     mask.getvalue() if mask is not None else None, base.name, product.name)
+    except ValueError as exc:
+        st.error(str(exc))
+        return None, None
+    return ds, "upload"
+
+
+def show_result(result: dict) -> None:
+    st.subheader(f"Run {md(result['run_id'])}")
+    cols = st.columns(4)
+    for col, key, title in ((cols[0], "base_path", "person"), (cols[1], "product_path", "product"),
+                            (cols[2], "mask_path", "mask")):
+        image = artifact_file(result.get(key), thumb=False)
+        if image:
+            col.image(image, caption=title, width="stretch")
+    with cols[3]:
+        if result["status"] == "ok":
+            image = artifact_file(result["output_path"], thumb=False)
+            st.image(image, caption=f"output · {fmt_ms(result['latency_ms'])}", width="stretch")
+            st.success(f"ok in {fmt_ms(result['latency_ms'])}")
+        else:
+            st.error(f"{result['error_kind']} after {fmt_ms(result['latency_ms'])}")
+            st.text(result["error_message"] or "")
+
+
+def try_one_pair() -> None:
+    key = "try"
+    source = st.radio("Inputs", ["A pair from a dataset", "Upload images"], horizontal=True, key=f"{key}_source")
+    ds, pair_id = _from_dataset(f"{key}_ds") if source == "A pair from a dataset" else _from_upload(f"{key}_up")
+    endpoint = endpoint_choice(key)
+    timeout_s = st.number_input("Timeout (s)", min_value=1, max_value=3600, value=300, key=f"{key}_timeout")
+    if st.button("Try it", type="primary", disabled=ds is None or not endpoint, key=f"{key}_go",
+                 icon=":material/bolt:"):
+        db = database()
+        with st.spinner("Calling the endpoint…"):
+            try:
+                report = launch.try_one(db, ds, pair_id, endpoint, timeout_s=float(timeout_s))
+            except (RunError, ValueError) as exc:
+                st.error(str(exc))
+                return
+        data.runs.clear()
+        if report.status == "failed":
+            st.error(report.message or "the run failed")
+            return
+        st.session_state[f"{key}_result"] = launch.case_result(db, report.run_id)
+    result = st.session_state.get(f"{key}_result")
+    if result:
+        show_result(result)

@@ -1,0 +1,48 @@
+"""Widgets more than one page uses: the filter bar and the run picker."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import data
+from dashboard.common import db_path
+from vton_eval.analytics.filters import RunFilter
+
+
+def filter_bar(key: str, workflows: bool = True) -> RunFilter:
+    options = data.filter_options(str(db_path()))
+    cols = st.columns(4 if workflows else 3)
+    datasets = cols[0].multiselect("Dataset", options["datasets"], key=f"{key}_datasets", placeholder="all")
+    chosen_wf = cols[1].multiselect("Workflow", options["workflows"], key=f"{key}_workflows",
+                                    placeholder="all") if workflows else []
+    labels = cols[-2].multiselect("Label", options["labels"], key=f"{key}_labels", placeholder="all",
+                                  format_func=lambda v: v or "(no label)")
+    dates = cols[-1].date_input("Date range", value=(), key=f"{key}_dates", format="YYYY-MM-DD")
+    since = until = None
+    if isinstance(dates, tuple | list) and dates:
+        since = dates[0]
+        until = dates[1] if len(dates) > 1 else dates[0]
+    elif isinstance(dates, dt.date):
+        since = until = dates
+    return RunFilter(tuple(datasets), tuple(chosen_wf), tuple(labels), since, until)
+
+
+def run_label(row: pd.Series | dict) -> str:
+    created = row["created_at"]
+    when = created.strftime("%Y-%m-%d %H:%M") if hasattr(created, "strftime") else str(created)
+    label = row.get("label") or "(no label)"
+    return f"{label} · {row['dataset']} · {when} · {row['status']} · {row['run_id']}"
+
+
+def run_picker(runs: pd.DataFrame, key: str, label: str = "Run", default: str | None = None,
+               exclude: tuple[str, ...] = ()) -> str | None:
+    runs = runs[~runs["run_id"].isin(exclude)] if exclude else runs
+    if runs.empty:
+        return None
+    ids = runs["run_id"].tolist()
+    by_id = {r["run_id"]: r for r in runs.to_dict("records")}
+    index = ids.index(default) if default in ids else 0
+    return st.selectbox(label, ids, index=index, key=key, format_func=lambda i: run_label(by_id[i]))

@@ -1,0 +1,457 @@
+"""Output checks: clean composites pass, each known defect is caught by the check named for it."""
+
+from __future__ import annotations
+
+import functools
+import io
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFilter
+
+from vton_eval.checks import (
+    CheckReport,
+    CheckResult,
+    Thresholds,
+    check_paths,
+    difference_image,
+    run_checks,
+    similarity,
+)
+from vton_eval.checks import config as checks_config
+from vton_eval.samples.people import draw_person_with_layout, person_mask
+from vton_eval.samples.products import draw_product
+from vton_eval.sandbox.body import product_region
+from vton_eval.sandbox.composite import tryon_composite
+
+WORKFLOWS = ("eyewear", "footwear", "top", "dress")
+KIND = {"eyewear": "glasses", "footwear": "shoes", "top": "top", "dress": "dress"}
+
+
+# ---------------------------------------------------------------- inputs made by code
+
+
+@functools.cache
+def _person(seed: int) -> tuple[Image.Image, object]:
+    return draw_person_with_layout(seed)
+
+
+@functools.cache
+def _astronaut() -> Image.Image:
+    from skimage import data
+
+    return Image.fromarray(data.astronaut())
+
+
+@functools.cache
+def _product(workflow: str, seed: int = 1) -> Image.Image:
+    return draw_product(KIND[workflow], seed)
+
+
+def _person_mask(seed: int, workflow: str) -> Image.Image:
+    """A mask where a client would paint it: the garment shape for top / dress, a band over the
+    eyes or the feet for eyewear / footwear."""
+    base, layout = _person(seed)
+    if workflow in ("top", "dress"):
+        return person_mask(layout, workflow)
+    mask = Image.new("L", base.size, 0)
+    half = 0.09 * layout.height
+    if workflow == "eyewear":
+        box = (layout.cx - half, layout.y(0.04), layout.cx + half, layout.y(0.095))
+    else:
+        box = (layout.cx - 1.6 * half, layout.y(0.91), layout.cx + 1.6 * half, layout.y(1.0))
+    ImageDraw.Draw(mask).rectangle(box, fill=255)
+    return mask
+
+
+def _box_mask(base: Image.Image, workflow: str) -> Image.Image:
+    """A rectangle mask over the body box (for the photo, which has no drawn layout)."""
+    x0, y0, x1, y1 = product_region(base, workflow)
+    mask = Image.new("L", base.size, 0)
+    ImageDraw.Draw(mask).rectangle((x0, y0, x1 - 1, y1 - 1), fill=255)
+    return mask
+
+
+def _jpeg(image: Image.Image, quality: int = 80) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, "JPEG", quality=quality)
+    return buf.getvalue()
+
+
+def _png(image: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def _names(results: list[CheckResult]) -> set[str]:
+    return {r.name for r in results}
+
+
+def _hard(report: CheckReport) -> set[str]:
+    return _names(report.hard_failures)
+
+
+# ---------------------------------------------------------------- clean outputs
+
+
+CLEAN_CASES = [(f"drawn{seed}", seed, wf, masked) for seed in (0, 1) for wf in WORKFLOWS for masked in (False, True)]
+
+
+@pytest.mark.parametrize(("label", "seed", "workflow", "masked"), CLEAN_CASES)
+def test_clean_composite_on_drawn_person_passes_and_raises_no_flags(label, seed, workflow, masked):
+    base, _ = _person(seed)
+    mask = _person_mask(seed, workflow) if masked else None
+    product = _product(workflow, seed)
+    output = tryon_composite(base, product, workflow, mask)
+    report = run_checks(output, base, product, workflow, mask=mask)
+    assert report.passed, report.summary()
+    assert not report.flags, [r.detail for r in report.flags]
+    assert report.region_source == ("mask" if masked else "body")
+    # The same output as a JPEG, as most services send it: still clean.
+    report = run_checks(_jpeg(output), base, product, workflow, mask=mask)
+    assert report.passed and not report.flags, report.summary()
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS)
+@pytest.mark.parametrize("masked", [False, True])
+def test_clean_composite_on_photo_passes_and_raises_no_flags(workflow, masked):
+    base = _astronaut()
+    mask = _box_mask(base, workflow) if masked else None
+    product = _product(workflow)
+    output = tryon_composite(base, product, workflow, mask)
+    report = run_checks(_jpeg(output, 90), base, product, workflow, mask=mask)
+    assert report.passed, report.summary()
+    assert not report.flags, [r.detail for r in report.flags]
+    assert [r.name for r in report.results] == [
+        "decodes", "size", "size.resized", "blank", "product_returned", "noop",
+        "preservation.changed_share", "preservation.ssim", "change_in_region", "placement",
+    ]
+
+
+def test_sample_dataset_references_pass_against_themselves(tmp_path):
+    """The shipped sample pairs (photos, a grayscale side view with a hand-traced mask, drawn
+    figures) through check_paths: their reference composites are clean try-ons."""
+    import csv
+
+    from vton_eval.samples import make_sample_dataset
+
+    manifest = make_sample_dataset(tmp_path)
+    rows = [r for r in csv.DictReader(manifest.open()) if r["reference"]]
+    assert rows
+    for row in rows:
+        ref = tmp_path / row["reference"]
+        report = check_paths(
+            ref, tmp_path / row["base"], tmp_path / row["product"], row["workflow"],
+            mask_path=tmp_path / row["mask"] if row["mask"] else None, reference_path=ref,
+        )
+        assert report.passed and not report.flags, (row["pair_id"], report.summary())
+        assert report.get("reference.psnr").value == 100.0
+
+
+# ---------------------------------------------------------------- one defect each
+
+
+def _clean(workflow: str = "top", seed: int = 1) -> tuple[Image.Image, Image.Image, Image.Image]:
+    base, _ = _person(seed)
+    product = _product(workflow, seed)
+    return base, product, tryon_composite(base, product, workflow)
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS)
+def test_unchanged_person_is_noop(workflow):
+    base, product, _ = _clean(workflow)
+    for output in (base, _jpeg(base, 70)):
+        report = run_checks(output, base, product, workflow)
+        assert "noop" in _hard(report), report.summary()
+        assert "placement" not in _hard(report)  # nothing was placed anywhere
+        assert "change_in_region" in _names(report.flags)
+    photo = _astronaut()
+    assert "noop" in _hard(run_checks(_jpeg(photo, 75), photo, product, workflow))
+
+
+def _new_background(image: Image.Image, colour: tuple[int, int, int]) -> Image.Image:
+    rgb = np.asarray(image).astype(np.int16)
+    background = np.abs(rgb - rgb[2, 2]).sum(axis=2) < 30
+    out = rgb.copy()
+    out[background] = colour
+    return Image.fromarray(out.astype(np.uint8))
+
+
+def _colour_shift(image: Image.Image) -> Image.Image:
+    rgb = np.asarray(image).astype(np.int16) + np.array([30, -12, -25])
+    return Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8))
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS)
+def test_repainted_photo_is_caught(workflow):
+    base, product, clean = _clean(workflow)
+    repaints = {"colour shift": _colour_shift(clean), "new background": _new_background(clean, (90, 140, 200))}
+    for label, output in repaints.items():
+        report = run_checks(output, base, product, workflow)
+        assert "preservation.changed_share" in _hard(report), (label, report.summary())
+        assert "repainted" in report.get("preservation.changed_share").detail
+    photo = _astronaut()
+    blurred = tryon_composite(photo, product, workflow).filter(ImageFilter.GaussianBlur(8))
+    report = run_checks(blurred, photo, product, workflow)
+    assert "preservation.ssim" in _hard(report), report.summary()
+
+
+def test_moderate_change_outside_is_a_soft_flag():
+    base, product, clean = _clean("eyewear")
+    output = clean.copy()
+    # A stripe across the legs: ~15 % of the picture outside the eyes changed.
+    ImageDraw.Draw(output).rectangle((0, 560, base.width, 680), fill=(200, 60, 60))
+    report = run_checks(output, base, product, "eyewear")
+    result = report.get("preservation.changed_share")
+    assert result.severity == "soft" and not result.passed, result
+    assert report.passed  # a flag, not a failure
+    assert "placement" not in _hard(report)  # the glasses are in place
+
+
+@pytest.mark.parametrize(
+    "colour", [(128, 128, 128), (0, 0, 0), (255, 255, 255), (40, 160, 90)], ids=["gray", "black", "white", "green"]
+)
+def test_one_colour_output_is_blank(colour):
+    base, product, _ = _clean("dress")
+    report = run_checks(Image.new("RGB", base.size, colour), base, product, "dress")
+    assert "blank" in _hard(report), report.summary()
+    # Nearly black: a dark frame with faint noise, as a safety filter might send.
+    noise = np.random.default_rng(0).integers(0, 12, (base.height, base.width, 3), dtype=np.uint8)
+    assert "blank" in _hard(run_checks(Image.fromarray(noise), base, product, "dress"))
+    # Mostly white: an empty canvas with a small mark (3 % of the picture).
+    mostly_white = Image.new("RGB", base.size, (255, 255, 255))
+    ImageDraw.Draw(mostly_white).rectangle((150, 300, 230, 410), fill=(30, 30, 30))
+    assert "blank" in _hard(run_checks(mostly_white, base, product, "dress"))
+
+
+def test_clean_outputs_are_not_blank_even_on_sparse_images():
+    base, product, clean = _clean("eyewear")
+    # A small figure on a big empty canvas: the person image itself is mostly background.
+    canvas = Image.new("RGB", (base.width * 3, base.height * 3), tuple(np.asarray(base)[2, 2].tolist()))
+    canvas.paste(base.resize((base.width // 2, base.height // 2)), (base.width, base.height))
+    output = canvas.copy()
+    output.paste(clean.resize((base.width // 2, base.height // 2)), (base.width, base.height))
+    assert "blank" not in _hard(run_checks(output, canvas, product, "eyewear"))
+
+
+def test_wrong_aspect_is_wrong_size_and_skips_aligned_checks():
+    base, product, clean = _clean("top")
+    output = clean.resize((base.width, base.width))  # square instead of 1:2
+    report = run_checks(_png(output), base, product, "top")
+    assert _hard(report) == {"size"}, report.summary()
+    assert "wrong size" in report.summary()
+    assert _names(report.results) == {"decodes", "size", "blank", "product_returned"}
+
+
+def test_same_aspect_other_size_is_only_flagged_resized():
+    base, product, clean = _clean("footwear")
+    for scale in (0.5, 1.5):
+        output = clean.resize((round(base.width * scale), round(base.height * scale)), Image.LANCZOS)
+        report = run_checks(_jpeg(output, 90), base, product, "footwear")
+        assert report.passed, report.summary()
+        assert _names(report.flags) == {"size.resized"}
+        assert report.get("size.resized").value == pytest.approx(scale, abs=0.01)
+
+
+def _eyes_and_feet(seed: int) -> tuple[Image.Image, Image.Image]:
+    return _person_mask(seed, "eyewear"), _person_mask(seed, "footwear")
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_product_in_the_wrong_place_is_caught(seed):
+    base, _ = _person(seed)
+    eyes, feet = _eyes_and_feet(seed)
+    glasses, shoes = _product("eyewear", seed), _product("footwear", seed)
+    glasses_on_feet = tryon_composite(base, glasses, "eyewear", mask=feet)
+    shoes_on_head = tryon_composite(base, shoes, "footwear", mask=eyes)
+    for output, product, workflow, mask in (
+        (glasses_on_feet, glasses, "eyewear", None),
+        (glasses_on_feet, glasses, "eyewear", eyes),
+        (shoes_on_head, shoes, "footwear", None),
+    ):
+        report = run_checks(output, base, product, workflow, mask=mask)
+        assert "placement" in _hard(report), report.summary()
+        assert "change_in_region" in _names(report.flags)
+        assert "noop" not in _hard(report)
+
+
+def test_product_returned_as_is_is_caught():
+    base, product, _ = _clean("dress")
+    report = run_checks(_png(product), base, product, "dress")
+    assert {"product_returned", "size"} <= _hard(report), report.summary()
+    # Squeezed into the person's frame: stretched, letterboxed, re-encoded.
+    stretched = product.resize(base.size)
+    letterboxed = Image.new("RGB", base.size, (255, 255, 255))
+    scale = min(base.width / product.width, base.height / product.height)
+    fitted = product.resize((round(product.width * scale), round(product.height * scale)))
+    letterboxed.paste(fitted, ((base.width - fitted.width) // 2, (base.height - fitted.height) // 2))
+    for output in (stretched, _jpeg(letterboxed, 85)):
+        report = run_checks(output, base, product, "dress")
+        assert "product_returned" in _hard(report), report.summary()
+
+
+@pytest.mark.parametrize(
+    "payload", [b"", b"not an image at all", _png(Image.new("RGB", (300, 300), "red"))[:200]],
+    ids=["empty", "garbage", "truncated"],
+)
+def test_undecodable_output_is_a_decodes_failure(payload, tmp_path):
+    base, product, _ = _clean()
+    report = run_checks(payload, base, product, "top")
+    assert [r.name for r in report.results] == ["decodes"]
+    assert _hard(report) == {"decodes"}
+    assert report.summary().startswith("decodes: the output does not decode")
+    base_path, product_path = tmp_path / "b.png", tmp_path / "p.png"
+    base.save(base_path)
+    product.save(product_path)
+    (tmp_path / "out.png").write_bytes(payload)
+    assert _hard(check_paths(tmp_path / "out.png", base_path, product_path, "top")) == {"decodes"}
+    assert _hard(check_paths(tmp_path / "missing.png", base_path, product_path, "top")) == {"decodes"}
+
+
+def test_unknown_workflow_raises():
+    base, product, clean = _clean()
+    with pytest.raises(ValueError, match="unknown workflow 'hat'"):
+        run_checks(clean, base, product, "hat")
+
+
+# ---------------------------------------------------------------- thresholds
+
+
+def test_permissive_override_lets_a_defect_pass():
+    base, product, clean = _clean("top")
+    shifted = _colour_shift(clean)
+    assert "preservation.changed_share" in _hard(run_checks(shifted, base, product, "top"))
+    permissive = Thresholds.from_overrides(
+        {"top": {"preservation.repaint_share": 1.0, "preservation.max_changed_share": 1.0}}
+    )
+    report = run_checks(shifted, base, product, "top", thresholds=permissive)
+    assert report.get("preservation.changed_share").passed, report.summary()
+    # Only for the workflow named.
+    assert permissive.get("dress", "preservation.repaint_share") == 0.5
+    noop_allowed = Thresholds.from_overrides('{"noop.min_changed_share": 0, "noop.min_region_changed": 0}')
+    assert run_checks(base, base, product, "top", thresholds=noop_allowed).get("noop").passed
+
+
+def test_override_precedence_and_round_trip():
+    overrides = {"preservation.max_changed_share": 0.2, "top": {"preservation.max_changed_share": 0.3}}
+    t = Thresholds.from_overrides(overrides)
+    assert t.get("top", "preservation.max_changed_share") == 0.3
+    # A value for all workflows replaces the built-in garment default (0.15) for dress too.
+    assert t.get("dress", "preservation.max_changed_share") == 0.2
+    assert Thresholds().get("dress", "preservation.max_changed_share") == 0.15
+    assert Thresholds.from_overrides(json.loads(t.to_json())) == t
+    assert Thresholds.from_overrides(None) == Thresholds()
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"preservation.max_changed_sahre": 0.2},
+        {"top": {"noop.minimum": 0.1}},
+        {"hat": {"noop.min_changed_share": 0.1}},
+        {"noop.min_changed_share": "high"},
+        {"noop.min_changed_share": -1},
+        "{not json",
+    ],
+)
+def test_bad_overrides_raise_value_error(overrides):
+    with pytest.raises(ValueError) as info:
+        Thresholds.from_overrides(overrides)
+    if isinstance(overrides, dict) and "preservation.max_changed_sahre" in overrides:
+        assert "did you mean 'preservation.max_changed_share'" in str(info.value)
+
+
+def test_every_threshold_is_documented_in_the_table():
+    for key, default in checks_config.DEFAULTS.items():
+        line = next((ln for ln in checks_config.__doc__.splitlines() if ln.startswith(key + " ")), None)
+        assert line is not None, f"{key} missing from the config docstring table"
+        assert f"{default:g}" in line.split()[2], (key, line)
+
+
+# ---------------------------------------------------------------- reference, comparison, report
+
+
+def test_reference_ssim_and_psnr():
+    base, product, clean = _clean("dress")
+    report = run_checks(_jpeg(clean, 90), base, product, "dress", reference=clean)
+    ssim, psnr = report.get("reference.ssim"), report.get("reference.psnr")
+    assert ssim.value > 0.97 and psnr.value > 35 and ssim.passed and psnr.passed
+    other = tryon_composite(base, _product("dress", 3), "dress")
+    report = run_checks(_colour_shift(other), base, product, "dress", reference=clean)
+    assert report.get("reference.psnr").value < 25
+    assert {"reference.psnr"} <= _names(report.flags)
+    assert run_checks(clean, base, product, "dress").get("reference.ssim") is None
+
+
+def test_similarity_of_an_image_with_itself_and_with_a_repaint():
+    _, _, clean = _clean("top")
+    same = similarity(clean, clean)
+    assert same == {"ssim": pytest.approx(1.0), "changed_share": 0.0, "psnr": 100.0}
+    repaint = similarity(clean, _new_background(clean, (60, 60, 60)))
+    assert repaint["ssim"] < 0.95 and repaint["changed_share"] > 0.5 and repaint["psnr"] < 20
+    # Different sizes are compared at a common size.
+    assert similarity(clean, clean.resize((192, 384)))["ssim"] > 0.95
+
+
+def test_difference_image_highlights_the_changed_area():
+    _, _, clean = _clean("top")
+    changed = clean.copy()
+    ImageDraw.Draw(changed).rectangle((20, 600, 120, 700), fill=(30, 200, 30))
+    picture = difference_image(clean, changed)
+    assert picture.size == clean.size and picture.mode == "RGB"
+    rgb = np.asarray(picture).astype(int)
+    inside, outside = rgb[620:680, 40:100], rgb[100:200, 300:380]
+    assert (inside[..., 0] - inside[..., 2]).mean() > 150  # red / yellow heat
+    assert np.abs(outside[..., 0] - outside[..., 2]).max() < 5  # gray elsewhere
+    assert difference_image(clean, changed.resize((100, 200))).size == clean.size
+
+
+def test_report_api():
+    base, product, _ = _clean("top")
+    report = run_checks(base, base, product, "top")
+    assert report.summary().startswith("noop: the output is the person image unchanged")
+    values = report.values()
+    assert values["noop"] == 0.0 and set(values) == _names(report.results)
+    json.dumps(report.to_dict())  # JSON-ready, no numpy scalars
+    assert all(type(v) in (float, type(None)) for v in values.values())
+    assert report.region is not None and len(report.region) == 4
+    _, _, clean = _clean("top")
+    assert run_checks(clean, base, product, "top").summary() == "all hard checks passed"
+
+
+def test_fallback_boxes_without_body_geometry(monkeypatch):
+    # A None entry in sys.modules makes `import vton_eval.sandbox.body` raise ImportError.
+    monkeypatch.setitem(sys.modules, "vton_eval.sandbox.body", None)
+    for workflow in WORKFLOWS:
+        base, product, clean = _clean(workflow)
+        report = run_checks(clean, base, product, workflow)
+        assert report.region_source == "fallback"
+        assert report.passed, report.summary()
+        masked = run_checks(clean, base, product, workflow, mask=_person_mask(1, workflow))
+        assert masked.region_source == "mask"
+
+
+def test_checks_import_no_ui_library():
+    code = (
+        "import sys; import vton_eval.checks as c; from PIL import Image;"
+        "im = Image.new('RGB', (200, 400), 'white'); c.run_checks(im, im, im, 'top');"
+        "print(sorted(m for m in ('streamlit', 'plotly', 'gradio') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_fast_lab_conversion_matches_scikit_image():
+    from skimage.color import rgb2lab
+
+    from vton_eval.checks import measures
+
+    rgb = np.random.default_rng(1).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    rgb[0, :3] = [(0, 0, 0), (255, 255, 255), (1, 2, 3)]  # the ends and the linear segment
+    lab = measures.rgb_to_lab(rgb)
+    assert np.abs(lab - rgb2lab(rgb)).max() < 0.01
+    assert np.abs(measures.lightness(rgb) - lab[..., 0]).max() < 1e-3

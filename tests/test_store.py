@@ -1,0 +1,87 @@
+"""The DuckDB store: schema versions, idempotent batched writes, lock retries across processes."""
+
+import datetime as dt
+import subprocess
+import sys
+import textwrap
+import time
+
+import duckdb
+import pytest
+
+from vton_eval.store import Database, DatabaseBusy, NoDatabase
+from vton_eval.store.schema import SCHEMA_VERSION, current_version
+from vton_eval.store.writes import insert_results
+
+
+def _row(pair_id, repeat=1, status="ok"):
+    return {"run_id": "r1", "pair_id": pair_id, "workflow": "top", "repeat": repeat, "status": status,
+            "error_kind": None if status == "ok" else "timeout", "latency_ms": 12.5,
+            "started_at": dt.datetime(2026, 1, 1), "finished_at": dt.datetime(2026, 1, 1, 0, 0, 1)}
+
+
+def test_new_database_has_the_contract_tables_and_version(tmp_path):
+    db = Database(tmp_path / "r.duckdb")
+    db.ensure()
+    with db.connect(read_only=True) as con:
+        assert current_version(con) == SCHEMA_VERSION
+        tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        assert {"runs", "results", "reviews", "cases", "schema_version"} <= tables
+        cols = {r[0] for r in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'results'").fetchall()}
+        assert {"run_id", "pair_id", "workflow", "repeat", "status", "error_kind", "error_message",
+                "latency_ms", "output_path", "started_at"} <= cols
+
+
+def test_reading_a_missing_database_says_so(tmp_path):
+    with pytest.raises(NoDatabase):
+        with Database(tmp_path / "none.duckdb").connect(read_only=True):
+            pass
+
+
+def test_writes_are_idempotent(tmp_path):
+    db = Database(tmp_path / "r.duckdb")
+    with db.connect() as con:
+        insert_results(con, [_row("a"), _row("b")])
+        insert_results(con, [_row("a"), _row("b"), _row("c")])  # a journal replayed over stored rows
+        assert con.execute("SELECT count(*) FROM results").fetchone()[0] == 3
+
+
+def test_lock_conflict_is_retried_then_reported(tmp_path):
+    path = tmp_path / "r.duckdb"
+    Database(path).ensure()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import duckdb, sys, time
+            con = duckdb.connect({str(path)!r})
+            print("locked", flush=True)
+            time.sleep(float(sys.argv[1]))
+            con.close()
+        """), "1.0"], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "locked"
+    started = time.monotonic()
+    # The other process holds the file for about a second: a reader waits for it instead of failing.
+    with Database(path).connect(read_only=True, busy_timeout_s=10) as con:
+        assert con.execute("SELECT count(*) FROM runs").fetchone()[0] == 0
+    assert time.monotonic() - started > 0.3
+    holder.wait()
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(path)!r}); print('locked', flush=True); "
+         "time.sleep(5)"], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "locked"
+    with pytest.raises(DatabaseBusy, match="locked by another process"):
+        with Database(path).connect(busy_timeout_s=0.5):
+            pass
+    holder.kill()
+    holder.wait()
+
+
+def test_newer_schema_is_refused(tmp_path):
+    path = tmp_path / "r.duckdb"
+    Database(path).ensure()
+    con = duckdb.connect(str(path))
+    con.execute("INSERT INTO schema_version VALUES (?, now()::TIMESTAMP)", [SCHEMA_VERSION + 5])
+    con.close()
+    with pytest.raises(RuntimeError, match="newer than this vton-eval"):
+        Database(path).ensure()

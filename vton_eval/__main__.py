@@ -1,0 +1,3 @@
+from vton_eval.cli import main
+
+main()

@@ -1,0 +1,67 @@
+"""The filters a person sets on a page, turned into SQL conditions with bound parameters."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from vton_eval.store.db import Database, NoDatabase
+
+
+@dataclass(frozen=True)
+class RunFilter:
+    datasets: tuple[str, ...] = ()
+    workflows: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()
+    since: dt.date | None = None
+    until: dt.date | None = None
+
+    def run_sql(self, alias: str = "r") -> tuple[str, list[Any]]:
+        """A WHERE fragment on the runs table (always valid, 'TRUE' when nothing is set)."""
+        parts, params = ["TRUE"], []
+        if self.datasets:
+            parts.append(f"{alias}.dataset IN ({_marks(self.datasets)})")
+            params += list(self.datasets)
+        if self.labels:
+            parts.append(f"coalesce({alias}.label, '') IN ({_marks(self.labels)})")
+            params += list(self.labels)
+        if self.since:
+            parts.append(f"{alias}.created_at >= ?")
+            params.append(dt.datetime.combine(self.since, dt.time.min))
+        if self.until:
+            parts.append(f"{alias}.created_at < ?")
+            params.append(dt.datetime.combine(self.until + dt.timedelta(days=1), dt.time.min))
+        return " AND ".join(parts), params
+
+    def result_sql(self, alias: str = "res") -> tuple[str, list[Any]]:
+        if not self.workflows:
+            return "TRUE", []
+        return f"{alias}.workflow IN ({_marks(self.workflows)})", list(self.workflows)
+
+
+def _marks(values: Sequence[Any]) -> str:
+    return ", ".join("?" for _ in values)
+
+
+def frame(db: Database, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
+    """Run a read-only query into a DataFrame; no database yet means an empty frame."""
+    try:
+        with db.connect(read_only=True) as con:
+            return con.execute(sql, list(params)).df()
+    except NoDatabase:
+        return pd.DataFrame()
+
+
+def filter_options(db: Database) -> dict[str, list[str]]:
+    """The values each filter can take, from what is recorded."""
+    runs = frame(db, "SELECT DISTINCT dataset, coalesce(label, '') AS label FROM runs")
+    wfs = frame(db, "SELECT DISTINCT workflow FROM cases ORDER BY 1")
+    return {
+        "datasets": sorted(runs["dataset"].unique().tolist()) if not runs.empty else [],
+        "labels": sorted(runs["label"].unique().tolist()) if not runs.empty else [],
+        "workflows": wfs["workflow"].tolist() if not wfs.empty else [],
+    }

@@ -1,0 +1,44 @@
+"""Cheap classical checks on a try-on output: is it a real answer or a silent failure?
+
+A service can return an image and still have failed. Each output is judged against its inputs
+(person image, product image, workflow, optional mask, optional reference) with numpy, Pillow
+and scikit-image only, on downscaled copies (long side 384 px by default; ~50 ms for a 1 MP output on one core).
+
+======================  ========  ====================================================================
+check name              severity  fails when
+======================  ========  ====================================================================
+decodes                 hard      the output does not decode completely
+size                    hard      the aspect ratio differs from the person image's ("wrong size")
+size.resized            soft      same aspect, different pixel size (then compared at the person's size)
+blank                   hard      (nearly) one colour: all black, all white, a flat fill
+product_returned        hard      the output is the product image (as is, stretched, letterboxed, cropped)
+noop                    hard      the person image came back (nearly) unchanged
+preservation.           soft/hard a moderate / most share of the pixels outside the product region
+  changed_share                   changed colour (hard = "repainted")
+preservation.ssim       soft/hard structure outside the region degraded / lost (blur, re-render)
+change_in_region        soft      the product region barely changed
+placement               hard      the region barely changed but the image did: product put elsewhere
+reference.ssim / .psnr  soft      far from the reference image (only when one is given)
+======================  ========  ====================================================================
+
+Thresholds: `Thresholds` (see `vton_eval.checks.config` for the table of keys and defaults).
+This package imports no UI library (streamlit, plotly, gradio).
+"""
+
+from vton_eval.checks.compare import difference_image, similarity
+from vton_eval.checks.config import WORKFLOWS, Thresholds
+from vton_eval.checks.results import HARD, SOFT, CheckReport, CheckResult
+from vton_eval.checks.run import check_paths, run_checks
+
+__all__ = [
+    "HARD",
+    "SOFT",
+    "WORKFLOWS",
+    "CheckReport",
+    "CheckResult",
+    "Thresholds",
+    "check_paths",
+    "difference_image",
+    "run_checks",
+    "similarity",
+]

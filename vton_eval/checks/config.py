@@ -1,0 +1,219 @@
+"""Every tunable number of the output checks, in one object, with per-workflow overrides.
+
+Defaults (``Thresholds()``); the "hard" / "soft" column is the severity of the verdict the
+threshold drives ("-" for analysis parameters that shape the measurements themselves):
+
+=====================================  ======  =======  ================================================================
+key                                    sev.    default  meaning
+=====================================  ======  =======  ================================================================
+analysis.work_side                     -       384      long side (px) of the downscaled copies the pixel checks run on
+                                                        (averages out resampling noise; keeps 1 MP at ~50 ms)
+analysis.delta_e                       -       10       CIELAB deltaE (CIE76) above which a pixel counts as "changed";
+                                                        ~2 is just noticeable, 10 is a clearly different colour
+analysis.blur                          -       1.5      box-blur radius (work-scale px) applied to both images before
+                                                        the colour comparison: removes JPEG/WebP ringing and chroma
+                                                        bleeding (a q75 re-encode then changes ~0 % of the pixels)
+region.mask_dilation                   -       0.02     how far a mask is grown before "outside" begins, as a share of
+                                                        the long side (try-ons spill a little past a hand-drawn mask)
+region.box_padding                     -       0.15     padding added on each side of a body-geometry box before
+                                                        "outside" begins, as a share of the box's width / height
+size.max_aspect_error                  hard    0.01     relative aspect-ratio difference (output vs person) above which
+                                                        the output is the "wrong size"
+blank.min_detail_share                 hard    0.05     least share of pixels that must differ (deltaE) from the
+                                                        output's dominant colour (so: one colour, or mostly black /
+                                                        white / one colour); lowered to half the person image's own
+                                                        share for a sparse person image
+product_returned.max_similarity        hard    0.9      thumbnail correlation with the product image at or above which
+                                                        (and above the correlation with the person) the output is the
+                                                        product image returned as is
+noop.min_changed_share                 hard    0.002    least share of all pixels that must change ...
+noop.min_region_changed                hard    0.02     ... unless at least this share of the product region changed;
+                                                        below both the output is the person unchanged
+preservation.max_changed_share         soft    0.1      share of the pixels outside the product region allowed to change
+                                                        (dress, top: 0.15: garments move hair, arms and hems)
+preservation.repaint_share             hard    0.5      share of the pixels outside the region changed from which the
+                                                        photo counts as repainted
+preservation.min_ssim                  soft    0.85     least mean SSIM (of L*) outside the product region
+preservation.repaint_ssim              hard    0.65     mean SSIM outside the region under which the photo counts as
+                                                        repainted (blurred, re-rendered: structure lost)
+change_in_region.min_changed_share     soft    0.03     least share of the product region (undilated mask / unpadded
+                                                        box) that must change
+placement.min_inside_share             hard    0.25     when the product region barely changed (change_in_region
+                                                        failed), least share of all changed pixels that must lie in
+                                                        the grown region; under it the product went somewhere else
+reference.min_ssim                     soft    0.75     least SSIM (of L*) against the reference image, if given
+reference.min_psnr                     soft    20       least PSNR (dB, RGB) against the reference image, if given
+=====================================  ======  =======  ================================================================
+
+Overrides come as a dict (or its JSON text): top-level keys apply to every workflow, a workflow
+name maps to that workflow's own keys, e.g.
+``{"preservation.max_changed_share": 0.2, "top": {"preservation.max_changed_share": 0.3}}``.
+Precedence, lowest first: defaults, built-in per-workflow defaults, override for all workflows,
+override for one workflow (so a top-level override also replaces a built-in per-workflow value).
+Unknown keys and workflows raise ValueError.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+WORKFLOWS = ("eyewear", "footwear", "dress", "top")
+
+DEFAULTS: dict[str, float] = {
+    "analysis.work_side": 384,
+    "analysis.delta_e": 10.0,
+    "analysis.blur": 1.5,
+    "region.mask_dilation": 0.02,
+    "region.box_padding": 0.15,
+    "size.max_aspect_error": 0.01,
+    "blank.min_detail_share": 0.05,
+    "product_returned.max_similarity": 0.9,
+    "noop.min_changed_share": 0.002,
+    "noop.min_region_changed": 0.02,
+    "preservation.max_changed_share": 0.1,
+    "preservation.repaint_share": 0.5,
+    "preservation.min_ssim": 0.85,
+    "preservation.repaint_ssim": 0.65,
+    "change_in_region.min_changed_share": 0.03,
+    "placement.min_inside_share": 0.25,
+    "reference.min_ssim": 0.75,
+    "reference.min_psnr": 20.0,
+}
+
+# Garment try-ons legitimately touch more of the picture around the region (hair over a collar,
+# arms over a new sleeve, a longer hem) than glasses or shoes do.
+WORKFLOW_DEFAULTS: dict[str, dict[str, float]] = {
+    "dress": {"preservation.max_changed_share": 0.15},
+    "top": {"preservation.max_changed_share": 0.15},
+}
+
+
+def _unknown(kind: str, name: str, known: tuple[str, ...] | list[str]) -> ValueError:
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return ValueError(f"unknown {kind} {name!r}{hint}; known: {', '.join(known)}")
+
+
+# Below this the work-scale copies are too small for SSIM windows and body geometry.
+_MIN_WORK_SIDE = 64
+
+
+def _number(key: str, value: Any) -> float:
+    # bool is an int subclass; `true` in a JSON override is a mistake, not 1.0.
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+        raise ValueError(f"threshold {key!r} must be a finite non-negative number, got {value!r}")
+    if key.endswith("analysis.work_side") and value < _MIN_WORK_SIDE:
+        raise ValueError(f"threshold {key!r} must be at least {_MIN_WORK_SIDE} (px), got {value!r}")
+    return float(value)
+
+
+def _check_key(key: str) -> None:
+    if key not in DEFAULTS:
+        raise _unknown("threshold key", key, list(DEFAULTS))
+
+
+class Thresholds:
+    """Threshold values for all workflows: defaults, plus per-workflow values that win over them.
+
+    Immutable in use: `with_overrides` returns a new object. See the module docstring for the table
+    of keys, meanings and defaults.
+    """
+
+    def __init__(
+        self,
+        values: Mapping[str, float] | None = None,
+        per_workflow: Mapping[str, Mapping[str, float]] | None = None,
+    ) -> None:
+        self._values: dict[str, float] = dict(DEFAULTS)
+        self._per_workflow: dict[str, dict[str, float]] = {w: {} for w in WORKFLOWS}
+        source_per_workflow = WORKFLOW_DEFAULTS if per_workflow is None else per_workflow
+        for key, value in (values or {}).items():
+            _check_key(key)
+            self._values[key] = _number(key, value)
+        for workflow, overrides in source_per_workflow.items():
+            if workflow not in WORKFLOWS:
+                raise _unknown("workflow", workflow, WORKFLOWS)
+            for key, value in overrides.items():
+                _check_key(key)
+                self._per_workflow[workflow][key] = _number(f"{workflow}.{key}", value)
+
+    @classmethod
+    def from_overrides(cls, overrides: Mapping[str, Any] | str | None = None) -> Thresholds:
+        """Defaults with `overrides` applied (a dict, its JSON text, or None for the defaults)."""
+        return cls().with_overrides(overrides)
+
+    def with_overrides(self, overrides: Mapping[str, Any] | str | None) -> Thresholds:
+        """A copy with `overrides` applied; raises ValueError on unknown keys or bad values."""
+        if overrides is None:
+            return self
+        if isinstance(overrides, str):
+            try:
+                overrides = json.loads(overrides)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"threshold overrides are not valid JSON: {exc}") from None
+        if not isinstance(overrides, Mapping):
+            raise ValueError(f"threshold overrides must be a mapping, got {type(overrides).__name__}")
+        values = dict(self._values)
+        per_workflow = {w: dict(v) for w, v in self._per_workflow.items()}
+        for key, value in overrides.items():
+            if key in WORKFLOWS:
+                if not isinstance(value, Mapping):
+                    raise ValueError(f"overrides for workflow {key!r} must be a mapping of threshold keys to numbers")
+                for sub_key, sub_value in value.items():
+                    _check_key(sub_key)
+                    per_workflow[key][sub_key] = _number(f"{key}.{sub_key}", sub_value)
+            elif isinstance(value, Mapping):
+                error = _unknown("workflow", key, WORKFLOWS)
+                raise ValueError(f"{error} (nested objects are one workflow's overrides; keys are dotted)")
+            else:
+                _check_key(key)
+                values[key] = _number(key, value)
+                # An explicit value for every workflow replaces the built-in per-workflow ones...
+                for workflow_values in per_workflow.values():
+                    workflow_values.pop(key, None)
+        # ...but not per-workflow values given in the same override (applied above, in any order).
+        for key, value in overrides.items():
+            if key in WORKFLOWS:
+                per_workflow[key].update({k: float(v) for k, v in value.items()})
+        return Thresholds(values, per_workflow)
+
+    def get(self, workflow: str, key: str) -> float:
+        """The value of `key` for `workflow`; ValueError for an unknown key or workflow."""
+        _check_key(key)
+        if workflow not in WORKFLOWS:
+            raise _unknown("workflow", workflow, WORKFLOWS)
+        return self._per_workflow[workflow].get(key, self._values[key])
+
+    def for_workflow(self, workflow: str) -> dict[str, float]:
+        """Every key's effective value for `workflow`."""
+        return {key: self.get(workflow, key) for key in DEFAULTS}
+
+    def to_dict(self) -> dict[str, Any]:
+        """All values in the override format: every key at top level, plus per-workflow differences.
+
+        `Thresholds.from_overrides(t.to_dict())` equals `t`.
+        """
+        out: dict[str, Any] = dict(self._values)
+        for workflow in WORKFLOWS:
+            differing = {k: v for k, v in self._per_workflow[workflow].items() if v != self._values[k]}
+            if differing:
+                out[workflow] = differing
+        return out
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=False)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Thresholds):
+            return NotImplemented
+        return all(self.for_workflow(w) == other.for_workflow(w) for w in WORKFLOWS)
+
+    def __hash__(self) -> int:
+        return hash(json.dumps(self.to_dict(), sort_keys=True))
+
+    def __repr__(self) -> str:
+        return f"Thresholds({self.to_dict()!r})"

@@ -1,0 +1,165 @@
+"""Run every check on one output against its inputs and gather a `CheckReport`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from vton_eval.checks import aligned, integrity, measures, regions
+from vton_eval.checks.config import WORKFLOWS, Thresholds
+from vton_eval.checks.results import HARD, CheckReport, CheckResult
+
+
+def run_checks(
+    output: bytes | Image.Image,
+    base: Image.Image,
+    product: Image.Image,
+    workflow: str,
+    mask: Image.Image | None = None,
+    reference: Image.Image | None = None,
+    thresholds: Thresholds | Mapping[str, Any] | None = None,
+) -> CheckReport:
+    """Judge one try-on `output` (encoded bytes or an image) against the person image `base`,
+    the `product` shot, the `workflow` and the optional `mask` / `reference`.
+
+    `thresholds` may also be an override dict (see `Thresholds.from_overrides`); None means the
+    defaults. Never raises for a bad output (that is what the report describes); raises
+    ValueError for an unknown workflow or bad threshold overrides.
+
+    Checks, in order (see each function's docstring in `integrity` / `aligned`): decodes, size,
+    size.resized, blank, product_returned, noop, preservation.changed_share, preservation.ssim,
+    change_in_region, placement, reference.ssim, reference.psnr.
+    """
+    if workflow not in WORKFLOWS:
+        raise ValueError(f"unknown workflow {workflow!r} (expected one of {', '.join(WORKFLOWS)})")
+    t = thresholds if isinstance(thresholds, Thresholds) else Thresholds.from_overrides(thresholds)
+
+    def get(key: str) -> float:
+        return t.get(workflow, key)
+
+    image, decoded = integrity.decode(output)
+    report = CheckReport([decoded])
+    if image is None:
+        return report
+    out_rgb = measures.to_rgb(image)
+    base_rgb = measures.to_rgb(base)
+    size_results = integrity.size(out_rgb.size, base_rgb.size, get("size.max_aspect_error"))
+    report.results.extend(size_results)
+    delta_e = get("analysis.delta_e")
+
+    side = int(get("analysis.work_side"))
+    blur = get("analysis.blur")
+
+    if not size_results[0].passed:
+        # Wrong aspect: nothing lines up with the person, so only the picture-level checks apply.
+        out_small = measures.downscale(out_rgb, measures.work_size(out_rgb.size, side))
+        base_small = measures.downscale(base_rgb, measures.work_size(base_rgb.size, side))
+        out_lab = measures.rgb_to_lab(measures.blur(out_small, blur))
+        base_lab = measures.rgb_to_lab(measures.blur(base_small, blur))
+        report.results.append(integrity.blank(out_lab, base_lab, delta_e, get("blank.min_detail_share")))
+        report.results.append(
+            integrity.product_returned_unaligned(out_rgb, product, get("product_returned.max_similarity"))
+        )
+        return report
+
+    # Everything below compares at the person image's size, downscaled (a resized output too).
+    work = measures.work_size(base_rgb.size, side)
+    out_small = measures.downscale(out_rgb, work)
+    base_small = measures.downscale(base_rgb, work)
+    # Colour change is judged on blurred copies (encoder noise removed), structure (SSIM) on sharp ones.
+    out_lab = measures.rgb_to_lab(measures.blur(out_small, blur))
+    base_lab = measures.rgb_to_lab(measures.blur(base_small, blur))
+    out_l = measures.lightness(out_small)
+
+    report.results.append(integrity.blank(out_lab, base_lab, delta_e, get("blank.min_detail_share")))
+    report.results.append(
+        integrity.product_returned(out_small, base_small, product, get("product_returned.max_similarity"))
+    )
+
+    region = regions.locate(
+        Image.fromarray(base_small), base_rgb.size, workflow, mask,
+        get("region.mask_dilation"), get("region.box_padding"),
+    )
+    report.region, report.region_source = region.box, region.source
+    changed = measures.delta_e(out_lab, base_lab) > delta_e
+    ssim = measures.ssim_map(measures.lightness(base_small), out_l)
+
+    report.results.append(
+        aligned.noop(changed, region.core, get("noop.min_changed_share"), get("noop.min_region_changed"))
+    )
+    report.results.extend(
+        aligned.preservation(
+            changed,
+            ssim,
+            region.zone,
+            get("preservation.max_changed_share"),
+            get("preservation.repaint_share"),
+            get("preservation.min_ssim"),
+            get("preservation.repaint_ssim"),
+        )
+    )
+    report.results.append(aligned.change_in_region(changed, region.core, get("change_in_region.min_changed_share")))
+    report.results.append(
+        aligned.placement(
+            changed,
+            region.core,
+            region.zone,
+            get("change_in_region.min_changed_share"),
+            get("noop.min_changed_share"),
+            get("placement.min_inside_share"),
+        )
+    )
+    if reference is not None:
+        ref_small = measures.downscale(measures.to_rgb(reference), work)
+        report.results.extend(
+            aligned.reference(
+                out_small,
+                out_l,
+                ref_small,
+                measures.lightness(ref_small),
+                get("reference.min_ssim"),
+                get("reference.min_psnr"),
+            )
+        )
+    return report
+
+
+def _open(path: str | Path) -> Image.Image:
+    image = Image.open(path)
+    image.load()
+    return image
+
+
+def check_paths(
+    output_path: str | Path,
+    base_path: str | Path,
+    product_path: str | Path,
+    workflow: str,
+    mask_path: str | Path | None = None,
+    reference_path: str | Path | None = None,
+    thresholds: Thresholds | Mapping[str, Any] | None = None,
+) -> CheckReport:
+    """`run_checks` on files. The output is read as bytes, so a missing, empty or corrupt output
+    file is reported as the `decodes` hard failure rather than raised; the inputs must load
+    (they are the evaluation's own files: an error there is a bug worth raising). An unknown
+    workflow raises ValueError before any file is read."""
+    if workflow not in WORKFLOWS:
+        raise ValueError(f"unknown workflow {workflow!r} (expected one of {', '.join(WORKFLOWS)})")
+    try:
+        output = Path(output_path).read_bytes()
+    except OSError as exc:
+        detail = f"the output does not decode: cannot read {output_path}: {exc.strerror or exc}"
+        return CheckReport([CheckResult("decodes", 0.0, None, False, HARD, detail)])
+    return run_checks(
+        output,
+        _open(base_path),
+        _open(product_path),
+        workflow,
+        mask=_open(mask_path) if mask_path is not None else None,
+        reference=_open(reference_path) if reference_path is not None else None,
+        thresholds=thresholds,
+    )
+

@@ -1,0 +1,88 @@
+"""Turning what a Gradio service said (an exception, a message) into an error kind.
+
+The SM4LL-VTON Space raises `gr.Error` with human sentences, so the kind is read from the
+message; transport failures are read from the exception's type.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import re
+
+import httpx
+
+_NSFW = re.compile(r"inappropriate|nsfw|not safe for work|explicit content", re.I)
+_RATE = re.compile(
+    r"rate.?limit|too many requests|quota|exceeded your|\b429\b|try again (in|later)|requests per", re.I
+)
+_INVALID = re.compile(
+    r"upload|missing|not supported|unsupported|invalid|format|too small|at least \d+|minimum|"
+    r"unknown workflow|must be one of|not accepted|could not (read|decode|open)|cannot identify",
+    re.I,
+)
+_RETRY_AFTER = re.compile(
+    r"(?:in|after|wait)\s+(?:(\d+):(\d{2}):(\d{2})|(\d+(?:\.\d+)?)\s*(s|sec|seconds?|m|min|minutes?|h|hours?)\b)",
+    re.I,
+)
+
+
+def classify_message(message: str) -> str:
+    """The error kind a service's error message describes; unknown messages are server errors."""
+    if _NSFW.search(message):
+        return "nsfw_rejected"
+    if _RATE.search(message):
+        return "rate_limited"
+    if _INVALID.search(message):
+        return "invalid_input"
+    return "server_error"
+
+
+def retry_after_s(message: str) -> float | None:
+    """Seconds a rate-limit message asks us to wait ('try again in 123 s', 'retry in 0:12:00')."""
+    match = _RETRY_AFTER.search(message)
+    if not match:
+        return None
+    if match.group(1) is not None:
+        h, m, s = (int(match.group(i)) for i in (1, 2, 3))
+        return float(h * 3600 + m * 60 + s)
+    value = float(match.group(4))
+    unit = match.group(5).lower()
+    if unit.startswith("h"):
+        return value * 3600
+    if unit.startswith("m"):
+        return value * 60
+    return value
+
+
+def classify_exception(exc: BaseException) -> tuple[str, str]:
+    """(error kind, message) for an exception raised while calling a service."""
+    from gradio_client.exceptions import AppError
+    from gradio_client.utils import QueueError, TooManyRequestsError
+
+    if isinstance(exc, AppError):
+        message = str(exc) or "the service raised an error without a message"
+        return classify_message(message), message
+    if isinstance(exc, QueueError):
+        return "queue_full", f"the service's queue is full: {exc}" if str(exc) else "the service's queue is full"
+    if isinstance(exc, TooManyRequestsError):
+        return "rate_limited", str(exc) or "too many requests"
+    if isinstance(exc, httpx.HTTPStatusError):
+        code = exc.response.status_code
+        if code == 429:
+            return "rate_limited", f"HTTP 429 Too Many Requests from {exc.request.url.host}"
+        if code in (400, 413, 415, 422):
+            return "invalid_input", f"HTTP {code} from {exc.request.url.host}: the request was refused"
+        return "server_error", f"HTTP {code} from {exc.request.url.host}"
+    if isinstance(exc, httpx.TimeoutException | TimeoutError):
+        return "timeout", f"timed out ({type(exc).__name__})"
+    if isinstance(exc, httpx.TransportError | ConnectionError | OSError):
+        return "connection", f"connection failed: {_short(exc)}"
+    if isinstance(exc, concurrent.futures.CancelledError):
+        # gradio_client cancels its job when the server goes away mid-call or the stream breaks.
+        return "connection", "the connection to the service was lost during the call"
+    return "server_error", f"{type(exc).__name__}: {_short(exc)}"
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text if len(text) <= 500 else text[:500] + "..."

@@ -1,0 +1,70 @@
+"""How a running run looks in a terminal: a live bar with counts by outcome, or plain lines in CI."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Callable
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from vton_eval.runner import Progress as RunProgress
+
+
+def _counts(p: RunProgress) -> str:
+    parts = [f"[green]ok {p.ok}[/]"]
+    parts += [f"[red]{kind} {n}[/]" for kind, n in sorted(p.errors.items())]
+    return "  ".join(parts)
+
+
+def watch(progress: RunProgress, worker: threading.Thread, console: Console, on_tick: Callable[[], None]) -> None:
+    """Show progress until `worker` ends. on_tick runs every loop (signal-friendly main thread)."""
+    if console.is_terminal:
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   TextColumn("{task.fields[counts]}"), TextColumn("[dim]{task.fields[note]}"))
+        with Progress(*columns, console=console, transient=False) as bar:
+            task = bar.add_task("cases", total=progress.total or None, counts="", note="")
+            while worker.is_alive():
+                worker.join(0.2)
+                on_tick()
+                bar.update(task, total=progress.total or None, completed=progress.done, counts=_counts(progress),
+                           note=progress.note)
+        return
+    last = 0.0
+    while worker.is_alive():
+        worker.join(0.2)
+        on_tick()
+        if time.monotonic() - last >= 5.0:
+            last = time.monotonic()
+            errors = ", ".join(f"{k} {n}" for k, n in sorted(progress.errors.items())) or "none"
+            print(f"[{progress.done}/{progress.total}] ok {progress.ok}, errors: {errors}"
+                  + (f" ({progress.note})" if progress.note else ""), file=sys.stderr, flush=True)
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f}"
+
+
+def summary_table(summary: dict) -> Table:
+    table = Table(title="Summary by workflow", show_lines=False)
+    for name in ("workflow", "cases", "ok", "errors", "error rate", "p50 ms", "p95 ms", "p99 ms"):
+        table.add_column(name, justify="left" if name == "workflow" else "right")
+    for row in summary["workflows"]:
+        table.add_row(row["workflow"], str(row["cases"]), str(row["ok"]), str(row["errors"]),
+                      f"{row['error_rate']:.1%}", _ms(row["p50_ms"]), _ms(row["p95_ms"]), _ms(row["p99_ms"]))
+    return table
+
+
+def kinds_table(summary: dict) -> Table | None:
+    if not summary["error_kinds"]:
+        return None
+    table = Table(title="Errors by kind")
+    table.add_column("kind")
+    table.add_column("count", justify="right")
+    table.add_column("example message", overflow="fold")
+    for row in summary["error_kinds"]:
+        table.add_row(row["error_kind"], str(row["n"]), (row["example"] or "")[:200])
+    return table

@@ -1,0 +1,174 @@
+"""`vton-eval sandbox`: serve a local stand-in for the try-on Space, with optional injected faults."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import click
+
+from vton_eval.quota import parse_rate
+
+WORKFLOWS = ("eyewear", "footwear", "dress", "top")  # as vton_eval.sandbox.body, without importing it
+
+
+def parse_latency(text: str) -> tuple[float, dict[str, float]]:
+    """'0.5' or '0.5,top=2,dress=3' -> (default seconds, per-workflow overrides)."""
+    default = 0.0
+    overrides: dict[str, float] = {}
+    for i, part in enumerate(p.strip() for p in text.split(",")):
+        if not part:
+            raise ValueError(f"empty item in {text!r}")
+        name, _, value = part.rpartition("=")
+        name = name.strip()
+        try:
+            seconds = float(value)
+        except ValueError:
+            raise ValueError(f"{value.strip()!r} is not a number of seconds") from None
+        if not seconds >= 0 or seconds == float("inf"):
+            raise ValueError(f"latency must be a finite number >= 0, got {value.strip()}")
+        if not name:
+            if i != 0:
+                raise ValueError("the default latency must come first, e.g. 0.5,top=2")
+            default = seconds
+        elif name not in WORKFLOWS:
+            raise ValueError(f"unknown workflow {name!r} (use {', '.join(WORKFLOWS)})")
+        else:
+            overrides[name] = seconds
+    return default, overrides
+
+
+def _latency(ctx: click.Context, param: click.Parameter, value: str) -> tuple[float, dict[str, float]]:
+    try:
+        return parse_latency(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"{exc} (expected e.g. 0.5 or 0.5,top=2,dress=3)") from None
+
+
+def _share(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    if not 0.0 <= value <= 1.0:
+        raise click.BadParameter(f"must be a fraction between 0 and 1 (e.g. 0.05 for 5%), got {value:g}")
+    return value
+
+
+def _rate_limit(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        parse_rate(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return value
+
+
+def _positive(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
+    if value is not None and value < 1:
+        raise click.BadParameter(f"must be at least 1, got {value}")
+    return value
+
+
+@click.command("sandbox")
+@click.option(
+    "--port", type=click.IntRange(1, 65535), default=7860, show_default=True, help="Port on 127.0.0.1."
+)
+@click.option(
+    "--latency",
+    default="0",
+    show_default=True,
+    callback=_latency,
+    metavar="SECONDS[,WORKFLOW=SECONDS...]",
+    help="Service time per call, optionally per workflow: 0.5,top=2,dress=3.",
+)
+@click.option(
+    "--jitter", type=float, default=0.0, callback=_share, help="Latency varies by +- this fraction."
+)
+@click.option(
+    "--error-rate",
+    type=float,
+    default=0.0,
+    callback=_share,
+    help="Share of calls failing with a server error.",
+)
+@click.option(
+    "--bad-output-rate",
+    type=float,
+    default=0.0,
+    callback=_share,
+    help="Share of calls returning an undecodable image.",
+)
+@click.option("--seed", type=int, default=None, help="Seed for faults and jitter (same seed, same sequence).")
+@click.option(
+    "--rate-limit",
+    default=None,
+    callback=_rate_limit,
+    metavar="N/PERIOD",
+    help="Per client IP, e.g. 30/h (the Space's limit). Off by default.",
+)
+@click.option(
+    "--concurrency", type=int, default=4, show_default=True, callback=_positive, help="Calls served at once."
+)
+@click.option(
+    "--max-queue", type=int, default=None, callback=_positive, help="Refuse calls beyond this many waiting."
+)
+@click.option("--hang", is_flag=True, help="Every call hangs (never answers).")
+@click.option("--hang-rate", type=float, default=0.0, callback=_share, help="Share of calls that hang.")
+def sandbox(
+    port: int,
+    latency: tuple[float, dict[str, float]],
+    jitter: float,
+    error_rate: float,
+    bad_output_rate: float,
+    seed: int | None,
+    rate_limit: str | None,
+    concurrency: int,
+    max_queue: int | None,
+    hang: bool,
+    hang_rate: float,
+) -> None:
+    """Serve a local stand-in for the try-on Space's /generate API until Ctrl-C.
+
+    It answers like the SM4LL-VTON Space (same inputs, a .webp output, the same refusals) with a
+    fake try-on, and can inject latency, errors, bad outputs, hangs and a rate limit.
+    """
+    from vton_eval.sandbox import SandboxConfig, start_sandbox
+
+    config = SandboxConfig(
+        latency=latency[0],
+        latency_by_workflow=latency[1],
+        jitter=jitter,
+        error_rate=error_rate,
+        seed=seed,
+        bad_output_rate=bad_output_rate,
+        hang=hang,
+        hang_rate=hang_rate,
+        rate_limit=rate_limit,
+        concurrency=concurrency,
+        max_queue=max_queue,
+    )
+    try:
+        handle = start_sandbox(config, port=port)
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot serve on port {port}: {exc}. Choose another with --port."
+        ) from None
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    # Explicit handlers: a sandbox started in the background (nohup, `&`) inherits SIGINT ignored.
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    click.echo(f"Sandbox serving the /generate API at {handle.url}")
+    for line in config.describe():
+        click.echo(f"  {line}")
+    click.echo("Press Ctrl-C to stop.")
+    try:
+        while True:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        click.echo("Stopping the sandbox...")
+    finally:
+        handle.close()
+
+
+COMMANDS = [sandbox]

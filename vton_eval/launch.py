@@ -1,0 +1,200 @@
+"""Starting, watching and stopping runs as separate processes (what the Runs page's buttons do).
+
+A run started from a browser executes as its own `vton-eval resume RUN_ID` process in a new
+session, so a refreshed page or a closed tab does not stop it; the page only reads the database.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from vton_eval.artifacts import ArtifactStore
+from vton_eval.datasets import Dataset, DatasetError, load_dataset
+from vton_eval.images import ImageProblem, inspect_image
+from vton_eval.quota import parse_rate
+from vton_eval.runner import RunSettings, create_run, execute_run
+from vton_eval.runner.plan import select_pairs
+from vton_eval.runner.run import RunReport
+from vton_eval.store.db import Database, NoDatabase
+from vton_eval.store.runs import get_run, process_alive, update_run
+
+SANDBOX_URL_ENV = "VTON_EVAL_SANDBOX_URL"
+DEFAULT_SANDBOX_URL = "http://127.0.0.1:7860"
+SM4LL_SPACE = "sm4ll-VTON/sm4ll-VTON-Demo"
+
+
+def known_endpoints() -> list[str]:
+    """The endpoints a launch form offers first: the local sandbox and the SM4LL Space."""
+    return [os.environ.get(SANDBOX_URL_ENV, DEFAULT_SANDBOX_URL), SM4LL_SPACE]
+
+
+def find_datasets(root: Path) -> list[Path]:
+    """Dataset folders (with a manifest.csv) directly under `root`."""
+    if not root.is_dir():
+        return []
+    return sorted(p.parent for p in root.glob("*/manifest.csv"))
+
+
+@dataclass(frozen=True)
+class Estimate:
+    cases: int
+    seconds_min: float
+    latency_s: float | None
+    bound_by_rate: bool
+
+    def describe(self) -> str:
+        if self.cases == 0:
+            return "no case selected"
+        text = f"{self.cases} case(s); expected duration at least {format_duration(self.seconds_min)}"
+        if self.bound_by_rate:
+            text += " (set by the rate limit)"
+        if self.latency_s is None:
+            text += "; the endpoint's latency is not known yet, so this counts the rate limit only"
+        else:
+            text += f", assuming {self.latency_s:.1f} s per call as in its earlier runs"
+        return text
+
+
+def estimate(cases: int, concurrency: int, rate_limit: str | None, latency_s: float | None) -> Estimate:
+    """How long a run takes at the least: the slower of the rate limit and the calls themselves."""
+    by_rate = parse_rate(rate_limit).min_duration_s(cases) if rate_limit else 0.0
+    by_calls = (cases / max(concurrency, 1)) * latency_s if latency_s else 0.0
+    return Estimate(cases, max(by_rate, by_calls), latency_s, by_rate > by_calls)
+
+
+def typical_latency_s(db: Database, endpoint: str) -> float | None:
+    """Median latency of successful calls to this endpoint in its latest runs, if any."""
+    try:
+        with db.connect(read_only=True) as con:
+            row = con.execute("""
+                SELECT quantile_cont(res.latency_ms, 0.5) FROM results res JOIN runs r USING (run_id)
+                WHERE r.endpoint = ? AND res.status = 'ok'
+                  AND r.run_id IN (SELECT run_id FROM runs WHERE endpoint = ? ORDER BY created_at DESC LIMIT 5)
+            """, [endpoint, endpoint]).fetchone()
+    except NoDatabase:
+        return None
+    return float(row[0]) / 1000.0 if row and row[0] is not None else None
+
+
+def format_duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _spawn(db: Database, run_id: str) -> int:
+    """Start `vton-eval resume RUN_ID` detached from this process; return its pid."""
+    logs = ArtifactStore(db.path).root / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    log = (logs / f"{run_id}.log").open("ab")
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vton_eval", "resume", run_id, "--db", str(db.path)],
+        stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+    )
+    log.close()
+    return proc.pid
+
+
+def start_run(db: Database, settings: RunSettings) -> str:
+    """Check and record a run here (errors surface now), then execute it in its own process."""
+    run_id = create_run(db, settings)
+    pid = _spawn(db, run_id)
+    with db.connect() as con:
+        update_run(con, run_id, pid=pid, host=socket.gethostname())
+    return run_id
+
+
+def resume_run(db: Database, run_id: str) -> int:
+    run = get_run(db, run_id)
+    if run is None:
+        raise ValueError(f"no run {run_id}")
+    if run["status"] == "running":
+        raise ValueError(f"run {run_id} is still running")
+    return _spawn(db, run_id)
+
+
+def cancel_run(db: Database, run_id: str) -> None:
+    """Ask the run's process to stop; it records what it has and marks the run cancelled."""
+    run = get_run(db, run_id)
+    if run is None or run["status"] != "running":
+        raise ValueError(f"run {run_id} is not running")
+    if not process_alive(run.get("pid"), run.get("host")):
+        raise ValueError(f"run {run_id} runs on another machine ({run.get('host')}); cancel it there")
+    os.kill(int(run["pid"]), signal.SIGTERM)
+
+
+def log_tail(db: Database, run_id: str, lines: int = 20) -> str:
+    path = ArtifactStore(db.path).root / "logs" / f"{run_id}.log"
+    if not path.exists():
+        return ""
+    text = path.read_text(encoding="utf-8", errors="replace")
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def check_upload(data: bytes, what: str) -> None:
+    """Validate an uploaded image like a dataset image; raise ValueError naming the upload."""
+    try:
+        inspect_image(data)
+    except ImageProblem as exc:
+        raise ValueError(f"the {what} image cannot be used: {exc}") from None
+
+
+def one_pair_dataset(db: Database, base: bytes, product: bytes, workflow: str, mask: bytes | None = None,
+                     base_name: str = "person.png", product_name: str = "product.png") -> Dataset:
+    """A one-pair dataset from uploaded images, kept beside the database (uploads/<id>/)."""
+    check_upload(base, "person")
+    check_upload(product, "product")
+    if mask is not None:
+        check_upload(mask, "mask")
+    root = ArtifactStore(db.path).root / "uploads"
+    root.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="try-", dir=root))
+    names = {"base": "person" + Path(base_name).suffix.lower(), "product": "product" + Path(product_name).suffix.lower()}
+    (folder / names["base"]).write_bytes(base)
+    (folder / names["product"]).write_bytes(product)
+    mask_name = ""
+    if mask is not None:
+        mask_name = "mask.png"
+        (folder / mask_name).write_bytes(mask)
+    (folder / "manifest.csv").write_text(
+        "pair_id,workflow,base,product,mask,reference,tags\n"
+        f"upload,{workflow},{names['base']},{names['product']},{mask_name},,upload\n", encoding="utf-8")
+    return load_dataset(folder)
+
+
+def try_one(db: Database, dataset: Dataset, pair_id: str, endpoint: str, timeout_s: float = 300.0,
+            label: str | None = "try one pair") -> RunReport:
+    """Send one pair now and wait for it; recorded as a one-case run like any other."""
+    select_pairs(dataset, pair_ids=[pair_id])
+    settings = RunSettings(dataset=str(dataset.root), endpoint=endpoint, pairs=[pair_id], concurrency=1,
+                           retries=0, timeout_s=timeout_s, label=label)
+    run_id = create_run(db, settings, dataset=dataset)
+    return execute_run(db, run_id)
+
+
+__all__ = [
+    "DatasetError", "Estimate", "cancel_run", "estimate", "find_datasets", "known_endpoints", "log_tail",
+    "case_result", "one_pair_dataset", "resume_run", "start_run", "try_one", "typical_latency_s",
+]
+
+
+def case_result(db: Database, run_id: str) -> dict | None:
+    """The single result of a one-case run, joined with its inputs."""
+    with db.connect(read_only=True) as con:
+        cur = con.execute("""
+            SELECT res.run_id, res.pair_id, res.workflow, res.status, res.error_kind, res.error_message,
+                   res.latency_ms, res.output_path, c.base_path, c.product_path, c.mask_path
+            FROM results res JOIN cases c USING (run_id, pair_id) WHERE res.run_id = ? LIMIT 1""", [run_id])
+        row = cur.fetchone()
+        cols = [d[0] for d in cur.description]
+    return dict(zip(cols, row, strict=True)) if row else None

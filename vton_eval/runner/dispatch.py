@@ -1,0 +1,129 @@
+"""Sending the cases: bounded concurrency, a client-side quota, and retries for transient errors."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from vton_eval.backend import Endpoint
+from vton_eval.outcome import Outcome
+from vton_eval.quota import QuotaCancelled, SlidingWindowLimiter
+
+# Without a window to wait out, a rate-limited call waits this long before its retry.
+DEFAULT_RATE_LIMIT_WAIT_S = 60.0
+
+
+@dataclass(frozen=True)
+class Task:
+    pair_id: str
+    workflow: str
+    repeat: int
+    base: Path
+    product: Path
+    mask: Path | None
+
+
+@dataclass
+class Attempted:
+    task: Task
+    outcome: Outcome
+    attempts: int
+    started_at: float
+    finished_at: float
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        concurrency: int,
+        retries: int,
+        timeout_s: float,
+        limiter: SlidingWindowLimiter | None,
+        stop: threading.Event,
+        backoff_base_s: float = 1.0,
+        backoff_cap_s: float = 30.0,
+        on_wait: Callable[[str], None] | None = None,
+    ) -> None:
+        self.endpoint = endpoint
+        self.concurrency = concurrency
+        self.retries = retries
+        self.timeout_s = timeout_s
+        self.limiter = limiter
+        self.stop = stop
+        self.backoff_base_s = backoff_base_s
+        self.backoff_cap_s = backoff_cap_s
+        self.on_wait = on_wait
+        self.sent = 0
+        self._sent_lock = threading.Lock()
+
+    def run(self, tasks: Iterable[Task], on_done: Callable[[Attempted], None]) -> None:
+        """Send every task; call on_done for each one that finished (not for those cut by a stop)."""
+        pending = list(tasks)
+        lock = threading.Lock()
+
+        def worker() -> None:
+            while not self.stop.is_set():
+                with lock:
+                    if not pending:
+                        return
+                    task = pending.pop(0)
+                attempted = self._attempt(task)
+                if attempted is not None:
+                    on_done(attempted)
+
+        workers = max(1, min(self.concurrency, len(pending)))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vton-call") as pool:
+            futures = [pool.submit(worker) for _ in range(workers)]
+            for future in futures:
+                future.result()
+
+    def _attempt(self, task: Task) -> Attempted | None:
+        started = time.time()
+        attempt = 0
+        while True:
+            attempt += 1
+            if self.limiter is not None:
+                try:
+                    self.limiter.acquire(self.stop, on_wait=self._announce_quota_wait)
+                except QuotaCancelled:
+                    return None
+            with self._sent_lock:
+                self.sent += 1
+            outcome = self.endpoint.call(task.base, task.product, task.workflow, task.mask,
+                                         timeout_s=self.timeout_s, stop=self.stop)
+            if self.stop.is_set() and outcome.status == "error" and outcome.error_kind == "cancelled":
+                # Cut short by our own stop: not a result. Resume sends it again.
+                return None
+            if not outcome.transient or attempt > self.retries:
+                return Attempted(task, outcome, attempt, started, time.time())
+            if not self._sleep(self._backoff(outcome, attempt)):
+                return None
+
+    def _backoff(self, outcome: Outcome, attempt: int) -> float:
+        if outcome.error_kind == "rate_limited":
+            wait = outcome.retry_after_s
+            if wait is None:
+                wait = self.limiter.window_s if self.limiter is not None else DEFAULT_RATE_LIMIT_WAIT_S
+            if self.limiter is not None:
+                # Everyone waits: the service counts all our calls, not just this one.
+                self.limiter.hold_off(wait)
+                return 0.0
+            if self.on_wait is not None:
+                self.on_wait(f"rate limited by the service: waiting {wait:.0f} s before retrying")
+            return wait
+        delay = min(self.backoff_cap_s, self.backoff_base_s * 2 ** (attempt - 1))
+        return delay * (0.5 + random.random() / 2)
+
+    def _sleep(self, seconds: float) -> bool:
+        """Sleep unless stopped; False when the run is stopping."""
+        return not self.stop.wait(seconds) if seconds > 0 else not self.stop.is_set()
+
+    def _announce_quota_wait(self, seconds: float) -> None:
+        if self.on_wait is not None and seconds > 2:
+            self.on_wait(f"quota reached: next call in {seconds:.0f} s")

@@ -1,0 +1,91 @@
+"""Which cases a run contains: the selected pairs of a dataset, times the repeats, maybe one shard."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from vton_eval.datasets import Dataset, Pair
+from vton_eval.outcome import WORKFLOWS
+
+
+class SelectionError(ValueError):
+    """The selection asks for something the dataset does not have, or selects nothing."""
+
+
+@dataclass(frozen=True)
+class CaseInputs:
+    """A planned case's inputs as recorded in the `cases` table (artifact paths)."""
+
+    pair_id: str
+    workflow: str
+    base_path: str
+    product_path: str
+    mask_path: str | None
+    invalid_reason: str | None
+
+
+def parse_list(text: str | Sequence[str] | None, sep: str = ",") -> list[str] | None:
+    """'a,b' or ['a', 'b'] -> ['a', 'b']; empty -> None (meaning: no filter)."""
+    if text is None:
+        return None
+    items = text.split(sep) if isinstance(text, str) else list(text)
+    cleaned = [i.strip() for i in items if i and i.strip()]
+    return cleaned or None
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    """'2/4' -> (2, 4): the second of four shards."""
+    if not text:
+        return None
+    try:
+        index, count = (int(p) for p in text.split("/"))
+    except ValueError:
+        raise SelectionError(f"shard {text!r} is not of the form K/N (e.g. 2/4)") from None
+    if count < 1 or not 1 <= index <= count:
+        raise SelectionError(f"shard {text!r}: K must be between 1 and N")
+    return index, count
+
+
+def in_shard(pair_id: str, shard: tuple[int, int] | None) -> bool:
+    """Deterministic and independent of order: a pair's shard comes from a hash of its id."""
+    if shard is None:
+        return True
+    index, count = shard
+    digest = hashlib.sha256(pair_id.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % count == index - 1
+
+
+def select_pairs(
+    ds: Dataset,
+    workflows: Sequence[str] | None = None,
+    pair_ids: Sequence[str] | None = None,
+    tags: Sequence[str] | None = None,
+    shard: tuple[int, int] | None = None,
+) -> list[Pair]:
+    """Filter a dataset's pairs. Tags match when a pair has any of them. Raises SelectionError."""
+    if workflows:
+        unknown = [w for w in workflows if w not in WORKFLOWS]
+        if unknown:
+            raise SelectionError(f"unknown workflow(s) {', '.join(unknown)} (use {', '.join(WORKFLOWS)})")
+    if pair_ids:
+        known = {p.pair_id for p in ds.pairs}
+        unknown = [p for p in pair_ids if p not in known]
+        if unknown:
+            shown = ", ".join(unknown[:5]) + (" ..." if len(unknown) > 5 else "")
+            raise SelectionError(f"{len(unknown)} pair id(s) not in dataset {ds.name}: {shown}")
+    if tags:
+        unknown = [t for t in tags if t not in set(ds.tags)]
+        if unknown:
+            raise SelectionError(f"tag(s) {', '.join(unknown)} not used in dataset {ds.name}")
+    chosen = [
+        p for p in ds.pairs
+        if (not workflows or p.workflow in workflows)
+        and (not pair_ids or p.pair_id in pair_ids)
+        and (not tags or set(p.tags) & set(tags))
+        and in_shard(p.pair_id, shard)
+    ]
+    if not chosen:
+        raise SelectionError("the selection contains no pair")
+    return chosen

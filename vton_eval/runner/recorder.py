@@ -1,0 +1,134 @@
+"""Where finished cases go: artifact files, the journal, then batched writes to DuckDB.
+
+Workers hand over a finished case and return to dispatching at once. A single writer thread
+opens the database for each batch only (so a reader is never locked out for long), retries
+when a reader holds the lock, and keeps the batch meanwhile: the journal already has it.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from vton_eval.artifacts import ArtifactStore
+from vton_eval.runner.journal import Journal, journal_path
+from vton_eval.store.db import Database, DatabaseBusy
+from vton_eval.store.runs import update_run, utcnow
+from vton_eval.store.writes import insert_results
+
+_EXT_BY_MAGIC = ((b"RIFF", "webp"), (b"\x89PNG", "png"), (b"\xff\xd8", "jpg"))
+
+
+def _ext(data: bytes) -> str:
+    for magic, ext in _EXT_BY_MAGIC:
+        if data.startswith(magic):
+            return ext
+    return "bin"
+
+
+class Recorder:
+    def __init__(
+        self,
+        db: Database,
+        run_id: str,
+        flush_interval_s: float = 0.25,
+        max_batch: int = 500,
+        on_flush: Callable[[list[dict[str, Any]]], None] | None = None,
+    ) -> None:
+        self.db = db
+        self.run_id = run_id
+        self.artifacts = ArtifactStore(db.path)
+        self.journal = Journal(journal_path(self.artifacts.root, run_id))
+        self.flush_interval_s = flush_interval_s
+        self.max_batch = max_batch
+        self.on_flush = on_flush
+        self._queue: queue.Queue[dict[str, Any]] = queue.Queue()
+        self._pending: list[dict[str, Any]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="vton-writer", daemon=True)
+        self.written = 0
+        self.last_error: str | None = None
+
+    @property
+    def all_written(self) -> bool:
+        return not self._pending and self._queue.empty()
+
+    def start(self) -> Recorder:
+        self._thread.start()
+        return self
+
+    def store_output(self, data: bytes) -> tuple[str, str]:
+        return self.artifacts.put_bytes(data, _ext(data))
+
+    def record(self, row: dict[str, Any]) -> None:
+        """Keep a finished case: journal it now, write it to the database soon."""
+        self.journal.append(row)
+        self._queue.put(row)
+
+    def replay_journal(self) -> int:
+        """Queue every journalled case (after a crash); the insert skips those already stored."""
+        rows = self.journal.read()
+        for row in rows:
+            self._queue.put(row)
+        return len(rows)
+
+    def _loop(self) -> None:
+        last_beat = 0.0
+        while not self._stop.is_set():
+            self._stop.wait(self.flush_interval_s)
+            self._drain()
+            if self._pending or time.monotonic() - last_beat > 5.0:
+                if self._flush(busy_timeout_s=2.0):
+                    last_beat = time.monotonic()
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                self._pending.append(self._queue.get_nowait())
+            except queue.Empty:
+                return
+
+    def _flush(self, busy_timeout_s: float) -> bool:
+        batch = self._pending[: self.max_batch]
+        for row in batch:
+            if row.get("output_path") and not row.get("_thumb"):
+                # Thumbnails are made here, off the request path, so grids never decode full images.
+                try:
+                    self.artifacts.thumbnail(row["output_path"])
+                except Exception:  # a bad output has no thumbnail; the grid shows its error instead
+                    pass
+                row["_thumb"] = True
+        try:
+            with self.db.connect(busy_timeout_s=busy_timeout_s) as con:
+                con.execute("BEGIN")
+                insert_results(con, batch)
+                update_run(con, self.run_id, updated_at=utcnow())
+                con.execute("COMMIT")
+        except DatabaseBusy as exc:
+            self.last_error = str(exc)
+            return False
+        del self._pending[: len(batch)]
+        self.written += len(batch)
+        self.last_error = None
+        if self.on_flush is not None and batch:
+            self.on_flush(batch)
+        return True
+
+    def close(self, busy_timeout_s: float = 120.0) -> None:
+        """Stop the writer and write everything still pending (waiting out readers if need be)."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        self._drain()
+        deadline = time.monotonic() + busy_timeout_s
+        while self._pending:
+            if not self._flush(busy_timeout_s=max(1.0, deadline - time.monotonic())):
+                if time.monotonic() >= deadline:
+                    raise DatabaseBusy(
+                        f"could not write {len(self._pending)} result(s): {self.last_error}; they are kept in "
+                        f"{self.journal.path} and will be written by `vton-eval resume {self.run_id}`"
+                    )
+        self.journal.close()

@@ -1,0 +1,251 @@
+"""A run from start to end: plan it, record it, dispatch it, and leave a truthful status.
+
+`create_run` checks everything that can be checked before a request is sent and records the run
+with its planned cases (inputs copied into the artifact store, so a run can be resumed or
+reviewed even after the dataset folder changes). `execute_run` sends what is not yet recorded,
+which makes a fresh run and a resume the same code path.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vton_eval.artifacts import ArtifactStore
+from vton_eval.backend import Endpoint, EndpointError
+from vton_eval.datasets import Dataset, load_dataset
+from vton_eval.outcome import Outcome
+from vton_eval.quota import SlidingWindowLimiter, parse_rate
+from vton_eval.runner.dispatch import Attempted, Dispatcher, Task
+from vton_eval.runner.plan import parse_shard, select_pairs
+from vton_eval.runner.recorder import Recorder
+from vton_eval.runner.settings import RunSettings
+from vton_eval.secrets import redact
+from vton_eval.store.db import Database
+from vton_eval.store.runs import claim_run, finish_run, get_run, insert_run, process_alive, utcnow
+from vton_eval.store.writes import insert_cases
+
+
+class RunError(Exception):
+    """The run cannot start (bad dataset, bad selection, already running...)."""
+
+
+@dataclass
+class Progress:
+    """Counts a run's display reads; updated from worker threads."""
+
+    total: int = 0
+    done: int = 0
+    ok: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
+    note: str = ""
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, status: str, kind: str | None) -> None:
+        with self._lock:
+            self.done += 1
+            if status == "ok":
+                self.ok += 1
+            else:
+                self.errors[kind or "unknown"] += 1
+
+
+@dataclass
+class RunReport:
+    run_id: str
+    status: str
+    message: str | None
+    progress: Progress
+    sent: int = 0
+
+
+def new_run_id(now: dt.datetime | None = None) -> str:
+    now = now or utcnow()
+    return now.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+
+
+def create_run(db: Database, settings: RunSettings, dataset: Dataset | None = None) -> str:
+    """Validate, plan and record a run (status 'running', nothing sent yet). Raise RunError."""
+    try:
+        settings.validate()
+    except ValueError as exc:
+        raise RunError(str(exc)) from None
+    ds = dataset or load_dataset(settings.dataset)
+    if ds.row_errors and not settings.skip_bad_rows:
+        lines = "\n".join(f"  {p}" for p in ds.row_errors[:20])
+        more = f"\n  ... and {len(ds.row_errors) - 20} more" if len(ds.row_errors) > 20 else ""
+        raise RunError(
+            f"dataset {ds.manifest} has {len(ds.row_errors)} row problem(s):\n{lines}{more}\n"
+            "Fix them (see `vton-eval datasets validate`) or pass --skip-bad-rows to run the valid rows."
+        )
+    try:
+        pairs = select_pairs(ds, settings.workflows, settings.pairs, settings.tags, parse_shard(settings.shard))
+    except ValueError as exc:
+        raise RunError(str(exc)) from None
+    run_id = new_run_id()
+    store = ArtifactStore(db.path)
+    cases = []
+    for pair in pairs:
+        paths: dict[str, str | None] = {}
+        for column in ("base", "product", "mask", "reference"):
+            source: Path | None = getattr(pair, column)
+            if source is None:
+                paths[column] = None
+                continue
+            relpath, _ = store.put_file(source)
+            paths[column] = relpath
+            if pair.invalid_reason is None or column != "base":
+                try:
+                    store.thumbnail(relpath)
+                except Exception:  # an input the service refuses may not decode; its grid cell says why
+                    pass
+        cases.append({
+            "run_id": run_id, "pair_id": pair.pair_id, "workflow": pair.workflow, "tags": pair.tags_text,
+            "base_path": paths["base"], "product_path": paths["product"], "mask_path": paths["mask"],
+            "reference_path": paths["reference"], "base_source": str(pair.base), "product_source": str(pair.product),
+            "invalid_reason": pair.invalid_reason,
+        })
+    now = utcnow()
+    with db.connect() as con:
+        con.execute("BEGIN")
+        insert_run(con, {
+            "run_id": run_id, "label": settings.label, "endpoint": settings.endpoint, "dataset": ds.name,
+            "dataset_path": str(ds.root), "status": "running", "created_at": now, "updated_at": now,
+            "workflows": ",".join(sorted({p.workflow for p in pairs})),
+            "pairs_filter": ",".join(settings.pairs) if settings.pairs else None,
+            "tags_filter": ";".join(settings.tags) if settings.tags else None,
+            "concurrency": settings.concurrency, "rate_limit": settings.rate_limit, "repeats": settings.repeats,
+            "retries": settings.retries, "timeout_s": settings.timeout_s,
+            "total_cases": len(pairs) * settings.repeats, "settings": settings.to_json(),
+        })
+        insert_cases(con, cases)
+        con.execute("COMMIT")
+    return run_id
+
+
+def _load_plan(db: Database, run_id: str) -> tuple[list[dict[str, Any]], set[tuple[str, int]]]:
+    with db.connect() as con:
+        cur = con.execute("SELECT * FROM cases WHERE run_id = ? ORDER BY pair_id", [run_id])
+        cols = [d[0] for d in cur.description]
+        cases = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+        done = {(p, int(r)) for p, r in con.execute(
+            'SELECT pair_id, "repeat" FROM results WHERE run_id = ?', [run_id]).fetchall()}
+    return cases, done
+
+
+def execute_run(
+    db: Database,
+    run_id: str,
+    stop: threading.Event | None = None,
+    stop_reason: Callable[[], str] | None = None,
+    progress: Progress | None = None,
+    on_note: Callable[[str], None] | None = None,
+) -> RunReport:
+    """Send every case of the run that has no recorded result yet; return the final status.
+
+    `stop` ends the run early; `stop_reason()` then says which status to leave ('interrupted'
+    for Ctrl-C, 'cancelled' for a cancel request).
+    """
+    run = get_run(db, run_id)
+    if run is None:
+        raise RunError(f"no run {run_id} in {db.path}")
+    if (run["status"] == "running" and run.get("pid") != os.getpid()
+            and process_alive(run.get("pid"), run.get("host"))):
+        raise RunError(f"run {run_id} is still running (process {run['pid']} on {run['host']})")
+    settings = RunSettings.from_json(run["settings"])
+    stop = stop or threading.Event()
+    progress = progress or Progress()
+    recorder = Recorder(db, run_id)
+    # Results that reached the journal but not the database before a crash come first.
+    replayed = {(r["pair_id"], int(r["repeat"])) for r in recorder.journal.read()}
+    cases, done = _load_plan(db, run_id)
+    done |= replayed
+    progress.total = len(cases) * settings.repeats
+    with db.connect() as con:
+        claim_run(con, run_id)
+        for p, kind, n in con.execute(
+            "SELECT status, error_kind, count(*) FROM results WHERE run_id = ? GROUP BY ALL", [run_id]
+        ).fetchall():
+            for _ in range(n):
+                progress.add(p, kind)
+    recorder.start()
+    recorder.replay_journal()
+
+    def on_done(a: Attempted) -> None:
+        outcome = a.outcome
+        output_path = sha = None
+        if outcome.output is not None:
+            output_path, sha = recorder.store_output(outcome.output)
+        recorder.record({
+            "run_id": run_id, "pair_id": a.task.pair_id, "workflow": a.task.workflow, "repeat": a.task.repeat,
+            "status": outcome.status, "error_kind": outcome.error_kind, "error_message": redact(outcome.error_message),
+            "latency_ms": outcome.latency_ms, "queue_ms": outcome.queue_ms, "attempts": a.attempts,
+            "output_path": output_path, "output_sha256": sha, "output_width": outcome.output_width,
+            "output_height": outcome.output_height,
+            "started_at": dt.datetime.fromtimestamp(a.started_at, dt.UTC).replace(tzinfo=None),
+            "finished_at": dt.datetime.fromtimestamp(a.finished_at, dt.UTC).replace(tzinfo=None),
+        })
+        progress.add(outcome.status, outcome.error_kind)
+
+    tasks: list[Task] = []
+    store = recorder.artifacts
+    now = time.time()
+    for case in cases:
+        for repeat in range(1, settings.repeats + 1):
+            if (case["pair_id"], repeat) in done:
+                continue
+            task = Task(case["pair_id"], case["workflow"], repeat, store.abspath(case["base_path"]),
+                        store.abspath(case["product_path"]),
+                        store.abspath(case["mask_path"]) if case["mask_path"] else None)
+            if case["invalid_reason"]:
+                # Refused before sending: the service would refuse it, and it costs no quota.
+                on_done(Attempted(task, Outcome.error("invalid_input", case["invalid_reason"], 0.0), 0, now, now))
+            else:
+                tasks.append(task)
+
+    status, message, sent = "finished", None, 0
+    endpoint = Endpoint(settings.endpoint, read_timeout_s=max(60.0, min(settings.timeout_s, 300.0)))
+    try:
+        if tasks:
+            try:
+                endpoint.open()
+            except EndpointError as exc:
+                status, message = "failed", str(exc)
+            else:
+                limiter = SlidingWindowLimiter(parse_rate(settings.rate_limit)) if settings.rate_limit else None
+
+                def note(text: str) -> None:
+                    progress.note = text
+                    if on_note is not None:
+                        on_note(text)
+
+                dispatcher = Dispatcher(endpoint, settings.concurrency, settings.retries, settings.timeout_s,
+                                        limiter, stop, on_wait=note)
+                try:
+                    dispatcher.run(tasks, on_done)
+                finally:
+                    sent = dispatcher.sent
+        if stop.is_set() and status != "failed":
+            status = stop_reason() if stop_reason is not None else "interrupted"
+            message = f"stopped with {progress.done} of {progress.total} cases recorded"
+    except BaseException as exc:
+        status, message = "failed", redact(f"{type(exc).__name__}: {exc}")
+        raise
+    finally:
+        endpoint.close()
+        try:
+            recorder.close()
+        finally:
+            if recorder.all_written:
+                recorder.journal.remove()
+            with db.connect(busy_timeout_s=120.0) as con:
+                finish_run(con, run_id, status, message)
+    return RunReport(run_id, status, message, progress, sent)

@@ -1,0 +1,31 @@
+"""A local Gradio app with the SM4LL-VTON Space's `/generate` API, for demos, tests and benchmarks.
+
+Importing this package does not import gradio; only starting a sandbox does.
+"""
+
+from vton_eval.sandbox.app import SandboxConfig, SandboxHandle, start_sandbox
+from vton_eval.sandbox.body import WORKFLOWS, product_region
+from vton_eval.sandbox.composite import tryon_composite
+from vton_eval.sandbox.service import (
+    MISSING_IMAGES_MESSAGE,
+    NSFW_MESSAGE,
+    SERVER_ERROR_MESSAGE,
+    is_inappropriate,
+    rate_limit_message,
+    unknown_workflow_message,
+)
+
+__all__ = [
+    "MISSING_IMAGES_MESSAGE",
+    "NSFW_MESSAGE",
+    "SERVER_ERROR_MESSAGE",
+    "WORKFLOWS",
+    "SandboxConfig",
+    "SandboxHandle",
+    "is_inappropriate",
+    "product_region",
+    "rate_limit_message",
+    "start_sandbox",
+    "tryon_composite",
+    "unknown_workflow_message",
+]

@@ -1,0 +1,230 @@
+"""The sandbox Gradio app: the SM4LL-VTON Space's `/generate` API, served locally.
+
+`start_sandbox()` serves it in-process on loopback and returns a handle whose `config` is read on
+every call, so a test can switch faults, latency or the rate limit on a live server. Only
+`concurrency` and `max_queue` are fixed at start (they configure Gradio's queue).
+
+The inputs are declared as `gr.Image` (so the browser UI and the API info look like the Space's)
+but the event runs with `preprocess=False`: the handler gets the uploaded file exactly as sent (a
+FileData dict with its path). `gr.Image(type="filepath")` would hand over the original file too,
+but it opens every upload with PIL first, so an undecodable upload would fail inside Gradio with
+an anonymous error instead of our message.
+
+The input rules, the exact refusal messages and the fault triggers are listed in
+`vton_eval.sandbox.service`.
+
+This module does not import gradio at import time (only `build_demo` / `start_sandbox` do), and
+note: no `from __future__ import annotations` here, because Gradio finds the `gr.Request`
+parameter of the handler through its evaluated annotation.
+"""
+
+import os
+import socket
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vton_eval.quota import parse_rate
+from vton_eval.sandbox.body import WORKFLOWS, warm_up
+from vton_eval.sandbox.service import SandboxService
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+
+@dataclass
+class SandboxConfig:
+    """How the sandbox behaves. Mutate the fields of a running sandbox's config to change it."""
+
+    latency: float = 0.0  # seconds of service time per call (processing time included)
+    latency_by_workflow: dict[str, float] = field(default_factory=dict)
+    jitter: float = 0.0  # latency is scaled by a uniform factor in [1 - jitter, 1 + jitter]
+    error_rate: float = 0.0  # share of calls that fail with a server error
+    seed: int | None = None  # seeds the fault and jitter draws; None = different every run
+    bad_output_rate: float = 0.0  # share of calls that return an undecodable .webp
+    hang: bool = False  # every call hangs until the sandbox closes
+    hang_rate: float = 0.0  # share of calls that hang
+    rate_limit: str | None = None  # per client IP, e.g. "30/h"
+    concurrency: int = 4  # calls served at once (fixed at start)
+    max_queue: int | None = None  # queued calls beyond which Gradio refuses (fixed at start)
+
+    def latency_for(self, workflow: str) -> float:
+        return self.latency_by_workflow.get(workflow, self.latency)
+
+    def validate(self) -> None:
+        """Raise ValueError naming the first setting that makes no sense."""
+        for name in ("error_rate", "bad_output_rate", "hang_rate"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1, got {value}")
+        if not 0.0 <= self.jitter <= 1.0:
+            raise ValueError(f"jitter must be between 0 and 1, got {self.jitter}")
+        if self.latency < 0:
+            raise ValueError(f"latency must be >= 0 seconds, got {self.latency}")
+        for workflow, value in self.latency_by_workflow.items():
+            if workflow not in WORKFLOWS:
+                raise ValueError(f"latency for unknown workflow {workflow!r} (use {', '.join(WORKFLOWS)})")
+            if value < 0:
+                raise ValueError(f"latency for {workflow} must be >= 0 seconds, got {value}")
+        if self.rate_limit:
+            parse_rate(self.rate_limit)
+        if self.concurrency < 1:
+            raise ValueError(f"concurrency must be at least 1, got {self.concurrency}")
+        if self.max_queue is not None and self.max_queue < 1:
+            raise ValueError(f"max_queue must be at least 1, got {self.max_queue}")
+
+    def describe(self) -> list[str]:
+        """The active settings, one short line each, for people reading a console."""
+        latency = f"{self.latency:g} s"
+        if self.latency_by_workflow:
+            latency += (
+                " (" + ", ".join(f"{w} {v:g} s" for w, v in sorted(self.latency_by_workflow.items())) + ")"
+            )
+        if self.jitter:
+            latency += f", jitter +-{self.jitter:.0%}"
+        lines = [f"latency: {latency}", f"concurrency: {self.concurrency}"]
+        if self.max_queue is not None:
+            lines.append(f"max queue: {self.max_queue}")
+        faults = [
+            f"{name} {rate:.0%}"
+            for name, rate in (
+                ("server errors", self.error_rate),
+                ("bad outputs", self.bad_output_rate),
+                ("hangs", self.hang_rate),
+            )
+            if rate
+        ]
+        if self.hang:
+            faults.append("every call hangs")
+        lines.append("faults: " + (", ".join(faults) if faults else "none"))
+        if faults and self.seed is not None:
+            lines[-1] += f" (seed {self.seed})"
+        lines.append(f"rate limit: {self.rate_limit + ' per IP' if self.rate_limit else 'off'}")
+        return lines
+
+
+def build_demo(service: SandboxService) -> Any:
+    """The Gradio Blocks app around `service` (queue configured from its config)."""
+    import gradio as gr
+
+    async def generate(base, product, workflow, mask, request: gr.Request):
+        client = request.client.host if request is not None and request.client else "unknown"
+        return await service.generate(base, product, workflow, mask, client=client)
+
+    with gr.Blocks(title="VTON sandbox") as demo:
+        gr.Markdown(
+            "### VTON sandbox\nA local stand-in for the SM4LL-VTON Space: same `/generate` API, a fake "
+            "try-on (the product pasted on the person), optional injected faults."
+        )
+        with gr.Row():
+            base = gr.Image(label="Person image", type="filepath", image_mode=None, sources=["upload"])
+            product = gr.Image(label="Product image", type="filepath", image_mode=None, sources=["upload"])
+            mask = gr.Image(label="Mask (optional)", type="filepath", image_mode=None, sources=["upload"])
+        workflow = gr.Dropdown(
+            choices=list(WORKFLOWS), value="top", label="Workflow", allow_custom_value=True
+        )
+        button = gr.Button("Generate", variant="primary")
+        output = gr.Image(label="Result", type="filepath", format="webp")
+        button.click(
+            generate,
+            inputs=[base, product, workflow, mask],
+            outputs=output,
+            api_name="generate",
+            preprocess=False,
+        )
+    demo.queue(default_concurrency_limit=service.config.concurrency, max_size=service.config.max_queue)
+    # Gradio 6.31 rebuilds a pandas summary of up to 10,000 past events after every call (for its
+    # monitoring page; GRADIO_ANALYTICS_CACHE_FREQUENCY defaults to 1): measured at ~5 ms of
+    # server CPU per call, ~15 ms once 10,000 events are kept. Refresh it rarely, keep fewer events.
+    queue = getattr(demo, "_queue", None)
+    if queue is not None and hasattr(queue, "ANAYLTICS_CACHE_FREQUENCY"):
+        queue.ANAYLTICS_CACHE_FREQUENCY = 1000
+        queue.ANALYTICS_MAX_EVENTS = 2000
+    return demo
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def port_available(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
+class SandboxHandle:
+    """A running sandbox. `url` is its address; `config` is live; `close()` stops it."""
+
+    def __init__(self, demo: Any, service: SandboxService, host: str, port: int) -> None:
+        self.demo = demo
+        self.service = service
+        self.host = host
+        self.port = port
+        self.url = f"http://{host}:{port}"
+
+    @property
+    def config(self) -> SandboxConfig:
+        return self.service.config
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """Calls served so far by outcome (calls, ok, rendered, invalid_input, ...)."""
+        return dict(self.service.stats)
+
+    @property
+    def output_dir(self) -> Path:
+        return self.service.output_dir
+
+    def close(self) -> None:
+        """End hung and sleeping calls, stop the server and free the port; idempotent."""
+        self.service.close()
+        self.demo.close(verbose=False)
+        self.service.remove_files()
+
+    def __enter__(self) -> "SandboxHandle":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def start_sandbox(
+    config: SandboxConfig | None = None,
+    port: int | None = None,
+    host: str = "127.0.0.1",
+) -> SandboxHandle:
+    """Serve the sandbox in this process (background threads) and return once it answers.
+
+    `port=None` picks a free port. Raises ValueError for a bad config and OSError when the port
+    is taken.
+    """
+    config = config or SandboxConfig()
+    config.validate()
+    if port is None:
+        port = free_port(host)
+    elif not port_available(port, host):
+        raise OSError(f"port {port} is already in use on {host}")
+    service = SandboxService(config)
+    # Load the face detector (and its scikit-image / SciPy imports, ~1 s) while Gradio starts,
+    # so the first call is not the slow one.
+    threading.Thread(target=warm_up, name="sandbox-warm-up", daemon=True).start()
+    demo = build_demo(service)
+    try:
+        demo.launch(
+            server_name=host,
+            server_port=port,
+            prevent_thread_lock=True,
+            quiet=True,
+            ssr_mode=False,
+            allowed_paths=[str(service.output_dir)],
+        )
+    except BaseException:
+        service.remove_files()
+        raise
+    return SandboxHandle(demo, service, host, port)

@@ -1,0 +1,340 @@
+"""What one sandbox `/generate` call does: quota, input rules, injected faults, latency, the picture.
+
+Kept apart from the Gradio wiring (`app.py`) so the rules read in one place. Gradio is imported
+only when a call has to raise `gr.Error`, which is how a message reaches the client intact.
+
+Input rules, checked in this order (each refusal is immediate, without the configured latency):
+
+- rate limit (when configured), per client IP:
+  "Rate limit exceeded: 30 requests per hour per IP. Try again in 123 s."
+- a missing person or product image: "Please upload both a person image and a product image."
+- an unknown workflow: "Unknown workflow 'x'. Choose one of: eyewear, footwear, dress, top."
+- an image that is not JPG/PNG/WEBP, is corrupt or is under 100x100, as judged by
+  `vton_eval.images.inspect_image`: "Invalid person image: GIF images are not accepted (use JPG,
+  PNG or WEBP)" (likewise "Invalid product image: ..." and "Invalid mask image: ...").
+- an "inappropriate" product, deterministic trigger: more than half of the product's pixels are
+  pure magenta (#FF00FF, each channel within +-8):
+  "Product image contains inappropriate content. Please use a different image."
+
+Then, for calls that pass those rules, the injected faults, drawn from one seeded RNG in a fixed
+order per call (error, bad output, hang, jitter) so a seed replays the same sequence whatever the
+rates:
+
+- hang: the call never returns (until the sandbox closes);
+- server error, after the latency: "Internal server error: worker crashed (sandbox fault injection)";
+- bad output, after the latency: a .webp file whose bytes do not decode.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import math
+import os
+import random
+import shutil
+import tempfile
+import threading
+import time
+from collections import Counter, OrderedDict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from PIL import Image
+
+from vton_eval.images import ImageProblem, inspect_image, load_rgb
+from vton_eval.quota import KeyedWindowCounter, Rate, parse_rate
+from vton_eval.sandbox.body import WORKFLOWS
+
+if TYPE_CHECKING:
+    from vton_eval.sandbox.app import SandboxConfig
+
+MISSING_IMAGES_MESSAGE = "Please upload both a person image and a product image."
+NSFW_MESSAGE = "Product image contains inappropriate content. Please use a different image."
+SERVER_ERROR_MESSAGE = "Internal server error: worker crashed (sandbox fault injection)"
+SHUTDOWN_MESSAGE = "The sandbox is shutting down."
+
+# The magenta trigger: share of pixels within +-8 of #FF00FF above which a product is refused.
+MAGENTA = (255, 0, 255)
+MAGENTA_TOLERANCE = 8
+MAGENTA_SHARE = 0.5
+
+HANG_SECONDS = 24 * 3600.0
+WEBP_OPTIONS = {"quality": 85, "method": 0}  # method 0: fastest encode (~10 ms at 512x768)
+_OUTPUT_CACHE_SIZE = 256
+_VERDICT_CACHE_SIZE = 2048
+
+
+def unknown_workflow_message(workflow: object) -> str:
+    return f"Unknown workflow {str(workflow)!r}. Choose one of: {', '.join(WORKFLOWS)}."
+
+
+def rate_limit_message(rate: Rate, retry_after_s: float) -> str:
+    return (
+        f"Rate limit exceeded: {rate.count} requests per {_window_phrase(rate.window_s)} per IP. "
+        f"Try again in {max(1, math.ceil(retry_after_s))} s."
+    )
+
+
+def _window_phrase(seconds: float) -> str:
+    for unit, size in (("day", 86400.0), ("hour", 3600.0), ("minute", 60.0), ("second", 1.0)):
+        if seconds % size == 0:
+            n = int(seconds // size)
+            return unit if n == 1 else f"{n} {unit}s"
+    return f"{seconds:g} seconds"
+
+
+def magenta_share(image: Image.Image) -> float:
+    """Share of pixels that are pure magenta (within the tolerance), on a small copy."""
+    small = image.convert("RGB")
+    small.thumbnail((128, 128), Image.NEAREST)
+    rgb = np.asarray(small, dtype=np.int16)
+    near = np.abs(rgb - np.array(MAGENTA, dtype=np.int16)) <= MAGENTA_TOLERANCE
+    return float(near.all(axis=2).mean())
+
+
+def is_inappropriate(image: Image.Image) -> bool:
+    return magenta_share(image) > MAGENTA_SHARE
+
+
+def _error(message: str) -> Exception:
+    import gradio as gr
+
+    # print_exception=False: refusals are the expected business of a sandbox, not server faults.
+    return gr.Error(message, print_exception=False)
+
+
+class _LRU:
+    """A small thread-safe LRU map; `on_evict` lets the output cache delete its files."""
+
+    def __init__(self, size: int, on_evict=None) -> None:
+        self._size = size
+        self._items: OrderedDict[Any, Any] = OrderedDict()
+        self._lock = threading.Lock()
+        self._on_evict = on_evict
+
+    def get(self, key: Any) -> Any:
+        with self._lock:
+            if key not in self._items:
+                return None
+            self._items.move_to_end(key)
+            return self._items[key]
+
+    def put(self, key: Any, value: Any) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            evicted = []
+            while len(self._items) > self._size:
+                evicted.append(self._items.popitem(last=False)[1])
+        if self._on_evict:
+            for value in evicted:
+                self._on_evict(value)
+
+
+def _judge(data: bytes, role: str, check_content: bool) -> str | None:
+    """The refusal message for one uploaded file, or None when it is acceptable."""
+    try:
+        inspect_image(data)
+    except ImageProblem as problem:
+        return f"Invalid {role} image: {problem}"
+    if check_content and is_inappropriate(load_rgb(data)):
+        return NSFW_MESSAGE
+    return None
+
+
+def _upload_path(value: Any) -> str | None:
+    """The local path of an uploaded file as Gradio hands it over unprocessed (a FileData dict)."""
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        return value.get("path") or None
+    if isinstance(value, str):
+        return value or None
+    return getattr(value, "path", None)
+
+
+class SandboxService:
+    """The state behind one sandbox app: live config, quota counters, RNG, caches."""
+
+    def __init__(self, config: SandboxConfig, output_dir: Path | None = None) -> None:
+        self.config = config
+        self.output_dir = Path(output_dir or tempfile.mkdtemp(prefix="vton-sandbox-"))
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        self.stats: Counter[str] = Counter()
+        self._closing = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._rng_lock = threading.Lock()
+        self._rng_seed: int | None = config.seed
+        self._rng = random.Random(config.seed)
+        self._limiter: tuple[str, KeyedWindowCounter] | None = None
+        self._verdicts = _LRU(_VERDICT_CACHE_SIZE)
+        self._outputs = _LRU(_OUTPUT_CACHE_SIZE, on_evict=lambda path: shutil.rmtree(Path(path).parent, True))
+        self._bad_count = 0
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Wake every sleeping or hung call so the server can stop; idempotent."""
+        self._closing.set()
+        loop, stop = self._loop, self._stop
+        if loop is not None and stop is not None and not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(stop.set)
+            except RuntimeError:  # the loop closed in between
+                pass
+
+    def remove_files(self) -> None:
+        shutil.rmtree(self.output_dir, ignore_errors=True)
+
+    async def _sleep(self, seconds: float) -> None:
+        """Sleep, but return at once when the sandbox closes."""
+        if seconds <= 0 or self._closing.is_set():
+            return
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop or self._stop is None:
+            self._loop, self._stop = loop, asyncio.Event()
+            if self._closing.is_set():
+                self._stop.set()
+        try:
+            await asyncio.wait_for(self._stop.wait(), timeout=seconds)
+        except TimeoutError:
+            pass
+
+    # -- per-call decisions ----------------------------------------------------------------
+
+    def _check_rate(self, client: str) -> None:
+        text = self.config.rate_limit
+        if not text:
+            return
+        if self._limiter is None or self._limiter[0] != text:
+            try:
+                rate = parse_rate(text)
+            except ValueError as exc:
+                raise _error(f"Sandbox misconfigured: {exc}") from None
+            # A new setting starts with fresh counts (tests switch it on and off).
+            self._limiter = (text, KeyedWindowCounter(rate))
+        counter = self._limiter[1]
+        wait = counter.try_take(client)
+        if wait > 0:
+            self.stats["rate_limited"] += 1
+            raise _error(rate_limit_message(counter.rate, wait))
+
+    def _draw_faults(self, workflow: str) -> tuple[bool, bool, bool, float]:
+        """(hang, server error, bad output, service time in seconds) for one call."""
+        cfg = self.config
+        with self._rng_lock:
+            if cfg.seed != self._rng_seed:
+                self._rng, self._rng_seed = random.Random(cfg.seed), cfg.seed
+            r_error, r_bad, r_hang, r_jitter = (self._rng.random() for _ in range(4))
+        latency = cfg.latency_for(workflow)
+        if cfg.jitter > 0:
+            latency *= 1.0 - cfg.jitter + 2.0 * cfg.jitter * r_jitter
+        hang = cfg.hang or r_hang < cfg.hang_rate
+        return hang, r_error < cfg.error_rate, r_bad < cfg.bad_output_rate, max(0.0, latency)
+
+    def _verdicts_for(self, files: list[tuple[str, str, bytes]]) -> list[str | None]:
+        """Refusal messages for (role, sha, bytes) triples, judged once per distinct file."""
+        out = []
+        for role, sha, data in files:
+            key = (sha, role)
+            verdict = self._verdicts.get(key)
+            if verdict is None:
+                verdict = (_judge(data, role, check_content=role == "product"),)
+                self._verdicts.put(key, verdict)
+            out.append(verdict[0])
+        return out
+
+    def _render(self, key: str, base: bytes, product: bytes, workflow: str, mask: bytes | None) -> str:
+        from vton_eval.sandbox.composite import tryon_composite
+
+        mask_image = Image.open(io.BytesIO(mask)) if mask is not None else None
+        result = tryon_composite(load_rgb(base), load_rgb(product), workflow, mask_image)
+        # Named like the Space's outputs (<folder>/image.webp), so clients see the same file names.
+        path = self.output_dir / key / "image.webp"
+        path.parent.mkdir(exist_ok=True)
+        # Write then rename: two concurrent first calls for the same key must not see half a file.
+        tmp = path.with_suffix(f".{threading.get_ident()}.tmp")
+        result.save(tmp, format="WEBP", **WEBP_OPTIONS)
+        os.replace(tmp, path)
+        return str(path)
+
+    def _bad_output(self) -> str:
+        self._bad_count += 1
+        path = self.output_dir / f"bad-{self._bad_count}" / "image.webp"
+        path.parent.mkdir(exist_ok=True)
+        # A RIFF/WEBP header over garbage: looks like a WebP by name and magic, decodes as nothing.
+        garbage = random.Random(self._bad_count).randbytes(512)
+        path.write_bytes(b"RIFF" + (520).to_bytes(4, "little") + b"WEBPVP8 " + garbage)
+        return str(path)
+
+    # -- the endpoint ----------------------------------------------------------------------
+
+    async def generate(
+        self, base: Any, product: Any, workflow: Any, mask: Any, client: str = "unknown"
+    ) -> str:
+        """Serve one call; return the path of a .webp, or raise gr.Error with the service's message."""
+        started = time.monotonic()
+        self.stats["calls"] += 1
+        self._check_rate(client)
+        base_path, product_path, mask_path = _upload_path(base), _upload_path(product), _upload_path(mask)
+        if base_path is None or product_path is None:
+            self.stats["invalid_input"] += 1
+            raise _error(MISSING_IMAGES_MESSAGE)
+        if workflow not in WORKFLOWS:
+            self.stats["invalid_input"] += 1
+            raise _error(unknown_workflow_message(workflow))
+
+        files = [("person", base_path), ("product", product_path)]
+        if mask_path is not None:
+            files.append(("mask", mask_path))
+        loaded = []
+        for role, path in files:
+            data = Path(path).read_bytes()
+            loaded.append((role, hashlib.sha256(data).hexdigest(), data))
+        if any(self._verdicts.get((sha, role)) is None for role, sha, _ in loaded):
+            verdicts = await asyncio.to_thread(self._verdicts_for, loaded)
+        else:
+            verdicts = self._verdicts_for(loaded)
+        for verdict in verdicts:
+            if verdict is not None:
+                self.stats["nsfw_rejected" if verdict == NSFW_MESSAGE else "invalid_input"] += 1
+                raise _error(verdict)
+
+        hang, fail, bad, service_time = self._draw_faults(workflow)
+        if hang:
+            self.stats["hung"] += 1
+            await self._sleep(HANG_SECONDS)
+            raise _error(SHUTDOWN_MESSAGE)
+
+        if fail or bad:
+            result = None
+        else:
+            # Clients send the base image as a mask when they have none: same bytes, no mask.
+            (_, base_sha, base_bytes), (_, product_sha, product_bytes) = loaded[:2]
+            mask_sha, mask_bytes = "-", None
+            if len(loaded) > 2 and loaded[2][1] != base_sha:
+                mask_sha, mask_bytes = loaded[2][1], loaded[2][2]
+            key = hashlib.sha256(f"{base_sha}:{product_sha}:{workflow}:{mask_sha}".encode()).hexdigest()[:40]
+            result = self._outputs.get(key)
+            if result is None or not Path(result).exists():
+                result = await asyncio.to_thread(
+                    self._render, key, base_bytes, product_bytes, workflow, mask_bytes
+                )
+                self._outputs.put(key, result)
+                self.stats["rendered"] += 1
+
+        await self._sleep(service_time - (time.monotonic() - started))
+        if self._closing.is_set():
+            raise _error(SHUTDOWN_MESSAGE)
+        if fail:
+            self.stats["server_error"] += 1
+            raise _error(SERVER_ERROR_MESSAGE)
+        if bad:
+            self.stats["bad_output"] += 1
+            return self._bad_output()
+        self.stats["ok"] += 1
+        return result

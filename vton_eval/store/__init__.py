@@ -1,0 +1,5 @@
+"""The DuckDB store: schema, safe connections, batched writes and read queries."""
+
+from vton_eval.store.db import Database, DatabaseBusy, NoDatabase, resolve_db_path
+
+__all__ = ["Database", "DatabaseBusy", "NoDatabase", "resolve_db_path"]

@@ -1,0 +1,112 @@
+"""Opening the DuckDB file safely: short-lived connections, lock retries, migrations.
+
+DuckDB lets one process hold the file read-write, or many read-only, never both, and has no busy
+timeout. So nobody keeps a connection while waiting on the network or a person: open, work,
+close. A lock conflict is retried with jittered backoff on both sides, so a dashboard reading the
+file never breaks a run, and the reverse.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+from vton_eval.store.schema import migrate
+
+DEFAULT_DB = "results.duckdb"
+
+
+class DatabaseBusy(Exception):
+    """Another process held the database lock for longer than we were willing to wait."""
+
+
+class NoDatabase(Exception):
+    """The database file does not exist yet (nothing has been recorded)."""
+
+
+def resolve_db_path(flag: str | os.PathLike[str] | None = None) -> Path:
+    """The database path: an explicit flag, else VTON_EVAL_DB, else ./results.duckdb."""
+    chosen = flag or os.environ.get("VTON_EVAL_DB") or DEFAULT_DB
+    return Path(chosen).expanduser().resolve()
+
+
+def _is_lock_conflict(exc: BaseException) -> bool:
+    text = str(exc)
+    return "Could not set lock" in text or "Conflicting lock" in text
+
+
+# In one process DuckDB refuses a read-only and a read-write connection to the same file at the
+# same time; serialising our own short connections per file avoids that.
+_process_locks: dict[Path, threading.RLock] = {}
+_process_locks_guard = threading.Lock()
+_migrated: set[Path] = set()
+
+
+def _process_lock(path: Path) -> threading.RLock:
+    with _process_locks_guard:
+        return _process_locks.setdefault(path, threading.RLock())
+
+
+class Database:
+    """A DuckDB file and how to open it. Cheap to create; holds no connection."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, busy_timeout_s: float = 15.0) -> None:
+        self.path = resolve_db_path(path)
+        self.busy_timeout_s = busy_timeout_s
+
+    def __repr__(self) -> str:
+        return f"Database({str(self.path)!r})"
+
+    @property
+    def folder(self) -> Path:
+        return self.path.parent
+
+    def exists(self) -> bool:
+        return self.path.is_file()
+
+    @contextmanager
+    def connect(self, read_only: bool = False, busy_timeout_s: float | None = None) -> Iterator[
+        duckdb.DuckDBPyConnection
+    ]:
+        """A connection for one unit of work. Read-only on a missing file raises NoDatabase."""
+        if read_only and not self.exists():
+            raise NoDatabase(f"no database at {self.path} yet")
+        deadline = time.monotonic() + (self.busy_timeout_s if busy_timeout_s is None else busy_timeout_s)
+        delay = 0.01
+        lock = _process_lock(self.path)
+        with lock:
+            while True:
+                try:
+                    con = duckdb.connect(str(self.path), read_only=read_only)
+                    break
+                except duckdb.IOException as exc:
+                    if not _is_lock_conflict(exc):
+                        raise
+                    if time.monotonic() >= deadline:
+                        raise DatabaseBusy(
+                            f"{self.path.name} is locked by another process (a run writing, or another "
+                            "tool); try again in a moment"
+                        ) from None
+                    time.sleep(delay * (0.5 + random.random()))
+                    delay = min(delay * 2, 0.25)
+            try:
+                if not read_only and self.path not in _migrated:
+                    migrate(con)
+                    _migrated.add(self.path)
+                yield con
+            finally:
+                con.close()
+
+    def ensure(self) -> None:
+        """Create the file and bring its schema up to date."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        _migrated.discard(self.path)
+        with self.connect():
+            pass

@@ -1,0 +1,139 @@
+"""Reading and writing the `runs` table: a run's settings, status and progress."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+from typing import Any
+
+import duckdb
+
+from vton_eval.store.db import Database, NoDatabase
+
+RUN_COLUMNS = (
+    "run_id", "label", "endpoint", "dataset", "dataset_path", "status", "created_at", "started_at",
+    "finished_at", "updated_at", "workflows", "pairs_filter", "tags_filter", "concurrency", "rate_limit",
+    "repeats", "retries", "timeout_s", "total_cases", "pid", "host", "message", "settings",
+)
+TERMINAL = ("finished", "cancelled", "interrupted", "failed")
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def insert_run(con: duckdb.DuckDBPyConnection, run: dict[str, Any]) -> None:
+    names = [c for c in RUN_COLUMNS if c in run]
+    con.execute(
+        f"INSERT INTO runs ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})",
+        [run[c] for c in names],
+    )
+
+
+def update_run(con: duckdb.DuckDBPyConnection, run_id: str, **fields: Any) -> None:
+    unknown = set(fields) - set(RUN_COLUMNS)
+    if unknown:
+        raise ValueError(f"unknown run fields {sorted(unknown)}")
+    sets = ", ".join(f"{k} = ?" for k in fields)
+    con.execute(f"UPDATE runs SET {sets} WHERE run_id = ?", [*fields.values(), run_id])
+
+
+def claim_run(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
+    """Mark a run as running in this process (a new run, or one being resumed)."""
+    now = utcnow()
+    update_run(con, run_id, status="running", pid=os.getpid(), host=socket.gethostname(), updated_at=now,
+               finished_at=None, message=None)
+
+
+def finish_run(con: duckdb.DuckDBPyConnection, run_id: str, status: str, message: str | None = None) -> None:
+    now = utcnow()
+    update_run(con, run_id, status=status, finished_at=now, updated_at=now, message=message)
+
+
+_LIST_SQL = """
+SELECT r.*,
+       coalesce(c.done, 0) AS done,
+       coalesce(c.ok, 0) AS ok,
+       coalesce(c.errors, 0) AS errors,
+       c.error_kinds,
+       date_diff('millisecond', coalesce(r.started_at, r.created_at),
+                 coalesce(r.finished_at, r.updated_at, r.created_at)) / 1000.0 AS duration_s
+FROM runs r
+LEFT JOIN (
+    SELECT run_id, count(*) AS done,
+           count(*) FILTER (WHERE status = 'ok') AS ok,
+           count(*) FILTER (WHERE status = 'error') AS errors,
+           string_agg(DISTINCT error_kind, ',' ORDER BY error_kind) AS error_kinds
+    FROM results GROUP BY run_id
+) c USING (run_id)
+"""
+
+
+def _rows(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+
+
+def list_runs(db: Database, limit: int | None = None) -> list[dict[str, Any]]:
+    """Runs, newest first, with their progress and outcome counts. No database: no runs."""
+    try:
+        with db.connect(read_only=True) as con:
+            sql = _LIST_SQL + " ORDER BY r.created_at DESC" + (f" LIMIT {int(limit)}" if limit else "")
+            return [_with_liveness(r) for r in _rows(con.execute(sql))]
+    except NoDatabase:
+        return []
+
+
+def get_run(db: Database, run_id: str) -> dict[str, Any] | None:
+    try:
+        with db.connect(read_only=True) as con:
+            rows = _rows(con.execute(_LIST_SQL + " WHERE r.run_id = ?", [run_id]))
+    except NoDatabase:
+        return None
+    return _with_liveness(rows[0]) if rows else None
+
+
+def resolve_run_id(db: Database, prefix: str) -> str | None:
+    """Accept a full run id or a unique prefix of one (as git does with commits)."""
+    try:
+        with db.connect(read_only=True) as con:
+            ids = [r[0] for r in con.execute(
+                "SELECT run_id FROM runs WHERE run_id = ? OR starts_with(run_id, ?) ORDER BY run_id",
+                [prefix, prefix]).fetchall()]
+    except NoDatabase:
+        return None
+    if prefix in ids:
+        return prefix
+    return ids[0] if len(ids) == 1 else None
+
+
+def process_alive(pid: int | None, host: str | None) -> bool | None:
+    """Whether a run's process still lives; None when it ran on another machine (we cannot tell)."""
+    if not pid:
+        return False
+    if host and host != socket.gethostname():
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return not _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def _with_liveness(run: dict[str, Any]) -> dict[str, Any]:
+    """A run recorded as running whose process is gone was killed: show it as interrupted."""
+    if run["status"] == "running" and process_alive(run.get("pid"), run.get("host")) is False:
+        run["status"] = "interrupted"
+        run["message"] = run.get("message") or "the run's process is gone (killed?); resume it to finish"
+    return run

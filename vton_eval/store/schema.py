@@ -1,0 +1,160 @@
+"""The database schema, as numbered migrations. A database records the version it is at.
+
+The tables follow the data contract in the README: `runs`, `cases` (the inputs a run planned),
+`results` (one row per finished case), `checks` (automatic checks per output), `reviews`,
+`preferences` (blind A/B picks) and `baselines` (blessed runs). Later features add columns through new
+migrations; existing databases are upgraded when a writer first opens them.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+MIGRATIONS: list[list[str]] = [
+    # 1: runs, planned cases, results
+    [
+        """CREATE TABLE runs (
+            run_id VARCHAR PRIMARY KEY,
+            label VARCHAR,
+            endpoint VARCHAR NOT NULL,
+            dataset VARCHAR NOT NULL,
+            dataset_path VARCHAR,
+            status VARCHAR NOT NULL,
+            created_at TIMESTAMP NOT NULL,
+            started_at TIMESTAMP,
+            finished_at TIMESTAMP,
+            updated_at TIMESTAMP,
+            workflows VARCHAR,
+            pairs_filter VARCHAR,
+            tags_filter VARCHAR,
+            concurrency INTEGER,
+            rate_limit VARCHAR,
+            repeats INTEGER,
+            retries INTEGER,
+            timeout_s DOUBLE,
+            total_cases INTEGER,
+            pid INTEGER,
+            host VARCHAR,
+            message VARCHAR,
+            settings VARCHAR,
+            shard VARCHAR,
+            checks_config VARCHAR,
+            merged_from VARCHAR
+        )""",
+        """CREATE TABLE cases (
+            run_id VARCHAR NOT NULL,
+            pair_id VARCHAR NOT NULL,
+            workflow VARCHAR NOT NULL,
+            tags VARCHAR,
+            base_path VARCHAR,
+            product_path VARCHAR,
+            mask_path VARCHAR,
+            reference_path VARCHAR,
+            base_source VARCHAR,
+            product_source VARCHAR,
+            invalid_reason VARCHAR,
+            PRIMARY KEY (run_id, pair_id)
+        )""",
+        """CREATE TABLE results (
+            run_id VARCHAR NOT NULL,
+            pair_id VARCHAR NOT NULL,
+            workflow VARCHAR NOT NULL,
+            "repeat" INTEGER NOT NULL,
+            status VARCHAR NOT NULL,
+            error_kind VARCHAR,
+            error_message VARCHAR,
+            latency_ms DOUBLE,
+            queue_ms DOUBLE,
+            attempts INTEGER,
+            output_path VARCHAR,
+            output_sha256 VARCHAR,
+            output_width INTEGER,
+            output_height INTEGER,
+            started_at TIMESTAMP,
+            finished_at TIMESTAMP,
+            flags VARCHAR,
+            checks VARCHAR,
+            PRIMARY KEY (run_id, pair_id, "repeat")
+        )""",
+        # One row per automatic check of an output: long format, so flag rates are one GROUP BY.
+        """CREATE TABLE checks (
+            run_id VARCHAR NOT NULL,
+            pair_id VARCHAR NOT NULL,
+            "repeat" INTEGER NOT NULL,
+            workflow VARCHAR NOT NULL,
+            "check" VARCHAR NOT NULL,
+            value DOUBLE,
+            threshold DOUBLE,
+            passed BOOLEAN NOT NULL,
+            severity VARCHAR NOT NULL,
+            PRIMARY KEY (run_id, pair_id, "repeat", "check")
+        )""",
+        """CREATE TABLE reviews (
+            run_id VARCHAR NOT NULL,
+            pair_id VARCHAR NOT NULL,
+            workflow VARCHAR NOT NULL,
+            "repeat" INTEGER NOT NULL DEFAULT 1,
+            reviewer VARCHAR NOT NULL,
+            verdict VARCHAR NOT NULL,
+            reasons VARCHAR,
+            note VARCHAR,
+            created_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (run_id, pair_id, "repeat", reviewer)
+        )""",
+        # Blind A/B preferences between two runs' outputs for the same case.
+        """CREATE TABLE preferences (
+            run_a VARCHAR NOT NULL,
+            run_b VARCHAR NOT NULL,
+            pair_id VARCHAR NOT NULL,
+            "repeat" INTEGER NOT NULL DEFAULT 1,
+            workflow VARCHAR NOT NULL,
+            reviewer VARCHAR NOT NULL,
+            choice VARCHAR NOT NULL,
+            left_run VARCHAR,
+            created_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (run_a, run_b, pair_id, "repeat", reviewer)
+        )""",
+        # The blessed baseline run per dataset and endpoint, for release gates.
+        """CREATE TABLE baselines (
+            dataset VARCHAR NOT NULL,
+            endpoint VARCHAR NOT NULL,
+            run_id VARCHAR NOT NULL,
+            blessed_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (dataset, endpoint)
+        )""",
+    ],
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def current_version(con: duckdb.DuckDBPyConnection) -> int:
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
+    ).fetchone()
+    if not exists or not exists[0]:
+        return 0
+    row = con.execute("SELECT max(version) FROM schema_version").fetchone()
+    return int(row[0] or 0) if row else 0
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> int:
+    """Apply the migrations this database lacks, each in its own transaction; return the version."""
+    con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER, applied_at TIMESTAMP)")
+    version = current_version(con)
+    if version > SCHEMA_VERSION:
+        raise RuntimeError(
+            f"this database is at schema version {version}, newer than this vton-eval ({SCHEMA_VERSION}); "
+            "upgrade vton-eval"
+        )
+    for number in range(version + 1, SCHEMA_VERSION + 1):
+        con.execute("BEGIN")
+        try:
+            for statement in MIGRATIONS[number - 1]:
+                con.execute(statement)
+            con.execute("INSERT INTO schema_version VALUES (?, now()::TIMESTAMP)", [number])
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+    return SCHEMA_VERSION
