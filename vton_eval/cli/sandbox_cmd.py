@@ -96,6 +96,14 @@ def _positive(ctx: click.Context, param: click.Parameter, value: int | None) -> 
     callback=_share,
     help="Share of calls returning an undecodable image.",
 )
+@click.option(
+    "--noop-rate", type=float, default=0.0, callback=_share,
+    help="Share of calls returning the person image unchanged (a silent failure).",
+)
+@click.option(
+    "--blank-rate", type=float, default=0.0, callback=_share,
+    help="Share of calls returning a flat grey image (a silent failure).",
+)
 @click.option("--seed", type=int, default=None, help="Seed for faults and jitter (same seed, same sequence).")
 @click.option(
     "--rate-limit",
@@ -118,6 +126,8 @@ def sandbox(
     jitter: float,
     error_rate: float,
     bad_output_rate: float,
+    noop_rate: float,
+    blank_rate: float,
     seed: int | None,
     rate_limit: str | None,
     concurrency: int,
@@ -139,6 +149,8 @@ def sandbox(
         error_rate=error_rate,
         seed=seed,
         bad_output_rate=bad_output_rate,
+        noop_rate=noop_rate,
+        blank_rate=blank_rate,
         hang=hang,
         hang_rate=hang_rate,
         rate_limit=rate_limit,

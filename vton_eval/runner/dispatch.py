@@ -95,8 +95,12 @@ class Dispatcher:
                     return None
             with self._sent_lock:
                 self.sent += 1
-            outcome = self.endpoint.call(task.base, task.product, task.workflow, task.mask,
-                                         timeout_s=self.timeout_s, stop=self.stop)
+            try:
+                outcome = self.endpoint.call(task.base, task.product, task.workflow, task.mask,
+                                             timeout_s=self.timeout_s, stop=self.stop)
+            finally:
+                if self.limiter is not None:
+                    self.limiter.release()
             if self.stop.is_set() and outcome.status == "error" and outcome.error_kind == "cancelled":
                 # Cut short by our own stop: not a result. Resume sends it again.
                 return None

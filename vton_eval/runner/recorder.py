@@ -7,6 +7,7 @@ when a reader holds the lock, and keeps the batch meanwhile: the journal already
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
@@ -17,8 +18,9 @@ from vton_eval.artifacts import ArtifactStore
 from vton_eval.runner.journal import Journal, journal_path
 from vton_eval.store.db import Database, DatabaseBusy
 from vton_eval.store.runs import update_run, utcnow
-from vton_eval.store.writes import insert_results
+from vton_eval.store.writes import insert_checks, insert_results
 
+log = logging.getLogger(__name__)
 _EXT_BY_MAGIC = ((b"RIFF", "webp"), (b"\x89PNG", "png"), (b"\xff\xd8", "jpg"))
 
 
@@ -68,12 +70,20 @@ class Recorder:
         self.journal.append(row)
         self._queue.put(row)
 
-    def replay_journal(self) -> int:
-        """Queue every journalled case (after a crash); the insert skips those already stored."""
-        rows = self.journal.read()
-        for row in rows:
-            self._queue.put(row)
-        return len(rows)
+    def note_received(self, row: dict[str, Any]) -> None:
+        """Journal a result whose checks are still running, so a crash meanwhile loses nothing."""
+        self.journal.append({**row, "_checked": False})
+
+    def journalled(self) -> list[dict[str, Any]]:
+        """The latest journal entry of each case (a checked entry supersedes its received one)."""
+        latest: dict[tuple[str, int], dict[str, Any]] = {}
+        for row in self.journal.read():
+            latest[(row["pair_id"], int(row["repeat"]))] = row
+        return list(latest.values())
+
+    def requeue(self, row: dict[str, Any]) -> None:
+        """Queue a journalled row again (after a crash); the insert skips rows already stored."""
+        self._queue.put(row)
 
     def _loop(self) -> None:
         last_beat = 0.0
@@ -105,10 +115,15 @@ class Recorder:
             with self.db.connect(busy_timeout_s=busy_timeout_s) as con:
                 con.execute("BEGIN")
                 insert_results(con, batch)
+                insert_checks(con, [c for row in batch for c in row.get("_checks") or ()])
                 update_run(con, self.run_id, updated_at=utcnow())
                 con.execute("COMMIT")
         except DatabaseBusy as exc:
             self.last_error = str(exc)
+            return False
+        except Exception as exc:  # disk full, a broken file...: keep the rows (journalled) and retry later
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            log.warning("writing results failed, will retry: %s", self.last_error)
             return False
         del self._pending[: len(batch)]
         self.written += len(batch)

@@ -28,6 +28,7 @@ from vton_eval.runner.dispatch import Attempted, Dispatcher, Task
 from vton_eval.runner.plan import parse_shard, select_pairs
 from vton_eval.runner.recorder import Recorder
 from vton_eval.runner.settings import RunSettings
+from vton_eval.runner.sink import ResultSink
 from vton_eval.secrets import redact
 from vton_eval.store.db import Database
 from vton_eval.store.runs import claim_run, finish_run, get_run, insert_run, process_alive, utcnow
@@ -90,6 +91,7 @@ def create_run(db: Database, settings: RunSettings, dataset: Dataset | None = No
         pairs = select_pairs(ds, settings.workflows, settings.pairs, settings.tags, parse_shard(settings.shard))
     except ValueError as exc:
         raise RunError(str(exc)) from None
+    thresholds_json = _thresholds_json(settings)
     run_id = new_run_id()
     store = ArtifactStore(db.path)
     cases = []
@@ -124,11 +126,43 @@ def create_run(db: Database, settings: RunSettings, dataset: Dataset | None = No
             "tags_filter": ";".join(settings.tags) if settings.tags else None,
             "concurrency": settings.concurrency, "rate_limit": settings.rate_limit, "repeats": settings.repeats,
             "retries": settings.retries, "timeout_s": settings.timeout_s,
-            "total_cases": len(pairs) * settings.repeats, "settings": settings.to_json(),
+            "total_cases": len(pairs) * settings.repeats, "settings": settings.to_json(), "shard": settings.shard,
+            "checks_config": thresholds_json,
         })
         insert_cases(con, cases)
         con.execute("COMMIT")
     return run_id
+
+
+def _thresholds_json(settings: RunSettings) -> str | None:
+    """The check thresholds this run uses (defaults plus its overrides), or None when checks are off."""
+    if not settings.checks:
+        return None
+    from vton_eval.checks import Thresholds
+
+    try:
+        return Thresholds.from_overrides(settings.check_thresholds).to_json()
+    except ValueError as exc:
+        raise RunError(f"check thresholds: {exc}") from None
+
+
+def _tasks(store: ArtifactStore, cases: list[dict[str, Any]], repeats: int, done: set[tuple[str, int]]
+           ) -> tuple[list[Task], list[Attempted]]:
+    """The cases still to send, and those refused before sending (the service would refuse them)."""
+    tasks, refused, now = [], [], time.time()
+    for case in cases:
+        for repeat in range(1, repeats + 1):
+            if (case["pair_id"], repeat) in done:
+                continue
+            task = Task(case["pair_id"], case["workflow"], repeat, store.abspath(case["base_path"]),
+                        store.abspath(case["product_path"]),
+                        store.abspath(case["mask_path"]) if case["mask_path"] else None)
+            if case["invalid_reason"]:
+                # Recorded as invalid_input without a request: it costs no quota.
+                refused.append(Attempted(task, Outcome.error("invalid_input", case["invalid_reason"], 0.0), 0, now, now))
+            else:
+                tasks.append(task)
+    return tasks, refused
 
 
 def _load_plan(db: Database, run_id: str) -> tuple[list[dict[str, Any]], set[tuple[str, int]]]:
@@ -164,10 +198,7 @@ def execute_run(
     stop = stop or threading.Event()
     progress = progress or Progress()
     recorder = Recorder(db, run_id)
-    # Results that reached the journal but not the database before a crash come first.
-    replayed = {(r["pair_id"], int(r["repeat"])) for r in recorder.journal.read()}
-    cases, done = _load_plan(db, run_id)
-    done |= replayed
+    cases, stored = _load_plan(db, run_id)
     progress.total = len(cases) * settings.repeats
     with db.connect() as con:
         claim_run(con, run_id)
@@ -176,40 +207,14 @@ def execute_run(
         ).fetchall():
             for _ in range(n):
                 progress.add(p, kind)
+    sink = ResultSink(run_id, recorder, {c["pair_id"]: c for c in cases}, progress,
+                      run.get("checks_config"), settings.checks)
     recorder.start()
-    recorder.replay_journal()
-
-    def on_done(a: Attempted) -> None:
-        outcome = a.outcome
-        output_path = sha = None
-        if outcome.output is not None:
-            output_path, sha = recorder.store_output(outcome.output)
-        recorder.record({
-            "run_id": run_id, "pair_id": a.task.pair_id, "workflow": a.task.workflow, "repeat": a.task.repeat,
-            "status": outcome.status, "error_kind": outcome.error_kind, "error_message": redact(outcome.error_message),
-            "latency_ms": outcome.latency_ms, "queue_ms": outcome.queue_ms, "attempts": a.attempts,
-            "output_path": output_path, "output_sha256": sha, "output_width": outcome.output_width,
-            "output_height": outcome.output_height,
-            "started_at": dt.datetime.fromtimestamp(a.started_at, dt.UTC).replace(tzinfo=None),
-            "finished_at": dt.datetime.fromtimestamp(a.finished_at, dt.UTC).replace(tzinfo=None),
-        })
-        progress.add(outcome.status, outcome.error_kind)
-
-    tasks: list[Task] = []
-    store = recorder.artifacts
-    now = time.time()
-    for case in cases:
-        for repeat in range(1, settings.repeats + 1):
-            if (case["pair_id"], repeat) in done:
-                continue
-            task = Task(case["pair_id"], case["workflow"], repeat, store.abspath(case["base_path"]),
-                        store.abspath(case["product_path"]),
-                        store.abspath(case["mask_path"]) if case["mask_path"] else None)
-            if case["invalid_reason"]:
-                # Refused before sending: the service would refuse it, and it costs no quota.
-                on_done(Attempted(task, Outcome.error("invalid_input", case["invalid_reason"], 0.0), 0, now, now))
-            else:
-                tasks.append(task)
+    # Results that reached the journal but not the database before a crash come first.
+    done = stored | sink.recover(stored)
+    tasks, refused = _tasks(recorder.artifacts, cases, settings.repeats, done)
+    for attempted in refused:
+        sink.accept(attempted)
 
     status, message, sent = "finished", None, 0
     endpoint = Endpoint(settings.endpoint, read_timeout_s=max(60.0, min(settings.timeout_s, 300.0)))
@@ -220,6 +225,7 @@ def execute_run(
             except EndpointError as exc:
                 status, message = "failed", str(exc)
             else:
+                sink.start_checks()
                 limiter = SlidingWindowLimiter(parse_rate(settings.rate_limit)) if settings.rate_limit else None
 
                 def note(text: str) -> None:
@@ -228,9 +234,9 @@ def execute_run(
                         on_note(text)
 
                 dispatcher = Dispatcher(endpoint, settings.concurrency, settings.retries, settings.timeout_s,
-                                        limiter, stop, on_wait=note)
+                                        limiter, stop, backoff_base_s=settings.backoff_s, on_wait=note)
                 try:
-                    dispatcher.run(tasks, on_done)
+                    dispatcher.run(tasks, sink.accept)
                 finally:
                     sent = dispatcher.sent
         if stop.is_set() and status != "failed":
@@ -242,6 +248,7 @@ def execute_run(
     finally:
         endpoint.close()
         try:
+            sink.close()
             recorder.close()
         finally:
             if recorder.all_written:

@@ -25,6 +25,9 @@ class RunSettings:
     label: str | None = None
     shard: str | None = None
     skip_bad_rows: bool = False
+    checks: bool = True
+    backoff_s: float = 1.0
+    check_thresholds: dict[str, object] | None = None
     extra: dict[str, object] = field(default_factory=dict)
 
     def validate(self) -> RunSettings:

@@ -42,6 +42,8 @@ class SandboxConfig:
     error_rate: float = 0.0  # share of calls that fail with a server error
     seed: int | None = None  # seeds the fault and jitter draws; None = different every run
     bad_output_rate: float = 0.0  # share of calls that return an undecodable .webp
+    noop_rate: float = 0.0  # share of calls that return the person image unchanged (a silent failure)
+    blank_rate: float = 0.0  # share of calls that return a flat grey image (a silent failure)
     hang: bool = False  # every call hangs until the sandbox closes
     hang_rate: float = 0.0  # share of calls that hang
     rate_limit: str | None = None  # per client IP, e.g. "30/h"
@@ -53,7 +55,7 @@ class SandboxConfig:
 
     def validate(self) -> None:
         """Raise ValueError naming the first setting that makes no sense."""
-        for name in ("error_rate", "bad_output_rate", "hang_rate"):
+        for name in ("error_rate", "bad_output_rate", "hang_rate", "noop_rate", "blank_rate"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1, got {value}")
@@ -91,6 +93,8 @@ class SandboxConfig:
                 ("server errors", self.error_rate),
                 ("bad outputs", self.bad_output_rate),
                 ("hangs", self.hang_rate),
+                ("unchanged outputs", self.noop_rate),
+                ("blank outputs", self.blank_rate),
             )
             if rate
         ]
@@ -176,6 +180,11 @@ class SandboxHandle:
     def stats(self) -> dict[str, int]:
         """Calls served so far by outcome (calls, ok, rendered, invalid_input, ...)."""
         return dict(self.service.stats)
+
+    @property
+    def calls(self) -> list[dict[str, Any]]:
+        """Every call received so far: {'t', 'client', 'workflow', 'base', 'product'} (hashes)."""
+        return list(self.service.calls)
 
     @property
     def output_dir(self) -> Path:

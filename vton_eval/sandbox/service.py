@@ -22,7 +22,10 @@ rates:
 
 - hang: the call never returns (until the sandbox closes);
 - server error, after the latency: "Internal server error: worker crashed (sandbox fault injection)";
-- bad output, after the latency: a .webp file whose bytes do not decode.
+- bad output, after the latency: a .webp file whose bytes do not decode;
+- silent failures, after the latency: a valid image that is not a try-on. `noop_rate`: the
+  person image comes back unchanged; `blank_rate`: a flat grey image of the person's size.
+  (The automatic checks must catch these; they are what a broken model does.)
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections import Counter, OrderedDict
+from collections import Counter, OrderedDict, deque
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -164,12 +167,16 @@ class SandboxService:
         self.output_dir = Path(output_dir or tempfile.mkdtemp(prefix="vton-sandbox-"))
         self.output_dir.mkdir(parents=True, exist_ok=True)
         self.stats: Counter[str] = Counter()
+        # Every call received (time, client, input hashes): tests check what was sent and when.
+        self.calls: deque[dict[str, Any]] = deque(maxlen=100_000)
         self._closing = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._rng_lock = threading.Lock()
         self._rng_seed: int | None = config.seed
         self._rng = random.Random(config.seed)
+        # A separate stream, so enabling silent faults does not shift the other faults' sequence.
+        self._silent_rng = random.Random(None if config.seed is None else config.seed + 1)
         self._limiter: tuple[str, KeyedWindowCounter] | None = None
         self._verdicts = _LRU(_VERDICT_CACHE_SIZE)
         self._outputs = _LRU(_OUTPUT_CACHE_SIZE, on_evict=lambda path: shutil.rmtree(Path(path).parent, True))
@@ -262,6 +269,29 @@ class SandboxService:
         os.replace(tmp, path)
         return str(path)
 
+    def _draw_silent_fault(self) -> str | None:
+        cfg = self.config
+        if not (cfg.noop_rate or cfg.blank_rate):
+            return None
+        with self._rng_lock:
+            r = self._silent_rng.random()
+        if r < cfg.noop_rate:
+            return "noop"
+        if r < cfg.noop_rate + cfg.blank_rate:
+            return "blank"
+        return None
+
+    def _degraded(self, kind: str, base_sha: str, base: bytes) -> str:
+        path = self.output_dir / f"{kind}-{base_sha[:32]}" / "image.webp"
+        if not path.exists():
+            person = load_rgb(base)
+            image = person if kind == "noop" else Image.new("RGB", person.size, (128, 128, 128))
+            path.parent.mkdir(exist_ok=True)
+            tmp = path.with_suffix(f".{threading.get_ident()}.tmp")
+            image.save(tmp, format="WEBP", **WEBP_OPTIONS)
+            os.replace(tmp, path)
+        return str(path)
+
     def _bad_output(self) -> str:
         self._bad_count += 1
         path = self.output_dir / f"bad-{self._bad_count}" / "image.webp"
@@ -279,6 +309,8 @@ class SandboxService:
         """Serve one call; return the path of a .webp, or raise gr.Error with the service's message."""
         started = time.monotonic()
         self.stats["calls"] += 1
+        entry: dict[str, Any] = {"t": time.time(), "client": client, "workflow": workflow}
+        self.calls.append(entry)
         self._check_rate(client)
         base_path, product_path, mask_path = _upload_path(base), _upload_path(product), _upload_path(mask)
         if base_path is None or product_path is None:
@@ -295,6 +327,7 @@ class SandboxService:
         for role, path in files:
             data = Path(path).read_bytes()
             loaded.append((role, hashlib.sha256(data).hexdigest(), data))
+        entry["base"], entry["product"] = loaded[0][1], loaded[1][1]
         if any(self._verdicts.get((sha, role)) is None for role, sha, _ in loaded):
             verdicts = await asyncio.to_thread(self._verdicts_for, loaded)
         else:
@@ -336,5 +369,9 @@ class SandboxService:
         if bad:
             self.stats["bad_output"] += 1
             return self._bad_output()
+        degraded = self._draw_silent_fault()
+        if degraded is not None:
+            self.stats[degraded] += 1
+            return await asyncio.to_thread(self._degraded, degraded, loaded[0][1], loaded[0][2])
         self.stats["ok"] += 1
         return result

@@ -30,6 +30,22 @@ RESULT_SCHEMA = pa.schema(
         ("output_height", pa.int32()),
         ("started_at", pa.timestamp("us")),
         ("finished_at", pa.timestamp("us")),
+        ("flags", pa.string()),
+        ("checks", pa.string()),
+    ]
+)
+
+CHECK_SCHEMA = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("pair_id", pa.string()),
+        ("repeat", pa.int32()),
+        ("workflow", pa.string()),
+        ("check", pa.string()),
+        ("value", pa.float64()),
+        ("threshold", pa.float64()),
+        ("passed", pa.bool_()),
+        ("severity", pa.string()),
     ]
 )
 
@@ -64,11 +80,10 @@ def insert_rows(
     if batch.num_rows == 0:
         return 0
     con.register("_batch", batch)
-    try:
-        quoted = ", ".join(f'"{name}"' for name in schema.names)
-        con.execute(f'INSERT OR IGNORE INTO {table} ({quoted}) SELECT {quoted} FROM _batch')
-    finally:
-        con.unregister("_batch")
+    quoted = ", ".join(f'"{name}"' for name in schema.names)
+    # On failure the caller discards the connection; unregistering then would mask the real error.
+    con.execute(f'INSERT OR IGNORE INTO {table} ({quoted}) SELECT {quoted} FROM _batch')
+    con.unregister("_batch")
     return batch.num_rows
 
 
@@ -78,3 +93,7 @@ def insert_results(con: duckdb.DuckDBPyConnection, rows: Iterable[Mapping[str, A
 
 def insert_cases(con: duckdb.DuckDBPyConnection, rows: Iterable[Mapping[str, Any]]) -> int:
     return insert_rows(con, "cases", rows, CASE_SCHEMA)
+
+
+def insert_checks(con: duckdb.DuckDBPyConnection, rows: Iterable[Mapping[str, Any]]) -> int:
+    return insert_rows(con, "checks", rows, CHECK_SCHEMA)

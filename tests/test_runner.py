@@ -1,0 +1,167 @@
+"""Runs end to end against the real sandbox: records, artifacts, checks, quota, retries."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from vton_eval.artifacts import ArtifactStore
+from vton_eval.datasets import load_dataset
+from vton_eval.runner import RunError, RunSettings, create_run, execute_run
+from vton_eval.samples import inappropriate_product
+from vton_eval.store.runs import get_run, list_runs
+
+from .conftest import REPO, SAMPLE
+
+
+def _rows(db, sql, params=()):
+    with db.connect(read_only=True) as con:
+        cur = con.execute(sql, list(params))
+        cols = [d[0] for d in cur.description]
+        return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+
+def _run(db, url, **kw):
+    settings = RunSettings(dataset=str(kw.pop("dataset", SAMPLE)), endpoint=url, backoff_s=0.05, **kw)
+    run_id = create_run(db, settings)
+    return run_id, execute_run(db, run_id)
+
+
+def test_a_run_records_every_case_with_artifacts_thumbnails_and_checks(db, live_sandbox):
+    ds = load_dataset(SAMPLE)
+    run_id, report = _run(db, live_sandbox.url, concurrency=4, repeats=2, label="v1")
+    assert report.status == "finished"
+    rows = _rows(db, "SELECT * FROM results WHERE run_id = ?", [run_id])
+    assert len(rows) == 2 * len(ds.pairs) == report.progress.done
+    assert {r["status"] for r in rows} == {"ok"}, [r["error_message"] for r in rows if r["status"] != "ok"]
+    store = ArtifactStore(db.path)
+    for r in rows:
+        out = store.abspath(r["output_path"])
+        assert out.exists() and out.is_relative_to(db.path.parent / "results.artifacts")
+        assert Image.open(out).size == (r["output_width"], r["output_height"])
+        assert store.abspath(store.thumbnail(r["output_path"])).exists()
+        assert json.loads(r["checks"])["noop"] is not None
+    checks = _rows(db, "SELECT count(*) AS n, count(DISTINCT pair_id) AS pairs FROM checks WHERE run_id = ?",
+                   [run_id])[0]
+    assert checks["pairs"] == len(ds.pairs) and checks["n"] > 5 * len(rows)
+    run = get_run(db, run_id)
+    assert run["status"] == "finished" and run["label"] == "v1" and run["total_cases"] == len(rows)
+    assert not (store.root / "journal" / f"{run_id}.jsonl").exists()
+
+
+def test_refused_inputs_are_recorded_without_a_request(db, live_sandbox, tmp_path):
+    root = tmp_path / "ds"
+    shutil.copytree(SAMPLE, root)
+    Image.open(root / "persons" / "astronaut.jpg").save(root / "anim.gif")
+    (root / "manifest.csv").write_text(
+        "pair_id,workflow,base,product,mask,reference,tags\n"
+        "gif,top,anim.gif,products/top_tshirt_yellow.png,,,x\n"
+        "ok,top,persons/astronaut.jpg,products/top_tshirt_yellow.png,,,x\n")
+    before = live_sandbox.stats["calls"]
+    run_id, report = _run(db, live_sandbox.url, dataset=root)
+    rows = {r["pair_id"]: r for r in _rows(db, "SELECT * FROM results WHERE run_id = ?", [run_id])}
+    assert rows["gif"]["error_kind"] == "invalid_input" and rows["gif"]["attempts"] == 0
+    assert "GIF" in rows["gif"]["error_message"]
+    assert rows["ok"]["status"] == "ok"
+    assert live_sandbox.stats["calls"] - before == 1 == report.sent
+
+
+def test_client_quota_keeps_under_the_service_limit(db, live_sandbox):
+    live_sandbox.config.rate_limit = "4/2s"
+    live_sandbox.config.latency = 0.05
+    start = len(live_sandbox.calls)
+    run_id, report = _run(db, live_sandbox.url, workflows=["top", "dress"], concurrency=4, rate_limit="4/2s",
+                          retries=0)
+    rows = _rows(db, "SELECT status, error_kind FROM results WHERE run_id = ?", [run_id])
+    assert len(rows) == 10 and not [r for r in rows if r["error_kind"] == "rate_limited"]
+    times = sorted(c["t"] for c in live_sandbox.calls[start:])
+    assert len(times) == 10 == report.sent
+    for i, t in enumerate(times):
+        assert sum(1 for u in times[i:] if u < t + 2.0) <= 4
+    # Without the client-side quota the same run is refused by the service: the limit above was real.
+    live_sandbox.config.rate_limit = "4/3s"
+    run_id, _ = _run(db, live_sandbox.url, workflows=["top", "dress"], concurrency=4, retries=0)
+    kinds = [r["error_kind"] for r in _rows(db, "SELECT error_kind FROM results WHERE run_id = ?", [run_id])]
+    assert kinds.count("rate_limited") >= 1
+
+
+def test_transient_errors_are_retried_and_refusals_are_not(db, live_sandbox, tmp_path):
+    root = tmp_path / "ds"
+    shutil.copytree(SAMPLE, root)
+    inappropriate_product().save(root / "nsfw.png")
+    lines = (root / "manifest.csv").read_text().splitlines()
+    lines.append("nsfw,top,persons/astronaut.jpg,nsfw.png,,,x")
+    (root / "manifest.csv").write_text("\n".join(lines) + "\n")
+    live_sandbox.config.error_rate = 0.5
+    live_sandbox.config.seed = 7
+    run_id, _ = _run(db, live_sandbox.url, dataset=root, retries=4, concurrency=4)
+    rows = {r["pair_id"]: r for r in _rows(db, "SELECT * FROM results WHERE run_id = ?", [run_id])}
+    assert rows["nsfw"]["error_kind"] == "nsfw_rejected" and rows["nsfw"]["attempts"] == 1
+    retried = [r for r in rows.values() if r["attempts"] > 1]
+    assert retried and all(r["status"] == "ok" for r in retried if r["attempts"] <= 4)
+    ok = sum(1 for r in rows.values() if r["status"] == "ok")
+    assert ok >= len(rows) - 3  # 0.5^5 per case: at most a stray one fails all five attempts
+
+
+def test_silent_failures_are_errors_with_their_check_values(db, live_sandbox):
+    live_sandbox.config.noop_rate = 0.5
+    live_sandbox.config.blank_rate = 0.5
+    run_id, report = _run(db, live_sandbox.url, workflows=["top", "eyewear"])
+    rows = _rows(db, "SELECT * FROM results WHERE run_id = ?", [run_id])
+    assert rows and all(r["error_kind"] == "silent_failure" for r in rows)
+    assert report.progress.errors["silent_failure"] == len(rows)
+    messages = " ".join(r["error_message"] for r in rows)
+    assert "noop" in messages and "blank" in messages
+    assert all(r["output_path"] and json.loads(r["checks"]) for r in rows)
+
+
+def test_checks_can_be_switched_off_and_thresholds_overridden(db, live_sandbox):
+    live_sandbox.config.noop_rate = 1.0
+    run_id, _ = _run(db, live_sandbox.url, workflows=["top"], checks=False)
+    assert {r["status"] for r in _rows(db, "SELECT status FROM results WHERE run_id = ?", [run_id])} == {"ok"}
+    with pytest.raises(RunError, match="check thresholds"):
+        create_run(db, RunSettings(dataset=str(SAMPLE), endpoint=live_sandbox.url,
+                                   check_thresholds={"no.such.key": 1}))
+
+
+def test_bad_settings_and_selections_are_refused_before_anything_starts(db, live_sandbox):
+    for kwargs, message in [
+        ({"concurrency": 0}, "concurrency"), ({"endpoint": "not a url"}, "neither"),
+        ({"pairs": ["nope"]}, "not in dataset"), ({"workflows": ["hat"]}, "unknown workflow"),
+        ({"rate_limit": "lots"}, "rate limit"), ({"tags": ["no-such-tag"]}, "not used"),
+    ]:
+        settings = RunSettings(dataset=str(SAMPLE), endpoint=kwargs.pop("endpoint", live_sandbox.url), **kwargs)
+        with pytest.raises(RunError, match=message):
+            create_run(db, settings)
+    assert list_runs(db) == []
+
+
+def test_a_dead_endpoint_fails_the_run_with_a_clear_message(db):
+    run_id, report = _run(db, "http://127.0.0.1:9", workflows=["top"])
+    assert report.status == "failed" and "cannot connect" in report.message
+    assert get_run(db, run_id)["status"] == "failed"
+
+
+def test_cli_run_and_runs_json(tmp_path, live_sandbox):
+    db_path = tmp_path / "cli.duckdb"
+    proc = subprocess.run([sys.executable, "-m", "vton_eval", "run", "--dataset", str(SAMPLE), "--endpoint",
+                           live_sandbox.url, "--workflows", "eyewear", "--label", "cli", "--db", str(db_path)],
+                          capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "Summary by workflow" in proc.stderr and "eyewear" in proc.stderr
+    listed = subprocess.run([sys.executable, "-m", "vton_eval", "runs", "--json", "--db", str(db_path)],
+                            capture_output=True, text=True, cwd=REPO, timeout=60)
+    runs = json.loads(listed.stdout)
+    assert len(runs) == 1 and runs[0]["label"] == "cli" and runs[0]["status"] == "finished"
+    assert runs[0]["done"] == runs[0]["total_cases"] == 5
+
+    bad = subprocess.run([sys.executable, "-m", "vton_eval", "run", "--dataset", str(tmp_path / "nope"),
+                          "--endpoint", live_sandbox.url, "--db", str(db_path)],
+                         capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert bad.returncode == 1 and "no manifest" in bad.stderr and "Traceback" not in bad.stderr

@@ -1,0 +1,304 @@
+"""Joining shard databases (one per CI matrix job) into one database with one run per suite.
+
+The rule: runs recorded with `--shard K/N` are shards of one suite when they have the same dataset
+(name), endpoint, N and settings (every setting but the shard and the dataset's path on disk,
+which differs between machines; the label is a setting, so two builds never mix). A complete
+suite (shards 1..N, each once) becomes ONE run in the target: a deterministic id derived from the
+shard run ids, `merged_from` = those ids in shard order, `shard` NULL, status `finished` when every
+shard finished. An incomplete or unfinished suite is refused with what is missing, unless
+`allow_partial` (then the run is marked `interrupted` and its message says what is missing).
+Runs that are not shards are copied as they are.
+
+Sources are only read (each stays a valid database). Rows go in with INSERT OR IGNORE against the
+primary keys and files are content-addressed, so merging twice changes nothing. Artifact files
+(objects and thumbnails) are copied into the target's folder before the rows that name them are
+committed; their paths, relative to the database's folder, are rewritten from `<src stem>.artifacts/`
+to `<target stem>.artifacts/`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from vton_eval.artifacts import artifact_root_for
+from vton_eval.runner.plan import SelectionError, parse_shard
+from vton_eval.store.db import Database
+from vton_eval.store.runs import list_runs, utcnow
+
+# Tables copied per source, with their run-id and path columns.
+_TABLES = {
+    "cases": (("run_id",), ("base_path", "product_path", "mask_path", "reference_path")),
+    "results": (("run_id",), ("output_path",)),
+    "checks": (("run_id",), ()),
+    "reviews": (("run_id",), ()),
+    "preferences": (("run_a", "run_b"), ()),
+}
+_KEY_FALLBACK = ("label", "pairs_filter", "tags_filter", "concurrency", "rate_limit", "repeats", "retries",
+                 "timeout_s")
+
+
+class MergeError(Exception):
+    """The merge cannot be done as asked; nothing was written."""
+
+
+@dataclass
+class MergedRun:
+    run_id: str
+    sources: list[str]
+    status: str
+    message: str | None
+    existed: bool
+
+
+@dataclass
+class MergeReport:
+    target: Path
+    merged: list[MergedRun] = field(default_factory=list)
+    copied_runs: list[str] = field(default_factory=list)
+    superseded: list[str] = field(default_factory=list)
+    files_copied: int = 0
+    rows_added: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class _Source:
+    db: Database
+    runs: list[dict[str, Any]]
+    raw_runs: list[dict[str, Any]]
+    tables: dict[str, pa.Table]
+
+
+def _read_source(path: Path) -> _Source:
+    db = Database(path)
+    if not db.exists():
+        raise MergeError(f"no database at {path}")
+    runs = list_runs(db)  # with liveness: a 'running' shard whose process died reads as interrupted
+    with db.connect(read_only=True) as con:
+        cur = con.execute("SELECT * FROM runs")
+        cols = [d[0] for d in cur.description]
+        raw = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+        tables = {t: con.sql(f"SELECT * FROM {t}").to_arrow_table() for t in _TABLES}
+    return _Source(db, runs, raw, tables)
+
+
+def _settings(run: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return json.loads(run.get("settings") or "{}")
+    except ValueError:
+        return {}
+
+
+def shard_of(run: dict[str, Any]) -> tuple[int, int] | None:
+    """A run's shard (K, N), from the `shard` column or, for older runs, its settings."""
+    text = run.get("shard") or _settings(run).get("shard")
+    try:
+        return parse_shard(text)
+    except SelectionError:
+        return None
+
+
+def suite_key(run: dict[str, Any]) -> str:
+    """What shards of one suite have in common (see the module docstring)."""
+    settings = _settings(run)
+    if settings:
+        settings = {k: v for k, v in settings.items() if k not in ("shard", "dataset")}
+    else:
+        settings = {k: run.get(k) for k in _KEY_FALLBACK}
+    shard = shard_of(run)
+    body = {"dataset": run["dataset"], "endpoint": run["endpoint"], "of": shard[1] if shard else None,
+            "settings": settings}
+    return json.dumps(body, sort_keys=True, default=str)
+
+
+def merged_run_id(runs: list[dict[str, Any]]) -> str:
+    """Deterministic: the same shard runs always merge into the same id (so re-merging is a no-op)."""
+    ids = sorted(r["run_id"] for r in runs)
+    first = min(r["created_at"] for r in runs)
+    return first.strftime("%Y%m%d-%H%M%S-m") + hashlib.sha256(",".join(ids).encode()).hexdigest()[:6]
+
+
+def _plan_suite(runs: list[dict[str, Any]], allow_partial: bool) -> tuple[dict[str, Any], list[str]]:
+    """Check one suite's shards; return (the merged run's row, problems)."""
+    count = shard_of(runs[0])[1]  # type: ignore[index]
+    by_k: dict[int, list[dict[str, Any]]] = {}
+    for r in runs:
+        by_k.setdefault(shard_of(r)[0], []).append(r)  # type: ignore[index]
+    problems = []
+    dupes = {k: v for k, v in by_k.items() if len(v) > 1}
+    for k, v in sorted(dupes.items()):
+        problems.append(f"shard {k}/{count} was recorded by several runs ({', '.join(r['run_id'] for r in v)}): "
+                        "merge the databases of one build only")
+    missing = [f"{k}/{count}" for k in range(1, count + 1) if k not in by_k]
+    if missing:
+        problems.append(f"missing shard(s) {', '.join(missing)}")
+    ordered = [by_k[k][0] for k in sorted(by_k)]
+    for r in ordered:
+        if r["status"] != "finished":
+            problems.append(f"shard {shard_of(r)[0]}/{count} (run {r['run_id']}) is {r['status']}: "  # type: ignore[index]
+                            f"{r['done']} of {r['total_cases']} cases recorded")
+    first = ordered[0]
+    now = utcnow()
+    row = dict(first)
+    settings = _settings(first)
+    if settings:
+        settings["shard"] = None
+    row.update({
+        "run_id": merged_run_id(ordered), "shard": None, "merged_from": ",".join(r["run_id"] for r in ordered),
+        "status": "interrupted" if problems else "finished",
+        "message": ("merged incomplete suite: " + "; ".join(problems)) if problems else None,
+        "created_at": min(r["created_at"] for r in ordered),
+        "started_at": min((r["started_at"] for r in ordered if r.get("started_at")), default=None),
+        "finished_at": None if problems else max((r["finished_at"] for r in ordered if r.get("finished_at")),
+                                                 default=now),
+        "updated_at": now, "pid": None, "host": None,
+        "total_cases": sum(int(r["total_cases"] or 0) for r in ordered),
+        "workflows": ",".join(sorted({w for r in ordered for w in (r.get("workflows") or "").split(",") if w})),
+        "settings": json.dumps(settings, sort_keys=True) if settings else first.get("settings"),
+    })
+    if problems and not allow_partial:
+        return row, problems
+    return row, []
+
+
+def _copy_tree(src_root: Path, dst_root: Path) -> int:
+    """Copy objects/ and thumbs/ files the target lacks (same name = same content); atomic per file."""
+    copied = 0
+    for sub in ("objects", "thumbs"):
+        for dirpath, _dirs, files in os.walk(src_root / sub):
+            rel = Path(dirpath).relative_to(src_root)
+            for name in files:
+                if name.startswith(".tmp-"):
+                    continue
+                target = dst_root / rel / name
+                if target.exists():
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                tmp = target.with_name(f".tmp-{name}")
+                shutil.copyfile(Path(dirpath) / name, tmp)
+                os.replace(tmp, target)
+                copied += 1
+    return copied
+
+
+def _insert_table(con: Any, table: str, data: pa.Table, id_map: dict[str, str], old: str, new: str) -> None:
+    if data.num_rows == 0:
+        return
+    target_cols = [r[0] for r in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
+        [table]).fetchall()]
+    id_cols, path_cols = _TABLES[table]
+    cols = [c for c in target_cols if c in data.column_names]
+    exprs = []
+    for c in cols:
+        q = f'_src."{c}"'
+        if c in id_cols:
+            exprs.append(f"coalesce((SELECT new FROM _map WHERE old = {q}), {q})")
+        elif c in path_cols:
+            exprs.append(f"CASE WHEN starts_with({q}, $old) THEN $new || {q}[length($old) + 1:] ELSE {q} END")
+        else:
+            exprs.append(q)
+    con.register("_src", data)
+    con.register("_map", pa.table({"old": list(id_map), "new": list(id_map.values())},
+                                  schema=pa.schema([("old", pa.string()), ("new", pa.string())])))
+    try:
+        quoted = ", ".join(f'"{c}"' for c in cols)
+        con.execute(f"INSERT OR IGNORE INTO {table} ({quoted}) SELECT {', '.join(exprs)} FROM _src",
+                    {"old": old, "new": new})
+    finally:
+        con.unregister("_src")
+        con.unregister("_map")
+
+
+def _insert_run(con: Any, row: dict[str, Any], replace: bool) -> None:
+    cols = [r[0] for r in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'runs'").fetchall()]
+    names = [c for c in cols if c in row]
+    verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
+    con.execute(f"{verb} INTO runs ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})",
+                [row[c] for c in names])
+
+
+def _superseded(con: Any, new_sources: set[str]) -> list[str]:
+    """Earlier partial merges whose shards are all part of a new merge (and that nobody blessed)."""
+    out = []
+    for run_id, merged_from in con.execute(
+        "SELECT run_id, merged_from FROM runs WHERE merged_from IS NOT NULL AND status <> 'finished' "
+        "AND run_id NOT IN (SELECT run_id FROM baselines)").fetchall():
+        ids = set(merged_from.split(","))
+        if ids < new_sources:
+            out.append(run_id)
+    return out
+
+
+def merge(sources: Sequence[str | os.PathLike[str]], into: str | os.PathLike[str],
+          allow_partial: bool = False) -> MergeReport:
+    """Merge the runs of `sources` (database files) into `into` (created if needed). Raises MergeError."""
+    target = Database(into)
+    paths = [Path(s).expanduser().resolve() for s in sources]
+    if not paths:
+        raise MergeError("no source database given")
+    if target.path in paths:
+        raise MergeError(f"{target.path} is both a source and the target: merge into a new file")
+    if len(set(paths)) != len(paths):
+        raise MergeError("a source database is listed twice")
+    read = [_read_source(p) for p in paths]
+    # Group shard runs across every source: one matrix job per database is the usual layout.
+    suites: dict[str, list[tuple[_Source, dict[str, Any]]]] = {}
+    for src in read:
+        raw = {r["run_id"]: r for r in src.raw_runs}
+        for run in src.runs:
+            if shard_of(run) is not None and not run.get("merged_from"):
+                suites.setdefault(suite_key(run), []).append((src, {**raw[run["run_id"]], **run}))
+    plans, problems = [], []
+    for members in suites.values():
+        row, issues = _plan_suite([r for _, r in members], allow_partial)
+        label = f"suite {row['dataset']} -> {row['endpoint']}" + (f" ({row['label']})" if row.get("label") else "")
+        problems += [f"{label}: {p}" for p in issues]
+        plans.append((row, members))
+    if problems:
+        raise MergeError("cannot merge:\n  " + "\n  ".join(problems) +
+                         "\n(pass --allow-partial to merge what is there; the run is then marked interrupted)")
+    report = MergeReport(target.path)
+    dst_root = artifact_root_for(target.path)
+    for src in read:
+        report.files_copied += _copy_tree(artifact_root_for(src.db.path), dst_root)
+    tables = ["runs", *_TABLES]
+    with target.connect() as con:
+        before = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
+        existing = {r[0] for r in con.execute("SELECT run_id FROM runs").fetchall()}
+        con.execute("BEGIN")
+        try:
+            for row, members in plans:
+                sources_ids = {r["run_id"] for _, r in members}
+                for old in _superseded(con, sources_ids):
+                    for t in ("cases", "results", "checks", "reviews", "runs"):
+                        con.execute(f"DELETE FROM {t} WHERE run_id = ?", [old])
+                    report.superseded.append(old)
+                _insert_run(con, row, replace=True)
+                report.merged.append(MergedRun(row["run_id"], row["merged_from"].split(","), row["status"],
+                                               row["message"], row["run_id"] in existing))
+            for src in read:
+                id_map = {r["run_id"]: row["run_id"] for row, members in plans for s, r in members if s is src}
+                for run in src.raw_runs:
+                    if run["run_id"] not in id_map:
+                        _insert_run(con, run, replace=False)
+                        if run["run_id"] not in existing:
+                            report.copied_runs.append(run["run_id"])
+                old, new = artifact_root_for(src.db.path).name + "/", dst_root.name + "/"
+                for table in _TABLES:
+                    _insert_table(con, table, src.tables[table], id_map, old, new)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        report.rows_added = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] - before[t] for t in tables}
+    return report
