@@ -426,6 +426,10 @@ def test_report_api():
 def test_fallback_boxes_without_body_geometry(monkeypatch):
     # A None entry in sys.modules makes `import vton_eval.sandbox.body` raise ImportError.
     monkeypatch.setitem(sys.modules, "vton_eval.sandbox.body", None)
+    # Regions computed earlier with body geometry are cached per person image; start afresh.
+    from vton_eval.checks import run as run_module
+
+    run_module._PERSON_CACHE.clear()
     for workflow in WORKFLOWS:
         base, product, clean = _clean(workflow)
         report = run_checks(clean, base, product, workflow)

@@ -127,16 +127,15 @@ def merged_run_id(runs: list[dict[str, Any]]) -> str:
 
 
 def _plan_suite(runs: list[dict[str, Any]], allow_partial: bool) -> tuple[dict[str, Any], list[str]]:
-    """Check one suite's shards; return (the merged run's row, problems)."""
+    """Check one suite's shards; return (the merged run's row, problems that refuse the merge)."""
     count = shard_of(runs[0])[1]  # type: ignore[index]
     by_k: dict[int, list[dict[str, Any]]] = {}
     for r in runs:
         by_k.setdefault(shard_of(r)[0], []).append(r)  # type: ignore[index]
+    # Two runs of one shard are ambiguous (which one counts?): refused even with allow_partial.
+    fatal = [f"shard {k}/{count} was recorded by several runs ({', '.join(r['run_id'] for r in v)}): merge the "
+             "databases of one build only (or label builds differently)" for k, v in sorted(by_k.items()) if len(v) > 1]
     problems = []
-    dupes = {k: v for k, v in by_k.items() if len(v) > 1}
-    for k, v in sorted(dupes.items()):
-        problems.append(f"shard {k}/{count} was recorded by several runs ({', '.join(r['run_id'] for r in v)}): "
-                        "merge the databases of one build only")
     missing = [f"{k}/{count}" for k in range(1, count + 1) if k not in by_k]
     if missing:
         problems.append(f"missing shard(s) {', '.join(missing)}")
@@ -164,9 +163,7 @@ def _plan_suite(runs: list[dict[str, Any]], allow_partial: bool) -> tuple[dict[s
         "workflows": ",".join(sorted({w for r in ordered for w in (r.get("workflows") or "").split(",") if w})),
         "settings": json.dumps(settings, sort_keys=True) if settings else first.get("settings"),
     })
-    if problems and not allow_partial:
-        return row, problems
-    return row, []
+    return row, fatal + ([] if allow_partial else problems)
 
 
 def _copy_tree(src_root: Path, dst_root: Path) -> int:
@@ -209,13 +206,13 @@ def _insert_table(con: Any, table: str, data: pa.Table, id_map: dict[str, str], 
     con.register("_src", data)
     con.register("_map", pa.table({"old": list(id_map), "new": list(id_map.values())},
                                   schema=pa.schema([("old", pa.string()), ("new", pa.string())])))
-    try:
-        quoted = ", ".join(f'"{c}"' for c in cols)
-        con.execute(f"INSERT OR IGNORE INTO {table} ({quoted}) SELECT {', '.join(exprs)} FROM _src",
-                    {"old": old, "new": new})
-    finally:
-        con.unregister("_src")
-        con.unregister("_map")
+    quoted = ", ".join(f'"{c}"' for c in cols)
+    # No try/finally: after a failed statement the transaction is aborted and unregistering would
+    # raise over the real error; the caller rolls back and closes the connection anyway.
+    params = {"old": old, "new": new} if any(c in path_cols for c in cols) else {}
+    con.execute(f"INSERT OR IGNORE INTO {table} ({quoted}) SELECT {', '.join(exprs)} FROM _src", params)
+    con.unregister("_src")
+    con.unregister("_map")
 
 
 def _insert_run(con: Any, row: dict[str, Any], replace: bool) -> None:

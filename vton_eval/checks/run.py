@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -68,24 +69,20 @@ def run_checks(
     # Everything below compares at the person image's size, downscaled (a resized output too).
     work = measures.work_size(base_rgb.size, side)
     out_small = measures.downscale(out_rgb, work)
-    base_small = measures.downscale(base_rgb, work)
     # Colour change is judged on blurred copies (encoder noise removed), structure (SSIM) on sharp ones.
     out_lab = measures.rgb_to_lab(measures.blur(out_small, blur))
-    base_lab = measures.rgb_to_lab(measures.blur(base_small, blur))
     out_l = measures.lightness(out_small)
+    base_small, base_lab, base_l, region = _person_side(
+        base, base_rgb, work, blur, workflow, mask, get("region.mask_dilation"), get("region.box_padding"))
 
     report.results.append(integrity.blank(out_lab, base_lab, delta_e, get("blank.min_detail_share")))
     report.results.append(
         integrity.product_returned(out_small, base_small, product, get("product_returned.max_similarity"))
     )
 
-    region = regions.locate(
-        Image.fromarray(base_small), base_rgb.size, workflow, mask,
-        get("region.mask_dilation"), get("region.box_padding"),
-    )
     report.region, report.region_source = region.box, region.source
     changed = measures.delta_e(out_lab, base_lab) > delta_e
-    ssim = measures.ssim_map(measures.lightness(base_small), out_l)
+    ssim = measures.ssim_map(base_l, out_l)
 
     report.results.append(
         aligned.noop(changed, region.core, get("noop.min_changed_share"), get("noop.min_region_changed"))
@@ -125,6 +122,30 @@ def run_checks(
             )
         )
     return report
+
+
+# The person-side measures depend only on the person image, the mask and the settings; a run sends
+# each person with many products and repeats, so a batch of checks reuses them.
+_PERSON_CACHE: OrderedDict[tuple, tuple] = OrderedDict()
+_PERSON_CACHE_SIZE = 16
+
+
+def _person_side(base: Image.Image, base_rgb: Image.Image, work: tuple[int, int], blur: float, workflow: str,
+                 mask: Image.Image | None, dilation: float, padding: float) -> tuple:
+    key = (id(base), id(mask), work, blur, workflow, dilation, padding)
+    hit = _PERSON_CACHE.get(key)
+    # The images themselves are kept in the entry, so an id cannot be reused by another image.
+    if hit is not None and hit[0] is base and hit[1] is mask:
+        _PERSON_CACHE.move_to_end(key)
+        return hit[2]
+    base_small = measures.downscale(base_rgb, work)
+    base_lab = measures.rgb_to_lab(measures.blur(base_small, blur))
+    region = regions.locate(Image.fromarray(base_small), base_rgb.size, workflow, mask, dilation, padding)
+    value = (base_small, base_lab, measures.lightness(base_small), region)
+    _PERSON_CACHE[key] = (base, mask, value)
+    while len(_PERSON_CACHE) > _PERSON_CACHE_SIZE:
+        _PERSON_CACHE.popitem(last=False)
+    return value
 
 
 def _open(path: str | Path) -> Image.Image:

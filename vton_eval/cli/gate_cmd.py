@@ -132,7 +132,9 @@ def run_gate_from_options(db: Database, candidate: str, console: Console | None 
 @db_option
 def gate_command(candidate: str, db_path: str | None, **options: Any) -> None:
     """Compare a run with a baseline; exit 0 pass, 1 regression, 2 cannot judge."""
-    sys.exit(run_gate_from_options(Database(db_path), candidate, Console(highlight=False), **options))
+    # CI logs are not terminals (rich would assume 80 columns and cut the table): print wide there.
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+    sys.exit(run_gate_from_options(Database(db_path), candidate, console, **options))
 
 
 def _baselines_table(rows: list[dict[str, Any]]) -> Table:

@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 import click
@@ -26,6 +27,20 @@ EXIT_BY_STATUS = {"finished": 0, "interrupted": 130, "cancelled": 3, "failed": 1
 
 db_option = click.option("--db", "db_path", default=None, metavar="PATH",
                          help="Database file (default: $VTON_EVAL_DB or ./results.duckdb).")
+
+
+def load_json_option(text: str | None) -> dict | None:
+    """A JSON object given inline or as a file path."""
+    if not text:
+        return None
+    source = Path(text).read_text(encoding="utf-8") if Path(text).is_file() else text
+    try:
+        value = json.loads(source)
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(f"not valid JSON ({exc.msg} at position {exc.pos})") from None
+    if not isinstance(value, dict):
+        raise click.BadParameter("expected a JSON object like {\"key\": value}")
+    return value
 
 
 def _console() -> Console:
@@ -104,11 +119,15 @@ def _finish(db: Database, report: RunReport, console: Console) -> None:
 @click.option("--label", default=None, help="A name for the run, e.g. the model version (v1.3).")
 @click.option("--shard", default=None, metavar="K/N", help="Run only the K-th of N deterministic shards.")
 @click.option("--skip-bad-rows", is_flag=True, help="Run the valid rows of a manifest that has broken ones.")
+@click.option("--checks/--no-checks", default=True, show_default=True, help="Automatic quality checks on outputs.")
+@click.option("--check-thresholds", default=None, metavar="JSON|FILE",
+              help='Override check thresholds, e.g. \'{"preservation.max_changed_share": 0.2}\' or a JSON file.')
 @click.option("--detach", is_flag=True, hidden=True, help="Print the run id at once (used by the dashboard).")
 @db_option
 def run_command(dataset: str, endpoint: str, workflows: str | None, pairs: str | None, tags: str | None,
                 concurrency: int, rate_limit: str | None, repeats: int, retries: int, timeout_s: float,
-                label: str | None, shard: str | None, skip_bad_rows: bool, detach: bool, db_path: str | None) -> None:
+                label: str | None, shard: str | None, skip_bad_rows: bool, checks: bool, check_thresholds: str | None,
+                detach: bool, db_path: str | None) -> None:
     """Send every case of a dataset to an endpoint and record the outcomes."""
     console = _console()
     db = Database(db_path)
@@ -116,6 +135,7 @@ def run_command(dataset: str, endpoint: str, workflows: str | None, pairs: str |
         dataset=dataset, endpoint=endpoint, workflows=parse_list(workflows), pairs=parse_list(pairs),
         tags=parse_list(tags, sep=";"), concurrency=concurrency, rate_limit=rate_limit, repeats=repeats,
         retries=retries, timeout_s=timeout_s, label=label, shard=shard, skip_bad_rows=skip_bad_rows,
+        checks=checks, check_thresholds=load_json_option(check_thresholds),
     )
     try:
         run_id = create_run(db, settings)

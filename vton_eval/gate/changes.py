@@ -1,7 +1,8 @@
 """The cases that changed most between two runs, for the Markdown report, with thumbnails.
 
 Status changes come first (ok -> error, then a changed error kind, then error -> ok); among cases
-that are ok in both runs, the outputs least similar to each other (SSIM of `checks.similarity`).
+that are ok in both runs, the outputs least similar to each other (`checks.similarity`, ranked by
+`dissimilarity`).
 Comparing images costs tens of milliseconds each, so at most `max_compare` ok/ok cases with
 different output bytes are compared (a deterministic sample, ordered by a hash of the case); the
 report says how many were.
@@ -97,6 +98,12 @@ def _similarity(db: Database, row: dict[str, Any]) -> dict[str, float] | None:
         return None
 
 
+def dissimilarity(sim: dict[str, float]) -> float:
+    """0 = same, 1 = nothing alike. SSIM (on lightness) misses a garment that changed colour, the
+    changed share misses a re-rendered texture of the same colours: the larger of the two counts."""
+    return max(1.0 - sim["ssim"], sim["changed_share"])
+
+
 def find_changes(db: Database, candidate: str, baseline: str, limit: int = 10, max_compare: int = 200) -> Changes:
     """Gather the report's "cases that changed most" (reads the database once, then the images)."""
     out = Changes()
@@ -115,7 +122,7 @@ def find_changes(db: Database, candidate: str, baseline: str, limit: int = 10, m
         out.compared += 1
         if sim is not None:
             scored.append(CaseChange(r["pair_id"], int(r["repeat"]), r["workflow"], "output changed", r, sim))
-    scored.sort(key=lambda c: (c.similarity["ssim"], c.pair_id, c.repeat))  # type: ignore[index]
+    scored.sort(key=lambda c: (-dissimilarity(c.similarity), c.pair_id, c.repeat))  # type: ignore[arg-type]
     out.output_changes = scored[:limit]
     return out
 

@@ -161,6 +161,9 @@ def _resolve_baseline(db: Database, baseline: str, cand: dict, result: GateResul
     run = get_run(db, base_id)
     if run is None:
         raise GateError(f"the baseline run {base_id} is not in {db.path} (blessed, then deleted?)")
+    if result.baseline_source == "blessed" and run["endpoint"] != cand["endpoint"]:
+        result.warnings.append(f"no baseline blessed for endpoint {cand['endpoint']}: using the latest blessing of "
+                               f"dataset {cand['dataset']}, run {base_id} on {run['endpoint']}")
     return run
 
 

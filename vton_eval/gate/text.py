@@ -42,7 +42,9 @@ def threshold_text(crit: Criterion) -> str:
     return f"+{crit.threshold * 100:.0f} %" if crit.name == P95_LATENCY else f"+{crit.threshold * 100:.1f} pp"
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>-])")
+# Inline Markdown that could turn text into markup: emphasis, code, links/images (need `[`), tables,
+# strikethrough. `(`, `#`, `-`... are inert mid-line, so they stay readable in the raw file.
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 
 
 def md_escape(text: object, limit: int = 240) -> str:
@@ -57,7 +59,6 @@ def md_escape(text: object, limit: int = 240) -> str:
     if len(s) > limit:
         s = s[: limit - 1] + "…"
     s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    # '>' is already an entity; escape the rest of Markdown's punctuation.
     return _MD_SPECIAL.sub(r"\\\1", s)
 
 

@@ -1,30 +1,34 @@
 """Automatic checks beside dispatch: outputs are judged in a separate process, off the request path.
 
-A worker thread hands over an output and goes back to sending; the check process judges it
-(about 50 ms a megapixel) and the final row, with its check values, goes to the recorder. A hard
+A worker thread hands over an output and goes back to sending; the check process
+(`check_worker`) judges it (about 50 ms a megapixel) and the final row, with its check values, goes to the recorder. A hard
 check failure turns an `ok` into `error` / `silent_failure`, so error rates and gates count it.
 """
 
 from __future__ import annotations
 
 import json
-import multiprocessing
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
 from vton_eval.artifacts import ArtifactStore
 
 
-def judge(row: dict[str, Any], inputs: dict[str, str | None], thresholds_json: str | None) -> dict[str, Any]:
-    """Run the checks for one result row and return the row as it should be stored."""
-    from vton_eval.checks import Thresholds, check_paths
+def report_from_dict(data: dict[str, Any]) -> Any:
+    from vton_eval.checks.results import CheckReport, CheckResult
 
-    thresholds = Thresholds.from_overrides(thresholds_json) if thresholds_json else None
-    report = check_paths(inputs["output"], inputs["base"], inputs["product"], row["workflow"],
-                         inputs.get("mask"), inputs.get("reference"), thresholds)
-    return apply_report(row, report)
+    return CheckReport([CheckResult(**r) for r in data["results"]])
+
+
+def judge(row: dict[str, Any], inputs: dict[str, str | None], thresholds_json: str | None) -> dict[str, Any]:
+    """Run the checks for one result row in this process and return the row as it should be stored."""
+    from vton_eval.runner.check_worker import judge as judge_job
+
+    report = judge_job({"workflow": row["workflow"], "inputs": inputs, "thresholds": thresholds_json})
+    return apply_report(row, report_from_dict(report))
 
 
 def apply_report(row: dict[str, Any], report: Any) -> dict[str, Any]:
@@ -56,39 +60,84 @@ def case_inputs(store: ArtifactStore, case: dict[str, Any], output_path: str) ->
 
 
 class CheckStage:
-    """A one-process pool that checks outputs while the run goes on."""
+    """A worker process that checks outputs while the run goes on (restarted if it dies)."""
 
-    def __init__(self, thresholds_json: str | None, workers: int = 1) -> None:
+    def __init__(self, thresholds_json: str | None) -> None:
         self.thresholds_json = thresholds_json
-        # spawn, not fork: the parent has HTTP threads and locks that a forked child would inherit.
-        self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
-        self._pending: set[Future] = set()
         self._lock = threading.Lock()
+        self._pending: dict[int, tuple[dict[str, Any], Callable[[dict[str, Any]], None]]] = {}
+        self._next = 0
+        self._idle = threading.Condition(self._lock)
+        self._proc: subprocess.Popen | None = None
         self.failures = 0
+
+    def _ensure(self) -> subprocess.Popen:
+        if self._proc is None or self._proc.poll() is not None:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "vton_eval.runner.check_worker"], stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1,
+            )
+            threading.Thread(target=self._read, args=(self._proc,), name="vton-checks", daemon=True).start()
+        return self._proc
 
     def submit(self, row: dict[str, Any], inputs: dict[str, str | None],
                on_done: Callable[[dict[str, Any]], None]) -> None:
-        future = self._pool.submit(judge, row, inputs, self.thresholds_json)
         with self._lock:
-            self._pending.add(future)
-
-        def done(f: Future) -> None:
-            with self._lock:
-                self._pending.discard(f)
+            job_id = self._next
+            self._next += 1
+            self._pending[job_id] = (row, on_done)
+            proc = self._ensure()
+            line = json.dumps({"id": job_id, "workflow": row["workflow"], "inputs": inputs,
+                               "thresholds": self.thresholds_json})
             try:
-                final = f.result()
-            except Exception as exc:  # a crashed check must not lose the result: keep it, say why
-                self.failures += 1
-                final = dict(row)
-                final["checks"] = json.dumps({"error": f"checks failed: {type(exc).__name__}: {exc}"})
-                final["_checked"] = True
-            on_done(final)
+                proc.stdin.write(line + "\n")
+                proc.stdin.flush()
+            except (BrokenPipeError, OSError):
+                pass  # the reader sees the worker die and settles its pending jobs
 
-        future.add_done_callback(done)
+    def _read(self, proc: subprocess.Popen) -> None:
+        for line in proc.stdout:
+            answer = json.loads(line)
+            with self._lock:
+                row, on_done = self._pending.pop(answer["id"])
+            if "report" in answer:
+                final = apply_report(row, report_from_dict(answer["report"]))
+            else:
+                final = _unchecked(row, answer["error"])
+                self.failures += 1
+            on_done(final)
+            with self._lock:
+                self._idle.notify_all()
+        # The worker died (killed, out of memory): its pending results are kept, unchecked.
+        with self._lock:
+            orphans = [v for k, v in self._pending.items()] if proc is self._proc else []
+            if proc is self._proc:
+                self._pending.clear()
+        for row, on_done in orphans:
+            self.failures += 1
+            on_done(_unchecked(row, "the check process stopped"))
+        with self._lock:
+            self._idle.notify_all()
 
     def close(self) -> None:
-        """Finish every submitted check, then stop the process."""
-        self._pool.shutdown(wait=True)
+        """Finish every submitted check, then stop the worker."""
+        with self._lock:
+            while self._pending and self._proc is not None and self._proc.poll() is None:
+                self._idle.wait(timeout=0.5)
+            proc, self._proc = self._proc, None
+        if proc is not None:
+            proc.stdin.close()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def _unchecked(row: dict[str, Any], why: str) -> dict[str, Any]:
+    final = dict(row)
+    final["checks"] = json.dumps({"error": f"checks failed: {why}"})
+    final["_checked"] = True
+    return final
 
 
 def check_now(row: dict[str, Any], inputs: dict[str, str | None], thresholds_json: str | None) -> dict[str, Any]:
@@ -96,10 +145,7 @@ def check_now(row: dict[str, Any], inputs: dict[str, str | None], thresholds_jso
     try:
         return judge(row, inputs, thresholds_json)
     except Exception as exc:
-        final = dict(row)
-        final["checks"] = json.dumps({"error": f"checks failed: {type(exc).__name__}: {exc}"})
-        final["_checked"] = True
-        return final
+        return _unchecked(row, f"{type(exc).__name__}: {exc}")
 
 
 __all__ = ["CheckStage", "apply_report", "case_inputs", "check_now", "judge"]

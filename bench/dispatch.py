@@ -1,0 +1,141 @@
+"""Dispatch efficiency: `vton-eval run --concurrency 8` against the sandbox, versus the ideal and a plain loop.
+
+Setup (as issue 2 asks): sandbox with 0.5 s latency and queue concurrency 8, 128 cases
+(16 sample pairs x 8 repeats). Prints:
+  - the wall time of the `vton-eval run` command (process start to exit), and the dispatch span
+    inside it (first call sent to last result recorded);
+  - the ideal time: cases x latency / 8;
+  - their ratio (target: within 1.15x);
+  - a plain sequential `Client.predict` loop over the same cases, and how much faster the run is;
+  - the same run with automatic checks off, to show checks do not slow dispatch (target: < 5%).
+
+Usage: .venv/bin/python bench/dispatch.py [--skip-sequential] [--repeat N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "datasets" / "sample"
+LATENCY, CONCURRENCY, PAIRS, REPEATS = 0.5, 8, 16, 8
+CASES = PAIRS * REPEATS
+IDEAL = CASES * LATENCY / CONCURRENCY
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_sandbox(port: int) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vton_eval", "sandbox", "--port", str(port), "--latency", str(LATENCY),
+         "--concurrency", str(CONCURRENCY)], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return proc
+        time.sleep(0.2)
+    raise SystemExit("the sandbox did not start")
+
+
+def pairs() -> list[dict[str, str]]:
+    with open(SAMPLE / "manifest.csv", encoding="utf-8") as f:
+        return list(csv.DictReader(f))[:PAIRS]
+
+
+def timed_run(url: str, db: Path, checks: bool) -> tuple[float, float]:
+    ids = ",".join(p["pair_id"] for p in pairs())
+    command = [sys.executable, "-m", "vton_eval", "run", "--dataset", str(SAMPLE), "--endpoint", url,
+               "--pairs", ids, "--repeats", str(REPEATS), "--concurrency", str(CONCURRENCY), "--retries", "0",
+               "--db", str(db)] + ([] if checks else ["--no-checks"])
+    started = time.perf_counter()
+    proc = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise SystemExit(proc.stderr)
+    import duckdb
+
+    con = duckdb.connect(str(db), read_only=True)
+    run_id = con.execute("SELECT run_id FROM runs ORDER BY created_at DESC LIMIT 1").fetchone()[0]
+    n, ok, span = con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE status = 'ok'), "
+        "date_diff('millisecond', min(started_at), max(finished_at)) / 1000.0 FROM results WHERE run_id = ?",
+        [run_id]).fetchone()
+    con.close()
+    if n != CASES or ok != CASES:
+        raise SystemExit(f"expected {CASES} ok results, got {ok} of {n}")
+    return wall, span
+
+
+def sequential_predict(url: str) -> float:
+    import httpx
+    from gradio_client import Client, handle_file
+
+    client = Client(url, httpx_kwargs={"timeout": 60}, ssl_verify=httpx.create_ssl_context(), verbose=False,
+                    download_files=tempfile.mkdtemp())
+    chosen = pairs()
+    started = time.perf_counter()
+    for _ in range(REPEATS):
+        for p in chosen:
+            mask = handle_file(str(SAMPLE / p["mask"])) if p["mask"] else None
+            client.predict(handle_file(str(SAMPLE / p["base"])), handle_file(str(SAMPLE / p["product"])),
+                           p["workflow"], mask, api_name="/generate")
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--skip-sequential", action="store_true")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each configuration (median reported)")
+    args = parser.parse_args()
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+    port = free_port()
+    sandbox = start_sandbox(port)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            timed_run(url, Path(tmp) / "warm.duckdb", checks=True)  # first renders fill the sandbox's cache
+            results = {}
+            for checks in (True, False):
+                walls, spans = [], []
+                for i in range(args.repeat):
+                    wall, span = timed_run(url, Path(tmp) / f"r{checks}{i}.duckdb", checks)
+                    walls.append(wall)
+                    spans.append(span)
+                results[checks] = (statistics.median(walls), statistics.median(spans))
+            sequential = None if args.skip_sequential else sequential_predict(url)
+    finally:
+        sandbox.terminate()
+        sandbox.wait()
+
+    wall, span = results[True]
+    wall_off, span_off = results[False]
+    print(f"dispatch benchmark: {CASES} cases, sandbox latency {LATENCY} s, queue concurrency {CONCURRENCY}, "
+          f"`vton-eval run --concurrency {CONCURRENCY}` (median of {args.repeat})")
+    print(f"  ideal (cases x latency / {CONCURRENCY}):        {IDEAL:6.2f} s")
+    print(f"  run command wall time (checks on):    {wall:6.2f} s   ratio {wall / IDEAL:.2f}x ideal")
+    print(f"  dispatch span inside it (checks on):  {span:6.2f} s   ratio {span / IDEAL:.2f}x ideal")
+    print(f"  run command wall time (checks off):   {wall_off:6.2f} s   ratio {wall_off / IDEAL:.2f}x ideal")
+    print(f"  dispatch span (checks off):           {span_off:6.2f} s   ratio {span_off / IDEAL:.2f}x ideal")
+    print(f"  checks on vs off, dispatch span:      {(span / span_off - 1) * 100:+.1f}%   "
+          f"(command wall time {(wall / wall_off - 1) * 100:+.1f}%)")
+    if sequential is not None:
+        print(f"  sequential Client.predict loop:       {sequential:6.2f} s   the run is {sequential / wall:.1f}x faster "
+              f"({sequential / IDEAL:.2f}x ideal)")
+
+
+if __name__ == "__main__":
+    main()

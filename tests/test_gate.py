@@ -1,0 +1,374 @@
+"""Release gates: bless, compare two runs with honest intervals, JUnit and Markdown reports, CLI exit codes.
+
+Runs are seeded through the store's own writers into real DuckDB files, with real image files for
+the outputs the Markdown report shows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from lxml import etree
+from PIL import Image
+
+from vton_eval.artifacts import ArtifactStore
+from vton_eval.cli import main
+from vton_eval.gate import (
+    CANNOT_JUDGE,
+    OVERALL,
+    PASS,
+    REGRESSION,
+    BlessError,
+    GateThresholds,
+    bless,
+    blessed_run,
+    gate,
+    list_baselines,
+    write_junit,
+    write_markdown,
+)
+from vton_eval.gate.stats import bootstrap_quantile_ratio, bootstrap_quantiles, newcombe_difference, wilson
+from vton_eval.gate.text import md_escape
+from vton_eval.runner.settings import RunSettings
+from vton_eval.store import Database
+from vton_eval.store.runs import insert_run
+from vton_eval.store.writes import insert_cases, insert_results
+
+REPO = Path(__file__).resolve().parents[1]
+T0 = dt.datetime(2026, 3, 1, 12, 0, 0)
+ENDPOINT = "http://127.0.0.1:7860"
+
+
+def _png(colour: tuple[int, int, int], size: int = 96, stripe: int | None = None) -> bytes:
+    img = Image.new("RGB", (size, size), colour)
+    if stripe is not None:
+        for x in range(size):
+            for y in range(stripe, min(size, stripe + 30)):
+                img.putpixel((x, y), (255 - colour[0], 255 - colour[1], 255 - colour[2]))
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def seed_run(db: Database, run_id: str, cases: list[dict], *, dataset: str = "sample", endpoint: str = ENDPOINT,
+             status: str = "finished", label: str | None = None, created: dt.datetime = T0,
+             checked: bool = False) -> str:
+    """A run with one result per case dict: {pair_id, workflow, status, kind?, message?, latency?, flags?,
+    image?}. `checked` records that automatic checks ran (flags '' when none)."""
+    store = ArtifactStore(db.path)
+    person, _ = store.put_bytes(_png((90, 120, 150)), "png")
+    results, case_rows = [], []
+    for i, c in enumerate(cases):
+        output = sha = None
+        if c["status"] == "ok":
+            output, sha = store.put_bytes(c.get("image") or _png((40 + i % 200, 80, 120)), "png")
+        results.append({
+            "run_id": run_id, "pair_id": c["pair_id"], "workflow": c["workflow"], "repeat": c.get("repeat", 1),
+            "status": c["status"], "error_kind": c.get("kind"), "error_message": c.get("message"),
+            "latency_ms": c.get("latency", 1000.0) if c["status"] == "ok" else 50.0, "attempts": 1,
+            "output_path": output, "output_sha256": sha, "started_at": created, "finished_at": created,
+        })
+        case_rows.append({"run_id": run_id, "pair_id": c["pair_id"], "workflow": c["workflow"], "base_path": person,
+                          "product_path": person})
+    settings = RunSettings(dataset=f"datasets/{dataset}", endpoint=endpoint, label=label)
+    with db.connect() as con:
+        insert_run(con, {"run_id": run_id, "label": label, "endpoint": endpoint, "dataset": dataset,
+                         "status": status, "created_at": created, "started_at": created,
+                         "finished_at": created + dt.timedelta(minutes=5) if status == "finished" else None,
+                         "total_cases": len(cases), "settings": settings.to_json(),
+                         # A running run's process must be alive, else it reads as interrupted.
+                         "pid": os.getpid() if status == "running" else None, "host": socket.gethostname()})
+        insert_cases(con, case_rows)
+        insert_results(con, results)
+        for c in cases:  # flags through SQL: the writer's columns are someone else's moving target
+            flag = c.get("flags", "" if checked and c["status"] == "ok" else None)
+            con.execute('UPDATE results SET flags = ? WHERE run_id = ? AND pair_id = ? AND "repeat" = ?',
+                        [flag, run_id, c["pair_id"], c.get("repeat", 1)])
+    return run_id
+
+
+def suite(n: int, workflows: tuple[str, ...] = ("top", "dress"), errors: dict[str, str] | None = None,
+          latency: float | np.ndarray = 1000.0, flags: set[str] | None = None) -> list[dict]:
+    """n cases per workflow; `errors` maps pair ids to an error kind; `latency` scalar or one value per case."""
+    errors, flags = errors or {}, flags or set()
+    cases = []
+    for w in workflows:
+        for i in range(n):
+            pid = f"{w}-{i:03d}"
+            lat = float(latency[len(cases)]) if isinstance(latency, np.ndarray) else latency
+            c = {"pair_id": pid, "workflow": w, "status": "error" if pid in errors else "ok", "latency": lat}
+            if pid in errors:
+                c.update(kind=errors[pid], message=f"{errors[pid]} happened")
+            if pid in flags:
+                c["flags"] = "size.resized;preservation.ssim"
+            cases.append(c)
+    return cases
+
+
+@pytest.fixture()
+def db(tmp_path: Path) -> Database:
+    return Database(tmp_path / "results.duckdb")
+
+
+# --- statistics -----------------------------------------------------------------------------------
+
+def test_newcombe_matches_the_published_examples():
+    # Newcombe (1998), Table II, method 10: the interval for the difference of two proportions.
+    expected = {(56, 70, 48, 80): (0.0524, 0.3339), (9, 10, 3, 10): (0.1705, 0.8090), (6, 7, 2, 7): (0.0582, 0.8062),
+                (5, 56, 0, 29): (-0.0381, 0.1926), (0, 10, 0, 20): (-0.1611, 0.2775), (10, 10, 0, 20): (0.6791, 1.0)}
+    for counts, (lo, hi) in expected.items():
+        _, got_lo, got_hi = newcombe_difference(*counts)
+        assert (round(got_lo, 4), round(got_hi, 4)) == (lo, hi), counts
+    assert tuple(round(x, 4) for x in wilson(81, 263)) == (0.2553, 0.3662)
+    assert wilson(0, 20)[0] == 0.0 and wilson(20, 20)[1] == 1.0
+
+
+def test_bootstrap_is_deterministic_and_separates_shift_from_noise():
+    rng = np.random.default_rng(7)
+    base, same, slow = rng.gamma(9, 110, 40), rng.gamma(9, 110, 40), rng.gamma(9, 110, 40) * 1.8
+    assert bootstrap_quantile_ratio(slow, base) == bootstrap_quantile_ratio(slow[::-1], base)  # order-free
+    _, lo, _ = bootstrap_quantile_ratio(slow, base)
+    assert lo > 1.2
+    _, lo, hi = bootstrap_quantile_ratio(same, base)
+    assert lo < 1.2 and hi > 1.0 > lo
+
+
+def test_order_statistic_bootstrap_matches_resampling():
+    # The shortcut draws a resample's p95 without building it; it must agree with brute force.
+    x = np.random.default_rng(5).gamma(3, 100, 23)
+    exact = bootstrap_quantiles(x, 0.95, 50_000, np.random.default_rng(1))
+    naive = np.quantile(x[np.random.default_rng(2).integers(0, 23, size=(50_000, 23))], 0.95, axis=1)
+    assert exact.mean() == pytest.approx(naive.mean(), rel=0.01)
+    for p in (0.025, 0.25, 0.5, 0.975):
+        assert np.quantile(exact, p) == pytest.approx(np.quantile(naive, p), rel=0.03), p
+
+
+# --- bless ----------------------------------------------------------------------------------------
+
+def test_bless_refuses_unfinished_and_empty_runs_and_resolves_the_blessing(db):
+    seed_run(db, "run-a", suite(3), status="interrupted")
+    seed_run(db, "run-b", [], status="finished")
+    seed_run(db, "run-c", suite(3))
+    seed_run(db, "run-d", suite(3), endpoint="sm4ll-VTON/sm4ll-VTON-Demo", created=T0 + dt.timedelta(hours=1))
+    with pytest.raises(BlessError, match="interrupted, not finished"):
+        bless(db, "run-a")
+    with pytest.raises(BlessError, match="no results"):
+        bless(db, "run-b")
+    with pytest.raises(BlessError, match="no run matches"):
+        bless(db, "nope")
+    assert blessed_run(db, "sample", ENDPOINT) is None
+    assert bless(db, "run-c")["previous_run_id"] is None
+    assert blessed_run(db, "sample", ENDPOINT) == "run-c"
+    # No blessing for a new endpoint: the latest blessing of the dataset serves.
+    assert blessed_run(db, "sample", "https://new.example") == "run-c"
+    bless(db, "run-d")
+    assert blessed_run(db, "sample", "https://new.example") == "run-d"
+    assert blessed_run(db, "sample", ENDPOINT) == "run-c"
+    assert blessed_run(db, "other", ENDPOINT) is None
+    rows = list_baselines(db)
+    assert [r["run_id"] for r in rows] == ["run-d", "run-c"] and rows[0]["results"] == 6
+
+
+# --- verdicts -------------------------------------------------------------------------------------
+
+def test_a_clear_error_regression_fails(db):
+    seed_run(db, "base", suite(20, errors={"top-000": "timeout"}))
+    bless(db, "base")
+    bad = {f"top-{i:03d}": "server_error" for i in range(10)}
+    seed_run(db, "cand", suite(20, errors=bad), created=T0 + dt.timedelta(days=1))
+    result = gate(db, "cand")
+    assert result.verdict == REGRESSION and result.exit_code == 1
+    assert result.baseline_id == "base" and result.baseline_source == "blessed"
+    top = next(w for w in result.workflows if w.workflow == "top")
+    err = top.criterion("error_rate")
+    assert err.verdict == REGRESSION and err.interval[0] > 0.02
+    assert (err.baseline_count, err.candidate_count, err.candidate_n) == (1, 10, 20)
+    assert top.new_error_kinds == {"server_error": 10}
+    assert next(w for w in result.workflows if w.workflow == "dress").verdict == PASS
+    assert result.workflows[-1].workflow == OVERALL
+    assert any("top error_rate" in r for r in result.reasons)
+
+
+def test_one_flaky_case_in_a_small_suite_passes(db):
+    seed_run(db, "base", suite(10))
+    seed_run(db, "cand", suite(10, errors={"top-004": "timeout"}))
+    result = gate(db, "cand", baseline="base")
+    assert result.verdict == PASS and result.exit_code == 0, result.reasons
+    err = next(w for w in result.workflows if w.workflow == "top").criterion("error_rate")
+    assert err.change == pytest.approx(0.1) and err.interval[0] < 0.02 < err.change
+    assert "within noise" in err.reason
+    # The new kind is reported, not failed on.
+    assert result.new_error_kinds == {"timeout": 1}
+    assert any("new error kind" in w for w in result.warnings)
+
+
+def test_a_latency_regression_fails_and_latency_noise_passes(db):
+    rng = np.random.default_rng(3)
+    seed_run(db, "base", suite(30, latency=rng.gamma(9, 110, 60)))
+    seed_run(db, "slow", suite(30, latency=rng.gamma(9, 110, 60) * 1.7))
+    seed_run(db, "same", suite(30, latency=rng.gamma(9, 110, 60)))
+    slow = gate(db, "slow", baseline="base")
+    assert slow.verdict == REGRESSION
+    p95 = next(w for w in slow.workflows if w.workflow == "top").criterion("p95_latency")
+    assert p95.verdict == REGRESSION and p95.interval[0] > 0.2 and p95.change > 0.2
+    assert all(c.verdict != REGRESSION for c in slow.criteria if c.name == "error_rate")
+    assert gate(db, "same", baseline="base").verdict == PASS
+    # Too few ok calls: the p95 is not judged, and says why.
+    few = gate(db, "slow", baseline="base", thresholds=GateThresholds(min_ok_calls=31))
+    crit = next(w for w in few.workflows if w.workflow == "top").criterion("p95_latency")
+    assert crit.verdict == "not_judged" and "too few ok calls" in crit.reason
+
+
+def test_flag_rate_is_judged_only_when_both_runs_were_checked(db):
+    seed_run(db, "base", suite(30), checked=True)
+    seed_run(db, "cand", suite(30, flags={f"dress-{i:03d}" for i in range(12)}), checked=True)
+    seed_run(db, "unchecked", suite(30))
+    result = gate(db, "cand", baseline="base")
+    flag = next(w for w in result.workflows if w.workflow == "dress").criterion("flag_rate")
+    assert result.verdict == REGRESSION and flag.verdict == REGRESSION and flag.candidate_count == 12
+    other = gate(db, "cand", baseline="unchecked")
+    flag = next(w for w in other.workflows if w.workflow == "dress").criterion("flag_rate")
+    assert flag.verdict == "not_judged" and "baseline recorded no automatic checks" in flag.reason
+    assert other.verdict == PASS
+
+
+@pytest.mark.parametrize("case, message", [
+    ("no_blessing", "no blessed baseline"),
+    ("datasets", "different datasets"),
+    ("running", "still running"),
+    ("few", "only 4 case(s) in common"),
+    ("same", "same run"),
+    ("missing", "no candidate run"),
+])
+def test_cannot_judge_exits_2(db, case, message):
+    seed_run(db, "base", suite(12))
+    if case == "datasets":
+        seed_run(db, "cand", suite(12), dataset="other")
+    elif case == "running":
+        seed_run(db, "cand", suite(12), status="running")
+    elif case == "few":
+        seed_run(db, "cand", suite(2))
+    else:
+        seed_run(db, "cand", suite(12))
+    baseline = {"no_blessing": "blessed", "same": "cand"}.get(case, "base")
+    result = gate(db, "nope" if case == "missing" else "cand", baseline=baseline)
+    assert result.verdict == CANNOT_JUDGE and result.exit_code == 2
+    assert message in " ".join(result.reasons)
+
+
+# --- reports --------------------------------------------------------------------------------------
+
+def test_junit_validates_and_counts(db, tmp_path):
+    seed_run(db, "base", suite(20))
+    bad = {f"top-{i:03d}": "server_error" for i in range(10)}
+    seed_run(db, "cand", suite(20, errors=bad))
+    result = gate(db, "cand", baseline="base")
+    path = write_junit(result, tmp_path / "out" / "report.xml")
+    root = etree.parse(str(path)).getroot()
+    assert root.tag == "testsuites"
+    suite_el = root.find("testsuite")
+    cases = suite_el.findall("testcase")
+    # 2 workflows + overall, 3 criteria each.
+    assert len(cases) == 9 == int(suite_el.get("tests")) == int(root.get("tests"))
+    failures = [c for c in cases if c.find("failure") is not None]
+    skipped = [c for c in cases if c.find("skipped") is not None]
+    assert int(suite_el.get("failures")) == len(failures) >= 2  # top and overall error_rate
+    assert int(suite_el.get("skipped")) == len(skipped) == 3  # flag_rate: no checks recorded
+    names = {(c.get("classname"), c.get("name")) for c in failures}
+    assert ("vton-eval.gate.top", "error_rate") in names and ("vton-eval.gate.overall", "error_rate") in names
+    assert "above the allowed" in failures[0].find("failure").get("message")
+
+    stuck = gate(db, "cand", baseline="blessed")
+    root = etree.parse(str(write_junit(stuck, tmp_path / "stuck.xml"))).getroot()
+    assert root.get("errors") == "1" and root.find("testsuite/testcase/error") is not None
+
+
+def test_markdown_has_tables_thumbnails_and_escapes_service_text(db, tmp_path):
+    cases_b = suite(12, workflows=("top",))
+    cases_c = suite(12, workflows=("top",), errors={"top-001": "server_error"})
+    cases_c[1]["message"] = "<img src=x onerror=alert(1)> | broken [link](http://evil) **bold**"
+    for i in (5, 6):  # ok in both, different outputs: a small and a large change
+        cases_b[i]["image"] = _png((100, 100, 100))
+        cases_c[i]["image"] = _png((100, 100, 100), stripe=10 if i == 5 else None)
+    cases_c[6]["image"] = _png((230, 30, 30))
+    seed_run(db, "base", cases_b, label="v1 <b>")
+    seed_run(db, "cand", cases_c, label="v2")
+    result = gate(db, "cand", baseline="base")
+    path = write_markdown(result, tmp_path / "report.md", db)
+    text = path.read_text()
+    assert text.startswith("# vton-eval gate: PASS")
+    assert "| criterion | baseline | candidate | change | 95 % interval | allowed | verdict |" in text
+    assert "### Workflow top" in text and "### All workflows" in text
+    assert "## New error kinds" in text and "server\\_error" in text
+    assert "## Cases that changed most" in text and "| ok -> error |" in text
+    # Escaped: no raw HTML, no live link, the table cell not split.
+    assert "<img" not in text and "&lt;img src=x onerror=alert(1)&gt;" in text
+    assert "\\| broken \\[link\\](http://evil) \\*\\*bold\\*\\*" in text and "v1 &lt;b&gt;" in text
+    links = [p for line in text.splitlines() for p in line.split("![")[1:]]
+    assert len(links) == 2 + 3 * 2  # the error case has no candidate output; two ok/ok cases have three
+    for link in links:
+        rel = link.split("](", 1)[1].split(")", 1)[0]
+        assert rel.startswith("report_files/") and (tmp_path / rel).is_file()
+        with Image.open(tmp_path / rel) as img:
+            assert max(img.size) <= 160
+    # The most different ok/ok output is listed first among the output changes.
+    section = text.split("### Outputs least similar", 1)[1]
+    assert section.index("top-006") < section.index("top-005")
+
+
+def test_md_escape_neutralises_markup():
+    got = md_escape("a|b<c>&d\nline2 `x` ![i](u) ~~s~~")
+    assert got == "a\\|b&lt;c&gt;&amp;d line2 \\`x\\` !\\[i\\](u) \\~\\~s\\~\\~"
+    assert len(md_escape("x" * 1000, limit=50)) == 50
+
+
+# --- CLI ------------------------------------------------------------------------------------------
+
+def test_cli_bless_gate_and_exit_codes(db, tmp_path):
+    seed_run(db, "base", suite(20))
+    seed_run(db, "good", suite(20), created=T0 + dt.timedelta(days=1))
+    seed_run(db, "bad", suite(20, errors={f"dress-{i:03d}": "silent_failure" for i in range(9)}),
+             created=T0 + dt.timedelta(days=2))
+    seed_run(db, "open", suite(20), status="running")
+    runner = CliRunner()
+    args = ["--db", str(db.path)]
+    out = runner.invoke(main, ["gate", "--candidate", "good", *args])
+    assert out.exit_code == 2 and "no blessed baseline" in out.output
+    out = runner.invoke(main, ["bless", "open", *args])
+    assert out.exit_code == 1 and "not finished" in out.output
+    out = runner.invoke(main, ["bless", "base", *args])
+    assert out.exit_code == 0 and "blessed run base" in out.output
+    out = runner.invoke(main, ["bless", "--list", *args])
+    assert out.exit_code == 0 and "base" in out.output
+    out = runner.invoke(main, ["baselines", "--json", *args])
+    assert json.loads(out.output)[0]["run_id"] == "base"
+    out = runner.invoke(main, ["gate", "--candidate", "good", *args])
+    assert out.exit_code == 0 and "GATE PASS" in out.output
+    junit, md = tmp_path / "r.xml", tmp_path / "r.md"
+    out = runner.invoke(main, ["gate", "--candidate", "latest", "--junit", str(junit), "--markdown", str(md), *args])
+    assert out.exit_code == 1 and "GATE FAIL" in out.output and "dress error_rate" in out.output
+    assert junit.is_file() and md.read_text().startswith("# vton-eval gate: FAIL")
+    # A looser threshold lets the same run through; a nonsensical one is a usage error (exit 2).
+    out = runner.invoke(main, ["gate", "--candidate", "bad", "--max-error-rate-increase", "0.5", *args])
+    assert out.exit_code == 0, out.output
+    out = runner.invoke(main, ["gate", "--candidate", "bad", "--max-error-rate-increase", "2", *args])
+    assert out.exit_code == 2
+
+
+def test_python_dash_m_gate_in_a_subprocess(db):
+    seed_run(db, "base", suite(12))
+    seed_run(db, "cand", suite(12))
+    proc = subprocess.run([sys.executable, "-m", "vton_eval", "gate", "--candidate", "cand", "--baseline", "base",
+                           "--db", str(db.path)], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "GATE PASS" in proc.stdout and "error_rate" in proc.stdout

@@ -1,0 +1,184 @@
+"""Crashes and stops: kill -9 and Ctrl-C of a real `vton-eval run` process, then resume. No loss, no repeat.
+
+A second process polls the database all through a run, as the dashboard does: neither side errs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+from vton_eval.artifacts import ArtifactStore
+from vton_eval.runner import RunSettings, create_run, execute_run
+from vton_eval.runner.journal import Journal, journal_path
+from vton_eval.store import Database, NoDatabase
+from vton_eval.store.runs import get_run
+
+from .conftest import REPO, SAMPLE
+
+
+def _count(db: Database, run_id: str | None = None) -> int:
+    try:
+        with db.connect(read_only=True, busy_timeout_s=5) as con:
+            sql = "SELECT count(*) FROM results" + (" WHERE run_id = ?" if run_id else "")
+            return con.execute(sql, [run_id] if run_id else []).fetchone()[0]
+    except NoDatabase:
+        return 0
+
+
+def _start(db: Database, url: str, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "vton_eval", "run", "--dataset", str(SAMPLE), "--endpoint", url, "--concurrency", "2",
+         "--db", str(db.path), *extra],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for_results(db: Database, at_least: int, timeout: float = 60) -> None:
+    deadline = time.time() + timeout
+    while _count(db) < at_least:
+        assert time.time() < deadline, "the run recorded nothing"
+        time.sleep(0.05)
+
+
+def _case_keys(db: Database, run_id: str) -> dict[tuple[str, str, str], str]:
+    """(base sha, product sha, workflow) -> pair id: how the server's call log names a case."""
+    store = ArtifactStore(db.path)
+    with db.connect(read_only=True) as con:
+        rows = con.execute("SELECT pair_id, workflow, base_path, product_path FROM cases WHERE run_id = ?",
+                           [run_id]).fetchall()
+
+    def sha(rel: str) -> str:
+        return hashlib.sha256(store.abspath(rel).read_bytes()).hexdigest()
+
+    return {(sha(b), sha(p), wf): pid for pid, wf, b, p in rows}
+
+
+def test_kill_9_then_resume_loses_nothing_and_repeats_nothing(db, live_sandbox):
+    live_sandbox.config.latency = 0.25
+    proc = _start(db, live_sandbox.url)
+    _wait_for_results(db, 4)
+    time.sleep(0.15)  # land somewhere mid-batch: results in flight, some journalled, some written
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    with db.connect(read_only=True) as con:
+        run_id = con.execute("SELECT run_id FROM runs").fetchone()[0]
+        stored = {r[0]: r[1] for r in con.execute(
+            "SELECT pair_id, output_sha256 FROM results WHERE run_id = ?", [run_id]).fetchall()}
+    journalled = {r["pair_id"]: r.get("output_sha256") for r in
+                  Journal(journal_path(ArtifactStore(db.path).root, run_id)).read()}
+    received = {**journalled, **stored}
+    assert get_run(db, run_id)["status"] == "interrupted"  # the process is gone: shown as such
+    assert 4 <= len(received) < 20
+
+    resumed_at = time.time()
+    proc = subprocess.run([sys.executable, "-m", "vton_eval", "resume", run_id[:15], "--db", str(db.path)],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    with db.connect(read_only=True) as con:
+        final = con.execute('SELECT pair_id, "repeat", output_sha256 FROM results WHERE run_id = ?',
+                            [run_id]).fetchall()
+    assert len(final) == len({(p, r) for p, r, _ in final}) == 20  # every case once
+    by_pair = {p: sha for p, _, sha in final}
+    for pair, sha in received.items():  # nothing received before the kill was lost or replaced
+        assert by_pair[pair] == sha
+    names = _case_keys(db, run_id)
+    sent_again = [names[(c["base"], c["product"], c["workflow"])] for c in live_sandbox.calls
+                  if c["t"] >= resumed_at and "base" in c]
+    assert sent_again and not set(sent_again) & set(received)
+    assert sorted(sent_again) == sorted(set(names.values()) - set(received))
+    assert get_run(db, run_id)["status"] == "finished"
+
+
+def test_a_journal_left_unchecked_by_a_crash_is_checked_on_resume(db, live_sandbox):
+    """The crash came after a result was journalled but before its checks ran."""
+    live_sandbox.config.noop_rate = 1.0  # every output is the person unchanged: a hard check failure
+    run_id = create_run(db, RunSettings(dataset=str(SAMPLE), endpoint=live_sandbox.url, workflows=["top"]))
+    report = execute_run(db, run_id)
+    with db.connect() as con:
+        row = con.execute("SELECT * FROM results WHERE run_id = ? LIMIT 1", [run_id]).fetchone()
+        cols = [d[0] for d in con.description]
+        record = dict(zip(cols, row, strict=True))
+        con.execute("DELETE FROM results WHERE run_id = ? AND pair_id = ?", [run_id, record["pair_id"]])
+        con.execute("DELETE FROM checks WHERE run_id = ? AND pair_id = ?", [run_id, record["pair_id"]])
+        con.execute("UPDATE runs SET status = 'interrupted' WHERE run_id = ?", [run_id])
+    assert report.status == "finished"
+    raw = {**record, "status": "ok", "error_kind": None, "error_message": None, "flags": None, "checks": None}
+    Journal(journal_path(ArtifactStore(db.path).root, run_id)).append({**raw, "_checked": False})
+    calls = live_sandbox.stats["calls"]
+    assert execute_run(db, run_id).status == "finished"
+    assert live_sandbox.stats["calls"] == calls  # recovered from the journal, not sent again
+    with db.connect(read_only=True) as con:
+        kind, checks = con.execute("SELECT error_kind, checks FROM results WHERE run_id = ? AND pair_id = ?",
+                                   [run_id, record["pair_id"]]).fetchone()
+        n_checks = con.execute("SELECT count(*) FROM checks WHERE run_id = ? AND pair_id = ?",
+                               [run_id, record["pair_id"]]).fetchone()[0]
+    assert kind == "silent_failure" and json.loads(checks) and n_checks > 0
+
+
+def test_ctrl_c_marks_the_run_interrupted_and_exits_cleanly(db, live_sandbox):
+    live_sandbox.config.latency = 0.3
+    proc = _start(db, live_sandbox.url)
+    _wait_for_results(db, 2)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "interrupted" in err and "vton-eval resume" in err
+    with db.connect(read_only=True) as con:
+        run_id, status = con.execute("SELECT run_id, status FROM runs").fetchone()
+    assert status == "interrupted"
+    recorded = _count(db, run_id)
+    assert 2 <= recorded < 20
+    assert not journal_path(ArtifactStore(db.path).root, run_id).exists()  # everything reached the database
+
+
+def test_sigterm_cancels(db, live_sandbox):
+    live_sandbox.config.latency = 0.3
+    proc = _start(db, live_sandbox.url)
+    _wait_for_results(db, 1)
+    os.kill(proc.pid, signal.SIGTERM)
+    proc.communicate(timeout=60)
+    assert proc.returncode == 3
+    with db.connect(read_only=True) as con:
+        assert con.execute("SELECT status FROM runs").fetchone()[0] == "cancelled"
+
+
+READER = textwrap.dedent("""
+    import sys, time, json
+    from vton_eval.store import Database, NoDatabase
+    from vton_eval.store.runs import list_runs
+    db = Database(sys.argv[1], busy_timeout_s=10)
+    seen, errors, reads = [], [], 0
+    deadline = time.time() + float(sys.argv[2])
+    while time.time() < deadline:
+        try:
+            with db.connect(read_only=True) as con:
+                seen.append(con.execute("SELECT count(*) FROM results").fetchone()[0])
+            list_runs(db)
+            reads += 1
+        except NoDatabase:
+            pass
+        except Exception as exc:
+            errors.append(repr(exc))
+        time.sleep(0.01)
+    print(json.dumps({"reads": reads, "errors": errors, "max": max(seen or [0]), "seen": seen[-1:]}))
+""")
+
+
+def test_a_reader_polling_throughout_a_run_breaks_nothing(db, live_sandbox):
+    live_sandbox.config.latency = 0.05
+    db.ensure()
+    reader = subprocess.Popen([sys.executable, "-c", READER, str(db.path), "12"], cwd=REPO,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    run_id = create_run(db, RunSettings(dataset=str(SAMPLE), endpoint=live_sandbox.url, repeats=3, concurrency=4))
+    report = execute_run(db, run_id)
+    out, err = reader.communicate(timeout=60)
+    result = json.loads(out)
+    assert report.status == "finished" and _count(db, run_id) == 60
+    assert result["errors"] == [] and result["reads"] > 50, (result, err)
+    assert result["max"] > 0

@@ -1,0 +1,68 @@
+"""The check process: reads jobs as JSON lines on stdin, answers reports as JSON lines on stdout.
+
+A plain child process (`python -m vton_eval.runner.check_worker`) rather than multiprocessing:
+spawn would re-import the caller's main module (a user's script, Streamlit's bootstrap), and fork
+would copy the runner's HTTP threads and locks.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+
+@lru_cache(maxsize=64)
+def _image(path: str, mtime: float) -> Image.Image:
+    # Inputs repeat across cases (one person, many products): decode each once.
+    image = Image.open(path)
+    image.load()
+    return image
+
+
+def _load(path: str | None) -> Image.Image | None:
+    if not path:
+        return None
+    return _image(path, Path(path).stat().st_mtime)
+
+
+@lru_cache(maxsize=8)
+def _thresholds(text: str | None) -> Any:
+    from vton_eval.checks import Thresholds
+
+    return Thresholds.from_overrides(text) if text else Thresholds()
+
+
+def judge(job: dict[str, Any]) -> dict[str, Any]:
+    from vton_eval.checks import run_checks
+    from vton_eval.checks.results import HARD, CheckReport, CheckResult
+
+    inputs = job["inputs"]
+    try:
+        output = Path(inputs["output"]).read_bytes()
+    except OSError as exc:
+        report = CheckReport([CheckResult("decodes", 0.0, None, False, HARD, f"cannot read the output: {exc}")])
+    else:
+        report = run_checks(output, _load(inputs["base"]), _load(inputs["product"]), job["workflow"],
+                            _load(inputs.get("mask")), _load(inputs.get("reference")),
+                            _thresholds(job.get("thresholds")))
+    return {"results": [r.to_dict() for r in report.results]}
+
+
+def main() -> None:
+    for line in sys.stdin:
+        job = json.loads(line)
+        try:
+            answer = {"id": job["id"], "report": judge(job)}
+        except Exception as exc:  # report it for this job; the worker lives on for the next ones
+            answer = {"id": job["id"], "error": f"{type(exc).__name__}: {exc}"}
+        sys.stdout.write(json.dumps(answer) + "\n")
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
