@@ -46,9 +46,11 @@ def sidebar_status() -> None:
             st.caption("not created yet: it appears with the first run")
 
 
-def render(body: Callable[[], None]) -> None:
+def render(body: Callable[[], None], needs_data: bool = True) -> None:
     """Run a page body; turn the states that are not bugs into useful screens, never a traceback."""
     try:
+        if needs_data and not db_path().exists():
+            raise NoDatabase(str(db_path()))
         body()
     except NoDatabase:
         no_database()

@@ -171,7 +171,7 @@ def test_bless_refuses_unfinished_and_empty_runs_and_resolves_the_blessing(db):
     assert blessed_run(db, "sample", ENDPOINT) == "run-c"
     # No blessing for a new endpoint: the latest blessing of the dataset serves.
     assert blessed_run(db, "sample", "https://new.example") == "run-c"
-    bless(db, "run-d")
+    assert bless(db, "latest")["run_id"] == "run-d"
     assert blessed_run(db, "sample", "https://new.example") == "run-d"
     assert blessed_run(db, "sample", ENDPOINT) == "run-c"
     assert blessed_run(db, "other", ENDPOINT) is None
@@ -236,6 +236,11 @@ def test_flag_rate_is_judged_only_when_both_runs_were_checked(db):
     result = gate(db, "cand", baseline="base")
     flag = next(w for w in result.workflows if w.workflow == "dress").criterion("flag_rate")
     assert result.verdict == REGRESSION and flag.verdict == REGRESSION and flag.candidate_count == 12
+    # A silent failure's soft-check flags are not counted again: it already is an error.
+    silent = {f"dress-{i:03d}" for i in range(12)}
+    seed_run(db, "silent", suite(30, errors=dict.fromkeys(silent, "silent_failure"), flags=silent), checked=True)
+    flag = next(w for w in gate(db, "silent", baseline="base").workflows if w.workflow == "dress").criterion("flag_rate")
+    assert flag.candidate_count == 0 and flag.verdict == PASS
     other = gate(db, "cand", baseline="unchecked")
     flag = next(w for w in other.workflows if w.workflow == "dress").criterion("flag_rate")
     assert flag.verdict == "not_judged" and "baseline recorded no automatic checks" in flag.reason

@@ -238,21 +238,23 @@ def test_export_writes_parquet_that_reads_back(sample, tmp_path):
 
 
 def test_cli_merge_and_export(sample, tmp_path):
+    """The documented matrix flow: shard databases + the baseline database -> one file -> gate."""
     sources = _layout(tmp_path / "m", sample, count=2, label="cli")
-    target = tmp_path / "merged.duckdb"
+    baseline = tmp_path / "cache" / "baseline.duckdb"
+    baseline.parent.mkdir()
+    record(baseline, sample, None, run_id="20260201-090000-0000", label="v1.0")
     runner = CliRunner()
-    out = runner.invoke(main, ["merge", *map(str, sources), "--into", str(target)])
+    assert runner.invoke(main, ["bless", "20260201-090000-0000", "--db", str(baseline)]).exit_code == 0
+    target = tmp_path / "results.duckdb"
+    out = runner.invoke(main, ["merge", str(baseline), *map(str, sources), "--into", str(target)])
     assert out.exit_code == 0, out.output
-    run_id = out.stdout.strip().splitlines()[-1]
-    assert run_id.startswith("20260302-090001-m")
-    out = runner.invoke(main, ["export", run_id, "--parquet", str(tmp_path / "pq"), "--db", str(target)])
+    assert out.stdout.strip().splitlines() == [merge_id := out.stdout.strip()]  # only the merged run on stdout
+    assert merge_id.startswith("20260302-090001-m") and "1 blessing(s)" in out.stderr
+    out = runner.invoke(main, ["gate", "--candidate", merge_id, "--db", str(target)])
+    assert out.exit_code == 0 and "GATE PASS" in out.stdout and "baseline 20260201-090000-0000" in out.stdout
+    out = runner.invoke(main, ["export", merge_id, "--parquet", str(tmp_path / "pq"), "--db", str(target)])
     assert out.exit_code == 0 and (tmp_path / "pq" / "results.parquet").is_file()
     assert str(tmp_path / "pq" / "cases.parquet") in out.stdout
-    # The pipeline's next step: gate the merged run against a blessed unsharded run in the same file.
-    record(target, sample, None, run_id="20260201-090000-0000")
-    assert runner.invoke(main, ["bless", "20260201-090000-0000", "--db", str(target)]).exit_code == 0
-    out = runner.invoke(main, ["gate", "--candidate", run_id, "--db", str(target)])
-    assert out.exit_code == 0 and "GATE PASS" in out.stdout, out.output
     out = runner.invoke(main, ["merge", str(sources[0]), "--into", str(tmp_path / "x.duckdb")])
     assert out.exit_code == 1 and "missing shard(s) 2/2" in out.output
     out = runner.invoke(main, ["export", "nope", "--parquet", str(tmp_path / "pq2"), "--db", str(target)])

@@ -1,13 +1,13 @@
 """Joining shard databases (one per CI matrix job) into one database with one run per suite.
 
-The rule: runs recorded with `--shard K/N` are shards of one suite when they have the same dataset
-(name), endpoint, N and settings (every setting but the shard and the dataset's path on disk,
-which differs between machines; the label is a setting, so two builds never mix). A complete
-suite (shards 1..N, each once) becomes ONE run in the target: a deterministic id derived from the
+Shards of one suite (the rule is in `vton_eval.shards`: same dataset, endpoint, N and settings but
+the shard) are merged: a complete suite (shards 1..N, each once) becomes ONE run in the target: a deterministic id derived from the
 shard run ids, `merged_from` = those ids in shard order, `shard` NULL, status `finished` when every
 shard finished. An incomplete or unfinished suite is refused with what is missing, unless
 `allow_partial` (then the run is marked `interrupted` and its message says what is missing).
-Runs that are not shards are copied as they are.
+Runs that are not shards are copied as they are, with their blessing (`baselines`) when the
+target has none for that dataset and endpoint: `merge baseline.duckdb shards/*.duckdb --into x`
+gives a file where `gate --baseline blessed` works.
 
 Sources are only read (each stays a valid database). Rows go in with INSERT OR IGNORE against the
 primary keys and files are content-addressed, so merging twice changes nothing. Artifact files
@@ -30,9 +30,9 @@ from typing import Any
 import pyarrow as pa
 
 from vton_eval.artifacts import artifact_root_for
-from vton_eval.runner.plan import SelectionError, parse_shard
+from vton_eval.shards import plan_suite, shard_of, suite_key
 from vton_eval.store.db import Database
-from vton_eval.store.runs import list_runs, utcnow
+from vton_eval.store.runs import list_runs
 
 # Tables copied per source, with their run-id and path columns.
 _TABLES = {
@@ -42,8 +42,6 @@ _TABLES = {
     "reviews": (("run_id",), ()),
     "preferences": (("run_a", "run_b"), ()),
 }
-_KEY_FALLBACK = ("label", "pairs_filter", "tags_filter", "concurrency", "rate_limit", "repeats", "retries",
-                 "timeout_s")
 
 
 class MergeError(Exception):
@@ -64,6 +62,8 @@ class MergeReport:
     target: Path
     merged: list[MergedRun] = field(default_factory=list)
     copied_runs: list[str] = field(default_factory=list)
+    # Blessings of copied runs, carried over where the target has none for that (dataset, endpoint).
+    blessings_added: int = 0
     superseded: list[str] = field(default_factory=list)
     files_copied: int = 0
     rows_added: dict[str, int] = field(default_factory=dict)
@@ -75,6 +75,7 @@ class _Source:
     runs: list[dict[str, Any]]
     raw_runs: list[dict[str, Any]]
     tables: dict[str, pa.Table]
+    baselines: list[tuple[Any, ...]]
 
 
 def _read_source(path: Path) -> _Source:
@@ -87,83 +88,8 @@ def _read_source(path: Path) -> _Source:
         cols = [d[0] for d in cur.description]
         raw = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
         tables = {t: con.sql(f"SELECT * FROM {t}").to_arrow_table() for t in _TABLES}
-    return _Source(db, runs, raw, tables)
-
-
-def _settings(run: dict[str, Any]) -> dict[str, Any]:
-    try:
-        return json.loads(run.get("settings") or "{}")
-    except ValueError:
-        return {}
-
-
-def shard_of(run: dict[str, Any]) -> tuple[int, int] | None:
-    """A run's shard (K, N), from the `shard` column or, for older runs, its settings."""
-    text = run.get("shard") or _settings(run).get("shard")
-    try:
-        return parse_shard(text)
-    except SelectionError:
-        return None
-
-
-def suite_key(run: dict[str, Any]) -> str:
-    """What shards of one suite have in common (see the module docstring)."""
-    settings = _settings(run)
-    if settings:
-        settings = {k: v for k, v in settings.items() if k not in ("shard", "dataset")}
-    else:
-        settings = {k: run.get(k) for k in _KEY_FALLBACK}
-    shard = shard_of(run)
-    body = {"dataset": run["dataset"], "endpoint": run["endpoint"], "of": shard[1] if shard else None,
-            "settings": settings}
-    return json.dumps(body, sort_keys=True, default=str)
-
-
-def merged_run_id(runs: list[dict[str, Any]]) -> str:
-    """Deterministic: the same shard runs always merge into the same id (so re-merging is a no-op)."""
-    ids = sorted(r["run_id"] for r in runs)
-    first = min(r["created_at"] for r in runs)
-    return first.strftime("%Y%m%d-%H%M%S-m") + hashlib.sha256(",".join(ids).encode()).hexdigest()[:6]
-
-
-def _plan_suite(runs: list[dict[str, Any]], allow_partial: bool) -> tuple[dict[str, Any], list[str]]:
-    """Check one suite's shards; return (the merged run's row, problems that refuse the merge)."""
-    count = shard_of(runs[0])[1]  # type: ignore[index]
-    by_k: dict[int, list[dict[str, Any]]] = {}
-    for r in runs:
-        by_k.setdefault(shard_of(r)[0], []).append(r)  # type: ignore[index]
-    # Two runs of one shard are ambiguous (which one counts?): refused even with allow_partial.
-    fatal = [f"shard {k}/{count} was recorded by several runs ({', '.join(r['run_id'] for r in v)}): merge the "
-             "databases of one build only (or label builds differently)" for k, v in sorted(by_k.items()) if len(v) > 1]
-    problems = []
-    missing = [f"{k}/{count}" for k in range(1, count + 1) if k not in by_k]
-    if missing:
-        problems.append(f"missing shard(s) {', '.join(missing)}")
-    ordered = [by_k[k][0] for k in sorted(by_k)]
-    for r in ordered:
-        if r["status"] != "finished":
-            problems.append(f"shard {shard_of(r)[0]}/{count} (run {r['run_id']}) is {r['status']}: "  # type: ignore[index]
-                            f"{r['done']} of {r['total_cases']} cases recorded")
-    first = ordered[0]
-    now = utcnow()
-    row = dict(first)
-    settings = _settings(first)
-    if settings:
-        settings["shard"] = None
-    row.update({
-        "run_id": merged_run_id(ordered), "shard": None, "merged_from": ",".join(r["run_id"] for r in ordered),
-        "status": "interrupted" if problems else "finished",
-        "message": ("merged incomplete suite: " + "; ".join(problems)) if problems else None,
-        "created_at": min(r["created_at"] for r in ordered),
-        "started_at": min((r["started_at"] for r in ordered if r.get("started_at")), default=None),
-        "finished_at": None if problems else max((r["finished_at"] for r in ordered if r.get("finished_at")),
-                                                 default=now),
-        "updated_at": now, "pid": None, "host": None,
-        "total_cases": sum(int(r["total_cases"] or 0) for r in ordered),
-        "workflows": ",".join(sorted({w for r in ordered for w in (r.get("workflows") or "").split(",") if w})),
-        "settings": json.dumps(settings, sort_keys=True) if settings else first.get("settings"),
-    })
-    return row, fatal + ([] if allow_partial else problems)
+        baselines = con.execute("SELECT dataset, endpoint, run_id, blessed_at FROM baselines").fetchall()
+    return _Source(db, runs, raw, tables, baselines)
 
 
 def _copy_tree(src_root: Path, dst_root: Path) -> int:
@@ -257,7 +183,7 @@ def merge(sources: Sequence[str | os.PathLike[str]], into: str | os.PathLike[str
                 suites.setdefault(suite_key(run), []).append((src, {**raw[run["run_id"]], **run}))
     plans, problems = [], []
     for members in suites.values():
-        row, issues = _plan_suite([r for _, r in members], allow_partial)
+        row, issues = plan_suite([r for _, r in members], allow_partial)
         label = f"suite {row['dataset']} -> {row['endpoint']}" + (f" ({row['label']})" if row.get("label") else "")
         problems += [f"{label}: {p}" for p in issues]
         plans.append((row, members))
@@ -293,6 +219,11 @@ def merge(sources: Sequence[str | os.PathLike[str]], into: str | os.PathLike[str
                 old, new = artifact_root_for(src.db.path).name + "/", dst_root.name + "/"
                 for table in _TABLES:
                     _insert_table(con, table, src.tables[table], id_map, old, new)
+                for blessing in src.baselines:
+                    if blessing[2] not in id_map:  # a blessed shard run means nothing once merged
+                        added = con.execute("INSERT OR IGNORE INTO baselines VALUES (?, ?, ?, ?) RETURNING run_id",
+                                            list(blessing)).fetchall()
+                        report.blessings_added += len(added)
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")

@@ -89,4 +89,4 @@ def body() -> None:
         try_one_pair()
 
 
-render(body)
+render(body, needs_data=False)

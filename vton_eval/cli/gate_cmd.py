@@ -160,7 +160,7 @@ def _show_baselines(db: Database, as_json: bool) -> None:
 
 
 @click.command("bless")
-@click.argument("run_id", required=False)
+@click.argument("run_id", required=False, metavar="RUN_ID|latest")
 @click.option("--list", "show", is_flag=True, help="List the blessed baselines instead.")
 @click.option("--json", "as_json", is_flag=True, help="With --list: print JSON.")
 @db_option
@@ -207,6 +207,8 @@ def merge_command(sources: tuple[str, ...], into: str, allow_partial: bool) -> N
             err.print(f"  [yellow]{escape(m.message)}")
     for run_id in report.copied_runs:
         err.print(f"run {run_id} copied as is (not a shard)")
+    if report.blessings_added:
+        err.print(f"{report.blessings_added} blessing(s) of copied runs carried over")
     for run_id in report.superseded:
         err.print(f"run {run_id} removed: an earlier partial merge of the same shards")
     added = ", ".join(f"{n} {t}" for t, n in report.rows_added.items() if n)

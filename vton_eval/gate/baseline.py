@@ -10,7 +10,7 @@ from typing import Any
 
 from vton_eval.gate.model import GateError
 from vton_eval.store.db import Database, NoDatabase
-from vton_eval.store.runs import get_run, resolve_run_id, utcnow
+from vton_eval.store.runs import get_run, list_runs, resolve_run_id, utcnow
 
 
 class BlessError(GateError):
@@ -18,12 +18,16 @@ class BlessError(GateError):
 
 
 def bless(db: Database, run_id: str) -> dict[str, Any]:
-    """Make `run_id` (or a unique prefix of it) the baseline of its (dataset, endpoint).
+    """Make `run_id` (a unique prefix of one, or 'latest') the baseline of its (dataset, endpoint).
 
     Replaces a previous blessing for the same pair. Returns the baseline row
     {dataset, endpoint, run_id, blessed_at, previous_run_id}. Raises BlessError.
     """
-    full = resolve_run_id(db, run_id)
+    if run_id == "latest":
+        newest = list_runs(db, limit=1)
+        full = newest[0]["run_id"] if newest else None
+    else:
+        full = resolve_run_id(db, run_id)
     run = get_run(db, full) if full else None
     if run is None:
         raise BlessError(f"no run matches {run_id!r} in {db.path}")

@@ -4,8 +4,8 @@ Rules (the README's "Release pipelines" section states them for users):
 
 - error rate = errors (any kind, silent_failure included) / shared cases. Regression when the
   lower end of the 95 % Newcombe interval of (candidate - baseline) is above the allowed increase.
-- flag rate = shared cases whose `flags` is non-empty / shared cases; same rule. Judged only when
-  both runs recorded automatic checks.
+- flag rate = shared cases ok with a non-empty `flags` / shared cases; same rule. Judged only when
+  both runs recorded automatic checks. (A silent failure's flags are not counted: it is an error.)
 - p95 latency of ok calls: regression when the relative increase is above the allowed one AND the
   lower end of the 95 % bootstrap interval of the p95 ratio is above 1 + allowed. Judged only with
   at least `min_ok_calls` ok calls in each run.
@@ -59,7 +59,9 @@ def judge_rate(
                      candidate_count=k_cand, candidate_n=n)
     if n:
         crit.baseline, crit.candidate = k_base / n, k_cand / n
+        crit.change = crit.candidate - crit.baseline  # shown even when not judged; no interval then
     if unavailable:
+        crit.change = None
         crit.reason = unavailable
         return crit
     if n < t.min_cases:
@@ -88,6 +90,8 @@ def judge_p95(workflow: str, cand: np.ndarray, base: np.ndarray, t: GateThreshol
         crit.baseline = percentile(base, 0.95)
     if len(cand):
         crit.candidate = percentile(cand, 0.95)
+    if crit.baseline and crit.candidate is not None:
+        crit.change = crit.candidate / crit.baseline - 1.0
     if len(base) < t.min_ok_calls or len(cand) < t.min_ok_calls:
         crit.reason = (f"too few ok calls to estimate a p95: baseline {len(base)}, candidate {len(cand)} "
                        f"(at least {t.min_ok_calls} each are needed)")

@@ -3,6 +3,9 @@
 Shared cases are (pair_id, repeat) recorded by both runs for the same workflow: a candidate run on
 a shard of the suite, or one that stopped early, is compared on what it has, never against cases it
 did not run. Aggregates come out per workflow and pooled (`overall`) from one GROUPING SETS query.
+
+A case counts as flagged only when its output was ok: a silent failure also carries the soft checks
+its output failed, but it already counts in the error rate and must not count twice.
 """
 
 from __future__ import annotations
@@ -20,9 +23,9 @@ _SHARED = """
 WITH shared AS (
     SELECT c.workflow, c.pair_id, c."repeat",
            c.status AS c_status, c.error_kind AS c_kind, c.latency_ms AS c_latency,
-           coalesce(c.flags, '') <> '' AS c_flagged,
+           c.status = 'ok' AND coalesce(c.flags, '') <> '' AS c_flagged,
            b.status AS b_status, b.error_kind AS b_kind, b.latency_ms AS b_latency,
-           coalesce(b.flags, '') <> '' AS b_flagged
+           b.status = 'ok' AND coalesce(b.flags, '') <> '' AS b_flagged
     FROM results c
     JOIN results b ON b.pair_id = c.pair_id AND b."repeat" = c."repeat" AND b.workflow = c.workflow
     WHERE c.run_id = ? AND b.run_id = ?

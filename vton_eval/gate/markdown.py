@@ -136,11 +136,13 @@ def markdown_text(result: GateResult, db: Database, files: Path, top_n: int = 10
     shown = len(changes.status_changes)
     out += [f"### Status changes ({shown} shown of {changes.status_changes_total})", ""]
     out += _cases_table(db, changes.status_changes, files, thumb_size, False) if shown else ["None.", ""]
-    note = (f"{changes.compared} of {changes.ok_ok_different} ok/ok cases with different output bytes compared"
-            + (" (a deterministic sample)" if changes.compared < changes.ok_ok_different else ""))
-    out += [f"### Outputs least similar to the baseline's ({len(changes.output_changes)} shown; {note})", ""]
-    out += (_cases_table(db, changes.output_changes, files, thumb_size, True) if changes.output_changes
-            else ["None.", ""])
+    out += ["### Outputs least similar to the baseline's", ""]
+    if not changes.ok_ok_different:
+        return "\n".join([*out, "None: every case ok in both runs got the same output bytes.", ""])
+    sample = " (a deterministic sample)" if changes.compared < changes.ok_ok_different else ""
+    out += [f"{len(changes.output_changes)} shown; {changes.compared} of {changes.ok_ok_different} cases ok in both "
+            f"runs with different outputs compared{sample}, ranked by max(1 - SSIM, changed share).", ""]
+    out += _cases_table(db, changes.output_changes, files, thumb_size, True)
     return "\n".join(out)
 
 
