@@ -15,6 +15,7 @@ PAGES = {
     ],
     "Work": [
         st.Page("pages/runs.py", title="Runs", icon=":material/play_circle:"),
+        st.Page("pages/review.py", title="Review", icon=":material/fact_check:"),
     ],
 }
 

@@ -115,6 +115,10 @@ def suite(n: int, workflows: tuple[str, ...] = ("top", "dress"), errors: dict[st
     return cases
 
 
+def _crit(result, workflow: str, name: str):
+    return next(w for w in result.workflows if w.workflow == workflow).criterion(name)
+
+
 @pytest.fixture()
 def db(tmp_path: Path) -> Database:
     return Database(tmp_path / "results.duckdb")
@@ -204,7 +208,7 @@ def test_one_flaky_case_in_a_small_suite_passes(db):
     seed_run(db, "cand", suite(10, errors={"top-004": "timeout"}))
     result = gate(db, "cand", baseline="base")
     assert result.verdict == PASS and result.exit_code == 0, result.reasons
-    err = next(w for w in result.workflows if w.workflow == "top").criterion("error_rate")
+    err = _crit(result, "top", "error_rate")
     assert err.change == pytest.approx(0.1) and err.interval[0] < 0.02 < err.change
     assert "within noise" in err.reason
     # The new kind is reported, not failed on.
@@ -219,13 +223,13 @@ def test_a_latency_regression_fails_and_latency_noise_passes(db):
     seed_run(db, "same", suite(30, latency=rng.gamma(9, 110, 60)))
     slow = gate(db, "slow", baseline="base")
     assert slow.verdict == REGRESSION
-    p95 = next(w for w in slow.workflows if w.workflow == "top").criterion("p95_latency")
+    p95 = _crit(slow, "top", "p95_latency")
     assert p95.verdict == REGRESSION and p95.interval[0] > 0.2 and p95.change > 0.2
     assert all(c.verdict != REGRESSION for c in slow.criteria if c.name == "error_rate")
     assert gate(db, "same", baseline="base").verdict == PASS
     # Too few ok calls: the p95 is not judged, and says why.
     few = gate(db, "slow", baseline="base", thresholds=GateThresholds(min_ok_calls=31))
-    crit = next(w for w in few.workflows if w.workflow == "top").criterion("p95_latency")
+    crit = _crit(few, "top", "p95_latency")
     assert crit.verdict == "not_judged" and "too few ok calls" in crit.reason
 
 
@@ -234,15 +238,15 @@ def test_flag_rate_is_judged_only_when_both_runs_were_checked(db):
     seed_run(db, "cand", suite(30, flags={f"dress-{i:03d}" for i in range(12)}), checked=True)
     seed_run(db, "unchecked", suite(30))
     result = gate(db, "cand", baseline="base")
-    flag = next(w for w in result.workflows if w.workflow == "dress").criterion("flag_rate")
+    flag = _crit(result, "dress", "flag_rate")
     assert result.verdict == REGRESSION and flag.verdict == REGRESSION and flag.candidate_count == 12
     # A silent failure's soft-check flags are not counted again: it already is an error.
     silent = {f"dress-{i:03d}" for i in range(12)}
     seed_run(db, "silent", suite(30, errors=dict.fromkeys(silent, "silent_failure"), flags=silent), checked=True)
-    flag = next(w for w in gate(db, "silent", baseline="base").workflows if w.workflow == "dress").criterion("flag_rate")
+    flag = _crit(gate(db, "silent", baseline="base"), "dress", "flag_rate")
     assert flag.candidate_count == 0 and flag.verdict == PASS
     other = gate(db, "cand", baseline="unchecked")
-    flag = next(w for w in other.workflows if w.workflow == "dress").criterion("flag_rate")
+    flag = _crit(other, "dress", "flag_rate")
     assert flag.verdict == "not_judged" and "baseline recorded no automatic checks" in flag.reason
     assert other.verdict == PASS
 

@@ -23,9 +23,10 @@ from vton_eval.artifacts import ArtifactStore
 from vton_eval.cli import main
 from vton_eval.datasets import Dataset, load_dataset
 from vton_eval.export import ExportError, export_run
-from vton_eval.merge import MergeError, merge, shard_of
+from vton_eval.merge import MergeError, merge
 from vton_eval.runner.plan import select_pairs
 from vton_eval.runner.settings import RunSettings
+from vton_eval.shards import shard_of
 from vton_eval.store import Database
 from vton_eval.store.runs import insert_run
 from vton_eval.store.writes import insert_cases, insert_results

@@ -1,10 +1,11 @@
 """Joining shard databases (one per CI matrix job) into one database with one run per suite.
 
 Shards of one suite (the rule is in `vton_eval.shards`: same dataset, endpoint, N and settings but
-the shard) are merged: a complete suite (shards 1..N, each once) becomes ONE run in the target: a deterministic id derived from the
-shard run ids, `merged_from` = those ids in shard order, `shard` NULL, status `finished` when every
-shard finished. An incomplete or unfinished suite is refused with what is missing, unless
-`allow_partial` (then the run is marked `interrupted` and its message says what is missing).
+the shard) are merged: a complete suite (shards 1..N, each once) becomes ONE run in the target,
+with a deterministic id derived from the shard run ids, `merged_from` = those ids in shard order,
+`shard` NULL, status `finished` when every shard finished. An incomplete or unfinished suite is
+refused with what is missing, unless `allow_partial` (then the run is marked `interrupted` and its
+message says what is missing).
 Runs that are not shards are copied as they are, with their blessing (`baselines`) when the
 target has none for that dataset and endpoint: `merge baseline.duckdb shards/*.duckdb --into x`
 gives a file where `gate --baseline blessed` works.
@@ -18,8 +19,6 @@ to `<target stem>.artifacts/`.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import shutil
 from collections.abc import Sequence

@@ -10,14 +10,16 @@ from dashboard.common import database, db_path, render
 from dashboard.launch_form import launch_form
 from dashboard.try_one import try_one_pair
 from vton_eval import launch
+from vton_eval.gate import BlessError, bless, list_baselines
 
 
-def runs_frame(runs: list[dict]) -> pd.DataFrame:
+def runs_frame(runs: list[dict], blessed: set[str]) -> pd.DataFrame:
     rows = []
     for r in runs:
         total = r["total_cases"] or 0
         rows.append({
-            "run": r["run_id"], "label": r["label"] or "", "status": r["status"], "dataset": r["dataset"],
+            "run": r["run_id"], "baseline": "✓" if r["run_id"] in blessed else "", "label": r["label"] or "",
+            "status": r["status"], "dataset": r["dataset"],
             "endpoint": r["endpoint"], "progress": (r["done"] / total) if total else 0.0,
             "cases": f"{r['done']}/{total}", "ok": r["ok"], "errors": r["errors"],
             "error kinds": r["error_kinds"] or "", "duration (s)": r["duration_s"], "started": r["created_at"],
@@ -47,6 +49,17 @@ def actions(runs: list[dict]) -> None:
                 data.runs.clear()
             except ValueError as exc:
                 st.error(str(exc))
+    if run["status"] == "finished":
+        if chosen in blessed_ids(db):
+            cols[1].caption(f"Baseline for {run['dataset']} at {run['endpoint']}")
+        elif cols[1].button("Bless as baseline", key="bless_run", icon=":material/verified:",
+                            help="Release gates compare new runs of this dataset and endpoint with this one."):
+            try:
+                bless(db, chosen)
+                st.toast(f"Run {chosen} is now the baseline for {run['dataset']}")
+                st.rerun()
+            except BlessError as exc:
+                st.error(str(exc))
     if run.get("message"):
         st.caption("Message")
         st.text(run["message"])
@@ -54,6 +67,10 @@ def actions(runs: list[dict]) -> None:
     if tail:
         with st.expander("Log of the run's process"):
             st.code(tail, language=None)
+
+
+def blessed_ids(db) -> set[str]:
+    return {b["run_id"] for b in list_baselines(db)}
 
 
 def runs_section() -> None:
@@ -66,7 +83,7 @@ def runs_section() -> None:
         if not current:
             st.info("No runs yet. Launch one in the next tab, or from a terminal with `vton-eval run`.")
             return
-        st.dataframe(runs_frame(current), hide_index=True, width="stretch", column_config={
+        st.dataframe(runs_frame(current, blessed_ids(database())), hide_index=True, width="stretch", column_config={
             "progress": st.column_config.ProgressColumn("progress", format="percent", min_value=0, max_value=1),
             "duration (s)": st.column_config.NumberColumn(format="%.0f"),
             "started": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),

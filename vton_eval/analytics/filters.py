@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,13 +47,20 @@ def _marks(values: Sequence[Any]) -> str:
     return ", ".join("?" for _ in values)
 
 
-def frame(db: Database, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
-    """Run a read-only query into a DataFrame; no database yet means an empty frame."""
+def frame(db: Database, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> pd.DataFrame:
+    """Run a read-only query into a DataFrame; no database yet means an empty frame.
+
+    `params` are positional (?) or named ($name, given as a mapping)."""
     try:
         with db.connect(read_only=True) as con:
-            return con.execute(sql, list(params)).df()
+            df = con.execute(sql, params if isinstance(params, Mapping) else list(params)).df()
     except NoDatabase:
         return pd.DataFrame()
+    # pandas 3 stores missing text as NaN (a float); callers test text with `if value`, so use None.
+    for column in df.columns:
+        if pd.api.types.is_string_dtype(df[column]) or df[column].dtype == object:
+            df[column] = df[column].astype(object).where(df[column].notna(), None)
+    return df
 
 
 def filter_options(db: Database) -> dict[str, list[str]]:

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from vton_eval.cli.gate_cmd import gate_options, run_gate_from_options
 from vton_eval.cli.progress_view import kinds_table, summary_table, watch
 from vton_eval.datasets import DatasetError
 from vton_eval.runner import Progress, RunError, RunReport, RunSettings, create_run, execute_run
@@ -123,11 +124,14 @@ def _finish(db: Database, report: RunReport, console: Console) -> None:
 @click.option("--check-thresholds", default=None, metavar="JSON|FILE",
               help='Override check thresholds, e.g. \'{"preservation.max_changed_share": 0.2}\' or a JSON file.')
 @click.option("--detach", is_flag=True, hidden=True, help="Print the run id at once (used by the dashboard).")
+@click.option("--gate", "with_gate", is_flag=True,
+              help="After the run, gate it against the baseline; exit with the gate's code (0/1/2).")
+@gate_options
 @db_option
 def run_command(dataset: str, endpoint: str, workflows: str | None, pairs: str | None, tags: str | None,
                 concurrency: int, rate_limit: str | None, repeats: int, retries: int, timeout_s: float,
                 label: str | None, shard: str | None, skip_bad_rows: bool, checks: bool, check_thresholds: str | None,
-                detach: bool, db_path: str | None) -> None:
+                detach: bool, with_gate: bool, db_path: str | None, **gate_settings: Any) -> None:
     """Send every case of a dataset to an endpoint and record the outcomes."""
     console = _console()
     db = Database(db_path)
@@ -142,16 +146,22 @@ def run_command(dataset: str, endpoint: str, workflows: str | None, pairs: str |
     except (RunError, DatasetError, DatabaseBusy) as exc:
         raise click.ClickException(str(exc)) from None
     print(run_id if detach else f"run {run_id}: dataset {dataset} -> {settings.endpoint}", flush=True)
-    _execute(db, run_id, console)
+    report = _execute(db, run_id, console)
+    if with_gate:
+        if report.status != "finished":
+            console.print(f"[red]not gating: the run is {report.status}")
+            sys.exit(2)
+        sys.exit(run_gate_from_options(db, run_id, Console(highlight=False, width=160), **gate_settings))
+    sys.exit(EXIT_BY_STATUS.get(report.status, 1))
 
 
-def _execute(db: Database, run_id: str, console: Console) -> None:
+def _execute(db: Database, run_id: str, console: Console) -> RunReport:
     try:
         report = _drive(db, run_id, console)
     except (RunError, DatabaseBusy) as exc:
         raise click.ClickException(str(exc)) from None
     _finish(db, report, console)
-    sys.exit(EXIT_BY_STATUS.get(report.status, 1))
+    return report
 
 
 @click.command("resume")
@@ -165,7 +175,8 @@ def resume_command(run_id: str, db_path: str | None) -> None:
     if full is None:
         raise click.ClickException(f"no run matches {run_id!r} in {db.path}")
     console.print(f"resuming run {full}")
-    _execute(db, full, console)
+    report = _execute(db, full, console)
+    sys.exit(EXIT_BY_STATUS.get(report.status, 1))
 
 
 @click.command("cancel")

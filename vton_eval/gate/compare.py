@@ -153,7 +153,6 @@ def _resolve_candidate(db: Database, candidate: str) -> dict:
 
 def _resolve_baseline(db: Database, baseline: str, cand: dict, result: GateResult) -> dict:
     if baseline == "blessed":
-        result.baseline_source = "blessed"
         base_id = blessed_run(db, cand["dataset"], cand["endpoint"])
         if base_id is None:
             raise GateError(f"no blessed baseline for dataset {cand['dataset']!r}: bless a good run first "
@@ -204,7 +203,8 @@ def gate(
     a cannot_judge result (exit code 2) whose `reasons` say why.
     """
     t = (thresholds or GateThresholds()).validate()
-    result = GateResult(verdict=CANNOT_JUDGE, reasons=[], thresholds=t)
+    result = GateResult(verdict=CANNOT_JUDGE, reasons=[], thresholds=t,
+                        baseline_source="blessed" if baseline == "blessed" else "explicit")
     try:
         result.candidate = _resolve_candidate(db, candidate)
         result.baseline = _resolve_baseline(db, baseline, result.candidate, result)

@@ -14,7 +14,8 @@ from vton_eval.store.db import Database, NoDatabase
 RUN_COLUMNS = (
     "run_id", "label", "endpoint", "dataset", "dataset_path", "status", "created_at", "started_at",
     "finished_at", "updated_at", "workflows", "pairs_filter", "tags_filter", "concurrency", "rate_limit",
-    "repeats", "retries", "timeout_s", "total_cases", "pid", "host", "message", "settings",
+    "repeats", "retries", "timeout_s", "total_cases", "pid", "host", "message", "settings", "shard", "checks_config",
+    "merged_from",
 )
 TERMINAL = ("finished", "cancelled", "interrupted", "failed")
 
@@ -24,6 +25,9 @@ def utcnow() -> dt.datetime:
 
 
 def insert_run(con: duckdb.DuckDBPyConnection, run: dict[str, Any]) -> None:
+    unknown = set(run) - set(RUN_COLUMNS)
+    if unknown:
+        raise ValueError(f"unknown run fields {sorted(unknown)}")
     names = [c for c in RUN_COLUMNS if c in run]
     con.execute(
         f"INSERT INTO runs ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})",

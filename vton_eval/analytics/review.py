@@ -1,0 +1,157 @@
+"""The review grid's queries: one page of a run's cases with filters, progress, and one case in full.
+
+Paging happens in SQL (LIMIT/OFFSET over an ordered query), so a run of thousands of cases
+costs the same per page as a run of fifty.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from vton_eval.analytics.filters import frame
+from vton_eval.store.db import Database
+
+SORTS = {
+    "unreviewed first": "(my_verdict IS NOT NULL), res.pair_id, res.\"repeat\"",
+    "flagged first": "(res.error_kind = 'silent_failure') DESC, (coalesce(res.flags, '') <> '') DESC, "
+                     "(my_verdict IS NOT NULL), res.pair_id, res.\"repeat\"",
+    "errors first": "(res.status = 'error') DESC, (my_verdict IS NOT NULL), res.pair_id, res.\"repeat\"",
+    "slowest first": "res.latency_ms DESC NULLS LAST, res.pair_id",
+    "pair id": "res.pair_id, res.\"repeat\"",
+}
+VERDICT_FILTERS = ("unreviewed", "pass", "fail", "unsure")
+
+
+@dataclass(frozen=True)
+class ReviewFilter:
+    workflows: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ()
+    error_kinds: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    verdicts: tuple[str, ...] = ()  # of the current reviewer; "unreviewed" = none yet
+    flagged_only: bool = False
+
+    def sql(self) -> tuple[str, list[Any]]:
+        parts, params = ["TRUE"], []
+        for column, values in (("res.workflow", self.workflows), ("res.status", self.statuses),
+                               ("res.error_kind", self.error_kinds)):
+            if values:
+                parts.append(f"{column} IN ({', '.join('?' for _ in values)})")
+                params += list(values)
+        if self.tags:
+            parts.append(f"list_has_any(string_split(coalesce(c.tags, ''), ';'), [{', '.join('?' for _ in self.tags)}])")
+            params += list(self.tags)
+        if self.verdicts:
+            named = [v for v in self.verdicts if v != "unreviewed"]
+            ors = []
+            if "unreviewed" in self.verdicts:
+                ors.append("my_verdict IS NULL")
+            if named:
+                ors.append(f"my_verdict IN ({', '.join('?' for _ in named)})")
+                params += named
+            parts.append("(" + " OR ".join(ors) + ")")
+        if self.flagged_only:
+            parts.append("(coalesce(res.flags, '') <> '' OR res.error_kind = 'silent_failure')")
+        return " AND ".join(parts), params
+
+
+_BASE = """
+    FROM results res
+    JOIN cases c USING (run_id, pair_id)
+    LEFT JOIN (SELECT pair_id, "repeat", verdict AS my_verdict, reasons AS my_reasons, note AS my_note
+               FROM reviews WHERE run_id = $run AND reviewer = $reviewer) mine USING (pair_id, "repeat")
+    LEFT JOIN (SELECT pair_id, "repeat", count(*) AS n_verdicts,
+                      string_agg(reviewer || ': ' || verdict, ', ' ORDER BY reviewer) AS all_verdicts,
+                      count(DISTINCT verdict) AS distinct_verdicts
+               FROM reviews WHERE run_id = $run GROUP BY ALL) everyone USING (pair_id, "repeat")
+    WHERE res.run_id = $run
+"""
+
+
+def _named(values: list[Any], sql: str) -> tuple[str, dict[str, Any]]:
+    """DuckDB takes either ? or $name parameters, not both; turn the filter's ? into $p0, $p1..."""
+    pieces = sql.split("?")
+    out, named = pieces[0], {}
+    for i, piece in enumerate(pieces[1:]):
+        out += f"$p{i}" + piece
+        named[f"p{i}"] = values[i]
+    return out, named
+
+
+def case_page(db: Database, run_id: str, reviewer: str, flt: ReviewFilter = ReviewFilter(),
+              sort: str = "unreviewed first", page: int = 1, page_size: int = 24) -> tuple[pd.DataFrame, int]:
+    """(the cases of one page, the number of cases matching the filter)."""
+    where, flt_params = flt.sql()
+    where, params = _named(flt_params, where)
+    params.update(run=run_id, reviewer=reviewer or "")
+    order = SORTS.get(sort, SORTS["unreviewed first"])
+    total = frame(db, f"SELECT count(*) AS n {_BASE} AND {where}", params)
+    n = int(total.iloc[0]["n"]) if not total.empty else 0
+    rows = frame(db, f"""
+        SELECT res.pair_id, res."repeat", res.workflow, res.status, res.error_kind, res.error_message,
+               res.latency_ms, res.output_path, res.flags, c.base_path, c.product_path, c.mask_path,
+               c.reference_path, c.tags, my_verdict, my_reasons, my_note, coalesce(n_verdicts, 0) AS n_verdicts,
+               all_verdicts, distinct_verdicts
+        {_BASE} AND {where}
+        ORDER BY {order}
+        LIMIT {int(page_size)} OFFSET {max(0, int(page) - 1) * int(page_size)}""", params)
+    return rows, n
+
+
+def progress(db: Database, run_id: str, reviewer: str) -> dict[str, Any]:
+    """Cases, how many this reviewer judged, their pass rate so far; and any reviewer's coverage."""
+    df = frame(db, """
+        SELECT count(*) AS cases,
+               count(mine.verdict) AS reviewed,
+               count(*) FILTER (WHERE mine.verdict = 'pass') AS passed,
+               count(*) FILTER (WHERE mine.verdict = 'fail') AS failed,
+               count(*) FILTER (WHERE anyone.n > 0) AS reviewed_by_anyone
+        FROM results res
+        LEFT JOIN (SELECT pair_id, "repeat", verdict FROM reviews WHERE run_id = $run AND reviewer = $reviewer) mine
+               USING (pair_id, "repeat")
+        LEFT JOIN (SELECT pair_id, "repeat", count(*) AS n FROM reviews WHERE run_id = $run GROUP BY ALL) anyone
+               USING (pair_id, "repeat")
+        WHERE res.run_id = $run""", {"run": run_id, "reviewer": reviewer or ""})
+    if df.empty:
+        return {"cases": 0, "reviewed": 0, "passed": 0, "failed": 0, "reviewed_by_anyone": 0, "pass_rate": None}
+    row = {k: int(v) for k, v in df.iloc[0].items()}
+    row["pass_rate"] = row["passed"] / row["reviewed"] if row["reviewed"] else None
+    return row
+
+
+def case_detail(db: Database, run_id: str, pair_id: str, repeat: int) -> dict[str, Any] | None:
+    """Everything about one case: inputs, output, outcome, check values and every reviewer's verdict."""
+    rows = frame(db, """
+        SELECT res.*, c.base_path, c.product_path, c.mask_path, c.reference_path, c.tags, c.base_source,
+               c.product_source
+        FROM results res JOIN cases c USING (run_id, pair_id)
+        WHERE res.run_id = ? AND res.pair_id = ? AND res."repeat" = ?""", [run_id, pair_id, int(repeat)])
+    if rows.empty:
+        return None
+    detail = rows.iloc[0].to_dict()
+    detail["checks_table"] = frame(db, """
+        SELECT "check", value, threshold, passed, severity FROM checks
+        WHERE run_id = ? AND pair_id = ? AND "repeat" = ? ORDER BY severity, "check" """,
+                                   [run_id, pair_id, int(repeat)])
+    detail["reviews"] = frame(db, """
+        SELECT reviewer, verdict, reasons, note, created_at FROM reviews
+        WHERE run_id = ? AND pair_id = ? AND "repeat" = ? ORDER BY created_at""", [run_id, pair_id, int(repeat)])
+    return detail
+
+
+def review_options(db: Database, run_id: str) -> dict[str, list[str]]:
+    """Values the filters can take in this run."""
+    def column(sql: str) -> list[str]:
+        df = frame(db, sql, [run_id])
+        return [] if df.empty else [str(v) for v in df.iloc[:, 0].tolist()]
+
+    return {
+        "workflows": column("SELECT DISTINCT workflow FROM results WHERE run_id = ? ORDER BY 1"),
+        "error_kinds": column("SELECT DISTINCT error_kind FROM results WHERE run_id = ? AND error_kind IS NOT NULL "
+                              "ORDER BY 1"),
+        "tags": column("SELECT DISTINCT trim(unnest(string_split(tags, ';'))) AS tag FROM cases "
+                       "WHERE run_id = ? AND coalesce(tags, '') <> '' ORDER BY 1"),
+    }
