@@ -12,6 +12,7 @@ PAGES = {
     "Results": [
         st.Page("pages/overview.py", title="Overview", icon=":material/monitoring:", default=True),
         st.Page("pages/failures.py", title="Failures", icon=":material/error:"),
+        st.Page("pages/compare.py", title="Compare", icon=":material/compare:"),
     ],
     "Work": [
         st.Page("pages/runs.py", title="Runs", icon=":material/play_circle:"),

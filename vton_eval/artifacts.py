@@ -1,7 +1,7 @@
 """Content-addressed image files beside the database, and their thumbnails.
 
 `results.duckdb` keeps its images in `results.artifacts/`: `objects/ab/<sha256>.<ext>` for outputs
-and copied inputs, `thumbs/ab/<sha256>_<size>.webp` for grids. Paths stored in the database are
+and copied inputs, `thumbs/ab/<sha256>_<size>.jpg` for grids. Paths stored in the database are
 relative to the database's folder, so the pair (file + folder) can be moved or shared as one.
 Writes go to a temporary name first and are renamed into place, so a killed process never leaves a
 half-written file under a final name.
@@ -14,7 +14,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from PIL import Image
+from vton_eval.images import load_rgb
 
 THUMB_SIZE = 256
 
@@ -48,7 +48,7 @@ class ArtifactStore:
     def thumbnail(self, relpath: str, size: int = THUMB_SIZE) -> str:
         """The thumbnail of a stored image (made on first use); its path relative to the db folder."""
         name = Path(relpath).stem
-        target = self.root / "thumbs" / name[:2] / f"{name}_{size}.webp"
+        target = self.root / "thumbs" / name[:2] / f"{name}_{size}.jpg"
         if not target.exists():
             _write_thumbnail(self.abspath(relpath), target, size)
         return self._rel(target)
@@ -57,20 +57,20 @@ class ArtifactStore:
     def thumbnail_for(self, source: Path, size: int = THUMB_SIZE) -> Path:
         """A thumbnail of any image file (a dataset's, not yet stored), keyed by its content."""
         sha = hashlib.sha256(source.read_bytes()).hexdigest()
-        target = self.root / "thumbs" / sha[:2] / f"{sha}_{size}.webp"
+        target = self.root / "thumbs" / sha[:2] / f"{sha}_{size}.jpg"
         if not target.exists():
             _write_thumbnail(source, target, size)
         return target
 
 
 def _write_thumbnail(source: Path, target: Path, size: int) -> None:
-    with Image.open(source) as img:
-        img.thumbnail((size, size))
-        if img.mode not in ("RGB", "RGBA"):
-            img = img.convert("RGB")
-        tmp = _tmp_path(target)
-        img.save(tmp, "WEBP", quality=80, method=2)
-        os.replace(tmp, target)
+    # JPEG, not WebP: the dashboard hands JPEG bytes to the browser as they are, while any other
+    # format is decoded and re-encoded on every page render.
+    image = load_rgb(source)
+    image.thumbnail((size, size))
+    tmp = _tmp_path(target)
+    image.save(tmp, "JPEG", quality=85)
+    os.replace(tmp, target)
 
 
 def _tmp_path(target: Path) -> Path:

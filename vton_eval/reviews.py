@@ -109,12 +109,19 @@ def agreement(db: Database, run_id: str) -> dict[str, Any]:
     kappa over those cases (agreement beyond chance: 1 = perfect, 0 = chance level), None when
     it cannot be computed.
     """
-    with db.connect(read_only=True) as con:
-        rows = con.execute("""
-            SELECT pair_id, "repeat", list(verdict) FROM reviews WHERE run_id = ?
-            GROUP BY ALL HAVING count(*) >= 2""", [run_id]).fetchall()
-        reviewers = con.execute("SELECT count(DISTINCT reviewer) FROM reviews WHERE run_id = ?", [run_id]).fetchone()[0]
-    cases = [v for _, _, v in rows]
+    from vton_eval.analytics.filters import reading
+
+    with reading(db) as read:
+        return agreement_from(read, run_id)
+
+
+def agreement_from(read: Any, run_id: str) -> dict[str, Any]:
+    """`agreement` on an open reader (see `vton_eval.analytics.filters.reading`)."""
+    rows = read("""SELECT pair_id, "repeat", list(verdict) AS verdicts FROM reviews WHERE run_id = ?
+                   GROUP BY ALL HAVING count(*) >= 2""", [run_id])
+    who = read("SELECT count(DISTINCT reviewer) AS n FROM reviews WHERE run_id = ?", [run_id])
+    reviewers = int(who.iloc[0]["n"]) if not who.empty else 0
+    cases = [list(v) for v in rows["verdicts"]] if not rows.empty else []
     if not cases:
         return {"reviewers": reviewers, "cases": 0, "agreement": None, "kappa": None}
     same = sum(1 for v in cases if len(set(v)) == 1)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import data
-from dashboard.common import artifact_file, database, db_path, empty_database, fmt_ms, fmt_pct, md, render
+from dashboard.common import artifact_file, cached, database, db_path, empty_database, fmt_ms, fmt_pct, md, render
 from dashboard.review_detail import case_view
 from dashboard.widgets import run_picker
 from vton_eval.analytics.filters import RunFilter
 from vton_eval.analytics.overview import default_run
-from vton_eval.analytics.review import SORTS, VERDICT_FILTERS, ReviewFilter, case_page, progress, review_options
-from vton_eval.reviews import VERDICTS, ReviewError, agreement, clear_verdict, export_csv, save_verdict
+from vton_eval.analytics.review import SORTS, VERDICT_FILTERS, ReviewFilter, case_page, review_options, review_status
+from vton_eval.reviews import VERDICTS, ReviewError, clear_verdict, export_csv, save_verdict
+from vton_eval.store import Database
 
 PAGE_SIZES = (12, 24, 48)
 
@@ -48,8 +49,7 @@ def quick_verdict(run_id: str, pair_id: str, repeat: int, reviewer: str, key: st
 
 def header(run_id: str, reviewer: str) -> None:
     db = database()
-    p = progress(db, run_id, reviewer)
-    agree = agreement(db, run_id)
+    p, agree = review_status(db, run_id, reviewer)
     cols = st.columns(4)
     cols[0].metric("Reviewed by you", f"{p['reviewed']} / {p['cases']}", border=True)
     cols[1].metric("Your pass rate so far", fmt_pct(p["pass_rate"]), border=True)
@@ -59,12 +59,18 @@ def header(run_id: str, reviewer: str) -> None:
                         f"Fleiss' kappa {agree['kappa']:.2f}" if agree["kappa"] is not None else
                    "needs cases judged by two or more reviewers")
     st.progress(p["reviewed"] / p["cases"] if p["cases"] else 0.0)
-    st.download_button("Export verdicts (CSV)", export_csv(db, run_id), file_name=f"verdicts-{run_id}.csv",
+    # Built when clicked, not on every render.
+    st.download_button("Export verdicts (CSV)", lambda: export_csv(db, run_id), file_name=f"verdicts-{run_id}.csv",
                        mime="text/csv", key="export_verdicts", icon=":material/download:")
 
 
+@cached(ttl=30.0)
+def _options(path: str, run_id: str) -> dict[str, list[str]]:
+    return review_options(Database(path), run_id)
+
+
 def filters(run_id: str) -> tuple[ReviewFilter, str, int]:
-    options = review_options(database(), run_id)
+    options = _options(str(db_path()), run_id)
     cols = st.columns(6)
     workflows = cols[0].multiselect("Workflow", options["workflows"], key="rv_workflows", placeholder="all")
     statuses = cols[1].multiselect("Status", ["ok", "error"], key="rv_status", placeholder="all")

@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from vton_eval.analytics.filters import frame
+from vton_eval.analytics.filters import frame, reading
 from vton_eval.store.db import Database
 
 SORTS = {
@@ -88,9 +88,10 @@ def case_page(db: Database, run_id: str, reviewer: str, flt: ReviewFilter = Revi
     where, params = _named(flt_params, where)
     params.update(run=run_id, reviewer=reviewer or "")
     order = SORTS.get(sort, SORTS["unreviewed first"])
-    total = frame(db, f"SELECT count(*) AS n {_BASE} AND {where}", params)
-    n = int(total.iloc[0]["n"]) if not total.empty else 0
-    rows = frame(db, f"""
+    with reading(db) as read:
+        total = read(f"SELECT count(*) AS n {_BASE} AND {where}", params)
+        n = int(total.iloc[0]["n"]) if not total.empty else 0
+        rows = read(f"""
         SELECT res.pair_id, res."repeat", res.workflow, res.status, res.error_kind, res.error_message,
                res.latency_ms, res.output_path, res.flags, c.base_path, c.product_path, c.mask_path,
                c.reference_path, c.tags, my_verdict, my_reasons, my_note, coalesce(n_verdicts, 0) AS n_verdicts,
@@ -103,7 +104,20 @@ def case_page(db: Database, run_id: str, reviewer: str, flt: ReviewFilter = Revi
 
 def progress(db: Database, run_id: str, reviewer: str) -> dict[str, Any]:
     """Cases, how many this reviewer judged, their pass rate so far; and any reviewer's coverage."""
-    df = frame(db, """
+    with reading(db) as read:
+        return _progress(read, run_id, reviewer)
+
+
+def review_status(db: Database, run_id: str, reviewer: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(progress, reviewer agreement) on one connection: what the top of the Review page shows."""
+    from vton_eval.reviews import agreement_from
+
+    with reading(db) as read:
+        return _progress(read, run_id, reviewer), agreement_from(read, run_id)
+
+
+def _progress(read: Any, run_id: str, reviewer: str) -> dict[str, Any]:
+    df = read("""
         SELECT count(*) AS cases,
                count(mine.verdict) AS reviewed,
                count(*) FILTER (WHERE mine.verdict = 'pass') AS passed,
@@ -124,7 +138,12 @@ def progress(db: Database, run_id: str, reviewer: str) -> dict[str, Any]:
 
 def case_detail(db: Database, run_id: str, pair_id: str, repeat: int) -> dict[str, Any] | None:
     """Everything about one case: inputs, output, outcome, check values and every reviewer's verdict."""
-    rows = frame(db, """
+    with reading(db) as read:
+        return _detail(read, run_id, pair_id, repeat)
+
+
+def _detail(read: Any, run_id: str, pair_id: str, repeat: int) -> dict[str, Any] | None:
+    rows = read("""
         SELECT res.*, c.base_path, c.product_path, c.mask_path, c.reference_path, c.tags, c.base_source,
                c.product_source
         FROM results res JOIN cases c USING (run_id, pair_id)
@@ -132,11 +151,11 @@ def case_detail(db: Database, run_id: str, pair_id: str, repeat: int) -> dict[st
     if rows.empty:
         return None
     detail = rows.iloc[0].to_dict()
-    detail["checks_table"] = frame(db, """
+    detail["checks_table"] = read("""
         SELECT "check", value, threshold, passed, severity FROM checks
         WHERE run_id = ? AND pair_id = ? AND "repeat" = ? ORDER BY severity, "check" """,
                                    [run_id, pair_id, int(repeat)])
-    detail["reviews"] = frame(db, """
+    detail["reviews"] = read("""
         SELECT reviewer, verdict, reasons, note, created_at FROM reviews
         WHERE run_id = ? AND pair_id = ? AND "repeat" = ? ORDER BY created_at""", [run_id, pair_id, int(repeat)])
     return detail
@@ -144,14 +163,15 @@ def case_detail(db: Database, run_id: str, pair_id: str, repeat: int) -> dict[st
 
 def review_options(db: Database, run_id: str) -> dict[str, list[str]]:
     """Values the filters can take in this run."""
-    def column(sql: str) -> list[str]:
-        df = frame(db, sql, [run_id])
-        return [] if df.empty else [str(v) for v in df.iloc[:, 0].tolist()]
+    with reading(db) as read:
+        def column(sql: str) -> list[str]:
+            df = read(sql, [run_id])
+            return [] if df.empty else [str(v) for v in df.iloc[:, 0].tolist()]
 
-    return {
-        "workflows": column("SELECT DISTINCT workflow FROM results WHERE run_id = ? ORDER BY 1"),
-        "error_kinds": column("SELECT DISTINCT error_kind FROM results WHERE run_id = ? AND error_kind IS NOT NULL "
-                              "ORDER BY 1"),
-        "tags": column("SELECT DISTINCT trim(unnest(string_split(tags, ';'))) AS tag FROM cases "
-                       "WHERE run_id = ? AND coalesce(tags, '') <> '' ORDER BY 1"),
-    }
+        return {
+            "workflows": column("SELECT DISTINCT workflow FROM results WHERE run_id = ? ORDER BY 1"),
+            "error_kinds": column("SELECT DISTINCT error_kind FROM results WHERE run_id = ? "
+                                  "AND error_kind IS NOT NULL ORDER BY 1"),
+            "tags": column("SELECT DISTINCT trim(unnest(string_split(tags, ';'))) AS tag FROM cases "
+                           "WHERE run_id = ? AND coalesce(tags, '') <> '' ORDER BY 1"),
+        }

@@ -1,0 +1,233 @@
+"""Compare: what two to four runs produced for the same inputs, side by side, and blind A/B preferences."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import streamlit as st
+
+from dashboard import compare_view as view
+from dashboard import data
+from dashboard.common import artifact_file, database, db_path, empty_database, md, render
+from dashboard.widgets import run_label
+from vton_eval import preferences
+from vton_eval.analytics.compare import CaseFilter
+from vton_eval.analytics.filters import RunFilter
+from vton_eval.analytics.overview import default_run, previous_comparable
+from vton_eval.store import DatabaseBusy
+
+MODES = ("Side by side", "Blind preference")
+
+
+def choose_runs(show: bool) -> list[dict[str, Any]] | None:
+    """The baseline, then one to three runs over the same dataset; None (with a reason shown) when there are none.
+
+    The choices live in session state the page writes itself, so they survive the blind view, which
+    does not draw the pickers (Streamlit forgets the value of a widget that a rerun does not draw).
+    """
+    path, state = str(db_path()), st.session_state
+    runs = data.pick_runs(path, RunFilter())
+    runs = runs[runs["done"] > 0] if not runs.empty else runs
+    if runs.empty:
+        empty_database()
+        return None
+    ids = runs["run_id"].tolist()
+    by_id = {r["run_id"]: r for r in runs.to_dict("records")}
+    if state.get("cmp_base") not in ids:
+        latest = default_run(runs)
+        previous = previous_comparable(database(), latest) if latest else None
+        state["cmp_base"] = previous if previous in ids else latest  # default: the latest run against its predecessor
+    else:
+        state["cmp_base"] = state["cmp_base"]
+    if show:
+        st.selectbox("Baseline run", ids, key="cmp_base", format_func=lambda i: run_label(by_id[i]))
+    base = state["cmp_base"]
+    others = view.comparable_runs(path, base)
+    if others.empty:
+        st.warning(f"No other run over the dataset {md(by_id[base]['dataset'])} to compare with. Run the same "
+                   "dataset again (another endpoint or model version) and come back.")
+        return None
+    oids = others["run_id"].tolist()
+    o_by_id = {r["run_id"]: r for r in others.to_dict("records")}
+    key = f"cmp_others_{base}"
+    state[key] = [i for i in state[key] if i in oids][:3] if key in state else oids[:1]
+    if show:
+        st.multiselect("Compare with (1 to 3 runs over the same dataset)", oids, key=key, max_selections=3,
+                       format_func=lambda i: f"{run_label(o_by_id[i])} · {o_by_id[i]['shared']:,} shared cases")
+    if not state[key]:
+        st.info("Pick at least one run to compare with the baseline.")
+        return None
+    return [by_id[base], *(o_by_id[i] for i in state[key])]
+
+
+def side_by_side(runs: list[dict[str, Any]]) -> None:
+    path, state = str(db_path()), st.session_state
+    ids = tuple(r["run_id"] for r in runs)
+    two = len(runs) == 2
+    options = view.case_options(path, ids[0])
+    cols = st.columns([2, 2, 1.4, 1.4], vertical_alignment="bottom")
+    workflows = cols[0].multiselect("Workflow", options["workflows"], key="cmp_wf", placeholder="all")
+    tag = cols[1].selectbox("Tag", ["", *options["tags"]], key="cmp_tag", format_func=lambda t: t or "any")
+    sort = cols[2].selectbox("Order", list(view.SORTS), key="cmp_sort", format_func=view.SORTS.get)
+    changed = cols[3].toggle("Only changed outcomes", key="cmp_changed")
+    flt = CaseFilter(tuple(workflows), tag or None, changed)
+    if two:
+        view.summary(path, runs[0], runs[1], flt)
+    st.subheader("Side by side")
+    # New runs, filters or order start again at page 1 (the old page number may not exist any more).
+    if state.get("cmp_signature") != (ids, flt, sort):
+        state["cmp_signature"] = (ids, flt, sort)
+        state["cmp_page"] = 1
+    number = int(state.get("cmp_page") or 1)
+    page = view.shared_page(path, ids, flt, sort, number)
+    if number > view.page_count(page.total):
+        number = state["cmp_page"] = 1
+        page = view.shared_page(path, ids, flt, sort, number)
+    if page.total == 0:
+        st.info("No shared case matches these filters." if flt != CaseFilter() else
+                "These runs have no case in common (same pair id and repeat).")
+        return
+    st.pagination(view.page_count(page.total), key="cmp_page")
+    first = (number - 1) * view.PAGE_SIZE + 1
+    st.caption(f"Cases {first:,}–{first + len(page.rows) - 1:,} of {page.total:,} shared")
+    if two:
+        page = replace(page, rows=view.with_similarities(path, page.rows))
+        if sort == "most_changed":
+            view.similarity_progress(path, ids[0], ids[1], page)
+    view.grid(runs, page)
+    if two:
+        st.subheader("Blind preferences")
+        st.caption(f"Candidate = {md(view.short_label(runs[1]))}, baseline = {md(view.short_label(runs[0]))}. "
+                   "Judge more in the Blind preference view.")
+        win_rate_table(ids[0], ids[1])
+
+
+def win_rate_table(baseline: str, candidate: str) -> None:
+    rates = preferences.win_rates(database(), baseline, candidate)
+    if rates.empty:
+        st.caption("No blind judgements for these two runs yet.")
+        return
+    percent = st.column_config.NumberColumn(format="percent")
+    st.dataframe(
+        rates[["workflow", "judgements", "candidate_wins", "baseline_wins", "ties", "win_share", "ci_low", "ci_high",
+               "left_share", "reviewers"]],
+        hide_index=True, width="stretch", key="cmp_win_rates",
+        column_config={"win_share": st.column_config.NumberColumn("candidate win share", format="percent"),
+                       "ci_low": percent, "ci_high": percent, "left_share": percent})
+    st.caption("Win share = the candidate's share of decisive picks (ties excluded, counted apart); ci_low–ci_high "
+               "is its 95% Wilson interval. left_share = share of decisive picks that went left (position bias).")
+
+
+def ask_reviewer() -> str | None:
+    """The reviewer's name, asked once per session (the Review page reads and writes the same key)."""
+    name = st.session_state.get("reviewer")
+    if name:
+        left, right = st.columns([5, 1], vertical_alignment="center")
+        left.caption(f"Judging as **{md(name)}**")
+        if right.button("Change name", key="cmp_reviewer_change"):
+            del st.session_state["reviewer"]
+            st.rerun()
+        return name
+    st.text_input("Your name (stored with each pick)", key="cmp_reviewer_input", max_chars=preferences.MAX_REVIEWER)
+    if st.button("Start judging", key="cmp_reviewer_go", type="primary"):
+        try:
+            st.session_state["reviewer"] = preferences.clean_reviewer(st.session_state.get("cmp_reviewer_input"))
+        except ValueError as exc:
+            st.error(str(exc))
+            return None
+        st.rerun()
+    return None
+
+
+def _pick(baseline: str, candidate: str, case: dict[str, Any], reviewer: str, choice: str) -> None:
+    """A pick button's callback: store the pick at once, then the rerun shows the next case."""
+    try:
+        preferences.record_preference(database(), baseline, candidate, case["pair_id"], case["repeat"],
+                                      case["workflow"], reviewer, choice, case["left_run"])
+    except (DatabaseBusy, ValueError) as exc:
+        st.session_state["cmp_pick_error"] = str(exc)
+        return
+    st.session_state["cmp_last_pick"] = {"runs": (baseline, candidate), "pair_id": case["pair_id"],
+                                         "repeat": case["repeat"], "choice": choice, "left_run": case["left_run"]}
+    st.session_state.pop("cmp_rejudge", None)
+
+
+def _reveal(runs: list[dict[str, Any]]) -> None:
+    """After a pick, and only then, which run was on which side."""
+    last = st.session_state.get("cmp_last_pick")
+    if not last or last["runs"] != (runs[0]["run_id"], runs[1]["run_id"]):
+        return
+    role = {runs[0]["run_id"]: f"the baseline ({view.short_label(runs[0])})",
+            runs[1]["run_id"]: f"the candidate ({view.short_label(runs[1])})"}
+    right = runs[1]["run_id"] if last["left_run"] == runs[0]["run_id"] else runs[0]["run_id"]
+    left_col, right_col = st.columns([5, 1], vertical_alignment="center")
+    left_col.success(f"You picked **{last['choice']}** for {md(last['pair_id'])} (repeat {last['repeat']}). "
+                     f"Left was {md(role[last['left_run']])}; right was {md(role[right])}.")
+    if right_col.button("Change this pick", key="cmp_rejudge_btn"):
+        st.session_state["cmp_rejudge"] = (last["pair_id"], last["repeat"])
+        st.session_state.pop("cmp_last_pick", None)
+        st.rerun()
+
+
+def blind(runs: list[dict[str, Any]]) -> None:
+    """Two outputs for the same inputs in a stable random order, no run named until the pick."""
+    base, cand = runs[0]["run_id"], runs[1]["run_id"]
+    st.caption("Two outputs for the same inputs, in random order and without run names. Pick the better one "
+               "(or a tie); your pick is stored at once and the next case follows."
+               + (" Comparing the baseline with the first other run chosen." if len(runs) > 2 else ""))
+    reviewer = ask_reviewer()
+    if not reviewer:
+        return
+    if error := st.session_state.pop("cmp_pick_error", None):
+        st.error(f"The pick was not stored: {error}")
+    _reveal(runs)
+    workflows = st.multiselect("Workflow", view.case_options(str(db_path()), base)["workflows"], key="cmp_blind_wf",
+                               placeholder="all")
+    target = st.session_state.get("cmp_rejudge")
+    case = preferences.blind_case(database(), base, cand, reviewer, workflows, case=target)
+    if case is None:
+        st.session_state.pop("cmp_rejudge", None)
+        st.success("You have judged every case these two runs share (with both outputs) for this selection.")
+    else:
+        note = f" · your earlier pick: {case['choice']}" if case["choice"] else ""
+        st.markdown(f"**{md(case['pair_id'])}** · {md(case['workflow'])} · repeat {case['repeat']} · "
+                    f"{case['judged']:,} of {case['total']:,} judged{note}")
+        inputs = st.columns(6)
+        for col, key, title in zip(inputs[:3], ("base_path", "product_path", "mask_path"),
+                                   ("person", "product", "mask"), strict=True):
+            image = artifact_file(case[key])
+            if image:
+                col.image(image, caption=title, width="stretch")
+        sides = st.columns(2)
+        for col, side in zip(sides, ("left", "right"), strict=True):
+            with col:
+                st.caption(side.capitalize())
+                image = artifact_file(case[f"{side}_output"], thumb=False)
+                if image:
+                    st.image(image, width="stretch")
+                else:
+                    st.text("output file missing or unreadable")
+        buttons = st.columns(3)
+        for col, choice, label in zip(buttons, preferences.CHOICES, ("Left is better", "Tie", "Right is better"),
+                                      strict=True):
+            col.button(label, key=f"cmp_pick_{choice}", width="stretch", on_click=_pick,
+                       args=(base, cand, case, reviewer, choice))
+    st.subheader("Win rates so far")
+    win_rate_table(base, cand)
+
+
+def body() -> None:
+    st.title("Compare runs")
+    st.caption("What several runs of one dataset produced for the same inputs, one column per run.")
+    mode = st.segmented_control("View", MODES, default=MODES[0], key="cmp_mode") or MODES[0]
+    runs = choose_runs(show=mode == MODES[0])
+    if runs is None:
+        return
+    if mode == MODES[0]:
+        side_by_side(runs)
+    else:
+        blind(runs)
+
+
+render(body)
