@@ -13,10 +13,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# Run as a script, Python puts bench/ first on the path, where this file would shadow the
+# `dashboard` package; the repository root goes there instead.
+sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from pagetime import time_page  # noqa: E402
-from seed import seed  # noqa: E402
+from bench.pagetime import time_page  # noqa: E402
+from bench.seed import seed  # noqa: E402
 
 
 def main() -> None:

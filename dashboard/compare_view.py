@@ -5,14 +5,16 @@ from __future__ import annotations
 import logging
 import math
 import threading
+from dataclasses import replace
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
-from dashboard.common import artifact_file, cached, fmt_ms, fmt_pct, is_missing, md
+from dashboard.common import artifact_file, cached, db_path, fmt_ms, fmt_pct, is_missing, md
 from vton_eval.analytics import compare
-from vton_eval.analytics.compare import CaseFilter, ComparePage, TwoRunSummary
+from vton_eval.analytics.compare import CaseFilter, ComparePage, CompareSetup, CompareView, TwoRunSummary
+from vton_eval.artifacts import ArtifactStore
 from vton_eval.store import Database, DatabaseBusy
 
 log = logging.getLogger("vton_eval.dashboard")
@@ -25,42 +27,71 @@ def _db(path: str) -> Database:
 
 
 @cached()
-def comparable_runs(path: str, baseline: str) -> pd.DataFrame:
-    return compare.comparable_runs(_db(path), baseline)
+def setup(path: str, baseline: str | None) -> CompareSetup:
+    return compare.compare_setup(_db(path), baseline)
 
 
 @cached()
-def case_options(path: str, run_id: str) -> dict[str, list[str]]:
-    return compare.case_options(_db(path), run_id)
-
-
-@cached()
-def shared_page(path: str, run_ids: tuple[str, ...], flt: CaseFilter, sort: str, page: int) -> ComparePage:
-    return compare.shared_page(_db(path), run_ids, flt, sort, page, PAGE_SIZE)
-
-
-@cached()
-def two_run_summary(path: str, baseline: str, candidate: str, flt: CaseFilter) -> TwoRunSummary:
-    return compare.two_run_summary(_db(path), baseline, candidate, flt)
+def view_data(path: str, run_ids: tuple[str, ...], flt: CaseFilter, sort: str, page: int,
+              picks: int) -> CompareView:
+    """`picks` counts this session's blind picks: a new one makes the win rates fresh at once."""
+    return compare.compare_view(_db(path), run_ids, flt, sort, page, PAGE_SIZE)
 
 
 def short_label(run: dict[str, Any]) -> str:
     return f"{run.get('label') or '(no label)'} · {run['run_id']}"
 
 
-# --- similarities: the rows on screen at once, all of them in a background thread ---------------------------
+# --- similarities: computed in background threads, never while a page waits -------------------------------
+# Comparing two outputs costs ~0.1-0.2 s, so a page of new rows would take a second or more. Threads
+# that never call st.* (the page polls the table instead) compute them; they live in this imported
+# module, so they survive reruns and closed tabs, and the table keeps their work.
 
-# One fill per (database, run pair) in this server process. A thread that never calls st.* (the
-# page polls the table instead), so it survives reruns and closed tabs; the table keeps its work.
-_FILLS: dict[tuple[str, str, str], threading.Thread] = {}
-_FILLS_LOCK = threading.Lock()
+_LOCK = threading.Lock()
+_IN_FLIGHT: set[tuple[str, str, str]] = set()  # (database, output key a, output key b)
+_THREADS: list[threading.Thread] = []
+_FILLS: dict[tuple[str, str, str], threading.Thread] = {}  # (database, run a, run b): a whole-run fill
+_FILL_LOCK = threading.Lock()
 
 
-def _fill(path: str, run_a: str, run_b: str) -> None:
-    try:
-        compare.fill_similarities(_db(path), run_a, run_b)
-    except Exception:  # a background thread has nobody to tell but the log
-        log.exception("computing similarities of %s and %s failed", run_a, run_b)
+def _background(name: str, work: Any, *args: Any) -> threading.Thread:
+    def run() -> None:
+        try:
+            work(*args)
+        except Exception:  # a background thread has nobody to tell but the log
+            log.exception("%s failed", name)
+
+    thread = threading.Thread(target=run, daemon=True, name=name)
+    with _LOCK:
+        _THREADS[:] = [t for t in _THREADS if t.is_alive()] + [thread]
+    thread.start()
+    return thread
+
+
+def compute_later(path: str, items: list[compare.Item]) -> None:
+    """Compute these output pairs' similarities in the background (those not already being computed)."""
+    with _LOCK:
+        todo = [i for i in items if (path, i[0], i[2]) not in _IN_FLIGHT]
+        _IN_FLIGHT.update((path, i[0], i[2]) for i in todo)
+    if not todo:
+        return
+
+    def work() -> None:
+        try:
+            compare.ensure_similarities(_db(path), todo)
+        finally:
+            with _LOCK:
+                _IN_FLIGHT.difference_update((path, i[0], i[2]) for i in todo)
+
+    _background("similarities of a page", work)
+
+
+def wait_for_similarities(timeout: float = 60.0) -> None:
+    """Wait for the background computations (tests and benchmarks: the page itself polls)."""
+    with _LOCK:
+        threads = list(_THREADS)
+    for thread in threads:
+        thread.join(timeout)
 
 
 def fill_running(path: str, run_a: str, run_b: str) -> bool:
@@ -69,36 +100,61 @@ def fill_running(path: str, run_a: str, run_b: str) -> bool:
 
 
 def start_fill(path: str, run_a: str, run_b: str) -> None:
-    with _FILLS_LOCK:
+    with _FILL_LOCK:  # two clicks, two sessions: one fill
         if not fill_running(path, run_a, run_b):
-            thread = threading.Thread(target=_fill, args=(path, run_a, run_b), daemon=True,
-                                      name=f"similarities {run_a} {run_b}")
-            _FILLS[(path, run_a, run_b)] = thread
-            thread.start()
+            _FILLS[(path, run_a, run_b)] = _background(f"similarities of {run_a} and {run_b}",
+                                                       compare.fill_similarities, _db(path), run_a, run_b)
 
 
-def with_similarities(path: str, rows: pd.DataFrame) -> pd.DataFrame:
-    """The page's rows with the similarities they lack computed (and stored for next time)."""
+def with_similarities(path: str, rows: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
+    """The page's rows with the similarities stored since they were read, and whether some are still being
+    computed (those missing are started in the background)."""
     need = rows[rows["output_path_0"].notna() & rows["output_path_1"].notna() & ~rows["identical"].astype(bool)
                 & rows["ssim"].isna() & rows["problem"].isna()]
     if need.empty:
-        return rows
+        return rows, False
     items = [(r["output_key_0"], r["output_path_0"], r["output_key_1"], r["output_path_1"])
              for r in need.to_dict("records")]
     try:
-        found = compare.ensure_similarities(_db(path), items)
-    except DatabaseBusy:  # a run is writing: show the page without them rather than wait
-        return rows
+        found = compare.stored_similarities(_db(path), [(i[0], i[2]) for i in items])
+    except DatabaseBusy:  # a run is writing a batch: show what we have, the next poll reads it
+        found = {}
     rows = rows.copy()
     for index, item in zip(need.index, items, strict=True):
         hit = found.get((item[0], item[2])) or {}
         for column in ("ssim", "changed_share", "psnr", "diff_path", "problem"):
             rows.at[index, column] = hit.get(column)
-    return rows
+    missing = [item for item in items if (item[0], item[2]) not in found]
+    if missing:
+        compute_later(path, missing)
+    return rows, bool(missing)
+
+
+def live_grid(path: str, runs: list[dict[str, Any]], page: ComparePage) -> None:
+    """The grid; with two runs, a fragment that polls until the page's similarities are all in."""
+    if len(runs) != 2:
+        grid(runs, page)
+        return
+    rows, pending = with_similarities(path, page.rows)
+    if not pending:
+        grid(runs, replace(page, rows=rows))
+        return
+    first = [True]
+
+    @st.fragment(run_every="1s")
+    def poll() -> None:
+        current, still = (rows, True) if first[0] else with_similarities(path, page.rows)
+        first[0] = False
+        if not still:
+            view_data.clear()  # the cached rows predate the similarities
+            st.rerun(scope="app")  # a full run draws them and stops this polling
+        grid(runs, replace(page, rows=current))
+
+    poll()
 
 
 def similarity_progress(path: str, run_a: str, run_b: str, page: ComparePage) -> None:
-    """For "most changed" with two runs: how much of the ranking rests on known similarities."""
+    """For "most changed" with two runs: whether the order uses similarity yet, and a way to get there."""
     running = fill_running(path, run_a, run_b)
 
     @st.fragment(run_every="2s" if running else None)
@@ -106,18 +162,18 @@ def similarity_progress(path: str, run_a: str, run_b: str, page: ComparePage) ->
         if running:
             _, missing = compare.missing_similarities(_db(path), run_a, run_b)
             if missing == 0 or not fill_running(path, run_a, run_b):
-                shared_page.clear()
+                view_data.clear()
                 st.rerun(scope="app")
             st.caption(f"Computing similarities in the background: {missing:,} output pair(s) to go.")
             return
-        unknown = page.both_outputs - page.similarity_known
-        if unknown <= 0:
-            st.caption("Ordered by changed outcome, then lowest similarity (known for every case with two outputs).")
+        if page.similarity_known >= page.both_outputs:
+            st.caption("Ordered by changed outcome, then lowest similarity, then largest latency change.")
             return
-        st.caption(f"Ordered by changed outcome, then lowest similarity among the {page.similarity_known:,} of "
-                   f"{page.both_outputs:,} cases whose similarity is known (the others follow, by latency change). "
-                   "Similarities are computed for the rows you view; compute them all for a full ranking.")
-        if st.button(f"Compute similarities for all {unknown:,} cases", key="cmp_fill",
+        st.caption(f"Ordered by changed outcome, then largest latency change. Similarity joins the order once it "
+                   f"is known for all {page.both_outputs:,} cases with two outputs (known for "
+                   f"{page.similarity_known:,}: those you viewed, and identical files).")
+        unknown = page.both_outputs - page.similarity_known
+        if st.button(f"Compute similarities for the other {unknown:,} cases", key="cmp_fill",
                      icon=":material/calculate:"):
             start_fill(path, run_a, run_b)
             st.rerun(scope="app")
@@ -128,8 +184,7 @@ def similarity_progress(path: str, run_a: str, run_b: str, page: ComparePage) ->
 # --- what is drawn --------------------------------------------------------------------------------------------
 
 
-def summary(path: str, baseline: dict, candidate: dict, flt: CaseFilter) -> TwoRunSummary:
-    info = two_run_summary(path, baseline["run_id"], candidate["run_id"], CaseFilter(flt.workflows, flt.tag))
+def summary(baseline: dict, candidate: dict, info: TwoRunSummary) -> None:
     t = info.transitions
     st.subheader("What changed")
     st.caption(f"From the baseline {md(short_label(baseline))} to {md(short_label(candidate))}, over the "
@@ -151,7 +206,19 @@ def summary(path: str, baseline: dict, candidate: dict, flt: CaseFilter) -> TwoR
         ms = {c: st.column_config.NumberColumn(c.replace("_ms", " (ms)"), format="%+.0f" if "change" in c else "%.0f")
               for c in info.latency.columns if c.endswith("_ms")}
         st.dataframe(info.latency, hide_index=True, width="stretch", column_config=ms, key="cmp_latency")
-    return info
+
+
+def large_file(relpath: str | None, side: int = 768) -> str | None:
+    """A JPEG copy of an image, long side at most `side` (made once): big enough to judge, and sent to
+    the browser as it is (any other format is re-encoded on every render)."""
+    if not relpath:
+        return None
+    store = ArtifactStore(db_path())
+    try:
+        path = store.abspath(store.thumbnail(relpath, side))
+    except Exception:  # missing or undecodable: the caller says so in text
+        return None
+    return str(path) if path.exists() else None
 
 
 def _image(path: str | None, missing: str | None) -> None:
@@ -182,12 +249,16 @@ def _diff_cell(row: dict[str, Any]) -> None:
     elif row["identical"]:
         st.text("identical output files\nSSIM 1.000")
     elif row.get("diff_path"):
-        _image(row["diff_path"], "difference image missing")
+        image = artifact_file(row["diff_path"], thumb=False)  # already a small JPEG
+        if image:
+            st.image(image, width="stretch")
+        else:
+            st.text("difference image missing")
         st.caption(f"SSIM {row['ssim']:.3f} · {fmt_pct(row['changed_share'])} of pixels changed")
     elif row.get("problem"):
         st.text(row["problem"])
     else:
-        st.text("similarity not computed yet")
+        st.text("computing the similarity…")
 
 
 def grid(runs: list[dict[str, Any]], page: ComparePage) -> None:

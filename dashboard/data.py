@@ -53,6 +53,11 @@ def trend(path: str, flt: RunFilter) -> pd.DataFrame:
 
 
 @cached()
+def flag_rates(path: str, run_id: str, flt: RunFilter) -> pd.DataFrame:
+    return overview.flag_rates(_db(path), run_id, flt)
+
+
+@cached()
 def tag_heatmap(path: str, run_id: str, flt: RunFilter) -> pd.DataFrame:
     return overview.tag_heatmap(_db(path), run_id, flt)
 

@@ -161,7 +161,7 @@ def test_merge_joins_shards_into_one_run_and_is_idempotent(sample, tmp_path):
         assert rel.startswith("merged.artifacts/objects/"), rel
         with Image.open(target.parent / rel) as img:
             img.load()
-    assert any((target.parent / "merged.artifacts" / "thumbs").rglob("*.webp"))
+    assert any((target.parent / "merged.artifacts" / "thumbs").rglob("*.jpg"))
     # Sources untouched and still valid on their own.
     assert {p: _digest(p) for p in sources} == before
     for p in sources:

@@ -6,7 +6,6 @@ import json
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -165,3 +164,37 @@ def test_cli_run_and_runs_json(tmp_path, live_sandbox):
                           "--endpoint", live_sandbox.url, "--db", str(db_path)],
                          capture_output=True, text=True, cwd=REPO, timeout=60)
     assert bad.returncode == 1 and "no manifest" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_checks_command_recomputes_with_new_thresholds(db, live_sandbox):
+    live_sandbox.config.noop_rate = 1.0
+    run_id, _ = _run(db, live_sandbox.url, workflows=["top"])
+    kinds = {r["error_kind"] for r in _rows(db, "SELECT error_kind FROM results WHERE run_id = ?", [run_id])}
+    assert kinds == {"silent_failure"}
+    n_checks = _rows(db, "SELECT count(*) AS n FROM checks WHERE run_id = ?", [run_id])[0]["n"]
+    lenient = json.dumps({"noop.min_changed_share": 0, "noop.min_region_changed": 0})
+    proc = subprocess.run([sys.executable, "-m", "vton_eval", "checks", run_id, "--thresholds", lenient,
+                           "--db", str(db.path)], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "before: silent_failure 5" in proc.stdout and "after:  ok 5" in proc.stdout
+    rows = _rows(db, "SELECT status, flags FROM results WHERE run_id = ?", [run_id])
+    assert {r["status"] for r in rows} == {"ok"} and all("change_in_region" in r["flags"] for r in rows)
+    assert _rows(db, "SELECT count(*) AS n FROM checks WHERE run_id = ?", [run_id])[0]["n"] == n_checks
+    config = json.loads(get_run(db, run_id)["checks_config"])
+    assert "0" in json.dumps(config) and config  # the run keeps the thresholds it was judged with
+    from vton_eval.analytics.overview import flag_rates
+
+    rates = flag_rates(db, run_id)
+    assert rates.iloc[0]["flag_rate"] == 1.0 and rates.iloc[0]["silent_failure_rate"] == 0.0
+    proc = subprocess.run([sys.executable, "-m", "vton_eval", "checks", run_id, "--thresholds", '{"nope": 1}',
+                           "--db", str(db.path)], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert proc.returncode == 1 and "nope" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_threshold_overrides_given_to_a_run_are_used(db, live_sandbox):
+    run_id, _ = _run(db, live_sandbox.url, workflows=["eyewear"],
+                     check_thresholds={"preservation.max_changed_share": 0.0001})
+    assert "0.0001" in get_run(db, run_id)["checks_config"]
+    limits = {r["threshold"] for r in _rows(db, "SELECT threshold FROM checks WHERE run_id = ? AND \"check\" = "
+                                                "'preservation.changed_share'", [run_id])}
+    assert limits == {0.0001}

@@ -34,9 +34,8 @@ def test_new_database_has_the_contract_tables_and_version(tmp_path):
 
 
 def test_reading_a_missing_database_says_so(tmp_path):
-    with pytest.raises(NoDatabase):
-        with Database(tmp_path / "none.duckdb").connect(read_only=True):
-            pass
+    with pytest.raises(NoDatabase), Database(tmp_path / "none.duckdb").connect(read_only=True):
+        pass
 
 
 def test_writes_are_idempotent(tmp_path):
@@ -70,9 +69,8 @@ def test_lock_conflict_is_retried_then_reported(tmp_path):
         [sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(path)!r}); print('locked', flush=True); "
          "time.sleep(5)"], stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "locked"
-    with pytest.raises(DatabaseBusy, match="locked by another process"):
-        with Database(path).connect(busy_timeout_s=0.5):
-            pass
+    with pytest.raises(DatabaseBusy, match="locked by another process"), Database(path).connect(busy_timeout_s=0.5):
+        pass
     holder.kill()
     holder.wait()
 

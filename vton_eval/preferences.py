@@ -24,12 +24,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pandas as pd
 
-from vton_eval.analytics.filters import frame
+from vton_eval.analytics.filters import reading
 from vton_eval.store.db import Database
 
 CHOICES = ("left", "right", "tie")
@@ -81,10 +81,23 @@ def blind_case(db: Database, baseline: str, candidate: str, reviewer: str, workf
     Returns pair_id, repeat, workflow, base/product/mask paths, left_run, left_output, right_output,
     choice (this reviewer's earlier pick, or None), judged and total; None when nothing is left.
     """
+    return blind_state(db, baseline, candidate, reviewer, workflows, case)[0]
+
+
+def blind_state(db: Database, baseline: str, candidate: str, reviewer: str, workflows: Sequence[str] = (),
+                case: tuple[str, int] | None = None) -> tuple[dict[str, Any] | None, pd.DataFrame]:
+    """`blind_case` and `win_rates` read in one connection (what the blind view shows)."""
+    with reading(db) as read:
+        shown = _blind_case(read, baseline, candidate, reviewer, workflows, case)
+        return shown, win_rates_on(read, baseline, candidate)
+
+
+def _blind_case(read: Callable[..., pd.DataFrame], baseline: str, candidate: str, reviewer: str,
+                workflows: Sequence[str], case: tuple[str, int] | None) -> dict[str, Any] | None:
     a, b = canonical(baseline, candidate)
     wf = f"AND x.workflow IN ({', '.join('?' for _ in workflows)})" if workflows else ""
     only = 'AND pair_id = ? AND "repeat" = ?' if case else ""
-    df = frame(db, f"""
+    df = read(f"""
         WITH q AS (
             SELECT x.pair_id, x."repeat", x.workflow, c.base_path, c.product_path, c.mask_path,
                    x.output_path AS out_x, y.output_path AS out_y, p.choice
@@ -96,7 +109,7 @@ def blind_case(db: Database, baseline: str, candidate: str, reviewer: str, workf
         SELECT * FROM (SELECT *, count(*) FILTER (WHERE choice IS NOT NULL) OVER () AS judged,
                               count(*) OVER () AS total FROM q)
         WHERE TRUE {only} ORDER BY choice IS NOT NULL, md5(concat(pair_id, ':', "repeat", ':', ?)) LIMIT 1""",
-               [candidate, a, b, reviewer, baseline, *workflows, *(case or ()), reviewer])
+        [candidate, a, b, reviewer, baseline, *workflows, *(case or ()), reviewer])
     if df.empty:
         return None
     row = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in df.iloc[0].to_dict().items()}
@@ -136,24 +149,30 @@ def win_table(counts: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+_WIN_SQL = """
+    WITH p AS (
+        SELECT workflow, reviewer, choice,
+               CASE WHEN choice = 'left' THEN left_run
+                    WHEN choice = 'right' THEN (CASE WHEN left_run = run_a THEN run_b ELSE run_a END) END AS winner
+        FROM preferences WHERE run_a = ? AND run_b = ?)
+    SELECT coalesce(workflow, '(all)') AS workflow, count(*) AS judgements,
+           count(*) FILTER (WHERE winner = ?) AS candidate_wins,
+           count(*) FILTER (WHERE winner = ?) AS baseline_wins,
+           count(*) FILTER (WHERE choice = 'tie') AS ties,
+           count(*) FILTER (WHERE choice = 'left') AS left_picks,
+           count(DISTINCT reviewer) AS reviewers
+    FROM p GROUP BY GROUPING SETS ((workflow), ()) HAVING count(*) > 0
+    ORDER BY workflow IS NULL, workflow"""
+
+
+def win_rates_on(read: Callable[..., pd.DataFrame], baseline: str, candidate: str) -> pd.DataFrame:
+    """`win_rates` with a `read` from `filters.reading` (for callers that read more on the same connection)."""
+    counts = read(_WIN_SQL, [*canonical(baseline, candidate), candidate, baseline])
+    return win_table(counts) if not counts.empty else counts
+
+
 def win_rates(db: Database, baseline: str, candidate: str) -> pd.DataFrame:
     """Per workflow, then '(all)': judgements, candidate_wins, baseline_wins, ties, decisive, win_share
     (candidate's share of decisive picks), ci_low / ci_high (95% Wilson), left_share, reviewers."""
-    a, b = canonical(baseline, candidate)
-    counts = frame(db, """
-        WITH p AS (
-            SELECT workflow, reviewer, choice,
-                   CASE WHEN choice = 'left' THEN left_run
-                        WHEN choice = 'right' THEN (CASE WHEN left_run = run_a THEN run_b ELSE run_a END) END AS winner
-            FROM preferences WHERE run_a = ? AND run_b = ?)
-        SELECT coalesce(workflow, '(all)') AS workflow, count(*) AS judgements,
-               count(*) FILTER (WHERE winner = ?) AS candidate_wins,
-               count(*) FILTER (WHERE winner = ?) AS baseline_wins,
-               count(*) FILTER (WHERE choice = 'tie') AS ties,
-               count(*) FILTER (WHERE choice = 'left') AS left_picks,
-               count(DISTINCT reviewer) AS reviewers
-        FROM p GROUP BY GROUPING SETS ((workflow), ()) HAVING count(*) > 0
-        ORDER BY workflow IS NULL, workflow""", [a, b, candidate, baseline])
-    if counts.empty:
-        return counts
-    return win_table(counts)
+    with reading(db) as read:
+        return win_rates_on(read, baseline, candidate)

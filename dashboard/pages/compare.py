@@ -2,88 +2,79 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
+import pandas as pd
 import streamlit as st
 
 from dashboard import compare_view as view
-from dashboard import data
 from dashboard.common import artifact_file, database, db_path, empty_database, md, render
 from dashboard.widgets import run_label
 from vton_eval import preferences
-from vton_eval.analytics.compare import CaseFilter
-from vton_eval.analytics.filters import RunFilter
-from vton_eval.analytics.overview import default_run, previous_comparable
+from vton_eval.analytics.compare import CaseFilter, CompareSetup
 from vton_eval.store import DatabaseBusy
 
 MODES = ("Side by side", "Blind preference")
 
 
-def choose_runs(show: bool) -> list[dict[str, Any]] | None:
+def choose_runs(show: bool) -> tuple[list[dict[str, Any]] | None, CompareSetup]:
     """The baseline, then one to three runs over the same dataset; None (with a reason shown) when there are none.
 
     The choices live in session state the page writes itself, so they survive the blind view, which
     does not draw the pickers (Streamlit forgets the value of a widget that a rerun does not draw).
     """
     path, state = str(db_path()), st.session_state
-    runs = data.pick_runs(path, RunFilter())
-    runs = runs[runs["done"] > 0] if not runs.empty else runs
-    if runs.empty:
+    setup = view.setup(path, state.get("cmp_base"))
+    if setup.baseline is None:
         empty_database()
-        return None
-    ids = runs["run_id"].tolist()
-    by_id = {r["run_id"]: r for r in runs.to_dict("records")}
-    if state.get("cmp_base") not in ids:
-        latest = default_run(runs)
-        previous = previous_comparable(database(), latest) if latest else None
-        state["cmp_base"] = previous if previous in ids else latest  # default: the latest run against its predecessor
-    else:
-        state["cmp_base"] = state["cmp_base"]
+        return None, setup
+    by_id = {r["run_id"]: r for r in setup.runs.to_dict("records")}
+    state["cmp_base"] = setup.baseline
     if show:
-        st.selectbox("Baseline run", ids, key="cmp_base", format_func=lambda i: run_label(by_id[i]))
-    base = state["cmp_base"]
-    others = view.comparable_runs(path, base)
-    if others.empty:
-        st.warning(f"No other run over the dataset {md(by_id[base]['dataset'])} to compare with. Run the same "
-                   "dataset again (another endpoint or model version) and come back.")
-        return None
-    oids = others["run_id"].tolist()
-    o_by_id = {r["run_id"]: r for r in others.to_dict("records")}
+        st.selectbox("Baseline run", list(by_id), key="cmp_base", format_func=lambda i: run_label(by_id[i]))
+    base = setup.baseline
+    if setup.others.empty:
+        st.warning(f"No other run over the dataset {md(by_id[base]['dataset'])} shares a case with this one. Run "
+                   "the same dataset again (another endpoint or model version) and come back.")
+        return None, setup
+    o_by_id = {r["run_id"]: r for r in setup.others.to_dict("records")}
     key = f"cmp_others_{base}"
-    state[key] = [i for i in state[key] if i in oids][:3] if key in state else oids[:1]
+    state[key] = [i for i in state[key] if i in o_by_id][:3] if key in state else list(o_by_id)[:1]
     if show:
-        st.multiselect("Compare with (1 to 3 runs over the same dataset)", oids, key=key, max_selections=3,
+        st.multiselect("Compare with (1 to 3 runs over the same dataset)", list(o_by_id), key=key, max_selections=3,
                        format_func=lambda i: f"{run_label(o_by_id[i])} · {o_by_id[i]['shared']:,} shared cases")
     if not state[key]:
         st.info("Pick at least one run to compare with the baseline.")
-        return None
-    return [by_id[base], *(o_by_id[i] for i in state[key])]
+        return None, setup
+    return [by_id[base], *(o_by_id[i] for i in state[key])], setup
 
 
-def side_by_side(runs: list[dict[str, Any]]) -> None:
+def side_by_side(runs: list[dict[str, Any]], setup: CompareSetup) -> None:
     path, state = str(db_path()), st.session_state
     ids = tuple(r["run_id"] for r in runs)
     two = len(runs) == 2
-    options = view.case_options(path, ids[0])
     cols = st.columns([2, 2, 1.4, 1.4], vertical_alignment="bottom")
-    workflows = cols[0].multiselect("Workflow", options["workflows"], key="cmp_wf", placeholder="all")
-    tag = cols[1].selectbox("Tag", ["", *options["tags"]], key="cmp_tag", format_func=lambda t: t or "any")
+    workflows = cols[0].multiselect("Workflow", setup.workflows, key="cmp_wf", placeholder="all")
+    tag = cols[1].selectbox("Tag", ["", *setup.tags], key="cmp_tag", format_func=lambda t: t or "any")
     sort = cols[2].selectbox("Order", list(view.SORTS), key="cmp_sort", format_func=view.SORTS.get)
     changed = cols[3].toggle("Only changed outcomes", key="cmp_changed")
     flt = CaseFilter(tuple(workflows), tag or None, changed)
-    if two:
-        view.summary(path, runs[0], runs[1], flt)
-    st.subheader("Side by side")
     # New runs, filters or order start again at page 1 (the old page number may not exist any more).
+    # Deleting the widget's key (not setting it) resets it without a "set via Session State" warning.
     if state.get("cmp_signature") != (ids, flt, sort):
         state["cmp_signature"] = (ids, flt, sort)
-        state["cmp_page"] = 1
+        state.pop("cmp_page", None)
     number = int(state.get("cmp_page") or 1)
-    page = view.shared_page(path, ids, flt, sort, number)
-    if number > view.page_count(page.total):
-        number = state["cmp_page"] = 1
-        page = view.shared_page(path, ids, flt, sort, number)
+    picks = int(state.get("cmp_picks", 0))
+    data = view.view_data(path, ids, flt, sort, number, picks)
+    if number > view.page_count(data.page.total):
+        state.pop("cmp_page", None)
+        number = 1
+        data = view.view_data(path, ids, flt, sort, number, picks)
+    if data.summary is not None:
+        view.summary(runs[0], runs[1], data.summary)
+    st.subheader("Side by side")
+    page = data.page
     if page.total == 0:
         st.info("No shared case matches these filters." if flt != CaseFilter() else
                 "These runs have no case in common (same pair id and repeat).")
@@ -91,21 +82,18 @@ def side_by_side(runs: list[dict[str, Any]]) -> None:
     st.pagination(view.page_count(page.total), key="cmp_page")
     first = (number - 1) * view.PAGE_SIZE + 1
     st.caption(f"Cases {first:,}–{first + len(page.rows) - 1:,} of {page.total:,} shared")
-    if two:
-        page = replace(page, rows=view.with_similarities(path, page.rows))
-        if sort == "most_changed":
-            view.similarity_progress(path, ids[0], ids[1], page)
-    view.grid(runs, page)
+    if two and sort == "most_changed":
+        view.similarity_progress(path, ids[0], ids[1], page)
+    view.live_grid(path, runs, page)
     if two:
         st.subheader("Blind preferences")
         st.caption(f"Candidate = {md(view.short_label(runs[1]))}, baseline = {md(view.short_label(runs[0]))}. "
                    "Judge more in the Blind preference view.")
-        win_rate_table(ids[0], ids[1])
+        win_rate_table(data.win_rates)
 
 
-def win_rate_table(baseline: str, candidate: str) -> None:
-    rates = preferences.win_rates(database(), baseline, candidate)
-    if rates.empty:
+def win_rate_table(rates: pd.DataFrame | None) -> None:
+    if rates is None or rates.empty:
         st.caption("No blind judgements for these two runs yet.")
         return
     percent = st.column_config.NumberColumn(format="percent")
@@ -151,6 +139,7 @@ def _pick(baseline: str, candidate: str, case: dict[str, Any], reviewer: str, ch
     st.session_state["cmp_last_pick"] = {"runs": (baseline, candidate), "pair_id": case["pair_id"],
                                          "repeat": case["repeat"], "choice": choice, "left_run": case["left_run"]}
     st.session_state.pop("cmp_rejudge", None)
+    st.session_state["cmp_picks"] = int(st.session_state.get("cmp_picks", 0)) + 1
 
 
 def _reveal(runs: list[dict[str, Any]]) -> None:
@@ -170,7 +159,7 @@ def _reveal(runs: list[dict[str, Any]]) -> None:
         st.rerun()
 
 
-def blind(runs: list[dict[str, Any]]) -> None:
+def blind(runs: list[dict[str, Any]], setup: CompareSetup) -> None:
     """Two outputs for the same inputs in a stable random order, no run named until the pick."""
     base, cand = runs[0]["run_id"], runs[1]["run_id"]
     st.caption("Two outputs for the same inputs, in random order and without run names. Pick the better one "
@@ -182,10 +171,9 @@ def blind(runs: list[dict[str, Any]]) -> None:
     if error := st.session_state.pop("cmp_pick_error", None):
         st.error(f"The pick was not stored: {error}")
     _reveal(runs)
-    workflows = st.multiselect("Workflow", view.case_options(str(db_path()), base)["workflows"], key="cmp_blind_wf",
-                               placeholder="all")
+    workflows = st.multiselect("Workflow", setup.workflows, key="cmp_blind_wf", placeholder="all")
     target = st.session_state.get("cmp_rejudge")
-    case = preferences.blind_case(database(), base, cand, reviewer, workflows, case=target)
+    case, rates = preferences.blind_state(database(), base, cand, reviewer, workflows, case=target)
     if case is None:
         st.session_state.pop("cmp_rejudge", None)
         st.success("You have judged every case these two runs share (with both outputs) for this selection.")
@@ -203,7 +191,7 @@ def blind(runs: list[dict[str, Any]]) -> None:
         for col, side in zip(sides, ("left", "right"), strict=True):
             with col:
                 st.caption(side.capitalize())
-                image = artifact_file(case[f"{side}_output"], thumb=False)
+                image = view.large_file(case[f"{side}_output"])
                 if image:
                     st.image(image, width="stretch")
                 else:
@@ -214,20 +202,20 @@ def blind(runs: list[dict[str, Any]]) -> None:
             col.button(label, key=f"cmp_pick_{choice}", width="stretch", on_click=_pick,
                        args=(base, cand, case, reviewer, choice))
     st.subheader("Win rates so far")
-    win_rate_table(base, cand)
+    win_rate_table(rates)
 
 
 def body() -> None:
     st.title("Compare runs")
     st.caption("What several runs of one dataset produced for the same inputs, one column per run.")
     mode = st.segmented_control("View", MODES, default=MODES[0], key="cmp_mode") or MODES[0]
-    runs = choose_runs(show=mode == MODES[0])
+    runs, setup = choose_runs(show=mode == MODES[0])
     if runs is None:
         return
     if mode == MODES[0]:
-        side_by_side(runs)
+        side_by_side(runs, setup)
     else:
-        blind(runs)
+        blind(runs, setup)
 
 
 render(body)

@@ -105,7 +105,20 @@ def charts(run_id: str, flt) -> dict[str, pd.DataFrame]:
                             aspect="auto", text_auto=".0%", labels={"color": "error rate"})
             fig.update_layout(height=340, margin=dict(t=10, b=10))
             st.plotly_chart(fig, key="heatmap_chart")
-    return {"errors_by_workflow": errors, "latency_percentiles": pct, "trend": trend, "tag_heatmap": heat}
+    flags = data.flag_rates(path, run_id, flt)
+    st.subheader("Automatic checks by workflow")
+    if flags.empty:
+        st.info("No checked outputs in this run (checks were off, or every call failed).")
+    else:
+        st.dataframe(flags, hide_index=True, width="stretch", column_config={
+            "outputs": st.column_config.NumberColumn("checked outputs"),
+            "flag_rate": st.column_config.ProgressColumn("flagged (soft)", format="percent", min_value=0, max_value=1),
+            "silent_failure_rate": st.column_config.ProgressColumn("silent failures (hard)", format="percent",
+                                                                   min_value=0, max_value=1),
+            "flags": st.column_config.TextColumn("most frequent flags", width="large"),
+        })
+    return {"errors_by_workflow": errors, "latency_percentiles": pct, "trend": trend, "tag_heatmap": heat,
+            "flag_rates": flags}
 
 
 def page_csv(run_id: str, info: dict, tables: dict[str, pd.DataFrame]) -> bytes:

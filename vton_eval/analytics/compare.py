@@ -12,15 +12,18 @@ every case of a big run on each page view, so results are kept in a table this m
         output_a VARCHAR NOT NULL,   -- sha256 of the baseline's output (the file's content key)
         output_b VARCHAR NOT NULL,   -- sha256 of the other run's output
         ssim DOUBLE, changed_share DOUBLE, psnr DOUBLE,  -- vton_eval.checks.compare.similarity
-        diff_path VARCHAR,           -- difference image (<= 512 px), relative to the database folder
+        diff_path VARCHAR,           -- difference image (JPEG, <= 512 px), relative to the database folder
         problem VARCHAR,             -- why it could not be computed (an undecodable output), else NULL
         computed_at TIMESTAMP NOT NULL,
         PRIMARY KEY (output_a, output_b))
 
 It is keyed by content, not by run: the same two images compare the same whoever produced them,
 and outputs with the same sha256 are identical, so SQL gives them SSIM 1 without computing anything
-(a deterministic service then costs nothing). Pages compute the rows they show (`ensure_similarities`);
-`fill_similarities` computes the rest for a full "most changed" ranking.
+(a deterministic service then costs nothing). Pages have the rows they show computed
+(`ensure_similarities`); `fill_similarities` computes the rest for a full "most changed" ranking.
+
+Read functions take a `read(sql, params) -> DataFrame` from `filters.reading`, so one page view costs
+one connection (opening the file costs more than these queries).
 """
 
 from __future__ import annotations
@@ -28,18 +31,19 @@ from __future__ import annotations
 import datetime as dt
 import io
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from PIL import Image
 
-from vton_eval.analytics.filters import frame
+from vton_eval.analytics.filters import frame, reading
 from vton_eval.artifacts import ArtifactStore
 from vton_eval.checks.compare import difference_image, similarity
-from vton_eval.store.db import Database, NoDatabase
+from vton_eval.images import load_rgb
+from vton_eval.preferences import win_rates_on
+from vton_eval.store.db import Database
 
 MAX_RUNS = 4
 DIFF_SIDE = 512
@@ -66,9 +70,12 @@ class ComparePage:
     similarity_known: int  # of those, cases with a known similarity (computed, or identical files)
 
 
-def _has_sim_table(con: Any) -> bool:
-    return bool(con.execute("SELECT count(*) FROM information_schema.tables "
-                            "WHERE table_name = 'pair_similarity'").fetchall()[0][0])
+Read = Callable[..., pd.DataFrame]
+
+
+def _has_sim_table(read: Read) -> bool:
+    found = read("SELECT count(*) AS n FROM information_schema.tables WHERE table_name = 'pair_similarity'")
+    return bool(not found.empty and found.iloc[0]["n"])
 
 
 def _shared_cte(n: int, sim: bool) -> str:
@@ -120,31 +127,37 @@ def _check_runs(run_ids: Sequence[str]) -> None:
         raise ValueError(f"compare 1 to {MAX_RUNS} distinct runs, got {list(run_ids)}")
 
 
+def _page(read: Read, run_ids: Sequence[str], flt: CaseFilter, sort: str, page: int, page_size: int) -> ComparePage:
+    _check_runs(run_ids)
+    where, params = _where(flt)
+    two = len(run_ids) == 2
+    cte = _shared_cte(len(run_ids), _has_sim_table(read))
+    both = "output_path_0 IS NOT NULL AND output_path_1 IS NOT NULL" if two else "FALSE"
+    counts = read(f"""{cte} SELECT count(*) AS total, count(*) FILTER (WHERE {both}) AS n_both,
+                      count(*) FILTER (WHERE {both} AND {"ssim IS NOT NULL" if two else "FALSE"}) AS n_known
+                      FROM shared WHERE {where}""", [*run_ids, *params])
+    if counts.empty:  # no database
+        return ComparePage(0, pd.DataFrame(), 0, 0)
+    total, n_both, n_known = (int(counts.iloc[0][c]) for c in ("total", "n_both", "n_known"))
+    # Similarity ranks only once it is known for every case: ranking on a partial set would move the
+    # rows a page computes up the list, so the same page would show other rows on the next rerun.
+    by_sim = "ssim ASC NULLS LAST, " if two and n_known == n_both else ""
+    order = {"pair": 'pair_id, "repeat"',
+             "most_changed": f'n_changed DESC, {by_sim}latency_change_ms DESC NULLS LAST, pair_id, "repeat"'}[sort]
+    rows = read(f"{cte} SELECT * FROM shared WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
+                [*run_ids, *params, int(page_size), max(0, (int(page) - 1) * int(page_size))])
+    return ComparePage(total, rows, n_both, n_known)
+
+
 def shared_page(db: Database, run_ids: Sequence[str], flt: CaseFilter = CaseFilter(), sort: str = "pair",
                 page: int = 1, page_size: int = 12) -> ComparePage:
     """One page of the shared cases of `run_ids` (baseline first).
 
     sort "pair": by pair id and repeat. "most_changed": cases whose outcome changed in more runs
-    first, then (two runs) the lowest similarity among those known, then the largest latency change.
+    first, then (two runs, once known for all) the lowest similarity, then the largest latency change.
     """
-    _check_runs(run_ids)
-    where, params = _where(flt)
-    order = {"pair": "pair_id, \"repeat\"",
-             "most_changed": "n_changed DESC, " + ("ssim ASC NULLS LAST, " if len(run_ids) == 2 else "")
-             + "latency_change_ms DESC NULLS LAST, pair_id, \"repeat\""}[sort]
-    try:
-        with db.connect(read_only=True) as con:
-            cte = _shared_cte(len(run_ids), _has_sim_table(con))
-            both = "output_path_0 IS NOT NULL AND output_path_1 IS NOT NULL" if len(run_ids) == 2 else "FALSE"
-            known = "ssim IS NOT NULL" if len(run_ids) == 2 else "FALSE"
-            total, n_both, n_known = con.execute(
-                f"{cte} SELECT count(*), count(*) FILTER (WHERE {both}), count(*) FILTER (WHERE {known}) "
-                f"FROM shared WHERE {where}", [*run_ids, *params]).fetchall()[0]
-            rows = con.execute(f"{cte} SELECT * FROM shared WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
-                               [*run_ids, *params, int(page_size), max(0, (int(page) - 1) * int(page_size))]).df()
-    except NoDatabase:
-        return ComparePage(0, pd.DataFrame(), 0, 0)
-    return ComparePage(int(total), rows, int(n_both), int(n_known))
+    with reading(db) as read:
+        return _page(read, run_ids, flt, sort, page, page_size)
 
 
 @dataclass
@@ -154,62 +167,116 @@ class TwoRunSummary:
     latency: pd.DataFrame  # workflow ('(all)' last), n / p50 / p95 per side, p50_change_ms, p95_change_ms
 
 
-def two_run_summary(db: Database, baseline: str, candidate: str, flt: CaseFilter = CaseFilter()) -> TwoRunSummary:
-    """What changed from `baseline` to `candidate` over their shared cases (the filter's workflows and tag)."""
+def _summary(read: Read, baseline: str, candidate: str, flt: CaseFilter) -> TwoRunSummary:
     where, params = _where(CaseFilter(flt.workflows, flt.tag))
-    args = [baseline, candidate, *params]
     cte = _shared_cte(2, sim=False)
-    with db.connect(read_only=True) as con:
-        t = con.execute(f"""{cte} SELECT count(*),
-            count(*) FILTER (WHERE status_0 = 'ok' AND status_1 = 'ok'),
-            count(*) FILTER (WHERE status_0 = 'ok' AND status_1 = 'error'),
-            count(*) FILTER (WHERE status_0 = 'error' AND status_1 = 'ok'),
-            count(*) FILTER (WHERE status_0 = 'error' AND status_1 = 'error'),
-            count(*) FILTER (WHERE status_0 = 'error' AND status_1 = 'error'
-                             AND coalesce(error_kind_0, '') <> coalesce(error_kind_1, ''))
-            FROM shared WHERE {where}""", args).fetchall()[0]
-        kinds = con.execute(f"""{cte}, sides AS (
-                SELECT error_kind_0 AS error_kind, 0 AS side FROM shared WHERE status_0 = 'error' AND {where}
-                UNION ALL SELECT error_kind_1, 1 FROM shared WHERE status_1 = 'error' AND {where})
-            SELECT coalesce(error_kind, '(none)') AS error_kind, count(*) FILTER (WHERE side = 0) AS baseline,
-                   count(*) FILTER (WHERE side = 1) AS candidate
-            FROM sides GROUP BY 1 ORDER BY candidate - baseline DESC, error_kind""",
-                            [baseline, candidate, *params, *params]).df()
-        latency = con.execute(f"""{cte} SELECT coalesce(workflow, '(all)') AS workflow,
-            count(*) FILTER (WHERE status_0 = 'ok') AS n_baseline,
-            quantile_cont(latency_ms_0, 0.5) FILTER (WHERE status_0 = 'ok') AS p50_baseline_ms,
-            quantile_cont(latency_ms_0, 0.95) FILTER (WHERE status_0 = 'ok') AS p95_baseline_ms,
-            count(*) FILTER (WHERE status_1 = 'ok') AS n_candidate,
-            quantile_cont(latency_ms_1, 0.5) FILTER (WHERE status_1 = 'ok') AS p50_candidate_ms,
-            quantile_cont(latency_ms_1, 0.95) FILTER (WHERE status_1 = 'ok') AS p95_candidate_ms
-            FROM shared WHERE {where} GROUP BY GROUPING SETS ((workflow), ())
-            ORDER BY workflow IS NULL, workflow""", args).df()
-    keys = ("shared", "ok_to_ok", "ok_to_error", "error_to_ok", "error_to_error", "kind_changed")
+    # One pass: latency per workflow and, in the grand-total row, the outcome transitions.
+    stats = read(f"""{cte} SELECT coalesce(workflow, '(all)') AS workflow,
+        count(*) FILTER (WHERE status_0 = 'ok') AS n_baseline,
+        quantile_cont(latency_ms_0, 0.5) FILTER (WHERE status_0 = 'ok') AS p50_baseline_ms,
+        quantile_cont(latency_ms_0, 0.95) FILTER (WHERE status_0 = 'ok') AS p95_baseline_ms,
+        count(*) FILTER (WHERE status_1 = 'ok') AS n_candidate,
+        quantile_cont(latency_ms_1, 0.5) FILTER (WHERE status_1 = 'ok') AS p50_candidate_ms,
+        quantile_cont(latency_ms_1, 0.95) FILTER (WHERE status_1 = 'ok') AS p95_candidate_ms,
+        count(*) AS shared,
+        count(*) FILTER (WHERE status_0 = 'ok' AND status_1 = 'ok') AS ok_to_ok,
+        count(*) FILTER (WHERE status_0 = 'ok' AND status_1 = 'error') AS ok_to_error,
+        count(*) FILTER (WHERE status_0 = 'error' AND status_1 = 'ok') AS error_to_ok,
+        count(*) FILTER (WHERE status_0 = 'error' AND status_1 = 'error') AS error_to_error,
+        count(*) FILTER (WHERE status_0 = 'error' AND status_1 = 'error'
+                         AND coalesce(error_kind_0, '') <> coalesce(error_kind_1, '')) AS kind_changed
+        FROM shared WHERE {where} GROUP BY GROUPING SETS ((workflow), ())
+        ORDER BY workflow IS NULL, workflow""", [baseline, candidate, *params])
+    kinds = read(f"""{cte}, sides AS (
+            SELECT error_kind_0 AS error_kind, 0 AS side FROM shared WHERE status_0 = 'error' AND {where}
+            UNION ALL SELECT error_kind_1, 1 FROM shared WHERE status_1 = 'error' AND {where})
+        SELECT coalesce(error_kind, '(none)') AS error_kind, count(*) FILTER (WHERE side = 0) AS baseline,
+               count(*) FILTER (WHERE side = 1) AS candidate
+        FROM sides GROUP BY 1 ORDER BY candidate - baseline DESC, error_kind""",
+                 [baseline, candidate, *params, *params])
+    keys = ["shared", "ok_to_ok", "ok_to_error", "error_to_ok", "error_to_error", "kind_changed"]
+    total = stats.iloc[-1]
+    transitions = {k: int(total[k]) for k in keys}
+    latency = stats.drop(columns=keys) if transitions["shared"] else stats.drop(columns=keys).iloc[0:0]
     kinds["change"] = kinds["candidate"] - kinds["baseline"]
     kinds["new"] = kinds["baseline"] == 0
     for p in ("p50", "p95"):
         latency[f"{p}_change_ms"] = latency[f"{p}_candidate_ms"] - latency[f"{p}_baseline_ms"]
-    return TwoRunSummary(dict(zip(keys, (int(v) for v in t), strict=True)), kinds, latency)
+    return TwoRunSummary(transitions, kinds, latency)
 
 
-def comparable_runs(db: Database, baseline: str) -> pd.DataFrame:
-    """Runs over the baseline's dataset (not the baseline), newest first, with how many cases they share."""
-    return frame(db, """
-        SELECT r.run_id, r.label, r.dataset, r.endpoint, r.status, r.created_at,
-               (SELECT count(*) FROM results x JOIN results y ON y.pair_id = x.pair_id AND y."repeat" = x."repeat"
-                WHERE x.run_id = r.run_id AND y.run_id = b.run_id) AS shared
-        FROM runs r JOIN runs b ON b.run_id = ? AND r.dataset = b.dataset AND r.run_id <> b.run_id
-        WHERE EXISTS (SELECT 1 FROM results x WHERE x.run_id = r.run_id)
-        ORDER BY r.created_at DESC""", [baseline])
+def two_run_summary(db: Database, baseline: str, candidate: str, flt: CaseFilter = CaseFilter()) -> TwoRunSummary:
+    """What changed from `baseline` to `candidate` over their shared cases (the filter's workflows and tag)."""
+    with reading(db) as read:
+        return _summary(read, baseline, candidate, flt)
 
 
-def case_options(db: Database, run_id: str) -> dict[str, list[str]]:
-    """The workflows and tags a run's cases have (what the filters offer)."""
-    wfs = frame(db, "SELECT DISTINCT workflow FROM results WHERE run_id = ? ORDER BY 1", [run_id])
-    tags = frame(db, """SELECT DISTINCT trim(t) AS tag FROM (SELECT unnest(string_split(tags, ';')) AS t
-                        FROM cases WHERE run_id = ?) WHERE trim(t) <> '' ORDER BY 1""", [run_id])
-    return {"workflows": wfs["workflow"].tolist() if not wfs.empty else [],
-            "tags": tags["tag"].tolist() if not tags.empty else []}
+@dataclass
+class CompareView:
+    page: ComparePage
+    summary: TwoRunSummary | None  # two runs only
+    win_rates: pd.DataFrame | None  # two runs only: preferences.win_rates
+
+
+def compare_view(db: Database, run_ids: Sequence[str], flt: CaseFilter = CaseFilter(), sort: str = "pair",
+                 page: int = 1, page_size: int = 12) -> CompareView:
+    """All a side-by-side view shows, read on one connection."""
+    with reading(db) as read:
+        shown = _page(read, run_ids, flt, sort, page, page_size)
+        if len(run_ids) != 2 or shown.total == 0:
+            return CompareView(shown, None, None)
+        return CompareView(shown, _summary(read, run_ids[0], run_ids[1], flt), win_rates_on(read, *run_ids))
+
+
+@dataclass
+class CompareSetup:
+    runs: pd.DataFrame  # runs with results, newest first: run_id, label, dataset, endpoint, status, created_at, done
+    baseline: str | None  # the one asked for if it exists, else a default
+    others: pd.DataFrame  # runs over the baseline's dataset, newest first, with `shared` (cases in common)
+    workflows: list[str]  # of the baseline's results
+    tags: list[str]  # of the baseline's cases
+
+
+def default_baseline(runs: pd.DataFrame) -> str | None:
+    """The run before the latest (finished first) run over the same dataset: "what did the latest change"."""
+    if runs.empty:
+        return None
+    ordered = pd.concat([runs[runs["status"] == "finished"], runs[runs["status"] != "finished"]])
+    for row in ordered.itertuples():
+        older = runs[(runs["dataset"] == row.dataset) & (runs["created_at"] < row.created_at)]
+        if not older.empty:
+            return str(older.iloc[0]["run_id"])
+    return str(ordered.iloc[0]["run_id"])
+
+
+def compare_setup(db: Database, baseline: str | None = None) -> CompareSetup:
+    """What the run pickers and filters offer, read on one connection."""
+    empty = pd.DataFrame(columns=["run_id", "label", "dataset", "endpoint", "status", "created_at", "done", "shared"])
+    with reading(db) as read:
+        runs = read("""
+            SELECT r.run_id, r.label, r.dataset, r.endpoint, r.status, r.created_at, c.done
+            FROM runs r JOIN (SELECT run_id, count(*) AS done FROM results GROUP BY 1) c USING (run_id)
+            ORDER BY r.created_at DESC, r.run_id""")
+        if runs.empty:
+            return CompareSetup(empty, None, empty, [], [])
+        if baseline not in set(runs["run_id"]):
+            baseline = default_baseline(runs)
+        dataset = runs.loc[runs["run_id"] == baseline, "dataset"].iloc[0]
+        others = runs[(runs["dataset"] == dataset) & (runs["run_id"] != baseline)].copy()
+        shared = read(f"""
+            SELECT y.run_id, count(*) AS n FROM results x
+            JOIN results y ON y.pair_id = x.pair_id AND y."repeat" = x."repeat"
+            WHERE x.run_id = ? AND y.run_id IN ({", ".join("?" for _ in others["run_id"])})
+            GROUP BY 1""", [baseline, *others["run_id"]]) if len(others) else pd.DataFrame(columns=["run_id", "n"])
+        counts = dict(zip(shared["run_id"], shared["n"], strict=True))
+        others["shared"] = [int(counts.get(i, 0)) for i in others["run_id"]]
+        workflows = read("SELECT DISTINCT workflow FROM results WHERE run_id = ? ORDER BY 1", [baseline])
+        tags = read("""
+            SELECT DISTINCT trim(t) AS tag
+            FROM (SELECT unnest(string_split(tags, ';')) AS t FROM cases WHERE run_id = ?)
+            WHERE trim(t) <> '' ORDER BY 1""", [baseline])
+    return CompareSetup(runs, baseline, others[others["shared"] > 0].reset_index(drop=True),
+                        workflows["workflow"].tolist(), tags["tag"].tolist())
 
 
 # --- similarity: computing and caching -----------------------------------------------------------------
@@ -220,32 +287,28 @@ def _compute(store: ArtifactStore, item: Item) -> dict[str, Any]:
     row: dict[str, Any] = {"output_a": key_a, "output_b": key_b, "ssim": None, "changed_share": None,
                            "psnr": None, "diff_path": None, "problem": None}
     try:
-        with Image.open(store.abspath(path_a)) as a, Image.open(store.abspath(path_b)) as b:
-            a.load()
-            b.load()
-            row.update(similarity(a, b))
-            diff = difference_image(a, b)
+        a, b = load_rgb(store.abspath(path_a)), load_rgb(store.abspath(path_b))
+        row.update(similarity(a, b))
+        diff = difference_image(a, b)
         diff.thumbnail((DIFF_SIDE, DIFF_SIDE))
         buf = io.BytesIO()
-        diff.save(buf, "WEBP", quality=80, method=2)
-        row["diff_path"] = store.put_bytes(buf.getvalue(), "webp")[0]
+        diff.save(buf, "JPEG", quality=85)  # JPEG: the dashboard sends it to the browser as is
+        row["diff_path"] = store.put_bytes(buf.getvalue(), "jpg")[0]
     except (OSError, ValueError, SyntaxError) as exc:  # missing or undecodable output: say so, do not retry
         row["problem"] = f"cannot compare: {type(exc).__name__}: {exc}"[:300]
     return row
 
 
-def _stored(db: Database, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+def stored_similarities(db: Database, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """The stored similarity rows of these (key_a, key_b) output pairs (those computed so far)."""
     if not pairs:
         return {}
-    try:
-        with db.connect(read_only=True) as con:
-            if not _has_sim_table(con):
-                return {}
-            con.register("_want", pd.DataFrame(pairs, columns=["output_a", "output_b"]))
-            df = con.execute("SELECT s.* FROM pair_similarity s JOIN _want USING (output_a, output_b)").df()
-    except NoDatabase:
-        return {}
-    df = df.astype(object).where(df.notna(), None)  # NULL stays None, not NaN
+    with reading(db) as read:
+        if not _has_sim_table(read):
+            return {}
+        df = read("SELECT * FROM pair_similarity WHERE list_contains(?, output_a || '|' || output_b)",
+                  [[f"{a}|{b}" for a, b in pairs]])
+    df = df.astype(object).where(df.notna(), None)  # NULL is None, not NaN
     return {(r["output_a"], r["output_b"]): r for r in df.to_dict("records")}
 
 
@@ -254,7 +317,7 @@ def ensure_similarities(db: Database, items: Iterable[Item], workers: int = 4) -
     keyed by (key_a, key_b): read from the table, the missing ones computed (in threads: Pillow and
     numpy release the GIL) and stored."""
     wanted = {(i[0], i[2]): i for i in items}
-    found = _stored(db, list(wanted))
+    found = stored_similarities(db, list(wanted))
     missing = [item for key, item in wanted.items() if key not in found]
     if missing:
         store = ArtifactStore(db.path)
@@ -293,15 +356,11 @@ def case_similarity(db: Database, run_a: str, run_b: str, pair_id: str, repeat: 
 
 def missing_similarities(db: Database, run_a: str, run_b: str, limit: int | None = None) -> tuple[list[Item], int]:
     """Output pairs of two runs' shared cases not compared yet (distinct, at most `limit`), and how many there are."""
-    try:
-        with db.connect(read_only=True) as con:
-            sim = _has_sim_table(con)
-            cte = _shared_cte(2, sim)
-            df = con.execute(f"""{cte} SELECT DISTINCT output_key_0, output_path_0, output_key_1, output_path_1
-                FROM shared WHERE output_path_0 IS NOT NULL AND output_path_1 IS NOT NULL AND NOT identical
-                  AND ssim IS NULL AND problem IS NULL ORDER BY 1, 3""", [run_a, run_b]).df()
-    except NoDatabase:
-        return [], 0
+    with reading(db) as read:
+        cte = _shared_cte(2, _has_sim_table(read))
+        df = read(f"""{cte} SELECT DISTINCT output_key_0, output_path_0, output_key_1, output_path_1
+            FROM shared WHERE output_path_0 IS NOT NULL AND output_path_1 IS NOT NULL AND NOT identical
+              AND ssim IS NULL AND problem IS NULL ORDER BY 1, 3""", [run_a, run_b])
     items = [tuple(r) for r in df.itertuples(index=False, name=None)]
     return (items[:limit] if limit else items), len(items)
 

@@ -135,3 +135,20 @@ def tag_heatmap(db: Database, run_id: str, flt: RunFilter = RunFilter()) -> pd.D
         SELECT workflow, trim(tag) AS tag, count(*) AS cases,
                avg(CASE WHEN status = 'error' THEN 1.0 ELSE 0.0 END) AS error_rate
         FROM tagged GROUP BY ALL ORDER BY workflow, tag""", [run_id, *params])
+
+
+def flag_rates(db: Database, run_id: str, flt: RunFilter = RunFilter()) -> pd.DataFrame:
+    """Per workflow: how many outputs the automatic checks flagged (soft) or failed (silent failures)."""
+    wf, params = flt.result_sql()
+    return frame(db, f"""
+        WITH judged AS (
+            SELECT workflow, status, error_kind, flags FROM results res
+            WHERE run_id = ? AND output_path IS NOT NULL AND checks IS NOT NULL AND {wf}),
+        names AS (
+            SELECT workflow, unnest(string_split(flags, ';')) AS flag FROM judged WHERE coalesce(flags, '') <> '')
+        SELECT j.workflow, count(*) AS outputs,
+               count(*) FILTER (WHERE coalesce(flags, '') <> '' AND status = 'ok') / count(*) AS flag_rate,
+               count(*) FILTER (WHERE error_kind = 'silent_failure') / count(*) AS silent_failure_rate,
+               (SELECT string_agg(flag || ' ' || n, ', ' ORDER BY n DESC, flag) FROM
+                   (SELECT flag, count(*) AS n FROM names WHERE names.workflow = j.workflow GROUP BY flag)) AS flags
+        FROM judged j GROUP BY j.workflow ORDER BY j.workflow""", [run_id, *params])

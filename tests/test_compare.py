@@ -1,0 +1,307 @@
+"""The Compare page and its engine: shared cases side by side, what changed, similarity, blind preferences.
+
+Page tests run the real app headless (AppTest) against runs of datasets/sample recorded through the
+engine from the session sandbox; the expected numbers come from SQL on the same file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import re
+
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from dashboard import compare_view
+from vton_eval.analytics.compare import CaseFilter, case_similarity, fill_similarities, missing_similarities, shared_page
+from vton_eval.artifacts import ArtifactStore
+from vton_eval.checks.compare import similarity
+from vton_eval.preferences import (
+    canonical,
+    left_run_for,
+    record_preference,
+    win_rates,
+    win_table,
+    wilson_interval,
+)
+from vton_eval.runner import RunSettings, create_run, execute_run
+from vton_eval.store import Database
+from vton_eval.store.runs import insert_run, utcnow
+from vton_eval.store.writes import insert_results
+
+from .conftest import REPO, SAMPLE
+
+APP = str(REPO / "dashboard" / "app.py")
+LABELS = ("base-build", "cand-build", "third-build")
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, sandbox):
+    """Three runs of the sample dataset: a baseline with some server errors, a candidate with other
+    errors and silent failures (the person image sent back), and a clean third. One call at a time,
+    so the seeded faults land on the same cases every time."""
+    db = Database(tmp_path_factory.mktemp("compare") / "results.duckdb")
+    saved = dataclasses.replace(sandbox.config)
+    ids = []
+    try:
+        for label, error_rate, noop_rate, seed in zip(LABELS, (0.2, 0.3, 0.0), (0.0, 0.3, 0.0), (4711, 4712, 4713),
+                                                      strict=True):
+            sandbox.config.error_rate, sandbox.config.noop_rate, sandbox.config.seed = error_rate, noop_rate, seed
+            run_id = create_run(db, RunSettings(dataset=str(SAMPLE), endpoint=sandbox.url, label=label, retries=0,
+                                                concurrency=1))
+            assert execute_run(db, run_id).status == "finished"
+            ids.append(run_id)
+    finally:
+        for field in ("error_rate", "noop_rate", "seed"):
+            setattr(sandbox.config, field, getattr(saved, field))
+    return db, ids
+
+
+def sql(db, query, params=()):
+    with db.connect(read_only=True) as con:
+        return con.execute(query, list(params)).fetchall()
+
+
+def open_compare(db) -> AppTest:
+    os.environ["VTON_EVAL_DB"] = str(db.path)
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.switch_page("pages/compare.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def choose(at: AppTest, baseline: str, others: list[str]) -> AppTest:
+    at.selectbox(key="cmp_base").set_value(baseline).run()
+    at.multiselect(key=f"cmp_others_{baseline}").set_value(others).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def shown_pair(block) -> str:
+    """The pair id a row's heading names (markdown-escaped on the page)."""
+    return re.match(r"\*\*(.+?)\*\*", block.markdown[0].value).group(1).replace("\\", "")
+
+
+def visible_text(at: AppTest) -> str:
+    parts = [str(e.value) for kind in ("title", "subheader", "markdown", "caption", "text", "code", "info",
+                                       "warning", "error", "success") for e in getattr(at, kind)]
+    for kind in ("selectbox", "multiselect", "segmented_control", "text_input", "button", "toggle"):
+        for widget in getattr(at, kind):
+            parts += [str(widget.label), str(getattr(widget, "options", "")), str(widget.value)]
+    parts += [frame.value.to_string() for frame in at.dataframe]
+    return "\n".join(parts)
+
+
+# --- engine: statistics ------------------------------------------------------------------------------------------
+
+
+def test_wilson_interval_matches_known_values():
+    assert wilson_interval(8, 10) == pytest.approx((0.4902, 0.9433), abs=1e-4)
+    assert wilson_interval(0, 10) == pytest.approx((0.0, 0.2775), abs=1e-4)
+    assert wilson_interval(10, 10) == pytest.approx((0.7225, 1.0), abs=1e-4)
+    assert wilson_interval(50, 100) == pytest.approx((0.4038, 0.5962), abs=1e-4)
+    assert all(math.isnan(v) for v in wilson_interval(0, 0))
+    with pytest.raises(ValueError):
+        wilson_interval(11, 10)
+
+
+def test_win_table_leaves_ties_out_of_the_win_share():
+    import pandas as pd
+
+    table = win_table(pd.DataFrame([{"workflow": "top", "judgements": 10, "candidate_wins": 3, "baseline_wins": 1,
+                                     "ties": 6, "left_picks": 2, "reviewers": 2}]))
+    row = table.iloc[0]
+    assert row["decisive"] == 4 and row["win_share"] == pytest.approx(0.75)
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx(wilson_interval(3, 4))
+    assert row["left_share"] == pytest.approx(0.5)
+
+
+def test_left_side_is_stable_per_case_and_reviewer_and_about_half_each_way():
+    first = left_run_for("run-b", "run-a", "top-01", 1, "ana")
+    assert first == left_run_for("run-a", "run-b", "top-01", 1, "ana")  # whichever run is the baseline
+    lefts = [left_run_for("run-a", "run-b", f"case-{i}", 1, "ana") for i in range(400)]
+    assert 150 < lefts.count("run-a") < 250
+    assert lefts != [left_run_for("run-a", "run-b", f"case-{i}", 1, "bo") for i in range(400)]
+
+
+def test_a_later_pick_replaces_the_earlier_one_in_either_run_order(db):
+    db.ensure()
+    record_preference(db, "run-b", "run-a", "top-01", 1, "top", "ana", "left", "run-b")
+    record_preference(db, "run-a", "run-b", "top-01", 1, "top", " ana ", "right", "run-b")
+    rows = sql(db, 'SELECT run_a, run_b, reviewer, choice, left_run FROM preferences')
+    assert rows == [("run-a", "run-b", "ana", "right", "run-b")]
+    record_preference(db, "run-a", "run-b", "top-02", 1, "top", "bo", "tie", "run-a")
+    rates = win_rates(db, baseline="run-b", candidate="run-a").set_index("workflow")
+    # "right" with run-b on the left: run-a won. Ties are counted apart, not in the share.
+    assert rates.loc["top", ["judgements", "candidate_wins", "baseline_wins", "ties"]].tolist() == [2, 1, 0, 1]
+    assert rates.loc["(all)", "win_share"] == 1.0 and rates.loc["(all)", "reviewers"] == 2
+    with pytest.raises(ValueError):
+        record_preference(db, "run-a", "run-b", "top-01", 1, "top", "ana", "both", "run-a")
+    with pytest.raises(ValueError):
+        record_preference(db, "run-a", "run-b", "top-01", 1, "top", "  ", "left", "run-a")
+
+
+# --- the page ------------------------------------------------------------------------------------------------------
+
+
+def test_what_changed_matches_sql(runs):
+    db, (base, cand, _) = runs
+    at = open_compare(db)
+    choose(at, base, [cand])
+    expected = dict(sql(db, """
+        SELECT a.status || '>' || b.status, count(*) FROM results a
+        JOIN results b ON b.pair_id = a.pair_id AND b."repeat" = a."repeat" AND b.run_id = ?
+        WHERE a.run_id = ? GROUP BY 1""", [cand, base]))
+    assert expected.get("ok>error") and expected.get("error>ok"), f"the seeded runs should differ both ways: {expected}"
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["ok → error"] == str(expected["ok>error"])
+    assert metrics["error → ok"] == str(expected["error>ok"])
+    assert metrics["Shared cases"] == str(sum(expected.values()))
+    kinds = at.dataframe(key="cmp_kinds").value.set_index("error_kind")
+    for kind, count in sql(db, "SELECT error_kind, count(*) FROM results WHERE run_id = ? AND status = 'error' "
+                               "GROUP BY 1", [cand]):
+        assert kinds.loc[kind, "candidate"] == count
+    assert bool(kinds.loc["silent_failure", "new"])  # the baseline had none
+    latency = at.dataframe(key="cmp_latency").value
+    assert latency["workflow"].tolist() == ["dress", "eyewear", "footwear", "top", "(all)"]
+    p50 = sql(db, "SELECT quantile_cont(latency_ms, 0.5) FROM results WHERE run_id = ? AND status = 'ok' "
+                  "AND workflow = 'top' AND pair_id IN (SELECT pair_id FROM results WHERE run_id = ?)", [base, cand])[0][0]
+    assert latency.set_index("workflow").loc["top", "p50_baseline_ms"] == pytest.approx(p50)
+
+
+def test_rows_show_each_runs_output_or_its_error_as_text(runs):
+    db, (base, cand, _) = runs
+    at = choose(open_compare(db), base, [cand])
+    results = {(run, pair): (status, path, message) for run, pair, status, path, message in sql(
+        db, "SELECT run_id, pair_id, status, output_path, error_message FROM results")}
+    total = sql(db, "SELECT count(*) FROM results WHERE run_id = ?", [base])[0][0]
+    assert f"Cases 1–12 of {total} shared" in visible_text(at)
+    assert at.pagination(key="cmp_page").num_pages == math.ceil(total / 12)
+    seen_error = False
+    for pos in range(12):
+        row = at.main.get_by_key(f"cmp_row_{pos}")
+        pair = shown_pair(row)
+        cols = row.columns
+        assert len(cols) == 6  # person | product | mask | baseline | candidate | difference
+        assert len(cols[0].image) == 1 and len(cols[1].image) == 1
+        for col, run in ((cols[3], base), (cols[4], cand)):
+            status, path, message = results[(run, pair)]
+            assert len(col.image) == (1 if path else 0), (pair, run)
+            if status == "error":
+                assert message in col.code[0].value  # the server's words, as text
+                seen_error = True
+    assert seen_error
+    assert not any("Internal server error" in m.value for m in at.markdown)
+    at.pagination(key="cmp_page").set_value(2).run()
+    assert shown_pair(at.main.get_by_key("cmp_row_0")) != shown_pair(row)
+
+
+def test_filters_and_most_changed_order(runs):
+    db, (base, cand, _) = runs
+    at = choose(open_compare(db), base, [cand])
+    changed = sql(db, """SELECT a.pair_id FROM results a JOIN results b ON b.pair_id = a.pair_id AND b.run_id = ?
+                         WHERE a.run_id = ? AND (a.status <> b.status OR coalesce(a.error_kind, '') <>
+                         coalesce(b.error_kind, ''))""", [cand, base])
+    at.selectbox(key="cmp_sort").set_value("most_changed").run()
+    flags = [":orange[outcome changed" in at.main.get_by_key(f"cmp_row_{i}").markdown[0].value
+             for i in range(min(12, len(changed) + 1))]
+    assert flags == [True] * min(12, len(changed)) + [False] * (len(flags) - min(12, len(changed)))
+    at.toggle(key="cmp_changed").set_value(True).run()
+    assert f"of {len(changed)} shared" in visible_text(at)
+    at.toggle(key="cmp_changed").set_value(False)
+    at.multiselect(key="cmp_wf").set_value(["dress"])
+    at.selectbox(key="cmp_tag").set_value("masked").run()
+    masked = sql(db, "SELECT count(*) FROM cases WHERE run_id = ? AND workflow = 'dress' AND tags LIKE '%masked%'",
+                 [base])[0][0]
+    assert f"Cases 1–{masked} of {masked} shared" in visible_text(at)
+
+
+def test_similarity_of_outputs_computed_in_the_background(runs):
+    db, (base, cand, _) = runs
+    with db.connect() as con:
+        con.execute("DROP TABLE IF EXISTS pair_similarity")
+    differ = sql(db, """SELECT a.pair_id FROM results a JOIN results b ON b.pair_id = a.pair_id AND b.run_id = ?
+                        WHERE a.run_id = ? AND a.output_sha256 <> b.output_sha256 ORDER BY 1""", [cand, base])
+    same = sql(db, """SELECT a.pair_id, a.output_path, b.output_path FROM results a
+                      JOIN results b ON b.pair_id = a.pair_id AND b.run_id = ?
+                      WHERE a.run_id = ? AND a.status = 'ok' AND b.status = 'ok' ORDER BY 1""", [cand, base])
+    assert differ and same, "the candidate should send back some person images (silent failures)"
+    at = choose(open_compare(db), base, [cand])
+    at.toggle(key="cmp_changed").set_value(True).run()  # the silent failures are among the changed rows
+    assert "computing the similarity…" in visible_text(at)  # the page did not wait for it
+    compare_view.wait_for_similarities()
+    at.run()
+    ssim = [float(x) for x in re.findall(r"SSIM (\d\.\d+) · ", visible_text(at))]
+    assert ssim and max(ssim) < 0.99  # a person image is far from a try-on
+    assert len(sql(db, "SELECT * FROM pair_similarity WHERE ssim IS NOT NULL")) >= len(ssim)
+    # The same files are identical by definition: the shortcut agrees with the real measure.
+    pair, path_a, path_b = same[0]
+    result = case_similarity(db, base, cand, pair)
+    assert result["identical"] and result["ssim"] == 1.0
+    store = ArtifactStore(db.path)
+    assert similarity(Image.open(store.abspath(path_a)), Image.open(store.abspath(path_b)))["ssim"] == pytest.approx(1.0)
+    # A full fill leaves nothing missing, and "most changed" then ranks by similarity.
+    fill_similarities(db, base, cand)
+    assert missing_similarities(db, base, cand)[1] == 0
+    page = shared_page(db, [base, cand], CaseFilter(), sort="most_changed")
+    assert page.similarity_known == page.both_outputs
+
+
+def test_three_runs_side_by_side(runs):
+    db, (base, cand, third) = runs
+    at = choose(open_compare(db), base, [cand, third])
+    cols = at.main.get_by_key("cmp_row_0").columns
+    assert len(cols) == 6  # person | product | mask | three outputs, no difference column
+    assert any("run 3: third-build" in c.value.replace("\\", "") for c in at.caption)
+    assert not at.metric  # the change summary is for two runs
+
+
+def test_blind_preference_hides_the_runs_until_the_pick_and_a_new_pick_replaces_it(runs):
+    db, (base, cand, _) = runs
+    at = choose(open_compare(db), base, [cand])
+    at.segmented_control(key="cmp_mode").set_value("Blind preference").run()
+    at.button(key="cmp_reviewer_go").click().run()
+    assert any("enter your name" in e.value for e in at.error)
+    at.text_input(key="cmp_reviewer_input").set_value("ana").run()
+    at.button(key="cmp_reviewer_go").click().run()
+    assert at.session_state["reviewer"] == "ana"
+    shown = visible_text(at)
+    for secret in (base, cand, *LABELS[:2]):
+        assert secret not in shown, f"{secret} is visible before the pick"
+    pair = re.match(r"\*\*(.+?)\*\*", at.markdown[0].value).group(1).replace("\\", "")
+    left = left_run_for(base, cand, pair, 1, "ana")
+    at.button(key="cmp_pick_left").click().run()
+    rows = sql(db, "SELECT run_a, run_b, reviewer, choice, left_run FROM preferences WHERE pair_id = ?", [pair])
+    assert rows == [(*canonical(base, cand), "ana", "left", left)]
+    assert any(LABELS[0] in s.value and LABELS[1] in s.value for s in at.success)  # revealed after the pick
+    assert pair not in at.markdown[0].value.replace("\\", "")  # the next case
+    at.button(key="cmp_rejudge_btn").click().run()
+    assert "your earlier pick: left" in at.markdown[0].value
+    at.button(key="cmp_pick_right").click().run()
+    rows = sql(db, "SELECT reviewer, choice, left_run FROM preferences WHERE pair_id = ?", [pair])
+    assert rows == [("ana", "right", left)]
+    workflow = sql(db, "SELECT workflow FROM results WHERE run_id = ? AND pair_id = ?", [base, pair])[0][0]
+    table = at.dataframe(key="cmp_win_rates").value.set_index("workflow")
+    assert table.loc[workflow, "judgements"] == 1 and table.loc["(all)", "judgements"] == 1
+    winner = cand if left == base else base  # "right" = the run that was not on the left
+    assert table.loc[workflow, "candidate_wins"] == (1 if winner == cand else 0)
+    assert table.loc[workflow, "baseline_wins"] == (1 if winner == base else 0)
+
+
+def test_a_run_with_nothing_to_compare_is_refused_clearly(tmp_path):
+    db = Database(tmp_path / "single.duckdb")
+    db.ensure()
+    now = utcnow()
+    with db.connect() as con:
+        insert_run(con, {"run_id": "only-run", "label": "alone", "endpoint": "http://x", "dataset": "solo",
+                         "status": "finished", "created_at": now})
+        insert_results(con, [{"run_id": "only-run", "pair_id": "p1", "workflow": "top", "repeat": 1, "status": "ok",
+                              "latency_ms": 10.0}])
+    at = open_compare(db)
+    assert any("No other run over the dataset solo" in w.value for w in at.warning)
+    assert not at.metric and not at.image
