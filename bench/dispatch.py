@@ -133,7 +133,8 @@ def main() -> None:
     print(f"  checks on vs off, dispatch span:      {(span / span_off - 1) * 100:+.1f}%   "
           f"(command wall time {(wall / wall_off - 1) * 100:+.1f}%)")
     if sequential is not None:
-        print(f"  sequential Client.predict loop:       {sequential:6.2f} s   the run is {sequential / wall:.1f}x faster "
+        print(f"  sequential Client.predict loop:       {sequential:6.2f} s   "
+              f"the run is {sequential / wall:.1f}x faster "
               f"({sequential / IDEAL:.2f}x ideal)")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.common import db_path, sidebar_status
+from dashboard.common import db_path, load_token_from_secrets, sidebar_status
 
 st.set_page_config(page_title="vton-eval", page_icon=":material/checkroom:", layout="wide")
 
@@ -21,6 +21,7 @@ PAGES = {
 }
 
 page = st.navigation(PAGES)
+load_token_from_secrets()
 db_path()
 sidebar_status()
 page.run()

@@ -14,7 +14,8 @@ from vton_eval.runner.plan import SelectionError, select_pairs
 
 def endpoint_choice(key: str) -> str:
     options = [*launch.known_endpoints(), "Other URL or Space…"]
-    names = {options[0]: f"Local sandbox ({options[0]})", launch.SM4LL_SPACE: f"SM4LL-VTON Space ({launch.SM4LL_SPACE})"}
+    names = {options[0]: f"Local sandbox ({options[0]})",
+             launch.SM4LL_SPACE: f"SM4LL-VTON Space ({launch.SM4LL_SPACE})"}
     choice = st.selectbox("Endpoint", options, key=f"{key}_endpoint", format_func=lambda o: names.get(o, o))
     if choice == options[-1]:
         return st.text_input("URL or Space id", key=f"{key}_endpoint_text", placeholder="https://… or owner/name")
@@ -77,7 +78,8 @@ def launch_form() -> None:
         st.info(launch.estimate(cases, settings.concurrency, settings.rate_limit, latency).describe())
     for problem in problems:
         st.error(problem)
-    if st.button("Start run", type="primary", disabled=bool(problems), key=f"{key}_start", icon=":material/play_arrow:"):
+    if st.button("Start run", type="primary", disabled=bool(problems), key=f"{key}_start",
+                 icon=":material/play_arrow:"):
         try:
             run_id = launch.start_run(database(), settings)
         except (RunError, ValueError) as exc:

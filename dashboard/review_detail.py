@@ -39,7 +39,8 @@ def viewer(detail: dict, key: str) -> None:
             if path:
                 col.image(path, caption=title, width="stretch")
     elif mode == "Difference":
-        st.image(difference_image(load_rgb(person), load_rgb(output)), caption="where the output differs from the person",
+        st.image(difference_image(load_rgb(person), load_rgb(output)),
+                 caption="where the output differs from the person",
                  width="stretch")
     else:
         rel = {"Person": "base_path", "Output": "output_path", "Reference": "reference_path"}[mode]

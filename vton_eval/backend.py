@@ -46,6 +46,9 @@ def check_endpoint_text(src: str) -> str:
         url = httpx.URL(src)
         if not url.host:
             raise ValueError(f"{src!r} is not a valid URL (no host)")
+        if url.userinfo:
+            # A URL is stored with the run and shown on pages: credentials belong in HF_TOKEN.
+            raise ValueError("the endpoint URL carries credentials; remove them and set HF_TOKEN instead")
         return src.rstrip("/")
     if SPACE_ID.match(src):
         return src

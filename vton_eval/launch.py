@@ -159,7 +159,8 @@ def one_pair_dataset(db: Database, base: bytes, product: bytes, workflow: str, m
     root = ArtifactStore(db.path).root / "uploads"
     root.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix="try-", dir=root))
-    names = {"base": "person" + Path(base_name).suffix.lower(), "product": "product" + Path(product_name).suffix.lower()}
+    names = {"base": "person" + Path(base_name).suffix.lower(),
+             "product": "product" + Path(product_name).suffix.lower()}
     (folder / names["base"]).write_bytes(base)
     (folder / names["product"]).write_bytes(product)
     mask_name = ""

@@ -80,7 +80,8 @@ def filters(run_id: str) -> tuple[ReviewFilter, str, int]:
     sort = cols[5].selectbox("Sort", list(SORTS), key="rv_sort")
     flagged = st.toggle("Only flagged or silent failures", key="rv_flagged")
     size = st.session_state.get("rv_page_size", 24)
-    return ReviewFilter(tuple(workflows), tuple(statuses), tuple(kinds), tuple(tags), tuple(verdicts), flagged), sort, size
+    flt = ReviewFilter(tuple(workflows), tuple(statuses), tuple(kinds), tuple(tags), tuple(verdicts), flagged)
+    return flt, sort, size
 
 
 def case_card(run_id: str, case: dict, reviewer: str) -> None:
@@ -107,7 +108,8 @@ def case_card(run_id: str, case: dict, reviewer: str) -> None:
             key = f"quick_{run_id}_{pair}_{repeat}"
             st.segmented_control(
                 "Verdict", VERDICTS, key=key, default=case["my_verdict"], label_visibility="collapsed",
-                on_change=quick_verdict, args=(run_id, pair, repeat, reviewer, key, case["my_reasons"], case["my_note"]))
+                on_change=quick_verdict,
+                args=(run_id, pair, repeat, reviewer, key, case["my_reasons"], case["my_note"]))
             if case["n_verdicts"] and case["all_verdicts"]:
                 disagree = case["distinct_verdicts"] and case["distinct_verdicts"] > 1
                 st.caption(("⚠ reviewers disagree: " if disagree else "verdicts: ") + md(case["all_verdicts"]))

@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from vton_eval.analytics.filters import frame, reading
+from vton_eval.analytics.filters import reading
 from vton_eval.store.db import Database
 
 SORTS = {
@@ -42,7 +42,8 @@ class ReviewFilter:
                 parts.append(f"{column} IN ({', '.join('?' for _ in values)})")
                 params += list(values)
         if self.tags:
-            parts.append(f"list_has_any(string_split(coalesce(c.tags, ''), ';'), [{', '.join('?' for _ in self.tags)}])")
+            marks = ", ".join("?" for _ in self.tags)
+            parts.append(f"list_has_any(string_split(coalesce(c.tags, ''), ';'), [{marks}])")
             params += list(self.tags)
         if self.verdicts:
             named = [v for v in self.verdicts if v != "unreviewed"]

@@ -50,7 +50,8 @@ def _wait(proc: subprocess.Popen) -> int:
 
 
 @click.command("dashboard")
-@click.option("--db", "db_path", default=None, metavar="PATH", help="Database (default: $VTON_EVAL_DB or ./results.duckdb).")
+@click.option("--db", "db_path", default=None, metavar="PATH",
+              help="Database (default: $VTON_EVAL_DB or ./results.duckdb).")
 @click.option("--port", default=8501, show_default=True, type=int)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (loopback by default).")
 def dashboard_command(db_path: str | None, port: int, host: str) -> None:
@@ -61,7 +62,8 @@ def dashboard_command(db_path: str | None, port: int, host: str) -> None:
 
 
 @click.command("demo")
-@click.option("--db", "db_path", default=None, metavar="PATH", help="Database (default: $VTON_EVAL_DB or ./results.duckdb).")
+@click.option("--db", "db_path", default=None, metavar="PATH",
+              help="Database (default: $VTON_EVAL_DB or ./results.duckdb).")
 @click.option("--port", default=8501, show_default=True, type=int, help="Dashboard port.")
 @click.option("--sandbox-port", default=7860, show_default=True, type=int)
 @click.option("--no-dashboard", is_flag=True, help="Only start the sandbox and record the first run.")

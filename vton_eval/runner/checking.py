@@ -1,8 +1,9 @@
 """Automatic checks beside dispatch: outputs are judged in a separate process, off the request path.
 
 A worker thread hands over an output and goes back to sending; the check process
-(`check_worker`) judges it (about 50 ms a megapixel) and the final row, with its check values, goes to the recorder. A hard
-check failure turns an `ok` into `error` / `silent_failure`, so error rates and gates count it.
+(`check_worker`) judges it (about 50 ms a megapixel) and the final row, with its check values,
+goes to the recorder. A hard check failure turns an `ok` into `error` / `silent_failure`, so error
+rates and gates count it.
 """
 
 from __future__ import annotations

@@ -159,7 +159,8 @@ def _tasks(store: ArtifactStore, cases: list[dict[str, Any]], repeats: int, done
                         store.abspath(case["mask_path"]) if case["mask_path"] else None)
             if case["invalid_reason"]:
                 # Recorded as invalid_input without a request: it costs no quota.
-                refused.append(Attempted(task, Outcome.error("invalid_input", case["invalid_reason"], 0.0), 0, now, now))
+                outcome = Outcome.error("invalid_input", case["invalid_reason"], 0.0)
+                refused.append(Attempted(task, outcome, 0, now, now))
             else:
                 tasks.append(task)
     return tasks, refused

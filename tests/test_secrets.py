@@ -1,0 +1,61 @@
+"""The token never reaches the database, the journal, the logs or an error message."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from vton_eval.backend import check_endpoint_text
+from vton_eval.secrets import redact
+
+from .conftest import REPO, SAMPLE
+
+TOKEN = "hf_SeCrEtToKeN0123456789abcdef"
+
+
+def test_redact_scrubs_the_token_and_anything_shaped_like_one(monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    text = redact(f"401 for Authorization: Bearer {TOKEN}; also hf_OtherToken987654321 and {TOKEN}")
+    assert TOKEN not in text and "hf_OtherToken987654321" not in text and "***" in text
+
+
+def test_credentials_in_an_endpoint_url_are_refused():
+    with pytest.raises(ValueError, match="HF_TOKEN"):
+        check_endpoint_text(f"https://user:{TOKEN}@example.hf.space")
+
+
+def test_a_run_with_a_token_leaves_no_trace_of_it(tmp_path, live_sandbox):
+    live_sandbox.config.error_rate = 0.5
+    live_sandbox.config.seed = 2
+    db = tmp_path / "results.duckdb"
+    env = {**os.environ, "HF_TOKEN": TOKEN}
+    proc = subprocess.run([sys.executable, "-m", "vton_eval", "run", "--dataset", str(SAMPLE), "--endpoint",
+                           live_sandbox.url, "--workflows", "top", "--retries", "0", "--db", str(db)],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    dead = subprocess.run([sys.executable, "-m", "vton_eval", "run", "--dataset", str(SAMPLE), "--endpoint",
+                           "http://127.0.0.1:9", "--workflows", "top", "--db", str(db)],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert dead.returncode == 1 and "cannot connect" in dead.stderr
+    files = [db, *(tmp_path / "results.artifacts").rglob("*")]
+    for path in files:
+        if path.is_file():
+            assert TOKEN.encode() not in path.read_bytes(), path
+    for stream in (proc.stdout, proc.stderr, dead.stdout, dead.stderr):
+        assert TOKEN not in stream
+
+
+def test_the_dashboard_takes_the_token_from_streamlit_secrets(tmp_path, monkeypatch):
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.setenv("VTON_EVAL_DB", str(tmp_path / "none.duckdb"))
+    at = AppTest.from_file(str(REPO / "dashboard" / "app.py"), default_timeout=30)
+    at.secrets["HF_TOKEN"] = TOKEN
+    at.run()
+    assert not at.exception
+    assert os.environ.get("HF_TOKEN") == TOKEN  # runs started from the page inherit it
+    page_text = " ".join(str(getattr(e, "value", "")) for e in at.main)
+    assert TOKEN not in page_text
