@@ -14,6 +14,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from PIL import Image
+
 from vton_eval.images import load_rgb
 
 THUMB_SIZE = 256
@@ -45,28 +47,32 @@ class ArtifactStore:
     def put_file(self, source: Path) -> tuple[str, str]:
         return self.put_bytes(source.read_bytes(), source.suffix or ".bin")
 
+    def thumbnail_path(self, relpath: str, size: int = THUMB_SIZE) -> Path:
+        """Where the thumbnail of a stored image lives (made or not)."""
+        name = Path(relpath).stem
+        return self.root / "thumbs" / name[:2] / f"{name}_{size}.jpg"
+
     def thumbnail(self, relpath: str, size: int = THUMB_SIZE) -> str:
         """The thumbnail of a stored image (made on first use); its path relative to the db folder."""
-        name = Path(relpath).stem
-        target = self.root / "thumbs" / name[:2] / f"{name}_{size}.jpg"
+        target = self.thumbnail_path(relpath, size)
         if not target.exists():
-            _write_thumbnail(self.abspath(relpath), target, size)
+            write_thumbnail(self.abspath(relpath), target, size)
         return self._rel(target)
-
 
     def thumbnail_for(self, source: Path, size: int = THUMB_SIZE) -> Path:
         """A thumbnail of any image file (a dataset's, not yet stored), keyed by its content."""
         sha = hashlib.sha256(source.read_bytes()).hexdigest()
         target = self.root / "thumbs" / sha[:2] / f"{sha}_{size}.jpg"
         if not target.exists():
-            _write_thumbnail(source, target, size)
+            write_thumbnail(source, target, size)
         return target
 
 
-def _write_thumbnail(source: Path, target: Path, size: int) -> None:
+def write_thumbnail(source: Path | Image.Image, target: Path, size: int = THUMB_SIZE) -> None:
+    """Write a `size` px JPEG thumbnail of an image file (or an already decoded image)."""
     # JPEG, not WebP: the dashboard hands JPEG bytes to the browser as they are, while any other
     # format is decoded and re-encoded on every page render.
-    image = load_rgb(source)
+    image = load_rgb(source) if isinstance(source, Path) else source.convert("RGB")
     image.thumbnail((size, size))
     tmp = _tmp_path(target)
     image.save(tmp, "JPEG", quality=85)

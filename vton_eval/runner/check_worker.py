@@ -7,6 +7,7 @@ would copy the runner's HTTP threads and locks.
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 from functools import lru_cache
@@ -14,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from PIL import Image
+
+from vton_eval.artifacts import write_thumbnail
 
 
 @lru_cache(maxsize=64)
@@ -50,7 +53,20 @@ def judge(job: dict[str, Any]) -> dict[str, Any]:
         report = run_checks(output, _load(inputs["base"]), _load(inputs["product"]), job["workflow"],
                             _load(inputs.get("mask")), _load(inputs.get("reference")),
                             _thresholds(job.get("thresholds")))
+        _thumbnail(output, inputs.get("thumbnail"))
     return {"results": [r.to_dict() for r in report.results]}
+
+
+def _thumbnail(output: bytes, target: str | None) -> None:
+    # Made here, where the output is at hand, to keep image work out of the dispatching process.
+    if not target or Path(target).exists():
+        return
+    try:
+        image = Image.open(io.BytesIO(output))
+        image.load()
+    except Exception:  # an undecodable output has no thumbnail; its grid cell shows the error
+        return
+    write_thumbnail(image, Path(target))
 
 
 def main() -> None:

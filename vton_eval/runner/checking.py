@@ -57,7 +57,8 @@ def case_inputs(store: ArtifactStore, case: dict[str, Any], output_path: str) ->
         return str(store.abspath(rel)) if rel else None
 
     return {"output": p(output_path), "base": p(case["base_path"]), "product": p(case["product_path"]),
-            "mask": p(case.get("mask_path")), "reference": p(case.get("reference_path"))}
+            "mask": p(case.get("mask_path")), "reference": p(case.get("reference_path")),
+            "thumbnail": str(store.thumbnail_path(output_path))}
 
 
 class CheckStage:
