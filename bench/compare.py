@@ -5,11 +5,11 @@
 Seeds a fresh database directly through the store (no service calls): two runs over one dataset,
 10,000 cases each, whose rows share a few hundred real image files (drawn people and products,
 outputs with the product pasted on the person; the second run changes 30% of the outputs and some
-outcomes), with their thumbnails made as a run makes them. Then prints the page's render time: the
-first render (no query cache, no stored similarity, page modules not imported yet), the median of 5 fresh sessions with Streamlit's query cache
-cleared (thumbnails and similarities on disk, as on a running server), the median of 5 reruns in one
-session, and the same for "most changed first" on the last page and for the blind preference view.
-Target: under 500 ms.
+outcomes), with thumbnails made as a run makes them. Prints the time of `at.run()` on the page:
+the first render (no query cache, no similarity stored, page modules not imported) and how long
+until its similarities (computed in the background) are in; then medians of 5 for a fresh session
+with Streamlit's query cache cleared, a rerun in one session, pages never viewed before, "most
+changed first" on the last page, and the blind preference view. Target: under 500 ms.
 """
 
 from __future__ import annotations
@@ -56,8 +56,8 @@ def _tryon(person: Image.Image, product: Image.Image, workflow: str, shift: int)
     return out
 
 
-def seed(db: Database, cases: int) -> tuple[str, str, int]:
-    """Two runs of `cases` cases sharing a few hundred image files; returns (baseline, candidate, files)."""
+def seed(db: Database, cases: int) -> int:
+    """Two runs of `cases` cases sharing a few hundred image files; returns the number of files."""
     store = ArtifactStore(db.path)
     rng = random.Random(7)
     persons = [draw_person(i, size=(384, 768)) for i in range(40)]
@@ -72,9 +72,9 @@ def seed(db: Database, cases: int) -> tuple[str, str, int]:
         wf = WORKFLOWS[i % 4]
         image = _tryon(persons[i % 40], products[wf][i % 10], wf, 0)
         outputs_a.append(store.put_bytes(_encode(image, "WEBP"), "webp"))
-        if i < 100:  # the candidate's changed outputs: moved and recoloured
-            changed = ImageEnhance.Color(_tryon(persons[i % 40], products[wf][i % 10], wf, 24)).enhance(1.6)
-            outputs_b.append(store.put_bytes(_encode(changed, "WEBP"), "webp"))
+        # The candidate's output when it changed: the product moved and recoloured.
+        changed = ImageEnhance.Color(_tryon(persons[i % 40], products[wf][i % 10], wf, 24)).enhance(1.6)
+        outputs_b.append(store.put_bytes(_encode(changed, "WEBP"), "webp"))
     # A real run makes the thumbnails of its inputs and outputs as it records them: so does the seed.
     stored = [*person_paths, *(p for ps in product_paths.values() for p in ps), mask_path,
               *(p for p, _ in outputs_a), *(p for p, _ in outputs_b)]
@@ -98,7 +98,7 @@ def seed(db: Database, cases: int) -> tuple[str, str, int]:
                                   "mask_path": mask_path if wf == "dress" else None})
                 error = rng.random() < (0.05 if n == 0 else 0.10)
                 if n == 1 and k % 10 < 3:
-                    path, sha = outputs_b[k % 100]
+                    path, sha = outputs_b[k % 200]
                 else:
                     path, sha = outputs_a[k % 200]
                 kind = rng.choice(("server_error", "timeout") if n == 0 else ("server_error", "timeout", "queue_full"))
@@ -112,7 +112,7 @@ def seed(db: Database, cases: int) -> tuple[str, str, int]:
             insert_cases(con, case_rows)
             insert_results(con, result_rows)
         con.execute("COMMIT")
-    return run_ids[0], run_ids[1], files
+    return files
 
 
 def _timed(at) -> float:
@@ -147,25 +147,35 @@ def main() -> None:
         sys.exit(f"{db.path} exists already; pass an empty folder")
     db.ensure()
     start = time.perf_counter()
-    baseline, candidate, files = seed(db, args.cases)
+    files = seed(db, args.cases)
     print(f"Compare page, 2 runs x {args.cases:,} cases sharing {files} image files ({db.path})")
     print(f"  seeding                                              {time.perf_counter() - start:8.1f} s")
 
     os.environ["VTON_EVAL_DB"] = str(db.path)
     import streamlit as st
 
+    from dashboard.compare_view import wait_for_similarities
+
     app = str(REPO / "dashboard" / "app.py")
     at = _open(app)
     st.cache_data.clear()  # the overview page just cached the run list; the first render starts from nothing
     first = _timed(at)
     assert at.metric, "the page showed no summary"
+    start = time.perf_counter()
+    wait_for_similarities()  # the page's similarities are computed in the background, not while it renders
+    in_background = (time.perf_counter() - start) * 1000.0 + first
 
-    def fresh(setup=None) -> list[float]:
+    def fresh(setup=None, pages=None) -> list[float]:
         samples = []
-        for _ in range(args.runs):
+        for n in range(args.runs):
             at = _open(app, setup)
+            if pages:
+                at.run()
+                at.pagination(key="cmp_page").set_value(pages[n])
+            wait_for_similarities()  # nothing left running from the setup while the page is timed
             st.cache_data.clear()  # after the setup's own runs, so the timed run queries the database again
             samples.append(_timed(at))
+        wait_for_similarities()
         return samples
 
     def rerun(at) -> list[float]:
@@ -175,7 +185,7 @@ def main() -> None:
         at.session_state["cmp_sort"] = "most_changed"
         at.run()
         pager = at.pagination(key="cmp_page")
-        pager.set_value(pager.num_pages)
+        pager.set_value(pager.num_pages).run()
 
     def blind(at) -> None:
         at.session_state["reviewer"] = "bench"
@@ -183,8 +193,10 @@ def main() -> None:
 
     rows = [
         ("first render (nothing cached)", [first]),
+        ("  ... until its similarities are stored (background)", [in_background]),
         ("fresh session, query cache cleared", fresh()),
         ("rerun in the same session (cached queries)", rerun(at)),
+        ("a page never viewed before (pages 400-404)", fresh(pages=list(range(400, 400 + args.runs)))),
         ("most changed first, last page, cache cleared", fresh(last_page)),
         ("blind preference view, cache cleared", fresh(blind)),
     ]
@@ -192,10 +204,9 @@ def main() -> None:
     for label, samples in rows:
         med = statistics.median(samples)
         print(f"  {label:52} {med:6.0f} ms {min(samples):6.0f} ms {max(samples):6.0f} ms")
-    steady = statistics.median(rows[1][1])
-    verdict = "meets" if steady < TARGET_MS else "MISSES"
-    print(f"  fresh-session median {steady:.0f} ms {verdict} the {TARGET_MS:.0f} ms target "
-          f"(first render {first:.0f} ms: thumbnails and similarities of the first page made once)")
+    worst = max(statistics.median(samples) for label, samples in rows[2:])
+    verdict = "meets" if worst < TARGET_MS else "MISSES"
+    print(f"  slowest median after the first render: {worst:.0f} ms, {verdict} the {TARGET_MS:.0f} ms target")
 
 
 if __name__ == "__main__":

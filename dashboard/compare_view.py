@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+import time
 from dataclasses import replace
 from typing import Any
 
@@ -33,9 +34,10 @@ def setup(path: str, baseline: str | None) -> CompareSetup:
 
 @cached()
 def view_data(path: str, run_ids: tuple[str, ...], flt: CaseFilter, sort: str, page: int,
-              picks: int) -> CompareView:
-    """`picks` counts this session's blind picks: a new one makes the win rates fresh at once."""
-    return compare.compare_view(_db(path), run_ids, flt, sort, page, PAGE_SIZE)
+              picks: int) -> tuple[CompareView, float]:
+    """What the side-by-side view shows, and when it was read. `picks` counts this session's blind
+    picks: a new one makes the win rates fresh at once."""
+    return compare.compare_view(_db(path), run_ids, flt, sort, page, PAGE_SIZE), time.time()
 
 
 def short_label(run: dict[str, Any]) -> str:
@@ -106,51 +108,62 @@ def start_fill(path: str, run_a: str, run_b: str) -> None:
                                                        compare.fill_similarities, _db(path), run_a, run_b)
 
 
-def with_similarities(path: str, rows: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
-    """The page's rows with the similarities stored since they were read, and whether some are still being
-    computed (those missing are started in the background)."""
+def _lacking(rows: pd.DataFrame) -> list[compare.Item]:
+    """The output pairs of these rows whose similarity is not known (both outputs, different files)."""
+    if rows.empty:
+        return []
     need = rows[rows["output_path_0"].notna() & rows["output_path_1"].notna() & ~rows["identical"].astype(bool)
                 & rows["ssim"].isna() & rows["problem"].isna()]
-    if need.empty:
-        return rows, False
-    items = [(r["output_key_0"], r["output_path_0"], r["output_key_1"], r["output_path_1"])
-             for r in need.to_dict("records")]
+    return [(r["output_key_0"], r["output_path_0"], r["output_key_1"], r["output_path_1"])
+            for r in need.to_dict("records")]
+
+
+def _merged(path: str, rows: pd.DataFrame, items: list[compare.Item]) -> tuple[pd.DataFrame, list[compare.Item]]:
+    """The rows with the similarities stored since they were read, and the items still missing."""
     try:
         found = compare.stored_similarities(_db(path), [(i[0], i[2]) for i in items])
     except DatabaseBusy:  # a run is writing a batch: show what we have, the next poll reads it
         found = {}
+    if not found:
+        return rows, items
     rows = rows.copy()
-    for index, item in zip(need.index, items, strict=True):
-        hit = found.get((item[0], item[2])) or {}
-        for column in ("ssim", "changed_share", "psnr", "diff_path", "problem"):
-            rows.at[index, column] = hit.get(column)
-    missing = [item for item in items if (item[0], item[2]) not in found]
-    if missing:
-        compute_later(path, missing)
-    return rows, bool(missing)
+    for index, r in rows.iterrows():
+        hit = found.get((r["output_key_0"], r["output_key_1"]))
+        if hit and not r["identical"]:
+            for column in ("ssim", "changed_share", "psnr", "diff_path", "problem"):
+                rows.at[index, column] = hit.get(column)
+    return rows, [i for i in items if (i[0], i[2]) not in found]
 
 
-def live_grid(path: str, runs: list[dict[str, Any]], page: ComparePage) -> None:
-    """The grid; with two runs, a fragment that polls until the page's similarities are all in."""
+def live_grid(path: str, runs: list[dict[str, Any]], page: ComparePage, fresh: bool) -> None:
+    """The grid. With two runs, the similarities it lacks are computed in the background and a
+    fragment polls the table until they are in. `fresh`: the rows were read in this run, not taken
+    from the query cache (then no similarity can have been stored since)."""
     if len(runs) != 2:
         grid(runs, page)
         return
-    rows, pending = with_similarities(path, page.rows)
-    if not pending:
+    rows, items = page.rows, _lacking(page.rows)
+    if items and not fresh:
+        rows, items = _merged(path, rows, items)
+    if not items:
         grid(runs, replace(page, rows=rows))
         return
     first = [True]
 
     @st.fragment(run_every="1s")
     def poll() -> None:
-        current, still = (rows, True) if first[0] else with_similarities(path, page.rows)
+        current, missing = (rows, items) if first[0] else _merged(path, page.rows, items)
+        if not first[0]:
+            if not missing:
+                view_data.clear()  # the cached rows predate the similarities
+                st.rerun(scope="app")  # a full run draws them and stops this polling
+            compute_later(path, missing)  # again, in case a computation failed (it is in the log)
         first[0] = False
-        if not still:
-            view_data.clear()  # the cached rows predate the similarities
-            st.rerun(scope="app")  # a full run draws them and stops this polling
         grid(runs, replace(page, rows=current))
 
     poll()
+    # Started after drawing: the threads would compete with this run for the CPU.
+    compute_later(path, items)
 
 
 def similarity_progress(path: str, run_a: str, run_b: str, page: ComparePage) -> None:

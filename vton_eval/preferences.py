@@ -33,7 +33,7 @@ from vton_eval.analytics.filters import reading
 from vton_eval.store.db import Database
 
 CHOICES = ("left", "right", "tie")
-MAX_REVIEWER = 60
+MAX_REVIEWER = 80  # as on the Review page, which shares the session's reviewer name
 
 
 def canonical(run_x: str, run_y: str) -> tuple[str, str]:
@@ -42,8 +42,8 @@ def canonical(run_x: str, run_y: str) -> tuple[str, str]:
 
 
 def clean_reviewer(name: str | None) -> str:
-    """A reviewer name as stored: trimmed, inner whitespace collapsed; ValueError when empty or too long."""
-    cleaned = " ".join((name or "").split())
+    """A reviewer name as stored: trimmed (as the Review page stores it); ValueError when empty or too long."""
+    cleaned = (name or "").strip()
     if not cleaned:
         raise ValueError("enter your name: it is stored with each pick")
     if len(cleaned) > MAX_REVIEWER:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pandas as pd
@@ -66,11 +67,12 @@ def side_by_side(runs: list[dict[str, Any]], setup: CompareSetup) -> None:
         state.pop("cmp_page", None)
     number = int(state.get("cmp_page") or 1)
     picks = int(state.get("cmp_picks", 0))
-    data = view.view_data(path, ids, flt, sort, number, picks)
+    started = time.time()
+    data, read_at = view.view_data(path, ids, flt, sort, number, picks)
     if number > view.page_count(data.page.total):
         state.pop("cmp_page", None)
         number = 1
-        data = view.view_data(path, ids, flt, sort, number, picks)
+        data, read_at = view.view_data(path, ids, flt, sort, number, picks)
     if data.summary is not None:
         view.summary(runs[0], runs[1], data.summary)
     st.subheader("Side by side")
@@ -84,7 +86,7 @@ def side_by_side(runs: list[dict[str, Any]], setup: CompareSetup) -> None:
     st.caption(f"Cases {first:,}–{first + len(page.rows) - 1:,} of {page.total:,} shared")
     if two and sort == "most_changed":
         view.similarity_progress(path, ids[0], ids[1], page)
-    view.live_grid(path, runs, page)
+    view.live_grid(path, runs, page, fresh=read_at >= started)
     if two:
         st.subheader("Blind preferences")
         st.caption(f"Candidate = {md(view.short_label(runs[1]))}, baseline = {md(view.short_label(runs[0]))}. "
@@ -122,7 +124,7 @@ def ask_reviewer() -> str | None:
         try:
             st.session_state["reviewer"] = preferences.clean_reviewer(st.session_state.get("cmp_reviewer_input"))
         except ValueError as exc:
-            st.error(str(exc))
+            st.error(md(exc))
             return None
         st.rerun()
     return None
@@ -169,7 +171,7 @@ def blind(runs: list[dict[str, Any]], setup: CompareSetup) -> None:
     if not reviewer:
         return
     if error := st.session_state.pop("cmp_pick_error", None):
-        st.error(f"The pick was not stored: {error}")
+        st.error(f"The pick was not stored: {md(error)}")
     _reveal(runs)
     workflows = st.multiselect("Workflow", setup.workflows, key="cmp_blind_wf", placeholder="all")
     target = st.session_state.get("cmp_rejudge")

@@ -1,58 +1,37 @@
 """Comparing runs case by case: shared cases side by side, outcome and latency changes, output similarity.
 
 Runs "share" a case when each has a result for the same (pair_id, repeat). Functions take the
-baseline first and up to three other runs; everything is aggregated or paged in SQL, so a page of a
-10,000-case comparison costs one small query.
+baseline first and up to three other runs; everything is counted, ordered and paged in SQL on narrow
+rows, and only the page's rows are read in full, so a page of a 10,000-case comparison costs a few
+small queries on one connection.
 
-Similarity cache. Comparing two outputs (SSIM + a difference image) costs ~0.1 s, too slow to do for
-every case of a big run on each page view, so results are kept in a table this module creates itself
-(derived data: deleting it loses nothing but time)::
-
-    CREATE TABLE IF NOT EXISTS pair_similarity (
-        output_a VARCHAR NOT NULL,   -- sha256 of the baseline's output (the file's content key)
-        output_b VARCHAR NOT NULL,   -- sha256 of the other run's output
-        ssim DOUBLE, changed_share DOUBLE, psnr DOUBLE,  -- vton_eval.checks.compare.similarity
-        diff_path VARCHAR,           -- difference image (JPEG, <= 512 px), relative to the database folder
-        problem VARCHAR,             -- why it could not be computed (an undecodable output), else NULL
-        computed_at TIMESTAMP NOT NULL,
-        PRIMARY KEY (output_a, output_b))
-
-It is keyed by content, not by run: the same two images compare the same whoever produced them,
-and outputs with the same sha256 are identical, so SQL gives them SSIM 1 without computing anything
-(a deterministic service then costs nothing). Pages have the rows they show computed
-(`ensure_similarities`); `fill_similarities` computes the rest for a full "most changed" ranking.
-
-Read functions take a `read(sql, params) -> DataFrame` from `filters.reading`, so one page view costs
-one connection (opening the file costs more than these queries).
+Output similarity (SSIM and a difference image per case) is cached in `pair_similarity`; see
+`vton_eval.analytics.similarity`.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import io
 import threading
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
-from vton_eval.analytics.filters import frame, reading
-from vton_eval.artifacts import ArtifactStore
-from vton_eval.checks.compare import difference_image, similarity
-from vton_eval.images import load_rgb
+from vton_eval.analytics.filters import reading
+from vton_eval.analytics.similarity import (  # noqa: F401  (re-exported: the page and tests use them here)
+    SIM_TABLE,
+    Item,
+    Read,
+    case_similarity,
+    ensure_similarities,
+    has_sim_table,
+    stored_similarities,
+)
 from vton_eval.preferences import win_rates_on
 from vton_eval.store.db import Database
 
 MAX_RUNS = 4
-DIFF_SIDE = 512
-SIM_TABLE = """CREATE TABLE IF NOT EXISTS pair_similarity (
-    output_a VARCHAR NOT NULL, output_b VARCHAR NOT NULL, ssim DOUBLE, changed_share DOUBLE, psnr DOUBLE,
-    diff_path VARCHAR, problem VARCHAR, computed_at TIMESTAMP NOT NULL, PRIMARY KEY (output_a, output_b))"""
-_RUN_COLUMNS = ("status", "error_kind", "error_message", "latency_ms", "output_path")
-# A (key_a, path_a, key_b, path_b) to compare: content keys and artifact paths of the two outputs.
-Item = tuple[str, str, str, str]
 
 
 @dataclass(frozen=True)
@@ -70,42 +49,51 @@ class ComparePage:
     similarity_known: int  # of those, cases with a known similarity (computed, or identical files)
 
 
-Read = Callable[..., pd.DataFrame]
 
 
-def _has_sim_table(read: Read) -> bool:
-    found = read("SELECT count(*) AS n FROM information_schema.tables WHERE table_name = 'pair_similarity'")
-    return bool(not found.empty and found.iloc[0]["n"])
+def _shared(run_ids: Sequence[str], sim: bool, detail: bool = False, tags: bool = False,
+            pairs: Sequence[str] = ()) -> tuple[str, list[Any]]:
+    """`WITH ... shared AS (...)`, one row per shared case of `run_ids` (baseline first), and its params.
 
-
-def _shared_cte(n: int, sim: bool) -> str:
-    """`WITH ... shared AS (...)`: one row per shared case; params are the n run ids, baseline first."""
-    ctes = [f"r{i} AS (SELECT * FROM results WHERE run_id = ?)" for i in range(n)]
-    cols = [f"r{i}.{c} AS {c}_{i}" for i in range(n) for c in _RUN_COLUMNS]
-    cols += [f"coalesce(r{i}.output_sha256, r{i}.output_path) AS output_key_{i}" for i in range(n)]
+    Narrow by default (what filters, counts and orders need); `detail` adds messages, inputs and the
+    difference image for the rows a page shows, `tags` the cases' tags, `pairs` keeps only those pair ids.
+    """
+    n, two = len(run_ids), len(run_ids) == 2
+    only = f" AND pair_id IN ({', '.join('?' for _ in pairs)})" if pairs else ""
+    extra = ", error_message" if detail else ""
+    ctes = [f'r{i} AS (SELECT pair_id, "repeat", workflow, status, error_kind, latency_ms, output_path, '
+            f"coalesce(output_sha256, output_path) AS output_key{extra} FROM results WHERE run_id = ?{only})"
+            for i in range(n)]
+    params = [p for run_id in run_ids for p in (run_id, *pairs)]
+    columns = ("status", "error_kind", "latency_ms", "output_path", "output_key", *(("error_message",) * detail))
+    cols = [f"r{i}.{c} AS {c}_{i}" for i in range(n) for c in columns]
     joins = [f'JOIN r{i} ON r{i}.pair_id = r0.pair_id AND r{i}."repeat" = r0."repeat"' for i in range(1, n)]
     # A run "changed" a case when its outcome (status, and error kind for errors) differs from the baseline's.
     changed = " + ".join(f"(r{i}.status <> r0.status OR coalesce(r{i}.error_kind, '') <> "
                          f"coalesce(r0.error_kind, ''))::INTEGER" for i in range(1, n)) or "0"
     moved = ", ".join(f"abs(r{i}.latency_ms - r0.latency_ms)" for i in range(1, n))
-    latency = f"greatest({moved})" if n > 1 else "NULL::DOUBLE"
-    if n == 2:
+    cols += [f"{changed} AS n_changed", f"greatest({moved}) AS latency_change_ms" if n > 1 else
+             "NULL::DOUBLE AS latency_change_ms"]
+    if two:
         both = "r0.output_path IS NOT NULL AND r1.output_path IS NOT NULL"
-        same = "coalesce(r0.output_sha256, r0.output_path) = coalesce(r1.output_sha256, r1.output_path)"
+        same = "r0.output_key = r1.output_key"
         pick = "s.{0}" if sim else "NULL"
+        sims = (("ssim", "1.0"), ("changed_share", "0.0"), ("psnr", "100.0")) if detail else (("ssim", "1.0"),)
         cols += [f"CASE WHEN NOT ({both}) THEN NULL WHEN {same} THEN {v} ELSE {pick.format(c)} END AS {c}"
-                 for c, v in (("ssim", "1.0"), ("changed_share", "0.0"), ("psnr", "100.0"))]
-        cols += [f"CASE WHEN {both} AND NOT ({same}) THEN {pick.format('diff_path')} END AS diff_path",
-                 f"CASE WHEN {both} AND NOT ({same}) THEN {pick.format('problem')} END AS problem",
+                 for c, v in sims]
+        cols += [f"CASE WHEN {both} AND NOT ({same}) THEN {pick.format('problem')} END AS problem",
                  f"coalesce({both} AND {same}, FALSE) AS identical"]
+        if detail:
+            cols.append(f"CASE WHEN {both} AND NOT ({same}) THEN {pick.format('diff_path')} END AS diff_path")
         if sim:
-            joins.append("LEFT JOIN pair_similarity s ON s.output_a = coalesce(r0.output_sha256, r0.output_path) "
-                         "AND s.output_b = coalesce(r1.output_sha256, r1.output_path)")
-    return f"""WITH {", ".join(ctes)}, shared AS (
-        SELECT r0.pair_id, r0."repeat", r0.workflow, c.tags, c.base_path, c.product_path, c.mask_path,
-               {", ".join(cols)}, {changed} AS n_changed, {latency} AS latency_change_ms
-        FROM r0 {" ".join(joins)}
-        LEFT JOIN cases c ON c.run_id = r0.run_id AND c.pair_id = r0.pair_id)"""
+            joins.append("LEFT JOIN pair_similarity s ON s.output_a = r0.output_key AND s.output_b = r1.output_key")
+    if detail or tags:
+        cols += ["c.tags"] + (["c.base_path", "c.product_path", "c.mask_path"] if detail else [])
+        joins.append(f"LEFT JOIN (SELECT * FROM cases WHERE run_id = ?{only}) c ON c.pair_id = r0.pair_id")
+        params += [run_ids[0], *pairs]
+    sql = f"""WITH {", ".join(ctes)}, shared AS (
+        SELECT r0.pair_id, r0."repeat", r0.workflow, {", ".join(cols)} FROM r0 {" ".join(joins)})"""
+    return sql, params
 
 
 def _where(flt: CaseFilter) -> tuple[str, list[Any]]:
@@ -131,11 +119,14 @@ def _page(read: Read, run_ids: Sequence[str], flt: CaseFilter, sort: str, page: 
     _check_runs(run_ids)
     where, params = _where(flt)
     two = len(run_ids) == 2
-    cte = _shared_cte(len(run_ids), _has_sim_table(read))
+    sim = has_sim_table(read)
+    # Count and order on narrow rows, then read the page's few rows in full: 10,000 wide rows
+    # (messages, paths) sorted to keep 12 cost more than the rest of the page.
+    cte, cte_params = _shared(run_ids, sim, tags=bool(flt.tag))
     both = "output_path_0 IS NOT NULL AND output_path_1 IS NOT NULL" if two else "FALSE"
     counts = read(f"""{cte} SELECT count(*) AS total, count(*) FILTER (WHERE {both}) AS n_both,
                       count(*) FILTER (WHERE {both} AND {"ssim IS NOT NULL" if two else "FALSE"}) AS n_known
-                      FROM shared WHERE {where}""", [*run_ids, *params])
+                      FROM shared WHERE {where}""", [*cte_params, *params])
     if counts.empty:  # no database
         return ComparePage(0, pd.DataFrame(), 0, 0)
     total, n_both, n_known = (int(counts.iloc[0][c]) for c in ("total", "n_both", "n_known"))
@@ -144,9 +135,14 @@ def _page(read: Read, run_ids: Sequence[str], flt: CaseFilter, sort: str, page: 
     by_sim = "ssim ASC NULLS LAST, " if two and n_known == n_both else ""
     order = {"pair": 'pair_id, "repeat"',
              "most_changed": f'n_changed DESC, {by_sim}latency_change_ms DESC NULLS LAST, pair_id, "repeat"'}[sort]
-    rows = read(f"{cte} SELECT * FROM shared WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
-                [*run_ids, *params, int(page_size), max(0, (int(page) - 1) * int(page_size))])
-    return ComparePage(total, rows, n_both, n_known)
+    keys = read(f'{cte} SELECT pair_id, "repeat" FROM shared WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?',
+                [*cte_params, *params, int(page_size), max(0, (int(page) - 1) * int(page_size))])
+    if keys.empty:
+        return ComparePage(total, keys, n_both, n_known)
+    wanted = list(zip(keys["pair_id"], keys["repeat"], strict=True))
+    cte, cte_params = _shared(run_ids, sim, detail=True, pairs=sorted({p for p, _ in wanted}))
+    rows = read(f"{cte} SELECT * FROM shared", cte_params).set_index(["pair_id", "repeat"], drop=False)
+    return ComparePage(total, rows.loc[wanted].reset_index(drop=True), n_both, n_known)
 
 
 def shared_page(db: Database, run_ids: Sequence[str], flt: CaseFilter = CaseFilter(), sort: str = "pair",
@@ -169,7 +165,7 @@ class TwoRunSummary:
 
 def _summary(read: Read, baseline: str, candidate: str, flt: CaseFilter) -> TwoRunSummary:
     where, params = _where(CaseFilter(flt.workflows, flt.tag))
-    cte = _shared_cte(2, sim=False)
+    cte, cte_params = _shared([baseline, candidate], sim=False, tags=bool(flt.tag))
     # One pass: latency per workflow and, in the grand-total row, the outcome transitions.
     stats = read(f"""{cte} SELECT coalesce(workflow, '(all)') AS workflow,
         count(*) FILTER (WHERE status_0 = 'ok') AS n_baseline,
@@ -186,17 +182,18 @@ def _summary(read: Read, baseline: str, candidate: str, flt: CaseFilter) -> TwoR
         count(*) FILTER (WHERE status_0 = 'error' AND status_1 = 'error'
                          AND coalesce(error_kind_0, '') <> coalesce(error_kind_1, '')) AS kind_changed
         FROM shared WHERE {where} GROUP BY GROUPING SETS ((workflow), ())
-        ORDER BY workflow IS NULL, workflow""", [baseline, candidate, *params])
+        ORDER BY workflow IS NULL, workflow""", [*cte_params, *params])
     kinds = read(f"""{cte}, sides AS (
             SELECT error_kind_0 AS error_kind, 0 AS side FROM shared WHERE status_0 = 'error' AND {where}
             UNION ALL SELECT error_kind_1, 1 FROM shared WHERE status_1 = 'error' AND {where})
         SELECT coalesce(error_kind, '(none)') AS error_kind, count(*) FILTER (WHERE side = 0) AS baseline,
                count(*) FILTER (WHERE side = 1) AS candidate
         FROM sides GROUP BY 1 ORDER BY candidate - baseline DESC, error_kind""",
-                 [baseline, candidate, *params, *params])
+                 [*cte_params, *params, *params])
     keys = ["shared", "ok_to_ok", "ok_to_error", "error_to_ok", "error_to_error", "kind_changed"]
-    total = stats.iloc[-1]
-    transitions = {k: int(total[k]) for k in keys}
+    if stats.empty:  # no database
+        return TwoRunSummary(dict.fromkeys(keys, 0), pd.DataFrame(), pd.DataFrame())
+    transitions = {k: int(stats.iloc[-1][k]) for k in keys}
     latency = stats.drop(columns=keys) if transitions["shared"] else stats.drop(columns=keys).iloc[0:0]
     kinds["change"] = kinds["candidate"] - kinds["baseline"]
     kinds["new"] = kinds["baseline"] == 0
@@ -279,88 +276,13 @@ def compare_setup(db: Database, baseline: str | None = None) -> CompareSetup:
                         workflows["workflow"].tolist(), tags["tag"].tolist())
 
 
-# --- similarity: computing and caching -----------------------------------------------------------------
-
-
-def _compute(store: ArtifactStore, item: Item) -> dict[str, Any]:
-    key_a, path_a, key_b, path_b = item
-    row: dict[str, Any] = {"output_a": key_a, "output_b": key_b, "ssim": None, "changed_share": None,
-                           "psnr": None, "diff_path": None, "problem": None}
-    try:
-        a, b = load_rgb(store.abspath(path_a)), load_rgb(store.abspath(path_b))
-        row.update(similarity(a, b))
-        diff = difference_image(a, b)
-        diff.thumbnail((DIFF_SIDE, DIFF_SIDE))
-        buf = io.BytesIO()
-        diff.save(buf, "JPEG", quality=85)  # JPEG: the dashboard sends it to the browser as is
-        row["diff_path"] = store.put_bytes(buf.getvalue(), "jpg")[0]
-    except (OSError, ValueError, SyntaxError) as exc:  # missing or undecodable output: say so, do not retry
-        row["problem"] = f"cannot compare: {type(exc).__name__}: {exc}"[:300]
-    return row
-
-
-def stored_similarities(db: Database, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
-    """The stored similarity rows of these (key_a, key_b) output pairs (those computed so far)."""
-    if not pairs:
-        return {}
-    with reading(db) as read:
-        if not _has_sim_table(read):
-            return {}
-        df = read("SELECT * FROM pair_similarity WHERE list_contains(?, output_a || '|' || output_b)",
-                  [[f"{a}|{b}" for a, b in pairs]])
-    df = df.astype(object).where(df.notna(), None)  # NULL is None, not NaN
-    return {(r["output_a"], r["output_b"]): r for r in df.to_dict("records")}
-
-
-def ensure_similarities(db: Database, items: Iterable[Item], workers: int = 4) -> dict[tuple[str, str], dict]:
-    """Similarity rows (ssim, changed_share, psnr, diff_path, problem) for the given output pairs,
-    keyed by (key_a, key_b): read from the table, the missing ones computed (in threads: Pillow and
-    numpy release the GIL) and stored."""
-    wanted = {(i[0], i[2]): i for i in items}
-    found = stored_similarities(db, list(wanted))
-    missing = [item for key, item in wanted.items() if key not in found]
-    if missing:
-        store = ArtifactStore(db.path)
-        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(missing)))) as pool:
-            rows = list(pool.map(lambda item: _compute(store, item), missing))
-        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-        batch = pd.DataFrame(rows).assign(computed_at=now)
-        with db.connect() as con:
-            con.execute(SIM_TABLE)
-            con.register("_batch", batch)
-            con.execute("INSERT OR REPLACE INTO pair_similarity BY NAME SELECT * FROM _batch")
-            con.unregister("_batch")
-        found.update({(r["output_a"], r["output_b"]): {**r, "computed_at": now} for r in rows})
-    return found
-
-
-def case_similarity(db: Database, run_a: str, run_b: str, pair_id: str, repeat: int = 1) -> dict[str, Any] | None:
-    """How alike two runs' outputs for one case are ({"ssim", "changed_share", "psnr", "diff_path",
-    "problem", "identical"}); None when either run has no output for it."""
-    df = frame(db, """
-        SELECT coalesce(a.output_sha256, a.output_path) AS ka, a.output_path AS pa,
-               coalesce(b.output_sha256, b.output_path) AS kb, b.output_path AS pb
-        FROM results a JOIN results b ON b.run_id = ? AND b.pair_id = a.pair_id AND b."repeat" = a."repeat"
-        WHERE a.run_id = ? AND a.pair_id = ? AND a."repeat" = ?
-          AND a.output_path IS NOT NULL AND b.output_path IS NOT NULL""",
-               [run_b, run_a, pair_id, int(repeat)])
-    if df.empty:
-        return None
-    ka, pa, kb, pb = df.iloc[0][["ka", "pa", "kb", "pb"]]
-    if ka == kb:  # the same file: identical by definition
-        return {"ssim": 1.0, "changed_share": 0.0, "psnr": 100.0, "diff_path": None, "problem": None,
-                "identical": True}
-    row = ensure_similarities(db, [(ka, pa, kb, pb)])[(ka, kb)]
-    return {k: row.get(k) for k in ("ssim", "changed_share", "psnr", "diff_path", "problem")} | {"identical": False}
-
-
 def missing_similarities(db: Database, run_a: str, run_b: str, limit: int | None = None) -> tuple[list[Item], int]:
     """Output pairs of two runs' shared cases not compared yet (distinct, at most `limit`), and how many there are."""
     with reading(db) as read:
-        cte = _shared_cte(2, _has_sim_table(read))
+        cte, params = _shared([run_a, run_b], has_sim_table(read))
         df = read(f"""{cte} SELECT DISTINCT output_key_0, output_path_0, output_key_1, output_path_1
             FROM shared WHERE output_path_0 IS NOT NULL AND output_path_1 IS NOT NULL AND NOT identical
-              AND ssim IS NULL AND problem IS NULL ORDER BY 1, 3""", [run_a, run_b])
+              AND ssim IS NULL AND problem IS NULL ORDER BY 1, 3""", params)
     items = [tuple(r) for r in df.itertuples(index=False, name=None)]
     return (items[:limit] if limit else items), len(items)
 

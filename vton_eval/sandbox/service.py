@@ -176,6 +176,7 @@ class SandboxService:
         self._rng_seed: int | None = config.seed
         self._rng = random.Random(config.seed)
         # A separate stream, so enabling silent faults does not shift the other faults' sequence.
+        self._silent_seed: int | None = config.seed
         self._silent_rng = random.Random(None if config.seed is None else config.seed + 1)
         self._limiter: tuple[str, KeyedWindowCounter] | None = None
         self._verdicts = _LRU(_VERDICT_CACHE_SIZE)
@@ -274,6 +275,9 @@ class SandboxService:
         if not (cfg.noop_rate or cfg.blank_rate):
             return None
         with self._rng_lock:
+            if cfg.seed != self._silent_seed:  # a new seed replays from the start, as the other faults do
+                self._silent_seed = cfg.seed
+                self._silent_rng = random.Random(None if cfg.seed is None else cfg.seed + 1)
             r = self._silent_rng.random()
         if r < cfg.noop_rate:
             return "noop"

@@ -123,6 +123,20 @@ MIGRATIONS: list[list[str]] = [
             PRIMARY KEY (dataset, endpoint)
         )""",
     ],
+    # 2: the similarity cache of the Compare page (derived data, see vton_eval.analytics.similarity)
+    [
+        """CREATE TABLE IF NOT EXISTS pair_similarity (
+            output_a VARCHAR NOT NULL,
+            output_b VARCHAR NOT NULL,
+            ssim DOUBLE,
+            changed_share DOUBLE,
+            psnr DOUBLE,
+            diff_path VARCHAR,
+            problem VARCHAR,
+            computed_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (output_a, output_b)
+        )""",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

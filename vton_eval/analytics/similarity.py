@@ -1,0 +1,112 @@
+"""The similarity cache: how alike two outputs are (SSIM, changed share, PSNR, a difference image).
+
+Comparing two outputs costs ~0.1 s, too slow to repeat on every page view of a big comparison,
+so results are kept in the `pair_similarity` table (schema migration 2), keyed by the two
+outputs' content (sha256): the same two images compare the same whoever produced them, and
+outputs with the same sha256 are identical, so SQL gives them SSIM 1 without computing anything.
+It is derived data: deleting its rows loses nothing but time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pandas as pd
+
+from vton_eval.analytics.filters import frame, reading
+from vton_eval.artifacts import ArtifactStore
+from vton_eval.checks.compare import difference_image, similarity
+from vton_eval.images import load_rgb
+from vton_eval.store.db import Database
+
+DIFF_SIDE = 512
+SIM_TABLE = """CREATE TABLE IF NOT EXISTS pair_similarity (
+    output_a VARCHAR NOT NULL, output_b VARCHAR NOT NULL, ssim DOUBLE, changed_share DOUBLE, psnr DOUBLE,
+    diff_path VARCHAR, problem VARCHAR, computed_at TIMESTAMP NOT NULL, PRIMARY KEY (output_a, output_b))"""
+# A (key_a, path_a, key_b, path_b) to compare: content keys and artifact paths of the two outputs.
+Item = tuple[str, str, str, str]
+Read = Callable[..., pd.DataFrame]  # `read(sql, params)` from filters.reading: several queries, one connection
+
+
+def has_sim_table(read: Read) -> bool:
+    # A database written before migration 2 has none until a writer opens it.
+    found = read("SELECT count(*) AS n FROM information_schema.tables WHERE table_name = 'pair_similarity'")
+    return bool(not found.empty and found.iloc[0]["n"])
+
+
+def _compute(store: ArtifactStore, item: Item) -> dict[str, Any]:
+    key_a, path_a, key_b, path_b = item
+    row: dict[str, Any] = {"output_a": key_a, "output_b": key_b, "ssim": None, "changed_share": None,
+                           "psnr": None, "diff_path": None, "problem": None}
+    try:
+        a, b = load_rgb(store.abspath(path_a)), load_rgb(store.abspath(path_b))
+        row.update(similarity(a, b))
+        diff = difference_image(a, b)
+        diff.thumbnail((DIFF_SIDE, DIFF_SIDE))
+        buf = io.BytesIO()
+        diff.save(buf, "JPEG", quality=85)  # JPEG: the dashboard sends it to the browser as is
+        row["diff_path"] = store.put_bytes(buf.getvalue(), "jpg")[0]
+    except (OSError, ValueError, SyntaxError) as exc:  # missing or undecodable output: say so, do not retry
+        row["problem"] = f"cannot compare: {type(exc).__name__}: {exc}"[:300]
+    return row
+
+
+def stored_similarities(db: Database, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """The stored similarity rows of these (key_a, key_b) output pairs (those computed so far)."""
+    if not pairs:
+        return {}
+    with reading(db) as read:
+        if not has_sim_table(read):
+            return {}
+        df = read("SELECT * FROM pair_similarity WHERE list_contains(?, output_a || '|' || output_b)",
+                  [[f"{a}|{b}" for a, b in pairs]])
+    df = df.astype(object).where(df.notna(), None)  # NULL is None, not NaN
+    return {(r["output_a"], r["output_b"]): r for r in df.to_dict("records")}
+
+
+def ensure_similarities(db: Database, items: Iterable[Item], workers: int = 4) -> dict[tuple[str, str], dict]:
+    """Similarity rows (ssim, changed_share, psnr, diff_path, problem) for the given output pairs,
+    keyed by (key_a, key_b): read from the table, the missing ones computed (in threads: Pillow and
+    numpy release the GIL) and stored."""
+    wanted = {(i[0], i[2]): i for i in items}
+    found = stored_similarities(db, list(wanted))
+    missing = [item for key, item in wanted.items() if key not in found]
+    if missing:
+        store = ArtifactStore(db.path)
+        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(missing)))) as pool:
+            rows = list(pool.map(lambda item: _compute(store, item), missing))
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        batch = pd.DataFrame(rows).assign(computed_at=now)
+        with db.connect() as con:
+            con.execute(SIM_TABLE)
+            con.register("_batch", batch)
+            con.execute("INSERT OR REPLACE INTO pair_similarity BY NAME SELECT * FROM _batch")
+            con.unregister("_batch")
+        found.update({(r["output_a"], r["output_b"]): {**r, "computed_at": now} for r in rows})
+    return found
+
+
+def case_similarity(db: Database, run_a: str, run_b: str, pair_id: str, repeat: int = 1) -> dict[str, Any] | None:
+    """How alike two runs' outputs for one case are ({"ssim", "changed_share", "psnr", "diff_path",
+    "problem", "identical"}); None when either run has no output for it."""
+    df = frame(db, """
+        SELECT coalesce(a.output_sha256, a.output_path) AS ka, a.output_path AS pa,
+               coalesce(b.output_sha256, b.output_path) AS kb, b.output_path AS pb
+        FROM results a JOIN results b ON b.run_id = ? AND b.pair_id = a.pair_id AND b."repeat" = a."repeat"
+        WHERE a.run_id = ? AND a.pair_id = ? AND a."repeat" = ?
+          AND a.output_path IS NOT NULL AND b.output_path IS NOT NULL""",
+               [run_b, run_a, pair_id, int(repeat)])
+    if df.empty:
+        return None
+    ka, pa, kb, pb = df.iloc[0][["ka", "pa", "kb", "pb"]]
+    if ka == kb:  # the same file: identical by definition
+        return {"ssim": 1.0, "changed_share": 0.0, "psnr": 100.0, "diff_path": None, "problem": None,
+                "identical": True}
+    row = ensure_similarities(db, [(ka, pa, kb, pb)])[(ka, kb)]
+    return {k: row.get(k) for k in ("ssim", "changed_share", "psnr", "diff_path", "problem")} | {"identical": False}
+
+
