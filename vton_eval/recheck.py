@@ -11,8 +11,6 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import pyarrow as pa
-
 from vton_eval.artifacts import ArtifactStore
 from vton_eval.checks import Thresholds
 from vton_eval.runner.checking import CheckStage, case_inputs
@@ -60,21 +58,21 @@ def recheck(db: Database, run_id: str, overrides: Mapping[str, Any] | None = Non
         stage.close()  # waits for every submitted check
     if on_progress is not None:
         on_progress(len(finals), len(rows))
-    table = pa.table({
-        "pair_id": [r["pair_id"] for r in finals], "repeat": pa.array([r["repeat"] for r in finals], pa.int32()),
-        "status": [r["status"] for r in finals], "error_kind": [r["error_kind"] for r in finals],
-        "error_message": [r["error_message"] for r in finals], "flags": [r.get("flags") for r in finals],
-        "checks": [r.get("checks") for r in finals],
-    })
+    updates = [(r["pair_id"], r["repeat"], r["status"], r["error_kind"], r["error_message"], r.get("flags"),
+                r.get("checks")) for r in finals]
     with db.connect() as con:
         con.execute("BEGIN")
-        con.register("_new", table)
+        con.execute("""CREATE TEMP TABLE _new (pair_id VARCHAR, "repeat" INTEGER, status VARCHAR, error_kind VARCHAR,
+                       error_message VARCHAR, flags VARCHAR, checks VARCHAR)""")
+        appender = con.appender("_new")
+        appender.append_rows(updates)
+        appender.flush()
         con.execute("""
             UPDATE results SET status = n.status, error_kind = n.error_kind, error_message = n.error_message,
                                flags = n.flags, checks = n.checks
             FROM _new n WHERE results.run_id = ? AND results.pair_id = n.pair_id AND results."repeat" = n."repeat"
         """, [run_id])
-        con.unregister("_new")
+        con.execute("DROP TABLE _new")
         con.execute('DELETE FROM checks WHERE run_id = ? AND (pair_id, "repeat") IN '
                     '(SELECT pair_id, "repeat" FROM results WHERE run_id = ? AND output_path IS NOT NULL)',
                     [run_id, run_id])

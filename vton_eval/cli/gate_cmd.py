@@ -10,29 +10,20 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from vton_eval.export import ExportError, export_run
-from vton_eval.gate import (
-    CANNOT_JUDGE,
-    PASS,
-    BlessError,
-    GateResult,
-    GateThresholds,
-    bless,
-    gate,
-    list_baselines,
-    write_junit,
-    write_markdown,
-)
-from vton_eval.gate.text import VERDICT_TEXT, change_text, interval_text, threshold_text, value_text
-from vton_eval.merge import MergeError, merge
 from vton_eval.store import Database, DatabaseBusy
+
+if TYPE_CHECKING:
+    from vton_eval.gate import GateResult, GateThresholds
+
+# The gate, merge and export engines (numpy, pandas) load inside the functions that use them:
+# `vton-eval run` imports this module for its --gate options and should start fast.
 
 db_option = click.option("--db", "db_path", default=None, metavar="PATH",
                          help="Database file (default: $VTON_EVAL_DB or ./results.duckdb).")
@@ -66,6 +57,8 @@ def gate_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def gate_table(result: GateResult) -> Table:
+    from vton_eval.gate.text import VERDICT_TEXT, change_text, interval_text, threshold_text, value_text
+
     table = Table(title=f"gate: candidate {result.candidate_id} vs baseline {result.baseline_id} "
                         f"({result.baseline_source})")
     for name in ("workflow", "criterion", "baseline", "candidate", "change", "95 % interval", "allowed", "verdict"):
@@ -82,6 +75,8 @@ def gate_table(result: GateResult) -> Table:
 
 def print_gate(result: GateResult, console: Console) -> None:
     """The terminal summary: the table, notes on what was not judged, warnings, the verdict line."""
+    from vton_eval.gate import CANNOT_JUDGE, PASS
+
     if result.workflows:
         console.print(gate_table(result))
         for c in result.criteria:
@@ -97,6 +92,8 @@ def run_gate(db: Database, candidate: str, baseline: str = "blessed", thresholds
              junit: str | None = None, markdown: str | None = None, console: Console | None = None,
              report_cases: int = 10) -> GateResult:
     """Gate, print, write the requested reports; return the result (its exit_code is the CLI's)."""
+    from vton_eval.gate import gate, write_junit, write_markdown
+
     console = console or Console(highlight=False)
     result = gate(db, candidate, baseline, thresholds)
     print_gate(result, console)
@@ -109,6 +106,8 @@ def run_gate(db: Database, candidate: str, baseline: str = "blessed", thresholds
 
 def run_gate_from_options(db: Database, candidate: str, console: Console | None = None, **options: Any) -> int:
     """`run_gate` from the keyword arguments `gate_options` adds; return the exit code."""
+    from vton_eval.gate import GateThresholds
+
     try:
         thresholds = GateThresholds(
             max_error_rate_increase=options["max_error_rate_increase"], max_p95_increase=options["max_p95_increase"],
@@ -149,6 +148,8 @@ def _baselines_table(rows: list[dict[str, Any]]) -> Table:
 
 
 def _show_baselines(db: Database, as_json: bool) -> None:
+    from vton_eval.gate import list_baselines
+
     rows = list_baselines(db)
     if as_json:
         click.echo(json.dumps([{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r.items()}
@@ -166,6 +167,8 @@ def _show_baselines(db: Database, as_json: bool) -> None:
 @db_option
 def bless_command(run_id: str | None, show: bool, as_json: bool, db_path: str | None) -> None:
     """Make a finished run the baseline of its dataset and endpoint (for `gate --baseline blessed`)."""
+    from vton_eval.gate import BlessError, bless
+
     db = Database(db_path)
     if show or not run_id:
         if not show:
@@ -195,6 +198,8 @@ def baselines_command(as_json: bool, db_path: str | None) -> None:
               help="Merge a suite with missing or unfinished shards anyway (the run is marked interrupted).")
 def merge_command(sources: tuple[str, ...], into: str, allow_partial: bool) -> None:
     """Join shard databases: the shards of one suite become one run. Prints merged run ids on stdout."""
+    from vton_eval.merge import MergeError, merge
+
     err = Console(stderr=True, highlight=False)
     try:
         report = merge(sources, into, allow_partial=allow_partial)
@@ -224,6 +229,8 @@ def merge_command(sources: tuple[str, ...], into: str, allow_partial: bool) -> N
 @db_option
 def export_command(run_id: str, directory: str, db_path: str | None) -> None:
     """Write a run's tables as Parquet files (readable by DuckDB, pandas, Spark...)."""
+    from vton_eval.export import ExportError, export_run
+
     try:
         paths = export_run(Database(db_path), run_id, Path(directory))
     except (ExportError, DatabaseBusy) as exc:

@@ -69,9 +69,28 @@ def _thumbnail(output: bytes, target: str | None) -> None:
     write_thumbnail(image, Path(target))
 
 
+def make_thumbnails(items: list[list[str]]) -> int:
+    """Grid thumbnails of a run's inputs; an input that does not decode simply has none."""
+    made = 0
+    for source, target in items:
+        if Path(target).exists():
+            continue
+        try:
+            write_thumbnail(Path(source), Path(target))
+            made += 1
+        except Exception:  # a refused input (a GIF, a truncated file): its grid cell says why instead
+            continue
+    return made
+
+
 def main() -> None:
     for line in sys.stdin:
         job = json.loads(line)
+        if "thumbnails" in job:
+            answer = {"id": job["id"], "thumbnails": make_thumbnails(job["thumbnails"])}
+            sys.stdout.write(json.dumps(answer) + "\n")
+            sys.stdout.flush()
+            continue
         try:
             answer = {"id": job["id"], "report": judge(job)}
         except Exception as exc:  # report it for this job; the worker lives on for the next ones

@@ -97,17 +97,33 @@ class CheckStage:
             except (BrokenPipeError, OSError):
                 pass  # the reader sees the worker die and settles its pending jobs
 
+    def thumbnails(self, items: list[tuple[str, str]]) -> None:
+        """Ask the worker to write (source, target) thumbnails; nothing waits for them."""
+        with self._lock:
+            job_id = self._next
+            self._next += 1
+            self._pending[job_id] = ({}, None)
+            proc = self._ensure()
+            try:
+                proc.stdin.write(json.dumps({"id": job_id, "thumbnails": items}) + "\n")
+                proc.stdin.flush()
+            except (BrokenPipeError, OSError):
+                pass
+
     def _read(self, proc: subprocess.Popen) -> None:
         for line in proc.stdout:
             answer = json.loads(line)
             with self._lock:
                 row, on_done = self._pending.pop(answer["id"])
-            if "report" in answer:
+            if on_done is None:  # a thumbnails job: nothing to record
+                pass
+            elif "report" in answer:
                 final = apply_report(row, report_from_dict(answer["report"]))
             else:
                 final = _unchecked(row, answer["error"])
                 self.failures += 1
-            on_done(final)
+            if on_done is not None:
+                on_done(final)
             with self._lock:
                 self._idle.notify_all()
         # The worker died (killed, out of memory): its pending results are kept, unchecked.
@@ -116,8 +132,9 @@ class CheckStage:
             if proc is self._proc:
                 self._pending.clear()
         for row, on_done in orphans:
-            self.failures += 1
-            on_done(_unchecked(row, "the check process stopped"))
+            if on_done is not None:
+                self.failures += 1
+                on_done(_unchecked(row, "the check process stopped"))
         with self._lock:
             self._idle.notify_all()
 

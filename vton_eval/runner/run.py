@@ -68,6 +68,31 @@ class RunReport:
     sent: int = 0
 
 
+class _Background:
+    """A call started now in a thread; `result()` waits for it and re-raises what it raised."""
+
+    def __init__(self, fn: Callable[[], Any]) -> None:
+        self._value: Any = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(fn,), daemon=True)
+        self._thread.start()
+
+    def _run(self, fn: Callable[[], Any]) -> None:
+        try:
+            self._value = fn()
+        except BaseException as exc:  # handed to whoever waits for the result
+            self._error = exc
+
+    def wait(self) -> None:
+        self._thread.join()
+
+    def result(self) -> Any:
+        self.wait()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
 def new_run_id(now: dt.datetime | None = None) -> str:
     now = now or utcnow()
     return now.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
@@ -102,13 +127,8 @@ def create_run(db: Database, settings: RunSettings, dataset: Dataset | None = No
             if source is None:
                 paths[column] = None
                 continue
-            relpath, _ = store.put_file(source)
-            paths[column] = relpath
-            if pair.invalid_reason is None or column != "base":
-                try:
-                    store.thumbnail(relpath)
-                except Exception:  # an input the service refuses may not decode; its grid cell says why
-                    pass
+            # Thumbnails of the inputs are made by the check worker when the run starts.
+            paths[column] = store.put_file(source)[0]
         cases.append({
             "run_id": run_id, "pair_id": pair.pair_id, "workflow": pair.workflow, "tags": pair.tags_text,
             "base_path": paths["base"], "product_path": paths["product"], "mask_path": paths["mask"],
@@ -196,6 +216,9 @@ def execute_run(
             and process_alive(run.get("pid"), run.get("host"))):
         raise RunError(f"run {run_id} is still running (process {run['pid']} on {run['host']})")
     settings = RunSettings.from_json(run["settings"])
+    endpoint = Endpoint(settings.endpoint, read_timeout_s=max(60.0, min(settings.timeout_s, 300.0)))
+    # Connecting (fetching the app's config) takes a few hundred ms: do it while the run is planned.
+    connecting = _Background(endpoint.open)
     stop = stop or threading.Event()
     progress = progress or Progress()
     recorder = Recorder(db, run_id)
@@ -218,15 +241,15 @@ def execute_run(
         sink.accept(attempted)
 
     status, message, sent = "finished", None, 0
-    endpoint = Endpoint(settings.endpoint, read_timeout_s=max(60.0, min(settings.timeout_s, 300.0)))
     try:
         if tasks:
             try:
-                endpoint.open()
+                connecting.result()
             except EndpointError as exc:
                 status, message = "failed", str(exc)
             else:
                 sink.start_checks()
+                sink.make_thumbnails(cases)
                 limiter = SlidingWindowLimiter(parse_rate(settings.rate_limit)) if settings.rate_limit else None
 
                 def note(text: str) -> None:
@@ -247,6 +270,7 @@ def execute_run(
         status, message = "failed", redact(f"{type(exc).__name__}: {exc}")
         raise
     finally:
+        connecting.wait()
         endpoint.close()
         try:
             sink.close()

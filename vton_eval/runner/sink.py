@@ -35,6 +35,21 @@ class ResultSink:
         if self.checks and self.stage is None:
             self.stage = CheckStage(self.thresholds_json)
 
+    def make_thumbnails(self, cases: list[dict[str, Any]]) -> None:
+        """Have the check worker make the inputs' grid thumbnails (skipped when checks are off:
+        the dashboard then makes them on first view)."""
+        if self.stage is None:
+            return
+        store = self.recorder.artifacts
+        items = []
+        for case in cases:
+            for column in ("base_path", "product_path", "mask_path", "reference_path"):
+                rel = case.get(column)
+                if rel and not store.thumbnail_path(rel).exists():
+                    items.append((str(store.abspath(rel)), str(store.thumbnail_path(rel))))
+        if items:
+            self.stage.thumbnails(sorted(set(items)))
+
     def row(self, a: Attempted) -> dict[str, Any]:
         outcome: Outcome = a.outcome
         output_path = sha = None

@@ -1,99 +1,56 @@
-"""Batched writes: rows become an Arrow table and go in with one INSERT (never executemany).
+"""Batched writes: rows go through DuckDB's appender into a staging table, then one INSERT.
 
-`INSERT OR IGNORE` against the primary keys makes every write idempotent: replaying a journal
-after a crash, or a batch retried after a lock conflict, never duplicates a result.
+The appender takes ~300k rows/s (executemany: 1-2k) and needs neither pandas nor Arrow, which
+keeps `vton-eval run` quick to start. The final `INSERT OR IGNORE` against the primary keys makes
+every write idempotent: replaying a journal after a crash, or a batch retried after a lock
+conflict, never duplicates or replaces a recorded result.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 
-RESULT_SCHEMA = pa.schema(
-    [
-        ("run_id", pa.string()),
-        ("pair_id", pa.string()),
-        ("workflow", pa.string()),
-        ("repeat", pa.int32()),
-        ("status", pa.string()),
-        ("error_kind", pa.string()),
-        ("error_message", pa.string()),
-        ("latency_ms", pa.float64()),
-        ("queue_ms", pa.float64()),
-        ("attempts", pa.int32()),
-        ("output_path", pa.string()),
-        ("output_sha256", pa.string()),
-        ("output_width", pa.int32()),
-        ("output_height", pa.int32()),
-        ("started_at", pa.timestamp("us")),
-        ("finished_at", pa.timestamp("us")),
-        ("flags", pa.string()),
-        ("checks", pa.string()),
-    ]
+RESULT_COLUMNS: tuple[str, ...] = (
+    "run_id", "pair_id", "workflow", "repeat", "status", "error_kind", "error_message", "latency_ms", "queue_ms",
+    "attempts", "output_path", "output_sha256", "output_width", "output_height", "started_at", "finished_at",
+    "flags", "checks",
 )
-
-CHECK_SCHEMA = pa.schema(
-    [
-        ("run_id", pa.string()),
-        ("pair_id", pa.string()),
-        ("repeat", pa.int32()),
-        ("workflow", pa.string()),
-        ("check", pa.string()),
-        ("value", pa.float64()),
-        ("threshold", pa.float64()),
-        ("passed", pa.bool_()),
-        ("severity", pa.string()),
-    ]
+CASE_COLUMNS: tuple[str, ...] = (
+    "run_id", "pair_id", "workflow", "tags", "base_path", "product_path", "mask_path", "reference_path",
+    "base_source", "product_source", "invalid_reason",
 )
-
-CASE_SCHEMA = pa.schema(
-    [
-        ("run_id", pa.string()),
-        ("pair_id", pa.string()),
-        ("workflow", pa.string()),
-        ("tags", pa.string()),
-        ("base_path", pa.string()),
-        ("product_path", pa.string()),
-        ("mask_path", pa.string()),
-        ("reference_path", pa.string()),
-        ("base_source", pa.string()),
-        ("product_source", pa.string()),
-        ("invalid_reason", pa.string()),
-    ]
+CHECK_COLUMNS: tuple[str, ...] = (
+    "run_id", "pair_id", "repeat", "workflow", "check", "value", "threshold", "passed", "severity",
 )
 
 
-def to_table(rows: Iterable[Mapping[str, Any]], schema: pa.Schema) -> pa.Table:
-    rows = list(rows)
-    columns = {name: [row.get(name) for row in rows] for name in schema.names}
-    return pa.table(columns, schema=schema)
-
-
-def insert_rows(
-    con: duckdb.DuckDBPyConnection, table: str, rows: Iterable[Mapping[str, Any]], schema: pa.Schema
-) -> int:
-    """Insert rows that are not there yet; return how many rows the batch had."""
-    batch = to_table(rows, schema)
-    if batch.num_rows == 0:
+def insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: Iterable[Mapping[str, Any]],
+                columns: Sequence[str]) -> int:
+    """Insert the rows whose key is not there yet; return how many rows the batch had."""
+    values = [tuple(row.get(name) for name in columns) for row in rows]
+    if not values:
         return 0
-    con.register("_batch", batch)
-    quoted = ", ".join(f'"{name}"' for name in schema.names)
-    # On failure the caller discards the connection; unregistering then would mask the real error.
-    con.execute(f'INSERT OR IGNORE INTO {table} ({quoted}) SELECT {quoted} FROM _batch')
-    con.unregister("_batch")
-    return batch.num_rows
+    quoted = ", ".join(f'"{name}"' for name in columns)
+    stage = f"_stage_{table}"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {stage} AS SELECT {quoted} FROM {table} LIMIT 0")
+    appender = con.appender(stage)
+    appender.append_rows(values)
+    appender.flush()
+    con.execute(f"INSERT OR IGNORE INTO {table} ({quoted}) SELECT {quoted} FROM {stage}")
+    con.execute(f"DROP TABLE {stage}")
+    return len(values)
 
 
 def insert_results(con: duckdb.DuckDBPyConnection, rows: Iterable[Mapping[str, Any]]) -> int:
-    return insert_rows(con, "results", rows, RESULT_SCHEMA)
+    return insert_rows(con, "results", rows, RESULT_COLUMNS)
 
 
 def insert_cases(con: duckdb.DuckDBPyConnection, rows: Iterable[Mapping[str, Any]]) -> int:
-    return insert_rows(con, "cases", rows, CASE_SCHEMA)
+    return insert_rows(con, "cases", rows, CASE_COLUMNS)
 
 
 def insert_checks(con: duckdb.DuckDBPyConnection, rows: Iterable[Mapping[str, Any]]) -> int:
-    return insert_rows(con, "checks", rows, CHECK_SCHEMA)
+    return insert_rows(con, "checks", rows, CHECK_COLUMNS)
