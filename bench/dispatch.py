@@ -7,9 +7,10 @@ Setup (as issue 2 asks): sandbox with 0.5 s latency and queue concurrency 8, 128
   - the ideal time: cases x latency / 8;
   - their ratio (target: within 1.15x);
   - a plain sequential `Client.predict` loop over the same cases, and how much faster the run is;
-  - the same run with automatic checks off, to show checks do not slow dispatch (target: < 5%).
+  - the same run with automatic checks off, to show checks do not slow dispatch (target: < 5%);
+  - plain `Client.predict` calls from 8 threads with no runner: the floor this stack allows.
 
-Usage: .venv/bin/python bench/dispatch.py [--skip-sequential] [--repeat N]
+Usage: .venv/bin/python bench/dispatch.py [--latency 0.5] [--skip-sequential] [--repeat N]
 """
 
 from __future__ import annotations
@@ -27,9 +28,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "datasets" / "sample"
-LATENCY, CONCURRENCY, PAIRS, REPEATS = 0.5, 8, 16, 8
+CONCURRENCY, PAIRS, REPEATS = 8, 16, 8
 CASES = PAIRS * REPEATS
-IDEAL = CASES * LATENCY / CONCURRENCY
+LATENCY = 0.5  # set from --latency
 
 
 def free_port() -> int:
@@ -96,11 +97,37 @@ def sequential_predict(url: str) -> float:
     return time.perf_counter() - started
 
 
+def threaded_predict(url: str) -> float:
+    """The floor of the stack: 8 threads calling `Client.predict` directly, no runner around them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+    from gradio_client import Client, handle_file
+
+    client = Client(url, httpx_kwargs={"timeout": 60}, ssl_verify=httpx.create_ssl_context(), verbose=False,
+                    download_files=tempfile.mkdtemp())
+    chosen = pairs() * REPEATS
+
+    def one(p: dict[str, str]) -> None:
+        mask = handle_file(str(SAMPLE / p["mask"])) if p["mask"] else None
+        client.predict(handle_file(str(SAMPLE / p["base"])), handle_file(str(SAMPLE / p["product"])),
+                       p["workflow"], mask, api_name="/generate")
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(CONCURRENCY) as pool:
+        list(pool.map(one, chosen))
+    return time.perf_counter() - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--skip-sequential", action="store_true")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each configuration (median reported)")
+    parser.add_argument("--latency", type=float, default=0.5, help="the sandbox's service time per call (s)")
     args = parser.parse_args()
+    global LATENCY
+    LATENCY = args.latency
+    ideal = CASES * LATENCY / CONCURRENCY
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
     port = free_port()
     sandbox = start_sandbox(port)
@@ -116,6 +143,7 @@ def main() -> None:
                     walls.append(wall)
                     spans.append(span)
                 results[checks] = (statistics.median(walls), statistics.median(spans))
+            floor = threaded_predict(url)
             sequential = None if args.skip_sequential else sequential_predict(url)
     finally:
         sandbox.terminate()
@@ -125,17 +153,19 @@ def main() -> None:
     wall_off, span_off = results[False]
     print(f"dispatch benchmark: {CASES} cases, sandbox latency {LATENCY} s, queue concurrency {CONCURRENCY}, "
           f"`vton-eval run --concurrency {CONCURRENCY}` (median of {args.repeat})")
-    print(f"  ideal (cases x latency / {CONCURRENCY}):        {IDEAL:6.2f} s")
-    print(f"  run command wall time (checks on):    {wall:6.2f} s   ratio {wall / IDEAL:.2f}x ideal")
-    print(f"  dispatch span inside it (checks on):  {span:6.2f} s   ratio {span / IDEAL:.2f}x ideal")
-    print(f"  run command wall time (checks off):   {wall_off:6.2f} s   ratio {wall_off / IDEAL:.2f}x ideal")
-    print(f"  dispatch span (checks off):           {span_off:6.2f} s   ratio {span_off / IDEAL:.2f}x ideal")
+    print(f"  ideal (cases x latency / {CONCURRENCY}):         {ideal:6.2f} s")
+    print(f"  run command wall time (checks on):    {wall:6.2f} s   ratio {wall / ideal:.2f}x ideal")
+    print(f"  dispatch span inside it (checks on):  {span:6.2f} s   ratio {span / ideal:.2f}x ideal")
+    print(f"  run command wall time (checks off):   {wall_off:6.2f} s   ratio {wall_off / ideal:.2f}x ideal")
+    print(f"  dispatch span (checks off):           {span_off:6.2f} s   ratio {span_off / ideal:.2f}x ideal")
     print(f"  checks on vs off, dispatch span:      {(span / span_off - 1) * 100:+.1f}%   "
           f"(command wall time {(wall / wall_off - 1) * 100:+.1f}%)")
+    print(f"  plain Client.predict in {CONCURRENCY} threads: {floor:6.2f} s   ratio {floor / ideal:.2f}x ideal "
+          "(the stack's floor: gradio's per-call cost, no runner)")
     if sequential is not None:
         print(f"  sequential Client.predict loop:       {sequential:6.2f} s   "
               f"the run is {sequential / wall:.1f}x faster "
-              f"({sequential / IDEAL:.2f}x ideal)")
+              f"({sequential / ideal:.2f}x ideal)")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import sys
 from functools import lru_cache
 from pathlib import Path
@@ -84,6 +85,12 @@ def make_thumbnails(items: list[list[str]]) -> int:
 
 
 def main() -> None:
+    # Checks must never slow the calls: below normal priority they use only the CPU that the
+    # dispatching process (and a service on the same machine) leave idle, and catch up at the end.
+    try:
+        os.nice(10)
+    except OSError:  # not permitted here: run at normal priority
+        pass
     for line in sys.stdin:
         job = json.loads(line)
         if "thumbnails" in job:
