@@ -24,6 +24,7 @@ from collections.abc import Callable  # noqa: E402
 
 from PIL import Image, ImageDraw  # noqa: E402
 
+from vton_eval.checks import run as run_module  # noqa: E402
 from vton_eval.checks import run_checks, similarity  # noqa: E402
 from vton_eval.samples import draw_person, draw_product  # noqa: E402
 from vton_eval.sandbox.body import product_region  # noqa: E402
@@ -49,10 +50,14 @@ def _encode(image: Image.Image, fmt: str) -> bytes:
     return buf.getvalue()
 
 
-def _time(fn: Callable[[], object], runs: int) -> tuple[float, float]:
+def _time(fn: Callable[[], object], runs: int, cold: bool = True) -> tuple[float, float]:
     fn()  # warm-up: first call imports scikit-image / scipy modules
     samples = []
     for _ in range(runs):
+        if cold:
+            # The person-side measures are cached per person image (a run sends each person many
+            # times); clearing the cache times the worst case, a person seen for the first time.
+            run_module._PERSON_CACHE.clear()
         start = time.perf_counter()
         fn()
         samples.append((time.perf_counter() - start) * 1000.0)
@@ -106,7 +111,10 @@ def main() -> None:
         median, p90 = _time(fn, args.runs)
         if "run_checks" in name:
             worst = max(worst, median)
-        print(f"{name:<{width}}  {median:>6.1f} ms  {p90:>6.1f} ms")
+            warm, _ = _time(fn, args.runs, cold=False)
+            print(f"{name:<{width}}  {median:>6.1f} ms  {p90:>6.1f} ms   (person seen before: {warm:.1f} ms)")
+        else:
+            print(f"{name:<{width}}  {median:>6.1f} ms  {p90:>6.1f} ms")
     print()
     verdict = "OK" if worst < TARGET_MS else "OVER TARGET"
     print(f"slowest run_checks median: {worst:.1f} ms (target < {TARGET_MS:.0f} ms): {verdict}")
