@@ -38,6 +38,12 @@ def start_dashboard(db_path: Path, port: int, host: str, env: dict[str, str] | N
 
 
 def _wait(proc: subprocess.Popen) -> int:
+    """Wait for the Streamlit process; Ctrl-C or SIGTERM (a supervisor, a test) stops it too."""
+
+    def on_term(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, on_term)
     try:
         return proc.wait()
     except KeyboardInterrupt:
@@ -47,6 +53,8 @@ def _wait(proc: subprocess.Popen) -> int:
         except subprocess.TimeoutExpired:
             proc.kill()
             return proc.wait()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @click.command("dashboard")
@@ -69,7 +77,10 @@ def dashboard_command(db_path: str | None, port: int, host: str) -> None:
 @click.option("--no-dashboard", is_flag=True, help="Only start the sandbox and record the first run.")
 def demo_command(db_path: str | None, port: int, sandbox_port: int, no_dashboard: bool) -> None:
     """Start the sandbox, record a first run of the sample dataset if there is none, open the dashboard."""
-    from vton_eval.runner import RunSettings, create_run, execute_run
+    from rich.console import Console
+
+    from vton_eval.cli.run_cmd import drive_run, print_report
+    from vton_eval.runner import RunSettings, create_run
     from vton_eval.sandbox import SandboxConfig, start_sandbox
     from vton_eval.sandbox.app import free_port, port_available
     from vton_eval.store.runs import list_runs
@@ -79,7 +90,7 @@ def demo_command(db_path: str | None, port: int, sandbox_port: int, no_dashboard
     if not port_available(sandbox_port):
         sandbox_port = free_port()
     # A believable service: some latency with jitter, and a few seeded faults to look at.
-    config = SandboxConfig(latency=0.6, jitter=0.5, error_rate=0.06, seed=1, concurrency=4)
+    config = SandboxConfig(latency=0.6, jitter=0.5, error_rate=0.06, noop_rate=0.05, seed=1, concurrency=4)
     sandbox = start_sandbox(config, port=sandbox_port)
     click.echo(f"sandbox serving /generate at {sandbox.url}")
     try:
@@ -87,9 +98,8 @@ def demo_command(db_path: str | None, port: int, sandbox_port: int, no_dashboard
             click.echo(f"recording a first run of {SAMPLE} into {path} ...")
             run_id = create_run(db, RunSettings(dataset=str(SAMPLE), endpoint=sandbox.url, concurrency=4,
                                                 label="demo", retries=0))
-            report = execute_run(db, run_id)
-            p = report.progress
-            click.echo(f"run {run_id} {report.status}: {p.ok} ok, {sum(p.errors.values())} errors")
+            console = Console(stderr=True, highlight=False)
+            print_report(db, drive_run(db, run_id, console), console)
         else:
             click.echo(f"{path} already has runs; not recording another")
         if no_dashboard:

@@ -48,7 +48,7 @@ def _console() -> Console:
     return Console(stderr=True, highlight=False)
 
 
-def _drive(db: Database, run_id: str, console: Console) -> RunReport:
+def drive_run(db: Database, run_id: str, console: Console) -> RunReport:
     """Execute a run in a worker thread; the main thread draws progress and takes signals."""
     stop = threading.Event()
     reason = {"status": "interrupted", "presses": 0}
@@ -87,7 +87,7 @@ def _drive(db: Database, run_id: str, console: Console) -> RunReport:
     return outcome["report"]
 
 
-def _finish(db: Database, report: RunReport, console: Console) -> None:
+def print_report(db: Database, report: RunReport, console: Console) -> None:
     summary = run_summary(db, report.run_id)
     console.print(summary_table(summary))
     kinds = kinds_table(summary)
@@ -157,10 +157,10 @@ def run_command(dataset: str, endpoint: str, workflows: str | None, pairs: str |
 
 def _execute(db: Database, run_id: str, console: Console) -> RunReport:
     try:
-        report = _drive(db, run_id, console)
+        report = drive_run(db, run_id, console)
     except (RunError, DatabaseBusy) as exc:
         raise click.ClickException(str(exc)) from None
-    _finish(db, report, console)
+    print_report(db, report, console)
     return report
 
 
