@@ -1,0 +1,37 @@
+"""`vton-eval run --gate` in one step, as a pipeline calls it: pass against a clean baseline, fail on a regression."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from lxml import etree
+
+from .conftest import REPO, SAMPLE
+
+
+def _run(db, url, *extra):
+    return subprocess.run([sys.executable, "-m", "vton_eval", "run", "--dataset", str(SAMPLE), "--endpoint", url,
+                           "--retries", "0", "--db", str(db), *extra],
+                          cwd=REPO, capture_output=True, text=True, timeout=180)
+
+
+def test_run_then_gate_in_one_command(tmp_path, live_sandbox):
+    db = tmp_path / "results.duckdb"
+    assert _run(db, live_sandbox.url, "--label", "v1").returncode == 0
+    blessed = subprocess.run([sys.executable, "-m", "vton_eval", "bless", "latest", "--db", str(db)],
+                             cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert blessed.returncode == 0, blessed.stderr
+
+    same = _run(db, live_sandbox.url, "--label", "v2", "--gate", "--junit", str(tmp_path / "ok.xml"))
+    assert same.returncode == 0, same.stdout + same.stderr
+    assert "GATE PASS" in same.stdout
+
+    live_sandbox.config.error_rate = 1.0
+    broken = _run(db, live_sandbox.url, "--label", "v3", "--gate", "--junit", str(tmp_path / "bad.xml"),
+                  "--markdown", str(tmp_path / "bad.md"))
+    assert broken.returncode == 1, broken.stdout + broken.stderr
+    assert "GATE FAIL" in broken.stdout
+    suite = etree.parse(str(tmp_path / "bad.xml")).getroot()
+    assert int(suite.get("failures") or suite[0].get("failures")) >= 1
+    assert "FAIL" in (tmp_path / "bad.md").read_text()
