@@ -1,12 +1,11 @@
 """The sandbox: the fake try-on itself, and a real server on loopback called by the real gradio_client.
 
-One server serves the module; each test mutates its live config and the `live_config` fixture
-restores it. Queue limits and hangs need their own short-lived servers.
+The session's server (tests/conftest.py) serves these tests; each mutates its live config and the
+`live` fixture restores it. Queue limits and hangs need their own short-lived servers.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import json
 import subprocess
@@ -136,20 +135,10 @@ def files(tmp_path_factory) -> dict[str, Path]:
     return paths
 
 
-@pytest.fixture(scope="module")
-def server():
-    handle = start_sandbox(SandboxConfig(concurrency=4))
-    yield handle
-    handle.close()
-
-
 @pytest.fixture()
-def live(server):
-    """The module's server, with its config restored after the test."""
-    saved = dataclasses.replace(server.config, latency_by_workflow=dict(server.config.latency_by_workflow))
-    yield server
-    for f in dataclasses.fields(saved):
-        setattr(server.config, f.name, getattr(saved, f.name))
+def live(live_sandbox):
+    """The session's sandbox (tests/conftest.py), with its config restored after the test."""
+    return live_sandbox
 
 
 def _client(url: str, tmp_path: Path, **kwargs) -> Client:
@@ -157,8 +146,8 @@ def _client(url: str, tmp_path: Path, **kwargs) -> Client:
 
 
 @pytest.fixture()
-def client(server, tmp_path) -> Client:
-    return _client(server.url, tmp_path)
+def client(live, tmp_path) -> Client:
+    return _client(live.url, tmp_path)
 
 
 def _call(
@@ -349,10 +338,10 @@ def test_cli_rejects_bad_settings_with_clear_messages():
     assert parse_latency("1") == (1.0, {})
 
 
-def test_cli_reports_a_busy_port_in_one_line(server):
-    result = CliRunner().invoke(sandbox, ["--port", str(server.port)])
+def test_cli_reports_a_busy_port_in_one_line(live):
+    result = CliRunner().invoke(sandbox, ["--port", str(live.port)])
     assert result.exit_code == 1
-    assert f"port {server.port} is already in use" in result.output
+    assert f"port {live.port} is already in use" in result.output
     assert "Traceback" not in result.output
 
 
