@@ -18,10 +18,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from vton_eval.runner import RunSettings, create_run, execute_run
 from vton_eval.store import Database
 from vton_eval.store.runs import list_runs
 
-from .conftest import REPO
+from .conftest import REPO, SAMPLE
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = REPO / "test-output" / "screenshots"
@@ -92,7 +93,7 @@ def _goto(tab, url: str, title: str) -> None:
     tab.get_by_role("heading", name=title).first.wait_for()
 
 
-def test_the_dashboard_in_a_real_browser(dashboard, page):
+def test_the_dashboard_in_a_real_browser(dashboard, page, sandbox):
     url, db = dashboard
     shots = []
     page.goto(url)
@@ -141,8 +142,16 @@ def test_the_dashboard_in_a_real_browser(dashboard, page):
         rows = con.execute("SELECT reviewer, verdict, reasons FROM reviews").fetchall()
     assert rows == [("playwright", "fail", "artifacts")]
 
-    if page.get_by_test_id("stSidebarNav").get_by_text("Compare", exact=True).count():
-        _goto(page, url, "Compare")
-        shots.append(_shot(page, "5-compare"))
+    # A second run of the same dataset, from a worse build of the service, to compare with the first.
+    sandbox.config.error_rate, sandbox.config.seed = 0.3, 4
+    try:
+        second = create_run(db, RunSettings(dataset=str(SAMPLE), endpoint=sandbox.url, label="worse", retries=0))
+        assert execute_run(db, second).status == "finished"
+    finally:
+        sandbox.config.error_rate = 0.0
+    _goto(page, url, "Compare")
+    page.get_by_text("ok → error").first.wait_for()
+    assert page.get_by_test_id("stImage").count() >= 8  # inputs and both runs' outputs, side by side
+    shots.append(_shot(page, "5-compare"))
     print(f"\nscreenshots in {SHOTS}: " + ", ".join(p.name for p in shots))
     assert all(p.stat().st_size > 10_000 for p in shots)
