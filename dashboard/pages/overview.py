@@ -83,7 +83,7 @@ def charts(run_id: str, flt) -> dict[str, pd.DataFrame]:
     left, right = st.columns(2)
     with left:
         st.subheader("Trend across runs")
-        if trend["run_id"].nunique() < 2 if not trend.empty else True:
+        if trend.empty or trend["run_id"].nunique() < 2:
             st.info("The trend needs at least two runs matching the filters.")
         else:
             metric = st.segmented_control("Trend of", ["error rate", "p95 latency"], default="error rate",

@@ -11,7 +11,6 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 from vton_eval.artifacts import ArtifactStore
@@ -38,7 +37,6 @@ class Recorder:
         run_id: str,
         flush_interval_s: float = 0.25,
         max_batch: int = 500,
-        on_flush: Callable[[list[dict[str, Any]]], None] | None = None,
     ) -> None:
         self.db = db
         self.run_id = run_id
@@ -46,7 +44,6 @@ class Recorder:
         self.journal = Journal(journal_path(self.artifacts.root, run_id))
         self.flush_interval_s = flush_interval_s
         self.max_batch = max_batch
-        self.on_flush = on_flush
         self._queue: queue.Queue[dict[str, Any]] = queue.Queue()
         self._pending: list[dict[str, Any]] = []
         self._stop = threading.Event()
@@ -128,8 +125,6 @@ class Recorder:
         del self._pending[: len(batch)]
         self.written += len(batch)
         self.last_error = None
-        if self.on_flush is not None and batch:
-            self.on_flush(batch)
         return True
 
     def close(self, busy_timeout_s: float = 120.0) -> None:
