@@ -33,6 +33,10 @@ _POLL_S = 0.02
 _SSL_CONTEXT = httpx.create_ssl_context()
 
 
+class OutputTooLarge(ValueError):
+    """The service answered with more bytes than any try-on image needs."""
+
+
 class EndpointError(Exception):
     """The endpoint cannot be used at all (unreachable, not a Gradio app, no /generate)."""
 
@@ -199,6 +203,8 @@ class Endpoint:
                                  (time.perf_counter() - started) * 1000.0, queue_ms)
         try:
             data = self._fetch(url) if url else Path(path).read_bytes()
+        except OutputTooLarge as exc:
+            return Outcome.error("bad_output", str(exc), (time.perf_counter() - started) * 1000.0, queue_ms)
         except Exception as exc:
             kind, message = classify_exception(exc)
             return Outcome.error(kind, f"downloading the output failed: {redact(message)}",
@@ -220,6 +226,6 @@ class Endpoint:
             for chunk in response.iter_bytes():
                 size += len(chunk)
                 if size > MAX_OUTPUT_BYTES:
-                    raise ValueError(f"output larger than {MAX_OUTPUT_BYTES // 2**20} MB")
+                    raise OutputTooLarge(f"the output is larger than {MAX_OUTPUT_BYTES // 2**20} MB")
                 chunks.append(chunk)
         return b"".join(chunks)

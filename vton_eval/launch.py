@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vton_eval.artifacts import ArtifactStore
-from vton_eval.datasets import Dataset, DatasetError, load_dataset
+from vton_eval.datasets import Dataset, load_dataset
 from vton_eval.images import ImageProblem, inspect_image
 from vton_eval.quota import parse_rate
 from vton_eval.runner import RunSettings, create_run, execute_run
@@ -184,7 +184,7 @@ def try_one(db: Database, dataset: Dataset, pair_id: str, endpoint: str, timeout
 
 
 __all__ = [
-    "DatasetError", "Estimate", "cancel_run", "estimate", "find_datasets", "known_endpoints", "log_tail",
+    "Estimate", "cancel_run", "estimate", "find_datasets", "known_endpoints", "log_tail",
     "case_result", "one_pair_dataset", "resume_run", "start_run", "try_one", "typical_latency_s",
 ]
 
