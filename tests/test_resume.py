@@ -21,6 +21,7 @@ from vton_eval.store import Database, NoDatabase
 from vton_eval.store.runs import get_run
 
 from .conftest import REPO, SAMPLE
+from .helpers.wait import wait_until
 
 
 def _count(db: Database, run_id: str | None = None) -> int:
@@ -40,10 +41,23 @@ def _start(db: Database, url: str, *extra: str) -> subprocess.Popen:
 
 
 def _wait_for_results(db: Database, at_least: int, timeout: float = 60) -> None:
-    deadline = time.time() + timeout
-    while _count(db) < at_least:
-        assert time.time() < deadline, "the run recorded nothing"
-        time.sleep(0.05)
+    wait_until(lambda: _count(db) >= at_least, timeout, f"{at_least} recorded results")
+
+
+def _received(db: Database) -> dict[str, str | None]:
+    """pair id -> output sha of every result the run received: in the database or in its journal."""
+    try:
+        with db.connect(read_only=True) as con:
+            row = con.execute("SELECT run_id FROM runs").fetchone()
+            if row is None:
+                return {}
+            stored = {r[0]: r[1] for r in con.execute(
+                "SELECT pair_id, output_sha256 FROM results WHERE run_id = ?", [row[0]]).fetchall()}
+    except NoDatabase:
+        return {}
+    journalled = {r["pair_id"]: r.get("output_sha256") for r in
+                  Journal(journal_path(ArtifactStore(db.path).root, row[0])).read()}
+    return {**journalled, **stored}
 
 
 def _case_keys(db: Database, run_id: str) -> dict[tuple[str, str, str], str]:
@@ -60,21 +74,17 @@ def _case_keys(db: Database, run_id: str) -> dict[tuple[str, str, str], str]:
 
 
 def test_kill_9_then_resume_loses_nothing_and_repeats_nothing(db, live_sandbox):
-    live_sandbox.config.latency = 0.25
+    live_sandbox.hold_after(6)  # six answers, then every call waits: the kill lands mid-run, whatever the load
     proc = _start(db, live_sandbox.url)
-    _wait_for_results(db, 4)
-    time.sleep(0.15)  # land somewhere mid-batch: results in flight, some journalled, some written
+    wait_until(lambda: len(_received(db)) == 6 and live_sandbox.held_now >= 1, what="6 results and a held call")
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    live_sandbox.hold_after(None)
     with db.connect(read_only=True) as con:
         run_id = con.execute("SELECT run_id FROM runs").fetchone()[0]
-        stored = {r[0]: r[1] for r in con.execute(
-            "SELECT pair_id, output_sha256 FROM results WHERE run_id = ?", [run_id]).fetchall()}
-    journalled = {r["pair_id"]: r.get("output_sha256") for r in
-                  Journal(journal_path(ArtifactStore(db.path).root, run_id)).read()}
-    received = {**journalled, **stored}
+    received = _received(db)
     assert get_run(db, run_id)["status"] == "interrupted"  # the process is gone: shown as such
-    assert 4 <= len(received) < 20
+    assert len(received) == 6
 
     resumed_at = time.time()
     proc = subprocess.run([sys.executable, "-m", "vton_eval", "resume", run_id[:15], "--db", str(db.path)],
@@ -122,9 +132,9 @@ def test_a_journal_left_unchecked_by_a_crash_is_checked_on_resume(db, live_sandb
 
 
 def test_ctrl_c_marks_the_run_interrupted_and_exits_cleanly(db, live_sandbox):
-    live_sandbox.config.latency = 0.3
+    live_sandbox.hold_after(2)
     proc = _start(db, live_sandbox.url)
-    _wait_for_results(db, 2)
+    wait_until(lambda: _count(db) == 2 and live_sandbox.held_now >= 1, what="2 results and a held call")
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
@@ -132,20 +142,38 @@ def test_ctrl_c_marks_the_run_interrupted_and_exits_cleanly(db, live_sandbox):
     with db.connect(read_only=True) as con:
         run_id, status = con.execute("SELECT run_id, status FROM runs").fetchone()
     assert status == "interrupted"
-    recorded = _count(db, run_id)
-    assert 2 <= recorded < 20
+    assert _count(db, run_id) == 2  # the held calls were cut short: not results
     assert not journal_path(ArtifactStore(db.path).root, run_id).exists()  # everything reached the database
 
 
 def test_sigterm_cancels(db, live_sandbox):
-    live_sandbox.config.latency = 0.3
+    live_sandbox.hold_after(1)
     proc = _start(db, live_sandbox.url)
-    _wait_for_results(db, 1)
+    wait_until(lambda: _count(db) == 1 and live_sandbox.held_now >= 1, what="a result and a held call")
     os.kill(proc.pid, signal.SIGTERM)
     proc.communicate(timeout=60)
     assert proc.returncode == 3
     with db.connect(read_only=True) as con:
         assert con.execute("SELECT status FROM runs").fetchone()[0] == "cancelled"
+
+
+def test_a_ctrl_c_that_comes_while_the_program_starts_is_not_lost(db, live_sandbox):
+    """The signal lands before `run` installs its own handler (during the imports): the program still
+    stops, with exit 130, a sentence and no traceback, and records nothing."""
+    code = textwrap.dedent("""
+        import os, signal, sys
+        from vton_eval import entry
+        signal.signal(signal.SIGINT, entry._remember)   # what the program's first line does
+        os.kill(os.getpid(), signal.SIGINT)             # Ctrl-C before the command has even been parsed
+        from vton_eval.cli import main
+        main(sys.argv[1:])
+    """)
+    proc = subprocess.run([sys.executable, "-c", code, "run", "--dataset", str(SAMPLE), "--endpoint",
+                           live_sandbox.url, "--db", str(db.path)], cwd=REPO, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 130, proc.stderr
+    assert "interrupted before the run started" in proc.stderr and "Traceback" not in proc.stderr
+    assert _count(db) == 0
 
 
 READER = textwrap.dedent("""

@@ -1,3 +1,3 @@
-from vton_eval.cli import main
+from vton_eval.entry import main
 
 main()

@@ -75,11 +75,20 @@ def classify_exception(exc: BaseException) -> tuple[str, str]:
         return "server_error", f"HTTP {code} from {exc.request.url.host}"
     if isinstance(exc, httpx.TimeoutException | TimeoutError):
         return "timeout", f"timed out ({type(exc).__name__})"
-    if isinstance(exc, httpx.TransportError | ConnectionError | OSError):
+    if isinstance(exc, httpx.TransportError | ConnectionError):
+        return "connection", f"connection failed: {_short(exc)}"
+    if isinstance(exc, FileNotFoundError | PermissionError | IsADirectoryError | NotADirectoryError):
+        # A file on our side (an input being uploaded): sending again cannot fix it.
+        return "invalid_input", f"cannot read a local file: {_short(exc)}"
+    if isinstance(exc, OSError):
         return "connection", f"connection failed: {_short(exc)}"
     if isinstance(exc, concurrent.futures.CancelledError):
         # gradio_client cancels its job when the server goes away mid-call or the stream breaks.
         return "connection", "the connection to the service was lost during the call"
+    if isinstance(exc, KeyError | TypeError | ValueError | IndexError):
+        # gradio_client could not read the answer (malformed JSON, missing fields): the same answer
+        # would come back, so this is not worth a retry.
+        return "bad_output", f"the service's answer could not be read ({type(exc).__name__}: {_short(exc)})"
     return "server_error", f"{type(exc).__name__}: {_short(exc)}"
 
 

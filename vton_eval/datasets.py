@@ -17,6 +17,7 @@ import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from vton_eval.errors import VtonEvalError
 from vton_eval.images import DEFAULT_MAX_PIXELS, SERVICE_DOWNSCALE_PIXELS, ImageProblem, inspect_image
 from vton_eval.outcome import WORKFLOWS
 
@@ -27,7 +28,7 @@ IMAGE_COLUMNS: tuple[str, ...] = ("base", "product", "mask", "reference")
 SERVICE_REFUSALS = frozenset({"format", "too_small", "too_large", "truncated", "not_an_image"})
 
 
-class DatasetError(Exception):
+class DatasetError(VtonEvalError):
     """The dataset cannot be read at all (no manifest, not a folder)."""
 
 

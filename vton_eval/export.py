@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from vton_eval.errors import VtonEvalError
 from vton_eval.store.db import Database
 from vton_eval.store.runs import resolve_run_id
 
@@ -24,7 +25,7 @@ EXPORTED = {
 }
 
 
-class ExportError(Exception):
+class ExportError(VtonEvalError):
     """Nothing to export (unknown run...)."""
 
 

@@ -29,6 +29,7 @@ from typing import Any
 import pyarrow as pa
 
 from vton_eval.artifacts import artifact_root_for
+from vton_eval.errors import VtonEvalError
 from vton_eval.shards import plan_suite, shard_of, suite_key
 from vton_eval.store.db import Database
 from vton_eval.store.runs import list_runs
@@ -43,7 +44,7 @@ _TABLES = {
 }
 
 
-class MergeError(Exception):
+class MergeError(VtonEvalError):
     """The merge cannot be done as asked; nothing was written."""
 
 

@@ -13,13 +13,14 @@ from typing import Any
 
 from vton_eval.artifacts import ArtifactStore
 from vton_eval.checks import Thresholds
+from vton_eval.errors import VtonEvalError
 from vton_eval.runner.checking import CheckStage, case_inputs
 from vton_eval.store.db import Database
 from vton_eval.store.runs import get_run, update_run
 from vton_eval.store.writes import insert_checks
 
 
-class RecheckError(ValueError):
+class RecheckError(VtonEvalError, ValueError):
     pass
 
 

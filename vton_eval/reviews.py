@@ -11,6 +11,7 @@ import io
 from collections.abc import Sequence
 from typing import Any
 
+from vton_eval.errors import VtonEvalError
 from vton_eval.store.db import Database, NoDatabase
 from vton_eval.store.runs import utcnow
 
@@ -27,7 +28,7 @@ REASONS: dict[str, tuple[str, ...]] = {
 MAX_NOTE = 2000
 
 
-class ReviewError(ValueError):
+class ReviewError(VtonEvalError, ValueError):
     """A verdict that cannot be saved as given (unknown verdict, reason, case, empty name)."""
 
 

@@ -1,14 +1,23 @@
-"""The service token: read from the environment only, and scrubbed from any text we keep or show."""
+"""The service token: read from the environment only, and scrubbed from any text we keep or show.
+
+A message can carry the token in more than one encoding: percent-encoded in a URL a server
+echoes back (`hf%5F…`), as HTML or JSON escapes, or inside base64. `redact` removes every form.
+"""
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 
+from vton_eval.textsafe import cap, strip_controls
+
 TOKEN_ENV = "HF_TOKEN"
-# Hugging Face tokens look like hf_xxx; scrub anything of that shape too, not only our own token.
-_TOKEN_SHAPE = re.compile(r"\bhf_[A-Za-z0-9]{8,}\b")
-_BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._\-]+", re.I)
+# hf_ followed by the token body; the underscore may itself be encoded (%5F, &#95;, \u005f).
+_UNDERSCORE = r"(?:_|%5[fF]|&#0*95;|&#[xX]0*5[fF];|\\u005[fF])"
+_TOKEN_SHAPE = re.compile(r"hf" + _UNDERSCORE + r"[A-Za-z0-9]{8,}")
+_BEARER = re.compile(r"(Bearer(?:\s|%20|\+)+)[A-Za-z0-9._~+/=%\-]+", re.I)
+_compiled: dict[str, list[re.Pattern[str]]] = {}
 
 
 def get_token() -> str | None:
@@ -16,12 +25,55 @@ def get_token() -> str | None:
     return token or None
 
 
+def _char_forms(ch: str) -> str:
+    """A pattern matching one character of the token in any encoding a message may use."""
+    code = ord(ch)
+    forms = [re.escape(ch), f"%{code:02x}", f"%{code:02X}", f"&#0*{code};", f"&#[xX]0*{code:x};",
+             f"&#[xX]0*{code:X};", f"\\\\u{code:04x}", f"\\\\u{code:04X}"]
+    if ch == " ":
+        forms.append(r"\+")
+    return "(?:" + "|".join(forms) + ")"
+
+
+def _base64_forms(token: str) -> list[str]:
+    """The token as it appears inside base64 text, at each of the three byte alignments."""
+    data = token.encode()
+    forms = []
+    for shift in range(3):
+        encoded = base64.b64encode(b"\0" * shift + data).decode()
+        # Drop the characters that mix in the neighbouring bytes at both ends.
+        start = (shift * 4 + 2) // 3
+        end = len(encoded) - (4 if (shift + len(data)) % 3 else 0)
+        core = encoded[start:end].rstrip("=")
+        if len(core) >= 8:
+            forms.append(core)
+            forms.append(core.replace("+", "-").replace("/", "_"))  # the URL-safe alphabet
+    return forms
+
+
+def _patterns(token: str) -> list[re.Pattern[str]]:
+    if token not in _compiled:
+        _compiled.clear()
+        _compiled[token] = [re.compile("".join(_char_forms(c) for c in token))] + [
+            re.compile(re.escape(form)) for form in _base64_forms(token)]
+    return _compiled[token]
+
+
 def redact(text: str | None) -> str | None:
-    """Remove the token (and anything shaped like one) from text bound for a log, a page or the DB."""
+    """Remove the token (in any encoding) and anything shaped like one from text bound for a log, a page or
+    the database."""
     if not text:
         return text
     token = get_token()
     if token and len(token) >= 4:
-        text = text.replace(token, "***")
+        for pattern in _patterns(token):
+            text = pattern.sub("***", text)
     text = _BEARER.sub(r"\1***", text)
     return _TOKEN_SHAPE.sub("hf_***", text)
+
+
+def clean_message(text: str | None) -> str | None:
+    """A message as we store it: no token, no control characters, at most 8 KB (with its original length)."""
+    if text is None:
+        return None
+    return cap(redact(strip_controls(text)) or "")

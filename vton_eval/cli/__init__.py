@@ -3,16 +3,48 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import click
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _Cli(click.Group):
+    """Every engine error becomes one clear line and exit 1; nothing prints a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from vton_eval.cli.term import plain
+        from vton_eval.errors import VtonEvalError
+
+        try:
+            return super().invoke(ctx)
+        except click.ClickException as exc:
+            exc.message = plain(exc.message)
+            raise
+        except VtonEvalError as exc:
+            raise click.ClickException(plain(str(exc))) from None
+        except Exception as exc:
+            import duckdb
+
+            if isinstance(exc, duckdb.Error):  # our store turns known failures into clear errors; the rest:
+                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                raise click.ClickException(plain(f"database error: {first}")) from None
+            raise
+
+
+# Commands that install their own Ctrl-C handling (and honour a Ctrl-C that came during start-up).
+SIGNAL_AWARE = ("run", "resume")
+
+
+@click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="vton-eval")
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """Evaluate virtual try-on services served as Gradio apps."""
+    from vton_eval.entry import hand_over
+
+    hand_over(keep=ctx.invoked_subcommand in SIGNAL_AWARE)
 
 
 def _register() -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from vton_eval.cli.term import plain
 from vton_eval.datasets import DatasetError, load_dataset
 from vton_eval.images import DEFAULT_MAX_PIXELS
 
@@ -27,12 +28,12 @@ def validate_command(path: Path, max_pixels: int) -> None:
     except DatasetError as exc:
         raise click.ClickException(str(exc)) from None
     for problem in ds.problems:
-        click.echo(f"{ds.manifest}:{problem}", err=problem.severity == "error")
+        click.echo(plain(f"{ds.manifest}:{problem}"), err=problem.severity == "error")
     errors, warnings = len(ds.errors), len(ds.problems) - len(ds.errors)
     invalid = sum(1 for p in ds.pairs if p.invalid_reason)
     by_workflow = ", ".join(f"{w} {sum(1 for p in ds.pairs if p.workflow == w)}" for w in ds.workflows)
-    click.echo(f"{ds.name}: {len(ds.pairs)} usable pairs ({by_workflow or 'none'}), {invalid} that the service would "
-               f"refuse; {errors} error(s), {warnings} warning(s)")
+    click.echo(plain(f"{ds.name}: {len(ds.pairs)} usable pairs ({by_workflow or 'none'}), {invalid} that the service "
+                     f"would refuse; {errors} error(s), {warnings} warning(s)"))
     sys.exit(1 if errors else 0)
 
 

@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
+from vton_eval.cli.term import plain
+from vton_eval.cli.term import safe as escape
 from vton_eval.store import Database, DatabaseBusy
 
 if TYPE_CHECKING:
@@ -180,7 +181,8 @@ def bless_command(run_id: str | None, show: bool, as_json: bool, db_path: str | 
     except (BlessError, DatabaseBusy) as exc:
         raise click.ClickException(str(exc)) from None
     was = f" (replacing {row['previous_run_id']})" if row["previous_run_id"] not in (None, row["run_id"]) else ""
-    click.echo(f"blessed run {row['run_id']} as the baseline of dataset {row['dataset']} on {row['endpoint']}{was}")
+    click.echo(plain(f"blessed run {row['run_id']} as the baseline of dataset {row['dataset']} on "
+                     f"{row['endpoint']}{was}"))
 
 
 @click.command("baselines")

@@ -11,12 +11,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from vton_eval.cli.term import one_line, plain, safe
 from vton_eval.runner import Progress as RunProgress
 
 
 def _counts(p: RunProgress) -> str:
     parts = [f"[green]ok {p.ok}[/]"]
-    parts += [f"[red]{kind} {n}[/]" for kind, n in sorted(p.errors.items())]
+    parts += [f"[red]{safe(kind)} {n}[/]" for kind, n in sorted(p.errors.items())]
     return "  ".join(parts)
 
 
@@ -31,7 +32,7 @@ def watch(progress: RunProgress, worker: threading.Thread, console: Console, on_
                 worker.join(0.2)
                 on_tick()
                 bar.update(task, total=progress.total or None, completed=progress.done, counts=_counts(progress),
-                           note=progress.note)
+                           note=safe(progress.note))
         return
     last = 0.0
     while worker.is_alive():
@@ -41,7 +42,7 @@ def watch(progress: RunProgress, worker: threading.Thread, console: Console, on_
             last = time.monotonic()
             errors = ", ".join(f"{k} {n}" for k, n in sorted(progress.errors.items())) or "none"
             print(f"[{progress.done}/{progress.total}] ok {progress.ok}, errors: {errors}"
-                  + (f" ({progress.note})" if progress.note else ""), file=sys.stderr, flush=True)
+                  + (f" ({plain(progress.note)})" if progress.note else ""), file=sys.stderr, flush=True)
 
 
 def _ms(value: float | None) -> str:
@@ -53,7 +54,7 @@ def summary_table(summary: dict) -> Table:
     for name in ("workflow", "cases", "ok", "errors", "error rate", "p50 ms", "p95 ms", "p99 ms"):
         table.add_column(name, justify="left" if name == "workflow" else "right")
     for row in summary["workflows"]:
-        table.add_row(row["workflow"], str(row["cases"]), str(row["ok"]), str(row["errors"]),
+        table.add_row(safe(row["workflow"]), str(row["cases"]), str(row["ok"]), str(row["errors"]),
                       f"{row['error_rate']:.1%}", _ms(row["p50_ms"]), _ms(row["p95_ms"]), _ms(row["p99_ms"]))
     return table
 
@@ -66,5 +67,5 @@ def kinds_table(summary: dict) -> Table | None:
     table.add_column("count", justify="right")
     table.add_column("example message", overflow="fold")
     for row in summary["error_kinds"]:
-        table.add_row(row["error_kind"], str(row["n"]), (row["example"] or "")[:200])
+        table.add_row(safe(row["error_kind"]), str(row["n"]), one_line(row["example"] or ""))
     return table

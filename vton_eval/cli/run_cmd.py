@@ -12,13 +12,12 @@ from typing import Any
 
 import click
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from vton_eval.cli.gate_cmd import gate_options, run_gate_from_options
 from vton_eval.cli.progress_view import kinds_table, summary_table, watch
-from vton_eval.datasets import DatasetError
-from vton_eval.runner import Progress, RunError, RunReport, RunSettings, create_run, execute_run
+from vton_eval.cli.term import one_line, plain, safe
+from vton_eval.runner import Progress, RunReport, RunSettings, create_run, execute_run
 from vton_eval.runner.plan import parse_list
 from vton_eval.store import Database, DatabaseBusy
 from vton_eval.store.runs import get_run, list_runs, process_alive, resolve_run_id
@@ -48,40 +47,63 @@ def _console() -> Console:
     return Console(stderr=True, highlight=False)
 
 
-def drive_run(db: Database, run_id: str, console: Console) -> RunReport:
+class StopSignals:
+    """Ctrl-C (SIGINT) stops a run as 'interrupted', SIGTERM as 'cancelled'; a third signal quits at once.
+
+    Installed before the run is even created, and takes over a Ctrl-C that came while the program
+    was still starting (see `vton_eval.entry`), so no signal is lost.
+    """
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.stop = threading.Event()
+        self.status = "interrupted"
+        self.presses = 0
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> StopSignals:
+        from vton_eval.entry import early_signal
+
+        self._previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        early = early_signal()
+        if early is not None:
+            self._on_signal(early, None)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for s, h in self._previous.items():
+            signal.signal(s, h)
+
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        self.presses += 1
+        if self.presses >= 3:
+            self.console.print("[red]stopping immediately; received results are in the journal (resume keeps them)")
+            os._exit(130)
+        self.status = "cancelled" if signum == signal.SIGTERM else "interrupted"
+        if not self.stop.is_set():
+            self.console.print(f"[yellow]{'cancel' if signum == signal.SIGTERM else 'interrupt'} received: finishing "
+                               "writes and stopping (press Ctrl-C twice more to quit at once)")
+        self.stop.set()
+
+
+def drive_run(db: Database, run_id: str, console: Console, signals: StopSignals | None = None) -> RunReport:
     """Execute a run in a worker thread; the main thread draws progress and takes signals."""
-    stop = threading.Event()
-    reason = {"status": "interrupted", "presses": 0}
+    if signals is None:
+        with StopSignals(console) as own:
+            return drive_run(db, run_id, console, own)
     progress = Progress()
     outcome: dict[str, Any] = {}
 
-    def on_signal(signum: int, _frame: object) -> None:
-        reason["presses"] += 1
-        if reason["presses"] >= 3:
-            console.print("[red]stopping immediately; received results are in the journal (resume keeps them)")
-            os._exit(130)
-        reason["status"] = "cancelled" if signum == signal.SIGTERM else "interrupted"
-        if not stop.is_set():
-            console.print(f"[yellow]{'cancel' if signum == signal.SIGTERM else 'interrupt'} received: finishing "
-                          "writes and stopping (press Ctrl-C twice more to quit at once)")
-        stop.set()
-
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-
     def work() -> None:
         try:
-            outcome["report"] = execute_run(db, run_id, stop=stop, stop_reason=lambda: reason["status"],
+            outcome["report"] = execute_run(db, run_id, stop=signals.stop, stop_reason=lambda: signals.status,
                                             progress=progress)
         except BaseException as exc:  # handed to the main thread, which reports it
             outcome["error"] = exc
 
     worker = threading.Thread(target=work, name="vton-run")
     worker.start()
-    try:
-        watch(progress, worker, console, on_tick=lambda: None)
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
+    watch(progress, worker, console, on_tick=lambda: None)
     if "error" in outcome:
         raise outcome["error"]
     return outcome["report"]
@@ -98,11 +120,11 @@ def print_report(db: Database, report: RunReport, console: Console) -> None:
     console.print(f"[{colour}]run {report.run_id} {report.status}[/]: {total['cases']} of {report.progress.total} "
                   f"cases recorded, {total['ok']} ok, {total['errors']} errors; {report.sent} requests sent")
     if report.message:
-        console.print(f"  {escape(report.message)}")
+        console.print(f"  {safe(report.message)}")
     if report.status in ("interrupted", "cancelled", "failed"):
         console.print(f"  finish it with: vton-eval resume {report.run_id}" + (f" --db {db.path}" if db.path.name !=
                       "results.duckdb" else ""))
-    console.print(f"  results in {db.path}")
+    console.print(f"  results in {safe(db.path)}")
 
 
 @click.command("run")
@@ -141,12 +163,14 @@ def run_command(dataset: str, endpoint: str, workflows: str | None, pairs: str |
         retries=retries, timeout_s=timeout_s, label=label, shard=shard, skip_bad_rows=skip_bad_rows,
         checks=checks, check_thresholds=load_json_option(check_thresholds),
     )
-    try:
+    with StopSignals(console) as signals:
+        if signals.stop.is_set():
+            console.print("interrupted before the run started; nothing was recorded")
+            sys.exit(EXIT_BY_STATUS[signals.status])
         run_id = create_run(db, settings)
-    except (RunError, DatasetError, DatabaseBusy) as exc:
-        raise click.ClickException(str(exc)) from None
-    print(run_id if detach else f"run {run_id}: dataset {dataset} -> {settings.endpoint}", flush=True)
-    report = _execute(db, run_id, console)
+        print(run_id if detach else f"run {run_id}: dataset {plain(dataset)} -> {plain(settings.endpoint)}",
+              flush=True)
+        report = _execute(db, run_id, console, signals)
     if with_gate:
         if report.status != "finished":
             console.print(f"[red]not gating: the run is {report.status}")
@@ -155,11 +179,8 @@ def run_command(dataset: str, endpoint: str, workflows: str | None, pairs: str |
     sys.exit(EXIT_BY_STATUS.get(report.status, 1))
 
 
-def _execute(db: Database, run_id: str, console: Console) -> RunReport:
-    try:
-        report = drive_run(db, run_id, console)
-    except (RunError, DatabaseBusy) as exc:
-        raise click.ClickException(str(exc)) from None
+def _execute(db: Database, run_id: str, console: Console, signals: StopSignals) -> RunReport:
+    report = drive_run(db, run_id, console, signals)
     print_report(db, report, console)
     return report
 
@@ -174,8 +195,9 @@ def resume_command(run_id: str, db_path: str | None) -> None:
     full = resolve_run_id(db, run_id)
     if full is None:
         raise click.ClickException(f"no run matches {run_id!r} in {db.path}")
-    console.print(f"resuming run {full}")
-    report = _execute(db, full, console)
+    with StopSignals(console) as signals:
+        console.print(f"resuming run {full}")
+        report = _execute(db, full, console, signals)
     sys.exit(EXIT_BY_STATUS.get(report.status, 1))
 
 
@@ -221,8 +243,9 @@ def runs_command(as_json: bool, limit: int, db_path: str | None) -> None:
         table.add_column(name)
     for r in runs:
         duration = f"{r['duration_s']:.0f} s" if r["duration_s"] is not None else "-"
-        table.add_row(r["run_id"], escape(r["label"] or ""), r["status"], escape(r["dataset"]), escape(r["endpoint"]),
-                      f"{r['done']}/{r['total_cases']}", str(r["ok"]), str(r["errors"]), duration)
+        table.add_row(r["run_id"], one_line(r["label"] or ""), r["status"], one_line(r["dataset"]),
+                      one_line(r["endpoint"]), f"{r['done']}/{r['total_cases']}", str(r["ok"]), str(r["errors"]),
+                      duration)
     Console(highlight=False).print(table)
 
 

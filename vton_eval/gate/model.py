@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from vton_eval.errors import VtonEvalError
+
 PASS = "pass"
 REGRESSION = "regression"
 CANNOT_JUDGE = "cannot_judge"
@@ -24,7 +26,7 @@ CRITERIA = (ERROR_RATE, P95_LATENCY, FLAG_RATE)
 OVERALL = "overall"
 
 
-class GateError(Exception):
+class GateError(VtonEvalError):
     """A request the gate cannot serve (unknown run...); `gate()` turns these into cannot_judge."""
 
 

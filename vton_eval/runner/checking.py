@@ -9,9 +9,11 @@ rates and gates count it.
 from __future__ import annotations
 
 import json
+import queue
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -22,14 +24,6 @@ def report_from_dict(data: dict[str, Any]) -> Any:
     from vton_eval.checks.results import CheckReport, CheckResult
 
     return CheckReport([CheckResult(**r) for r in data["results"]])
-
-
-def judge(row: dict[str, Any], inputs: dict[str, str | None], thresholds_json: str | None) -> dict[str, Any]:
-    """Run the checks for one result row in this process and return the row as it should be stored."""
-    from vton_eval.runner.check_worker import judge as judge_job
-
-    report = judge_job({"workflow": row["workflow"], "inputs": inputs, "thresholds": thresholds_json})
-    return apply_report(row, report_from_dict(report))
 
 
 def apply_report(row: dict[str, Any], report: Any) -> dict[str, Any]:
@@ -62,94 +56,155 @@ def case_inputs(store: ArtifactStore, case: dict[str, Any], output_path: str) ->
 
 
 class CheckStage:
-    """A worker process that checks outputs while the run goes on (restarted if it dies)."""
+    """A worker process that checks outputs while the run goes on (restarted if it dies).
 
-    def __init__(self, thresholds_json: str | None) -> None:
+    Three threads meet here, and none holds a lock while it blocks on the pipe: callers put jobs
+    on a queue and return (waiting only for a free slot when `max_backlog` outputs already wait:
+    that bounds memory, and slows dispatch down to the checks' pace), a feeder thread writes the
+    queue to the worker's stdin, and a reader thread takes its answers. A worker that dies
+    settles the jobs it held (kept, unchecked); the next job starts a new worker.
+    """
+
+    def __init__(self, thresholds_json: str | None, max_backlog: int = 256) -> None:
         self.thresholds_json = thresholds_json
+        self.max_backlog = max_backlog
+        self._slots = threading.BoundedSemaphore(max_backlog)
         self._lock = threading.Lock()
-        self._pending: dict[int, tuple[dict[str, Any], Callable[[dict[str, Any]], None]]] = {}
-        self._next = 0
         self._idle = threading.Condition(self._lock)
+        self._pending: dict[int, tuple[dict[str, Any], Callable[[dict[str, Any]], None] | None]] = {}
+        self._sent_to: dict[int, subprocess.Popen] = {}
+        self._jobs: queue.Queue[tuple[int, str] | None] = queue.Queue()
+        self._next = 0
         self._proc: subprocess.Popen | None = None
+        self._feeder: threading.Thread | None = None
+        self._closed = False
         self.failures = 0
-
-    def _ensure(self) -> subprocess.Popen:
-        if self._proc is None or self._proc.poll() is not None:
-            self._proc = subprocess.Popen(
-                [sys.executable, "-m", "vton_eval.runner.check_worker"], stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1,
-            )
-            threading.Thread(target=self._read, args=(self._proc,), name="vton-checks", daemon=True).start()
-        return self._proc
+        self.largest_backlog = 0
 
     def submit(self, row: dict[str, Any], inputs: dict[str, str | None],
-               on_done: Callable[[dict[str, Any]], None]) -> None:
-        with self._lock:
-            job_id = self._next
-            self._next += 1
-            self._pending[job_id] = (row, on_done)
-            proc = self._ensure()
-            line = json.dumps({"id": job_id, "workflow": row["workflow"], "inputs": inputs,
-                               "thresholds": self.thresholds_json})
-            try:
-                proc.stdin.write(line + "\n")
-                proc.stdin.flush()
-            except (BrokenPipeError, OSError):
-                pass  # the reader sees the worker die and settles its pending jobs
+               on_done: Callable[[dict[str, Any]], None], stop: threading.Event | None = None) -> bool:
+        """Queue one output's checks; `on_done(final_row)` follows from another thread.
+
+        Waits while the backlog is full. Returns False, without queueing, when `stop` is set first
+        (the caller keeps the row as received-but-unchecked).
+        """
+        while not self._slots.acquire(timeout=0.1):
+            if stop is not None and stop.is_set():
+                return False
+        line = json.dumps({"workflow": row["workflow"], "inputs": inputs, "thresholds": self.thresholds_json})
+        self._enqueue(line, (row, on_done))
+        return True
 
     def thumbnails(self, items: list[tuple[str, str]]) -> None:
         """Ask the worker to write (source, target) thumbnails; nothing waits for them."""
+        self._slots.acquire()
+        self._enqueue(json.dumps({"thumbnails": items}), ({}, None))
+
+    def _enqueue(self, body: str, entry: tuple[dict[str, Any], Callable[[dict[str, Any]], None] | None]) -> None:
         with self._lock:
             job_id = self._next
             self._next += 1
-            self._pending[job_id] = ({}, None)
-            proc = self._ensure()
+            self._pending[job_id] = entry
+            self.largest_backlog = max(self.largest_backlog, len(self._pending))
+            if self._feeder is None:
+                self._feeder = threading.Thread(target=self._feed, name="vton-checks-feed", daemon=True)
+                self._feeder.start()
+        # The id goes first in the line, so the job body is serialised once, outside the lock.
+        self._jobs.put((job_id, f'{{"id": {job_id}, {body[1:]}'))
+
+    def _start_worker(self) -> subprocess.Popen:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "vton_eval.runner.check_worker"], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1,
+        )
+        threading.Thread(target=self._read, args=(proc,), name="vton-checks-read", daemon=True).start()
+        return proc
+
+    def _feed(self) -> None:
+        while True:
+            item = self._jobs.get()
+            if item is None:
+                return
+            job_id, line = item
+            with self._lock:
+                if self._closed or job_id not in self._pending:
+                    continue
+                if self._proc is None or self._proc.poll() is not None:
+                    self._proc = self._start_worker()
+                proc = self._proc
+                self._sent_to[job_id] = proc
             try:
-                proc.stdin.write(json.dumps({"id": job_id, "thumbnails": items}) + "\n")
+                proc.stdin.write(line + "\n")  # may block while the worker is busy: no lock is held
                 proc.stdin.flush()
-            except (BrokenPipeError, OSError):
-                pass
+            except (BrokenPipeError, OSError, ValueError):
+                # The worker died. Its reader settles the jobs sent to it; this one too, in case the
+                # reader had already finished (settling twice is harmless).
+                self._settle(job_id, {"error": "the check process stopped"})
 
     def _read(self, proc: subprocess.Popen) -> None:
         for line in proc.stdout:
-            answer = json.loads(line)
-            with self._lock:
-                row, on_done = self._pending.pop(answer["id"])
-            if on_done is None:  # a thumbnails job: nothing to record
-                pass
-            elif "report" in answer:
-                final = apply_report(row, report_from_dict(answer["report"]))
-            else:
-                final = _unchecked(row, answer["error"])
-                self.failures += 1
-            if on_done is not None:
-                on_done(final)
-            with self._lock:
-                self._idle.notify_all()
-        # The worker died (killed, out of memory): its pending results are kept, unchecked.
+            try:
+                answer = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            self._settle(answer.get("id"), answer)
+        # The worker died (killed, out of memory) or was stopped: settle what it held.
         with self._lock:
-            orphans = [v for k, v in self._pending.items()] if proc is self._proc else []
-            if proc is self._proc:
-                self._pending.clear()
-        for row, on_done in orphans:
-            if on_done is not None:
+            orphans = [job_id for job_id, p in self._sent_to.items() if p is proc]
+        for job_id in orphans:
+            self._settle(job_id, {"error": "the check process stopped"})
+
+    def _settle(self, job_id: int | None, answer: dict[str, Any]) -> None:
+        with self._lock:
+            entry = self._pending.pop(job_id, None) if job_id is not None else None
+            self._sent_to.pop(job_id, None)
+            closed = self._closed
+        if entry is None:
+            return
+        self._slots.release()
+        row, on_done = entry
+        if on_done is not None and not closed:
+            if "report" in answer:
+                on_done(apply_report(row, report_from_dict(answer["report"])))
+            else:
                 self.failures += 1
-                on_done(_unchecked(row, "the check process stopped"))
+                on_done(_unchecked(row, answer.get("error", "unknown failure")))
         with self._lock:
             self._idle.notify_all()
 
-    def close(self) -> None:
-        """Finish every submitted check, then stop the worker."""
+    @property
+    def backlog(self) -> int:
         with self._lock:
-            while self._pending and self._proc is not None and self._proc.poll() is None:
-                self._idle.wait(timeout=0.5)
+            return len(self._pending)
+
+    def close(self, abandon: bool = False, grace_s: float = 1.0) -> list[dict[str, Any]]:
+        """Stop the worker. Normally every submitted check finishes first; with `abandon` (the run was
+        stopped) the checks get `grace_s` more, and the rows still waiting are returned unfinished."""
+        deadline = time.monotonic() + grace_s
+        with self._lock:
+            while any(on_done is not None for _, on_done in self._pending.values()):
+                if abandon and time.monotonic() >= deadline:
+                    break
+                self._idle.wait(timeout=0.1 if abandon else 0.5)
+            self._closed = True
+            left = [row for row, on_done in self._pending.values() if on_done is not None]
+            self._pending.clear()
+            self._sent_to.clear()
             proc, self._proc = self._proc, None
+        self._jobs.put(None)
         if proc is not None:
-            proc.stdin.close()
+            if abandon:
+                proc.kill()
+            else:
+                try:
+                    proc.stdin.close()
+                except OSError:
+                    pass
             try:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        return left
 
 
 def _unchecked(row: dict[str, Any], why: str) -> dict[str, Any]:
@@ -159,12 +214,4 @@ def _unchecked(row: dict[str, Any], why: str) -> dict[str, Any]:
     return final
 
 
-def check_now(row: dict[str, Any], inputs: dict[str, str | None], thresholds_json: str | None) -> dict[str, Any]:
-    """Check in this process (journal replay after a crash: a handful of rows)."""
-    try:
-        return judge(row, inputs, thresholds_json)
-    except Exception as exc:
-        return _unchecked(row, f"{type(exc).__name__}: {exc}")
-
-
-__all__ = ["CheckStage", "apply_report", "case_inputs", "check_now", "judge"]
+__all__ = ["CheckStage", "apply_report", "case_inputs"]

@@ -7,10 +7,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from vton_eval.datasets import Dataset, Pair
+from vton_eval.errors import VtonEvalError
 from vton_eval.outcome import WORKFLOWS
 
 
-class SelectionError(ValueError):
+class SelectionError(VtonEvalError, ValueError):
     """The selection asks for something the dataset does not have, or selects nothing."""
 
 

@@ -3,6 +3,10 @@
 Workers hand over a finished case and return to dispatching at once. A single writer thread
 opens the database for each batch only (so a reader is never locked out for long), retries
 when a reader holds the lock, and keeps the batch meanwhile: the journal already has it.
+
+A write that fails for another reason (a damaged file, a full disk) is retried with a growing,
+capped pause and logged once per distinct error; when it keeps failing, `on_broken` tells the run,
+which stops instead of spending calls it cannot record.
 """
 
 from __future__ import annotations
@@ -11,15 +15,20 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from vton_eval.artifacts import ArtifactStore
+from vton_eval.errors import VtonEvalError
 from vton_eval.runner.journal import Journal, journal_path
 from vton_eval.store.db import Database, DatabaseBusy
 from vton_eval.store.runs import update_run, utcnow
 from vton_eval.store.writes import insert_checks, insert_results
 
 log = logging.getLogger(__name__)
+_BACKOFF_CAP_S = 5.0
+# Failures of a batch write (other than a busy lock) after which the database counts as broken.
+BROKEN_AFTER = 3
 _EXT_BY_MAGIC = ((b"RIFF", "webp"), (b"\x89PNG", "png"), (b"\xff\xd8", "jpg"))
 
 
@@ -30,6 +39,10 @@ def _ext(data: bytes) -> str:
     return "bin"
 
 
+class ResultsNotWritten(VtonEvalError):
+    """Results could not reach the database; they are safe in the run's journal."""
+
+
 class Recorder:
     def __init__(
         self,
@@ -37,6 +50,7 @@ class Recorder:
         run_id: str,
         flush_interval_s: float = 0.25,
         max_batch: int = 500,
+        on_broken: Callable[[str], None] | None = None,
     ) -> None:
         self.db = db
         self.run_id = run_id
@@ -50,6 +64,9 @@ class Recorder:
         self._thread = threading.Thread(target=self._loop, name="vton-writer", daemon=True)
         self.written = 0
         self.last_error: str | None = None
+        self.on_broken = on_broken
+        self.failures = 0  # consecutive failed batch writes, a busy lock aside
+        self._logged: str | None = None
 
     @property
     def all_written(self) -> bool:
@@ -84,12 +101,16 @@ class Recorder:
 
     def _loop(self) -> None:
         last_beat = 0.0
+        pause = self.flush_interval_s
         while not self._stop.is_set():
-            self._stop.wait(self.flush_interval_s)
+            self._stop.wait(pause)
             self._drain()
             if self._pending or time.monotonic() - last_beat > 5.0:
                 if self._flush(busy_timeout_s=2.0):
                     last_beat = time.monotonic()
+                    pause = self.flush_interval_s
+                else:
+                    pause = min(_BACKOFF_CAP_S, pause * 2)
 
     def _drain(self) -> None:
         while True:
@@ -119,12 +140,18 @@ class Recorder:
             self.last_error = str(exc)
             return False
         except Exception as exc:  # disk full, a broken file...: keep the rows (journalled) and retry later
-            self.last_error = f"{type(exc).__name__}: {exc}"
-            log.warning("writing results failed, will retry: %s", self.last_error)
+            self.last_error = str(exc) if isinstance(exc, VtonEvalError) else f"{type(exc).__name__}: {exc}"
+            self.failures += 1
+            if self.last_error != self._logged:
+                self._logged = self.last_error
+                log.warning("writing results failed (kept in %s; retrying): %s", self.journal.path, self.last_error)
+            if self.failures == BROKEN_AFTER and self.on_broken is not None:
+                self.on_broken(self.last_error)
             return False
         del self._pending[: len(batch)]
         self.written += len(batch)
         self.last_error = None
+        self.failures = 0
         return True
 
     def close(self, busy_timeout_s: float = 120.0) -> None:
@@ -134,11 +161,18 @@ class Recorder:
             self._thread.join()
         self._drain()
         deadline = time.monotonic() + busy_timeout_s
+        pause = 0.25
         while self._pending:
-            if not self._flush(busy_timeout_s=max(1.0, deadline - time.monotonic())):
-                if time.monotonic() >= deadline:
-                    raise DatabaseBusy(
-                        f"could not write {len(self._pending)} result(s): {self.last_error}; they are kept in "
-                        f"{self.journal.path} and will be written by `vton-eval resume {self.run_id}`"
-                    )
+            if self._flush(busy_timeout_s=max(1.0, deadline - time.monotonic())):
+                continue
+            # A busy lock is worth waiting out; a broken database gets a few tries, not minutes.
+            if time.monotonic() >= deadline or self.failures >= BROKEN_AFTER:
+                self.journal.close()
+                raise ResultsNotWritten(
+                    f"could not write {len(self._pending)} result(s) to {self.db.path}: {self.last_error}. They are "
+                    f"kept in {self.journal.path}; `vton-eval resume {self.run_id}` writes them once the "
+                    "database can be written again"
+                )
+            time.sleep(pause)
+            pause = min(_BACKOFF_CAP_S, pause * 2)
         self.journal.close()

@@ -20,22 +20,23 @@ from pathlib import Path
 from typing import Any
 
 from vton_eval.artifacts import ArtifactStore
-from vton_eval.backend import Endpoint, EndpointError
+from vton_eval.backend import Endpoint, EndpointError, EndpointStopped
 from vton_eval.datasets import Dataset, load_dataset
+from vton_eval.errors import VtonEvalError
 from vton_eval.outcome import Outcome
 from vton_eval.quota import SlidingWindowLimiter, parse_rate
 from vton_eval.runner.dispatch import Attempted, Dispatcher, Task
 from vton_eval.runner.plan import parse_shard, select_pairs
-from vton_eval.runner.recorder import Recorder
+from vton_eval.runner.recorder import Recorder, ResultsNotWritten
 from vton_eval.runner.settings import RunSettings
 from vton_eval.runner.sink import ResultSink
-from vton_eval.secrets import redact
+from vton_eval.secrets import clean_message
 from vton_eval.store.db import Database
 from vton_eval.store.runs import claim_run, finish_run, get_run, insert_run, process_alive, utcnow
 from vton_eval.store.writes import insert_cases
 
 
-class RunError(Exception):
+class RunError(VtonEvalError):
     """The run cannot start (bad dataset, bad selection, already running...)."""
 
 
@@ -66,6 +67,7 @@ class RunReport:
     message: str | None
     progress: Progress
     sent: int = 0
+    largest_check_backlog: int = 0
 
 
 class _Background:
@@ -216,12 +218,19 @@ def execute_run(
             and process_alive(run.get("pid"), run.get("host"))):
         raise RunError(f"run {run_id} is still running (process {run['pid']} on {run['host']})")
     settings = RunSettings.from_json(run["settings"])
+    stop = stop or threading.Event()
     endpoint = Endpoint(settings.endpoint, read_timeout_s=max(60.0, min(settings.timeout_s, 300.0)))
     # Connecting (fetching the app's config) takes a few hundred ms: do it while the run is planned.
-    connecting = _Background(endpoint.open)
-    stop = stop or threading.Event()
+    connecting = _Background(lambda: endpoint.open(stop=stop))
     progress = progress or Progress()
-    recorder = Recorder(db, run_id)
+    broken: list[str] = []
+
+    def on_broken(error: str) -> None:
+        # The database refuses our writes: stop sending calls whose results could not be recorded.
+        broken.append(error)
+        stop.set()
+
+    recorder = Recorder(db, run_id, on_broken=on_broken)
     cases, stored = _load_plan(db, run_id)
     progress.total = len(cases) * settings.repeats
     with db.connect() as con:
@@ -232,7 +241,7 @@ def execute_run(
             for _ in range(n):
                 progress.add(p, kind)
     sink = ResultSink(run_id, recorder, {c["pair_id"]: c for c in cases}, progress,
-                      run.get("checks_config"), settings.checks)
+                      run.get("checks_config"), settings.checks, stop)
     recorder.start()
     # Results that reached the journal but not the database before a crash come first.
     done = stored | sink.recover(stored)
@@ -245,6 +254,8 @@ def execute_run(
         if tasks:
             try:
                 connecting.result()
+            except EndpointStopped:
+                pass  # stopped while connecting: the stop below decides the status
             except EndpointError as exc:
                 status, message = "failed", str(exc)
             else:
@@ -263,11 +274,13 @@ def execute_run(
                     dispatcher.run(tasks, sink.accept)
                 finally:
                     sent = dispatcher.sent
-        if stop.is_set() and status != "failed":
+        if broken:
+            status, message = "failed", f"stopped: the database cannot be written ({broken[0]})"
+        elif stop.is_set() and status != "failed":
             status = stop_reason() if stop_reason is not None else "interrupted"
             message = f"stopped with {progress.done} of {progress.total} cases recorded"
     except BaseException as exc:
-        status, message = "failed", redact(f"{type(exc).__name__}: {exc}")
+        status, message = "failed", clean_message(f"{type(exc).__name__}: {exc}")
         raise
     finally:
         connecting.wait()
@@ -276,8 +289,20 @@ def execute_run(
             sink.close()
             recorder.close()
         finally:
-            if recorder.all_written:
+            if recorder.all_written and not sink.unfinished:
                 recorder.journal.remove()
-            with db.connect(busy_timeout_s=120.0) as con:
-                finish_run(con, run_id, status, message)
-    return RunReport(run_id, status, message, progress, sent)
+            _finish(db, run_id, status, message, recorder)
+    return RunReport(run_id, status, message, progress, sent, sink.largest_backlog)
+
+
+def _finish(db: Database, run_id: str, status: str, message: str | None, recorder: Recorder) -> None:
+    """Leave the run's final status; if even that write fails, say where the results are."""
+    try:
+        with db.connect(busy_timeout_s=120.0) as con:
+            finish_run(con, run_id, status, message)
+    except VtonEvalError as exc:
+        if recorder.journal.path.exists():
+            raise ResultsNotWritten(f"{exc}. The run's received results are kept in {recorder.journal.path}; "
+                                    f"`vton-eval resume {run_id}` records them once the database can be written"
+                                    ) from None
+        raise

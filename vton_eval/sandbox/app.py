@@ -49,6 +49,9 @@ class SandboxConfig:
     rate_limit: str | None = None  # per client IP, e.g. "30/h"
     concurrency: int = 4  # calls served at once (fixed at start)
     max_queue: int | None = None  # queued calls beyond which Gradio refuses (fixed at start)
+    # Answer this many more calls, then hold every further call until the limit is raised or
+    # cleared (None): lets a test stop or kill a run at a known point, whatever the machine's load.
+    answer_limit: int | None = None
 
     def latency_for(self, workflow: str) -> float:
         return self.latency_by_workflow.get(workflow, self.latency)
@@ -189,6 +192,15 @@ class SandboxHandle:
     @property
     def output_dir(self) -> Path:
         return self.service.output_dir
+
+    def hold_after(self, answers: int | None) -> None:
+        """Answer `answers` more calls, then hold the rest (None: answer everything again)."""
+        self.service.hold_after(answers)
+
+    @property
+    def held_now(self) -> int:
+        """Calls being held by `hold_after` at this moment."""
+        return self.service.held_now
 
     def close(self) -> None:
         """End hung and sleeping calls, stop the server and free the port; idempotent."""

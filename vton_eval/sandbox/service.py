@@ -182,6 +182,8 @@ class SandboxService:
         self._verdicts = _LRU(_VERDICT_CACHE_SIZE)
         self._outputs = _LRU(_OUTPUT_CACHE_SIZE, on_evict=lambda path: shutil.rmtree(Path(path).parent, True))
         self._bad_count = 0
+        self._let_through = 0  # calls let past `answer_limit` since it was last set
+        self.held_now = 0  # calls being held at this moment
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -211,6 +213,24 @@ class SandboxService:
             await asyncio.wait_for(self._stop.wait(), timeout=seconds)
         except TimeoutError:
             pass
+
+    def hold_after(self, answers: int | None) -> None:
+        self._let_through = 0
+        self.config.answer_limit = answers
+
+    async def _wait_for_turn(self) -> None:
+        """Hold the call while `answer_limit` calls have already been let through."""
+        held = False
+        while (self.config.answer_limit is not None and self._let_through >= self.config.answer_limit
+               and not self._closing.is_set()):
+            if not held:
+                held = True
+                self.stats["held"] += 1
+                self.held_now += 1
+            await self._sleep(0.02)
+        if held:
+            self.held_now -= 1
+        self._let_through += 1
 
     # -- per-call decisions ----------------------------------------------------------------
 
@@ -315,6 +335,7 @@ class SandboxService:
         self.stats["calls"] += 1
         entry: dict[str, Any] = {"t": time.time(), "client": client, "workflow": workflow}
         self.calls.append(entry)
+        await self._wait_for_turn()
         self._check_rate(client)
         base_path, product_path, mask_path = _upload_path(base), _upload_path(product), _upload_path(mask)
         if base_path is None or product_path is None:

@@ -18,17 +18,46 @@ from pathlib import Path
 
 import duckdb
 
+from vton_eval.errors import VtonEvalError
 from vton_eval.store.schema import migrate
 
 DEFAULT_DB = "results.duckdb"
 
 
-class DatabaseBusy(Exception):
+class DatabaseBusy(VtonEvalError):
     """Another process held the database lock for longer than we were willing to wait."""
 
 
-class NoDatabase(Exception):
+class NoDatabase(VtonEvalError):
     """The database file does not exist yet (nothing has been recorded)."""
+
+
+class DatabaseUnusable(VtonEvalError):
+    """The file cannot be used: damaged, not a database, or not readable / writable here."""
+
+
+class DatabaseDamaged(DatabaseUnusable):
+    """The file is not a DuckDB database, or parts of it cannot be read."""
+
+
+_DAMAGE_SIGNS = ("not a valid duckdb database", "corrupt", "checksum", "could not read enough bytes",
+                 "serialization")
+
+
+def damage_error(path: Path, exc: BaseException) -> DatabaseUnusable | None:
+    """The clear error for a DuckDB failure that means the file cannot be used; None for any other failure
+    (a lock conflict, a mistake in a query)."""
+    text = str(exc)
+    if _is_lock_conflict(exc):
+        return None
+    lowered = text.lower()
+    first = text.strip().splitlines()[0][:300] if text.strip() else type(exc).__name__
+    if "permission denied" in lowered or "no space left" in lowered or "read-only file system" in lowered:
+        return DatabaseUnusable(f"{path} cannot be used here: {first}")
+    if isinstance(exc, duckdb.IOException | duckdb.SerializationException) or any(
+            sign in lowered for sign in _DAMAGE_SIGNS):
+        return DatabaseDamaged(f"{path} is not a DuckDB database, or it is damaged: {first}")
+    return None
 
 
 def resolve_db_path(flag: str | os.PathLike[str] | None = None) -> Path:
@@ -86,9 +115,9 @@ class Database:
                 try:
                     con = duckdb.connect(str(self.path), read_only=read_only)
                     break
-                except duckdb.IOException as exc:
+                except duckdb.Error as exc:
                     if not _is_lock_conflict(exc):
-                        raise
+                        raise (damage_error(self.path, exc) or exc) from None
                     if time.monotonic() >= deadline:
                         raise DatabaseBusy(
                             f"{self.path.name} is locked by another process (a run writing, or another "
@@ -101,6 +130,11 @@ class Database:
                     migrate(con)
                     _migrated.add(self.path)
                 yield con
+            except duckdb.Error as exc:
+                damaged = damage_error(self.path, exc)
+                if damaged is not None:
+                    raise damaged from None
+                raise
             finally:
                 con.close()
 

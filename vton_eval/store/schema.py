@@ -10,6 +10,13 @@ from __future__ import annotations
 
 import duckdb
 
+from vton_eval.errors import VtonEvalError
+
+
+class SchemaTooNew(VtonEvalError, RuntimeError):
+    """The database was written by a newer vton-eval."""
+
+
 MIGRATIONS: list[list[str]] = [
     # 1: runs, planned cases, results
     [
@@ -157,7 +164,7 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
     con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER, applied_at TIMESTAMP)")
     version = current_version(con)
     if version > SCHEMA_VERSION:
-        raise RuntimeError(
+        raise SchemaTooNew(
             f"this database is at schema version {version}, newer than this vton-eval ({SCHEMA_VERSION}); "
             "upgrade vton-eval"
         )

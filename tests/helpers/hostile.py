@@ -1,0 +1,167 @@
+"""A hostile Gradio service with the Space's `/generate` signature, for tests only.
+
+Its answer is chosen per test (`app.mode`): an image on another host, a redirect to one, a path on
+the caller's disk, base64, a data: URI, a download that never ends, an error message carrying
+markup, escapes or the token it received, a huge image. Its own file routes record the headers
+they receive (the same-origin control). With `evil_prefix`, its /config points the API at another
+host, as a hostile app could.
+
+Everything runs in-process on loopback through uvicorn, like the sandbox.
+"""
+
+import base64
+import json
+import struct
+import threading
+import urllib.parse
+import zlib
+from typing import Any
+
+import httpx
+
+from tests.helpers.recorder import png_bytes
+from tests.helpers.wait import wait_until
+
+MARKUP_MESSAGE = ("[/red] [link=https://evil.example]click here[/link] [bold red]FAKE OK[/] "
+                  "\x1b]0;pwned-title\x07\x1b[2J\x1b[31mred\x1b[0m done")
+
+
+def huge_png_header(width: int = 12000, height: int = 12000) -> bytes:
+    """A PNG whose header says width x height and whose data is one tiny (truncated) stream: if it is
+    ever decoded, the decode fails; if its header is read first, it is refused as too large."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+
+
+class HostileApp:
+    def __init__(self, other_host: str, evil_prefix: str | None = None) -> None:
+        self.other_host = other_host
+        self.evil_prefix = evil_prefix
+        self.mode = "same_origin"
+        self.secret_path = ""
+        self.file_requests: list[dict[str, Any]] = []
+        self.slow_started = threading.Event()
+        self._closing = threading.Event()
+        self.server: Any = None
+        self.thread: threading.Thread | None = None
+        self.url = ""
+
+    # -- what /generate answers -----------------------------------------------------------
+
+    def answer(self, request_headers: dict[str, str]) -> Any:
+        import gradio as gr
+
+        own, mode, image = self.url, self.mode, png_bytes()
+        b64 = base64.b64encode(image).decode()
+        answers = {
+            "same_origin": {"url": f"{own}/files/image.png", "path": "/tmp/gradio/x/image.png"},
+            "external_url": {"url": f"{self.other_host}/out.png", "path": "/tmp/gradio/x/image.png"},
+            "redirect": {"url": f"{own}/files/bounce"},
+            "local_path": {"path": self.secret_path, "meta": {"_type": "gradio.FileData"}},
+            "plain_path": self.secret_path,
+            "dev_zero": "/dev/zero",
+            "file_url": {"url": "file:///etc/passwd"},
+            "base64": b64,
+            "data_uri": f"data:image/png;base64,{b64}",
+            "raw_json": {"data": [b64]},
+            "slow": {"url": f"{own}/files/slow"},
+            "huge": {"url": f"{own}/files/huge.png"},
+            "text": "Sorry, your image could not be processed today.",
+        }
+        if mode in answers:
+            value = answers[mode]
+            # gr.JSON parses a string it is given: encode one, so the client receives the string itself.
+            return json.dumps(value) if isinstance(value, str) else value
+        if mode == "markup_error":
+            raise gr.Error(MARKUP_MESSAGE, print_exception=False)
+        if mode == "big_error":
+            raise gr.Error("x" * 1_000_000, print_exception=False)
+        if mode == "token_echo":
+            received = request_headers.get("x-hf-authorization", "")
+            echoed = urllib.parse.quote(received).replace("_", "%5F")  # as a URL would carry it: hf%5F...
+            raise gr.Error(f"Invalid credentials for https://api.example/check?auth={echoed}", print_exception=False)
+        raise AssertionError(f"unknown mode {mode}")
+
+    # -- serving ---------------------------------------------------------------------------
+
+    def build(self) -> Any:
+        import gradio as gr
+        from fastapi import FastAPI, Request
+        from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
+
+        app = FastAPI()
+
+        def record(request: Request) -> None:
+            self.file_requests.append({"path": request.url.path, "headers": dict(request.headers)})
+
+        @app.get("/files/image.png")
+        def image(request: Request) -> Response:
+            record(request)
+            return Response(png_bytes(), media_type="image/png")
+
+        @app.get("/files/bounce")
+        def bounce(request: Request) -> Response:
+            record(request)
+            return RedirectResponse(f"{self.other_host}/bounced.png", status_code=302)
+
+        @app.get("/files/huge.png")
+        def huge(request: Request) -> Response:
+            record(request)
+            return Response(huge_png_header(), media_type="image/png")
+
+        @app.get("/files/slow")
+        def slow(request: Request) -> StreamingResponse:
+            record(request)
+            self.slow_started.set()
+
+            def drip():
+                yield png_bytes()[:8]
+                # One byte every 20 s: never ends, never idle long enough for a read timeout.
+                while not self._closing.wait(20):
+                    yield b"\0"
+
+            return StreamingResponse(drip(), media_type="image/png")
+
+        if self.evil_prefix is not None:
+            @app.get("/config")
+            def config() -> JSONResponse:
+                real = httpx.get(f"{self.url}/real/config", timeout=10).json()
+                real["api_prefix"] = self.evil_prefix
+                return JSONResponse(real)
+
+        def generate(base, product, workflow, mask, request: gr.Request):
+            return self.answer({k.lower(): v for k, v in request.headers.items()})
+
+        with gr.Blocks() as demo:
+            base = gr.Image(type="filepath")
+            product = gr.Image(type="filepath")
+            workflow = gr.Textbox()
+            mask = gr.Image(type="filepath")
+            out = gr.JSON()
+            gr.Button().click(generate, [base, product, workflow, mask], out, api_name="generate", preprocess=False)
+        demo.queue(default_concurrency_limit=8)
+        return gr.mount_gradio_app(app, demo, path="/real" if self.evil_prefix is not None else "/")
+
+    def start(self) -> "HostileApp":
+        import uvicorn
+
+        from vton_eval.sandbox.app import free_port
+
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        config = uvicorn.Config(self.build(), host="127.0.0.1", port=port, log_level="error", lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, name="hostile-app", daemon=True)
+        self.thread.start()
+        wait_until(lambda: self.server.started, what="the hostile app to start")
+        return self
+
+    def close(self) -> None:
+        self._closing.set()
+        self.server.should_exit = True
+        if self.thread is not None:
+            self.thread.join(timeout=10)
+

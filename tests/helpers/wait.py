@@ -1,0 +1,21 @@
+"""Waiting on observable state (rows, a server's call log, a file), never on a fixed delay."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+def wait_until(check: Callable[[], T], timeout: float = 60.0, what: str = "the condition") -> T:
+    """Poll `check` until it returns something truthy; return that. Fail the test after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(0.02)  # a polling interval, not a wait for something to happen
