@@ -75,9 +75,11 @@ def timed_run(url: str, db: Path, checks: bool) -> tuple[float, float]:
         "SELECT count(*), count(*) FILTER (WHERE status = 'ok'), "
         "date_diff('millisecond', min(started_at), max(finished_at)) / 1000.0 FROM results WHERE run_id = ?",
         [run_id]).fetchone()
+    kinds = con.execute("SELECT error_kind, count(*), any_value(error_message) FROM results WHERE run_id = ? "
+                        "AND status = 'error' GROUP BY ALL", [run_id]).fetchall()
     con.close()
     if n != CASES or ok != CASES:
-        raise SystemExit(f"expected {CASES} ok results, got {ok} of {n}")
+        raise SystemExit(f"expected {CASES} ok results, got {ok} of {n}: {kinds}")
     return wall, span
 
 

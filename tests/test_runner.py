@@ -14,6 +14,7 @@ from vton_eval.artifacts import ArtifactStore
 from vton_eval.datasets import load_dataset
 from vton_eval.runner import RunError, RunSettings, create_run, execute_run
 from vton_eval.samples import inappropriate_product
+from vton_eval.store import Database
 from vton_eval.store.runs import get_run, list_runs
 
 from .conftest import REPO, SAMPLE
@@ -204,3 +205,17 @@ def test_threshold_overrides_given_to_a_run_are_used(db, live_sandbox):
     limits = {r["threshold"] for r in _rows(db, "SELECT threshold FROM checks WHERE run_id = ? AND \"check\" = "
                                                 "'preservation.changed_share'", [run_id])}
     assert limits == {0.0001}
+
+
+def test_a_run_whose_checks_fall_far_behind_still_finishes(tmp_path, live_sandbox):
+    """The reproduction from issue 9: fast calls, many outputs waiting for their checks (this deadlocked
+    once ~40 waited)."""
+    live_sandbox.config.latency = 0.05
+    db_path = tmp_path / "load.duckdb"
+    proc = subprocess.run([sys.executable, "-m", "vton_eval", "run", "--dataset", str(SAMPLE), "--endpoint",
+                           live_sandbox.url, "--repeats", "10", "--concurrency", "8", "--db", str(db_path)],
+                          capture_output=True, text=True, cwd=REPO, timeout=280)
+    assert proc.returncode == 0, proc.stderr
+    assert _rows(Database(db_path), "SELECT count(*) AS n FROM results")[0]["n"] == 200
+    assert _rows(Database(db_path), "SELECT count(DISTINCT pair_id || '/' || \"repeat\") AS n FROM checks")[0]["n"] \
+        == _rows(Database(db_path), "SELECT count(*) AS n FROM results WHERE output_path IS NOT NULL")[0]["n"]

@@ -23,8 +23,15 @@ def strip_controls(text: object, keep_newlines: bool = True) -> str:
     return (_CONTROLS if keep_newlines else _CONTROLS_AND_NEWLINES).sub("", s)
 
 
+_CUT_NOTE = re.compile(r"… \[cut: [\d,]+ characters in all\]$")
+
+
 def cap(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
-    """At most `limit` characters; a cut text says how long the original was."""
+    """At most `limit` characters; a cut text says how long the original was (cutting twice keeps the
+    first note, which knows the original length)."""
     if len(text) <= limit:
+        return text
+    note = _CUT_NOTE.search(text)
+    if note is not None and note.start() <= limit:
         return text
     return f"{text[:limit]}… [cut: {len(text):,} characters in all]"
