@@ -202,7 +202,9 @@ def test_the_token_is_scrubbed_in_any_encoding_and_long_messages_are_capped(host
 
     hostile.mode = "big_error"  # a 1 MB message
     db = str(tmp_path / "big.duckdb")
-    proc = _run(hostile, db, "--retries", "0")
+    # One call at a time: gradio_client 2.7 itself sometimes loses one of several concurrent calls whose
+    # error messages are this large (CancelledError), which is not what this test is about.
+    proc = _run(hostile, db, "--retries", "0", "--concurrency", "1")
     assert proc.returncode == 0, proc.stderr
     message = _results(db)[0][2]
     assert len(message) < 8300 and "1,000,000 characters in all" in message

@@ -23,7 +23,10 @@ def test_run_then_gate_in_one_command(tmp_path, live_sandbox):
                              cwd=REPO, capture_output=True, text=True, timeout=60)
     assert blessed.returncode == 0, blessed.stderr
 
-    same = _run(db, live_sandbox.url, "--label", "v2", "--gate", "--junit", str(tmp_path / "ok.xml"))
+    # The latency of two runs on a loaded machine differs by noise alone: this test is about the exit
+    # codes of `run --gate`, so it leaves latency out of the verdict (the gate tests judge p95 itself).
+    same = _run(db, live_sandbox.url, "--label", "v2", "--gate", "--junit", str(tmp_path / "ok.xml"),
+                "--max-p95-increase", "100")
     assert same.returncode == 0, same.stdout + same.stderr
     assert "GATE PASS" in same.stdout
 
