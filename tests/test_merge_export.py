@@ -93,7 +93,8 @@ def record(db_path: Path, ds: Dataset, shard: tuple[int, int] | None, *, label: 
         first_ok = results[0]
         con.execute("INSERT INTO checks VALUES (?, ?, 1, ?, 'blank', 0.4, 0.02, true, 'hard')",
                     [run_id, first_ok["pair_id"], first_ok["workflow"]])
-        con.execute("INSERT INTO reviews VALUES (?, ?, ?, 1, 'ana', 'pass', NULL, 'looks right', ?)",
+        con.execute('INSERT INTO reviews (run_id, pair_id, workflow, "repeat", reviewer, verdict, reasons, note, '
+                    "created_at) VALUES (?, ?, ?, 1, 'ana', 'pass', NULL, 'looks right', ?)",
                     [run_id, first_ok["pair_id"], first_ok["workflow"], T0])
     return run_id
 

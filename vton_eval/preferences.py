@@ -30,6 +30,7 @@ from typing import Any
 import pandas as pd
 
 from vton_eval.analytics.filters import reading
+from vton_eval.provenance import tool_version
 from vton_eval.store.db import Database
 
 CHOICES = ("left", "right", "tie")
@@ -69,8 +70,9 @@ def record_preference(db: Database, baseline: str, candidate: str, pair_id: str,
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     with db.connect() as con:
         con.execute('INSERT OR REPLACE INTO preferences (run_a, run_b, pair_id, "repeat", workflow, reviewer, choice, '
-                    "left_run, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [a, b, pair_id, int(repeat), workflow, clean_reviewer(reviewer), choice, left_run, now])
+                    "left_run, created_at, tool_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [a, b, pair_id, int(repeat), workflow, clean_reviewer(reviewer), choice, left_run, now,
+                     tool_version()])
 
 
 def blind_case(db: Database, baseline: str, candidate: str, reviewer: str, workflows: Sequence[str] = (),
