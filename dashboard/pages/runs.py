@@ -106,4 +106,4 @@ def body() -> None:
         try_one_pair()
 
 
-render(body, needs_data=False)
+render(body, needs_data=False, shared_reads=False)

@@ -18,7 +18,8 @@ class BlessError(GateError):
 
 
 def bless(db: Database, run_id: str) -> dict[str, Any]:
-    """Make `run_id` (a unique prefix of one, or 'latest': the newest finished suite run) the baseline of its (dataset, endpoint).
+    """Make `run_id` (a unique prefix of one, or 'latest': the newest finished suite run) the baseline of
+    its (dataset, endpoint).
 
     Replaces a previous blessing for the same pair. Returns the baseline row
     {dataset, endpoint, run_id, blessed_at, previous_run_id}. Raises BlessError.
