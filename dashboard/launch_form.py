@@ -11,6 +11,8 @@ from vton_eval import launch
 from vton_eval.runner import RunError, RunSettings
 from vton_eval.runner.plan import SelectionError, select_pairs
 
+RUNS_TAB_KEY = "runs_tab"  # the Runs page's tabs: the launch shows the Runs tab next
+
 
 def endpoint_choice(key: str) -> str:
     options = [*launch.known_endpoints(), "Other URL or Space…"]
@@ -78,14 +80,23 @@ def launch_form() -> None:
         st.info(launch.estimate(cases, settings.concurrency, settings.rate_limit, latency).describe())
     for problem in problems:
         st.error(problem)
-    if st.button("Start run", type="primary", disabled=bool(problems), key=f"{key}_start",
-                 icon=":material/play_arrow:"):
-        try:
-            run_id = launch.start_run(database(), settings)
-        except (RunError, ValueError) as exc:
-            st.error(str(exc))
-        else:
-            data.runs.clear()
-            st.session_state["launched_run"] = run_id
+    st.button("Start run", type="primary", disabled=bool(problems), key=f"{key}_start", icon=":material/play_arrow:",
+              on_click=_start, args=(settings,))
+    if error := st.session_state.pop("launch_error", None):
+        st.error(error)
     if st.session_state.get("launched_run"):
-        st.success(f"Run {md(st.session_state['launched_run'])} started in its own process; follow it in the Runs tab.")
+        st.success(f"Run {md(st.session_state['launched_run'])} started in its own process; it is in the Runs tab.")
+
+
+def _start(settings: RunSettings) -> None:
+    """The Start button's callback. It runs before the page does, so the Runs list drawn next already has
+    the new run (as running, so it polls for its progress), and the Runs tab is the one shown."""
+    try:
+        run_id = launch.start_run(database(), settings)
+    except (RunError, ValueError) as exc:
+        st.session_state["launch_error"] = str(exc)
+        return
+    data.runs.clear()
+    st.session_state["launched_run"] = run_id
+    st.session_state[RUNS_TAB_KEY] = "Runs"
+    st.toast(f"Run {run_id} started")
