@@ -35,8 +35,8 @@ def error_rates(errors: pd.DataFrame) -> go.Figure:
     kinds = errors[errors["error_kind"].notna()]
     for kind in sorted(kinds["error_kind"].unique(), key=lambda k: (k not in KIND_COLOURS, k)):
         part = kinds[kinds["error_kind"] == kind]
-        fig.add_bar(x=[_escape(w) for w in part["workflow"]], y=part["rate"], name=_escape(kind),
-                    marker_color=KIND_COLOURS.get(kind), customdata=part[["n", "cases"]].to_numpy(),
+        fig.add_bar(x=[_escape(w) for w in part["workflow"]], y=part["rate"].tolist(), name=_escape(kind),
+                    marker_color=KIND_COLOURS.get(kind), customdata=part[["n", "cases"]].to_numpy().tolist(),
                     hovertemplate="%{x}: %{customdata[0]} of %{customdata[1]} (%{y:.0%})<extra>%{fullData.name}"
                                   "</extra>")
     totals = [(int(per.at[w, "n"]) / int(per.at[w, "cases"])) if per.at[w, "cases"] else 0.0 for w in workflows]
@@ -55,10 +55,13 @@ def latency_boxes(latency: pd.DataFrame) -> go.Figure:
     """One box per workflow from its quantiles: box p25-p75 with the median, whiskers p5-p95, a dot at p99."""
     fig = go.Figure()
     names = [_escape(w) for w in latency["workflow"]]
-    fig.add_box(y=names, q1=latency["p25_ms"] / 1000, median=latency["p50_ms"] / 1000, q3=latency["p75_ms"] / 1000,
-                lowerfence=latency["p05_ms"] / 1000, upperfence=latency["p95_ms"] / 1000, orientation="h",
+    def seconds(column: str) -> list[float]:
+        return (latency[column] / 1000).tolist()
+
+    fig.add_box(y=names, q1=seconds("p25_ms"), median=seconds("p50_ms"), q3=seconds("p75_ms"),
+                lowerfence=seconds("p05_ms"), upperfence=seconds("p95_ms"), orientation="h",
                 name="latency", showlegend=False, marker_color="#6d28d9", hoverinfo="x+y")
-    fig.add_scatter(y=names, x=latency["p99_ms"] / 1000, mode="markers", name="p99", marker=dict(symbol="diamond",
+    fig.add_scatter(y=names, x=seconds("p99_ms"), mode="markers", name="p99", marker=dict(symbol="diamond",
                     color="#CC6677", size=9), hovertemplate="%{y} p99: %{x:.2f} s<extra></extra>")
     fig.update_layout(height=max(200, 70 * len(names) + 80), margin=_MARGIN, showlegend=False,
                       xaxis=dict(title="seconds (ok calls)", rangemode="tozero"), yaxis=dict(autorange="reversed"))
@@ -70,7 +73,7 @@ def trend(points: pd.DataFrame, y: str) -> go.Figure:
     fig = go.Figure()
     for workflow, part in points.groupby("workflow", sort=True):
         labels = [_escape(label or "(no label)") for label in part["label"]]
-        fig.add_scatter(x=part["created_at"], y=part[y], mode="lines+markers", name=_escape(workflow),
+        fig.add_scatter(x=part["created_at"].tolist(), y=part[y].tolist(), mode="lines+markers", name=_escape(workflow),
                         customdata=list(zip(part["run_id"], labels, part["cases"], strict=True)),
                         hovertemplate="%{customdata[1]} · %{customdata[0]}<br>%{y}<br>%{customdata[2]} cases"
                                       "<extra>%{fullData.name}</extra>")
@@ -88,7 +91,8 @@ def tag_heatmap(heat: pd.DataFrame) -> go.Figure:
     text = [[("" if pd.isna(cases.at[w, t]) else f"{int(errors.at[w, t])} of {int(cases.at[w, t])}")
              for t in rates.columns] for w in rates.index]
     fig = go.Figure(go.Heatmap(
-        z=rates.to_numpy(), x=[_escape(t) for t in rates.columns], y=[_escape(w) for w in rates.index], text=text,
+        z=rates.to_numpy().tolist(), x=[_escape(t) for t in rates.columns], y=[_escape(w) for w in rates.index],
+        text=text,
         texttemplate="%{z:.0%}<br>%{text}", colorscale="Reds", zmin=0, zmax=max(0.01, float(heat["error_rate"].max())),
         colorbar=dict(title="error rate", tickformat=".0%"), hoverongaps=False,
         hovertemplate="%{y} · %{x}: %{text} (%{z:.0%})<extra></extra>"))

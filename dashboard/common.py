@@ -127,6 +127,23 @@ def fmt_pct(value: Any, digits: int = 1) -> str:
     return f"{value * 100:.{digits}f}%"
 
 
+NO_CHANGE = "no change"
+
+
+def fmt_delta(key: str, value: Any) -> str | None:
+    """A metric's change as shown: None when unknown, NO_CHANGE when it rounds to zero where it is shown
+    (a "+0.0 pts" in red with an arrow would call noise a regression)."""
+    if is_missing(value):
+        return None
+    if key == "cases":
+        shown = f"{int(value):+,}"
+    elif key.endswith("_rate"):
+        shown = f"{value * 100:+.1f} pts"
+    else:
+        shown = f"{value:+,.0f} ms"
+    return shown if any(ch in "123456789" for ch in shown) else NO_CHANGE
+
+
 def is_missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 

@@ -39,3 +39,28 @@ def db(tmp_path):
     from vton_eval.store import Database
 
     return Database(tmp_path / "results.duckdb")
+
+
+def wait_for(condition, timeout: float = 60.0, what: str = "the condition", interval: float = 0.1):
+    """Poll `condition()` (observable state: rows, files, a server's call log) until it returns something
+    truthy, and return that; fail with `what` after `timeout` seconds. Never a fixed sleep."""
+    import threading
+    import time
+
+    deadline = time.monotonic() + timeout
+    tick = threading.Event()
+    while True:
+        value = condition()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"timed out after {timeout:.0f} s waiting for {what}"
+        tick.wait(interval)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _background_work_ends():
+    """Pages start background threads (similarities, zoomed crops); let them end before the interpreter does."""
+    yield
+    from dashboard import background
+
+    background.wait(120)

@@ -210,6 +210,11 @@ def blind() -> None:
             image = artifact_file(case[key])
             if image:
                 col.image(image, caption=title, width="stretch")
+        # The buttons above the outputs: in view with the images, however tall they are.
+        buttons = st.columns(3)
+        for col, (choice, label) in zip(buttons, PICK_LABELS.items(), strict=True):
+            col.button(label, key=f"cmp_pick_{choice}", width="stretch", shortcut=PICK_KEYS[choice], on_click=_pick,
+                       args=(base, cand, case, reviewer, choice))
         sides = st.columns(2)
         for col, side in zip(sides, ("left", "right"), strict=True):
             with col:
@@ -219,10 +224,6 @@ def blind() -> None:
                     st.image(image, width="stretch")
                 else:
                     st.text("output file missing or unreadable")
-        buttons = st.columns(3)
-        for col, (choice, label) in zip(buttons, PICK_LABELS.items(), strict=True):
-            col.button(label, key=f"cmp_pick_{choice}", width="stretch", shortcut=PICK_KEYS[choice], on_click=_pick,
-                       args=(base, cand, case, reviewer, choice))
     st.subheader("Win rates so far")
     st.caption(f"Candidate = run B ({md(view.short_label(runs[1]))}), baseline = run A.")
     win_rate_table(rates)

@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts, data
-from dashboard.common import db_path, empty_database, fmt_ms, fmt_pct, is_missing, render
+from dashboard.common import NO_CHANGE, db_path, empty_database, fmt_delta, fmt_ms, fmt_pct, is_missing, render
 from dashboard.widgets import filter_bar, run_picker, run_status
 from vton_eval.analytics.overview import Overview, default_run
 
@@ -23,19 +23,6 @@ _METRICS = (  # key, label, formatter, a rise is good?
 )
 
 
-def delta_text(key: str, value: float | None) -> str | None:
-    """The change as shown: None when unknown, "no change" when it rounds to zero at the shown precision."""
-    if is_missing(value):
-        return None
-    if key == "cases":
-        shown = f"{int(value):+,}"
-    elif key.endswith("_rate"):
-        shown = f"{value * 100:+.1f} pts"
-    else:
-        shown = f"{value:+,.0f} ms"
-    return "no change" if not any(ch.isdigit() and ch != "0" for ch in shown) else shown
-
-
 def headline(view: Overview, partial: bool, recorded: str | None) -> None:
     info = view.headline
     cols = st.columns(len(_METRICS))
@@ -44,8 +31,8 @@ def headline(view: Overview, partial: bool, recorded: str | None) -> None:
         shown = "–" if is_missing(value) else fmt(value)
         if key == "cases" and partial and recorded:
             shown = recorded
-        delta = delta_text(key, info["delta"].get(key))
-        flat = delta == "no change"  # no arrow and no colour for a change that is not one
+        delta = fmt_delta(key, info["delta"].get(key))
+        flat = delta == NO_CHANGE  # no arrow and no colour for a change that is not one
         colour = "off" if rise_good is None or flat else ("normal" if rise_good else "inverse")
         col.metric(label + (" (partial)" if partial else ""), shown, delta, delta_color=colour,
                    delta_arrow="off" if flat else "auto", border=True)

@@ -19,17 +19,17 @@ POLL_S = 2.0
 
 # Sized to fit a 1400 px window beside the sidebar, without scrolling sideways; progress is one column.
 RUN_COLUMNS = {
-    "run": st.column_config.TextColumn("Run", width=172),
-    "label": st.column_config.TextColumn("Label", width=110),
-    "status": st.column_config.TextColumn("Status", width=86),
-    "recorded": st.column_config.TextColumn("Recorded", width=86, help="cases with a result, of those planned"),
-    "ok": st.column_config.NumberColumn("OK", width=50),
-    "errors": st.column_config.NumberColumn("Errors", width=56),
-    "dataset": st.column_config.TextColumn("Dataset", width=80),
-    "endpoint": st.column_config.TextColumn("Endpoint", width=150),
-    "duration": st.column_config.NumberColumn("Duration", width=74, format="%.0f s"),
-    "started": st.column_config.DatetimeColumn("Started (UTC)", width=110, format="MM-DD HH:mm"),
-    "baseline": st.column_config.CheckboxColumn("Baseline", width=68),
+    "run": st.column_config.TextColumn("Run", width=156),
+    "label": st.column_config.TextColumn("Label", width=96),
+    "status": st.column_config.TextColumn("Status", width=78),
+    "recorded": st.column_config.TextColumn("Recorded", width=72, help="cases with a result, of those planned"),
+    "ok": st.column_config.NumberColumn("OK", width=42),
+    "errors": st.column_config.NumberColumn("Errors", width=50),
+    "dataset": st.column_config.TextColumn("Dataset", width=70),
+    "endpoint": st.column_config.TextColumn("Endpoint", width=128),
+    "duration": st.column_config.NumberColumn("Duration", width=64, format="%.0f s"),
+    "started": st.column_config.DatetimeColumn("Started (UTC)", width=92, format="MM-DD HH:mm"),
+    "baseline": st.column_config.CheckboxColumn("Baseline", width=62),
 }
 
 
@@ -47,10 +47,12 @@ def blessed_ids() -> set[str]:
     return {b["run_id"] for b in list_baselines(database())}
 
 
+# The buttons' callbacks run in the polling fragment's reruns: they leave a note for the fragment to show
+# (an element drawn by a callback would land at the top of the page).
 def _cancel(run_id: str) -> None:
     try:
         launch.cancel_run(database(), run_id)
-        st.toast(f"Asked run {run_id} to stop")
+        st.session_state["runs_note"] = f"Asked run {run_id} to stop."
     except ValueError as exc:
         st.session_state["runs_error"] = str(exc)
     data.runs.clear()
@@ -59,7 +61,7 @@ def _cancel(run_id: str) -> None:
 def _resume(run_id: str) -> None:
     try:
         launch.resume_run(database(), run_id)
-        st.toast(f"Resuming run {run_id}")
+        st.session_state["runs_note"] = f"Resuming run {run_id} in its own process."
     except ValueError as exc:
         st.session_state["runs_error"] = str(exc)
     data.runs.clear()
@@ -68,7 +70,7 @@ def _resume(run_id: str) -> None:
 def _bless(run_id: str) -> None:
     try:
         row = bless(database(), run_id)
-        st.toast(f"Run {run_id} is now the baseline for {row['dataset']}")
+        st.session_state["runs_note"] = f"Run {run_id} is now the baseline for {row['dataset']}."
     except BlessError as exc:
         st.session_state["runs_error"] = str(exc)
 
@@ -79,19 +81,21 @@ def actions(runs: list[dict[str, Any]], blessed: set[str]) -> None:
                           format_func=lambda i: f"{i} · {by_id[i]['label'] or '(no label)'} · {by_id[i]['status']}")
     run = by_id[chosen]
     if error := st.session_state.pop("runs_error", None):
-        st.error(error)
-    cols = st.columns(4)
+        st.error(md(error))
+    if note := st.session_state.pop("runs_note", None):
+        st.success(md(note))
+    row = st.container(horizontal=True, vertical_alignment="center")
     if run["status"] == "running":
-        cols[0].button("Cancel run", key="cancel_run", icon=":material/stop:", on_click=_cancel, args=(chosen,))
+        row.button("Cancel run", key="cancel_run", icon=":material/stop:", on_click=_cancel, args=(chosen,))
     elif run["done"] < (run["total_cases"] or 0) or run["status"] in ("interrupted", "cancelled", "failed"):
-        cols[0].button("Resume run", key="resume_run", icon=":material/play_arrow:", on_click=_resume, args=(chosen,))
+        row.button("Resume run", key="resume_run", icon=":material/play_arrow:", on_click=_resume, args=(chosen,))
     if run["status"] == "finished":
         if chosen in blessed:
-            cols[1].caption(f"Baseline for {md(run['dataset'])} at {md(run['endpoint'])}")
+            row.caption(f"The baseline for {md(run['dataset'])} at {md(run['endpoint'])}")
         else:
-            cols[1].button("Bless as baseline", key="bless_run", icon=":material/verified:", on_click=_bless,
-                           args=(chosen,),
-                           help="Release gates compare new runs of this dataset and endpoint with this one.")
+            row.button("Bless as baseline", key="bless_run", icon=":material/verified:", on_click=_bless,
+                       args=(chosen,),
+                       help="Release gates compare new runs of this dataset and endpoint with this one.")
     if run.get("error_kinds"):
         st.caption(f"Error kinds: {md(run['error_kinds'].replace(',', ', '))}")
     if run.get("message"):
