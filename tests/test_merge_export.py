@@ -152,6 +152,12 @@ def test_merge_joins_shards_into_one_run_and_is_idempotent(sample, tmp_path):
         inputs = [r[0] for r in con.execute("SELECT base_path FROM cases").fetchall()]
         assert con.execute("SELECT count(*) FROM checks WHERE run_id = ?", [merged.run_id]).fetchone()[0] == 4
         assert con.execute("SELECT count(*) FROM reviews WHERE run_id = ?", [merged.run_id]).fetchone()[0] == 4
+        # The merged run's summary is built from its rows (what the dashboard's lists read).
+        summary = con.execute("SELECT sum(cases), sum(ok) FROM run_summary WHERE run_id = ?",
+                              [merged.run_id]).fetchone()
+        counted = con.execute("SELECT count(*), count(*) FILTER (WHERE status = 'ok') FROM results WHERE run_id = ?",
+                              [merged.run_id]).fetchone()
+        assert summary == counted and counted[0] > 0
     full = {p.pair_id for p in select_pairs(sample)}
     assert status == "finished" and shard is None and merged_from == ",".join(merged.sources)
     assert cases == full and total == len(full)
