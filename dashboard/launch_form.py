@@ -12,6 +12,7 @@ from vton_eval.runner import RunError, RunSettings
 from vton_eval.runner.plan import SelectionError, select_pairs
 
 RUNS_TAB_KEY = "runs_tab"  # the Runs page's tabs: the launch shows the Runs tab next
+SHOW_RUNS = "launch_show_runs"
 
 
 def endpoint_choice(key: str) -> str:
@@ -80,23 +81,24 @@ def launch_form() -> None:
         st.info(launch.estimate(cases, settings.concurrency, settings.rate_limit, latency).describe())
     for problem in problems:
         st.error(problem)
-    st.button("Start run", type="primary", disabled=bool(problems), key=f"{key}_start", icon=":material/play_arrow:",
-              on_click=_start, args=(settings,))
-    if error := st.session_state.pop("launch_error", None):
-        st.error(error)
+    # Not a callback: a callback's arguments are the settings of the previous run of the page, which miss
+    # a value typed just before the click (a text box commits on blur, in the same rerun as the click).
+    if st.button("Start run", type="primary", disabled=bool(problems), key=f"{key}_start",
+                 icon=":material/play_arrow:"):
+        try:
+            run_id = launch.start_run(database(), settings)
+        except (RunError, ValueError) as exc:
+            st.error(str(exc))
+        else:
+            data.runs.clear()
+            st.session_state["launched_run"] = run_id
+            st.session_state[SHOW_RUNS] = True
+            st.rerun()  # the Runs tab, drawn again: the list now has the run, and polls while it goes
     if st.session_state.get("launched_run"):
         st.success(f"Run {md(st.session_state['launched_run'])} started in its own process; it is in the Runs tab.")
 
 
-def _start(settings: RunSettings) -> None:
-    """The Start button's callback. It runs before the page does, so the Runs list drawn next already has
-    the new run (as running, so it polls for its progress), and the Runs tab is the one shown."""
-    try:
-        run_id = launch.start_run(database(), settings)
-    except (RunError, ValueError) as exc:
-        st.session_state["launch_error"] = str(exc)
-        return
-    data.runs.clear()
-    st.session_state["launched_run"] = run_id
-    st.session_state[RUNS_TAB_KEY] = "Runs"
-    st.toast(f"Run {run_id} started")
+def show_runs_tab_if_asked() -> None:
+    """Before the Runs page draws its tabs: after a launch, the Runs tab is the one shown."""
+    if st.session_state.pop(SHOW_RUNS, False):
+        st.session_state[RUNS_TAB_KEY] = "Runs"

@@ -2,7 +2,7 @@
 and a one-click verdict.
 
 Zoomed crops (`vton_eval.zoom`) cost ~25 ms each to make, too much for 48 cards in a page's time
-budget: the missing ones are made in a background thread while the grid polls for them.
+budget: the missing ones are made in a background thread while the page polls for them.
 """
 
 from __future__ import annotations
@@ -27,17 +27,27 @@ def zoom_item(case: dict[str, Any]) -> ZoomItem | None:
     return ZoomItem(case["output_path"], case["base_path"], case.get("mask_path"), case["workflow"])
 
 
+# Items whose crop could not be made (an output that does not decode...): not waited for again.
+_NO_ZOOM: set[tuple[str, ZoomItem]] = set()
+
+
 def missing_zooms(cases: list[dict[str, Any]]) -> list[ZoomItem]:
     store = ArtifactStore(db_path())
     items = [zoom_item(c) for c in cases]
-    return [i for i in items if i is not None and not zoom_path(store, i).exists()]
+    return [i for i in items if i is not None and (str(db_path()), i) not in _NO_ZOOM
+            and not zoom_path(store, i).exists()]
 
 
 def make_later(items: list[ZoomItem]) -> None:
     """Make these crops in the background (those no other session is making)."""
     path = Path(db_path())
-    background.start_once("zoomed crops", [(str(path), i) for i in items],
-                          lambda keys: make_zooms(path, [item for _, item in keys]))
+    store = ArtifactStore(path)
+
+    def work(keys: list[tuple[str, ZoomItem]]) -> None:
+        make_zooms(path, [item for _, item in keys])
+        _NO_ZOOM.update(k for k in keys if not zoom_path(store, k[1]).exists())
+
+    background.start_once("zoomed crops", [(str(path), i) for i in items], work)
 
 
 def quick_verdict(run_id: str, pair_id: str, repeat: int, reviewer: str, key: str, reasons: str, note: str) -> None:
@@ -68,6 +78,8 @@ def _zoom_cell(case: dict[str, Any]) -> None:
     region = REGION_NAMES.get(case["workflow"], "product region")
     if crop.exists():
         st.image(str(crop), caption=f"zoom: {region}", width="stretch")
+    elif (str(db_path()), item) in _NO_ZOOM:
+        st.text(f"no zoom on the {region}: the output could not be read")
     else:
         st.text(f"zoom on the {region}: preparing…")
 

@@ -1,6 +1,6 @@
 """One case in full on the Review page, opened where its card was: images, zoom, slider, checks, verdicts.
 
-The verdict buttons and "Next" have keyboard shortcuts (P, F, U, N; Esc closes), so a reviewer can go
+The verdict buttons and "Next" have keyboard shortcuts (P, F, U, N), so a reviewer can go
 through a page with the keyboard. Every write happens in a callback: callbacks run before the page's
 body, which reads on one shared connection.
 """
@@ -162,8 +162,8 @@ def case_view(run_id: str, pair_id: str, repeat: int, reviewer: str, page_keys: 
         top[0].subheader(f"{md(pair_id)} · {detail['workflow']} · repeat {repeat}")
         top[1].button("Next case", key="review_next", icon=":material/skip_next:", shortcut="N", width="stretch",
                       on_click=_open_next, args=(page_keys, (run_id, pair_id, repeat), pages))
-        top[2].button("Close", key="review_close", icon=":material/close:", shortcut="Esc", width="stretch",
-                      on_click=_close)
+        # No shortcut: Esc also closes the reasons' dropdown, and must not close the case with it.
+        top[2].button("Close", key="review_close", icon=":material/close:", width="stretch", on_click=_close)
         left, right = st.columns([3, 2])
         with left:
             viewer(detail, key)
@@ -181,7 +181,7 @@ def case_view(run_id: str, pair_id: str, repeat: int, reviewer: str, page_keys: 
                 col.button(verdict.capitalize(), key=f"review_{verdict}", shortcut=SHORTCUTS[verdict], width="stretch",
                            type="primary" if verdict == mine else "secondary", on_click=_quick,
                            args=(run_id, detail, reviewer, verdict))
-            st.caption("Keys: P pass · F fail · U unsure · N next case · Esc close. Reasons and a note: the form.")
+            st.caption("Keys: P pass · F fail · U unsure · N next case. Reasons and a note: the form.")
             verdict_form(run_id, detail, reviewer, key)
             reviews = detail["reviews"]
             if not reviews.empty:

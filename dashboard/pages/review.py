@@ -80,36 +80,29 @@ def page_cases(run_id: str, reviewer: str, flt: ReviewFilter, sort: str, size: i
 
 
 def grid(run_id: str, reviewer: str, cases: list[dict], pages: int) -> None:
-    """The cards; an opened case shows in full in its card's place.
-
-    While zoomed crops are being made, the cards sit in a fragment that polls for them (a verdict
-    clicked meanwhile reruns only the cards; the page catches up when the crops are in)."""
+    """The cards; an opened case shows in full in its card's place."""
     page_keys = [(run_id, c["pair_id"], int(c["repeat"])) for c in cases]
     if st.session_state.pop("rv_open_first", False) and page_keys:
         st.session_state[OPENED] = page_keys[0]
-
-    def cards() -> None:
-        opened = st.session_state.get(OPENED)
-        for case, key in zip(cases, page_keys, strict=True):
-            if opened == key:
-                case_view(run_id, key[1], key[2], reviewer, page_keys, pages)
-            else:
-                case_card(run_id, case, reviewer)
-
+    opened = st.session_state.get(OPENED)
+    for case, key in zip(cases, page_keys, strict=True):
+        if opened == key:
+            case_view(run_id, key[1], key[2], reviewer, page_keys, pages)
+        else:
+            case_card(run_id, case, reviewer)
     missing = missing_zooms(cases)
     if not missing:
-        cards()
         return
-    first = [True]
 
+    # The cards are drawn by the page, not in this fragment: a click on them reruns the whole page (its
+    # progress too), and nothing under the reviewer's pointer is redrawn every second.
     @st.fragment(run_every="1s")
-    def polling() -> None:
-        if not first[0] and not missing_zooms(cases):
-            st.rerun(scope="app")  # all crops are in: draw them, and stop polling
-        first[0] = False
-        cards()
+    def wait_for_zooms() -> None:
+        if not missing_zooms(cases):
+            st.rerun(scope="app")  # all crops are in: draw them (and stop polling)
+        st.caption(f"Preparing {len(missing_zooms(cases))} zoomed crop(s)…")
 
-    polling()
+    wait_for_zooms()
     make_later(missing)  # after drawing: the thread would compete with this run for the CPU
 
 

@@ -9,7 +9,7 @@ import streamlit as st
 
 from dashboard import data
 from dashboard.common import database, db_path, md, render
-from dashboard.launch_form import RUNS_TAB_KEY, launch_form
+from dashboard.launch_form import RUNS_TAB_KEY, launch_form, show_runs_tab_if_asked
 from dashboard.try_one import try_one_pair
 from vton_eval import launch
 from vton_eval.gate import BlessError, bless, list_baselines
@@ -77,8 +77,9 @@ def _bless(run_id: str) -> None:
 
 def actions(runs: list[dict[str, Any]], blessed: set[str]) -> None:
     by_id = {r["run_id"]: r for r in runs}
+    # The status is in the table: a label that changes under a selectbox is not redrawn by the browser.
     chosen = st.selectbox("Run", list(by_id), key="runs_action_run",
-                          format_func=lambda i: f"{i} · {by_id[i]['label'] or '(no label)'} · {by_id[i]['status']}")
+                          format_func=lambda i: f"{i} · {by_id[i]['label'] or '(no label)'}")
     run = by_id[chosen]
     if error := st.session_state.pop("runs_error", None):
         st.error(md(error))
@@ -130,6 +131,7 @@ def runs_section() -> None:
 
 def body() -> None:
     st.title("Runs")
+    show_runs_tab_if_asked()
     tab_runs, tab_launch, tab_try = st.tabs(TABS, key=RUNS_TAB_KEY, on_change="rerun")
     with tab_runs:
         runs_section()
