@@ -26,7 +26,7 @@ def test_the_demo_records_a_blessed_baseline_and_a_regressed_candidate_every_pag
     assert result.candidate_id == candidate and result.baseline_id == baseline
     assert result.verdict == REGRESSION and result.exit_code == 1
     dress = next(w for w in result.workflows if w.workflow == "dress").criterion("p95_latency")
-    assert dress.candidate > 2 * dress.baseline  # the slower workflow
+    assert dress.verdict == REGRESSION and dress.candidate > dress.baseline  # the slower workflow
     assert any(c.name == "error_rate" for c in result.regressions)
 
     # Overview: the candidate by default, with changes against the baseline and a trend of two runs.
