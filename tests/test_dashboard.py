@@ -202,6 +202,12 @@ def test_a_stopped_or_failed_run_says_so_before_any_number(seeded, sandbox, tmp_
         fl.selectbox(key="fl_run").set_value(run_id).run()
         assert not fl.success, [s.value for s in fl.success]  # never "No failures" in green for a partial run
         assert any("partial" in t for t in texts(fl).split("\n"))
+        rv = open_page(db.path, "review")
+        rv.session_state["reviewer"] = "ann"
+        rv.run()
+        rv.selectbox(key="rv_run").set_value(run_id).run()
+        order = _order(rv)
+        assert status in getattr(rv, kind)[0].value and order.index(kind) < order.index("metric")
 
 
 def test_overview_filters(seeded):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from vton_eval.demo import BASELINE, CANDIDATE, has_sample_runs, record_demo
 from vton_eval.gate import REGRESSION, blessed_run, gate
+from vton_eval.provenance import tool_version
 from vton_eval.runner import execute_run
 from vton_eval.store.runs import get_run, list_runs
 
@@ -20,6 +21,7 @@ def test_the_demo_records_a_blessed_baseline_and_a_regressed_candidate_every_pag
     assert [runs[baseline]["label"], runs[candidate]["label"]] == [BASELINE.label, CANDIDATE.label]
     assert runs[candidate]["errors"] > runs[baseline]["errors"]
     assert blessed_run(db, "sample", live_sandbox.url) == baseline
+    assert {runs[baseline]["tool_version"], runs[candidate]["tool_version"]} == {tool_version()}  # provenance
 
     # `vton-eval gate --candidate latest`: the candidate, against the blessed baseline, fails.
     result = gate(db, "latest")

@@ -108,7 +108,8 @@ def demo_command(db_path: str | None, port: int, sandbox_port: int, no_dashboard
             click.echo(f"recording a baseline and a candidate of {SAMPLE} into {path} ...")
             record_demo(db, sandbox, execute)
             click.echo("the baseline is blessed; gating the candidate against it (vton-eval gate --candidate latest):")
-            run_gate(db, "latest", console=Console(highlight=False))
+            # As `vton-eval gate` does: a log that is not a terminal gets wide lines, not an 80-column fold.
+            run_gate(db, "latest", console=Console(highlight=False, width=None if sys.stdout.isatty() else 160))
         if no_dashboard:
             return
         click.echo(f"dashboard at http://127.0.0.1:{port} (Ctrl-C stops everything)")
