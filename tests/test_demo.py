@@ -8,7 +8,8 @@ from vton_eval.provenance import tool_version
 from vton_eval.runner import execute_run
 from vton_eval.store.runs import get_run, list_runs
 
-from .test_compare import blind_view, open_compare
+from .test_blind import blind_view
+from .test_compare import open_compare
 from .test_dashboard import _metric, _spec, open_page
 
 
