@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from dashboard import data
@@ -57,7 +58,8 @@ def filters(run_id: str) -> tuple[ReviewFilter, str, int]:
     return flt, sort, size
 
 
-def page_cases(run_id: str, reviewer: str, flt: ReviewFilter, sort: str, size: int):
+def page_cases(run_id: str, reviewer: str, flt: ReviewFilter, sort: str,
+               size: int) -> tuple[pd.DataFrame, int, int, int]:
     """This page's cases, in the order they had when the page was first shown.
 
     A verdict must not move the cards: "unreviewed first" would send a judged card to the end and
@@ -76,7 +78,7 @@ def page_cases(run_id: str, reviewer: str, flt: ReviewFilter, sort: str, size: i
     if keys is None:
         state["rv_pinned"] = {"signature": signature, "keys": list(zip(cases["pair_id"], cases["repeat"].astype(int),
                                                                          strict=True))}
-    return cases, total, page, pages
+    return cases, total, page, pages  # the cases, how many match, this page's number, the number of pages
 
 
 def grid(run_id: str, reviewer: str, cases: list[dict], pages: int) -> None:

@@ -1,4 +1,5 @@
-"""The filters a person sets on a page, turned into SQL conditions with bound parameters."""
+"""The filters a person sets on a page, turned into SQL conditions with bound parameters; and how the
+read queries reach the database (`frame`, `reading`, and `one_connection` for a whole page render)."""
 
 from __future__ import annotations
 

@@ -80,6 +80,7 @@ def demo_command(db_path: str | None, port: int, sandbox_port: int, no_dashboard
     from vton_eval.cli.gate_cmd import run_gate
     from vton_eval.cli.run_cmd import drive_run, print_report
     from vton_eval.demo import SAMPLE, has_sample_runs, record_demo
+    from vton_eval.runner import RunReport
     from vton_eval.sandbox import SandboxConfig, start_sandbox
     from vton_eval.sandbox.app import free_port, port_available
 
@@ -95,7 +96,7 @@ def demo_command(db_path: str | None, port: int, sandbox_port: int, no_dashboard
     click.echo(f"sandbox serving /generate at {sandbox.url}")
     console = Console(stderr=True, highlight=False)
 
-    def execute(db: Database, run_id: str):
+    def execute(db: Database, run_id: str) -> RunReport:
         report = drive_run(db, run_id, console)
         print_report(db, report, console)
         return report
