@@ -21,8 +21,12 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# Ports: make demo PORT=8502 SANDBOX_PORT=7861 (defaults 8501 and 7860).
+PORT ?= 8501
+SANDBOX_PORT ?= 7860
+
 demo: venv
-	$(BIN)/vton-eval demo
+	$(BIN)/vton-eval demo --port $(PORT) --sandbox-port $(SANDBOX_PORT)
 
 test: venv browser
 	@$(BIN)/python -m pytest; status=$$?; \

@@ -9,7 +9,7 @@ outcomes), with thumbnails made as a run makes them. Prints the time of `at.run(
 the first render (no query cache, no similarity stored, page modules not imported) and how long
 until its similarities (computed in the background) are in; then medians of 5 for a fresh session
 with Streamlit's query cache cleared, a rerun in one session, pages never viewed before, "most
-changed first" on the last page, and the blind preference view. Target: under 500 ms.
+changed first" on the last page, and the blind preference view. Target: under 400 ms.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from vton_eval.store import Database  # noqa: E402
 from vton_eval.store.runs import insert_run, utcnow  # noqa: E402
 from vton_eval.store.writes import insert_cases, insert_results  # noqa: E402
 
-TARGET_MS = 500.0
+TARGET_MS = 400.0
 WORKFLOWS = ("eyewear", "footwear", "dress", "top")
 KIND_OF = {"eyewear": "glasses", "footwear": "shoes", "dress": "dress", "top": "top"}
 

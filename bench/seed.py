@@ -18,6 +18,7 @@ from vton_eval.artifacts import ArtifactStore
 from vton_eval.samples import draw_person, draw_product
 from vton_eval.store import Database
 from vton_eval.store.runs import insert_run
+from vton_eval.store.summaries import refresh_summaries
 
 WORKFLOWS = np.array(["eyewear", "footwear", "dress", "top"])
 KINDS = np.array(["server_error", "timeout", "rate_limited", "nsfw_rejected", "bad_output", "silent_failure",
@@ -123,6 +124,7 @@ def seed(db_path: Path, runs: int = 200, cases_per_run: int = 5000, seed_value: 
             con.execute(f"INSERT INTO results ({', '.join(RESULT_SCHEMA.names)}) SELECT * FROM _r".replace(
                 "repeat", '"repeat"'))
             con.execute(f"INSERT INTO cases ({', '.join(CASE_SCHEMA.names)}) SELECT * FROM _c")
+            refresh_summaries(con, [run_id])  # as every writer of results does
             con.unregister("_r")
             con.unregister("_c")
             run_ids.append(run_id)

@@ -13,6 +13,7 @@ from typing import Any
 
 import streamlit as st
 
+from vton_eval.analytics.filters import one_connection
 from vton_eval.artifacts import ArtifactStore
 from vton_eval.secrets import TOKEN_ENV
 from vton_eval.store import Database, DatabaseBusy, NoDatabase, resolve_db_path
@@ -60,12 +61,19 @@ def sidebar_status() -> None:
             st.caption("not created yet: it appears with the first run")
 
 
-def render(body: Callable[[], None], needs_data: bool = True) -> None:
-    """Run a page body; turn the states that are not bugs into useful screens, never a traceback."""
+def render(body: Callable[[], None], needs_data: bool = True, shared_reads: bool = True) -> None:
+    """Run a page body; turn the states that are not bugs into useful screens, never a traceback.
+
+    `shared_reads`: the body's queries share one connection (see `one_connection`); only for a body
+    that writes nothing itself (writes belong in widget callbacks, which run before the body)."""
     try:
         if needs_data and not db_path().exists():
             raise NoDatabase(str(db_path()))
-        body()
+        if shared_reads:
+            with one_connection(database()):
+                body()
+        else:
+            body()
     except NoDatabase:
         no_database()
     except DatabaseBusy as exc:
@@ -117,6 +125,23 @@ def fmt_pct(value: Any, digits: int = 1) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     return f"{value * 100:.{digits}f}%"
+
+
+NO_CHANGE = "no change"
+
+
+def fmt_delta(key: str, value: Any) -> str | None:
+    """A metric's change as shown: None when unknown, NO_CHANGE when it rounds to zero where it is shown
+    (a "+0.0 pts" in red with an arrow would call noise a regression)."""
+    if is_missing(value):
+        return None
+    if key == "cases":
+        shown = f"{int(value):+,}"
+    elif key.endswith("_rate"):
+        shown = f"{value * 100:+.1f} pts"
+    else:
+        shown = f"{value:+,.0f} ms"
+    return shown if any(ch in "123456789" for ch in shown) else NO_CHANGE
 
 
 def is_missing(value: Any) -> bool:

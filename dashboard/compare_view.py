@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import math
 import threading
 import time
@@ -12,13 +11,13 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from dashboard import background
 from dashboard.common import artifact_file, cached, db_path, fmt_ms, fmt_pct, is_missing, md
 from vton_eval.analytics import compare
 from vton_eval.analytics.compare import CaseFilter, ComparePage, CompareSetup, CompareView, TwoRunSummary
 from vton_eval.artifacts import ArtifactStore
 from vton_eval.store import Database, DatabaseBusy
 
-log = logging.getLogger("vton_eval.dashboard")
 PAGE_SIZE = 12
 SORTS = {"pair": "Pair id", "most_changed": "Most changed first"}
 
@@ -46,54 +45,22 @@ def short_label(run: dict[str, Any]) -> str:
 
 # --- similarities: computed in background threads, never while a page waits -------------------------------
 # Comparing two outputs costs ~0.1-0.2 s, so a page of new rows would take a second or more. Threads
-# that never call st.* (the page polls the table instead) compute them; they live in this imported
-# module, so they survive reruns and closed tabs, and the table keeps their work.
+# (dashboard.background) compute them; the page polls the table, which keeps their work.
 
-_LOCK = threading.Lock()
-_IN_FLIGHT: set[tuple[str, str, str]] = set()  # (database, output key a, output key b)
-_THREADS: list[threading.Thread] = []
 _FILLS: dict[tuple[str, str, str], threading.Thread] = {}  # (database, run a, run b): a whole-run fill
 _FILL_LOCK = threading.Lock()
 
 
-def _background(name: str, work: Any, *args: Any) -> threading.Thread:
-    def run() -> None:
-        try:
-            work(*args)
-        except Exception:  # a background thread has nobody to tell but the log
-            log.exception("%s failed", name)
-
-    thread = threading.Thread(target=run, daemon=True, name=name)
-    with _LOCK:
-        _THREADS[:] = [t for t in _THREADS if t.is_alive()] + [thread]
-    thread.start()
-    return thread
-
-
 def compute_later(path: str, items: list[compare.Item]) -> None:
     """Compute these output pairs' similarities in the background (those not already being computed)."""
-    with _LOCK:
-        todo = [i for i in items if (path, i[0], i[2]) not in _IN_FLIGHT]
-        _IN_FLIGHT.update((path, i[0], i[2]) for i in todo)
-    if not todo:
-        return
-
-    def work() -> None:
-        try:
-            compare.ensure_similarities(_db(path), todo)
-        finally:
-            with _LOCK:
-                _IN_FLIGHT.difference_update((path, i[0], i[2]) for i in todo)
-
-    _background("similarities of a page", work)
+    by_key = {(path, i[0], i[2]): i for i in items}
+    background.start_once("similarities of a page", by_key,
+                          lambda keys: compare.ensure_similarities(_db(path), [by_key[k] for k in keys]))
 
 
 def wait_for_similarities(timeout: float = 60.0) -> None:
     """Wait for the background computations (tests and benchmarks: the page itself polls)."""
-    with _LOCK:
-        threads = list(_THREADS)
-    for thread in threads:
-        thread.join(timeout)
+    background.wait(timeout)
 
 
 def fill_running(path: str, run_a: str, run_b: str) -> bool:
@@ -104,8 +71,8 @@ def fill_running(path: str, run_a: str, run_b: str) -> bool:
 def start_fill(path: str, run_a: str, run_b: str) -> None:
     with _FILL_LOCK:  # two clicks, two sessions: one fill
         if not fill_running(path, run_a, run_b):
-            _FILLS[(path, run_a, run_b)] = _background(f"similarities of {run_a} and {run_b}",
-                                                       compare.fill_similarities, _db(path), run_a, run_b)
+            _FILLS[(path, run_a, run_b)] = background.start(f"similarities of {run_a} and {run_b}",
+                                                            compare.fill_similarities, _db(path), run_a, run_b)
 
 
 def _lacking(rows: pd.DataFrame) -> list[compare.Item]:

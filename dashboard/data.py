@@ -9,8 +9,9 @@ import pandas as pd
 from dashboard.common import cached
 from vton_eval.analytics import failures, filters, overview
 from vton_eval.analytics.filters import RunFilter
+from vton_eval.analytics.overview import Overview
 from vton_eval.store import Database
-from vton_eval.store.runs import list_runs
+from vton_eval.store.runs import SUITE, TRY, list_runs
 
 
 def _db(path: str) -> Database:
@@ -28,38 +29,8 @@ def pick_runs(path: str, flt: RunFilter) -> pd.DataFrame:
 
 
 @cached()
-def headline_with_change(path: str, run_id: str, flt: RunFilter) -> dict[str, Any]:
-    return overview.headline_with_change(_db(path), run_id, flt)
-
-
-@cached()
-def errors_by_workflow(path: str, run_id: str, flt: RunFilter) -> pd.DataFrame:
-    return overview.errors_by_workflow(_db(path), run_id, flt)
-
-
-@cached()
-def latency_stats(path: str, run_id: str, flt: RunFilter) -> pd.DataFrame:
-    return overview.latency_stats(_db(path), run_id, flt)
-
-
-@cached()
-def latency_percentiles(path: str, run_id: str, flt: RunFilter) -> pd.DataFrame:
-    return overview.latency_percentiles(_db(path), run_id, flt)
-
-
-@cached()
-def trend(path: str, flt: RunFilter) -> pd.DataFrame:
-    return overview.trend(_db(path), flt)
-
-
-@cached()
-def flag_rates(path: str, run_id: str, flt: RunFilter) -> pd.DataFrame:
-    return overview.flag_rates(_db(path), run_id, flt)
-
-
-@cached()
-def tag_heatmap(path: str, run_id: str, flt: RunFilter) -> pd.DataFrame:
-    return overview.tag_heatmap(_db(path), run_id, flt)
+def overview_data(path: str, run_id: str, flt: RunFilter) -> Overview:
+    return overview.overview(_db(path), run_id, flt)
 
 
 @cached()
@@ -74,4 +45,10 @@ def failure_cases(path: str, run_ids: tuple[str, ...], kind: str, cause: str, fl
 
 @cached(ttl=1.0)
 def runs(path: str) -> list[dict[str, Any]]:
-    return list_runs(_db(path), limit=500)
+    """Suite runs for the Runs page's table (tries have their own list)."""
+    return list_runs(_db(path), limit=500, kind=SUITE)
+
+
+@cached(ttl=1.0)
+def tries(path: str) -> list[dict[str, Any]]:
+    return list_runs(_db(path), limit=50, kind=TRY)

@@ -11,6 +11,9 @@ from vton_eval import launch
 from vton_eval.runner import RunError, RunSettings
 from vton_eval.runner.plan import SelectionError, select_pairs
 
+RUNS_TAB_KEY = "runs_tab"  # the Runs page's tabs: the launch shows the Runs tab next
+SHOW_RUNS = "launch_show_runs"
+
 
 def endpoint_choice(key: str) -> str:
     options = [*launch.known_endpoints(), "Other URL or Space…"]
@@ -78,6 +81,8 @@ def launch_form() -> None:
         st.info(launch.estimate(cases, settings.concurrency, settings.rate_limit, latency).describe())
     for problem in problems:
         st.error(problem)
+    # Not a callback: a callback's arguments are the settings of the previous run of the page, which miss
+    # a value typed just before the click (a text box commits on blur, in the same rerun as the click).
     if st.button("Start run", type="primary", disabled=bool(problems), key=f"{key}_start",
                  icon=":material/play_arrow:"):
         try:
@@ -87,5 +92,13 @@ def launch_form() -> None:
         else:
             data.runs.clear()
             st.session_state["launched_run"] = run_id
+            st.session_state[SHOW_RUNS] = True
+            st.rerun()  # the Runs tab, drawn again: the list now has the run, and polls while it goes
     if st.session_state.get("launched_run"):
-        st.success(f"Run {md(st.session_state['launched_run'])} started in its own process; follow it in the Runs tab.")
+        st.success(f"Run {md(st.session_state['launched_run'])} started in its own process; it is in the Runs tab.")
+
+
+def show_runs_tab_if_asked() -> None:
+    """Before the Runs page draws its tabs: after a launch, the Runs tab is the one shown."""
+    if st.session_state.pop(SHOW_RUNS, False):
+        st.session_state[RUNS_TAB_KEY] = "Runs"

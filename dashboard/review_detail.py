@@ -1,36 +1,68 @@
-"""One case in full on the Review page: full-resolution images, the person/output slider, checks, verdicts."""
+"""One case in full on the Review page, opened where its card was: images, zoom, slider, checks, verdicts.
+
+The verdict buttons and "Next" have keyboard shortcuts (P, F, U, N), so a reviewer can go
+through a page with the keyboard. Every write happens in a callback: callbacks run before the page's
+body, which reads on one shared connection.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 
-from dashboard.common import artifact_file, database, fmt_ms, md
+from dashboard.common import artifact_file, database, db_path, fmt_ms, md
 from vton_eval.analytics.review import case_detail
+from vton_eval.artifacts import ArtifactStore
 from vton_eval.checks import difference_image
 from vton_eval.images import load_rgb
 from vton_eval.imaging import blend
 from vton_eval.reviews import VERDICTS, ReviewError, reasons_for, save_verdict
+from vton_eval.zoom import REGION_NAMES, ZoomItem, make_zoom
+
+SHORTCUTS = {"pass": "P", "fail": "F", "unsure": "U"}
+OPENED = "review_case"  # session key: (run_id, pair_id, repeat) of the case shown in full
 
 
 def _full(relpath: str | None) -> str | None:
     return artifact_file(relpath, thumb=False)
 
 
-def viewer(detail: dict, key: str) -> None:
+def _zoom(relpath: str | None, detail: dict[str, Any]) -> str | None:
+    """A crop of `relpath` (the person or the output) around the workflow's region, made now if need be."""
+    if not relpath or not detail.get("base_path"):
+        return None
+    item = ZoomItem(relpath, detail["base_path"], detail.get("mask_path"), detail["workflow"])
+    try:
+        return str(make_zoom(ArtifactStore(db_path()), item))
+    except Exception:  # a missing or undecodable file: the view says so in text
+        return None
+
+
+def viewer(detail: dict[str, Any], key: str) -> None:
     person, output = _full(detail["base_path"]), _full(detail["output_path"])
-    modes = ["Slider", "Side by side", "Person", "Output"]
+    region = REGION_NAMES.get(detail["workflow"], "product region")
+    modes = ["Slider", f"Zoom on the {region}", "Side by side", "Person", "Output"]
     if detail.get("reference_path"):
         modes.append("Reference")
     if person and output:
         modes.append("Difference")
     mode = st.segmented_control("View", modes, default="Slider" if person and output else "Person",
                                 key=f"{key}_mode")
-    if not output and mode in ("Slider", "Output", "Difference"):
+    if not output and mode in ("Slider", "Output", "Difference", modes[1]):
         mode = "Person"
     if mode == "Slider":
         share = st.slider("Person ← → output", 0, 100, 100, step=5, key=f"{key}_share",
                           help="Drag to fade from the person image to the output: what moves is what changed.")
         st.image(blend(person, output, share / 100), width="stretch")
+    elif mode == modes[1]:
+        cols = st.columns(2)
+        for col, rel, title in ((cols[0], detail["base_path"], "person"), (cols[1], detail["output_path"], "output")):
+            crop = _zoom(rel, detail)
+            if crop:
+                col.image(crop, caption=f"{title}, {region}", width="stretch")
+            else:
+                col.text(f"{title}: no zoom available")
     elif mode == "Side by side":
         cols = st.columns(4)
         for col, rel, title in ((cols[0], detail["base_path"], "person"), (cols[1], detail["product_path"], "product"),
@@ -40,61 +72,116 @@ def viewer(detail: dict, key: str) -> None:
                 col.image(path, caption=title, width="stretch")
     elif mode == "Difference":
         st.image(difference_image(load_rgb(person), load_rgb(output)),
-                 caption="where the output differs from the person",
-                 width="stretch")
+                 caption="where the output differs from the person", width="stretch")
     else:
         rel = {"Person": "base_path", "Output": "output_path", "Reference": "reference_path"}[mode]
         st.image(_full(detail[rel]), caption=mode.lower(), width="stretch")
 
 
-def verdict_form(run_id: str, detail: dict, reviewer: str, key: str) -> None:
-    mine = detail["reviews"]
-    mine = mine[mine["reviewer"] == reviewer] if not mine.empty else mine
-    current = mine.iloc[0].to_dict() if not mine.empty else {}
+def forget_widgets(run_id: str, pair_id: str, repeat: int) -> None:
+    """After a verdict changes elsewhere, the card's and the form's widgets show it again from the database."""
+    st.session_state.pop(f"quick_{run_id}_{pair_id}_{repeat}", None)
+    st.session_state.pop(f"detail_{run_id}_{pair_id}_{repeat}_verdict", None)
+
+
+def _quick(run_id: str, detail: dict[str, Any], reviewer: str, verdict: str) -> None:
+    """A verdict button's callback: the verdict, keeping this reviewer's reasons and note (none for a pass)."""
+    mine = _mine(detail, reviewer)
+    reasons = [r for r in (mine.get("reasons") or "").split(";") if r] if verdict != "pass" else []
+    try:
+        save_verdict(database(), run_id, detail["pair_id"], int(detail["repeat"]), reviewer, verdict, reasons,
+                     mine.get("note") or "")
+    except ReviewError as exc:
+        st.session_state["review_error"] = str(exc)
+        return
+    forget_widgets(run_id, detail["pair_id"], int(detail["repeat"]))
+    st.toast(f"Saved: {detail['pair_id']} {verdict}")
+
+
+def _save_form(run_id: str, detail: dict[str, Any], reviewer: str, key: str) -> None:
+    """The form's callback: verdict, reasons and note together."""
+    verdict = st.session_state.get(f"{key}_verdict")
+    if verdict is None:
+        st.session_state["review_error"] = "Choose pass, fail or unsure first."
+        return
+    try:
+        save_verdict(database(), run_id, detail["pair_id"], int(detail["repeat"]), reviewer, verdict,
+                     st.session_state.get(f"{key}_reasons") or [], st.session_state.get(f"{key}_note") or "")
+    except ReviewError as exc:
+        st.session_state["review_error"] = str(exc)
+        return
+    st.session_state.pop(f"quick_{run_id}_{detail['pair_id']}_{int(detail['repeat'])}", None)
+    st.toast(f"Saved: {detail['pair_id']} {verdict}")
+
+
+def _mine(detail: dict[str, Any], reviewer: str) -> dict[str, Any]:
+    reviews = detail["reviews"]
+    mine = reviews[reviews["reviewer"] == reviewer] if not reviews.empty else reviews
+    return mine.iloc[0].to_dict() if not mine.empty else {}
+
+
+def verdict_form(run_id: str, detail: dict[str, Any], reviewer: str, key: str) -> None:
+    current = _mine(detail, reviewer)
     with st.form(f"{key}_form", border=True):
-        verdict = st.radio("Verdict", VERDICTS, horizontal=True, key=f"{key}_verdict",
-                           index=VERDICTS.index(current["verdict"]) if current.get("verdict") in VERDICTS else None)
+        st.radio("Verdict", VERDICTS, horizontal=True, key=f"{key}_verdict",
+                 index=VERDICTS.index(current["verdict"]) if current.get("verdict") in VERDICTS else None)
         options = list(reasons_for(detail["workflow"]))
         chosen = [r for r in (current.get("reasons") or "").split(";") if r in options]
-        reasons = st.multiselect("Reasons", options, default=chosen, key=f"{key}_reasons")
-        note = st.text_area("Note", value=current.get("note") or "", key=f"{key}_note", max_chars=2000)
-        if st.form_submit_button("Save verdict", type="primary"):
-            if verdict is None:
-                st.error("Choose pass, fail or unsure first.")
-            else:
-                try:
-                    save_verdict(database(), run_id, detail["pair_id"], int(detail["repeat"]), reviewer, verdict,
-                                 reasons, note)
-                except ReviewError as exc:
-                    st.error(str(exc))
-                else:
-                    st.session_state["review_saved"] = f"Saved: {detail['pair_id']} {verdict}"
-                    st.rerun()
+        st.multiselect("Reasons", options, default=chosen, key=f"{key}_reasons")
+        st.text_area("Note", value=current.get("note") or "", key=f"{key}_note", max_chars=2000)
+        st.form_submit_button("Save verdict", type="primary", on_click=_save_form,
+                              args=(run_id, detail, reviewer, key))
 
 
-def case_view(run_id: str, pair_id: str, repeat: int, reviewer: str) -> None:
+def _open_next(page_keys: list[tuple[str, str, int]], here: tuple[str, str, int], pages: int) -> None:
+    """"Next": the following case on this page, else the first of the next page, else close."""
+    position = page_keys.index(here) if here in page_keys else -1
+    if position + 1 < len(page_keys):
+        st.session_state[OPENED] = page_keys[position + 1]
+        return
+    st.session_state.pop(OPENED, None)
+    page = int(st.session_state.get("rv_page") or 1)
+    if page < pages:
+        st.session_state["rv_page"] = page + 1
+        st.session_state["rv_open_first"] = True
+
+
+def _close() -> None:
+    st.session_state.pop(OPENED, None)
+
+
+def case_view(run_id: str, pair_id: str, repeat: int, reviewer: str, page_keys: list[tuple[str, str, int]],
+              pages: int) -> None:
     detail = case_detail(database(), run_id, pair_id, repeat)
     if detail is None:
         st.warning("This case is not in the run any more.")
         return
     key = f"detail_{run_id}_{pair_id}_{repeat}"
-    with st.container(border=True):
-        top = st.columns([5, 1])
+    with st.container(border=True, key=f"{key}_box"):
+        top = st.columns([4, 1, 1], vertical_alignment="center")
         top[0].subheader(f"{md(pair_id)} · {detail['workflow']} · repeat {repeat}")
-        if top[1].button("Close", key="review_close", icon=":material/close:"):
-            st.session_state.pop("review_case", None)
-            st.rerun()
+        top[1].button("Next case", key="review_next", icon=":material/skip_next:", shortcut="N", width="stretch",
+                      on_click=_open_next, args=(page_keys, (run_id, pair_id, repeat), pages))
+        # No shortcut: Esc also closes the reasons' dropdown, and must not close the case with it.
+        top[2].button("Close", key="review_close", icon=":material/close:", width="stretch", on_click=_close)
         left, right = st.columns([3, 2])
         with left:
             viewer(detail, key)
         with right:
             status = detail["status"]
-            st.markdown(f"**{status}**" + (f" · {detail['error_kind']}" if detail.get("error_kind") else "")
+            st.markdown(f"**{status}**" + (f" · {md(detail['error_kind'])}" if detail.get("error_kind") else "")
                         + f" · {fmt_ms(detail.get('latency_ms'))}")
             if detail.get("error_message"):
                 st.code(detail["error_message"], language=None, wrap_lines=True)
             if detail.get("tags"):
-                st.caption(f"tags: {detail['tags']}")
+                st.caption(f"tags: {md(detail['tags'])}")
+            mine = _mine(detail, reviewer).get("verdict")
+            buttons = st.columns(3)
+            for col, verdict in zip(buttons, VERDICTS, strict=True):
+                col.button(verdict.capitalize(), key=f"review_{verdict}", shortcut=SHORTCUTS[verdict], width="stretch",
+                           type="primary" if verdict == mine else "secondary", on_click=_quick,
+                           args=(run_id, detail, reviewer, verdict))
+            st.caption("Keys: P pass · F fail · U unsure · N next case. Reasons and a note: the form.")
             verdict_form(run_id, detail, reviewer, key)
             reviews = detail["reviews"]
             if not reviews.empty:

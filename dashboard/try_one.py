@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from dashboard import data
-from dashboard.common import REPO, artifact_file, database, fmt_ms, md
+from dashboard.common import REPO, artifact_file, database, db_path, fmt_ms, md
 from dashboard.datasets_view import dataset_choice, thumb
 from dashboard.launch_form import endpoint_choice
 from vton_eval import launch
@@ -81,7 +82,7 @@ def try_one_pair() -> None:
             except (RunError, ValueError) as exc:
                 st.error(str(exc))
                 return
-        data.runs.clear()
+        data.tries.clear()
         if report.status == "failed":
             st.error(report.message or "the run failed")
             return
@@ -89,3 +90,30 @@ def try_one_pair() -> None:
     result = st.session_state.get(f"{key}_result")
     if result:
         show_result(result)
+    earlier_tries()
+
+
+TRY_COLUMNS = {
+    "run": st.column_config.TextColumn("Run", width=172),
+    "started": st.column_config.DatetimeColumn("Started (UTC)", width=120, format="MM-DD HH:mm:ss"),
+    "pair": st.column_config.TextColumn("Pair", width=110),
+    "workflow": st.column_config.TextColumn("Workflow", width=80),
+    "endpoint": st.column_config.TextColumn("Endpoint", width=200),
+    "outcome": st.column_config.TextColumn("Outcome", width=140),
+    "duration": st.column_config.NumberColumn("Duration", width=80, format="%.1f s"),
+}
+
+
+def earlier_tries() -> None:
+    """Tries are one-pair runs: listed here, kept out of the Runs table, trends, comparisons and gates."""
+    tries = data.tries(str(db_path()))
+    st.subheader("Earlier tries")
+    if not tries:
+        st.caption("None yet.")
+        return
+    rows = [{"run": t["run_id"], "started": t["created_at"], "pair": t["pairs_filter"] or "",
+             "workflow": t["workflows"] or "", "endpoint": t["endpoint"],
+             "outcome": "ok" if t["ok"] else (t["error_kinds"] or t["status"]), "duration": t["duration_s"]}
+            for t in tries]
+    st.dataframe(pd.DataFrame(rows, columns=list(TRY_COLUMNS)), hide_index=True, column_config=TRY_COLUMNS,
+                 key="tries_table")

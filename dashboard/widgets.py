@@ -1,15 +1,19 @@
-"""Widgets more than one page uses: the filter bar and the run picker."""
+"""Widgets more than one page uses: the filter bar, the run picker, a run's status line, the reviewer's name."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
+from typing import Any
 
 import pandas as pd
 import streamlit as st
 
 from dashboard import data
-from dashboard.common import db_path
+from dashboard.common import db_path, md
+from vton_eval import preferences
 from vton_eval.analytics.filters import RunFilter
+from vton_eval.analytics.overview import is_partial
 
 
 def filter_bar(key: str, workflows: bool = True) -> RunFilter:
@@ -30,7 +34,7 @@ def filter_bar(key: str, workflows: bool = True) -> RunFilter:
     return RunFilter(tuple(datasets), tuple(chosen_wf), tuple(labels), since, until)
 
 
-def run_label(row: pd.Series | dict) -> str:
+def run_label(row: pd.Series | Mapping[str, Any]) -> str:
     created = row["created_at"]
     when = created.strftime("%Y-%m-%d %H:%M") if hasattr(created, "strftime") else str(created)
     label = row.get("label") or "(no label)"
@@ -46,3 +50,60 @@ def run_picker(runs: pd.DataFrame, key: str, label: str = "Run", default: str | 
     by_id = {r["run_id"]: r for r in runs.to_dict("records")}
     index = ids.index(default) if default in ids else 0
     return st.selectbox(label, ids, index=index, key=key, format_func=lambda i: run_label(by_id[i]))
+
+
+def _count(value: Any) -> int:
+    return 0 if value is None or pd.isna(value) else int(value)
+
+
+def run_status(run: pd.Series | Mapping[str, Any], what: str = "This run") -> bool:
+    """The run's status, first, before any of its numbers; returns whether those numbers are partial.
+
+    A finished run gets a quiet line; one that failed, stopped or is still going gets a coloured box
+    that says the numbers below cover only what was recorded."""
+    status, done, total = run["status"], _count(run.get("done")), _count(run.get("total_cases"))
+    partial = is_partial({"status": status, "done": done, "total_cases": total})
+    counts = f"{done:,} of {total:,} cases recorded"
+    if not partial:
+        st.caption(f"{what} finished · {counts}.")
+        return False
+    message = run.get("message")
+    why = f" {md(message)}." if isinstance(message, str) and message else ""
+    note = "The numbers below are partial: they cover only the recorded cases."
+    if status == "running":
+        st.info(f"**{what} is still running** ({counts}); the numbers below will change.", icon=":material/sync:")
+    elif status == "failed":
+        st.error(f"**{what} failed** ({counts}).{why} {note}", icon=":material/error:")
+    elif status in ("cancelled", "interrupted"):
+        st.warning(f"**{what} was {status}** ({counts}).{why} {note} Resume it from the Runs page.",
+                   icon=":material/pause_circle:")
+    else:  # finished, but fewer results than planned (e.g. a partial merge)
+        st.warning(f"**{what} finished with {counts}.**{why} {note}", icon=":material/warning:")
+    return True
+
+
+def reviewer_name(key: str, button: str) -> str | None:
+    """The reviewer's name, asked once per session and shared by Review and Compare.
+
+    A form, so "Start" takes what is typed without Enter first (a plain text box commits on Enter or
+    blur, and a click on a button disabled until then would be lost)."""
+    name = st.session_state.get("reviewer")
+    if name:
+        left, right = st.columns([5, 1], vertical_alignment="center")
+        left.caption(f"Reviewing as **{md(name)}**")
+        if right.button("Change name", key=f"{key}_reviewer_change"):
+            del st.session_state["reviewer"]
+            st.rerun()
+        return name
+    with st.form(f"{key}_reviewer_form", border=False, enter_to_submit=True):
+        st.text_input("Your name (stored with each verdict and pick)", key=f"{key}_reviewer_input",
+                      max_chars=preferences.MAX_REVIEWER)
+        started = st.form_submit_button(button, type="primary")
+    if started:
+        try:
+            st.session_state["reviewer"] = preferences.clean_reviewer(st.session_state.get(f"{key}_reviewer_input"))
+        except ValueError as exc:
+            st.error(md(exc))
+            return None
+        st.rerun()
+    return None

@@ -1,8 +1,10 @@
 """One real browser: Debian's chromium driven by Playwright through the whole dashboard.
 
-Opens the app, launches a run of the sample dataset against the in-process sandbox, watches it
-finish, opens each page, records a fail verdict with a reason on the Review page (and finds it in
-DuckDB), and saves a screenshot of every page to the folder it prints.
+Opens the app, launches a run of the sample dataset against the in-process sandbox and watches it
+appear and finish in the Runs list without a reload, checks that list fits a 1400 px window, opens
+each page, judges a case on the Review page with a keyboard shortcut and with the form (finding both
+in DuckDB), picks a side in the blind preference view (stored as clicked), and saves a screenshot
+of every page to the folder it prints.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -22,7 +23,7 @@ from vton_eval.runner import RunSettings, create_run, execute_run
 from vton_eval.store import Database
 from vton_eval.store.runs import list_runs
 
-from .conftest import REPO, SAMPLE
+from .conftest import REPO, SAMPLE, wait_for
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = REPO / "test-output" / "screenshots"
@@ -45,15 +46,14 @@ def dashboard(tmp_path, sandbox):
     proc = subprocess.Popen([sys.executable, "-m", "vton_eval", "dashboard", "--db", str(db_path), "--port", str(port)],
                             cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while True:
+    def healthy() -> bool:
+        assert proc.poll() is None, "the dashboard exited"
         try:
-            if httpx.get(f"{url}/_stcore/health", timeout=1).status_code == 200:
-                break
+            return httpx.get(f"{url}/_stcore/health", timeout=1).status_code == 200
         except httpx.HTTPError:
-            pass
-        assert proc.poll() is None and time.time() < deadline, "the dashboard did not start"
-        time.sleep(0.3)
+            return False
+
+    wait_for(healthy, what="the dashboard to start")
     yield url, Database(db_path)
     proc.terminate()
     try:
@@ -72,7 +72,8 @@ def page():
             args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"])
-        context = browser.new_context(viewport={"width": 1440, "height": 2400})
+        # 1400 px wide: the Runs table must fit without sideways scrolling.
+        context = browser.new_context(viewport={"width": 1400, "height": 2400})
         tab = context.new_page()
         tab.set_default_timeout(30_000)
         yield tab
@@ -93,6 +94,12 @@ def _goto(tab, url: str, title: str) -> None:
     tab.get_by_role("heading", name=title).first.wait_for()
 
 
+def _in_view(tab, locator) -> bool:
+    """Whether the element's top is inside the window (Streamlit scrolls its own container, not the page)."""
+    box = locator.evaluate("el => { const r = el.getBoundingClientRect(); return [r.top, r.bottom]; }")
+    return 0 <= box[0] < tab.viewport_size["height"]
+
+
 def test_the_dashboard_in_a_real_browser(dashboard, page, sandbox):
     url, db = dashboard
     shots = []
@@ -100,20 +107,22 @@ def test_the_dashboard_in_a_real_browser(dashboard, page, sandbox):
     page.get_by_text("No results yet").wait_for()
     shots.append(_shot(page, "0-overview-empty"))
 
+    # Launch a run; it is listed at once and updates live, without reloading the page.
     _goto(page, url, "Runs")
     page.get_by_role("tab", name="Launch a run").click()
     page.get_by_text("20 case(s)").wait_for()
     page.get_by_label("Label (e.g. the model version)").fill("browser")
-    page.get_by_label("Label (e.g. the model version)").press("Enter")
     page.get_by_role("button", name="Start run").click()
-    page.get_by_text("started in its own process").wait_for()
-    deadline = time.time() + 120
-    while not (runs := list_runs(db)) or runs[0]["status"] == "running":
-        assert time.time() < deadline, "the run did not finish"
-        time.sleep(0.5)
+    run_id = wait_for(lambda: list_runs(db) and list_runs(db)[0]["run_id"], what="the run to be recorded")
+    table = page.get_by_test_id("stDataFrame").first
+    row = table.locator("tr").filter(has_text=run_id)  # the grid's accessible twin (it draws on a canvas)
+    row.filter(has_text="browser").wait_for(state="attached")  # listed in this page load
+    row.filter(has_text="finished").wait_for(state="attached", timeout=120_000)  # the list polls: no reload
+    runs = list_runs(db)
     assert runs[0]["status"] == "finished" and runs[0]["done"] == 20 and runs[0]["label"] == "browser"
-    page.reload()
-    page.get_by_role("tab", name="Runs").first.wait_for()
+    width, room = table.evaluate("el => { const s = el.querySelector('.dvn-scroller') || el; "
+                                 "return [s.scrollWidth, s.clientWidth]; }")
+    assert width <= room, f"the runs table scrolls sideways in a 1400 px window ({width} > {room} px)"
     shots.append(_shot(page, "1-runs"))
 
     _goto(page, url, "Overview")
@@ -125,33 +134,55 @@ def test_the_dashboard_in_a_real_browser(dashboard, page, sandbox):
     _goto(page, url, "Failures")
     shots.append(_shot(page, "3-failures"))
 
+    # Review: the name is taken without pressing Enter; Details opens where the card is; keys judge.
     _goto(page, url, "Review")
-    page.get_by_label("Your name").fill("playwright")
-    page.get_by_label("Your name").press("Enter")
+    page.get_by_label("Your name (stored with each verdict and pick)").fill("playwright")
     page.get_by_role("button", name="Start reviewing").click()
-    page.get_by_role("button", name="Details").first.click()
+    details = page.get_by_role("button", name="Details")
+    details.nth(5).wait_for()
+    details.nth(5).click()
     form = page.get_by_test_id("stForm")
+    form.wait_for()
+    assert _in_view(page, page.get_by_role("button", name="Next case")), "the opened case is out of sight"
+    opened = page.get_by_role("heading").filter(has_text=" · repeat 1").first.inner_text()
+    pair = opened.split(" · ")[0].strip()
+    page.keyboard.press("u")  # Unsure, by its shortcut
+    wait_for(lambda: _rows(db, "SELECT pair_id, verdict FROM reviews") == [(pair, "unsure")],
+             what="the verdict from the keyboard")
     form.get_by_text("fail", exact=True).click()
     form.get_by_test_id("stMultiSelect").click()
     page.get_by_role("option", name="artifacts").click()
     page.keyboard.press("Escape")
+    # Typing in the note does not fire the P / F / U / N shortcuts.
+    form.get_by_label("Note").fill("fun, plus a nap")
     form.get_by_role("button", name="Save verdict").click()
-    page.get_by_text("Saved:").wait_for()
+    wait_for(lambda: _rows(db, "SELECT reviewer, verdict, reasons, note FROM reviews") == [
+        ("playwright", "fail", "artifacts", "fun, plus a nap")], what="the verdict from the form")
     shots.append(_shot(page, "4-review"))
-    with db.connect(read_only=True) as con:
-        rows = con.execute("SELECT reviewer, verdict, reasons FROM reviews").fetchall()
-    assert rows == [("playwright", "fail", "artifacts")]
 
     # A second run of the same dataset, from a worse build of the service, to compare with the first.
-    sandbox.config.error_rate, sandbox.config.seed = 0.3, 4
+    sandbox.config.error_rate, sandbox.config.noop_rate, sandbox.config.seed = 0.3, 0.3, 4
     try:
         second = create_run(db, RunSettings(dataset=str(SAMPLE), endpoint=sandbox.url, label="worse", retries=0))
         assert execute_run(db, second).status == "finished"
     finally:
-        sandbox.config.error_rate = 0.0
+        sandbox.config.error_rate = sandbox.config.noop_rate = 0.0
     _goto(page, url, "Compare")
     page.get_by_text("ok → error").first.wait_for()
-    assert page.get_by_test_id("stImage").count() >= 8  # inputs and both runs' outputs, side by side
+    page.get_by_test_id("stImage").nth(7).wait_for()  # inputs and both runs' outputs, side by side
     shots.append(_shot(page, "5-compare"))
+
+    # Blind preference: the pick stored is the button clicked.
+    page.get_by_text("Blind preference", exact=True).click()
+    page.get_by_role("button", name="Right is better").click()
+    wait_for(lambda: _rows(db, "SELECT reviewer, choice FROM preferences") == [("playwright", "right")],
+             what="the blind pick")
+    page.get_by_text("You picked").wait_for()
+    shots.append(_shot(page, "6-blind"))
     print(f"\nscreenshots in {SHOTS}: " + ", ".join(p.name for p in shots))
     assert all(p.stat().st_size > 10_000 for p in shots)
+
+
+def _rows(db, sql: str) -> list[tuple]:
+    with db.connect(read_only=True) as con:
+        return con.execute(sql).fetchall()

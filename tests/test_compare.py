@@ -6,7 +6,6 @@ engine from the session sandbox; the expected numbers come from SQL on the same 
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 import re
@@ -28,45 +27,19 @@ from vton_eval.analytics.compare import (
 from vton_eval.artifacts import ArtifactStore
 from vton_eval.checks.compare import similarity
 from vton_eval.preferences import (
-    canonical,
     left_run_for,
     record_preference,
     wilson_interval,
     win_rates,
     win_table,
 )
-from vton_eval.runner import RunSettings, create_run, execute_run
 from vton_eval.store import Database
 from vton_eval.store.runs import insert_run, utcnow
 from vton_eval.store.writes import insert_results
 
-from .conftest import REPO, SAMPLE
+from .conftest import REPO
 
 APP = str(REPO / "dashboard" / "app.py")
-LABELS = ("base-build", "cand-build", "third-build")
-
-
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory, sandbox):
-    """Three runs of the sample dataset: a baseline with some server errors, a candidate with other
-    errors and silent failures (the person image sent back), and a clean third. One call at a time,
-    so the seeded server errors land on the same cases every time (the sandbox draws silent
-    failures from an unseeded stream: half the candidate's calls, so some always happen)."""
-    db = Database(tmp_path_factory.mktemp("compare") / "results.duckdb")
-    saved = dataclasses.replace(sandbox.config)
-    ids = []
-    try:
-        for label, error_rate, noop_rate, seed in zip(LABELS, (0.2, 0.3, 0.0), (0.0, 0.5, 0.0), (4711, 4712, 4713),
-                                                      strict=True):
-            sandbox.config.error_rate, sandbox.config.noop_rate, sandbox.config.seed = error_rate, noop_rate, seed
-            run_id = create_run(db, RunSettings(dataset=str(SAMPLE), endpoint=sandbox.url, label=label, retries=0,
-                                                concurrency=1))
-            assert execute_run(db, run_id).status == "finished"
-            ids.append(run_id)
-    finally:
-        for field in ("error_rate", "noop_rate", "seed"):
-            setattr(sandbox.config, field, getattr(saved, field))
-    return db, ids
 
 
 def sql(db, query, params=()):
@@ -305,39 +278,6 @@ def test_three_runs_side_by_side(runs):
     assert len(cols) == 6  # person | product | mask | three outputs, no difference column
     assert any("run 3: third-build" in c.value.replace("\\", "") for c in at.caption)
     assert not at.metric  # the change summary is for two runs
-
-
-def test_blind_preference_hides_the_runs_until_the_pick_and_a_new_pick_replaces_it(runs):
-    db, (base, cand, _) = runs
-    at = choose(open_compare(db), base, [cand])
-    at.segmented_control(key="cmp_mode").set_value("Blind preference").run()
-    at.button(key="cmp_reviewer_go").click().run()
-    assert any("enter your name" in e.value for e in at.error)
-    at.text_input(key="cmp_reviewer_input").set_value("ana").run()
-    at.button(key="cmp_reviewer_go").click().run()
-    assert at.session_state["reviewer"] == "ana"
-    shown = visible_text(at)
-    for secret in (base, cand, *LABELS[:2]):
-        assert secret not in shown, f"{secret} is visible before the pick"
-    pair = re.match(r"\*\*(.+?)\*\*", at.markdown[0].value).group(1).replace("\\", "")
-    left = left_run_for(base, cand, pair, 1, "ana")
-    at.button(key="cmp_pick_left").click().run()
-    rows = sql(db, "SELECT run_a, run_b, reviewer, choice, left_run FROM preferences WHERE pair_id = ?", [pair])
-    assert rows == [(*canonical(base, cand), "ana", "left", left)]
-    revealed = [s.value.replace("\\", "") for s in at.success]
-    assert any(LABELS[0] in s and LABELS[1] in s for s in revealed)  # named after the pick
-    assert pair not in at.markdown[0].value.replace("\\", "")  # the next case
-    at.button(key="cmp_rejudge_btn").click().run()
-    assert "your earlier pick: left" in at.markdown[0].value
-    at.button(key="cmp_pick_right").click().run()
-    rows = sql(db, "SELECT reviewer, choice, left_run FROM preferences WHERE pair_id = ?", [pair])
-    assert rows == [("ana", "right", left)]
-    workflow = sql(db, "SELECT workflow FROM results WHERE run_id = ? AND pair_id = ?", [base, pair])[0][0]
-    table = table_with(at, "candidate_wins").set_index("workflow")
-    assert table.loc[workflow, "judgements"] == 1 and table.loc["(all)", "judgements"] == 1
-    winner = cand if left == base else base  # "right" = the run that was not on the left
-    assert table.loc[workflow, "candidate_wins"] == (1 if winner == cand else 0)
-    assert table.loc[workflow, "baseline_wins"] == (1 if winner == base else 0)
 
 
 def test_a_run_with_nothing_to_compare_is_refused_clearly(tmp_path):

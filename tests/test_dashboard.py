@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
-import time
+import threading
 
 import pytest
-from PIL import Image
+from streamlit.proto.Metric_pb2 import Metric
 from streamlit.testing.v1 import AppTest
 
 from vton_eval.runner import RunSettings, create_run, execute_run
 from vton_eval.store import Database
-from vton_eval.store.runs import get_run, list_runs
+from vton_eval.store.runs import get_run
 
-from .conftest import REPO, SAMPLE
+from .conftest import REPO, SAMPLE, wait_for
 
 APP = str(REPO / "dashboard" / "app.py")
 
 
 def open_page(db_path, page: str | None = None) -> AppTest:
-    import os
 
     os.environ["VTON_EVAL_DB"] = str(db_path)
     at = AppTest.from_file(APP, default_timeout=60)
@@ -36,21 +37,6 @@ def texts(at: AppTest) -> str:
     parts = [e.value for kind in ("info", "warning", "error", "success", "markdown", "caption", "text", "code")
              for e in getattr(at, kind)]
     return "\n".join(str(p) for p in parts)
-
-
-@pytest.fixture(scope="module")
-def seeded(tmp_path_factory, sandbox):
-    """Two runs of the sample dataset: v1 clean, v2 with injected server errors and silent failures."""
-    db = Database(tmp_path_factory.mktemp("dash") / "results.duckdb")
-    ids = []
-    for label, error_rate, noop in (("v1", 0.0, 0.0), ("v2", 0.3, 0.1)):
-        sandbox.config.error_rate, sandbox.config.noop_rate, sandbox.config.seed = error_rate, noop, 11
-        run_id = create_run(db, RunSettings(dataset=str(SAMPLE), endpoint=sandbox.url, label=label, retries=0,
-                                            concurrency=4))
-        assert execute_run(db, run_id).status == "finished"
-        ids.append(run_id)
-    sandbox.config.error_rate = sandbox.config.noop_rate = 0.0
-    return db, ids
 
 
 def _sql(db, sql, params=()):
@@ -90,22 +76,121 @@ def test_a_locked_database_gets_a_message_not_a_traceback(tmp_path, seeded):
         holder.wait()
 
 
+def _metric(at: AppTest, label: str):
+    return next(m for m in at.metric if m.label.startswith(label))
+
+
+def _spec(at: AppTest, key: str) -> dict:
+    """The plotly figure a chart element carries, as JSON."""
+    chart = next(c for c in at.get("plotly_chart") if c.proto.id and key in c.proto.id)
+    return json.loads(chart.proto.spec)
+
+
 def test_overview_headline_matches_the_database_and_compares_with_the_previous_run(seeded):
     db, (v1, v2) = seeded
     at = open_page(db.path)
     assert at.selectbox(key="ov_run").value == v2  # the latest finished run by default
-    metrics = {m.label: m for m in at.metric}
-    cases, errors = _sql(db, "SELECT count(*), count(*) FILTER (WHERE status = 'error') FROM results "
-                             "WHERE run_id = ?", [v2])[0]
-    assert metrics["Cases"].value == str(cases)
-    assert metrics["Error rate"].value == f"{errors / cases * 100:.1f}%"
-    assert metrics["Error rate"].delta == f"{errors / cases * 100:+.1f} pts"  # v1 had no error
+    rates = dict(_sql(db, "SELECT run_id, avg((status = 'error')::INT) FROM results GROUP BY 1"))
+    cases = _sql(db, "SELECT count(*) FROM results WHERE run_id = ?", [v2])[0][0]
+    assert _metric(at, "Cases").value == str(cases)
+    assert _metric(at, "Error rate").value == f"{rates[v2] * 100:.1f}%"
+    change = f"{(rates[v2] - rates[v1]) * 100:+.1f} pts"
+    assert _metric(at, "Error rate").delta == change and change != "+0.0 pts"
+    assert _metric(at, "Error rate").proto.color == Metric.MetricColor.RED  # more errors: red, arrow up
+    assert _metric(at, "Error rate").proto.direction == Metric.MetricDirection.UP
+    # Both runs have 20 cases: a zero change has no arrow and no colour.
+    flat = _metric(at, "Cases")
+    assert flat.delta == "no change"
+    assert flat.proto.direction == Metric.MetricDirection.NONE and flat.proto.color == Metric.MetricColor.GRAY
     assert v1 in texts(at)  # "change against the previous comparable run v1"
     assert at.download_button[0].label.startswith("Download")
     at.selectbox(key="ov_run").set_value(v1).run()
-    assert {m.label: m.value for m in at.metric}["Error rate"] == "0.0%"
-    assert "No earlier run" in texts(at)
+    assert _metric(at, "Error rate").value == f"{rates[v1] * 100:.1f}%"
+    assert "No earlier finished run" in texts(at)
 
+
+def test_overview_charts_show_every_workflow_with_counts_and_a_box_per_workflow(seeded):
+    db, (_, v2) = seeded
+    at = open_page(db.path)
+    counts = {w: (e, n) for w, e, n in _sql(db, "SELECT workflow, count(*) FILTER (WHERE status = 'error'), "
+                                                "count(*) FROM results WHERE run_id = ? GROUP BY 1", [v2])}
+    labels = next(t for t in _spec(at, "errors_chart")["data"] if t.get("mode") == "text")
+    shown = dict(zip(labels["x"], labels["text"], strict=True))
+    assert shown == {w: f"{e} of {n}" for w, (e, n) in counts.items()}  # all four, "0 of 5" too
+    boxes = [t for t in _spec(at, "latency_chart")["data"] if t["type"] == "box"]
+    assert len(boxes) == 1 and sorted(boxes[0]["y"]) == sorted(counts)
+    p50 = dict(_sql(db, "SELECT workflow, quantile_cont(latency_ms, 0.5) FROM results WHERE run_id = ? "
+                        "AND status = 'ok' GROUP BY 1", [v2]))
+    for workflow, median in zip(boxes[0]["y"], boxes[0]["median"], strict=True):
+        assert median == pytest.approx(p50[workflow] / 1000)
+    heat = _spec(at, "heatmap_chart")["data"][0]
+    tagged = _sql(db, "SELECT count(*) FILTER (WHERE r.status = 'error'), count(*) FROM results r JOIN cases c "
+                      "USING (run_id, pair_id) WHERE r.run_id = ? AND r.workflow = 'top' AND c.tags LIKE '%drawn%'",
+                  [v2])[0]
+    row = heat["y"].index("top")
+    assert heat["text"][row][heat["x"].index("drawn")] == f"{tagged[0]} of {tagged[1]}"
+    table = next(f for f in at.dataframe if "p50_ms" in f.value.columns)  # the data; people read these names:
+    names = {column: config.get("label") for column, config in json.loads(table.proto.columns).items()}
+    assert names["p50_ms"] == "Median (p50)" and names["mean_queue_ms"] == "Mean queue wait"
+
+
+def _stopped_run(db: Database, sandbox, stop_after: int) -> str:
+    """A run of the sample dataset stopped (interrupted) once `stop_after` results are in the database.
+
+    One call at a time, a second each: the stop lands long before the last case, however loaded the
+    machine is."""
+    run_id = create_run(db, RunSettings(dataset=str(SAMPLE), endpoint=sandbox.url, label="stopped", retries=0,
+                                        concurrency=1))
+    stop = threading.Event()
+    worker = threading.Thread(target=lambda: execute_run(db, run_id, stop=stop))
+    sandbox.config.latency = 1.0
+    try:
+        worker.start()
+        wait_for(lambda: (get_run(db, run_id) or {}).get("done", 0) >= stop_after, what="the first results")
+        stop.set()
+        worker.join(60)
+    finally:
+        sandbox.config.latency = 0.0
+    return run_id
+
+
+def _order(at: AppTest) -> list[str]:
+    """The main area's node types, in page order."""
+    return [node.type for node in at.main]
+
+
+def test_a_stopped_or_failed_run_says_so_before_any_number(seeded, sandbox, tmp_path):
+    db = Database(tmp_path / "stopped.duckdb")
+    stopped = _stopped_run(db, sandbox, stop_after=1)
+    run = get_run(db, stopped)
+    assert run["status"] == "interrupted" and 1 <= run["done"] < 20
+    failed = create_run(db, RunSettings(dataset=str(SAMPLE), endpoint="http://127.0.0.1:9", label="unreachable"))
+    assert execute_run(db, failed).status == "failed"
+    for run_id, status, recorded in ((stopped, "interrupted", run["done"]), (failed, "failed", 0)):
+        at = open_page(db.path)
+        at.selectbox(key="ov_run").set_value(run_id).run()
+        kind = "warning" if status == "interrupted" else "error"
+        box = getattr(at, kind)[0]
+        assert status in box.value
+        assert f"{recorded} of 20 cases recorded" in box.value and "partial" in box.value
+        order = _order(at)
+        assert order.index(kind) < order.index("metric")  # the status comes first
+        assert all("(partial)" in m.label for m in at.metric)
+        assert not at.success and "No errors" not in texts(at)
+        if recorded:
+            assert _metric(at, "Cases").value == f"{recorded} of 20"
+        labels = next(t for t in _spec(at, "errors_chart")["data"] if t.get("mode") == "text")
+        assert sorted(labels["x"]) == ["dress", "eyewear", "footwear", "top"]  # planned workflows, even unrecorded
+        fl = open_page(db.path, "failures")
+        fl.selectbox(key="fl_run").set_value(run_id).run()
+        assert not fl.success, [s.value for s in fl.success]  # never "No failures" in green for a partial run
+        assert any("partial" in t for t in texts(fl).split("\n"))
+        rv = open_page(db.path, "review")
+        rv.session_state["reviewer"] = "ann"
+        rv.run()
+        rv.selectbox(key="rv_run").set_value(run_id).run()
+        order = _order(rv)
+        assert status in getattr(rv, kind)[0].value and order.index(kind) < order.index("metric")
 
 
 def test_overview_filters(seeded):
@@ -133,100 +218,3 @@ def test_failures_page_groups_causes_and_drills_down(seeded):
     at.selectbox(key="fl_group").set_value(index).run()
     assert "worker crashed" in texts(at)
     assert len(at.image) >= 2  # input thumbnails of the failed cases
-
-
-def test_runs_page_lists_runs_and_refuses_bad_settings(seeded, sandbox):
-    db, (v1, v2) = seeded
-    at = open_page(db.path, "runs")
-    frame = at.dataframe[0].value
-    assert set(frame["run"]) == {v1, v2} and set(frame["label"]) == {"v1", "v2"}
-    at.number_input(key="launch_concurrency").set_value(0).run()
-    assert any("concurrency must be at least 1" in e.value for e in at.error)
-    assert at.button(key="launch_start").disabled
-    at.number_input(key="launch_concurrency").set_value(2)
-    at.selectbox(key="launch_endpoint").set_value("Other URL or Space…").run()
-    at.text_input(key="launch_endpoint_text").set_value("not a url").run()
-    assert any("neither an http(s) URL" in e.value for e in at.error)
-    at.text_input(key="launch_endpoint_text").set_value(sandbox.url)
-    at.radio(key="launch_mode").set_value("Pick pairs by hand").run()
-    assert any("No pair is selected" in e.value for e in at.error)
-    at.radio(key="launch_mode").set_value("Filter by workflow and tags").run()
-    at.multiselect(key="launch_wf").set_value(["eyewear"]).run()
-    at.text_input(key="launch_rate_False").set_value("30/h").run()
-    assert any("5 case(s)" in i.value for i in at.info)
-
-
-def test_launch_a_run_from_the_page_then_cancel_and_resume(seeded, sandbox, tmp_path):
-    db = Database(tmp_path / "launch.duckdb")
-    at = open_page(db.path, "runs")
-    at.selectbox(key="launch_endpoint").set_value("Other URL or Space…").run()
-    at.text_input(key="launch_endpoint_text").set_value(sandbox.url).run()
-    at.radio(key="launch_mode").set_value("Pick pairs by hand").run()
-    at.checkbox(key="launch_pick_top-01").check()
-    at.checkbox(key="launch_pick_dress-02").check().run()
-    at.text_input(key="launch_label").set_value("from the page").run()
-    at.button(key="launch_start").click().run()
-    assert not at.error, [e.value for e in at.error]
-    run_id = at.session_state["launched_run"]
-    deadline = time.time() + 60
-    while get_run(db, run_id)["status"] == "running":
-        assert time.time() < deadline
-        time.sleep(0.2)
-    run = get_run(db, run_id)
-    assert run["status"] == "finished" and run["done"] == 2 and run["label"] == "from the page"
-    assert run["pid"] != __import__("os").getpid()  # it ran in its own process
-
-    sandbox.config.latency = 2.0
-    try:
-        at.radio(key="launch_mode").set_value("All pairs").run()
-        at.button(key="launch_start").click().run()
-        slow = at.session_state["launched_run"]
-        deadline = time.time() + 30
-        while get_run(db, slow)["done"] < 1:
-            assert time.time() < deadline
-            time.sleep(0.2)
-        at = open_page(db.path, "runs")
-        at.selectbox(key="runs_action_run").set_value(slow).run()
-        at.button(key="cancel_run").click().run()
-        while get_run(db, slow)["status"] == "running":
-            assert time.time() < deadline + 30
-            time.sleep(0.2)
-        assert get_run(db, slow)["status"] == "cancelled"
-        sandbox.config.latency = 0.0
-        at = open_page(db.path, "runs")
-        at.selectbox(key="runs_action_run").set_value(slow).run()
-        at.button(key="resume_run").click().run()
-        deadline = time.time() + 90
-        while get_run(db, slow)["status"] != "finished":
-            assert time.time() < deadline
-            time.sleep(0.3)
-        assert get_run(db, slow)["done"] == 20
-    finally:
-        sandbox.config.latency = 0.0
-
-
-def test_try_one_pair_from_the_dataset_and_from_uploads(sandbox, tmp_path):
-    db = Database(tmp_path / "try.duckdb")
-    at = open_page(db.path, "runs")
-    at.selectbox(key="try_endpoint").set_value("Other URL or Space…").run()
-    at.text_input(key="try_endpoint_text").set_value(sandbox.url).run()
-    at.selectbox(key="try_ds_pair").set_value("eyewear-01").run()
-    at.button(key="try_go").click().run()
-    assert any("ok in" in s.value for s in at.success), texts(at)
-    assert len(at.image) >= 3
-    assert [r["label"] for r in list_runs(db)] == ["try one pair"]
-
-    at.radio(key="try_source").set_value("Upload images").run()
-    gif = tmp_path / "p.gif"
-    Image.open(SAMPLE / "persons" / "astronaut.jpg").save(gif)
-    # A GIF renamed .png: the uploader lets it through by name, our validation reads the bytes.
-    at.file_uploader(key="try_up_base").set_value(("person.png", gif.read_bytes(), "image/png"))
-    at.file_uploader(key="try_up_product").set_value(
-        ("p.png", (SAMPLE / "products" / "glasses_rect_red.png").read_bytes(), "image/png")).run()
-    assert any("person image cannot be used" in e.value and "GIF" in e.value for e in at.error)
-    at.file_uploader(key="try_up_base").set_value(
-        ("person.jpg", (SAMPLE / "persons" / "astronaut.jpg").read_bytes(), "image/jpeg")).run()
-    at.selectbox(key="try_up_workflow").set_value("eyewear").run()
-    at.button(key="try_go").click().run()
-    assert any("ok in" in s.value for s in at.success), texts(at)
-    assert len(list_runs(db)) == 2

@@ -93,7 +93,8 @@ def record(db_path: Path, ds: Dataset, shard: tuple[int, int] | None, *, label: 
         first_ok = results[0]
         con.execute("INSERT INTO checks VALUES (?, ?, 1, ?, 'blank', 0.4, 0.02, true, 'hard')",
                     [run_id, first_ok["pair_id"], first_ok["workflow"]])
-        con.execute("INSERT INTO reviews VALUES (?, ?, ?, 1, 'ana', 'pass', NULL, 'looks right', ?)",
+        con.execute('INSERT INTO reviews (run_id, pair_id, workflow, "repeat", reviewer, verdict, reasons, note, '
+                    "created_at) VALUES (?, ?, ?, 1, 'ana', 'pass', NULL, 'looks right', ?)",
                     [run_id, first_ok["pair_id"], first_ok["workflow"], T0])
     return run_id
 
@@ -151,6 +152,12 @@ def test_merge_joins_shards_into_one_run_and_is_idempotent(sample, tmp_path):
         inputs = [r[0] for r in con.execute("SELECT base_path FROM cases").fetchall()]
         assert con.execute("SELECT count(*) FROM checks WHERE run_id = ?", [merged.run_id]).fetchone()[0] == 4
         assert con.execute("SELECT count(*) FROM reviews WHERE run_id = ?", [merged.run_id]).fetchone()[0] == 4
+        # The merged run's summary is built from its rows (what the dashboard's lists read).
+        summary = con.execute("SELECT sum(cases), sum(ok) FROM run_summary WHERE run_id = ?",
+                              [merged.run_id]).fetchone()
+        counted = con.execute("SELECT count(*), count(*) FILTER (WHERE status = 'ok') FROM results WHERE run_id = ?",
+                              [merged.run_id]).fetchone()
+        assert summary == counted and counted[0] > 0
     full = {p.pair_id for p in select_pairs(sample)}
     assert status == "finished" and shard is None and merged_from == ",".join(merged.sources)
     assert cases == full and total == len(full)

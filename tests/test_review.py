@@ -6,9 +6,11 @@ import csv
 import io
 
 import pytest
+from PIL import Image
 
 from vton_eval import reviews
 from vton_eval.analytics.review import ReviewFilter, case_page, progress
+from vton_eval.provenance import tool_version
 from vton_eval.runner import RunSettings, create_run, execute_run
 from vton_eval.store import Database
 
@@ -34,12 +36,14 @@ def _reviews(db, run_id):
                            "ORDER BY pair_id, reviewer", [run_id]).fetchall()
 
 
-def _signed_in(db) -> object:
+def _signed_in(db, name: str = "ann") -> object:
+    """The Review page after typing a name and clicking Start, without pressing Enter in between: the
+    name box and the button are one form, so the click sends what was typed."""
     at = open_page(db.path, "review")
-    assert any("Who is reviewing" in i.value for i in at.info)
-    at.text_input(key="reviewer_input").set_value("ann").run()
-    at.button(key="reviewer_start").click().run()
+    at.text_input(key="rv_reviewer_input").set_value(name)  # typed, not committed (no .run())
+    at.button(key="FormSubmitter:rv_reviewer_form-Start reviewing").click().run()
     assert not at.exception
+    assert at.session_state["reviewer"] == name
     return at
 
 
@@ -76,6 +80,9 @@ def test_detail_view_saves_a_fail_with_reasons_and_a_note(reviewed_run):
     assert not at.exception
     row = next(r for r in _reviews(db, run_id) if r[0] == pair and r[2] == "ann")
     assert row[3] == "fail" and row[4] == f"artifacts;{reason}" and row[5] == "collar <b>melts</b>"
+    with db.connect(read_only=True) as con:  # provenance: which build wrote the verdict
+        stored = con.execute("SELECT DISTINCT tool_version FROM reviews WHERE reviewer = 'ann'").fetchall()
+    assert stored == [(tool_version(),)] and tool_version().startswith("0.")
 
 
 def test_verdicts_of_different_reviewers_stand_side_by_side_with_their_agreement(reviewed_run):
@@ -107,6 +114,11 @@ def test_filters_paging_and_progress(reviewed_run):
     assert n == 19 and "dress-01" not in set(unreviewed["pair_id"])
     p = progress(db, run_id, "carl")
     assert (p["reviewed"], p["cases"], p["pass_rate"]) == (1, 20, 0.0)
+    # "unsure" is no verdict on quality: it stays out of the pass rate.
+    for pair, verdict in (("dress-02", "pass"), ("dress-03", "unsure"), ("dress-04", "unsure")):
+        reviews.save_verdict(db, run_id, pair, 1, "carl", verdict)
+    p = progress(db, run_id, "carl")
+    assert (p["reviewed"], p["passed"], p["failed"], p["unsure"], p["pass_rate"]) == (4, 1, 1, 2, 0.5)
 
 
 def test_export_has_every_verdict(reviewed_run):
@@ -133,3 +145,82 @@ def test_bad_verdicts_are_refused(reviewed_run):
 def test_fleiss_kappa():
     assert reviews.fleiss_kappa([["pass", "pass"], ["fail", "fail"]]) == pytest.approx(1.0)
     assert reviews.fleiss_kappa([["pass", "fail"], ["fail", "pass"]]) < 0
+
+
+def _card_keys(at) -> list[str]:
+    """Cards and the opened case's box, in page order (their container keys)."""
+    keys = [getattr(n, "key", None) or "" for n in at.main]
+    return [k for k in keys if k.startswith("card_") or (k.startswith("detail_") and k.endswith("_box"))]
+
+
+def test_the_pass_rate_on_the_page_leaves_unsure_out(reviewed_run):
+    db, run_id = reviewed_run
+    for pair, verdict in (("top-01", "pass"), ("top-02", "fail"), ("top-03", "unsure"), ("top-04", "pass"),
+                          ("top-05", "unsure")):
+        reviews.save_verdict(db, run_id, pair, 1, "ivy", verdict)
+    at = _signed_in(db, "ivy")
+    metric = next(m for m in at.metric if m.label == "Your pass rate so far")
+    assert metric.value == "66.7%"  # 2 passes of 3 judged pass or fail; 2 unsure left out (not 40 %)
+    assert "2 unsure" in metric.help
+
+
+def test_details_open_in_the_cards_place_and_the_keys_judge_and_move_on(reviewed_run):
+    db, run_id = reviewed_run
+    at = _signed_in(db, "kim")
+    before = _card_keys(at)
+    fifth = before[4]
+    pair = fifth.removeprefix("card_").rsplit("_", 1)[0]
+    at.button(key=f"open_{run_id}_{pair}_1").click().run()
+    after = _card_keys(at)
+    assert after[4] == f"detail_{run_id}_{pair}_1_box"  # where the card was, not at the top of the page
+    assert after[:4] == before[:4] and after[5:] == before[5:]
+    shortcuts = {b.key: b.proto.shortcut for b in at.button if b.key in ("review_pass", "review_fail",
+                                                                        "review_unsure", "review_next")}
+    assert shortcuts == {"review_pass": "p", "review_fail": "f", "review_unsure": "u", "review_next": "n"}
+    at.button(key="review_fail").click().run()
+    assert ("kim", "fail") in [(r[2], r[3]) for r in _reviews(db, run_id) if r[0] == pair]
+    assert _card_keys(at) == after  # judged: nothing moved
+    at.button(key="review_next").click().run()
+    following = before[5].removeprefix("card_").rsplit("_", 1)[0]
+    assert at.session_state["review_case"] == (run_id, following, 1)
+    assert _card_keys(at)[5] == f"detail_{run_id}_{following}_1_box"
+    assert _card_keys(at)[4] == fifth  # the judged case is a card again, in its place
+
+
+def test_a_quick_verdict_does_not_move_the_cards(reviewed_run):
+    db, run_id = reviewed_run
+    at = _signed_in(db, "lou")
+    before = _card_keys(at)
+    first = next(w for w in at.get("button_group") if getattr(w, "key", "") and w.key.startswith("quick_"))
+    first.set_value("pass").run()
+    assert _card_keys(at) == before  # "unreviewed first" would have sent it to the end
+    at.selectbox(key="rv_sort").set_value("pair id").run()  # a new order: a new page
+    at.selectbox(key="rv_sort").set_value("unreviewed first").run()
+    assert _card_keys(at)[-1] == before[0]  # now it sorts last: reviewed
+
+
+def test_zoomed_crops_of_the_workflows_region_beside_each_output(reviewed_run):
+    from dashboard import background
+    from vton_eval.artifacts import ArtifactStore
+    from vton_eval.zoom import ZoomItem, region_fractions, zoom_path
+
+    db, run_id = reviewed_run
+    at = _signed_in(db, "max")
+    background.wait()  # the page made its missing crops in the background, then polls for them
+    at.run()
+    with db.connect(read_only=True) as con:
+        shown = con.execute("""SELECT r.pair_id, r.workflow, r.output_path, c.base_path, c.mask_path FROM results r
+                               JOIN cases c USING (run_id, pair_id) WHERE r.run_id = ?""", [run_id]).fetchall()
+    store = ArtifactStore(db.path)
+    captions = [c for img in at.image for c in img.captions]
+    with_output = [row for row in shown if row[2]]
+    assert sum(1 for c in captions if c.startswith("zoom: ")) == min(24, len(with_output))
+    for pair, workflow, output, base, mask in with_output:
+        item = ZoomItem(output, base, mask, workflow)
+        crop = Image.open(zoom_path(store, item))
+        full = Image.open(store.abspath(output))
+        x0, y0, x1, y1 = region_fractions(store, item)
+        if workflow == "eyewear":
+            assert y1 < 0.6 and crop.width * crop.height < 0.6 * full.width * full.height, pair  # the face
+        if workflow == "footwear":
+            assert y0 > 0.6, pair  # the feet

@@ -10,7 +10,8 @@ import duckdb
 import pytest
 
 from vton_eval.store import Database, DatabaseBusy, NoDatabase
-from vton_eval.store.schema import SCHEMA_VERSION, current_version
+from vton_eval.store.runs import list_runs
+from vton_eval.store.schema import MIGRATIONS, SCHEMA_VERSION, current_version
 from vton_eval.store.writes import insert_results
 
 
@@ -83,3 +84,47 @@ def test_newer_schema_is_refused(tmp_path):
     con.close()
     with pytest.raises(RuntimeError, match="newer than this vton-eval"):
         Database(path).ensure()
+
+
+def _summary_matches_results(con, run_id: str) -> None:
+    got = con.execute("SELECT workflow, cases, ok, errors, p95_ms FROM run_summary WHERE run_id = ? ORDER BY 1",
+                      [run_id]).fetchall()
+    want = con.execute("""SELECT workflow, count(*), count(*) FILTER (WHERE status = 'ok'),
+                                 count(*) FILTER (WHERE status = 'error'),
+                                 quantile_cont(latency_ms, 0.95) FILTER (WHERE status = 'ok')
+                          FROM results WHERE run_id = ? GROUP BY 1 ORDER BY 1""", [run_id]).fetchall()
+    assert got == want and got
+
+
+def test_writing_results_keeps_the_run_summaries_in_step(tmp_path):
+    db = Database(tmp_path / "r.duckdb")
+    with db.connect() as con:
+        insert_results(con, [_row("a"), _row("b", status="error")])
+        _summary_matches_results(con, "r1")
+        insert_results(con, [_row("a"), _row("b", status="error"), _row("c")])  # a replay plus one new
+        _summary_matches_results(con, "r1")
+        kinds = con.execute("SELECT workflow, error_kind, n FROM run_error_kinds WHERE run_id = 'r1'").fetchall()
+        assert kinds == [("top", "timeout", 1)]
+
+
+def test_an_older_database_is_upgraded_when_first_read(tmp_path):
+    path = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE schema_version (version INTEGER, applied_at TIMESTAMP)")
+    for number, statements in enumerate(MIGRATIONS[:2], 1):  # the file as version 2 left it
+        for statement in statements:
+            con.execute(statement)
+        con.execute("INSERT INTO schema_version VALUES (?, now()::TIMESTAMP)", [number])
+    for run_id, label, total in (("suite-run", "v1", 3), ("try-run", "try one pair", 1)):
+        con.execute("INSERT INTO runs (run_id, label, endpoint, dataset, status, created_at, total_cases) "
+                    "VALUES (?, ?, 'http://x', 'sample', 'finished', now()::TIMESTAMP, ?)", [run_id, label, total])
+    for pair, status in (("a", "ok"), ("b", "ok"), ("c", "error")):
+        con.execute("""INSERT INTO results (run_id, pair_id, workflow, "repeat", status, latency_ms)
+                       VALUES ('suite-run', ?, 'top', 1, ?, 10.0)""", [pair, status])
+    con.close()
+    runs = {r["run_id"]: r for r in list_runs(Database(path))}  # a reader: the file is upgraded first
+    assert {k: r["kind"] for k, r in runs.items()} == {"suite-run": "suite", "try-run": "try"}
+    assert (runs["suite-run"]["done"], runs["suite-run"]["ok"], runs["suite-run"]["errors"]) == (3, 2, 1)
+    with Database(path).connect(read_only=True) as con:
+        assert current_version(con) == SCHEMA_VERSION
+        _summary_matches_results(con, "suite-run")

@@ -23,7 +23,7 @@ from vton_eval.runner import RunSettings, create_run, execute_run
 from vton_eval.runner.plan import select_pairs
 from vton_eval.runner.run import RunReport
 from vton_eval.store.db import Database, NoDatabase
-from vton_eval.store.runs import get_run, process_alive, update_run
+from vton_eval.store.runs import TRY, get_run, process_alive, update_run
 
 SANDBOX_URL_ENV = "VTON_EVAL_SANDBOX_URL"
 DEFAULT_SANDBOX_URL = "http://127.0.0.1:7860"
@@ -175,10 +175,11 @@ def one_pair_dataset(db: Database, base: bytes, product: bytes, workflow: str, m
 
 def try_one(db: Database, dataset: Dataset, pair_id: str, endpoint: str, timeout_s: float = 300.0,
             label: str | None = "try one pair") -> RunReport:
-    """Send one pair now and wait for it; recorded as a one-case run like any other."""
+    """Send one pair now and wait for it; recorded as a one-case run of kind "try" (listed apart, kept out
+    of defaults, trends, comparisons and `latest`)."""
     select_pairs(dataset, pair_ids=[pair_id])
     settings = RunSettings(dataset=str(dataset.root), endpoint=endpoint, pairs=[pair_id], concurrency=1,
-                           retries=0, timeout_s=timeout_s, label=label)
+                           retries=0, timeout_s=timeout_s, label=label, kind=TRY)
     run_id = create_run(db, settings, dataset=dataset)
     return execute_run(db, run_id)
 

@@ -33,6 +33,7 @@ from vton_eval.errors import VtonEvalError
 from vton_eval.shards import plan_suite, shard_of, suite_key
 from vton_eval.store.db import Database
 from vton_eval.store.runs import list_runs
+from vton_eval.store.summaries import refresh_summaries
 
 # Tables copied per source, with their run-id and path columns.
 _TABLES = {
@@ -224,6 +225,9 @@ def merge(sources: Sequence[str | os.PathLike[str]], into: str | os.PathLike[str
                         added = con.execute("INSERT OR IGNORE INTO baselines VALUES (?, ?, ?, ?) RETURNING run_id",
                                             list(blessing)).fetchall()
                         report.blessings_added += len(added)
+            shard_ids = {r["run_id"] for _, members in plans for _, r in members}
+            touched = {r["run_id"] for src in read for r in src.raw_runs} - shard_ids
+            refresh_summaries(con, touched | {m.run_id for m in report.merged} | set(report.superseded))
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")

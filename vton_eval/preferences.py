@@ -30,9 +30,10 @@ from typing import Any
 import pandas as pd
 
 from vton_eval.analytics.filters import reading
+from vton_eval.provenance import tool_version
 from vton_eval.store.db import Database
 
-CHOICES = ("left", "right", "tie")
+CHOICES = ("left", "right", "tie")  # what is stored: the side clicked (the winner follows from left_run)
 MAX_REVIEWER = 80  # as on the Review page, which shares the session's reviewer name
 
 
@@ -69,47 +70,78 @@ def record_preference(db: Database, baseline: str, candidate: str, pair_id: str,
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     with db.connect() as con:
         con.execute('INSERT OR REPLACE INTO preferences (run_a, run_b, pair_id, "repeat", workflow, reviewer, choice, '
-                    "left_run, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [a, b, pair_id, int(repeat), workflow, clean_reviewer(reviewer), choice, left_run, now])
+                    "left_run, created_at, tool_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [a, b, pair_id, int(repeat), workflow, clean_reviewer(reviewer), choice, left_run, now,
+                     tool_version()])
 
 
 def blind_case(db: Database, baseline: str, candidate: str, reviewer: str, workflows: Sequence[str] = (),
                case: tuple[str, int] | None = None) -> dict[str, Any] | None:
     """The next case this reviewer has not judged (or the given (pair_id, repeat)), ready to show blind.
 
-    Cases are the shared ones where both runs have an output image, in an order shuffled per reviewer.
-    Returns pair_id, repeat, workflow, base/product/mask paths, left_run, left_output, right_output,
-    choice (this reviewer's earlier pick, or None), judged and total; None when nothing is left.
+    Cases are the shared ones where both runs have an output image and the two files differ (a
+    byte-identical pair has nothing to prefer: `blind_counts` counts those apart), in an order
+    shuffled per reviewer. Returns pair_id, repeat, workflow, base/product/mask paths, left_run,
+    left_output, right_output, choice (this reviewer's earlier pick, or None), judged and total;
+    None when nothing is left.
     """
     return blind_state(db, baseline, candidate, reviewer, workflows, case)[0]
 
 
 def blind_state(db: Database, baseline: str, candidate: str, reviewer: str, workflows: Sequence[str] = (),
-                case: tuple[str, int] | None = None) -> tuple[dict[str, Any] | None, pd.DataFrame]:
-    """`blind_case` and `win_rates` read in one connection (what the blind view shows)."""
+                case: tuple[str, int] | None = None) -> tuple[dict[str, Any] | None, pd.DataFrame, dict[str, int]]:
+    """`blind_case`, `win_rates` and `blind_counts` read in one connection (what the blind view shows)."""
     with reading(db) as read:
+        counts = _blind_counts(read, baseline, candidate, reviewer, workflows)
         shown = _blind_case(read, baseline, candidate, reviewer, workflows, case)
-        return shown, win_rates_on(read, baseline, candidate)
+        return shown, win_rates_on(read, baseline, candidate), counts
+
+
+def blind_counts(db: Database, baseline: str, candidate: str, reviewer: str,
+                 workflows: Sequence[str] = ()) -> dict[str, int]:
+    """{'total': cases offered, 'judged': judged by this reviewer, 'identical': byte-identical pairs left out}."""
+    with reading(db) as read:
+        return _blind_counts(read, baseline, candidate, reviewer, workflows)
+
+
+def _pairs_sql(workflows: Sequence[str]) -> str:
+    """Shared cases with an output on both sides; `same` when the two output files are byte-identical."""
+    wf = f"AND x.workflow IN ({', '.join('?' for _ in workflows)})" if workflows else ""
+    return f"""
+        SELECT x.pair_id, x."repeat", x.workflow, c.base_path, c.product_path, c.mask_path,
+               x.output_path AS out_x, y.output_path AS out_y, p.choice,
+               coalesce(x.output_sha256, x.output_path) = coalesce(y.output_sha256, y.output_path) AS same
+        FROM results x JOIN results y ON y.run_id = ? AND y.pair_id = x.pair_id AND y."repeat" = x."repeat"
+        LEFT JOIN cases c ON c.run_id = x.run_id AND c.pair_id = x.pair_id
+        LEFT JOIN preferences p ON p.run_a = ? AND p.run_b = ? AND p.reviewer = ? AND p.pair_id = x.pair_id
+             AND p."repeat" = x."repeat"
+        WHERE x.run_id = ? AND x.output_path IS NOT NULL AND y.output_path IS NOT NULL {wf}"""
+
+
+def _pairs_params(baseline: str, candidate: str, reviewer: str, workflows: Sequence[str]) -> list[Any]:
+    return [candidate, *canonical(baseline, candidate), reviewer, baseline, *workflows]
+
+
+def _blind_counts(read: Callable[..., pd.DataFrame], baseline: str, candidate: str, reviewer: str,
+                  workflows: Sequence[str]) -> dict[str, int]:
+    df = read(f"""SELECT count(*) FILTER (WHERE NOT same) AS total,
+                         count(*) FILTER (WHERE NOT same AND choice IS NOT NULL) AS judged,
+                         count(*) FILTER (WHERE same) AS identical
+                  FROM ({_pairs_sql(workflows)})""", _pairs_params(baseline, candidate, reviewer, workflows))
+    if df.empty:
+        return {"total": 0, "judged": 0, "identical": 0}
+    return {k: int(df.iloc[0][k] or 0) for k in ("total", "judged", "identical")}
 
 
 def _blind_case(read: Callable[..., pd.DataFrame], baseline: str, candidate: str, reviewer: str,
                 workflows: Sequence[str], case: tuple[str, int] | None) -> dict[str, Any] | None:
-    a, b = canonical(baseline, candidate)
-    wf = f"AND x.workflow IN ({', '.join('?' for _ in workflows)})" if workflows else ""
     only = 'AND pair_id = ? AND "repeat" = ?' if case else ""
     df = read(f"""
-        WITH q AS (
-            SELECT x.pair_id, x."repeat", x.workflow, c.base_path, c.product_path, c.mask_path,
-                   x.output_path AS out_x, y.output_path AS out_y, p.choice
-            FROM results x JOIN results y ON y.run_id = ? AND y.pair_id = x.pair_id AND y."repeat" = x."repeat"
-            LEFT JOIN cases c ON c.run_id = x.run_id AND c.pair_id = x.pair_id
-            LEFT JOIN preferences p ON p.run_a = ? AND p.run_b = ? AND p.reviewer = ? AND p.pair_id = x.pair_id
-                 AND p."repeat" = x."repeat"
-            WHERE x.run_id = ? AND x.output_path IS NOT NULL AND y.output_path IS NOT NULL {wf})
+        WITH q AS ({_pairs_sql(workflows)})
         SELECT * FROM (SELECT *, count(*) FILTER (WHERE choice IS NOT NULL) OVER () AS judged,
-                              count(*) OVER () AS total FROM q)
+                              count(*) OVER () AS total FROM q WHERE NOT same)
         WHERE TRUE {only} ORDER BY choice IS NOT NULL, md5(concat(pair_id, ':', "repeat", ':', ?)) LIMIT 1""",
-        [candidate, a, b, reviewer, baseline, *workflows, *(case or ()), reviewer])
+        [*_pairs_params(baseline, candidate, reviewer, workflows), *(case or ()), reviewer])
     if df.empty:
         return None
     row = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in df.iloc[0].to_dict().items()}
@@ -117,6 +149,7 @@ def _blind_case(read: Callable[..., pd.DataFrame], baseline: str, candidate: str
         return None  # the first in order is judged: all are
     left = left_run_for(baseline, candidate, row["pair_id"], int(row["repeat"]), reviewer)
     outputs = {baseline: row.pop("out_x"), candidate: row.pop("out_y")}
+    row.pop("same", None)
     right = candidate if left == baseline else baseline
     row.update(left_run=left, left_output=outputs[left], right_output=outputs[right], repeat=int(row["repeat"]),
                judged=int(row["judged"]), total=int(row["total"]))

@@ -17,6 +17,7 @@ from vton_eval.errors import VtonEvalError
 from vton_eval.runner.checking import CheckStage, case_inputs
 from vton_eval.store.db import Database
 from vton_eval.store.runs import get_run, update_run
+from vton_eval.store.summaries import refresh_summaries
 from vton_eval.store.writes import insert_checks
 
 
@@ -78,6 +79,7 @@ def recheck(db: Database, run_id: str, overrides: Mapping[str, Any] | None = Non
                     '(SELECT pair_id, "repeat" FROM results WHERE run_id = ? AND output_path IS NOT NULL)',
                     [run_id, run_id])
         insert_checks(con, [c for r in finals for c in r.get("_checks") or ()])
+        refresh_summaries(con, [run_id])
         update_run(con, run_id, checks_config=thresholds_json)
         con.execute("COMMIT")
     after = Counter(r["error_kind"] or "ok" for r in finals)

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from vton_eval.errors import VtonEvalError
+from vton_eval.provenance import tool_version
 from vton_eval.store.db import Database, NoDatabase
 from vton_eval.store.runs import utcnow
 
@@ -55,11 +56,11 @@ def save_verdict(db: Database, run_id: str, pair_id: str, repeat: int, reviewer:
             raise ReviewError(f"unknown reason(s) for {workflow}: {', '.join(unknown)}")
         saved = {"run_id": run_id, "pair_id": pair_id, "workflow": workflow, "repeat": int(repeat),
                  "reviewer": reviewer, "verdict": verdict, "reasons": ";".join(reasons),
-                 "note": (note or "").strip()[:MAX_NOTE], "created_at": utcnow()}
+                 "note": (note or "").strip()[:MAX_NOTE], "created_at": utcnow(), "tool_version": tool_version()}
         con.execute(
             'INSERT OR REPLACE INTO reviews (run_id, pair_id, workflow, "repeat", reviewer, verdict, reasons, note, '
-            "created_at) VALUES ($run_id, $pair_id, $workflow, $repeat, $reviewer, $verdict, $reasons, $note, "
-            "$created_at)", saved)
+            "created_at, tool_version) VALUES ($run_id, $pair_id, $workflow, $repeat, $reviewer, $verdict, $reasons, "
+            "$note, $created_at, $tool_version)", saved)
     return saved
 
 

@@ -10,7 +10,7 @@ import streamlit as st
 
 from dashboard import compare_view as view
 from dashboard.common import artifact_file, database, db_path, empty_database, md, render
-from dashboard.widgets import run_label
+from dashboard.widgets import reviewer_name, run_label, run_status
 from vton_eval import preferences
 from vton_eval.analytics.compare import CaseFilter, CompareSetup
 from vton_eval.store import DatabaseBusy
@@ -18,11 +18,11 @@ from vton_eval.store import DatabaseBusy
 MODES = ("Side by side", "Blind preference")
 
 
-def choose_runs(show: bool) -> tuple[list[dict[str, Any]] | None, CompareSetup]:
+def choose_runs() -> tuple[list[dict[str, Any]] | None, CompareSetup]:
     """The baseline, then one to three runs over the same dataset; None (with a reason shown) when there are none.
 
     The choices live in session state the page writes itself, so they survive the blind view, which
-    does not draw the pickers (Streamlit forgets the value of a widget that a rerun does not draw).
+    draws its own pickers (Streamlit forgets the value of a widget that a rerun does not draw).
     """
     path, state = str(db_path()), st.session_state
     setup = view.setup(path, state.get("cmp_base"))
@@ -31,8 +31,7 @@ def choose_runs(show: bool) -> tuple[list[dict[str, Any]] | None, CompareSetup]:
         return None, setup
     by_id = {r["run_id"]: r for r in setup.runs.to_dict("records")}
     state["cmp_base"] = setup.baseline
-    if show:
-        st.selectbox("Baseline run", list(by_id), key="cmp_base", format_func=lambda i: run_label(by_id[i]))
+    st.selectbox("Baseline run", list(by_id), key="cmp_base", format_func=lambda i: run_label(by_id[i]))
     base = setup.baseline
     if setup.others.empty:
         st.warning(f"No other run over the dataset {md(by_id[base]['dataset'])} shares a case with this one. Run "
@@ -41,9 +40,8 @@ def choose_runs(show: bool) -> tuple[list[dict[str, Any]] | None, CompareSetup]:
     o_by_id = {r["run_id"]: r for r in setup.others.to_dict("records")}
     key = f"cmp_others_{base}"
     state[key] = [i for i in state[key] if i in o_by_id][:3] if key in state else list(o_by_id)[:1]
-    if show:
-        st.multiselect("Compare with (1 to 3 runs over the same dataset)", list(o_by_id), key=key, max_selections=3,
-                       format_func=lambda i: f"{run_label(o_by_id[i])} · {o_by_id[i]['shared']:,} shared cases")
+    st.multiselect("Compare with (1 to 3 runs over the same dataset)", list(o_by_id), key=key, max_selections=3,
+                   format_func=lambda i: f"{run_label(o_by_id[i])} · {o_by_id[i]['shared']:,} shared cases")
     if not state[key]:
         st.info("Pick at least one run to compare with the baseline.")
         return None, setup
@@ -109,25 +107,9 @@ def win_rate_table(rates: pd.DataFrame | None) -> None:
                "is its 95% Wilson interval. left_share = share of decisive picks that went left (position bias).")
 
 
-def ask_reviewer() -> str | None:
-    """The reviewer's name, asked once per session (the Review page reads and writes the same key)."""
-    name = st.session_state.get("reviewer")
-    if name:
-        left, right = st.columns([5, 1], vertical_alignment="center")
-        left.caption(f"Judging as **{md(name)}**")
-        if right.button("Change name", key="cmp_reviewer_change"):
-            del st.session_state["reviewer"]
-            st.rerun()
-        return name
-    st.text_input("Your name (stored with each pick)", key="cmp_reviewer_input", max_chars=preferences.MAX_REVIEWER)
-    if st.button("Start judging", key="cmp_reviewer_go", type="primary"):
-        try:
-            st.session_state["reviewer"] = preferences.clean_reviewer(st.session_state.get("cmp_reviewer_input"))
-        except ValueError as exc:
-            st.error(md(exc))
-            return None
-        st.rerun()
-    return None
+PICK_LABELS = {"left": "Left is better", "tie": "Tie", "right": "Right is better"}  # in the order shown
+PICK_KEYS = {"left": "Left", "tie": "T", "right": "Right"}  # keyboard shortcuts
+assert set(PICK_LABELS) == set(preferences.CHOICES)
 
 
 def _pick(baseline: str, candidate: str, case: dict[str, Any], reviewer: str, choice: str) -> None:
@@ -144,43 +126,82 @@ def _pick(baseline: str, candidate: str, case: dict[str, Any], reviewer: str, ch
     st.session_state["cmp_picks"] = int(st.session_state.get("cmp_picks", 0)) + 1
 
 
+def _rejudge(pair_id: str, repeat: int) -> None:
+    st.session_state["cmp_rejudge"] = (pair_id, repeat)
+    st.session_state.pop("cmp_last_pick", None)
+
+
 def _reveal(runs: list[dict[str, Any]]) -> None:
     """After a pick, and only then, which run was on which side."""
     last = st.session_state.get("cmp_last_pick")
     if not last or last["runs"] != (runs[0]["run_id"], runs[1]["run_id"]):
         return
-    role = {runs[0]["run_id"]: f"the baseline ({view.short_label(runs[0])})",
-            runs[1]["run_id"]: f"the candidate ({view.short_label(runs[1])})"}
+    role = {runs[0]["run_id"]: f"run A ({view.short_label(runs[0])})",
+            runs[1]["run_id"]: f"run B ({view.short_label(runs[1])})"}
     right = runs[1]["run_id"] if last["left_run"] == runs[0]["run_id"] else runs[0]["run_id"]
     left_col, right_col = st.columns([5, 1], vertical_alignment="center")
-    left_col.success(f"You picked **{last['choice']}** for {md(last['pair_id'])} (repeat {last['repeat']}). "
-                     f"Left was {md(role[last['left_run']])}; right was {md(role[right])}.")
-    if right_col.button("Change this pick", key="cmp_rejudge_btn"):
-        st.session_state["cmp_rejudge"] = (last["pair_id"], last["repeat"])
-        st.session_state.pop("cmp_last_pick", None)
-        st.rerun()
+    left_col.success(f"You picked **{PICK_LABELS[last['choice']].lower()}** for {md(last['pair_id'])} (repeat "
+                     f"{last['repeat']}). Left was {md(role[last['left_run']])}; right was {md(role[right])}.")
+    right_col.button("Change this pick", key="cmp_rejudge_btn", on_click=_rejudge,
+                     args=(last["pair_id"], last["repeat"]))
 
 
-def blind(runs: list[dict[str, Any]], setup: CompareSetup) -> None:
+def blind_runs() -> list[dict[str, Any]] | None:
+    """The blind view's own pickers: run A (the reference) and run B over the same dataset."""
+    path, state = str(db_path()), st.session_state
+    setup = view.setup(path, state.get("cmp_blind_a"))
+    if setup.baseline is None:
+        empty_database()
+        return None
+    by_id = {r["run_id"]: r for r in setup.runs.to_dict("records")}
+    state["cmp_blind_a"] = setup.baseline
+    cols = st.columns(2)
+    cols[0].selectbox("Run A", list(by_id), key="cmp_blind_a", format_func=lambda i: run_label(by_id[i]))
+    others = {r["run_id"]: r for r in setup.others.to_dict("records")}
+    if not others:
+        st.warning(f"No other run over the dataset {md(by_id[setup.baseline]['dataset'])} shares a case with run A.")
+        return None
+    if state.get("cmp_blind_b") not in others:
+        state["cmp_blind_b"] = next(iter(others))
+    cols[1].selectbox("Run B", list(others), key="cmp_blind_b",
+                      format_func=lambda i: f"{run_label(others[i])} · {others[i]['shared']:,} shared cases")
+    return [by_id[setup.baseline], others[state["cmp_blind_b"]]]
+
+
+def blind() -> None:
     """Two outputs for the same inputs in a stable random order, no run named until the pick."""
-    base, cand = runs[0]["run_id"], runs[1]["run_id"]
-    st.caption("Two outputs for the same inputs, in random order and without run names. Pick the better one "
-               "(or a tie); your pick is stored at once and the next case follows."
-               + (" Comparing the baseline with the first other run chosen." if len(runs) > 2 else ""))
-    reviewer = ask_reviewer()
+    reviewer = reviewer_name("cmp", "Start judging")
     if not reviewer:
         return
+    runs = blind_runs()
+    if runs is None:
+        return
+    base, cand = runs[0]["run_id"], runs[1]["run_id"]
+    for letter, run in zip("AB", runs, strict=True):
+        run_status(run, f"Run {letter}")
+    st.caption(f"Comparing run A ({md(view.short_label(runs[0]))}) with run B ({md(view.short_label(runs[1]))}). "
+               "Each case shows their two outputs for the same inputs in random order, without saying which is "
+               "which: pick the better one (or a tie, keys ← T →). Your pick is stored at once, then the sides are "
+               "revealed and the next case follows.")
     if error := st.session_state.pop("cmp_pick_error", None):
         st.error(f"The pick was not stored: {md(error)}")
     _reveal(runs)
-    workflows = st.multiselect("Workflow", setup.workflows, key="cmp_blind_wf", placeholder="all")
+    workflows = st.multiselect("Workflow", view.setup(str(db_path()), base).workflows, key="cmp_blind_wf",
+                               placeholder="all")
     target = st.session_state.get("cmp_rejudge")
-    case, rates = preferences.blind_state(database(), base, cand, reviewer, workflows, case=target)
+    case, rates, counts = preferences.blind_state(database(), base, cand, reviewer, workflows, case=target)
+    if counts["identical"]:
+        st.caption(f"{counts['identical']:,} case(s) where both runs returned the very same file are not offered: "
+                   "there is nothing to prefer.")
     if case is None:
         st.session_state.pop("cmp_rejudge", None)
-        st.success("You have judged every case these two runs share (with both outputs) for this selection.")
+        if counts["total"]:
+            st.success(f"You have judged all {counts['total']:,} cases these two runs share with two different "
+                       "outputs (for this selection).")
+        else:
+            st.info("These runs share no case where both returned an output and the outputs differ.")
     else:
-        note = f" · your earlier pick: {case['choice']}" if case["choice"] else ""
+        note = f" · your earlier pick: {PICK_LABELS[case['choice']].lower()}" if case["choice"] else ""
         st.markdown(f"**{md(case['pair_id'])}** · {md(case['workflow'])} · repeat {case['repeat']} · "
                     f"{case['judged']:,} of {case['total']:,} judged{note}")
         inputs = st.columns(6)
@@ -189,6 +210,11 @@ def blind(runs: list[dict[str, Any]], setup: CompareSetup) -> None:
             image = artifact_file(case[key])
             if image:
                 col.image(image, caption=title, width="stretch")
+        # The buttons above the outputs: in view with the images, however tall they are.
+        buttons = st.columns(3)
+        for col, (choice, label) in zip(buttons, PICK_LABELS.items(), strict=True):
+            col.button(label, key=f"cmp_pick_{choice}", width="stretch", shortcut=PICK_KEYS[choice], on_click=_pick,
+                       args=(base, cand, case, reviewer, choice))
         sides = st.columns(2)
         for col, side in zip(sides, ("left", "right"), strict=True):
             with col:
@@ -198,12 +224,8 @@ def blind(runs: list[dict[str, Any]], setup: CompareSetup) -> None:
                     st.image(image, width="stretch")
                 else:
                     st.text("output file missing or unreadable")
-        buttons = st.columns(3)
-        for col, choice, label in zip(buttons, preferences.CHOICES, ("Left is better", "Tie", "Right is better"),
-                                      strict=True):
-            col.button(label, key=f"cmp_pick_{choice}", width="stretch", on_click=_pick,
-                       args=(base, cand, case, reviewer, choice))
     st.subheader("Win rates so far")
+    st.caption(f"Candidate = run B ({md(view.short_label(runs[1]))}), baseline = run A.")
     win_rate_table(rates)
 
 
@@ -211,13 +233,16 @@ def body() -> None:
     st.title("Compare runs")
     st.caption("What several runs of one dataset produced for the same inputs, one column per run.")
     mode = st.segmented_control("View", MODES, default=MODES[0], key="cmp_mode") or MODES[0]
-    runs, setup = choose_runs(show=mode == MODES[0])
+    if mode == MODES[1]:
+        blind()
+        return
+    runs, setup = choose_runs()
     if runs is None:
         return
-    if mode == MODES[0]:
-        side_by_side(runs, setup)
-    else:
-        blind(runs, setup)
+    for i, run in enumerate(runs):
+        if run["status"] != "finished":
+            run_status(run, "The baseline" if i == 0 else f"Run {i + 1}")
+    side_by_side(runs, setup)
 
 
 render(body)

@@ -6,21 +6,21 @@ import streamlit as st
 
 from dashboard import data
 from dashboard.common import artifact_file, db_path, empty_database, fmt_ms, md, render
-from dashboard.widgets import filter_bar, run_label
+from dashboard.widgets import filter_bar, run_picker, run_status
 from vton_eval.analytics.overview import default_run
 
 
-def scope(runs) -> tuple[str, ...]:
-    """Failures of one run, or of every run matching the filters."""
+def scope(runs) -> tuple[tuple[str, ...], bool]:
+    """Failures of one run, or of every run matching the filters; and whether the numbers are partial."""
     mode = st.segmented_control("Scope", ["One run", "All matching runs"], default="One run", key="fl_scope")
     if mode == "All matching runs":
-        return tuple(runs["run_id"].tolist())
-    ids = runs["run_id"].tolist()
-    by_id = {r["run_id"]: r for r in runs.to_dict("records")}
-    default = default_run(runs)
-    chosen = st.selectbox("Run", ids, index=ids.index(default) if default in ids else 0, key="fl_run",
-                          format_func=lambda i: run_label(by_id[i]))
-    return (chosen,)
+        unfinished = runs[runs["status"] != "finished"]
+        if not unfinished.empty:
+            st.caption(f"{len(unfinished)} of these {len(runs)} runs did not finish "
+                       f"({', '.join(sorted(set(unfinished['status'])))}): their failures are those recorded.")
+        return tuple(runs["run_id"].tolist()), not unfinished.empty
+    chosen = run_picker(runs, key="fl_run", default=default_run(runs))
+    return (chosen,), run_status(runs[runs["run_id"] == chosen].iloc[0])
 
 
 def drill_down(run_ids: tuple[str, ...], groups, flt) -> None:
@@ -55,13 +55,16 @@ def body() -> None:
     if runs.empty:
         empty_database() if flt == type(flt)() else st.info("No run matches these filters.")
         return
-    run_ids = scope(runs)
+    run_ids, partial = scope(runs)
     groups = data.failure_groups(str(db_path()), run_ids, flt)
     if groups.empty:
-        st.success("No failures in this selection.")
+        if partial:
+            st.info("No failure among the cases recorded so far; the run did not record every case.")
+        else:
+            st.success("No failures in this selection.")
         return
     total = int(groups["count"].sum())
-    st.metric("Failed cases", f"{total:,}", border=True)
+    st.metric("Failed cases" + (" (partial)" if partial else ""), f"{total:,}", border=True)
     st.dataframe(
         groups.drop(columns=["example"]), hide_index=True, width="stretch",
         column_config={

@@ -1,50 +1,22 @@
-"""Review: a run's cases as person | product | mask | output, a verdict per case, progress and export."""
+"""Review: a run's cases as person | product | output | zoom, a verdict per case, progress and export."""
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from dashboard import data
-from dashboard.common import artifact_file, cached, database, db_path, empty_database, fmt_ms, fmt_pct, md, render
-from dashboard.review_detail import case_view
-from dashboard.widgets import run_picker
+from dashboard.common import cached, database, db_path, empty_database, fmt_pct, render
+from dashboard.review_card import case_card, make_later, missing_zooms
+from dashboard.review_detail import OPENED, case_view
+from dashboard.widgets import reviewer_name, run_picker, run_status
 from vton_eval.analytics.filters import RunFilter
 from vton_eval.analytics.overview import default_run
 from vton_eval.analytics.review import SORTS, VERDICT_FILTERS, ReviewFilter, case_page, review_options, review_status
-from vton_eval.reviews import VERDICTS, ReviewError, clear_verdict, export_csv, save_verdict
+from vton_eval.reviews import export_csv
 from vton_eval.store import Database
 
 PAGE_SIZES = (12, 24, 48)
-
-
-def ask_reviewer() -> str | None:
-    name = st.session_state.get("reviewer")
-    if name:
-        st.sidebar.caption(f"Reviewing as **{md(name)}**")
-        if st.sidebar.button("Change reviewer", key="change_reviewer"):
-            st.session_state.pop("reviewer", None)
-            st.rerun()
-        return name
-    st.info("Verdicts are saved with your name. Who is reviewing?")
-    typed = st.text_input("Your name", key="reviewer_input", max_chars=80)
-    if st.button("Start reviewing", type="primary", key="reviewer_start", disabled=not typed.strip()):
-        st.session_state["reviewer"] = typed.strip()
-        st.rerun()
-    return None
-
-
-def quick_verdict(run_id: str, pair_id: str, repeat: int, reviewer: str, key: str, reasons: str, note: str) -> None:
-    """Saved the moment a verdict is clicked; clicking the chosen one again clears it."""
-    verdict = st.session_state.get(key)
-    db = database()
-    try:
-        if verdict is None:
-            clear_verdict(db, run_id, pair_id, repeat, reviewer)
-        else:
-            kept = [r for r in (reasons or "").split(";") if r] if verdict != "pass" else []
-            save_verdict(db, run_id, pair_id, repeat, reviewer, verdict, kept, note or "")
-    except ReviewError as exc:
-        st.session_state["review_error"] = str(exc)
 
 
 def header(run_id: str, reviewer: str) -> None:
@@ -52,7 +24,9 @@ def header(run_id: str, reviewer: str) -> None:
     p, agree = review_status(db, run_id, reviewer)
     cols = st.columns(4)
     cols[0].metric("Reviewed by you", f"{p['reviewed']} / {p['cases']}", border=True)
-    cols[1].metric("Your pass rate so far", fmt_pct(p["pass_rate"]), border=True)
+    cols[1].metric("Your pass rate so far", fmt_pct(p["pass_rate"]), border=True,
+                   help=f"Passes among the cases you judged pass or fail ({p['passed']} of "
+                        f"{p['passed'] + p['failed']}); your {p['unsure']} unsure case(s) are left out.")
     cols[2].metric("Reviewed by anyone", f"{p['reviewed_by_anyone']} / {p['cases']}", border=True)
     cols[3].metric("Reviewer agreement", fmt_pct(agree["agreement"]), border=True,
                    help=f"{agree['cases']} case(s) judged by two or more of {agree['reviewers']} reviewer(s); "
@@ -84,43 +58,59 @@ def filters(run_id: str) -> tuple[ReviewFilter, str, int]:
     return flt, sort, size
 
 
-def case_card(run_id: str, case: dict, reviewer: str) -> None:
-    pair, repeat = case["pair_id"], int(case["repeat"])
-    with st.container(border=True):
-        cols = st.columns([1, 1, 1, 1, 2])
-        for col, rel, title in ((cols[0], case["base_path"], "person"), (cols[1], case["product_path"], "product"),
-                                (cols[2], case["mask_path"], "mask")):
-            image = artifact_file(rel)
-            if image:
-                col.image(image, caption=title, width="stretch")
-        output = artifact_file(case["output_path"])
-        if output:
-            cols[3].image(output, caption="output", width="stretch")
+def page_cases(run_id: str, reviewer: str, flt: ReviewFilter, sort: str,
+               size: int) -> tuple[pd.DataFrame, int, int, int]:
+    """This page's cases, in the order they had when the page was first shown.
+
+    A verdict must not move the cards: "unreviewed first" would send a judged card to the end and
+    pull the next one under the reviewer's pointer. New filters, order or page: a new order."""
+    state = st.session_state
+    page = int(state.get("rv_page") or 1)
+    signature = (run_id, reviewer, flt, sort, page, size)
+    pinned = state.get("rv_pinned")
+    keys = pinned["keys"] if pinned and pinned["signature"] == signature else None
+    cases, total = case_page(database(), run_id, reviewer, flt, sort, page, size, pinned=keys)
+    pages = max(1, -(-total // size))
+    if page > pages:
+        state.pop("rv_page", None)
+        page, signature = 1, (run_id, reviewer, flt, sort, 1, size)
+        cases, total = case_page(database(), run_id, reviewer, flt, sort, 1, size)
+    if keys is None:
+        state["rv_pinned"] = {"signature": signature, "keys": list(zip(cases["pair_id"], cases["repeat"].astype(int),
+                                                                         strict=True))}
+    return cases, total, page, pages  # the cases, how many match, this page's number, the number of pages
+
+
+def grid(run_id: str, reviewer: str, cases: list[dict], pages: int) -> None:
+    """The cards; an opened case shows in full in its card's place."""
+    page_keys = [(run_id, c["pair_id"], int(c["repeat"])) for c in cases]
+    if st.session_state.pop("rv_open_first", False) and page_keys:
+        st.session_state[OPENED] = page_keys[0]
+    opened = st.session_state.get(OPENED)
+    for case, key in zip(cases, page_keys, strict=True):
+        if opened == key:
+            case_view(run_id, key[1], key[2], reviewer, page_keys, pages)
         else:
-            cols[3].text(f"no output\n{case['error_kind'] or ''}")
-        with cols[4]:
-            status = case["status"] if case["status"] == "ok" else f"{case['status']}: {case['error_kind']}"
-            st.markdown(f"**{md(pair)}** · {case['workflow']} · {fmt_ms(case['latency_ms'])} · {md(status)}")
-            if case["error_message"]:
-                st.text(case["error_message"][:300])
-            if case["flags"]:
-                st.caption(f"flags: {case['flags']}")
-            key = f"quick_{run_id}_{pair}_{repeat}"
-            st.segmented_control(
-                "Verdict", VERDICTS, key=key, default=case["my_verdict"], label_visibility="collapsed",
-                on_change=quick_verdict,
-                args=(run_id, pair, repeat, reviewer, key, case["my_reasons"], case["my_note"]))
-            if case["n_verdicts"] and case["all_verdicts"]:
-                disagree = case["distinct_verdicts"] and case["distinct_verdicts"] > 1
-                st.caption(("⚠ reviewers disagree: " if disagree else "verdicts: ") + md(case["all_verdicts"]))
-            if st.button("Details", key=f"open_{run_id}_{pair}_{repeat}", icon=":material/zoom_in:"):
-                st.session_state["review_case"] = (run_id, pair, repeat)
-                st.rerun()
+            case_card(run_id, case, reviewer)
+    missing = missing_zooms(cases)
+    if not missing:
+        return
+
+    # The cards are drawn by the page, not in this fragment: a click on them reruns the whole page (its
+    # progress too), and nothing under the reviewer's pointer is redrawn every second.
+    @st.fragment(run_every="1s")
+    def wait_for_zooms() -> None:
+        if not missing_zooms(cases):
+            st.rerun(scope="app")  # all crops are in: draw them (and stop polling)
+        st.caption(f"Preparing {len(missing_zooms(cases))} zoomed crop(s)…")
+
+    wait_for_zooms()
+    make_later(missing)  # after drawing: the thread would compete with this run for the CPU
 
 
 def body() -> None:
     st.title("Review")
-    reviewer = ask_reviewer()
+    reviewer = reviewer_name("rv", "Start reviewing")
     if reviewer is None:
         return
     runs = data.pick_runs(str(db_path()), RunFilter())
@@ -128,25 +118,18 @@ def body() -> None:
         empty_database()
         return
     run_id = run_picker(runs, key="rv_run", default=default_run(runs))
-    for flash in ("review_saved", "review_error"):
-        if st.session_state.get(flash):
-            (st.success if flash == "review_saved" else st.error)(st.session_state.pop(flash))
+    run_status(runs[runs["run_id"] == run_id].iloc[0])
+    if error := st.session_state.pop("review_error", None):
+        st.error(error)
     header(run_id, reviewer)
-    opened = st.session_state.get("review_case")
-    if opened and opened[0] == run_id:
-        case_view(run_id, opened[1], opened[2], reviewer)
     flt, sort, size = filters(run_id)
-    cases, total = case_page(database(), run_id, reviewer, flt, sort, st.session_state.get("rv_page", 1), size)
+    cases, total, page, pages = page_cases(run_id, reviewer, flt, sort, size)
     if total == 0:
         st.info("No case matches these filters.")
         return
-    pages = max(1, -(-total // size))
-    if st.session_state.get("rv_page", 1) > pages:
-        st.session_state["rv_page"] = 1
-        cases, total = case_page(database(), run_id, reviewer, flt, sort, 1, size)
-    st.caption(f"{total} case(s) match; page {st.session_state.get('rv_page', 1)} of {pages}")
-    for case in cases.to_dict("records"):
-        case_card(run_id, case, reviewer)
+    st.caption(f"{total} case(s) match; page {page} of {pages}. Details opens a case in its card's place; "
+               "there, P / F / U judge it and N goes to the next.")
+    grid(run_id, reviewer, cases.to_dict("records"), pages)
     cols = st.columns([3, 1])
     with cols[0]:
         if pages > 1:

@@ -1,103 +1,138 @@
-"""Runs: every run with its progress; launch a run, cancel or resume one; try a single pair now."""
+"""Runs: every suite run with its progress; launch a run, cancel or resume one; try a single pair now."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import pandas as pd
 import streamlit as st
 
 from dashboard import data
-from dashboard.common import database, db_path, render
-from dashboard.launch_form import launch_form
+from dashboard.common import database, db_path, md, render
+from dashboard.launch_form import RUNS_TAB_KEY, launch_form, show_runs_tab_if_asked
 from dashboard.try_one import try_one_pair
 from vton_eval import launch
 from vton_eval.gate import BlessError, bless, list_baselines
 
+TABS = ("Runs", "Launch a run", "Try one pair")
+POLL_S = 2.0
 
-def runs_frame(runs: list[dict], blessed: set[str]) -> pd.DataFrame:
-    rows = []
-    for r in runs:
-        total = r["total_cases"] or 0
-        rows.append({
-            "run": r["run_id"], "baseline": "✓" if r["run_id"] in blessed else "", "label": r["label"] or "",
-            "status": r["status"], "dataset": r["dataset"],
-            "endpoint": r["endpoint"], "progress": (r["done"] / total) if total else 0.0,
-            "cases": f"{r['done']}/{total}", "ok": r["ok"], "errors": r["errors"],
-            "error kinds": r["error_kinds"] or "", "duration (s)": r["duration_s"], "started": r["created_at"],
-        })
-    return pd.DataFrame(rows)
+# Sized to fit a 1400 px window beside the sidebar, without scrolling sideways; progress is one column.
+RUN_COLUMNS = {
+    "run": st.column_config.TextColumn("Run", width=156),
+    "label": st.column_config.TextColumn("Label", width=96),
+    "status": st.column_config.TextColumn("Status", width=78),
+    "recorded": st.column_config.TextColumn("Recorded", width=72, help="cases with a result, of those planned"),
+    "ok": st.column_config.NumberColumn("OK", width=42),
+    "errors": st.column_config.NumberColumn("Errors", width=50),
+    "dataset": st.column_config.TextColumn("Dataset", width=70),
+    "endpoint": st.column_config.TextColumn("Endpoint", width=128),
+    "duration": st.column_config.NumberColumn("Duration", width=64, format="%.0f s"),
+    "started": st.column_config.DatetimeColumn("Started (UTC)", width=92, format="MM-DD HH:mm"),
+    "baseline": st.column_config.CheckboxColumn("Baseline", width=62),
+}
 
 
-def actions(runs: list[dict]) -> None:
+def runs_frame(runs: list[dict[str, Any]], blessed: set[str]) -> pd.DataFrame:
+    rows = [{
+        "run": r["run_id"], "label": r["label"] or "", "status": r["status"],
+        "recorded": f"{r['done']} of {r['total_cases'] or 0}", "ok": r["ok"], "errors": r["errors"],
+        "dataset": r["dataset"], "endpoint": r["endpoint"], "duration": r["duration_s"], "started": r["created_at"],
+        "baseline": r["run_id"] in blessed,
+    } for r in runs]
+    return pd.DataFrame(rows, columns=list(RUN_COLUMNS))
+
+
+def blessed_ids() -> set[str]:
+    return {b["run_id"] for b in list_baselines(database())}
+
+
+# The buttons' callbacks run in the polling fragment's reruns: they leave a note for the fragment to show
+# (an element drawn by a callback would land at the top of the page).
+def _cancel(run_id: str) -> None:
+    try:
+        launch.cancel_run(database(), run_id)
+        st.session_state["runs_note"] = f"Asked run {run_id} to stop."
+    except ValueError as exc:
+        st.session_state["runs_error"] = str(exc)
+    data.runs.clear()
+
+
+def _resume(run_id: str) -> None:
+    try:
+        launch.resume_run(database(), run_id)
+        st.session_state["runs_note"] = f"Resuming run {run_id} in its own process."
+    except ValueError as exc:
+        st.session_state["runs_error"] = str(exc)
+    data.runs.clear()
+
+
+def _bless(run_id: str) -> None:
+    try:
+        row = bless(database(), run_id)
+        st.session_state["runs_note"] = f"Run {run_id} is now the baseline for {row['dataset']}."
+    except BlessError as exc:
+        st.session_state["runs_error"] = str(exc)
+
+
+def actions(runs: list[dict[str, Any]], blessed: set[str]) -> None:
     by_id = {r["run_id"]: r for r in runs}
+    # The status is in the table: a label that changes under a selectbox is not redrawn by the browser.
     chosen = st.selectbox("Run", list(by_id), key="runs_action_run",
-                          format_func=lambda i: f"{i} · {by_id[i]['label'] or '(no label)'} · {by_id[i]['status']}")
+                          format_func=lambda i: f"{i} · {by_id[i]['label'] or '(no label)'}")
     run = by_id[chosen]
-    cols = st.columns(4)
-    db = database()
+    if error := st.session_state.pop("runs_error", None):
+        st.error(md(error))
+    if note := st.session_state.pop("runs_note", None):
+        st.success(md(note))
+    row = st.container(horizontal=True, vertical_alignment="center")
     if run["status"] == "running":
-        if cols[0].button("Cancel run", key="cancel_run", icon=":material/stop:"):
-            try:
-                launch.cancel_run(db, chosen)
-                st.toast(f"Asked run {chosen} to stop")
-            except ValueError as exc:
-                st.error(str(exc))
+        row.button("Cancel run", key="cancel_run", icon=":material/stop:", on_click=_cancel, args=(chosen,))
     elif run["done"] < (run["total_cases"] or 0) or run["status"] in ("interrupted", "cancelled", "failed"):
-        if cols[0].button("Resume run", key="resume_run", icon=":material/play_arrow:"):
-            try:
-                launch.resume_run(db, chosen)
-                st.toast(f"Resuming run {chosen}")
-                data.runs.clear()
-            except ValueError as exc:
-                st.error(str(exc))
+        row.button("Resume run", key="resume_run", icon=":material/play_arrow:", on_click=_resume, args=(chosen,))
     if run["status"] == "finished":
-        if chosen in blessed_ids(db):
-            cols[1].caption(f"Baseline for {run['dataset']} at {run['endpoint']}")
-        elif cols[1].button("Bless as baseline", key="bless_run", icon=":material/verified:",
-                            help="Release gates compare new runs of this dataset and endpoint with this one."):
-            try:
-                bless(db, chosen)
-                st.toast(f"Run {chosen} is now the baseline for {run['dataset']}")
-                st.rerun()
-            except BlessError as exc:
-                st.error(str(exc))
+        if chosen in blessed:
+            row.caption(f"The baseline for {md(run['dataset'])} at {md(run['endpoint'])}")
+        else:
+            row.button("Bless as baseline", key="bless_run", icon=":material/verified:", on_click=_bless,
+                       args=(chosen,),
+                       help="Release gates compare new runs of this dataset and endpoint with this one.")
+    if run.get("error_kinds"):
+        st.caption(f"Error kinds: {md(run['error_kinds'].replace(',', ', '))}")
     if run.get("message"):
         st.caption("Message")
         st.text(run["message"])
-    tail = launch.log_tail(db, chosen)
+    tail = launch.log_tail(database(), chosen)
     if tail:
         with st.expander("Log of the run's process"):
             st.code(tail, language=None)
 
 
-def blessed_ids(db) -> set[str]:
-    return {b["run_id"] for b in list_baselines(db)}
-
-
 def runs_section() -> None:
-    runs = data.runs(str(db_path()))
-    running = any(r["status"] == "running" for r in runs)
+    running = any(r["status"] == "running" for r in data.runs(str(db_path())))
 
-    @st.fragment(run_every=2.0 if running else None)
+    @st.fragment(run_every=POLL_S if running else None)
     def live() -> None:
         current = data.runs(str(db_path()))
+        still_running = any(r["status"] == "running" for r in current)
+        if running and not still_running:
+            st.rerun(scope="app")  # the last run ended: redraw everything once, and stop polling
         if not current:
             st.info("No runs yet. Launch one in the next tab, or from a terminal with `vton-eval run`.")
             return
-        st.dataframe(runs_frame(current, blessed_ids(database())), hide_index=True, width="stretch", column_config={
-            "progress": st.column_config.ProgressColumn("progress", format="percent", min_value=0, max_value=1),
-            "duration (s)": st.column_config.NumberColumn(format="%.0f"),
-            "started": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
-        })
-        if any(r["status"] == "running" for r in current):
-            st.caption("Refreshing every 2 s while a run is going.")
-        actions(current)
+        blessed = blessed_ids()
+        st.dataframe(runs_frame(current, blessed), hide_index=True, column_config=RUN_COLUMNS, key="runs_table")
+        if still_running:
+            st.caption(f"Updating every {POLL_S:.0f} s while a run is going.")
+        actions(current, blessed)
 
     live()
 
 
 def body() -> None:
     st.title("Runs")
-    tab_runs, tab_launch, tab_try = st.tabs(["Runs", "Launch a run", "Try one pair"])
+    show_runs_tab_if_asked()
+    tab_runs, tab_launch, tab_try = st.tabs(TABS, key=RUNS_TAB_KEY, on_change="rerun")
     with tab_runs:
         runs_section()
     with tab_launch:
@@ -106,4 +141,4 @@ def body() -> None:
         try_one_pair()
 
 
-render(body, needs_data=False)
+render(body, needs_data=False, shared_reads=False)

@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from vton_eval.analytics.filters import reading
+from vton_eval.analytics.overview import with_liveness
 from vton_eval.analytics.similarity import (  # noqa: F401  (re-exported: the page and tests use them here)
     SIM_TABLE,
     Item,
@@ -227,7 +228,8 @@ def compare_view(db: Database, run_ids: Sequence[str], flt: CaseFilter = CaseFil
 
 @dataclass
 class CompareSetup:
-    runs: pd.DataFrame  # runs with results, newest first: run_id, label, dataset, endpoint, status, created_at, done
+    runs: pd.DataFrame  # suite runs with results, newest first: run_id, label, dataset, endpoint, status, created_at,
+    # message, total_cases, done (single-pair tries are never compared)
     baseline: str | None  # the one asked for if it exists, else a default
     others: pd.DataFrame  # runs over the baseline's dataset, newest first, with `shared` (cases in common)
     workflows: list[str]  # of the baseline's results
@@ -248,12 +250,15 @@ def default_baseline(runs: pd.DataFrame) -> str | None:
 
 def compare_setup(db: Database, baseline: str | None = None) -> CompareSetup:
     """What the run pickers and filters offer, read on one connection."""
-    empty = pd.DataFrame(columns=["run_id", "label", "dataset", "endpoint", "status", "created_at", "done", "shared"])
+    empty = pd.DataFrame(columns=["run_id", "label", "dataset", "endpoint", "status", "created_at", "message",
+                                  "total_cases", "done", "shared"])
     with reading(db) as read:
         runs = read("""
-            SELECT r.run_id, r.label, r.dataset, r.endpoint, r.status, r.created_at, c.done
-            FROM runs r JOIN (SELECT run_id, count(*) AS done FROM results GROUP BY 1) c USING (run_id)
-            ORDER BY r.created_at DESC, r.run_id""")
+            SELECT r.run_id, r.label, r.dataset, r.endpoint, r.status, r.created_at, r.message, r.total_cases,
+                   r.pid, r.host, c.done
+            FROM runs r JOIN (SELECT run_id, sum(cases) AS done FROM run_summary GROUP BY 1) c USING (run_id)
+            WHERE r.kind = 'suite' ORDER BY r.created_at DESC, r.run_id""")
+        runs = with_liveness(runs)
         if runs.empty:
             return CompareSetup(empty, None, empty, [], [])
         if baseline not in set(runs["run_id"]):

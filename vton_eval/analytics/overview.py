@@ -1,24 +1,46 @@
-"""What a product manager reads: per-run headline numbers, their change, and chart-ready aggregates."""
+"""What a product manager reads: a run's headline numbers, their change, and chart-ready aggregates.
+
+Lists, the trend and "the previous comparable run" read the per-run summaries
+(`vton_eval.store.summaries`); raw result rows are scanned only for the run on screen (and the run
+it is compared with). Only suite runs appear: single-pair tries are listed on the Runs page.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
-from vton_eval.analytics.filters import RunFilter, frame
+from vton_eval.analytics.filters import Read, RunFilter, frame, reading
 from vton_eval.store.db import Database
+from vton_eval.store.runs import SUITE, process_alive
 
 HEADLINE_KEYS = ("cases", "success_rate", "error_rate", "p50_ms", "p95_ms", "p99_ms")
+TREND_RUNS = 60
 
 
 def pick_runs(db: Database, flt: RunFilter = RunFilter()) -> pd.DataFrame:
-    """Runs matching the filter, newest first, with enough to label them in a picker."""
+    """Suite runs matching the filter, newest first, with what a picker and a status line need."""
     where, params = flt.run_sql()
-    return frame(db, f"""
-        SELECT r.run_id, r.label, r.dataset, r.endpoint, r.status, r.workflows, r.created_at,
-               (SELECT count(*) FROM results x WHERE x.run_id = r.run_id) AS done, r.total_cases
-        FROM runs r WHERE {where} ORDER BY r.created_at DESC""", params)
+    runs = frame(db, f"""
+        SELECT r.run_id, r.label, r.dataset, r.endpoint, r.status, r.workflows, r.created_at, r.finished_at,
+               r.message, r.pid, r.host, coalesce(s.done, 0) AS done, r.total_cases
+        FROM runs r LEFT JOIN (SELECT run_id, sum(cases) AS done FROM run_summary GROUP BY 1) s USING (run_id)
+        WHERE r.kind = ? AND {where} ORDER BY r.created_at DESC, r.run_id DESC""", [SUITE, *params])
+    return with_liveness(runs)
+
+
+def with_liveness(runs: pd.DataFrame) -> pd.DataFrame:
+    """A run recorded as running whose process is gone was killed: it reads as interrupted."""
+    if runs.empty or "pid" not in runs:
+        return runs
+    for i in runs.index[runs["status"] == "running"]:
+        pid = runs.at[i, "pid"]
+        if process_alive(None if pd.isna(pid) else int(pid), runs.at[i, "host"]) is False:
+            runs.at[i, "status"] = "interrupted"
+            runs.at[i, "message"] = runs.at[i, "message"] or "the run's process is gone (killed?); resume it"
+    return runs
 
 
 def default_run(runs: pd.DataFrame) -> str | None:
@@ -32,23 +54,34 @@ def default_run(runs: pd.DataFrame) -> str | None:
     return str((with_results if not with_results.empty else runs).iloc[0]["run_id"])
 
 
+def is_partial(run: dict[str, Any] | pd.Series) -> bool:
+    """Whether a run's numbers cover less than it planned (it stopped, failed, or is still going)."""
+    return run["status"] != "finished" or int(run["done"] or 0) < int(run["total_cases"] or 0)
+
+
+_PREVIOUS = """
+    SELECT p.run_id FROM runs r JOIN runs p
+      ON p.dataset = r.dataset AND coalesce(p.workflows, '') = coalesce(r.workflows, '')
+     AND p.created_at < r.created_at AND p.run_id <> r.run_id
+    WHERE r.run_id = ? AND p.kind = 'suite' AND p.status = 'finished'
+      AND EXISTS (SELECT 1 FROM run_summary s WHERE s.run_id = p.run_id)
+    ORDER BY p.created_at DESC LIMIT 1"""
+
+
 def previous_comparable(db: Database, run_id: str) -> str | None:
-    """The latest earlier run over the same dataset and workflows (what 'change' compares with)."""
-    df = frame(db, """
-        SELECT p.run_id FROM runs r JOIN runs p
-          ON p.dataset = r.dataset AND coalesce(p.workflows, '') = coalesce(r.workflows, '')
-         AND p.created_at < r.created_at AND p.run_id <> r.run_id
-        WHERE r.run_id = ? AND EXISTS (SELECT 1 FROM results x WHERE x.run_id = p.run_id)
-        ORDER BY p.created_at DESC LIMIT 1""", [run_id])
+    """The latest earlier finished suite run over the same dataset and workflows (what 'change' compares with)."""
+    with reading(db) as read:
+        return _previous(read, run_id)
+
+
+def _previous(read: Read, run_id: str) -> str | None:
+    df = read(_PREVIOUS, [run_id])
     return None if df.empty else str(df.iloc[0]["run_id"])
 
 
-def headline(db: Database, run_ids: list[str], flt: RunFilter = RunFilter()) -> pd.DataFrame:
-    """One row per run: cases, success and error rates, latency percentiles (ok calls only)."""
-    if not run_ids:
-        return pd.DataFrame(columns=["run_id", *HEADLINE_KEYS])
+def _headline(read: Read, run_ids: list[str], flt: RunFilter) -> pd.DataFrame:
     wf, wf_params = flt.result_sql()
-    return frame(db, f"""
+    return read(f"""
         SELECT res.run_id, count(*) AS cases,
                avg(CASE WHEN status = 'ok' THEN 1.0 ELSE 0.0 END) AS success_rate,
                avg(CASE WHEN status = 'error' THEN 1.0 ELSE 0.0 END) AS error_rate,
@@ -59,10 +92,17 @@ def headline(db: Database, run_ids: list[str], flt: RunFilter = RunFilter()) -> 
         GROUP BY res.run_id""", [*run_ids, *wf_params])
 
 
-def headline_with_change(db: Database, run_id: str, flt: RunFilter = RunFilter()) -> dict[str, Any]:
-    """{'current': {...}, 'previous': {...} | None, 'previous_run': id | None, 'delta': {...}}."""
-    prev = previous_comparable(db, run_id)
-    df = headline(db, [run_id] + ([prev] if prev else []), flt)
+def headline(db: Database, run_ids: list[str], flt: RunFilter = RunFilter()) -> pd.DataFrame:
+    """One row per run: cases, success and error rates, latency percentiles (ok calls only)."""
+    if not run_ids:
+        return pd.DataFrame(columns=["run_id", *HEADLINE_KEYS])
+    with reading(db) as read:
+        return _headline(read, run_ids, flt)
+
+
+def _with_change(read: Read, run_id: str, flt: RunFilter) -> dict[str, Any]:
+    prev = _previous(read, run_id)
+    df = _headline(read, [run_id] + ([prev] if prev else []), flt)
     rows = {r["run_id"]: r for r in df.to_dict("records")}
     current = rows.get(run_id, dict.fromkeys(HEADLINE_KEYS))
     previous = rows.get(prev) if prev else None
@@ -73,82 +113,121 @@ def headline_with_change(db: Database, run_id: str, flt: RunFilter = RunFilter()
     return {"current": current, "previous": previous, "previous_run": prev, "delta": delta}
 
 
+def headline_with_change(db: Database, run_id: str, flt: RunFilter = RunFilter()) -> dict[str, Any]:
+    """{'current': {...}, 'previous': {...} | None, 'previous_run': id | None, 'delta': {...}}."""
+    with reading(db) as read:
+        return _with_change(read, run_id, flt)
+
+
+def _errors_by_workflow(read: Read, run_id: str, flt: RunFilter) -> pd.DataFrame:
+    """Every workflow of the run (planned or recorded), with its errors split by kind: rows (workflow,
+    error_kind (None when it had none), n, cases, rate). `cases` counts recorded results."""
+    wf, params = flt.result_sql("w")
+    return read(f"""
+        WITH planned AS (SELECT trim(unnest(string_split(coalesce(workflows, ''), ','))) AS workflow
+                         FROM runs WHERE run_id = ?),
+             w AS (SELECT workflow FROM planned WHERE workflow <> ''
+                   UNION SELECT workflow FROM run_summary WHERE run_id = ?)
+        SELECT w.workflow, k.error_kind, coalesce(k.n, 0) AS n, coalesce(s.cases, 0) AS cases,
+               CASE WHEN coalesce(s.cases, 0) > 0 THEN coalesce(k.n, 0) / s.cases END AS rate
+        FROM w LEFT JOIN run_summary s ON s.run_id = ? AND s.workflow = w.workflow
+        LEFT JOIN run_error_kinds k ON k.run_id = ? AND k.workflow = w.workflow
+        WHERE {wf} ORDER BY w.workflow, n DESC, k.error_kind""", [run_id, run_id, run_id, run_id, *params])
+
+
 def errors_by_workflow(db: Database, run_id: str, flt: RunFilter = RunFilter()) -> pd.DataFrame:
-    """Error rate by workflow split by error kind: rows (workflow, error_kind, n, cases, rate)."""
-    wf, params = flt.result_sql()
-    return frame(db, f"""
-        WITH t AS (SELECT workflow, count(*) AS cases FROM results res WHERE run_id = ? AND {wf} GROUP BY 1)
-        SELECT res.workflow, res.error_kind, count(*) AS n, any_value(t.cases) AS cases,
-               count(*) / any_value(t.cases) AS rate
-        FROM results res JOIN t USING (workflow)
-        WHERE res.run_id = ? AND res.status = 'error' AND {wf}
-        GROUP BY ALL ORDER BY res.workflow, n DESC""", [run_id, *params, run_id, *params])
+    with reading(db) as read:
+        return _errors_by_workflow(read, run_id, flt)
 
 
-def latency_stats(db: Database, run_id: str, flt: RunFilter = RunFilter(), bins: int = 30) -> pd.DataFrame:
-    """Latency histogram per workflow (ok calls), binned in SQL: rows (workflow, bin_ms, width_ms, n)."""
-    wf, params = flt.result_sql()
-    return frame(db, f"""
-        WITH ok AS (SELECT workflow, latency_ms FROM results res
-                    WHERE run_id = ? AND status = 'ok' AND latency_ms IS NOT NULL AND {wf}),
-             span AS (SELECT min(latency_ms) AS lo, greatest(max(latency_ms) - min(latency_ms), 1e-9) AS w FROM ok)
-        SELECT workflow,
-               span.lo + least(floor((latency_ms - span.lo) / span.w * {bins}), {bins} - 1) * span.w / {bins}
-                 AS bin_ms,
-               span.w / {bins} AS width_ms, count(*) AS n
-        FROM ok, span GROUP BY ALL ORDER BY workflow, bin_ms""", [run_id, *params])
+def _latency(read: Read, run_id: str, flt: RunFilter) -> pd.DataFrame:
+    wf, params = flt.result_sql("s")
+    return read(f"""
+        SELECT workflow, ok AS n, min_ms, p05_ms, p25_ms, p50_ms, p75_ms, p95_ms, p99_ms, max_ms, mean_queue_ms
+        FROM run_summary s WHERE run_id = ? AND ok > 0 AND {wf} ORDER BY workflow""", [run_id, *params])
 
 
 def latency_percentiles(db: Database, run_id: str, flt: RunFilter = RunFilter()) -> pd.DataFrame:
-    wf, params = flt.result_sql()
-    return frame(db, f"""
-        SELECT workflow, count(*) AS n,
-               quantile_cont(latency_ms, 0.5) AS p50_ms, quantile_cont(latency_ms, 0.95) AS p95_ms,
-               quantile_cont(latency_ms, 0.99) AS p99_ms, avg(queue_ms) AS mean_queue_ms
-        FROM results res WHERE run_id = ? AND status = 'ok' AND {wf} GROUP BY 1 ORDER BY 1""", [run_id, *params])
+    """Per workflow, ok calls: n, min, p5, p25, p50, p75, p95, p99, max latency and mean queue time (ms)."""
+    with reading(db) as read:
+        return _latency(read, run_id, flt)
 
 
-def trend(db: Database, flt: RunFilter = RunFilter(), limit_runs: int = 60) -> pd.DataFrame:
-    """Error rate and p95 per workflow for the latest runs matching the filter, oldest first."""
+def _trend(read: Read, flt: RunFilter, limit_runs: int) -> pd.DataFrame:
     where, params = flt.run_sql()
-    wf, wf_params = flt.result_sql()
-    return frame(db, f"""
-        WITH chosen AS (SELECT run_id, label, created_at FROM runs r WHERE {where}
+    wf, wf_params = flt.result_sql("s")
+    return read(f"""
+        WITH chosen AS (SELECT run_id, label, created_at FROM runs r
+                        WHERE r.kind = 'suite' AND r.status = 'finished' AND {where}
                         ORDER BY created_at DESC LIMIT {int(limit_runs)})
-        SELECT c.run_id, c.label, c.created_at, res.workflow, count(*) AS cases,
-               avg(CASE WHEN res.status = 'error' THEN 1.0 ELSE 0.0 END) AS error_rate,
-               quantile_cont(res.latency_ms, 0.95) FILTER (WHERE res.status = 'ok') AS p95_ms
-        FROM chosen c JOIN results res USING (run_id)
-        WHERE {wf}
-        GROUP BY ALL ORDER BY c.created_at, res.workflow""", [*params, *wf_params])
+        SELECT c.run_id, c.label, c.created_at, s.workflow, s.cases, s.errors,
+               s.errors / s.cases AS error_rate, s.p95_ms
+        FROM chosen c JOIN run_summary s USING (run_id)
+        WHERE {wf} ORDER BY c.created_at, s.workflow""", [*params, *wf_params])
 
 
-def tag_heatmap(db: Database, run_id: str, flt: RunFilter = RunFilter()) -> pd.DataFrame:
-    """Error rate for each workflow x tag of a run: rows (workflow, tag, cases, error_rate)."""
+def trend(db: Database, flt: RunFilter = RunFilter(), limit_runs: int = TREND_RUNS) -> pd.DataFrame:
+    """Error rate and p95 per workflow for the latest finished suite runs matching the filter, oldest first."""
+    with reading(db) as read:
+        return _trend(read, flt, limit_runs)
+
+
+def _tag_heatmap(read: Read, run_id: str, flt: RunFilter) -> pd.DataFrame:
     wf, params = flt.result_sql()
-    return frame(db, f"""
+    return read(f"""
         WITH tagged AS (
             SELECT res.workflow, res.status, unnest(string_split(coalesce(nullif(c.tags, ''), '(untagged)'), ';'))
                    AS tag
             FROM results res JOIN cases c USING (run_id, pair_id)
-            WHERE res.run_id = ? AND {wf})
-        SELECT workflow, trim(tag) AS tag, count(*) AS cases,
+            WHERE res.run_id = ? AND c.run_id = ? AND {wf})
+        SELECT workflow, trim(tag) AS tag, count(*) AS cases, count(*) FILTER (WHERE status = 'error') AS errors,
                avg(CASE WHEN status = 'error' THEN 1.0 ELSE 0.0 END) AS error_rate
-        FROM tagged GROUP BY ALL ORDER BY workflow, tag""", [run_id, *params])
+        FROM tagged GROUP BY ALL ORDER BY workflow, tag""", [run_id, run_id, *params])
+
+
+def tag_heatmap(db: Database, run_id: str, flt: RunFilter = RunFilter()) -> pd.DataFrame:
+    """Errors for each workflow x tag of a run: rows (workflow, tag, cases, errors, error_rate)."""
+    with reading(db) as read:
+        return _tag_heatmap(read, run_id, flt)
+
+
+def _flag_rates(read: Read, run_id: str, flt: RunFilter) -> pd.DataFrame:
+    wf, params = flt.result_sql("s")
+    rates = read(f"""
+        SELECT workflow, checked AS outputs, flagged, silent_failures,
+               flagged / checked AS flag_rate, silent_failures / checked AS silent_failure_rate
+        FROM run_summary s WHERE run_id = ? AND checked > 0 AND {wf} ORDER BY workflow""", [run_id, *params])
+    if rates.empty:
+        return rates
+    names = read("""
+        WITH names AS (SELECT workflow, trim(unnest(string_split(flags, ';'))) AS flag FROM results
+                       WHERE run_id = ? AND coalesce(flags, '') <> '' AND checks IS NOT NULL)
+        SELECT workflow, string_agg(flag || ' ' || n, ', ' ORDER BY n DESC, flag) AS flags
+        FROM (SELECT workflow, flag, count(*) AS n FROM names WHERE flag <> '' GROUP BY ALL) GROUP BY workflow""",
+                 [run_id])
+    return rates.merge(names, on="workflow", how="left") if not names.empty else rates.assign(flags=None)
 
 
 def flag_rates(db: Database, run_id: str, flt: RunFilter = RunFilter()) -> pd.DataFrame:
     """Per workflow: how many outputs the automatic checks flagged (soft) or failed (silent failures)."""
-    wf, params = flt.result_sql()
-    return frame(db, f"""
-        WITH judged AS (
-            SELECT workflow, status, error_kind, flags FROM results res
-            WHERE run_id = ? AND output_path IS NOT NULL AND checks IS NOT NULL AND {wf}),
-        names AS (
-            SELECT workflow, unnest(string_split(flags, ';')) AS flag FROM judged WHERE coalesce(flags, '') <> '')
-        SELECT j.workflow, count(*) AS outputs,
-               count(*) FILTER (WHERE coalesce(flags, '') <> '' AND status = 'ok') / count(*) AS flag_rate,
-               count(*) FILTER (WHERE error_kind = 'silent_failure') / count(*) AS silent_failure_rate,
-               (SELECT string_agg(flag || ' ' || n, ', ' ORDER BY n DESC, flag) FROM
-                   (SELECT flag, count(*) AS n FROM names WHERE names.workflow = j.workflow GROUP BY flag)) AS flags
-        FROM judged j GROUP BY j.workflow ORDER BY j.workflow""", [run_id, *params])
+    with reading(db) as read:
+        return _flag_rates(read, run_id, flt)
+
+
+@dataclass
+class Overview:
+    """Everything the Overview page shows for one run, read on one connection."""
+
+    headline: dict[str, Any]
+    errors: pd.DataFrame
+    latency: pd.DataFrame
+    trend: pd.DataFrame
+    heatmap: pd.DataFrame
+    flags: pd.DataFrame
+
+
+def overview(db: Database, run_id: str, flt: RunFilter = RunFilter(), trend_runs: int = TREND_RUNS) -> Overview:
+    with reading(db) as read:
+        return Overview(_with_change(read, run_id, flt), _errors_by_workflow(read, run_id, flt),
+                        _latency(read, run_id, flt), _trend(read, flt, trend_runs), _tag_heatmap(read, run_id, flt),
+                        _flag_rates(read, run_id, flt))

@@ -6,6 +6,7 @@ costs the same per page as a run of fifty.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,20 +84,33 @@ def _named(values: list[Any], sql: str) -> tuple[str, dict[str, Any]]:
 
 
 def case_page(db: Database, run_id: str, reviewer: str, flt: ReviewFilter = ReviewFilter(),
-              sort: str = "unreviewed first", page: int = 1, page_size: int = 24) -> tuple[pd.DataFrame, int]:
-    """(the cases of one page, the number of cases matching the filter)."""
+              sort: str = "unreviewed first", page: int = 1, page_size: int = 24,
+              pinned: Sequence[tuple[str, int]] | None = None) -> tuple[pd.DataFrame, int]:
+    """(the cases of one page, the number of cases matching the filter).
+
+    `pinned`: the (pair_id, repeat) of the cases to show, in this order, instead of the page the sort
+    gives now. A page keeps its cards in place while they are judged (a verdict would otherwise move
+    a card under the reviewer's pointer, as "unreviewed first" sorts judged cases last)."""
     where, flt_params = flt.sql()
     where, params = _named(flt_params, where)
     params.update(run=run_id, reviewer=reviewer or "")
     order = SORTS.get(sort, SORTS["unreviewed first"])
+    columns = """res.pair_id, res."repeat", res.workflow, res.status, res.error_kind, res.error_message,
+               res.latency_ms, res.output_path, res.flags, c.base_path, c.product_path, c.mask_path,
+               c.reference_path, c.tags, my_verdict, my_reasons, my_note, coalesce(n_verdicts, 0) AS n_verdicts,
+               all_verdicts, distinct_verdicts"""
     with reading(db) as read:
         total = read(f"SELECT count(*) AS n {_BASE} AND {where}", params)
         n = int(total.iloc[0]["n"]) if not total.empty else 0
+        if pinned:
+            keys = {f"k{i}": f"{pair}\x1f{int(repeat)}" for i, (pair, repeat) in enumerate(pinned)}
+            rows = read(f"""
+            SELECT {columns}, list_position([{", ".join("$" + k for k in keys)}],
+                                            res.pair_id || chr(31) || res."repeat") AS _pos
+            {_BASE} AND _pos IS NOT NULL ORDER BY _pos""", {**params, **keys})
+            return rows.drop(columns=["_pos"], errors="ignore"), n
         rows = read(f"""
-        SELECT res.pair_id, res."repeat", res.workflow, res.status, res.error_kind, res.error_message,
-               res.latency_ms, res.output_path, res.flags, c.base_path, c.product_path, c.mask_path,
-               c.reference_path, c.tags, my_verdict, my_reasons, my_note, coalesce(n_verdicts, 0) AS n_verdicts,
-               all_verdicts, distinct_verdicts
+        SELECT {columns}
         {_BASE} AND {where}
         ORDER BY {order}
         LIMIT {int(page_size)} OFFSET {max(0, int(page) - 1) * int(page_size)}""", params)
@@ -104,7 +118,8 @@ def case_page(db: Database, run_id: str, reviewer: str, flt: ReviewFilter = Revi
 
 
 def progress(db: Database, run_id: str, reviewer: str) -> dict[str, Any]:
-    """Cases, how many this reviewer judged, their pass rate so far; and any reviewer's coverage."""
+    """Cases, how many this reviewer judged (pass, fail, unsure), their pass rate so far (passes among pass and
+    fail: unsure cases are left out), and how many cases any reviewer judged."""
     with reading(db) as read:
         return _progress(read, run_id, reviewer)
 
@@ -123,6 +138,7 @@ def _progress(read: Any, run_id: str, reviewer: str) -> dict[str, Any]:
                count(mine.verdict) AS reviewed,
                count(*) FILTER (WHERE mine.verdict = 'pass') AS passed,
                count(*) FILTER (WHERE mine.verdict = 'fail') AS failed,
+               count(*) FILTER (WHERE mine.verdict = 'unsure') AS unsure,
                count(*) FILTER (WHERE anyone.n > 0) AS reviewed_by_anyone
         FROM results res
         LEFT JOIN (SELECT pair_id, "repeat", verdict FROM reviews WHERE run_id = $run AND reviewer = $reviewer) mine
@@ -131,9 +147,12 @@ def _progress(read: Any, run_id: str, reviewer: str) -> dict[str, Any]:
                USING (pair_id, "repeat")
         WHERE res.run_id = $run""", {"run": run_id, "reviewer": reviewer or ""})
     if df.empty:
-        return {"cases": 0, "reviewed": 0, "passed": 0, "failed": 0, "reviewed_by_anyone": 0, "pass_rate": None}
+        return {"cases": 0, "reviewed": 0, "passed": 0, "failed": 0, "unsure": 0, "reviewed_by_anyone": 0,
+                "pass_rate": None}
     row = {k: int(v) for k, v in df.iloc[0].items()}
-    row["pass_rate"] = row["passed"] / row["reviewed"] if row["reviewed"] else None
+    # "unsure" is no verdict on quality: the rate is passes among the cases judged pass or fail.
+    decided = row["passed"] + row["failed"]
+    row["pass_rate"] = row["passed"] / decided if decided else None
     return row
 
 

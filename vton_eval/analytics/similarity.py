@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pandas as pd
 
-from vton_eval.analytics.filters import frame, reading
+from vton_eval.analytics.filters import Read, frame, reading
 from vton_eval.artifacts import ArtifactStore
 from vton_eval.checks.compare import difference_image, similarity
 from vton_eval.images import load_rgb
@@ -29,7 +29,6 @@ SIM_TABLE = """CREATE TABLE IF NOT EXISTS pair_similarity (
     diff_path VARCHAR, problem VARCHAR, computed_at TIMESTAMP NOT NULL, PRIMARY KEY (output_a, output_b))"""
 # A (key_a, path_a, key_b, path_b) to compare: content keys and artifact paths of the two outputs.
 Item = tuple[str, str, str, str]
-Read = Callable[..., pd.DataFrame]  # `read(sql, params)` from filters.reading: several queries, one connection
 
 
 def has_sim_table(read: Read) -> bool:

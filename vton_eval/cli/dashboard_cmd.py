@@ -7,15 +7,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import click
 
 from vton_eval.store import Database, resolve_db_path
-
-REPO = Path(__file__).resolve().parents[2]
-SAMPLE = REPO / "datasets" / "sample"
 
 
 def _app_path() -> Path:
@@ -73,41 +69,52 @@ def dashboard_command(db_path: str | None, port: int, host: str) -> None:
 @click.option("--db", "db_path", default=None, metavar="PATH",
               help="Database (default: $VTON_EVAL_DB or ./results.duckdb).")
 @click.option("--port", default=8501, show_default=True, type=int, help="Dashboard port.")
-@click.option("--sandbox-port", default=7860, show_default=True, type=int)
-@click.option("--no-dashboard", is_flag=True, help="Only start the sandbox and record the first run.")
+@click.option("--sandbox-port", default=7860, show_default=True, type=int,
+              help="Sandbox port (a free one is picked when it is taken).")
+@click.option("--no-dashboard", is_flag=True, help="Only start the sandbox and record the demo runs.")
 def demo_command(db_path: str | None, port: int, sandbox_port: int, no_dashboard: bool) -> None:
-    """Start the sandbox, record a first run of the sample dataset if there is none, open the dashboard."""
+    """Start the sandbox, record a baseline and a regressed candidate of the sample dataset (once), bless the
+    baseline, gate the candidate, and open the dashboard."""
     from rich.console import Console
 
+    from vton_eval.cli.gate_cmd import run_gate
     from vton_eval.cli.run_cmd import drive_run, print_report
-    from vton_eval.runner import RunSettings, create_run
+    from vton_eval.demo import SAMPLE, has_sample_runs, record_demo
+    from vton_eval.runner import RunReport
     from vton_eval.sandbox import SandboxConfig, start_sandbox
     from vton_eval.sandbox.app import free_port, port_available
-    from vton_eval.store.runs import list_runs
 
     path = resolve_db_path(db_path)
     db = Database(path)
+    if not no_dashboard and not port_available(port):
+        raise click.ClickException(f"port {port} is taken: choose another dashboard port, e.g. make demo PORT=8502 "
+                                   f"(or vton-eval demo --port 8502)")
     if not port_available(sandbox_port):
+        click.echo(f"port {sandbox_port} is taken; the sandbox uses another one")
         sandbox_port = free_port()
-    # A believable service: some latency with jitter, and a few seeded faults to look at.
-    config = SandboxConfig(latency=0.6, jitter=0.5, error_rate=0.06, noop_rate=0.05, seed=1, concurrency=4)
-    sandbox = start_sandbox(config, port=sandbox_port)
+    sandbox = start_sandbox(SandboxConfig(concurrency=8), port=sandbox_port)
     click.echo(f"sandbox serving /generate at {sandbox.url}")
+    console = Console(stderr=True, highlight=False)
+
+    def execute(db: Database, run_id: str) -> RunReport:
+        report = drive_run(db, run_id, console)
+        print_report(db, report, console)
+        return report
+
     try:
-        if not list_runs(db, limit=1):
-            click.echo(f"recording a first run of {SAMPLE} into {path} ...")
-            run_id = create_run(db, RunSettings(dataset=str(SAMPLE), endpoint=sandbox.url, concurrency=4,
-                                                label="demo", retries=0))
-            console = Console(stderr=True, highlight=False)
-            print_report(db, drive_run(db, run_id, console), console)
+        if has_sample_runs(db):
+            click.echo(f"{path} already has runs of {SAMPLE.name}; not recording the demo runs again "
+                       "(use another --db, or delete the file, to start over)")
         else:
-            click.echo(f"{path} already has runs; not recording another")
+            click.echo(f"recording a baseline and a candidate of {SAMPLE} into {path} ...")
+            record_demo(db, sandbox, execute)
+            click.echo("the baseline is blessed; gating the candidate against it (vton-eval gate --candidate latest):")
+            # As `vton-eval gate` does: a log that is not a terminal gets wide lines, not an 80-column fold.
+            run_gate(db, "latest", console=Console(highlight=False, width=None if sys.stdout.isatty() else 160))
         if no_dashboard:
             return
         click.echo(f"dashboard at http://127.0.0.1:{port} (Ctrl-C stops everything)")
-        proc = start_dashboard(path, port, "127.0.0.1", env={"VTON_EVAL_SANDBOX_URL": sandbox.url})
-        time.sleep(0.5)
-        _wait(proc)
+        _wait(start_dashboard(path, port, "127.0.0.1", env={"VTON_EVAL_SANDBOX_URL": sandbox.url}))
     finally:
         sandbox.close()
 

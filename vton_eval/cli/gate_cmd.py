@@ -127,7 +127,8 @@ def run_gate_from_options(db: Database, candidate: str, console: Console | None 
 
 
 @click.command("gate")
-@click.option("--candidate", required=True, metavar="RUN_ID|latest", help="The run under test.")
+@click.option("--candidate", required=True, metavar="RUN_ID|latest",
+              help="The run under test; 'latest' = the newest finished suite run (tries and stopped runs left out).")
 @gate_options
 @db_option
 def gate_command(candidate: str, db_path: str | None, **options: Any) -> None:
@@ -167,7 +168,9 @@ def _show_baselines(db: Database, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="With --list: print JSON.")
 @db_option
 def bless_command(run_id: str | None, show: bool, as_json: bool, db_path: str | None) -> None:
-    """Make a finished run the baseline of its dataset and endpoint (for `gate --baseline blessed`)."""
+    """Make a finished run the baseline of its dataset and endpoint (for `gate --baseline blessed`).
+
+    'latest' is the newest finished suite run (single-pair tries and stopped runs are left out)."""
     from vton_eval.gate import BlessError, bless
 
     db = Database(db_path)

@@ -224,12 +224,14 @@ def _jsonable(run: dict[str, Any]) -> dict[str, Any]:
 @click.command("runs")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (one array) instead of a table.")
 @click.option("--limit", default=50, show_default=True, type=int)
+@click.option("--kind", type=click.Choice(["suite", "try", "all"]), default="all", show_default=True,
+              help="Suite runs, single-pair tries (from the dashboard's Runs page), or both.")
 @db_option
-def runs_command(as_json: bool, limit: int, db_path: str | None) -> None:
+def runs_command(as_json: bool, limit: int, kind: str, db_path: str | None) -> None:
     """List recorded runs, newest first."""
     db = Database(db_path)
     try:
-        runs = list_runs(db, limit=limit)
+        runs = list_runs(db, limit=limit, kind=None if kind == "all" else kind)
     except DatabaseBusy as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
@@ -238,15 +240,37 @@ def runs_command(as_json: bool, limit: int, db_path: str | None) -> None:
     if not runs:
         click.echo(f"no runs in {db.path} yet (start one with `vton-eval run`)")
         return
+    console = Console(highlight=False)
+    if console.width >= TABLE_MIN_WIDTH:
+        console.print(runs_table(runs))
+        return
+    for r in runs:  # a narrow terminal: two lines a run, the id first and whole
+        console.print(f"{r['run_id']}  {r['status']}  {r['done']}/{r['total_cases']}  ok {r['ok']}  "
+                      f"errors {r['errors']}  {_duration(r)}", soft_wrap=True)
+        console.print(f"  {one_line(r['label'] or '(no label)')} · {r.get('kind') or 'suite'} · "
+                      f"{one_line(r['dataset'])} · {one_line(r['endpoint'])}")
+
+
+TABLE_MIN_WIDTH = 120  # narrower, the table's columns fold into unreadable slivers
+
+
+def _duration(run: dict[str, Any]) -> str:
+    return f"{run['duration_s']:.0f} s" if run["duration_s"] is not None else "-"
+
+
+def runs_table(runs: list[dict[str, Any]]) -> Table:
+    """The `runs` table. A run id is what people copy into the next command: it is never cut or wrapped
+    (the other columns fold instead)."""
     table = Table()
-    for name in ("run", "label", "status", "dataset", "endpoint", "progress", "ok", "errors", "duration"):
-        table.add_column(name)
+    widest = max(len(r["run_id"]) for r in runs)
+    table.add_column("run", no_wrap=True, min_width=widest, overflow="ignore")
+    for name in ("kind", "label", "status", "dataset", "endpoint", "progress", "ok", "errors", "duration"):
+        table.add_column(name, overflow="fold")
     for r in runs:
-        duration = f"{r['duration_s']:.0f} s" if r["duration_s"] is not None else "-"
-        table.add_row(r["run_id"], one_line(r["label"] or ""), r["status"], one_line(r["dataset"]),
-                      one_line(r["endpoint"]), f"{r['done']}/{r['total_cases']}", str(r["ok"]), str(r["errors"]),
-                      duration)
-    Console(highlight=False).print(table)
+        table.add_row(r["run_id"], r.get("kind") or "suite", one_line(r["label"] or ""), r["status"],
+                      one_line(r["dataset"]), one_line(r["endpoint"]), f"{r['done']}/{r['total_cases']}", str(r["ok"]),
+                      str(r["errors"]), _duration(r))
+    return table
 
 
 COMMANDS = [run_command, resume_command, cancel_command, runs_command]

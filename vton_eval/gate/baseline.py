@@ -10,7 +10,7 @@ from typing import Any
 
 from vton_eval.gate.model import GateError
 from vton_eval.store.db import Database, NoDatabase
-from vton_eval.store.runs import get_run, list_runs, resolve_run_id, utcnow
+from vton_eval.store.runs import get_run, latest_run, resolve_run_id, utcnow
 
 
 class BlessError(GateError):
@@ -18,14 +18,17 @@ class BlessError(GateError):
 
 
 def bless(db: Database, run_id: str) -> dict[str, Any]:
-    """Make `run_id` (a unique prefix of one, or 'latest') the baseline of its (dataset, endpoint).
+    """Make `run_id` (a unique prefix of one, or 'latest': the newest finished suite run) the baseline of
+    its (dataset, endpoint).
 
     Replaces a previous blessing for the same pair. Returns the baseline row
     {dataset, endpoint, run_id, blessed_at, previous_run_id}. Raises BlessError.
     """
     if run_id == "latest":
-        newest = list_runs(db, limit=1)
-        full = newest[0]["run_id"] if newest else None
+        full = latest_run(db)
+        if full is None:
+            raise BlessError(f"no finished suite run in {db.path} to bless ('latest' leaves out single-pair tries "
+                             "and runs that failed or were stopped)")
     else:
         full = resolve_run_id(db, run_id)
     run = get_run(db, full) if full else None

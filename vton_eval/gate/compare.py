@@ -39,7 +39,7 @@ from vton_eval.gate.model import (
 )
 from vton_eval.gate.stats import bootstrap_quantile_ratio, newcombe_difference, percentile
 from vton_eval.store.db import Database, DatabaseBusy, NoDatabase
-from vton_eval.store.runs import get_run, list_runs, resolve_run_id
+from vton_eval.store.runs import get_run, latest_run, resolve_run_id
 
 
 def _pp(x: float) -> str:
@@ -140,10 +140,11 @@ def _compare_workflow(workflow: str, counts: Counts, data: Comparison, t: GateTh
 
 def _resolve_candidate(db: Database, candidate: str) -> dict:
     if candidate == "latest":
-        runs = list_runs(db, limit=1)
-        if not runs:
-            raise GateError(f"no runs in {db.path}")
-        return runs[0]
+        latest = latest_run(db)
+        if latest is None:
+            raise GateError(f"no finished suite run in {db.path} to gate ('latest' leaves out single-pair tries "
+                            "and runs that failed or were stopped)")
+        return get_run(db, latest) or {}
     full = resolve_run_id(db, candidate)
     run = get_run(db, full) if full else None
     if run is None:

@@ -24,6 +24,7 @@ from vton_eval.backend import Endpoint, EndpointError, EndpointStopped
 from vton_eval.datasets import Dataset, load_dataset
 from vton_eval.errors import VtonEvalError
 from vton_eval.outcome import Outcome
+from vton_eval.provenance import tool_version
 from vton_eval.quota import SlidingWindowLimiter, parse_rate
 from vton_eval.runner.dispatch import Attempted, Dispatcher, Task
 from vton_eval.runner.plan import parse_shard, select_pairs
@@ -149,7 +150,7 @@ def create_run(db: Database, settings: RunSettings, dataset: Dataset | None = No
             "concurrency": settings.concurrency, "rate_limit": settings.rate_limit, "repeats": settings.repeats,
             "retries": settings.retries, "timeout_s": settings.timeout_s,
             "total_cases": len(pairs) * settings.repeats, "settings": settings.to_json(), "shard": settings.shard,
-            "checks_config": thresholds_json,
+            "checks_config": thresholds_json, "kind": settings.kind, "tool_version": tool_version(),
         })
         insert_cases(con, cases)
         con.execute("COMMIT")

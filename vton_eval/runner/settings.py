@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from vton_eval.backend import check_endpoint_text
 from vton_eval.quota import parse_rate
 from vton_eval.runner.plan import parse_shard
+from vton_eval.store.runs import RUN_KINDS, SUITE
 
 
 @dataclass
@@ -28,6 +29,7 @@ class RunSettings:
     checks: bool = True
     backoff_s: float = 1.0
     check_thresholds: dict[str, object] | None = None
+    kind: str = SUITE  # "suite", or "try" for one pair sent from the Runs page (kept out of trends and gates)
     extra: dict[str, object] = field(default_factory=dict)
 
     def validate(self) -> RunSettings:
@@ -46,6 +48,8 @@ class RunSettings:
         if self.rate_limit:
             parse_rate(self.rate_limit)
         parse_shard(self.shard)
+        if self.kind not in RUN_KINDS:
+            raise ValueError(f"a run is one of {', '.join(RUN_KINDS)} (got {self.kind!r})")
         return self
 
     def to_json(self) -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 
 from vton_eval.errors import VtonEvalError
-from vton_eval.store.schema import migrate
+from vton_eval.store.schema import SCHEMA_VERSION, current_version, migrate
 
 DEFAULT_DB = "results.duckdb"
 
@@ -107,6 +107,8 @@ class Database:
         """A connection for one unit of work. Read-only on a missing file raises NoDatabase."""
         if read_only and not self.exists():
             raise NoDatabase(f"no database at {self.path} yet")
+        if read_only and self.path not in _migrated:
+            self._upgrade_if_old(busy_timeout_s)
         deadline = time.monotonic() + (self.busy_timeout_s if busy_timeout_s is None else busy_timeout_s)
         delay = 0.01
         lock = _process_lock(self.path)
@@ -137,6 +139,21 @@ class Database:
                 raise
             finally:
                 con.close()
+
+    def _upgrade_if_old(self, busy_timeout_s: float | None) -> None:
+        """A file an older vton-eval wrote gets the current schema before anyone reads it (checked once)."""
+        with _process_lock(self.path):
+            _migrated.add(self.path)  # "checked": the read below must not check again
+            try:
+                with self.connect(read_only=True, busy_timeout_s=busy_timeout_s) as con:
+                    old = current_version(con) < SCHEMA_VERSION
+            except BaseException:
+                _migrated.discard(self.path)
+                raise
+            if old:
+                _migrated.discard(self.path)
+                with self.connect(busy_timeout_s=busy_timeout_s):  # a writer's open migrates
+                    pass
 
     def ensure(self) -> None:
         """Create the file and bring its schema up to date."""

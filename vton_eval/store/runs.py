@@ -15,9 +15,13 @@ RUN_COLUMNS = (
     "run_id", "label", "endpoint", "dataset", "dataset_path", "status", "created_at", "started_at",
     "finished_at", "updated_at", "workflows", "pairs_filter", "tags_filter", "concurrency", "rate_limit",
     "repeats", "retries", "timeout_s", "total_cases", "pid", "host", "message", "settings", "shard", "checks_config",
-    "merged_from",
+    "merged_from", "kind", "tool_version",
 )
 TERMINAL = ("finished", "cancelled", "interrupted", "failed")
+# A suite run is what trends, comparisons, gates and defaults are about; a try is one pair sent from
+# the Runs page to see what comes back, listed apart and left out of all of those.
+SUITE, TRY = "suite", "try"
+RUN_KINDS = (SUITE, TRY)
 
 
 def utcnow() -> dt.datetime:
@@ -55,22 +59,24 @@ def finish_run(con: duckdb.DuckDBPyConnection, run_id: str, status: str, message
     update_run(con, run_id, status=status, finished_at=now, updated_at=now, message=message)
 
 
+# Counts come from the per-run summaries (vton_eval.store.summaries), not from a scan of results.
 _LIST_SQL = """
 SELECT r.*,
        coalesce(c.done, 0) AS done,
        coalesce(c.ok, 0) AS ok,
        coalesce(c.errors, 0) AS errors,
-       c.error_kinds,
+       k.error_kinds,
        date_diff('millisecond', coalesce(r.started_at, r.created_at),
                  coalesce(r.finished_at, r.updated_at, r.created_at)) / 1000.0 AS duration_s
 FROM runs r
 LEFT JOIN (
-    SELECT run_id, count(*) AS done,
-           count(*) FILTER (WHERE status = 'ok') AS ok,
-           count(*) FILTER (WHERE status = 'error') AS errors,
-           string_agg(DISTINCT error_kind, ',' ORDER BY error_kind) AS error_kinds
-    FROM results GROUP BY run_id
+    SELECT run_id, sum(cases)::INTEGER AS done, sum(ok)::INTEGER AS ok, sum(errors)::INTEGER AS errors
+    FROM run_summary GROUP BY run_id
 ) c USING (run_id)
+LEFT JOIN (
+    SELECT run_id, string_agg(DISTINCT error_kind, ',' ORDER BY error_kind) AS error_kinds
+    FROM run_error_kinds GROUP BY run_id
+) k USING (run_id)
 """
 
 
@@ -79,14 +85,27 @@ def _rows(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
 
 
-def list_runs(db: Database, limit: int | None = None) -> list[dict[str, Any]]:
-    """Runs, newest first, with their progress and outcome counts. No database: no runs."""
+def list_runs(db: Database, limit: int | None = None, kind: str | None = None) -> list[dict[str, Any]]:
+    """Runs (of one kind, or all), newest first, with their progress and outcome counts. No database: no runs."""
+    where = " WHERE r.kind = ?" if kind else ""
     try:
         with db.connect(read_only=True) as con:
-            sql = _LIST_SQL + " ORDER BY r.created_at DESC" + (f" LIMIT {int(limit)}" if limit else "")
-            return [_with_liveness(r) for r in _rows(con.execute(sql))]
+            sql = _LIST_SQL + where + " ORDER BY r.created_at DESC, r.run_id DESC" + (
+                f" LIMIT {int(limit)}" if limit else "")
+            return [_with_liveness(r) for r in _rows(con.execute(sql, [kind] if kind else []))]
     except NoDatabase:
         return []
+
+
+def latest_run(db: Database) -> str | None:
+    """What `latest` means in `gate` and `bless`: the newest finished suite run (not a try, not a stopped run)."""
+    try:
+        with db.connect(read_only=True) as con:
+            row = con.execute("SELECT run_id FROM runs WHERE status = 'finished' AND kind = ? "
+                              "ORDER BY created_at DESC, run_id DESC LIMIT 1", [SUITE]).fetchone()
+    except NoDatabase:
+        return None
+    return row[0] if row else None
 
 
 def get_run(db: Database, run_id: str) -> dict[str, Any] | None:

@@ -4,6 +4,10 @@ The tables follow the data contract in the README: `runs`, `cases` (the inputs a
 `results` (one row per finished case), `checks` (automatic checks per output), `reviews`,
 `preferences` (blind A/B picks) and `baselines` (blessed runs). Later features add columns through new
 migrations; existing databases are upgraded when a writer first opens them.
+
+A migration is a list of SQL statements; `REBUILD_SUMMARIES` among them asks for the derived
+per-run summaries (see `vton_eval.store.summaries`) to be rebuilt once, after the last migration,
+with the summary SQL of this version.
 """
 
 from __future__ import annotations
@@ -11,11 +15,14 @@ from __future__ import annotations
 import duckdb
 
 from vton_eval.errors import VtonEvalError
+from vton_eval.store.summaries import SUMMARY_DDL, rebuild_all_summaries
 
 
 class SchemaTooNew(VtonEvalError, RuntimeError):
     """The database was written by a newer vton-eval."""
 
+
+REBUILD_SUMMARIES = "-- rebuild the per-run summaries"
 
 MIGRATIONS: list[list[str]] = [
     # 1: runs, planned cases, results
@@ -144,6 +151,18 @@ MIGRATIONS: list[list[str]] = [
             PRIMARY KEY (output_a, output_b)
         )""",
     ],
+    # 3: run kinds (a suite run or a single-pair try), provenance (the tool's version on every run,
+    # verdict and preference) and the per-run summaries the pages read.
+    [
+        "ALTER TABLE runs ADD COLUMN kind VARCHAR DEFAULT 'suite'",
+        # Until now a try was a one-case run labelled so by the Runs page: the only way it was made.
+        "UPDATE runs SET kind = 'try' WHERE label = 'try one pair' AND total_cases = 1",
+        "ALTER TABLE runs ADD COLUMN tool_version VARCHAR",
+        "ALTER TABLE reviews ADD COLUMN tool_version VARCHAR",
+        "ALTER TABLE preferences ADD COLUMN tool_version VARCHAR",
+        *SUMMARY_DDL,
+        REBUILD_SUMMARIES,
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -168,11 +187,17 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
             f"this database is at schema version {version}, newer than this vton-eval ({SCHEMA_VERSION}); "
             "upgrade vton-eval"
         )
+    rebuild = False
     for number in range(version + 1, SCHEMA_VERSION + 1):
         con.execute("BEGIN")
         try:
             for statement in MIGRATIONS[number - 1]:
-                con.execute(statement)
+                if statement == REBUILD_SUMMARIES:
+                    rebuild = True
+                else:
+                    con.execute(statement)
+            if rebuild and number == SCHEMA_VERSION:
+                rebuild_all_summaries(con)
             con.execute("INSERT INTO schema_version VALUES (?, now()::TIMESTAMP)", [number])
             con.execute("COMMIT")
         except Exception:

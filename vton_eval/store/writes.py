@@ -3,7 +3,8 @@
 The appender takes ~300k rows/s (executemany: 1-2k) and needs neither pandas nor Arrow, which
 keeps `vton-eval run` quick to start. The final `INSERT OR IGNORE` against the primary keys makes
 every write idempotent: replaying a journal after a crash, or a batch retried after a lock
-conflict, never duplicates or replaces a recorded result.
+conflict, never duplicates or replaces a recorded result. Writing results also rebuilds their runs'
+summaries (`vton_eval.store.summaries`) on the same connection, so both change in one transaction.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import duckdb
+
+from vton_eval.store.summaries import refresh_summaries
 
 RESULT_COLUMNS: tuple[str, ...] = (
     "run_id", "pair_id", "workflow", "repeat", "status", "error_kind", "error_message", "latency_ms", "queue_ms",
@@ -45,7 +48,10 @@ def insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: Iterable[Mappi
 
 
 def insert_results(con: duckdb.DuckDBPyConnection, rows: Iterable[Mapping[str, Any]]) -> int:
-    return insert_rows(con, "results", rows, RESULT_COLUMNS)
+    rows = list(rows)
+    written = insert_rows(con, "results", rows, RESULT_COLUMNS)
+    refresh_summaries(con, {row["run_id"] for row in rows})
+    return written
 
 
 def insert_cases(con: duckdb.DuckDBPyConnection, rows: Iterable[Mapping[str, Any]]) -> int:
