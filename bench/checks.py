@@ -24,10 +24,10 @@ from collections.abc import Callable  # noqa: E402
 
 from PIL import Image, ImageDraw  # noqa: E402
 
+from vton_eval.body import product_region  # noqa: E402
 from vton_eval.checks import run as run_module  # noqa: E402
 from vton_eval.checks import run_checks, similarity  # noqa: E402
 from vton_eval.samples import draw_person, draw_product  # noqa: E402
-from vton_eval.sandbox.body import product_region  # noqa: E402
 from vton_eval.sandbox.composite import tryon_composite  # noqa: E402
 
 SIZE = (816, 1224)

@@ -14,9 +14,10 @@ import streamlit as st
 
 from dashboard import background
 from dashboard.common import artifact_file, database, db_path, fmt_ms, md
+from vton_eval import workflows
 from vton_eval.artifacts import ArtifactStore
 from vton_eval.reviews import VERDICTS, ReviewError, clear_verdict, save_verdict
-from vton_eval.zoom import REGION_NAMES, ZoomItem, make_zooms, zoom_path
+from vton_eval.zoom import ZoomItem, make_zooms, zoom_path
 
 WIDTHS = [0.9, 0.9, 1.6, 1.6, 2.2]  # person | product (+ mask) | output | zoom | about the case
 
@@ -75,7 +76,7 @@ def _zoom_cell(case: dict[str, Any]) -> None:
         st.text("no output to zoom on")
         return
     crop = zoom_path(ArtifactStore(db_path()), item)
-    region = REGION_NAMES.get(case["workflow"], "product region")
+    region = workflows.region_name(case["workflow"])
     if crop.exists():
         st.image(str(crop), caption=f"zoom: {region}", width="stretch")
     elif (str(db_path()), item) in _NO_ZOOM:

@@ -12,13 +12,14 @@ from typing import Any
 import streamlit as st
 
 from dashboard.common import artifact_file, database, db_path, fmt_ms, md
+from vton_eval import workflows
 from vton_eval.analytics.review import case_detail
 from vton_eval.artifacts import ArtifactStore
 from vton_eval.checks import difference_image
 from vton_eval.images import load_rgb
 from vton_eval.imaging import blend
-from vton_eval.reviews import VERDICTS, ReviewError, reasons_for, save_verdict
-from vton_eval.zoom import REGION_NAMES, ZoomItem, make_zoom
+from vton_eval.reviews import VERDICTS, ReviewError, save_verdict
+from vton_eval.zoom import ZoomItem, make_zoom
 
 SHORTCUTS = {"pass": "P", "fail": "F", "unsure": "U"}
 OPENED = "review_case"  # session key: (run_id, pair_id, repeat) of the case shown in full
@@ -41,7 +42,7 @@ def _zoom(relpath: str | None, detail: dict[str, Any]) -> str | None:
 
 def viewer(detail: dict[str, Any], key: str) -> None:
     person, output = _full(detail["base_path"]), _full(detail["output_path"])
-    region = REGION_NAMES.get(detail["workflow"], "product region")
+    region = workflows.region_name(detail["workflow"])
     modes = ["Slider", f"Zoom on the {region}", "Side by side", "Person", "Output"]
     if detail.get("reference_path"):
         modes.append("Reference")
@@ -125,7 +126,7 @@ def verdict_form(run_id: str, detail: dict[str, Any], reviewer: str, key: str) -
     with st.form(f"{key}_form", border=True):
         st.radio("Verdict", VERDICTS, horizontal=True, key=f"{key}_verdict",
                  index=VERDICTS.index(current["verdict"]) if current.get("verdict") in VERDICTS else None)
-        options = list(reasons_for(detail["workflow"]))
+        options = list(workflows.reasons_for(detail["workflow"]))
         chosen = [r for r in (current.get("reasons") or "").split(";") if r in options]
         st.multiselect("Reasons", options, default=chosen, key=f"{key}_reasons")
         st.text_area("Note", value=current.get("note") or "", key=f"{key}_note", max_chars=2000)

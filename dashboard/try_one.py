@@ -9,8 +9,7 @@ from dashboard import data
 from dashboard.common import REPO, artifact_file, database, db_path, fmt_ms, md
 from dashboard.datasets_view import dataset_choice, thumb
 from dashboard.launch_form import endpoint_choice
-from vton_eval import launch
-from vton_eval.outcome import WORKFLOWS
+from vton_eval import launch, workflows
 from vton_eval.runner import RunError
 
 
@@ -36,7 +35,7 @@ def _from_upload(key: str):
     base = cols[0].file_uploader("Person image", type=["jpg", "jpeg", "png", "webp"], key=f"{key}_base")
     product = cols[1].file_uploader("Product image", type=["jpg", "jpeg", "png", "webp"], key=f"{key}_product")
     mask = cols[2].file_uploader("Mask (optional)", type=["jpg", "jpeg", "png", "webp"], key=f"{key}_mask")
-    workflow = st.selectbox("Workflow", WORKFLOWS, key=f"{key}_workflow")
+    workflow = st.selectbox("Workflow", workflows.names(), key=f"{key}_workflow")
     if base is None or product is None:
         st.caption("Upload a person and a product image.")
         return None, None

@@ -8,7 +8,7 @@ import io
 import pytest
 from PIL import Image
 
-from vton_eval import reviews
+from vton_eval import reviews, workflows
 from vton_eval.analytics.review import ReviewFilter, case_page, progress
 from vton_eval.provenance import tool_version
 from vton_eval.runner import RunSettings, create_run, execute_run
@@ -73,7 +73,7 @@ def test_detail_view_saves_a_fail_with_reasons_and_a_note(reviewed_run):
     prefix = key[: -len("_verdict")]
     at.radio(key=key).set_value("fail")
     workflow = pair.split("-")[0]
-    reason = reviews.reasons_for(workflow)[-1]
+    reason = workflows.reasons_for(workflow)[-1]
     at.multiselect(key=f"{prefix}_reasons").set_value(["artifacts", reason])
     at.text_area(key=f"{prefix}_note").set_value("collar <b>melts</b>")
     at.button(key=f"FormSubmitter:{prefix}_form-Save verdict").click().run()

@@ -23,6 +23,7 @@ from gradio_client.utils import QueueError
 from PIL import Image, features
 from skimage import data
 
+from vton_eval.body import product_region
 from vton_eval.cli.sandbox_cmd import parse_latency, sandbox
 from vton_eval.images import ImageProblem, inspect_image
 from vton_eval.samples import draw_person, draw_product, inappropriate_product
@@ -32,7 +33,6 @@ from vton_eval.sandbox import (
     NSFW_MESSAGE,
     SERVER_ERROR_MESSAGE,
     SandboxConfig,
-    product_region,
     start_sandbox,
     tryon_composite,
 )

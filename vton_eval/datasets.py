@@ -17,9 +17,9 @@ import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from vton_eval import workflows
 from vton_eval.errors import VtonEvalError
 from vton_eval.images import DEFAULT_MAX_PIXELS, SERVICE_DOWNSCALE_PIXELS, ImageProblem, inspect_image
-from vton_eval.outcome import WORKFLOWS
 
 COLUMNS: tuple[str, ...] = ("pair_id", "workflow", "base", "product", "mask", "reference", "tags")
 REQUIRED_COLUMNS: tuple[str, ...] = ("pair_id", "workflow", "base", "product")
@@ -184,8 +184,9 @@ def _check_row(
     else:
         seen[pair_id] = line
     workflow = values.get("workflow", "").lower()
-    if workflow not in WORKFLOWS:
-        add("workflow", "workflow", f"unknown workflow {values.get('workflow', '')!r} (use {', '.join(WORKFLOWS)})")
+    if not workflows.is_known(workflow):
+        add("workflow", "workflow",
+            f"unknown workflow {values.get('workflow', '')!r} (use {', '.join(workflows.names())})")
 
     paths: dict[str, Path | None] = {}
     refusal: str | None = None

@@ -1,10 +1,8 @@
-"""The vocabulary shared by every part: workflows, error kinds, and the outcome of one call."""
+"""The vocabulary of a call's result, shared by every part: error kinds, statuses, and the outcome of one call."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-WORKFLOWS: tuple[str, ...] = ("eyewear", "footwear", "dress", "top")
 
 ERROR_KINDS: tuple[str, ...] = (
     "rate_limited",

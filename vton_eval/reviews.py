@@ -11,30 +11,18 @@ import io
 from collections.abc import Sequence
 from typing import Any
 
+from vton_eval import workflows
 from vton_eval.errors import VtonEvalError
 from vton_eval.provenance import tool_version
 from vton_eval.store.db import Database, NoDatabase
 from vton_eval.store.runs import utcnow
 
 VERDICTS: tuple[str, ...] = ("pass", "fail", "unsure")
-COMMON_REASONS: tuple[str, ...] = (
-    "product distorted", "wrong product", "person changed", "background changed", "artifacts", "wrong placement",
-)
-REASONS: dict[str, tuple[str, ...]] = {
-    "eyewear": (*COMMON_REASONS, "frame misplaced"),
-    "footwear": (*COMMON_REASONS, "ground contact"),
-    "dress": (*COMMON_REASONS, "length or fit"),
-    "top": (*COMMON_REASONS, "length or fit"),
-}
 MAX_NOTE = 2000
 
 
 class ReviewError(VtonEvalError, ValueError):
     """A verdict that cannot be saved as given (unknown verdict, reason, case, empty name)."""
-
-
-def reasons_for(workflow: str) -> tuple[str, ...]:
-    return REASONS.get(workflow, COMMON_REASONS)
 
 
 def save_verdict(db: Database, run_id: str, pair_id: str, repeat: int, reviewer: str, verdict: str,
@@ -50,7 +38,7 @@ def save_verdict(db: Database, run_id: str, pair_id: str, repeat: int, reviewer:
         if row is None:
             raise ReviewError(f"run {run_id} has no case {pair_id}")
         workflow = row[0]
-        allowed = reasons_for(workflow)
+        allowed = workflows.reasons_for(workflow)
         unknown = [r for r in reasons if r not in allowed]
         if unknown:
             raise ReviewError(f"unknown reason(s) for {workflow}: {', '.join(unknown)}")

@@ -22,8 +22,6 @@ from vton_eval.images import load_rgb
 ZOOM_SIDE = 320
 PADDING = 0.2  # of the region's size, on each side: the product and a little of what surrounds it
 MIN_SHARE = 0.18  # the crop spans at least this share of the image's long side (a face is small, not a pixel)
-# What the crop shows, in words, per workflow (the region is the checks' product region).
-REGION_NAMES = {"eyewear": "face", "footwear": "feet", "top": "torso", "dress": "body"}
 
 
 @dataclass(frozen=True)

@@ -26,14 +26,13 @@ This package imports no UI library (streamlit, plotly, gradio).
 """
 
 from vton_eval.checks.compare import difference_image, similarity
-from vton_eval.checks.config import WORKFLOWS, Thresholds
+from vton_eval.checks.config import Thresholds
 from vton_eval.checks.results import HARD, SOFT, CheckReport, CheckResult
 from vton_eval.checks.run import check_paths, run_checks
 
 __all__ = [
     "HARD",
     "SOFT",
-    "WORKFLOWS",
     "CheckReport",
     "CheckResult",
     "Thresholds",

@@ -45,6 +45,9 @@ reference.min_ssim                     soft    0.75     least SSIM (of L*) again
 reference.min_psnr                     soft    20       least PSNR (dB, RGB) against the reference image, if given
 =====================================  ======  =======  ================================================================
 
+Per-workflow defaults (garments allow more change around their region) are part of each workflow's
+entry in `vton_eval.workflows`.
+
 Overrides come as a dict (or its JSON text): top-level keys apply to every workflow, a workflow
 name maps to that workflow's own keys, e.g.
 ``{"preservation.max_changed_share": 0.2, "top": {"preservation.max_changed_share": 0.3}}``.
@@ -61,7 +64,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-WORKFLOWS = ("eyewear", "footwear", "dress", "top")
+from vton_eval import workflows
 
 DEFAULTS: dict[str, float] = {
     "analysis.work_side": 384,
@@ -82,13 +85,6 @@ DEFAULTS: dict[str, float] = {
     "placement.min_inside_share": 0.25,
     "reference.min_ssim": 0.75,
     "reference.min_psnr": 20.0,
-}
-
-# Garment try-ons legitimately touch more of the picture around the region (hair over a collar,
-# arms over a new sleeve, a longer hem) than glasses or shoes do.
-WORKFLOW_DEFAULTS: dict[str, dict[str, float]] = {
-    "dress": {"preservation.max_changed_share": 0.15},
-    "top": {"preservation.max_changed_share": 0.15},
 }
 
 
@@ -116,6 +112,15 @@ def _check_key(key: str) -> None:
         raise _unknown("threshold key", key, list(DEFAULTS))
 
 
+def _check_workflow(workflow: str) -> None:
+    if not workflows.is_known(workflow):
+        raise _unknown("workflow", workflow, workflows.names())
+
+
+def _registry_defaults() -> dict[str, Mapping[str, float]]:
+    return {name: workflows.get(name).check_defaults for name in workflows.names()}
+
+
 class Thresholds:
     """Threshold values for all workflows: defaults, plus per-workflow values that win over them.
 
@@ -129,14 +134,16 @@ class Thresholds:
         per_workflow: Mapping[str, Mapping[str, float]] | None = None,
     ) -> None:
         self._values: dict[str, float] = dict(DEFAULTS)
-        self._per_workflow: dict[str, dict[str, float]] = {w: {} for w in WORKFLOWS}
-        source_per_workflow = WORKFLOW_DEFAULTS if per_workflow is None else per_workflow
+        # Per-workflow values; a workflow without an entry takes its registry defaults (so one
+        # registered after this object was made is covered too).
+        self._per_workflow: dict[str, dict[str, float]] = {}
+        source_per_workflow = _registry_defaults() if per_workflow is None else per_workflow
         for key, value in (values or {}).items():
             _check_key(key)
             self._values[key] = _number(key, value)
         for workflow, overrides in source_per_workflow.items():
-            if workflow not in WORKFLOWS:
-                raise _unknown("workflow", workflow, WORKFLOWS)
+            _check_workflow(workflow)
+            self._per_workflow[workflow] = {}
             for key, value in overrides.items():
                 _check_key(key)
                 self._per_workflow[workflow][key] = _number(f"{workflow}.{key}", value)
@@ -158,16 +165,16 @@ class Thresholds:
         if not isinstance(overrides, Mapping):
             raise ValueError(f"threshold overrides must be a mapping, got {type(overrides).__name__}")
         values = dict(self._values)
-        per_workflow = {w: dict(v) for w, v in self._per_workflow.items()}
+        per_workflow = {w: dict(self._workflow_values(w)) for w in workflows.names()}
         for key, value in overrides.items():
-            if key in WORKFLOWS:
+            if workflows.is_known(key):
                 if not isinstance(value, Mapping):
                     raise ValueError(f"overrides for workflow {key!r} must be a mapping of threshold keys to numbers")
                 for sub_key, sub_value in value.items():
                     _check_key(sub_key)
                     per_workflow[key][sub_key] = _number(f"{key}.{sub_key}", sub_value)
             elif isinstance(value, Mapping):
-                error = _unknown("workflow", key, WORKFLOWS)
+                error = _unknown("workflow", key, workflows.names())
                 raise ValueError(f"{error} (nested objects are one workflow's overrides; keys are dotted)")
             else:
                 _check_key(key)
@@ -177,16 +184,20 @@ class Thresholds:
                     workflow_values.pop(key, None)
         # ...but not per-workflow values given in the same override (applied above, in any order).
         for key, value in overrides.items():
-            if key in WORKFLOWS:
+            if workflows.is_known(key):
                 per_workflow[key].update({k: float(v) for k, v in value.items()})
         return Thresholds(values, per_workflow)
 
     def get(self, workflow: str, key: str) -> float:
         """The value of `key` for `workflow`; ValueError for an unknown key or workflow."""
         _check_key(key)
-        if workflow not in WORKFLOWS:
-            raise _unknown("workflow", workflow, WORKFLOWS)
-        return self._per_workflow[workflow].get(key, self._values[key])
+        _check_workflow(workflow)
+        return self._workflow_values(workflow).get(key, self._values[key])
+
+    def _workflow_values(self, workflow: str) -> Mapping[str, float]:
+        if workflow in self._per_workflow:
+            return self._per_workflow[workflow]
+        return workflows.get(workflow).check_defaults
 
     def for_workflow(self, workflow: str) -> dict[str, float]:
         """Every key's effective value for `workflow`."""
@@ -198,8 +209,8 @@ class Thresholds:
         `Thresholds.from_overrides(t.to_dict())` equals `t`.
         """
         out: dict[str, Any] = dict(self._values)
-        for workflow in WORKFLOWS:
-            differing = {k: v for k, v in self._per_workflow[workflow].items() if v != self._values[k]}
+        for workflow in workflows.names():
+            differing = {k: v for k, v in self._workflow_values(workflow).items() if v != self._values[k]}
             if differing:
                 out[workflow] = differing
         return out
@@ -210,7 +221,7 @@ class Thresholds:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Thresholds):
             return NotImplemented
-        return all(self.for_workflow(w) == other.for_workflow(w) for w in WORKFLOWS)
+        return all(self.for_workflow(w) == other.for_workflow(w) for w in workflows.names())
 
     def __hash__(self) -> int:
         return hash(json.dumps(self.to_dict(), sort_keys=True))

@@ -8,9 +8,8 @@ Two masks per output:
   be untouched (`preservation`); a band between the two is judged by neither, because try-ons
   legitimately spill a little past a mask or a rough body estimate.
 
-The box comes from `vton_eval.sandbox.body.product_region` (a usable mask's bounding box, else
-face / figure geometry). That module is imported lazily; when it cannot be imported, fixed
-fractional boxes per workflow stand in.
+The box comes from `vton_eval.body.product_region` (a usable mask's bounding box, else face /
+figure geometry), which reads where each workflow's product goes from `vton_eval.workflows`.
 """
 
 from __future__ import annotations
@@ -20,16 +19,10 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from vton_eval.body import product_region
+
 Box = tuple[int, int, int, int]
 
-# Generous boxes as fractions of (width, height), for when body geometry is unavailable: they must
-# hold the product on both full-body shots and half-body portraits.
-FALLBACK_BOXES: dict[str, tuple[float, float, float, float]] = {
-    "eyewear": (0.2, 0.02, 0.8, 0.45),
-    "top": (0.1, 0.12, 0.9, 0.7),
-    "dress": (0.1, 0.12, 0.9, 0.9),
-    "footwear": (0.1, 0.75, 0.9, 1.0),
-}
 # A mask counts only between these coverages, like the sandbox: an empty or all-white mask is
 # what a client sends when it has none.
 _MIN_MASK_COVERAGE = 0.001
@@ -39,7 +32,7 @@ _MAX_MASK_COVERAGE = 0.95
 @dataclass(frozen=True)
 class Region:
     box: Box  # (x0, y0, x1, y1) in full-size person-image pixels
-    source: str  # "mask" | "body" | "fallback"
+    source: str  # "mask" | "body"
     core: np.ndarray  # bool, work scale
     zone: np.ndarray  # bool, work scale, core grown by the tolerance
 
@@ -67,12 +60,6 @@ def _bbox(binary: np.ndarray) -> Box | None:
     return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
 
 
-def fallback_box(size: tuple[int, int], workflow: str) -> Box:
-    width, height = size
-    fx0, fy0, fx1, fy1 = FALLBACK_BOXES[workflow]
-    return round(fx0 * width), round(fy0 * height), round(fx1 * width), round(fy1 * height)
-
-
 def locate_box(base: Image.Image, workflow: str, mask: Image.Image | None) -> tuple[Box, str, np.ndarray | None]:
     """The product box in `base`, its source, and the binary mask (size of `base`) when it is used."""
     binary = None
@@ -81,16 +68,6 @@ def locate_box(base: Image.Image, workflow: str, mask: Image.Image | None) -> tu
         binary = np.asarray(mask) > 127
         if not _MIN_MASK_COVERAGE <= binary.mean() <= _MAX_MASK_COVERAGE:
             binary = None
-    try:
-        from vton_eval.sandbox.body import product_region
-    except ImportError:
-        product_region = None
-    if product_region is None:
-        if binary is not None:
-            box = _bbox(binary)
-            assert box is not None  # coverage > 0
-            return box, "mask", binary
-        return fallback_box(base.size, workflow), "fallback", None
     box: Box = tuple(int(v) for v in product_region(base, workflow, mask))  # type: ignore[assignment]
     # body.product_region ignores masks it finds unusable (e.g. the person photo sent as mask);
     # the mask's pixels only define the region when it was actually used.

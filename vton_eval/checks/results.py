@@ -37,7 +37,7 @@ class CheckReport:
     output has only `decodes`; an output of the wrong aspect ratio has no pixel-aligned checks
     (noop, preservation, change_in_region, placement, reference).
     `region` is the product region (x0, y0, x1, y1) in person-image pixels the checks used and
-    `region_source` where it came from ("mask", "body" or "fallback"); both None when not computed.
+    `region_source` where it came from ("mask" or "body"); both None when not computed.
     """
 
     results: list[CheckResult] = field(default_factory=list)

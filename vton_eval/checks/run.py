@@ -9,8 +9,9 @@ from typing import Any
 
 from PIL import Image
 
+from vton_eval import workflows
 from vton_eval.checks import aligned, integrity, measures, regions
-from vton_eval.checks.config import WORKFLOWS, Thresholds
+from vton_eval.checks.config import Thresholds
 from vton_eval.checks.results import HARD, CheckReport, CheckResult
 
 
@@ -34,8 +35,7 @@ def run_checks(
     size.resized, blank, product_returned, noop, preservation.changed_share, preservation.ssim,
     change_in_region, placement, reference.ssim, reference.psnr.
     """
-    if workflow not in WORKFLOWS:
-        raise ValueError(f"unknown workflow {workflow!r} (expected one of {', '.join(WORKFLOWS)})")
+    workflows.get(workflow)  # raises for an unknown workflow
     t = thresholds if isinstance(thresholds, Thresholds) else Thresholds.from_overrides(thresholds)
 
     def get(key: str) -> float:
@@ -167,8 +167,7 @@ def check_paths(
     file is reported as the `decodes` hard failure rather than raised; the inputs must load
     (they are the evaluation's own files: an error there is a bug worth raising). An unknown
     workflow raises ValueError before any file is read."""
-    if workflow not in WORKFLOWS:
-        raise ValueError(f"unknown workflow {workflow!r} (expected one of {', '.join(WORKFLOWS)})")
+    workflows.get(workflow)  # raises for an unknown workflow
     try:
         output = Path(output_path).read_bytes()
     except OSError as exc:

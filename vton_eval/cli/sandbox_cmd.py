@@ -7,9 +7,8 @@ import time
 
 import click
 
+from vton_eval import workflows
 from vton_eval.quota import parse_rate
-
-WORKFLOWS = ("eyewear", "footwear", "dress", "top")  # as vton_eval.sandbox.body, without importing it
 
 
 def parse_latency(text: str) -> tuple[float, dict[str, float]]:
@@ -31,8 +30,8 @@ def parse_latency(text: str) -> tuple[float, dict[str, float]]:
             if i != 0:
                 raise ValueError("the default latency must come first, e.g. 0.5,top=2")
             default = seconds
-        elif name not in WORKFLOWS:
-            raise ValueError(f"unknown workflow {name!r} (use {', '.join(WORKFLOWS)})")
+        elif not workflows.is_known(name):
+            raise ValueError(f"unknown workflow {name!r} (use {', '.join(workflows.names())})")
         else:
             overrides[name] = seconds
     return default, overrides

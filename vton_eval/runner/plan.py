@@ -6,9 +6,9 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from vton_eval import workflows as registry
 from vton_eval.datasets import Dataset, Pair
 from vton_eval.errors import VtonEvalError
-from vton_eval.outcome import WORKFLOWS
 
 
 class SelectionError(VtonEvalError, ValueError):
@@ -67,9 +67,9 @@ def select_pairs(
 ) -> list[Pair]:
     """Filter a dataset's pairs. Tags match when a pair has any of them. Raises SelectionError."""
     if workflows:
-        unknown = [w for w in workflows if w not in WORKFLOWS]
+        unknown = [w for w in workflows if not registry.is_known(w)]
         if unknown:
-            raise SelectionError(f"unknown workflow(s) {', '.join(unknown)} (use {', '.join(WORKFLOWS)})")
+            raise SelectionError(f"unknown workflow(s) {', '.join(unknown)} (use {', '.join(registry.names())})")
     if pair_ids:
         known = {p.pair_id for p in ds.pairs}
         unknown = [p for p in pair_ids if p not in known]

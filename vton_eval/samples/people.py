@@ -1,6 +1,6 @@
 """Drawn full-body people on plain light backgrounds: stand-ins for model photos.
 
-The figures follow the proportions `vton_eval.sandbox.body` assumes when no face is found (about
+The figures follow the proportions `vton_eval.body` assumes when no face is found (about
 7.5 heads tall, eyes at 6.5 % of the height, shoulders at 17 %, knees near 72 %, soles at 100 %),
 so the sandbox places products where a viewer expects them. Drawing happens at twice the size and
 is downsampled, which gives anti-aliased edges and keeps the output deterministic.

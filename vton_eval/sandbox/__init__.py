@@ -4,7 +4,6 @@ Importing this package does not import gradio; only starting a sandbox does.
 """
 
 from vton_eval.sandbox.app import SandboxConfig, SandboxHandle, start_sandbox
-from vton_eval.sandbox.body import WORKFLOWS, product_region
 from vton_eval.sandbox.composite import tryon_composite
 from vton_eval.sandbox.service import (
     MISSING_IMAGES_MESSAGE,
@@ -19,11 +18,9 @@ __all__ = [
     "MISSING_IMAGES_MESSAGE",
     "NSFW_MESSAGE",
     "SERVER_ERROR_MESSAGE",
-    "WORKFLOWS",
     "SandboxConfig",
     "SandboxHandle",
     "is_inappropriate",
-    "product_region",
     "rate_limit_message",
     "start_sandbox",
     "tryon_composite",

@@ -25,8 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vton_eval import workflows
+from vton_eval.body import warm_up
 from vton_eval.quota import parse_rate
-from vton_eval.sandbox.body import WORKFLOWS, warm_up
 from vton_eval.sandbox.service import SandboxService
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -67,8 +68,8 @@ class SandboxConfig:
         if self.latency < 0:
             raise ValueError(f"latency must be >= 0 seconds, got {self.latency}")
         for workflow, value in self.latency_by_workflow.items():
-            if workflow not in WORKFLOWS:
-                raise ValueError(f"latency for unknown workflow {workflow!r} (use {', '.join(WORKFLOWS)})")
+            if not workflows.is_known(workflow):
+                raise ValueError(f"latency for unknown workflow {workflow!r} (use {', '.join(workflows.names())})")
             if value < 0:
                 raise ValueError(f"latency for {workflow} must be >= 0 seconds, got {value}")
         if self.rate_limit:
@@ -128,7 +129,7 @@ def build_demo(service: SandboxService) -> Any:
             product = gr.Image(label="Product image", type="filepath", image_mode=None, sources=["upload"])
             mask = gr.Image(label="Mask (optional)", type="filepath", image_mode=None, sources=["upload"])
         workflow = gr.Dropdown(
-            choices=list(WORKFLOWS), value="top", label="Workflow", allow_custom_value=True
+            choices=list(workflows.names()), value="top", label="Workflow", allow_custom_value=True
         )
         button = gr.Button("Generate", variant="primary")
         output = gr.Image(label="Result", type="filepath", format="webp")

@@ -9,9 +9,10 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageFilter
 
-from vton_eval.sandbox.body import WORKFLOWS, border_colour, colour_distance, placement_box, product_region
+from vton_eval import workflows
+from vton_eval.body import border_colour, colour_distance, placement_box
 
-__all__ = ["WORKFLOWS", "cutout", "fit_box", "product_region", "tryon_composite"]
+__all__ = ["cutout", "fit_box", "tryon_composite"]
 
 # Colour distance (sum over RGB) below which a pixel is background, and above which it is fully
 # product; the ramp between gives soft, anti-aliased edges. Kept low so pale parts (a white sole
@@ -48,9 +49,6 @@ def cutout(product: Image.Image) -> Image.Image:
     out = np.dstack([rgb[y0:y1, x0:x1], alpha[y0:y1, x0:x1]])
     return Image.fromarray(np.ascontiguousarray(out), "RGBA")
 
-
-# Garments hang from the shoulders, shoes stand on the ground, glasses sit centred on the eyes.
-_ANCHORS = {"top": "top", "dress": "top", "footwear": "bottom", "eyewear": "center"}
 
 
 def _background_alpha(rgb: np.ndarray) -> np.ndarray:
@@ -92,9 +90,9 @@ def tryon_composite(
     base_rgb = base.convert("RGB")
     box = placement_box(base_rgb, workflow, mask)
     piece = cutout(product)
-    fx0, fy0, fx1, fy1 = fit_box(piece.size, box, _ANCHORS[workflow])
+    fx0, fy0, fx1, fy1 = fit_box(piece.size, box, workflows.get(workflow).anchor)
     piece = piece.resize((fx1 - fx0, fy1 - fy0), Image.BILINEAR)
-    if workflow in ("top", "dress"):
+    if workflows.get(workflow).anchor == "top":  # a garment hanging from the shoulders takes the body's shading
         piece = _shade(piece, base_rgb, (fx0, fy0))
     canvas = base_rgb.copy()
     # PIL clips the paste at the frame (a dress on a portrait runs off the bottom).

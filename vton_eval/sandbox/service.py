@@ -47,9 +47,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
+from vton_eval import workflows
 from vton_eval.images import ImageProblem, inspect_image, load_rgb
 from vton_eval.quota import KeyedWindowCounter, Rate, parse_rate
-from vton_eval.sandbox.body import WORKFLOWS
 
 if TYPE_CHECKING:
     from vton_eval.sandbox.app import SandboxConfig
@@ -71,7 +71,7 @@ _VERDICT_CACHE_SIZE = 2048
 
 
 def unknown_workflow_message(workflow: object) -> str:
-    return f"Unknown workflow {str(workflow)!r}. Choose one of: {', '.join(WORKFLOWS)}."
+    return f"Unknown workflow {str(workflow)!r}. Choose one of: {', '.join(workflows.names())}."
 
 
 def rate_limit_message(rate: Rate, retry_after_s: float) -> str:
@@ -341,7 +341,7 @@ class SandboxService:
         if base_path is None or product_path is None:
             self.stats["invalid_input"] += 1
             raise _error(MISSING_IMAGES_MESSAGE)
-        if workflow not in WORKFLOWS:
+        if not workflows.is_known(workflow):
             self.stats["invalid_input"] += 1
             raise _error(unknown_workflow_message(workflow))
 

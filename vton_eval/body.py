@@ -1,4 +1,4 @@
-"""Rough body geometry of a person photo: where glasses, a top, a dress or shoes should go.
+"""Rough body geometry of a person photo: where the product of a workflow should go.
 
 Two estimators, tried in order:
 
@@ -10,9 +10,10 @@ Two estimators, tried in order:
    proportions: head top at the top of the box, eyes at 6.5 % of its height, a top at 16-47 %,
    a dress at 16-74 %, shoes at 90-100 %.
 
-Boxes are (x0, y0, x1, y1) in pixels of the full image, clamped inside it. This is a stand-in for a
-real try-on model's pose estimate, good enough for a believable fake and for a per-workflow
-default "where to look" region in quality checks.
+Boxes are (x0, y0, x1, y1) in pixels of the full image, clamped inside it. Where each workflow's
+product goes is the workflow's `Placement` in `vton_eval.workflows`. This is a stand-in for a real
+try-on model's pose estimate, good enough for the sandbox's believable fake and for the quality
+checks' "where to look" region; both import it (the checks never import the sandbox).
 """
 
 from __future__ import annotations
@@ -23,20 +24,13 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from vton_eval import workflows
+
 Box = tuple[int, int, int, int]
 
-WORKFLOWS = ("eyewear", "footwear", "dress", "top")
-
-# Vertical spans as fractions of the figure height (head top = 0, soles = 1), and box widths as
-# fractions of that height. The drawn sample people are built on the same numbers.
+# The eye line as a fraction of the figure height (head top = 0, soles = 1), for a figure found
+# without a face. The drawn sample people are built on the same proportions.
 EYE_LINE = 0.065
-SPANS: dict[str, tuple[float, float]] = {
-    "top": (0.16, 0.47),
-    "dress": (0.16, 0.74),
-    "footwear": (0.90, 1.0),
-}
-# Garment boxes are wide enough for sleeves; garments are fitted by height and hang from the top.
-WIDTHS: dict[str, float] = {"eyewear": 0.115, "top": 0.42, "dress": 0.42, "footwear": 0.30}
 
 # The detector is tuned for speed: long side 128 px, coarse scale and step. Faces smaller than
 # 24 px at that scale (under ~1/5 of the image) are left to the segmentation fallback.
@@ -198,22 +192,21 @@ def workflow_box(figure: Figure, workflow: str, size: tuple[int, int]) -> tuple[
 
     The box may extend past the image edges when the body does (a dress on a portrait).
     """
-    if workflow not in WORKFLOWS:
-        raise ValueError(f"unknown workflow {workflow!r} (expected one of {', '.join(WORKFLOWS)})")
+    placement = workflows.get(workflow).placement
     width, height = size
-    if workflow == "eyewear":
+    if placement.on_eyes:
         if figure.face is not None:
             fx0, fy0, fx1, fy1 = figure.face
             eye_y = fy0 + 0.42 * (fy1 - fy0)
             half = 0.55 * (fx1 - fx0)
         else:
             eye_y = figure.top + EYE_LINE * figure.height
-            half = WIDTHS["eyewear"] * figure.height / 2
+            half = placement.width * figure.height / 2
         return _inside(
             (figure.cx - half, eye_y - 0.5 * half, figure.cx + half, eye_y + 0.5 * half), width, height
         )
-    y0, y1 = figure.span(*SPANS[workflow])
-    half = WIDTHS[workflow] * figure.height / 2
+    y0, y1 = figure.span(*placement.span)
+    half = placement.width * figure.height / 2
     return _inside((figure.cx - half, y0, figure.cx + half, y1), width, height)
 
 
@@ -244,8 +237,7 @@ def placement_box(
 ) -> tuple[float, float, float, float]:
     """The box the product is fitted into: a usable mask's bounding box, else the body box
     (which may run past the image edges)."""
-    if workflow not in WORKFLOWS:
-        raise ValueError(f"unknown workflow {workflow!r} (expected one of {', '.join(WORKFLOWS)})")
+    workflows.get(workflow)  # an unknown workflow is refused before any work
     if mask is not None:
         box = mask_box(mask, base)
         if box is not None:
