@@ -13,7 +13,7 @@ from typing import Any
 
 import streamlit as st
 
-from vton_eval.analytics.filters import one_connection
+from vton_eval.store.reads import one_connection
 from vton_eval.artifacts import ArtifactStore
 from vton_eval.secrets import TOKEN_ENV
 from vton_eval.store import Database, DatabaseBusy, NoDatabase, resolve_db_path

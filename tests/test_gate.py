@@ -37,7 +37,7 @@ from vton_eval.gate import (
     write_junit,
     write_markdown,
 )
-from vton_eval.gate.stats import bootstrap_quantile_ratio, bootstrap_quantiles, newcombe_difference, wilson
+from vton_eval.stats import bootstrap_quantile_ratio, bootstrap_quantiles, newcombe_difference, wilson
 from vton_eval.gate.text import md_escape
 from vton_eval.runner.settings import RunSettings
 from vton_eval.store import Database

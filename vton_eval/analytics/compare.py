@@ -18,19 +18,16 @@ from typing import Any
 
 import pandas as pd
 
-from vton_eval.analytics.filters import reading
+from vton_eval.analytics.blind import win_rates_on
 from vton_eval.analytics.overview import with_liveness
 from vton_eval.analytics.similarity import (  # noqa: F401  (re-exported: the page and tests use them here)
-    SIM_TABLE,
     Item,
-    Read,
     case_similarity,
     ensure_similarities,
-    has_sim_table,
     stored_similarities,
 )
-from vton_eval.preferences import win_rates_on
-from vton_eval.store.db import Database
+from vton_eval.store.base import Store
+from vton_eval.store.reads import Reader, reading
 
 MAX_RUNS = 4
 
@@ -116,11 +113,11 @@ def _check_runs(run_ids: Sequence[str]) -> None:
         raise ValueError(f"compare 1 to {MAX_RUNS} distinct runs, got {list(run_ids)}")
 
 
-def _page(read: Read, run_ids: Sequence[str], flt: CaseFilter, sort: str, page: int, page_size: int) -> ComparePage:
+def _page(read: Reader, run_ids: Sequence[str], flt: CaseFilter, sort: str, page: int, page_size: int) -> ComparePage:
     _check_runs(run_ids)
     where, params = _where(flt)
     two = len(run_ids) == 2
-    sim = has_sim_table(read)
+    sim = True  # the similarity cache always exists (schema migration 2)
     # Count and order on narrow rows, then read the page's few rows in full: 10,000 wide rows
     # (messages, paths) sorted to keep 12 cost more than the rest of the page.
     cte, cte_params = _shared(run_ids, sim, tags=bool(flt.tag))
@@ -146,7 +143,7 @@ def _page(read: Read, run_ids: Sequence[str], flt: CaseFilter, sort: str, page: 
     return ComparePage(total, rows.loc[wanted].reset_index(drop=True), n_both, n_known)
 
 
-def shared_page(db: Database, run_ids: Sequence[str], flt: CaseFilter = CaseFilter(), sort: str = "pair",
+def shared_page(db: Store, run_ids: Sequence[str], flt: CaseFilter = CaseFilter(), sort: str = "pair",
                 page: int = 1, page_size: int = 12) -> ComparePage:
     """One page of the shared cases of `run_ids` (baseline first).
 
@@ -164,7 +161,7 @@ class TwoRunSummary:
     latency: pd.DataFrame  # workflow ('(all)' last), n / p50 / p95 per side, p50_change_ms, p95_change_ms
 
 
-def _summary(read: Read, baseline: str, candidate: str, flt: CaseFilter) -> TwoRunSummary:
+def _summary(read: Reader, baseline: str, candidate: str, flt: CaseFilter) -> TwoRunSummary:
     where, params = _where(CaseFilter(flt.workflows, flt.tag))
     cte, cte_params = _shared([baseline, candidate], sim=False, tags=bool(flt.tag))
     # One pass: latency per workflow and, in the grand-total row, the outcome transitions.
@@ -203,7 +200,7 @@ def _summary(read: Read, baseline: str, candidate: str, flt: CaseFilter) -> TwoR
     return TwoRunSummary(transitions, kinds, latency)
 
 
-def two_run_summary(db: Database, baseline: str, candidate: str, flt: CaseFilter = CaseFilter()) -> TwoRunSummary:
+def two_run_summary(db: Store, baseline: str, candidate: str, flt: CaseFilter = CaseFilter()) -> TwoRunSummary:
     """What changed from `baseline` to `candidate` over their shared cases (the filter's workflows and tag)."""
     with reading(db) as read:
         return _summary(read, baseline, candidate, flt)
@@ -216,7 +213,7 @@ class CompareView:
     win_rates: pd.DataFrame | None  # two runs only: preferences.win_rates
 
 
-def compare_view(db: Database, run_ids: Sequence[str], flt: CaseFilter = CaseFilter(), sort: str = "pair",
+def compare_view(db: Store, run_ids: Sequence[str], flt: CaseFilter = CaseFilter(), sort: str = "pair",
                  page: int = 1, page_size: int = 12) -> CompareView:
     """All a side-by-side view shows, read on one connection."""
     with reading(db) as read:
@@ -248,7 +245,7 @@ def default_baseline(runs: pd.DataFrame) -> str | None:
     return str(ordered.iloc[0]["run_id"])
 
 
-def compare_setup(db: Database, baseline: str | None = None) -> CompareSetup:
+def compare_setup(db: Store, baseline: str | None = None) -> CompareSetup:
     """What the run pickers and filters offer, read on one connection."""
     empty = pd.DataFrame(columns=["run_id", "label", "dataset", "endpoint", "status", "created_at", "message",
                                   "total_cases", "done", "shared"])
@@ -281,10 +278,10 @@ def compare_setup(db: Database, baseline: str | None = None) -> CompareSetup:
                         workflows["workflow"].tolist(), tags["tag"].tolist())
 
 
-def missing_similarities(db: Database, run_a: str, run_b: str, limit: int | None = None) -> tuple[list[Item], int]:
+def missing_similarities(db: Store, run_a: str, run_b: str, limit: int | None = None) -> tuple[list[Item], int]:
     """Output pairs of two runs' shared cases not compared yet (distinct, at most `limit`), and how many there are."""
     with reading(db) as read:
-        cte, params = _shared([run_a, run_b], has_sim_table(read))
+        cte, params = _shared([run_a, run_b], True)
         df = read(f"""{cte} SELECT DISTINCT output_key_0, output_path_0, output_key_1, output_path_1
             FROM shared WHERE output_path_0 IS NOT NULL AND output_path_1 IS NOT NULL AND NOT identical
               AND ssim IS NULL AND problem IS NULL ORDER BY 1, 3""", params)
@@ -292,7 +289,7 @@ def missing_similarities(db: Database, run_a: str, run_b: str, limit: int | None
     return (items[:limit] if limit else items), len(items)
 
 
-def fill_similarities(db: Database, run_a: str, run_b: str, batch: int = 32,
+def fill_similarities(db: Store, run_a: str, run_b: str, batch: int = 32,
                       stop: threading.Event | None = None) -> int:
     """Compute every missing similarity of two runs, `batch` at a time (each batch stored before the
     next, so a reader sees progress and a stopped fill keeps its work). Returns how many were computed."""

@@ -11,8 +11,9 @@ import re
 
 import pandas as pd
 
-from vton_eval.analytics.filters import RunFilter, frame
-from vton_eval.store.db import Database
+from vton_eval.analytics.filters import RunFilter
+from vton_eval.store.base import Store
+from vton_eval.store.reads import frame
 
 # (pattern, replacement), applied in order: the longest, most specific shapes first.
 RULES: tuple[tuple[str, str], ...] = (
@@ -44,7 +45,7 @@ def normalize_sql(column: str = "error_message") -> str:
     return f"trim({expr})"
 
 
-def failure_groups(db: Database, run_ids: list[str], flt: RunFilter = RunFilter()) -> pd.DataFrame:
+def failure_groups(db: Store, run_ids: list[str], flt: RunFilter = RunFilter()) -> pd.DataFrame:
     """Rows (error_kind, cause, count, share, workflows, runs, first_seen, last_seen, example)."""
     if not run_ids:
         return pd.DataFrame()
@@ -62,7 +63,7 @@ def failure_groups(db: Database, run_ids: list[str], flt: RunFilter = RunFilter(
 
 
 def failure_cases(
-    db: Database, run_ids: list[str], error_kind: str, cause: str, flt: RunFilter = RunFilter(), limit: int = 200
+    db: Store, run_ids: list[str], error_kind: str, cause: str, flt: RunFilter = RunFilter(), limit: int = 200
 ) -> pd.DataFrame:
     """The cases behind one group, with their input thumbnails' sources and the full message."""
     if not run_ids:

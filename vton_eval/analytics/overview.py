@@ -12,15 +12,16 @@ from typing import Any
 
 import pandas as pd
 
-from vton_eval.analytics.filters import Read, RunFilter, frame, reading
-from vton_eval.store.db import Database
+from vton_eval.analytics.filters import RunFilter
+from vton_eval.store.base import Store
+from vton_eval.store.reads import Reader, frame, reading
 from vton_eval.store.runs import SUITE, process_alive
 
 HEADLINE_KEYS = ("cases", "success_rate", "error_rate", "p50_ms", "p95_ms", "p99_ms")
 TREND_RUNS = 60
 
 
-def pick_runs(db: Database, flt: RunFilter = RunFilter()) -> pd.DataFrame:
+def pick_runs(db: Store, flt: RunFilter = RunFilter()) -> pd.DataFrame:
     """Suite runs matching the filter, newest first, with what a picker and a status line need."""
     where, params = flt.run_sql()
     runs = frame(db, f"""
@@ -68,18 +69,18 @@ _PREVIOUS = """
     ORDER BY p.created_at DESC LIMIT 1"""
 
 
-def previous_comparable(db: Database, run_id: str) -> str | None:
+def previous_comparable(db: Store, run_id: str) -> str | None:
     """The latest earlier finished suite run over the same dataset and workflows (what 'change' compares with)."""
     with reading(db) as read:
         return _previous(read, run_id)
 
 
-def _previous(read: Read, run_id: str) -> str | None:
+def _previous(read: Reader, run_id: str) -> str | None:
     df = read(_PREVIOUS, [run_id])
     return None if df.empty else str(df.iloc[0]["run_id"])
 
 
-def _headline(read: Read, run_ids: list[str], flt: RunFilter) -> pd.DataFrame:
+def _headline(read: Reader, run_ids: list[str], flt: RunFilter) -> pd.DataFrame:
     wf, wf_params = flt.result_sql()
     return read(f"""
         SELECT res.run_id, count(*) AS cases,
@@ -92,7 +93,7 @@ def _headline(read: Read, run_ids: list[str], flt: RunFilter) -> pd.DataFrame:
         GROUP BY res.run_id""", [*run_ids, *wf_params])
 
 
-def headline(db: Database, run_ids: list[str], flt: RunFilter = RunFilter()) -> pd.DataFrame:
+def headline(db: Store, run_ids: list[str], flt: RunFilter = RunFilter()) -> pd.DataFrame:
     """One row per run: cases, success and error rates, latency percentiles (ok calls only)."""
     if not run_ids:
         return pd.DataFrame(columns=["run_id", *HEADLINE_KEYS])
@@ -100,7 +101,7 @@ def headline(db: Database, run_ids: list[str], flt: RunFilter = RunFilter()) -> 
         return _headline(read, run_ids, flt)
 
 
-def _with_change(read: Read, run_id: str, flt: RunFilter) -> dict[str, Any]:
+def _with_change(read: Reader, run_id: str, flt: RunFilter) -> dict[str, Any]:
     prev = _previous(read, run_id)
     df = _headline(read, [run_id] + ([prev] if prev else []), flt)
     rows = {r["run_id"]: r for r in df.to_dict("records")}
@@ -113,13 +114,13 @@ def _with_change(read: Read, run_id: str, flt: RunFilter) -> dict[str, Any]:
     return {"current": current, "previous": previous, "previous_run": prev, "delta": delta}
 
 
-def headline_with_change(db: Database, run_id: str, flt: RunFilter = RunFilter()) -> dict[str, Any]:
+def headline_with_change(db: Store, run_id: str, flt: RunFilter = RunFilter()) -> dict[str, Any]:
     """{'current': {...}, 'previous': {...} | None, 'previous_run': id | None, 'delta': {...}}."""
     with reading(db) as read:
         return _with_change(read, run_id, flt)
 
 
-def _errors_by_workflow(read: Read, run_id: str, flt: RunFilter) -> pd.DataFrame:
+def _errors_by_workflow(read: Reader, run_id: str, flt: RunFilter) -> pd.DataFrame:
     """Every workflow of the run (planned or recorded), with its errors split by kind: rows (workflow,
     error_kind (None when it had none), n, cases, rate). `cases` counts recorded results."""
     wf, params = flt.result_sql("w")
@@ -135,25 +136,25 @@ def _errors_by_workflow(read: Read, run_id: str, flt: RunFilter) -> pd.DataFrame
         WHERE {wf} ORDER BY w.workflow, n DESC, k.error_kind""", [run_id, run_id, run_id, run_id, *params])
 
 
-def errors_by_workflow(db: Database, run_id: str, flt: RunFilter = RunFilter()) -> pd.DataFrame:
+def errors_by_workflow(db: Store, run_id: str, flt: RunFilter = RunFilter()) -> pd.DataFrame:
     with reading(db) as read:
         return _errors_by_workflow(read, run_id, flt)
 
 
-def _latency(read: Read, run_id: str, flt: RunFilter) -> pd.DataFrame:
+def _latency(read: Reader, run_id: str, flt: RunFilter) -> pd.DataFrame:
     wf, params = flt.result_sql("s")
     return read(f"""
         SELECT workflow, ok AS n, min_ms, p05_ms, p25_ms, p50_ms, p75_ms, p95_ms, p99_ms, max_ms, mean_queue_ms
         FROM run_summary s WHERE run_id = ? AND ok > 0 AND {wf} ORDER BY workflow""", [run_id, *params])
 
 
-def latency_percentiles(db: Database, run_id: str, flt: RunFilter = RunFilter()) -> pd.DataFrame:
+def latency_percentiles(db: Store, run_id: str, flt: RunFilter = RunFilter()) -> pd.DataFrame:
     """Per workflow, ok calls: n, min, p5, p25, p50, p75, p95, p99, max latency and mean queue time (ms)."""
     with reading(db) as read:
         return _latency(read, run_id, flt)
 
 
-def _trend(read: Read, flt: RunFilter, limit_runs: int) -> pd.DataFrame:
+def _trend(read: Reader, flt: RunFilter, limit_runs: int) -> pd.DataFrame:
     where, params = flt.run_sql()
     wf, wf_params = flt.result_sql("s")
     return read(f"""
@@ -166,13 +167,13 @@ def _trend(read: Read, flt: RunFilter, limit_runs: int) -> pd.DataFrame:
         WHERE {wf} ORDER BY c.created_at, s.workflow""", [*params, *wf_params])
 
 
-def trend(db: Database, flt: RunFilter = RunFilter(), limit_runs: int = TREND_RUNS) -> pd.DataFrame:
+def trend(db: Store, flt: RunFilter = RunFilter(), limit_runs: int = TREND_RUNS) -> pd.DataFrame:
     """Error rate and p95 per workflow for the latest finished suite runs matching the filter, oldest first."""
     with reading(db) as read:
         return _trend(read, flt, limit_runs)
 
 
-def _tag_heatmap(read: Read, run_id: str, flt: RunFilter) -> pd.DataFrame:
+def _tag_heatmap(read: Reader, run_id: str, flt: RunFilter) -> pd.DataFrame:
     wf, params = flt.result_sql()
     return read(f"""
         WITH tagged AS (
@@ -185,13 +186,13 @@ def _tag_heatmap(read: Read, run_id: str, flt: RunFilter) -> pd.DataFrame:
         FROM tagged GROUP BY ALL ORDER BY workflow, tag""", [run_id, run_id, *params])
 
 
-def tag_heatmap(db: Database, run_id: str, flt: RunFilter = RunFilter()) -> pd.DataFrame:
+def tag_heatmap(db: Store, run_id: str, flt: RunFilter = RunFilter()) -> pd.DataFrame:
     """Errors for each workflow x tag of a run: rows (workflow, tag, cases, errors, error_rate)."""
     with reading(db) as read:
         return _tag_heatmap(read, run_id, flt)
 
 
-def _flag_rates(read: Read, run_id: str, flt: RunFilter) -> pd.DataFrame:
+def _flag_rates(read: Reader, run_id: str, flt: RunFilter) -> pd.DataFrame:
     wf, params = flt.result_sql("s")
     rates = read(f"""
         SELECT workflow, checked AS outputs, flagged, silent_failures,
@@ -208,7 +209,7 @@ def _flag_rates(read: Read, run_id: str, flt: RunFilter) -> pd.DataFrame:
     return rates.merge(names, on="workflow", how="left") if not names.empty else rates.assign(flags=None)
 
 
-def flag_rates(db: Database, run_id: str, flt: RunFilter = RunFilter()) -> pd.DataFrame:
+def flag_rates(db: Store, run_id: str, flt: RunFilter = RunFilter()) -> pd.DataFrame:
     """Per workflow: how many outputs the automatic checks flagged (soft) or failed (silent failures)."""
     with reading(db) as read:
         return _flag_rates(read, run_id, flt)
@@ -226,7 +227,7 @@ class Overview:
     flags: pd.DataFrame
 
 
-def overview(db: Database, run_id: str, flt: RunFilter = RunFilter(), trend_runs: int = TREND_RUNS) -> Overview:
+def overview(db: Store, run_id: str, flt: RunFilter = RunFilter(), trend_runs: int = TREND_RUNS) -> Overview:
     with reading(db) as read:
         return Overview(_with_change(read, run_id, flt), _errors_by_workflow(read, run_id, flt),
                         _latency(read, run_id, flt), _trend(read, flt, trend_runs), _tag_heatmap(read, run_id, flt),

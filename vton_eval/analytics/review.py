@@ -12,8 +12,8 @@ from typing import Any
 
 import pandas as pd
 
-from vton_eval.analytics.filters import reading
-from vton_eval.store.db import Database
+from vton_eval.store.base import Store
+from vton_eval.store.reads import Reader, reading
 
 SORTS = {
     "unreviewed first": "(my_verdict IS NOT NULL), res.pair_id, res.\"repeat\"",
@@ -83,7 +83,7 @@ def _named(values: list[Any], sql: str) -> tuple[str, dict[str, Any]]:
     return out, named
 
 
-def case_page(db: Database, run_id: str, reviewer: str, flt: ReviewFilter = ReviewFilter(),
+def case_page(db: Store, run_id: str, reviewer: str, flt: ReviewFilter = ReviewFilter(),
               sort: str = "unreviewed first", page: int = 1, page_size: int = 24,
               pinned: Sequence[tuple[str, int]] | None = None) -> tuple[pd.DataFrame, int]:
     """(the cases of one page, the number of cases matching the filter).
@@ -117,14 +117,14 @@ def case_page(db: Database, run_id: str, reviewer: str, flt: ReviewFilter = Revi
     return rows, n
 
 
-def progress(db: Database, run_id: str, reviewer: str) -> dict[str, Any]:
+def progress(db: Store, run_id: str, reviewer: str) -> dict[str, Any]:
     """Cases, how many this reviewer judged (pass, fail, unsure), their pass rate so far (passes among pass and
     fail: unsure cases are left out), and how many cases any reviewer judged."""
     with reading(db) as read:
         return _progress(read, run_id, reviewer)
 
 
-def review_status(db: Database, run_id: str, reviewer: str) -> tuple[dict[str, Any], dict[str, Any]]:
+def review_status(db: Store, run_id: str, reviewer: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """(progress, reviewer agreement) on one connection: what the top of the Review page shows."""
     from vton_eval.reviews import agreement_from
 
@@ -156,7 +156,7 @@ def _progress(read: Any, run_id: str, reviewer: str) -> dict[str, Any]:
     return row
 
 
-def case_detail(db: Database, run_id: str, pair_id: str, repeat: int) -> dict[str, Any] | None:
+def case_detail(db: Store, run_id: str, pair_id: str, repeat: int) -> dict[str, Any] | None:
     """Everything about one case: inputs, output, outcome, check values and every reviewer's verdict."""
     with reading(db) as read:
         return _detail(read, run_id, pair_id, repeat)
@@ -181,7 +181,7 @@ def _detail(read: Any, run_id: str, pair_id: str, repeat: int) -> dict[str, Any]
     return detail
 
 
-def review_options(db: Database, run_id: str) -> dict[str, list[str]]:
+def review_options(db: Store, run_id: str) -> dict[str, list[str]]:
     """Values the filters can take in this run."""
     with reading(db) as read:
         def column(sql: str) -> list[str]:
@@ -195,3 +195,21 @@ def review_options(db: Database, run_id: str) -> dict[str, list[str]]:
             "tags": column("SELECT DISTINCT trim(unnest(string_split(tags, ';'))) AS tag FROM cases "
                            "WHERE run_id = ? AND coalesce(tags, '') <> '' ORDER BY 1"),
         }
+
+
+def verdicts_with_outcomes(db: Store, run_id: str) -> list[dict[str, Any]]:
+    """Every verdict of a run with its case's outcome (what the CSV export holds)."""
+    with reading(db) as read:
+        return read.rows("""
+            SELECT v.run_id, v.pair_id, v."repeat", v.workflow, v.reviewer, v.verdict, v.reasons, v.note,
+                   v.created_at, r.status, r.error_kind, r.latency_ms, r.flags
+            FROM reviews v LEFT JOIN results r USING (run_id, pair_id, "repeat")
+            WHERE v.run_id = ? ORDER BY v.pair_id, v."repeat", v.reviewer""", [run_id])
+
+
+def multi_judged(read: Reader, run_id: str) -> tuple[int, list[list[str]]]:
+    """(how many reviewers judged the run, the verdicts of each case judged by two or more)."""
+    reviewers = read.scalar("SELECT count(DISTINCT reviewer) FROM reviews WHERE run_id = ?", [run_id]) or 0
+    rows = read.rows("""SELECT list(verdict) AS verdicts FROM reviews WHERE run_id = ?
+                        GROUP BY pair_id, "repeat" HAVING count(*) >= 2""", [run_id])
+    return int(reviewers), [list(r["verdicts"]) for r in rows]

@@ -9,32 +9,22 @@ It is derived data: deleting its rows loses nothing but time.
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import pandas as pd
-
-from vton_eval.analytics.filters import Read, frame, reading
 from vton_eval.artifacts import ArtifactStore
 from vton_eval.checks.compare import difference_image, similarity
 from vton_eval.images import load_rgb
-from vton_eval.store.db import Database
+from vton_eval.store.base import Store
+from vton_eval.store.reads import frame, reading
+from vton_eval.store.runs import utcnow
+from vton_eval.store.similarity import save_similarities
 
 DIFF_SIDE = 512
-SIM_TABLE = """CREATE TABLE IF NOT EXISTS pair_similarity (
-    output_a VARCHAR NOT NULL, output_b VARCHAR NOT NULL, ssim DOUBLE, changed_share DOUBLE, psnr DOUBLE,
-    diff_path VARCHAR, problem VARCHAR, computed_at TIMESTAMP NOT NULL, PRIMARY KEY (output_a, output_b))"""
 # A (key_a, path_a, key_b, path_b) to compare: content keys and artifact paths of the two outputs.
 Item = tuple[str, str, str, str]
-
-
-def has_sim_table(read: Read) -> bool:
-    # A database written before migration 2 has none until a writer opens it.
-    found = read("SELECT count(*) AS n FROM information_schema.tables WHERE table_name = 'pair_similarity'")
-    return bool(not found.empty and found.iloc[0]["n"])
 
 
 def _compute(store: ArtifactStore, item: Item) -> dict[str, Any]:
@@ -54,20 +44,18 @@ def _compute(store: ArtifactStore, item: Item) -> dict[str, Any]:
     return row
 
 
-def stored_similarities(db: Database, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+def stored_similarities(db: Store, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
     """The stored similarity rows of these (key_a, key_b) output pairs (those computed so far)."""
     if not pairs:
         return {}
     with reading(db) as read:
-        if not has_sim_table(read):
-            return {}
         df = read("SELECT * FROM pair_similarity WHERE list_contains(?, output_a || '|' || output_b)",
                   [[f"{a}|{b}" for a, b in pairs]])
     df = df.astype(object).where(df.notna(), None)  # NULL is None, not NaN
     return {(r["output_a"], r["output_b"]): r for r in df.to_dict("records")}
 
 
-def ensure_similarities(db: Database, items: Iterable[Item], workers: int = 4) -> dict[tuple[str, str], dict]:
+def ensure_similarities(db: Store, items: Iterable[Item], workers: int = 4) -> dict[tuple[str, str], dict]:
     """Similarity rows (ssim, changed_share, psnr, diff_path, problem) for the given output pairs,
     keyed by (key_a, key_b): read from the table, the missing ones computed (in threads: Pillow and
     numpy release the GIL) and stored."""
@@ -75,21 +63,15 @@ def ensure_similarities(db: Database, items: Iterable[Item], workers: int = 4) -
     found = stored_similarities(db, list(wanted))
     missing = [item for key, item in wanted.items() if key not in found]
     if missing:
-        store = ArtifactStore(db.path)
         with ThreadPoolExecutor(max_workers=max(1, min(workers, len(missing)))) as pool:
-            rows = list(pool.map(lambda item: _compute(store, item), missing))
-        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-        batch = pd.DataFrame(rows).assign(computed_at=now)
-        with db.connect() as con:
-            con.execute(SIM_TABLE)
-            con.register("_batch", batch)
-            con.execute("INSERT OR REPLACE INTO pair_similarity BY NAME SELECT * FROM _batch")
-            con.unregister("_batch")
+            rows = list(pool.map(lambda item: _compute(db.artifacts, item), missing))
+        now = utcnow()
+        db.write(lambda w: save_similarities(w, rows, now))
         found.update({(r["output_a"], r["output_b"]): {**r, "computed_at": now} for r in rows})
     return found
 
 
-def case_similarity(db: Database, run_a: str, run_b: str, pair_id: str, repeat: int = 1) -> dict[str, Any] | None:
+def case_similarity(db: Store, run_a: str, run_b: str, pair_id: str, repeat: int = 1) -> dict[str, Any] | None:
     """How alike two runs' outputs for one case are ({"ssim", "changed_share", "psnr", "diff_path",
     "problem", "identical"}); None when either run has no output for it."""
     df = frame(db, """

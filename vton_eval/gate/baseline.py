@@ -9,7 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from vton_eval.gate.model import GateError
-from vton_eval.store.db import Database, NoDatabase
+from vton_eval.store import baselines
+from vton_eval.store.base import Store
+from vton_eval.store.reads import reading
 from vton_eval.store.runs import get_run, latest_run, resolve_run_id, utcnow
 
 
@@ -17,7 +19,7 @@ class BlessError(GateError):
     """The run cannot be blessed; the message says why and what to do."""
 
 
-def bless(db: Database, run_id: str) -> dict[str, Any]:
+def bless(db: Store, run_id: str) -> dict[str, Any]:
     """Make `run_id` (a unique prefix of one, or 'latest': the newest finished suite run) the baseline of
     its (dataset, endpoint).
 
@@ -40,54 +42,31 @@ def bless(db: Database, run_id: str) -> dict[str, Any]:
     if not run["done"]:
         raise BlessError(f"run {full} has no results: there is nothing to compare against")
     now = utcnow()
-    with db.connect() as con:
-        con.execute("BEGIN")
-        prev = con.execute("SELECT run_id FROM baselines WHERE dataset = ? AND endpoint = ?",
-                           [run["dataset"], run["endpoint"]]).fetchone()
-        con.execute(
-            "INSERT OR REPLACE INTO baselines (dataset, endpoint, run_id, blessed_at) VALUES (?, ?, ?, ?)",
-            [run["dataset"], run["endpoint"], full, now],
-        )
-        con.execute("COMMIT")
+    previous = db.write(lambda w: baselines.bless(w, run["dataset"], run["endpoint"], full, now))
     return {"dataset": run["dataset"], "endpoint": run["endpoint"], "run_id": full, "blessed_at": now,
-            "previous_run_id": prev[0] if prev else None}
+            "previous_run_id": previous}
 
 
-def unbless(db: Database, dataset: str, endpoint: str) -> bool:
+def unbless(db: Store, dataset: str, endpoint: str) -> bool:
     """Remove the blessing of (dataset, endpoint); True when there was one."""
-    with db.connect() as con:
-        found = con.execute("SELECT count(*) FROM baselines WHERE dataset = ? AND endpoint = ?",
-                            [dataset, endpoint]).fetchone()
-        con.execute("DELETE FROM baselines WHERE dataset = ? AND endpoint = ?", [dataset, endpoint])
-    return bool(found and found[0])
+    return db.write(lambda w: baselines.unbless(w, dataset, endpoint))
 
 
-def blessed_run(db: Database, dataset: str, endpoint: str) -> str | None:
+def blessed_run(db: Store, dataset: str, endpoint: str) -> str | None:
     """The blessed run for (dataset, endpoint); else the latest blessing for the dataset on any
     endpoint (a candidate served from a new URL compares with the last release); else None."""
-    try:
-        with db.connect(read_only=True) as con:
-            row = con.execute("SELECT run_id FROM baselines WHERE dataset = ? AND endpoint = ?",
-                              [dataset, endpoint]).fetchone()
-            if row is None:
-                row = con.execute("SELECT run_id FROM baselines WHERE dataset = ? ORDER BY blessed_at DESC LIMIT 1",
-                                  [dataset]).fetchone()
-    except NoDatabase:
-        return None
-    return row[0] if row else None
+    with reading(db) as read:
+        return (read.scalar("SELECT run_id FROM baselines WHERE dataset = ? AND endpoint = ?", [dataset, endpoint])
+                or read.scalar("SELECT run_id FROM baselines WHERE dataset = ? ORDER BY blessed_at DESC LIMIT 1",
+                               [dataset]))
 
 
-def list_baselines(db: Database) -> list[dict[str, Any]]:
+def list_baselines(db: Store) -> list[dict[str, Any]]:
     """Every blessing, newest first, with the blessed run's label, status and dates (None if the
     run was deleted since)."""
-    try:
-        with db.connect(read_only=True) as con:
-            cur = con.execute(
-                """SELECT b.dataset, b.endpoint, b.run_id, b.blessed_at, r.label, r.status, r.created_at,
-                          r.finished_at, (SELECT count(*) FROM results x WHERE x.run_id = b.run_id) AS results
-                   FROM baselines b LEFT JOIN runs r USING (run_id)
-                   ORDER BY b.blessed_at DESC""")
-            cols = [d[0] for d in cur.description]
-            return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
-    except NoDatabase:
-        return []
+    with reading(db) as read:
+        return read.rows(
+            """SELECT b.dataset, b.endpoint, b.run_id, b.blessed_at, r.label, r.status, r.created_at,
+                      r.finished_at, (SELECT count(*) FROM results x WHERE x.run_id = b.run_id) AS results
+               FROM baselines b LEFT JOIN runs r USING (run_id)
+               ORDER BY b.blessed_at DESC""")

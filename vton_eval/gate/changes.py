@@ -16,7 +16,8 @@ from typing import Any
 
 from PIL import Image
 
-from vton_eval.store.db import Database
+from vton_eval.store.base import Store
+from vton_eval.store.reads import reading
 
 _ROWS = """
 SELECT c.pair_id, c."repeat", c.workflow, count(*) OVER () AS total,
@@ -75,11 +76,6 @@ class Changes:
     candidate_kinds: dict[tuple[str, str], tuple[int, str | None]] = field(default_factory=dict)
 
 
-def _dicts(cur: Any) -> list[dict[str, Any]]:
-    cols = [d[0] for d in cur.description]
-    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
-
-
 def _label(row: dict[str, Any]) -> str:
     if row["b_status"] == "ok":
         return "ok -> error"
@@ -88,11 +84,12 @@ def _label(row: dict[str, Any]) -> str:
     return "error -> ok"
 
 
-def _similarity(db: Database, row: dict[str, Any]) -> dict[str, float] | None:
+def _similarity(db: Store, row: dict[str, Any]) -> dict[str, float] | None:
     from vton_eval.checks import similarity  # numpy/scikit-image work: loaded only when a report needs it
 
     try:
-        with Image.open(db.folder / row["b_output"]) as a, Image.open(db.folder / row["c_output"]) as b:
+        with Image.open(db.artifacts.abspath(row["b_output"])) as a, \
+                Image.open(db.artifacts.abspath(row["c_output"])) as b:
             return similarity(a, b)
     except Exception:  # an output that no longer decodes (or was deleted) cannot be ranked
         return None
@@ -104,14 +101,14 @@ def dissimilarity(sim: dict[str, float]) -> float:
     return max(1.0 - sim["ssim"], sim["changed_share"])
 
 
-def find_changes(db: Database, candidate: str, baseline: str, limit: int = 10, max_compare: int = 200) -> Changes:
+def find_changes(db: Store, candidate: str, baseline: str, limit: int = 10, max_compare: int = 200) -> Changes:
     """Gather the report's "cases that changed most" (reads the database once, then the images)."""
     out = Changes()
-    with db.connect(read_only=True) as con:
-        rows = _dicts(con.execute(_STATUS_CHANGES, [candidate, baseline, limit]))
-        ok_ok = _dicts(con.execute(_OK_OK, [candidate, baseline, max_compare]))
-        for wf, kind, n, example in con.execute(_KIND_EXAMPLES, [candidate]).fetchall():
-            out.candidate_kinds[(wf, kind or "unknown")] = (int(n), example)
+    with reading(db) as read:
+        rows = read.rows(_STATUS_CHANGES, [candidate, baseline, limit])
+        ok_ok = read.rows(_OK_OK, [candidate, baseline, max_compare])
+        for r in read.rows(_KIND_EXAMPLES, [candidate]):
+            out.candidate_kinds[(r["workflow"], r["error_kind"] or "unknown")] = (int(r["n"]), r["example"])
     # `total` is the count before LIMIT (a window over the filtered rows).
     out.status_changes_total = int(rows[0]["total"]) if rows else 0
     out.status_changes = [CaseChange(r["pair_id"], int(r["repeat"]), r["workflow"], _label(r), r) for r in rows]
@@ -127,12 +124,12 @@ def find_changes(db: Database, candidate: str, baseline: str, limit: int = 10, m
     return out
 
 
-def thumbnail(db: Database, relpath: str | None, folder: Path, size: int = 160) -> str | None:
+def thumbnail(db: Store, relpath: str | None, folder: Path, size: int = 160) -> str | None:
     """Copy a stored image, resized to fit `size` px, into `folder` as JPEG; return its file name
     (None when there is no image or it does not decode). Content-addressed names: written once."""
     if not relpath:
         return None
-    source = db.folder / relpath
+    source = db.artifacts.abspath(relpath)
     name = f"{Path(relpath).stem}_{size}.jpg"
     target = folder / name
     if target.exists():

@@ -37,7 +37,7 @@ from vton_eval.gate.model import (
     GateThresholds,
     WorkflowComparison,
 )
-from vton_eval.gate.stats import bootstrap_quantile_ratio, newcombe_difference, percentile
+from vton_eval.stats import bootstrap_quantile_ratio, newcombe_difference, percentile
 from vton_eval.store.db import Database, DatabaseBusy, NoDatabase
 from vton_eval.store.runs import get_run, latest_run, resolve_run_id
 

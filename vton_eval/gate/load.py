@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import duckdb
 import numpy as np
 
 from vton_eval.gate.model import OVERALL
-from vton_eval.store.db import Database
+from vton_eval.store.base import Store
+from vton_eval.store.reads import reading
 
 # Parameters: candidate run id, baseline run id.
 _SHARED = """
@@ -98,30 +98,26 @@ class Comparison:
         return sorted(w for w in self.counts if w != OVERALL)
 
 
-def _checked(con: duckdb.DuckDBPyConnection, run_id: str) -> bool:
-    row = con.execute(_CHECKED, {"run": run_id}).fetchone()
-    return bool(row and row[0])
-
-
-def load_comparison(db: Database, candidate: str, baseline: str) -> Comparison:
+def load_comparison(db: Store, candidate: str, baseline: str) -> Comparison:
     """Read the aggregates the gate needs in one short read-only connection."""
     out = Comparison()
     params = [candidate, baseline]
-    with db.connect(read_only=True) as con:
-        for wf, cases, ce, be, cf, bf in con.execute(_COUNTS, params).fetchall():
-            if cases:
-                out.counts[wf or OVERALL] = Counts(int(cases), int(ce), int(be), int(cf), int(bf))
-        for side, wf, kind, n in con.execute(_KINDS, params).fetchall():
-            out.kinds.setdefault(side, {}).setdefault(wf or OVERALL, {})[kind] = int(n)
-        frame = con.execute(_LATENCIES, params).fetchnumpy()
-        out.candidate_checked = _checked(con, candidate)
-        out.baseline_checked = _checked(con, baseline)
-        for wf, c, b in con.execute(
-            """SELECT workflow, count(*) FILTER (WHERE run_id = ?), count(*) FILTER (WHERE run_id = ?)
+    with reading(db) as read:
+        for r in read.rows(_COUNTS, params):
+            if r["cases"]:
+                out.counts[r["workflow"] or OVERALL] = Counts(int(r["cases"]), int(r["c_errors"]), int(r["b_errors"]),
+                                                              int(r["c_flagged"]), int(r["b_flagged"]))
+        for r in read.rows(_KINDS, params):
+            out.kinds.setdefault(r["side"], {}).setdefault(r["workflow"] or OVERALL, {})[r["kind"]] = int(r["n"])
+        frame = read.numpy(_LATENCIES, params) or {"side": [], "workflow": [], "latency": []}
+        out.candidate_checked = bool(read.scalar(_CHECKED, {"run": candidate}))
+        out.baseline_checked = bool(read.scalar(_CHECKED, {"run": baseline}))
+        for r in read.rows(
+            """SELECT workflow, count(*) FILTER (WHERE run_id = ?) AS c, count(*) FILTER (WHERE run_id = ?) AS b
                FROM results WHERE run_id IN (?, ?) GROUP BY workflow ORDER BY workflow""",
             [candidate, baseline, candidate, baseline],
-        ).fetchall():
-            out.run_workflows[wf] = (int(c), int(b))
+        ):
+            out.run_workflows[r["workflow"]] = (int(r["c"]), int(r["b"]))
     out.candidate_results = sum(c for c, _ in out.run_workflows.values())
     out.baseline_results = sum(b for _, b in out.run_workflows.values())
     sides = np.asarray(frame["side"], dtype=object)

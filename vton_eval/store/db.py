@@ -12,13 +12,16 @@ import os
 import random
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
+from vton_eval.artifacts import ArtifactStore
 from vton_eval.errors import VtonEvalError
+from vton_eval.store.base import Store, T, Writer
 from vton_eval.store.schema import SCHEMA_VERSION, current_version, migrate
 
 DEFAULT_DB = "results.duckdb"
@@ -83,12 +86,14 @@ def _process_lock(path: Path) -> threading.RLock:
         return _process_locks.setdefault(path, threading.RLock())
 
 
-class Database:
+class Database(Store):
     """A DuckDB file and how to open it. Cheap to create; holds no connection."""
 
     def __init__(self, path: str | os.PathLike[str] | None = None, busy_timeout_s: float = 15.0) -> None:
         self.path = resolve_db_path(path)
         self.busy_timeout_s = busy_timeout_s
+        self.location = str(self.path)
+        self.artifacts = ArtifactStore(self.path)
 
     def __repr__(self) -> str:
         return f"Database({str(self.path)!r})"
@@ -161,3 +166,59 @@ class Database:
         _migrated.discard(self.path)
         with self.connect():
             pass
+
+    def write(self, work: Callable[[Writer], T], busy_timeout_s: float | None = None) -> T:
+        with self.connect(busy_timeout_s=busy_timeout_s) as con:
+            con.execute("BEGIN")
+            try:
+                result = work(FileWriter(con))
+                con.execute("COMMIT")
+            except BaseException:
+                try:
+                    con.execute("ROLLBACK")
+                except duckdb.Error:  # the transaction is already gone (the failure ended it)
+                    pass
+                raise
+        return result
+
+
+class FileWriter(Writer):
+    """Writes to a DuckDB file, whose tables have primary keys: INSERT OR IGNORE / OR REPLACE."""
+
+    def insert_new(self, table: str, columns: Sequence[str], values: Sequence[tuple[Any, ...]],
+                   key: Sequence[str]) -> int:
+        if not values:
+            return 0
+        quoted = ", ".join(f'"{name}"' for name in columns)
+        stage = f"_stage_{table}"
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {stage} AS SELECT {quoted} FROM {table} LIMIT 0")
+        append(self.con, stage, columns, values)
+        self.con.execute(f"INSERT OR IGNORE INTO {table} ({quoted}) SELECT {quoted} FROM {stage}")
+        self.con.execute(f"DROP TABLE {stage}")
+        return len(values)
+
+    def replace(self, table: str, columns: Sequence[str], values: tuple[Any, ...], key: Sequence[str]) -> None:
+        quoted = ", ".join(f'"{name}"' for name in columns)
+        self.con.execute(f"INSERT OR REPLACE INTO {table} ({quoted}) VALUES ({', '.join('?' for _ in columns)})",
+                         list(values))
+
+
+def append(con: duckdb.DuckDBPyConnection, table: str, columns: Sequence[str],
+           values: Sequence[tuple[Any, ...]]) -> None:
+    """Bulk-append rows to a table. DuckDB's appender takes ~300k rows/s and needs neither pandas nor
+    Arrow (a quick start for `vton-eval run`); a DuckDB without it goes through an Arrow table."""
+    if hasattr(con, "appender"):
+        appender = con.appender(table)
+        appender.append_rows(values)
+        appender.flush()
+        return
+    import pyarrow as pa
+
+    incoming = pa.table({name: pa.array([row[i] for row in values]) for i, name in enumerate(columns)})
+    name = f"_incoming_{table}"
+    con.register(name, incoming)
+    try:
+        quoted = ", ".join(f'"{c}"' for c in columns)
+        con.execute(f"INSERT INTO {table} ({quoted}) SELECT {quoted} FROM {name}")
+    finally:
+        con.unregister(name)

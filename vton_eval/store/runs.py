@@ -7,9 +7,8 @@ import os
 import socket
 from typing import Any
 
-import duckdb
-
-from vton_eval.store.db import Database, NoDatabase
+from vton_eval.store.base import Store, Writer
+from vton_eval.store.reads import reading
 
 RUN_COLUMNS = (
     "run_id", "label", "endpoint", "dataset", "dataset_path", "status", "created_at", "started_at",
@@ -28,35 +27,34 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
-def insert_run(con: duckdb.DuckDBPyConnection, run: dict[str, Any]) -> None:
+def insert_run(w: Writer, run: dict[str, Any]) -> None:
     unknown = set(run) - set(RUN_COLUMNS)
     if unknown:
         raise ValueError(f"unknown run fields {sorted(unknown)}")
     names = [c for c in RUN_COLUMNS if c in run]
-    con.execute(
-        f"INSERT INTO runs ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})",
-        [run[c] for c in names],
-    )
+    w.execute(f"INSERT INTO runs ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})",
+              [run[c] for c in names])
 
 
-def update_run(con: duckdb.DuckDBPyConnection, run_id: str, **fields: Any) -> None:
+def update_run(w: Writer, run_id: str, **fields: Any) -> None:
     unknown = set(fields) - set(RUN_COLUMNS)
     if unknown:
         raise ValueError(f"unknown run fields {sorted(unknown)}")
     sets = ", ".join(f"{k} = ?" for k in fields)
-    con.execute(f"UPDATE runs SET {sets} WHERE run_id = ?", [*fields.values(), run_id])
+    w.execute(f"UPDATE runs SET {sets} WHERE run_id = ?", [*fields.values(), run_id])
 
 
-def claim_run(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
-    """Mark a run as running in this process (a new run, or one being resumed)."""
+def claim_run(w: Writer, run_id: str) -> None:
+    """Mark a run as running in this process (a new run, or one being resumed); the first claim dates its start."""
     now = utcnow()
-    update_run(con, run_id, status="running", pid=os.getpid(), host=socket.gethostname(), updated_at=now,
+    update_run(w, run_id, status="running", pid=os.getpid(), host=socket.gethostname(), updated_at=now,
                finished_at=None, message=None)
+    w.execute("UPDATE runs SET started_at = ? WHERE run_id = ? AND started_at IS NULL", [now, run_id])
 
 
-def finish_run(con: duckdb.DuckDBPyConnection, run_id: str, status: str, message: str | None = None) -> None:
+def finish_run(w: Writer, run_id: str, status: str, message: str | None = None) -> None:
     now = utcnow()
-    update_run(con, run_id, status=status, finished_at=now, updated_at=now, message=message)
+    update_run(w, run_id, status=status, finished_at=now, updated_at=now, message=message)
 
 
 # Counts come from the per-run summaries (vton_eval.store.summaries), not from a scan of results.
@@ -80,52 +78,32 @@ LEFT JOIN (
 """
 
 
-def _rows(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    cols = [d[0] for d in cur.description]
-    return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
-
-
-def list_runs(db: Database, limit: int | None = None, kind: str | None = None) -> list[dict[str, Any]]:
+def list_runs(db: Store, limit: int | None = None, kind: str | None = None) -> list[dict[str, Any]]:
     """Runs (of one kind, or all), newest first, with their progress and outcome counts. No database: no runs."""
     where = " WHERE r.kind = ?" if kind else ""
-    try:
-        with db.connect(read_only=True) as con:
-            sql = _LIST_SQL + where + " ORDER BY r.created_at DESC, r.run_id DESC" + (
-                f" LIMIT {int(limit)}" if limit else "")
-            return [_with_liveness(r) for r in _rows(con.execute(sql, [kind] if kind else []))]
-    except NoDatabase:
-        return []
+    sql = _LIST_SQL + where + " ORDER BY r.created_at DESC, r.run_id DESC" + (f" LIMIT {int(limit)}" if limit else "")
+    with reading(db) as read:
+        return [_with_liveness(r) for r in read.rows(sql, [kind] if kind else [])]
 
 
-def latest_run(db: Database) -> str | None:
+def latest_run(db: Store) -> str | None:
     """What `latest` means in `gate` and `bless`: the newest finished suite run (not a try, not a stopped run)."""
-    try:
-        with db.connect(read_only=True) as con:
-            row = con.execute("SELECT run_id FROM runs WHERE status = 'finished' AND kind = ? "
-                              "ORDER BY created_at DESC, run_id DESC LIMIT 1", [SUITE]).fetchone()
-    except NoDatabase:
-        return None
-    return row[0] if row else None
+    with reading(db) as read:
+        return read.scalar("SELECT run_id FROM runs WHERE status = 'finished' AND kind = ? "
+                           "ORDER BY created_at DESC, run_id DESC LIMIT 1", [SUITE])
 
 
-def get_run(db: Database, run_id: str) -> dict[str, Any] | None:
-    try:
-        with db.connect(read_only=True) as con:
-            rows = _rows(con.execute(_LIST_SQL + " WHERE r.run_id = ?", [run_id]))
-    except NoDatabase:
-        return None
-    return _with_liveness(rows[0]) if rows else None
+def get_run(db: Store, run_id: str) -> dict[str, Any] | None:
+    with reading(db) as read:
+        run = read.one(_LIST_SQL + " WHERE r.run_id = ?", [run_id])
+    return _with_liveness(run) if run else None
 
 
-def resolve_run_id(db: Database, prefix: str) -> str | None:
+def resolve_run_id(db: Store, prefix: str) -> str | None:
     """Accept a full run id or a unique prefix of one (as git does with commits)."""
-    try:
-        with db.connect(read_only=True) as con:
-            ids = [r[0] for r in con.execute(
-                "SELECT run_id FROM runs WHERE run_id = ? OR starts_with(run_id, ?) ORDER BY run_id",
-                [prefix, prefix]).fetchall()]
-    except NoDatabase:
-        return None
+    with reading(db) as read:
+        ids = [r["run_id"] for r in read.rows(
+            "SELECT run_id FROM runs WHERE run_id = ? OR starts_with(run_id, ?) ORDER BY run_id", [prefix, prefix])]
     if prefix in ids:
         return prefix
     return ids[0] if len(ids) == 1 else None

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from vton_eval.store.db import Database
+from vton_eval.store.base import Store
+from vton_eval.store.reads import reading
 
 _BY_WORKFLOW = """
 SELECT workflow,
@@ -27,23 +28,18 @@ GROUP BY ALL ORDER BY n DESC, error_kind
 """
 
 
-def run_summary(db: Database, run_id: str) -> dict[str, Any]:
+def run_summary(db: Store, run_id: str) -> dict[str, Any]:
     """{'workflows': [...per-workflow rows...], 'error_kinds': [...], 'total': {...}}."""
-    with db.connect(read_only=True) as con:
-        cur = con.execute(_BY_WORKFLOW, [run_id])
-        cols = [d[0] for d in cur.description]
-        workflows = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
-        cur = con.execute(_KINDS, [run_id])
-        cols = [d[0] for d in cur.description]
-        kinds = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
-        total = con.execute(
-            """SELECT count(*), count(*) FILTER (WHERE status='ok'),
-                      quantile_cont(latency_ms, 0.5) FILTER (WHERE status='ok'),
-                      quantile_cont(latency_ms, 0.95) FILTER (WHERE status='ok')
-               FROM results WHERE run_id = ?""", [run_id]).fetchone()
-    cases, ok, p50, p95 = total if total else (0, 0, None, None)
+    with reading(db) as read:
+        workflows = read.rows(_BY_WORKFLOW, [run_id])
+        kinds = read.rows(_KINDS, [run_id])
+        total = read.one(
+            """SELECT count(*) AS cases, count(*) FILTER (WHERE status='ok') AS ok,
+                      quantile_cont(latency_ms, 0.5) FILTER (WHERE status='ok') AS p50_ms,
+                      quantile_cont(latency_ms, 0.95) FILTER (WHERE status='ok') AS p95_ms
+               FROM results WHERE run_id = ?""", [run_id]) or {"cases": 0, "ok": 0, "p50_ms": None, "p95_ms": None}
     return {
         "workflows": workflows,
         "error_kinds": kinds,
-        "total": {"cases": cases, "ok": ok, "errors": cases - ok, "p50_ms": p50, "p95_ms": p95},
+        "total": {**total, "errors": total["cases"] - total["ok"]},
     }

@@ -1,10 +1,9 @@
-"""Batched writes: rows go through DuckDB's appender into a staging table, then one INSERT.
+"""Writing what a run produces: its planned cases, its results and their checks, and a recheck.
 
-The appender takes ~300k rows/s (executemany: 1-2k) and needs neither pandas nor Arrow, which
-keeps `vton-eval run` quick to start. The final `INSERT OR IGNORE` against the primary keys makes
-every write idempotent: replaying a journal after a crash, or a batch retried after a lock
-conflict, never duplicates or replaces a recorded result. Writing results also rebuilds their runs'
-summaries (`vton_eval.store.summaries`) on the same connection, so both change in one transaction.
+Each function takes the `Writer` of one `Store.write` transaction. Inserts are idempotent on the
+tables' keys: replaying a journal after a crash, or a batch retried after a lock conflict, never
+duplicates or replaces a recorded result. Writing results also refreshes their runs' summaries
+(`vton_eval.store.summaries`) in the same transaction, so both always agree.
 """
 
 from __future__ import annotations
@@ -12,51 +11,68 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-import duckdb
-
+from vton_eval.records import CheckRow, PlannedCase, Recorded, ResultRow, columns, values
+from vton_eval.store.base import Writer
+from vton_eval.store.runs import update_run, utcnow
 from vton_eval.store.summaries import refresh_summaries
 
-RESULT_COLUMNS: tuple[str, ...] = (
-    "run_id", "pair_id", "workflow", "repeat", "status", "error_kind", "error_message", "latency_ms", "queue_ms",
-    "attempts", "output_path", "output_sha256", "output_width", "output_height", "started_at", "finished_at",
-    "flags", "checks",
-)
-CASE_COLUMNS: tuple[str, ...] = (
-    "run_id", "pair_id", "workflow", "tags", "base_path", "product_path", "mask_path", "reference_path",
-    "base_source", "product_source", "invalid_reason",
-)
-CHECK_COLUMNS: tuple[str, ...] = (
-    "run_id", "pair_id", "repeat", "workflow", "check", "value", "threshold", "passed", "severity",
-)
+RESULT_COLUMNS = columns(ResultRow)
+CASE_COLUMNS = columns(PlannedCase)
+CHECK_COLUMNS = columns(CheckRow)
+RESULT_KEY = ("run_id", "pair_id", "repeat")
+CASE_KEY = ("run_id", "pair_id")
+CHECK_KEY = ("run_id", "pair_id", "repeat", "check")
 
 
-def insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: Iterable[Mapping[str, Any]],
-                columns: Sequence[str]) -> int:
-    """Insert the rows whose key is not there yet; return how many rows the batch had."""
-    values = [tuple(row.get(name) for name in columns) for row in rows]
-    if not values:
-        return 0
-    quoted = ", ".join(f'"{name}"' for name in columns)
-    stage = f"_stage_{table}"
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {stage} AS SELECT {quoted} FROM {table} LIMIT 0")
-    appender = con.appender(stage)
-    appender.append_rows(values)
-    appender.flush()
-    con.execute(f"INSERT OR IGNORE INTO {table} ({quoted}) SELECT {quoted} FROM {stage}")
-    con.execute(f"DROP TABLE {stage}")
-    return len(values)
+def _values(record_type: type, rows: Iterable[Any]) -> list[tuple[Any, ...]]:
+    """Rows as tuples in column order; a plain mapping (a test's seed data) is read as the record."""
+    out = []
+    for row in rows:
+        if isinstance(row, Mapping):
+            row = record_type(**{name: row.get(name) for name in columns(record_type)})
+        out.append(values(row))
+    return out
 
 
-def insert_results(con: duckdb.DuckDBPyConnection, rows: Iterable[Mapping[str, Any]]) -> int:
-    rows = list(rows)
-    written = insert_rows(con, "results", rows, RESULT_COLUMNS)
-    refresh_summaries(con, {row["run_id"] for row in rows})
+def insert_cases(w: Writer, cases: Iterable[PlannedCase | Mapping[str, Any]]) -> int:
+    return w.insert_new("cases", CASE_COLUMNS, _values(PlannedCase, cases), CASE_KEY)
+
+
+def insert_results(w: Writer, results: Iterable[ResultRow | Mapping[str, Any]]) -> int:
+    rows = _values(ResultRow, results)
+    written = w.insert_new("results", RESULT_COLUMNS, rows, RESULT_KEY)
+    refresh_summaries(w, {row[0] for row in rows})
     return written
 
 
-def insert_cases(con: duckdb.DuckDBPyConnection, rows: Iterable[Mapping[str, Any]]) -> int:
-    return insert_rows(con, "cases", rows, CASE_COLUMNS)
+def insert_checks(w: Writer, checks: Iterable[CheckRow | Mapping[str, Any]]) -> int:
+    return w.insert_new("checks", CHECK_COLUMNS, _values(CheckRow, checks), CHECK_KEY)
 
 
-def insert_checks(con: duckdb.DuckDBPyConnection, rows: Iterable[Mapping[str, Any]]) -> int:
-    return insert_rows(con, "checks", rows, CHECK_COLUMNS)
+def record_batch(w: Writer, run_id: str, batch: Sequence[Recorded]) -> None:
+    """A batch of a run's final results with their checks (what the recorder writes)."""
+    insert_results(w, [r.result for r in batch])
+    insert_checks(w, [c for r in batch for c in r.checks])
+    update_run(w, run_id, updated_at=utcnow())
+
+
+def apply_recheck(w: Writer, run_id: str, finals: Sequence[Recorded], checks_config: str | None) -> None:
+    """Replace the verdicts of rechecked results and their checks (readers see all old or all new)."""
+    w.execute("""CREATE OR REPLACE TEMP TABLE _new (pair_id VARCHAR, "repeat" INTEGER, status VARCHAR,
+                 error_kind VARCHAR, error_message VARCHAR, flags VARCHAR, checks VARCHAR)""")
+    from vton_eval.store.db import append
+
+    append(w.con, "_new", ("pair_id", "repeat", "status", "error_kind", "error_message", "flags", "checks"),
+           [(r.result.pair_id, r.result.repeat, r.result.status, r.result.error_kind, r.result.error_message,
+             r.result.flags, r.result.checks) for r in finals])
+    w.execute("""
+        UPDATE results SET status = n.status, error_kind = n.error_kind, error_message = n.error_message,
+                           flags = n.flags, checks = n.checks
+        FROM _new n WHERE results.run_id = ? AND results.pair_id = n.pair_id AND results."repeat" = n."repeat"
+    """, [run_id])
+    w.execute("DROP TABLE _new")
+    w.execute('DELETE FROM checks WHERE run_id = ? AND (pair_id, "repeat") IN '
+              '(SELECT pair_id, "repeat" FROM results WHERE run_id = ? AND output_path IS NOT NULL)', [run_id, run_id])
+    insert_checks(w, [c for r in finals for c in r.checks])
+    refresh_summaries(w, [run_id])
+    update_run(w, run_id, checks_config=checks_config)

@@ -1,6 +1,6 @@
-"""One call to a try-on endpoint, turned into an Outcome: an image, or an error kind and message.
+"""A Gradio try-on app as a `Service`: one call turned into an Outcome (an image, or an error kind and message).
 
-Built on gradio_client. The service is untrusted input: its answer is read by `vton_eval.answer`
+Built on gradio_client. The service is untrusted input: its answer is read by `services.answer`
 (no local path it names is opened), its files are downloaded by `vton_eval.http_fetch` (the token
 goes to the endpoint's own origin only, every download has a deadline), and one deadline covers
 the whole call: upload, queue, processing and download.
@@ -15,17 +15,12 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
-import re
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
 
-from vton_eval.answer import BadAnswer, answer_image, image_size
-from vton_eval.classify import classify_exception, retry_after_s
-from vton_eval.errors import VtonEvalError
 from vton_eval.http_fetch import (
     ClientGuard,
     Credentials,
@@ -37,11 +32,15 @@ from vton_eval.http_fetch import (
 )
 from vton_eval.outcome import Outcome
 from vton_eval.secrets import clean_message, get_token
+from vton_eval.services import CallInputs
+from vton_eval.services.answer import BadAnswer, answer_image, image_size
+from vton_eval.services.classify import classify_exception, retry_after_s
+from vton_eval.services.endpoints import EndpointError, EndpointStopped, check_endpoint_text
+from vton_eval.services.spaces import resolve_space
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 API_NAME = "/generate"
-SPACE_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _POLL_S = 0.02
 _SSL_CONTEXT = httpx.create_ssl_context()
 # Connecting fetches the app's config and API description; a Space that is building can keep
@@ -49,69 +48,12 @@ _SSL_CONTEXT = httpx.create_ssl_context()
 DEFAULT_OPEN_TIMEOUT_S = 120.0
 
 
-class EndpointError(VtonEvalError):
-    """The endpoint cannot be used at all (unreachable, not a Gradio app, no such API)."""
-
-
-class EndpointStopped(EndpointError):
-    """The caller stopped while the connection was being made."""
-
-
-_SPACE_WAITING = {"BUILDING", "APP_STARTING", "RUNNING_BUILDING", "SLEEPING", "PAUSED_WAKING"}
-_SPACE_BROKEN = {"BUILD_ERROR", "RUNTIME_ERROR", "CONFIG_ERROR", "NO_APP_FILE", "PAUSED", "STOPPED", "DELETING"}
-_SPACE_POLL_S = 5.0
-
-
-def resolve_space(space_id: str, token: str | None, stop: threading.Event | None, deadline: float) -> str:
-    """The URL a Space id serves its app at, once the Space runs; waits for a building or sleeping Space
-    until `deadline` (gradio_client would wait for ever). Raises EndpointError."""
-    import huggingface_hub
-
-    while True:
-        try:
-            info = huggingface_hub.space_info(space_id, token=token or False)
-        except Exception as exc:  # not found, private without a token, no network...
-            raise EndpointError(clean_message(f"cannot find the Space {space_id}: {type(exc).__name__}: {exc}")
-                                ) from None
-        stage = str(getattr(getattr(info, "runtime", None), "stage", "") or "").upper()
-        if stage in _SPACE_BROKEN:
-            raise EndpointError(f"the Space {space_id} is not running (state {stage}); its owner must restart it")
-        if info.host and stage not in _SPACE_WAITING:
-            return str(info.host)
-        remaining = deadline - time.monotonic()
-        if remaining <= _SPACE_POLL_S:
-            raise EndpointError(f"the Space {space_id} is still {stage.lower() or 'starting'}; try again in a few "
-                                "minutes")
-        if stop is not None and stop.wait(_SPACE_POLL_S):
-            raise EndpointStopped(f"stopped while waiting for the Space {space_id} to start")
-        if stop is None:
-            time.sleep(_SPACE_POLL_S)
-
-
-def check_endpoint_text(src: str) -> str:
-    """Validate an endpoint given by a person: an http(s) URL or a Space id ('owner/name')."""
-    src = (src or "").strip()
-    if not src:
-        raise ValueError("the endpoint is empty: give a URL (http://127.0.0.1:7860) or a Space id (owner/name)")
-    if src.startswith(("http://", "https://")):
-        url = httpx.URL(src)
-        if not url.host:
-            raise ValueError(f"{src!r} is not a valid URL (no host)")
-        if url.userinfo:
-            # A URL is stored with the run and shown on pages: credentials belong in HF_TOKEN.
-            raise ValueError("the endpoint URL carries credentials; remove them and set HF_TOKEN instead")
-        return src.rstrip("/")
-    if SPACE_ID.match(src):
-        return src
-    raise ValueError(f"{src!r} is neither an http(s) URL nor a Space id like owner/name")
-
-
 def _elapsed_ms(started: float) -> float:
     return (time.perf_counter() - started) * 1000.0
 
 
-class Endpoint:
-    """A connected try-on service. Thread-safe: one instance serves all the workers of a run."""
+class GradioService:
+    """A connected Gradio try-on app (a `Service`). Thread-safe: one instance serves all the workers of a run."""
 
     def __init__(
         self,
@@ -134,7 +76,7 @@ class Endpoint:
         self._fetcher: Fetcher | None = None
         self._lock = threading.Lock()
 
-    def open(self, stop: threading.Event | None = None) -> Endpoint:
+    def open(self, stop: threading.Event | None = None) -> GradioService:
         """Connect (fetch the app's config) and check it has the endpoint; raise EndpointError.
 
         Ends within `open_timeout_s`, or soon after `stop` is set, whatever the server does.
@@ -241,21 +183,13 @@ class Endpoint:
         if conn is not None:
             conn.close()
 
-    def __enter__(self) -> Endpoint:
+    def __enter__(self) -> GradioService:
         return self.open()
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def call(
-        self,
-        base: Path,
-        product: Path,
-        workflow: str,
-        mask: Path | None = None,
-        timeout_s: float = 300.0,
-        stop: threading.Event | None = None,
-    ) -> Outcome:
+    def call(self, inputs: CallInputs, timeout_s: float = 300.0, stop: threading.Event | None = None) -> Outcome:
         """Submit one try-on and wait for it, at most `timeout_s` in all; never raises for service trouble."""
         from gradio_client import handle_file
         from gradio_client.utils import Status
@@ -274,8 +208,8 @@ class Endpoint:
             return Outcome.error("cancelled", "the endpoint was closed before the call", _elapsed_ms(started))
         queue_ms: float | None = None
         try:
-            args = [handle_file(str(base)), handle_file(str(product)), workflow,
-                    handle_file(str(mask)) if mask else None]
+            args = [handle_file(str(inputs.person)), handle_file(str(inputs.product)), inputs.workflow,
+                    handle_file(str(inputs.mask)) if inputs.mask else None]
         except Exception as exc:  # our own input file vanished or is unreadable: no retry will fix it
             return Outcome.error("invalid_input", clean_message(f"cannot read an input file: {exc}") or "",
                                  _elapsed_ms(started))
@@ -366,4 +300,4 @@ class _Connection:
         self.guard.shutdown()
 
 
-__all__ = ["API_NAME", "Endpoint", "EndpointError", "EndpointStopped", "check_endpoint_text"]
+__all__ = ["API_NAME", "GradioService"]
