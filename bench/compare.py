@@ -83,10 +83,9 @@ def seed(db: Database, cases: int) -> int:
     files = len(stored)
     now = utcnow()
     run_ids = ("bench-baseline", "bench-candidate")
-    with db.connect() as con:
-        con.execute("BEGIN")
+    def write(w):  # one transaction, through the store's door
         for n, run_id in enumerate(run_ids):
-            insert_run(con, {"run_id": run_id, "label": ("v1", "v2")[n], "endpoint": "http://bench", "dataset": "bench",
+            insert_run(w, {"run_id": run_id, "label": ("v1", "v2")[n], "endpoint": "http://bench", "dataset": "bench",
                              "status": "finished", "created_at": now.replace(second=n), "finished_at": now,
                              "workflows": ",".join(sorted(WORKFLOWS)), "repeats": 1, "total_cases": cases})
             case_rows, result_rows = [], []
@@ -109,9 +108,10 @@ def seed(db: Database, cases: int) -> int:
                     "latency_ms": rng.lognormvariate(7.5 + (0.2 if n and wf == "dress" else 0), 0.3),
                     "attempts": 1, "output_path": None if error else path, "output_sha256": None if error else sha,
                     "started_at": now, "finished_at": now})
-            insert_cases(con, case_rows)
-            insert_results(con, result_rows)
-        con.execute("COMMIT")
+            insert_cases(w, case_rows)
+            insert_results(w, result_rows)
+
+    db.write(write)
     return files
 
 

@@ -13,10 +13,10 @@ from typing import Any
 
 import streamlit as st
 
-from vton_eval.store.reads import one_connection
 from vton_eval.artifacts import ArtifactStore
 from vton_eval.secrets import TOKEN_ENV
 from vton_eval.store import Database, DatabaseBusy, NoDatabase, resolve_db_path
+from vton_eval.store.reads import one_connection
 
 log = logging.getLogger("vton_eval.dashboard")
 REPO = Path(__file__).resolve().parents[1]

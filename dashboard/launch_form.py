@@ -8,6 +8,7 @@ from dashboard import data
 from dashboard.common import REPO, database, md
 from dashboard.datasets_view import dataset_choice, pair_gallery
 from vton_eval import launch
+from vton_eval.analytics.runs import typical_latency_s
 from vton_eval.runner import RunError, RunSettings
 from vton_eval.runner.plan import SelectionError, select_pairs
 
@@ -77,7 +78,7 @@ def launch_form() -> None:
         problems.append(str(exc))
     if not problems:
         cases = len(chosen) * settings.repeats
-        latency = launch.typical_latency_s(database(), settings.endpoint)
+        latency = typical_latency_s(database(), settings.endpoint)
         st.info(launch.estimate(cases, settings.concurrency, settings.rate_limit, latency).describe())
     for problem in problems:
         st.error(problem)

@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from vton_eval.backend import Endpoint, EndpointError, check_endpoint_text
-from vton_eval.classify import classify_message, retry_after_s
 from vton_eval.samples import inappropriate_product
 from vton_eval.sandbox import NSFW_MESSAGE, SandboxConfig, start_sandbox
+from vton_eval.services import CallInputs, EndpointError, check_endpoint_text
+from vton_eval.services.classify import classify_message, retry_after_s
+from vton_eval.services.gradio import GradioService
 
 from .conftest import REPO, SAMPLE
 
@@ -31,13 +32,13 @@ def _pair(workflow: str = "top") -> tuple[Path, Path]:
 
 @pytest.fixture()
 def endpoint(live_sandbox):
-    with Endpoint(live_sandbox.url) as ep:
+    with GradioService(live_sandbox.url) as ep:
         yield ep
 
 
 def test_ok_outcome_has_the_image_latency_and_queue_time(endpoint):
     base, product = _pair("top")
-    outcome = endpoint.call(base, product, "top", timeout_s=30)
+    outcome = endpoint.call(CallInputs(base, product, "top"), timeout_s=30)
     assert outcome.status == "ok", outcome.error_message
     with Image.open(io.BytesIO(outcome.output)) as img:
         assert img.format == "WEBP"
@@ -49,7 +50,7 @@ def test_latency_is_the_wall_time_of_the_call(endpoint, live_sandbox):
     live_sandbox.config.latency = 0.4
     base, product = _pair("dress")
     started = time.perf_counter()
-    outcome = endpoint.call(base, product, "dress", timeout_s=30)
+    outcome = endpoint.call(CallInputs(base, product, "dress"), timeout_s=30)
     wall_ms = (time.perf_counter() - started) * 1000
     assert outcome.status == "ok"
     assert 400 <= outcome.latency_ms <= wall_ms + 1
@@ -59,7 +60,7 @@ def test_nsfw_rejection(endpoint, tmp_path):
     base, _ = _pair()
     product = tmp_path / "p.png"
     inappropriate_product().save(product)
-    outcome = endpoint.call(base, product, "top", timeout_s=30)
+    outcome = endpoint.call(CallInputs(base, product, "top"), timeout_s=30)
     assert (outcome.status, outcome.error_kind, outcome.error_message) == ("error", "nsfw_rejected", NSFW_MESSAGE)
     assert not outcome.transient
 
@@ -68,18 +69,18 @@ def test_invalid_input_sent_anyway_is_classified(endpoint, tmp_path):
     base, product = _pair()
     gif = tmp_path / "b.gif"
     Image.open(base).save(gif, "GIF")
-    outcome = endpoint.call(gif, product, "top", timeout_s=30)
+    outcome = endpoint.call(CallInputs(gif, product, "top"), timeout_s=30)
     assert outcome.error_kind == "invalid_input" and "GIF" in outcome.error_message
-    outcome = endpoint.call(base, product, "hat", timeout_s=30)
+    outcome = endpoint.call(CallInputs(base, product, "hat"), timeout_s=30)
     assert outcome.error_kind == "invalid_input" and "Unknown workflow" in outcome.error_message
 
 
 def test_rate_limited_with_the_wait_the_service_asked_for(endpoint, live_sandbox):
     live_sandbox.config.rate_limit = "2/min"
     base, product = _pair()
-    kinds = [endpoint.call(base, product, "top", timeout_s=30).error_kind for _ in range(2)]
+    kinds = [endpoint.call(CallInputs(base, product, "top"), timeout_s=30).error_kind for _ in range(2)]
     assert kinds == [None, None]
-    refused = endpoint.call(base, product, "top", timeout_s=30)
+    refused = endpoint.call(CallInputs(base, product, "top"), timeout_s=30)
     assert refused.error_kind == "rate_limited" and refused.transient
     assert refused.retry_after_s is not None and 0 < refused.retry_after_s <= 60
 
@@ -87,11 +88,11 @@ def test_rate_limited_with_the_wait_the_service_asked_for(endpoint, live_sandbox
 def test_server_error_and_bad_output(endpoint, live_sandbox):
     base, product = _pair()
     live_sandbox.config.error_rate = 1.0
-    outcome = endpoint.call(base, product, "top", timeout_s=30)
+    outcome = endpoint.call(CallInputs(base, product, "top"), timeout_s=30)
     assert outcome.error_kind == "server_error" and "worker crashed" in outcome.error_message
     live_sandbox.config.error_rate = 0.0
     live_sandbox.config.bad_output_rate = 1.0
-    outcome = endpoint.call(base, product, "top", timeout_s=30)
+    outcome = endpoint.call(CallInputs(base, product, "top"), timeout_s=30)
     assert outcome.error_kind == "bad_output" and "not a decodable image" in outcome.error_message
 
 
@@ -101,26 +102,26 @@ def test_cancelled_by_our_stop(endpoint, live_sandbox):
     stop = threading.Event()
     threading.Timer(0.3, stop.set).start()
     started = time.perf_counter()
-    outcome = endpoint.call(base, product, "top", timeout_s=30, stop=stop)
+    outcome = endpoint.call(CallInputs(base, product, "top"), timeout_s=30, stop=stop)
     assert outcome.error_kind == "cancelled"
     assert time.perf_counter() - started < 2.0
 
 
 def test_timeout_on_a_hung_call():
-    with start_sandbox(SandboxConfig(hang=True)) as sb, Endpoint(sb.url) as ep:
+    with start_sandbox(SandboxConfig(hang=True)) as sb, GradioService(sb.url) as ep:
         base, product = _pair()
         started = time.perf_counter()
-        outcome = ep.call(base, product, "top", timeout_s=1.0)
+        outcome = ep.call(CallInputs(base, product, "top"), timeout_s=1.0)
         assert outcome.error_kind == "timeout" and outcome.transient
         assert 1.0 <= time.perf_counter() - started < 3.0
 
 
 def test_queue_full():
-    with start_sandbox(SandboxConfig(latency=1.5, concurrency=1, max_queue=1)) as sb, Endpoint(sb.url) as ep:
+    with start_sandbox(SandboxConfig(latency=1.5, concurrency=1, max_queue=1)) as sb, GradioService(sb.url) as ep:
         base, product = _pair()
         outcomes = []
-        threads = [threading.Thread(target=lambda: outcomes.append(ep.call(base, product, "top", timeout_s=20)))
-                   for _ in range(4)]
+        inputs = CallInputs(base, product, "top")
+        threads = [threading.Thread(target=lambda: outcomes.append(ep.call(inputs, timeout_s=20))) for _ in range(4)]
         for t in threads:
             t.start()
             time.sleep(0.05)
@@ -139,8 +140,8 @@ def _free_port() -> int:
 def test_connection_refused_and_server_killed_mid_call():
     dead = f"http://127.0.0.1:{_free_port()}"
     with pytest.raises(EndpointError, match="cannot connect"):
-        Endpoint(dead).open()
-    assert Endpoint(dead).call(*_pair(), "top", timeout_s=5).error_kind == "connection"
+        GradioService(dead).open()
+    assert GradioService(dead).call(CallInputs(*_pair(), "top"), timeout_s=5).error_kind == "connection"
 
     port = _free_port()
     proc = subprocess.Popen([sys.executable, "-m", "vton_eval", "sandbox", "--port", str(port), "--latency", "5"],
@@ -152,9 +153,9 @@ def test_connection_refused_and_server_killed_mid_call():
                 if s.connect_ex(("127.0.0.1", port)) == 0:
                     break
             time.sleep(0.2)
-        ep = Endpoint(f"http://127.0.0.1:{port}").open()
+        ep = GradioService(f"http://127.0.0.1:{port}").open()
         threading.Timer(1.0, proc.kill).start()
-        outcome = ep.call(*_pair(), "top", timeout_s=30)
+        outcome = ep.call(CallInputs(*_pair(), "top"), timeout_s=30)
         assert outcome.error_kind == "connection", (outcome.error_kind, outcome.error_message)
     finally:
         proc.kill()

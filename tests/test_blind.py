@@ -7,8 +7,9 @@ import re
 
 from streamlit.testing.v1 import AppTest
 
-from vton_eval.preferences import canonical, left_run_for
+from vton_eval.preferences import left_run_for
 from vton_eval.provenance import tool_version
+from vton_eval.store.judgements import canonical
 
 from .conftest import COMPARE_LABELS as LABELS
 from .test_compare import open_compare, sql, table_with, visible_text

@@ -17,6 +17,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from dashboard import compare_view
+from vton_eval.analytics.blind import win_table
 from vton_eval.analytics.compare import (
     CaseFilter,
     case_similarity,
@@ -26,13 +27,8 @@ from vton_eval.analytics.compare import (
 )
 from vton_eval.artifacts import ArtifactStore
 from vton_eval.checks.compare import similarity
-from vton_eval.preferences import (
-    left_run_for,
-    record_preference,
-    wilson_interval,
-    win_rates,
-    win_table,
-)
+from vton_eval.preferences import left_run_for, record_preference, win_rates
+from vton_eval.stats import wilson
 from vton_eval.store import Database
 from vton_eval.store.runs import insert_run, utcnow
 from vton_eval.store.writes import insert_results
@@ -101,13 +97,13 @@ def visible_text(at: AppTest) -> str:
 
 
 def test_wilson_interval_matches_known_values():
-    assert wilson_interval(8, 10) == pytest.approx((0.4902, 0.9433), abs=1e-4)
-    assert wilson_interval(0, 10) == pytest.approx((0.0, 0.2775), abs=1e-4)
-    assert wilson_interval(10, 10) == pytest.approx((0.7225, 1.0), abs=1e-4)
-    assert wilson_interval(50, 100) == pytest.approx((0.4038, 0.5962), abs=1e-4)
-    assert all(math.isnan(v) for v in wilson_interval(0, 0))
+    assert wilson(8, 10) == pytest.approx((0.4902, 0.9433), abs=1e-4)
+    assert wilson(0, 10) == pytest.approx((0.0, 0.2775), abs=1e-4)
+    assert wilson(10, 10) == pytest.approx((0.7225, 1.0), abs=1e-4)
+    assert wilson(50, 100) == pytest.approx((0.4038, 0.5962), abs=1e-4)
+    assert wilson(0, 0) == (0.0, 1.0)  # no observation: the whole range (one Wilson function, the gate's)
     with pytest.raises(ValueError):
-        wilson_interval(11, 10)
+        wilson(11, 10)
 
 
 def test_win_table_leaves_ties_out_of_the_win_share():
@@ -115,7 +111,7 @@ def test_win_table_leaves_ties_out_of_the_win_share():
                                      "ties": 6, "left_picks": 2, "reviewers": 2}]))
     row = table.iloc[0]
     assert row["decisive"] == 4 and row["win_share"] == pytest.approx(0.75)
-    assert (row["ci_low"], row["ci_high"]) == pytest.approx(wilson_interval(3, 4))
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx(wilson(3, 4))
     assert row["left_share"] == pytest.approx(0.5)
 
 
@@ -229,8 +225,8 @@ def test_filters_and_most_changed_order(runs):
 def test_similarity_of_outputs_computed_in_the_background(runs):
     db, (base, cand, _) = runs
     compare_view.wait_for_similarities()  # earlier tests' pages may still be computing
-    with db.connect() as con:
-        con.execute("DROP TABLE IF EXISTS pair_similarity")
+    with db.connect() as con:  # start with nothing cached (the table itself always exists: migration 2)
+        con.execute("DELETE FROM pair_similarity")
     st.cache_data.clear()  # pages cached in earlier tests knew the similarities just dropped
     differ = {p for (p,) in sql(db, """SELECT a.pair_id FROM results a JOIN results b ON b.pair_id = a.pair_id
                                      AND b.run_id = ? WHERE a.run_id = ? AND a.output_sha256 <> b.output_sha256""",
@@ -284,11 +280,14 @@ def test_a_run_with_nothing_to_compare_is_refused_clearly(tmp_path):
     db = Database(tmp_path / "single.duckdb")
     db.ensure()
     now = utcnow()
-    with db.connect() as con:
-        insert_run(con, {"run_id": "only-run", "label": "alone", "endpoint": "http://x", "dataset": "solo",
-                         "status": "finished", "created_at": now})
-        insert_results(con, [{"run_id": "only-run", "pair_id": "p1", "workflow": "top", "repeat": 1, "status": "ok",
-                              "latency_ms": 10.0}])
+
+    def seed(w):
+        insert_run(w, {"run_id": "only-run", "label": "alone", "endpoint": "http://x", "dataset": "solo",
+                       "status": "finished", "created_at": now})
+        insert_results(w, [{"run_id": "only-run", "pair_id": "p1", "workflow": "top", "repeat": 1, "status": "ok",
+                            "latency_ms": 10.0}])
+
+    db.write(seed)
     at = open_compare(db)
     assert any("No other run over the dataset solo" in w.value for w in at.warning)
     assert not at.metric and not at.image

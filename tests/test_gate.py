@@ -37,9 +37,9 @@ from vton_eval.gate import (
     write_junit,
     write_markdown,
 )
-from vton_eval.stats import bootstrap_quantile_ratio, bootstrap_quantiles, newcombe_difference, wilson
 from vton_eval.gate.text import md_escape
 from vton_eval.runner.settings import RunSettings
+from vton_eval.stats import bootstrap_quantile_ratio, bootstrap_quantiles, newcombe_difference, wilson
 from vton_eval.store import Database
 from vton_eval.store.runs import insert_run
 from vton_eval.store.writes import insert_cases, insert_results
@@ -81,7 +81,7 @@ def seed_run(db: Database, run_id: str, cases: list[dict], *, dataset: str = "sa
         case_rows.append({"run_id": run_id, "pair_id": c["pair_id"], "workflow": c["workflow"], "base_path": person,
                           "product_path": person})
     settings = RunSettings(dataset=f"datasets/{dataset}", endpoint=endpoint, label=label)
-    with db.connect() as con:
+    def seed(con):  # a Writer: the store's one door for writes
         insert_run(con, {"run_id": run_id, "label": label, "endpoint": endpoint, "dataset": dataset,
                          "status": status, "created_at": created, "started_at": created,
                          "finished_at": created + dt.timedelta(minutes=5) if status == "finished" else None,
@@ -94,6 +94,8 @@ def seed_run(db: Database, run_id: str, cases: list[dict], *, dataset: str = "sa
             flag = c.get("flags", "" if checked and c["status"] == "ok" else None)
             con.execute('UPDATE results SET flags = ? WHERE run_id = ? AND pair_id = ? AND "repeat" = ?',
                         [flag, run_id, c["pair_id"], c.get("repeat", 1)])
+
+    db.write(seed)
     return run_id
 
 

@@ -20,7 +20,8 @@ import duckdb
 import pytest
 from PIL import Image
 
-from vton_eval.backend import Endpoint, EndpointError
+from vton_eval.services import CallInputs, EndpointError
+from vton_eval.services.gradio import GradioService
 
 from .conftest import REPO, SAMPLE
 from .helpers.hostile import MARKUP_MESSAGE, HostileApp
@@ -50,7 +51,7 @@ def hostile(recorder, tmp_path_factory):
 def endpoint(hostile, recorder):
     recorder.requests.clear()
     hostile.file_requests.clear()
-    with Endpoint(hostile.url, token=TOKEN) as ep:
+    with GradioService(hostile.url, token=TOKEN) as ep:
         yield ep
 
 
@@ -67,7 +68,7 @@ def _carries_token(headers: dict[str, str]) -> bool:
 def test_the_token_goes_to_the_endpoint_origin_and_nowhere_else(endpoint, hostile, recorder):
     for mode in ("same_origin", "external_url", "redirect"):
         hostile.mode = mode
-        outcome = endpoint.call(*_pair(), "top", timeout_s=30)
+        outcome = endpoint.call(CallInputs(*_pair(), "top"), timeout_s=30)
         assert outcome.status == "ok", (mode, outcome.error_message)
         assert Image.open(io.BytesIO(outcome.output)).size == (160, 200)
     # The control: the endpoint's own origin did receive the token...
@@ -84,7 +85,7 @@ def test_an_app_whose_config_points_elsewhere_is_refused_before_the_token_leaks(
     recorder.requests.clear()
     try:
         with pytest.raises(EndpointError, match="another origin|cannot connect"):
-            Endpoint(evil.url, token=TOKEN).open()
+            GradioService(evil.url, token=TOKEN).open()
     finally:
         evil.close()
     assert recorder.requests  # gradio_client did follow the config to the other host...
@@ -98,7 +99,7 @@ def test_an_app_whose_config_points_elsewhere_is_refused_before_the_token_leaks(
 ])
 def test_a_path_or_text_named_by_the_service_is_bad_output_and_nothing_local_is_read(endpoint, hostile, mode, says):
     hostile.mode = mode
-    outcome = endpoint.call(*_pair(), "top", timeout_s=30)
+    outcome = endpoint.call(CallInputs(*_pair(), "top"), timeout_s=30)
     assert (outcome.status, outcome.error_kind) == ("error", "bad_output"), outcome.error_message
     assert says in outcome.error_message and not outcome.transient
     assert outcome.output is None
@@ -107,7 +108,7 @@ def test_a_path_or_text_named_by_the_service_is_bad_output_and_nothing_local_is_
 @pytest.mark.parametrize("mode", ["base64", "data_uri", "raw_json"])
 def test_the_spaces_documented_base64_answer_is_an_image(endpoint, hostile, mode):
     hostile.mode = mode
-    outcome = endpoint.call(*_pair(), "top", timeout_s=30)
+    outcome = endpoint.call(CallInputs(*_pair(), "top"), timeout_s=30)
     assert outcome.status == "ok", outcome.error_message
     assert (outcome.output_width, outcome.output_height) == (160, 200)
     assert Image.open(io.BytesIO(outcome.output)).format == "PNG"
@@ -115,7 +116,7 @@ def test_the_spaces_documented_base64_answer_is_an_image(endpoint, hostile, mode
 
 def test_an_image_too_large_is_refused_from_its_header(endpoint, hostile):
     hostile.mode = "huge"
-    outcome = endpoint.call(*_pair(), "top", timeout_s=30)
+    outcome = endpoint.call(CallInputs(*_pair(), "top"), timeout_s=30)
     assert outcome.error_kind == "bad_output"
     assert "12000x12000" in outcome.error_message and "not decoded" in outcome.error_message
 
@@ -123,7 +124,7 @@ def test_an_image_too_large_is_refused_from_its_header(endpoint, hostile):
 def test_a_download_that_never_ends_stops_at_the_call_deadline_and_at_a_stop(endpoint, hostile):
     hostile.mode = "slow"
     started = time.monotonic()
-    outcome = endpoint.call(*_pair(), "top", timeout_s=3)
+    outcome = endpoint.call(CallInputs(*_pair(), "top"), timeout_s=3)
     assert outcome.error_kind == "timeout"
     assert time.monotonic() - started < 20  # the server would stream for ever
 
@@ -131,7 +132,7 @@ def test_a_download_that_never_ends_stops_at_the_call_deadline_and_at_a_stop(end
     stop = threading.Event()
     threading.Thread(target=lambda: (hostile.slow_started.wait(30), stop.set()), daemon=True).start()
     started = time.monotonic()
-    outcome = endpoint.call(*_pair(), "top", timeout_s=600, stop=stop)
+    outcome = endpoint.call(CallInputs(*_pair(), "top"), timeout_s=600, stop=stop)
     assert outcome.error_kind == "cancelled" and "download" in outcome.error_message
     assert time.monotonic() - started < 20
 

@@ -20,8 +20,7 @@ def test_latest_is_the_newest_finished_suite_run_in_gate_and_bless(db):
     seed_run(db, "stopped", suite(12), status="cancelled", created=T0 + 3 * day)
     seed_run(db, "tried", suite(1, workflows=("top",)), created=T0 + 4 * day)
     seed_run(db, "going", suite(12), status="running", created=T0 + 5 * day)
-    with db.connect() as con:
-        update_run(con, "tried", kind="try")
+    db.write(lambda w: update_run(w, "tried", kind="try"))
     assert latest_run(db) == "good"
     bless(db, "base")
     result = gate(db, "latest")

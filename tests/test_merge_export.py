@@ -22,12 +22,12 @@ from PIL import Image
 from vton_eval.artifacts import ArtifactStore
 from vton_eval.cli import main
 from vton_eval.datasets import Dataset, load_dataset
-from vton_eval.export import ExportError, export_run
-from vton_eval.merge import MergeError, merge
 from vton_eval.runner.plan import select_pairs
 from vton_eval.runner.settings import RunSettings
 from vton_eval.shards import shard_of
 from vton_eval.store import Database
+from vton_eval.store.export import ExportError, export_run
+from vton_eval.store.merge import MergeError, merge
 from vton_eval.store.runs import insert_run
 from vton_eval.store.writes import insert_cases, insert_results
 
@@ -81,7 +81,7 @@ def record(db_path: Path, ds: Dataset, shard: tuple[int, int] | None, *, label: 
     # The dataset sits at a different path on each machine of a matrix: not part of the suite's identity.
     settings = RunSettings(dataset=f"/runner-{k}/work/datasets/sample", endpoint=ENDPOINT, label=label,
                            shard=f"{k}/{n}" if shard else None)
-    with db.connect() as con:
+    def seed(con):  # a Writer: the store's one door for writes
         insert_run(con, {"run_id": run_id, "label": label, "endpoint": ENDPOINT, "dataset": ds.name,
                          "dataset_path": settings.dataset, "status": status, "created_at": T0 + dt.timedelta(
                              seconds=k), "started_at": T0, "finished_at": T0 + dt.timedelta(minutes=3),
@@ -96,6 +96,8 @@ def record(db_path: Path, ds: Dataset, shard: tuple[int, int] | None, *, label: 
         con.execute('INSERT INTO reviews (run_id, pair_id, workflow, "repeat", reviewer, verdict, reasons, note, '
                     "created_at) VALUES (?, ?, ?, 1, 'ana', 'pass', NULL, 'looks right', ?)",
                     [run_id, first_ok["pair_id"], first_ok["workflow"], T0])
+
+    db.write(seed)
     return run_id
 
 

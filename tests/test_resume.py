@@ -15,8 +15,9 @@ import textwrap
 import time
 
 from vton_eval.artifacts import ArtifactStore
+from vton_eval.records import Recorded, ResultRow
 from vton_eval.runner import RunSettings, create_run, execute_run
-from vton_eval.runner.journal import Journal, journal_path
+from vton_eval.runner.journal import RECEIVED, Journal, journal_path
 from vton_eval.store import Database, NoDatabase
 from vton_eval.store.runs import get_run
 
@@ -55,7 +56,7 @@ def _received(db: Database) -> dict[str, str | None]:
                 "SELECT pair_id, output_sha256 FROM results WHERE run_id = ?", [row[0]]).fetchall()}
     except NoDatabase:
         return {}
-    journalled = {r["pair_id"]: r.get("output_sha256") for r in
+    journalled = {e.recorded.result.pair_id: e.recorded.result.output_sha256 for e in
                   Journal(journal_path(ArtifactStore(db.path).root, row[0])).read()}
     return {**journalled, **stored}
 
@@ -118,8 +119,9 @@ def test_a_journal_left_unchecked_by_a_crash_is_checked_on_resume(db, live_sandb
         con.execute("DELETE FROM checks WHERE run_id = ? AND pair_id = ?", [run_id, record["pair_id"]])
         con.execute("UPDATE runs SET status = 'interrupted' WHERE run_id = ?", [run_id])
     assert report.status == "finished"
-    raw = {**record, "status": "ok", "error_kind": None, "error_message": None, "flags": None, "checks": None}
-    Journal(journal_path(ArtifactStore(db.path).root, run_id)).append({**raw, "_checked": False})
+    raw = ResultRow.from_row({**record, "status": "ok", "error_kind": None, "error_message": None, "flags": None,
+                              "checks": None})
+    Journal(journal_path(ArtifactStore(db.path).root, run_id)).append(RECEIVED, Recorded(raw))
     calls = live_sandbox.stats["calls"]
     assert execute_run(db, run_id).status == "finished"
     assert live_sandbox.stats["calls"] == calls  # recovered from the journal, not sent again

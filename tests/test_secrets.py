@@ -9,8 +9,8 @@ import sys
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from vton_eval.backend import check_endpoint_text
 from vton_eval.secrets import redact
+from vton_eval.services import check_endpoint_text
 
 from .conftest import REPO, SAMPLE
 

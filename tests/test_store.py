@@ -41,9 +41,9 @@ def test_reading_a_missing_database_says_so(tmp_path):
 
 def test_writes_are_idempotent(tmp_path):
     db = Database(tmp_path / "r.duckdb")
+    db.write(lambda w: insert_results(w, [_row("a"), _row("b")]))
+    db.write(lambda w: insert_results(w, [_row("a"), _row("b"), _row("c")]))  # a journal replayed over stored rows
     with db.connect() as con:
-        insert_results(con, [_row("a"), _row("b")])
-        insert_results(con, [_row("a"), _row("b"), _row("c")])  # a journal replayed over stored rows
         assert con.execute("SELECT count(*) FROM results").fetchone()[0] == 3
 
 
@@ -98,10 +98,11 @@ def _summary_matches_results(con, run_id: str) -> None:
 
 def test_writing_results_keeps_the_run_summaries_in_step(tmp_path):
     db = Database(tmp_path / "r.duckdb")
+    db.write(lambda w: insert_results(w, [_row("a"), _row("b", status="error")]))
     with db.connect() as con:
-        insert_results(con, [_row("a"), _row("b", status="error")])
         _summary_matches_results(con, "r1")
-        insert_results(con, [_row("a"), _row("b", status="error"), _row("c")])  # a replay plus one new
+    db.write(lambda w: insert_results(w, [_row("a"), _row("b", status="error"), _row("c")]))  # a replay plus one new
+    with db.connect() as con:
         _summary_matches_results(con, "r1")
         kinds = con.execute("SELECT workflow, error_kind, n FROM run_error_kinds WHERE run_id = 'r1'").fetchall()
         assert kinds == [("top", "timeout", 1)]

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from vton_eval.analytics.runs import suite_runs_of
 from vton_eval.gate import bless
 from vton_eval.runner import RunReport, RunSettings, create_run
-from vton_eval.store.db import Database, NoDatabase
+from vton_eval.store.base import Store
 
 SAMPLE = Path(__file__).resolve().parents[1] / "datasets" / "sample"
 REPEATS = 4  # 20 cases a workflow: enough ok calls for the gate to judge each workflow's p95
@@ -35,17 +36,11 @@ CANDIDATE = Build("model-v2", {"latency": 0.5, "jitter": 0.3, "error_rate": 0.15
                                "latency_by_workflow": {"dress": 1.6}, "seed": 2})
 
 
-def has_sample_runs(db: Database) -> bool:
-    try:
-        with db.connect(read_only=True) as con:
-            row = con.execute("SELECT count(*) FROM runs WHERE dataset = ? AND kind = 'suite'",
-                              [SAMPLE.name]).fetchone()
-    except NoDatabase:
-        return False
-    return bool(row and row[0])
+def has_sample_runs(db: Store) -> bool:
+    return suite_runs_of(db, SAMPLE.name) > 0
 
 
-def record_demo(db: Database, sandbox: Any, execute: Callable[[Database, str], RunReport],
+def record_demo(db: Store, sandbox: Any, execute: Callable[[Store, str], RunReport],
                 concurrency: int = 8) -> tuple[str, str]:
     """Record the baseline (and bless it), then the candidate; return their run ids.
 

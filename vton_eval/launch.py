@@ -15,14 +15,14 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from vton_eval.artifacts import ArtifactStore
+from vton_eval.analytics.runs import try_result
 from vton_eval.datasets import Dataset, load_dataset
 from vton_eval.images import ImageProblem, inspect_image
 from vton_eval.quota import parse_rate
 from vton_eval.runner import RunSettings, create_run, execute_run
 from vton_eval.runner.plan import select_pairs
 from vton_eval.runner.run import RunReport
-from vton_eval.store.db import Database, NoDatabase
+from vton_eval.store.base import Store
 from vton_eval.store.runs import TRY, get_run, process_alive, update_run
 
 SANDBOX_URL_ENV = "VTON_EVAL_SANDBOX_URL"
@@ -69,20 +69,6 @@ def estimate(cases: int, concurrency: int, rate_limit: str | None, latency_s: fl
     return Estimate(cases, max(by_rate, by_calls), latency_s, by_rate > by_calls)
 
 
-def typical_latency_s(db: Database, endpoint: str) -> float | None:
-    """Median latency of successful calls to this endpoint in its latest runs, if any."""
-    try:
-        with db.connect(read_only=True) as con:
-            row = con.execute("""
-                SELECT quantile_cont(res.latency_ms, 0.5) FROM results res JOIN runs r USING (run_id)
-                WHERE r.endpoint = ? AND res.status = 'ok'
-                  AND r.run_id IN (SELECT run_id FROM runs WHERE endpoint = ? ORDER BY created_at DESC LIMIT 5)
-            """, [endpoint, endpoint]).fetchone()
-    except NoDatabase:
-        return None
-    return float(row[0]) / 1000.0 if row and row[0] is not None else None
-
-
 def format_duration(seconds: float) -> str:
     if seconds < 90:
         return f"{seconds:.0f} s"
@@ -91,30 +77,29 @@ def format_duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def _spawn(db: Database, run_id: str) -> int:
+def _spawn(db: Store, run_id: str) -> int:
     """Start `vton-eval resume RUN_ID` detached from this process; return its pid."""
-    logs = ArtifactStore(db.path).root / "logs"
+    logs = db.artifacts.root / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     log = (logs / f"{run_id}.log").open("ab")
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "vton_eval", "resume", run_id, "--db", str(db.path)],
+        [sys.executable, "-m", "vton_eval", "resume", run_id, "--db", db.location],
         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
     )
     log.close()
     return proc.pid
 
 
-def start_run(db: Database, settings: RunSettings) -> str:
+def start_run(db: Store, settings: RunSettings) -> str:
     """Check and record a run here (errors surface now), then execute it in its own process."""
     run_id = create_run(db, settings)
     pid = _spawn(db, run_id)
-    with db.connect() as con:
-        update_run(con, run_id, pid=pid, host=socket.gethostname())
+    db.write(lambda w: update_run(w, run_id, pid=pid, host=socket.gethostname()))
     return run_id
 
 
-def resume_run(db: Database, run_id: str) -> int:
+def resume_run(db: Store, run_id: str) -> int:
     run = get_run(db, run_id)
     if run is None:
         raise ValueError(f"no run {run_id}")
@@ -123,7 +108,7 @@ def resume_run(db: Database, run_id: str) -> int:
     return _spawn(db, run_id)
 
 
-def cancel_run(db: Database, run_id: str) -> None:
+def cancel_run(db: Store, run_id: str) -> None:
     """Ask the run's process to stop; it records what it has and marks the run cancelled."""
     run = get_run(db, run_id)
     if run is None or run["status"] != "running":
@@ -133,8 +118,8 @@ def cancel_run(db: Database, run_id: str) -> None:
     os.kill(int(run["pid"]), signal.SIGTERM)
 
 
-def log_tail(db: Database, run_id: str, lines: int = 20) -> str:
-    path = ArtifactStore(db.path).root / "logs" / f"{run_id}.log"
+def log_tail(db: Store, run_id: str, lines: int = 20) -> str:
+    path = db.artifacts.root / "logs" / f"{run_id}.log"
     if not path.exists():
         return ""
     text = path.read_text(encoding="utf-8", errors="replace")
@@ -149,14 +134,14 @@ def check_upload(data: bytes, what: str) -> None:
         raise ValueError(f"the {what} image cannot be used: {exc}") from None
 
 
-def one_pair_dataset(db: Database, base: bytes, product: bytes, workflow: str, mask: bytes | None = None,
+def one_pair_dataset(db: Store, base: bytes, product: bytes, workflow: str, mask: bytes | None = None,
                      base_name: str = "person.png", product_name: str = "product.png") -> Dataset:
     """A one-pair dataset from uploaded images, kept beside the database (uploads/<id>/)."""
     check_upload(base, "person")
     check_upload(product, "product")
     if mask is not None:
         check_upload(mask, "mask")
-    root = ArtifactStore(db.path).root / "uploads"
+    root = db.artifacts.root / "uploads"
     root.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix="try-", dir=root))
     names = {"base": "person" + Path(base_name).suffix.lower(),
@@ -173,7 +158,7 @@ def one_pair_dataset(db: Database, base: bytes, product: bytes, workflow: str, m
     return load_dataset(folder)
 
 
-def try_one(db: Database, dataset: Dataset, pair_id: str, endpoint: str, timeout_s: float = 300.0,
+def try_one(db: Store, dataset: Dataset, pair_id: str, endpoint: str, timeout_s: float = 300.0,
             label: str | None = "try one pair") -> RunReport:
     """Send one pair now and wait for it; recorded as a one-case run of kind "try" (listed apart, kept out
     of defaults, trends, comparisons and `latest`)."""
@@ -186,17 +171,10 @@ def try_one(db: Database, dataset: Dataset, pair_id: str, endpoint: str, timeout
 
 __all__ = [
     "Estimate", "cancel_run", "estimate", "find_datasets", "known_endpoints", "log_tail",
-    "case_result", "one_pair_dataset", "resume_run", "start_run", "try_one", "typical_latency_s",
+    "case_result", "one_pair_dataset", "resume_run", "start_run", "try_one",
 ]
 
 
-def case_result(db: Database, run_id: str) -> dict | None:
+def case_result(db: Store, run_id: str) -> dict | None:
     """The single result of a one-case run, joined with its inputs."""
-    with db.connect(read_only=True) as con:
-        cur = con.execute("""
-            SELECT res.run_id, res.pair_id, res.workflow, res.status, res.error_kind, res.error_message,
-                   res.latency_ms, res.output_path, c.base_path, c.product_path, c.mask_path
-            FROM results res JOIN cases c USING (run_id, pair_id) WHERE res.run_id = ? LIMIT 1""", [run_id])
-        row = cur.fetchone()
-        cols = [d[0] for d in cur.description]
-    return dict(zip(cols, row, strict=True)) if row else None
+    return try_result(db, run_id)

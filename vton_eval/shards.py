@@ -4,7 +4,7 @@ Runs recorded with `--shard K/N` are shards of one suite when they have the same
 endpoint, N and settings: every setting but the shard and the dataset's path on disk (which
 differs between the machines of a CI matrix). The label is a setting, so the shards of two builds
 (labelled with their commit) never mix. A suite is complete when shards 1..N are each present once.
-`vton_eval.merge` does the copying; this module only decides.
+`vton_eval.store.merge` does the copying; this module only decides.
 """
 
 from __future__ import annotations

@@ -12,10 +12,12 @@ for its own duration with `registered(...)`.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
 from vton_eval.errors import VtonEvalError
 
@@ -94,6 +96,27 @@ def reasons_for(name: str) -> tuple[str, ...]:
 def region_name(name: str) -> str:
     """What a zoomed crop of this workflow's product region shows, in words."""
     return get(name).zoom if is_known(name) else "product region"
+
+
+def to_spec(name: str) -> dict[str, Any]:
+    """A workflow's entry as JSON-ready data (sent to the check worker, another process)."""
+    entry = get(name)
+    return {"name": entry.name, "product": entry.product, "placement": dataclasses.asdict(entry.placement),
+            "anchor": entry.anchor, "zoom": entry.zoom, "reasons": list(entry.reasons),
+            "check_defaults": dict(entry.check_defaults)}
+
+
+def adopt(spec: dict[str, Any] | str) -> str:
+    """Know the workflow `spec` describes (registering it when it is new here); return its name."""
+    if isinstance(spec, str):
+        return spec
+    if not is_known(spec["name"]):
+        placement = spec["placement"]
+        register(Workflow(spec["name"], spec["product"],
+                          Placement(tuple(placement["span"]), placement["width"], placement["on_eyes"]),
+                          spec["anchor"], spec["zoom"], tuple(spec["reasons"]),
+                          MappingProxyType(dict(spec["check_defaults"]))))
+    return spec["name"]
 
 
 def register(workflow: Workflow) -> None:

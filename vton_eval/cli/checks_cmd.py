@@ -20,7 +20,7 @@ def checks_command(run_id: str, thresholds: str | None, db_path: str | None) -> 
     db = Database(db_path)
     full = resolve_run_id(db, run_id)
     if full is None:
-        raise click.ClickException(f"no run matches {run_id!r} in {db.path}")
+        raise click.ClickException(f"no run matches {run_id!r} in {db.location}")
     try:
         summary = recheck(db, full, load_json_option(thresholds))
     except (RecheckError, DatabaseBusy) as exc:

@@ -157,7 +157,7 @@ def _show_baselines(db: Database, as_json: bool) -> None:
         click.echo(json.dumps([{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r.items()}
                                for r in rows], indent=2))
     elif not rows:
-        click.echo(f"no blessed baseline in {db.path} yet (vton-eval bless RUN_ID)")
+        click.echo(f"no blessed baseline in {db.location} yet (vton-eval bless RUN_ID)")
     else:
         Console(highlight=False).print(_baselines_table(rows))
 
@@ -203,7 +203,7 @@ def baselines_command(as_json: bool, db_path: str | None) -> None:
               help="Merge a suite with missing or unfinished shards anyway (the run is marked interrupted).")
 def merge_command(sources: tuple[str, ...], into: str, allow_partial: bool) -> None:
     """Join shard databases: the shards of one suite become one run. Prints merged run ids on stdout."""
-    from vton_eval.merge import MergeError, merge
+    from vton_eval.store.merge import MergeError, merge
 
     err = Console(stderr=True, highlight=False)
     try:
@@ -234,7 +234,7 @@ def merge_command(sources: tuple[str, ...], into: str, allow_partial: bool) -> N
 @db_option
 def export_command(run_id: str, directory: str, db_path: str | None) -> None:
     """Write a run's tables as Parquet files (readable by DuckDB, pandas, Spark...)."""
-    from vton_eval.export import ExportError, export_run
+    from vton_eval.store.export import ExportError, export_run
 
     try:
         paths = export_run(Database(db_path), run_id, Path(directory))

@@ -122,7 +122,7 @@ def print_report(db: Database, report: RunReport, console: Console) -> None:
     if report.message:
         console.print(f"  {safe(report.message)}")
     if report.status in ("interrupted", "cancelled", "failed"):
-        console.print(f"  finish it with: vton-eval resume {report.run_id}" + (f" --db {db.path}" if db.path.name !=
+        console.print(f"  finish it with: vton-eval resume {report.run_id}" + (f" --db {db.location}" if db.path.name !=
                       "results.duckdb" else ""))
     console.print(f"  results in {safe(db.path)}")
 
@@ -145,7 +145,6 @@ def print_report(db: Database, report: RunReport, console: Console) -> None:
 @click.option("--checks/--no-checks", default=True, show_default=True, help="Automatic quality checks on outputs.")
 @click.option("--check-thresholds", default=None, metavar="JSON|FILE",
               help='Override check thresholds, e.g. \'{"preservation.max_changed_share": 0.2}\' or a JSON file.')
-@click.option("--detach", is_flag=True, hidden=True, help="Print the run id at once (used by the dashboard).")
 @click.option("--gate", "with_gate", is_flag=True,
               help="After the run, gate it against the baseline; exit with the gate's code (0/1/2).")
 @gate_options
@@ -153,7 +152,7 @@ def print_report(db: Database, report: RunReport, console: Console) -> None:
 def run_command(dataset: str, endpoint: str, workflows: str | None, pairs: str | None, tags: str | None,
                 concurrency: int, rate_limit: str | None, repeats: int, retries: int, timeout_s: float,
                 label: str | None, shard: str | None, skip_bad_rows: bool, checks: bool, check_thresholds: str | None,
-                detach: bool, with_gate: bool, db_path: str | None, **gate_settings: Any) -> None:
+                with_gate: bool, db_path: str | None, **gate_settings: Any) -> None:
     """Send every case of a dataset to an endpoint and record the outcomes."""
     console = _console()
     db = Database(db_path)
@@ -168,8 +167,7 @@ def run_command(dataset: str, endpoint: str, workflows: str | None, pairs: str |
             console.print("interrupted before the run started; nothing was recorded")
             sys.exit(EXIT_BY_STATUS[signals.status])
         run_id = create_run(db, settings)
-        print(run_id if detach else f"run {run_id}: dataset {plain(dataset)} -> {plain(settings.endpoint)}",
-              flush=True)
+        print(f"run {run_id}: dataset {plain(dataset)} -> {plain(settings.endpoint)}", flush=True)
         report = _execute(db, run_id, console, signals)
     if with_gate:
         if report.status != "finished":
@@ -194,7 +192,7 @@ def resume_command(run_id: str, db_path: str | None) -> None:
     db = Database(db_path)
     full = resolve_run_id(db, run_id)
     if full is None:
-        raise click.ClickException(f"no run matches {run_id!r} in {db.path}")
+        raise click.ClickException(f"no run matches {run_id!r} in {db.location}")
     with StopSignals(console) as signals:
         console.print(f"resuming run {full}")
         report = _execute(db, full, console, signals)
@@ -210,7 +208,7 @@ def cancel_command(run_id: str, db_path: str | None) -> None:
     full = resolve_run_id(db, run_id)
     run = get_run(db, full) if full else None
     if run is None:
-        raise click.ClickException(f"no run matches {run_id!r} in {db.path}")
+        raise click.ClickException(f"no run matches {run_id!r} in {db.location}")
     if run["status"] != "running" or not process_alive(run.get("pid"), run.get("host")):
         raise click.ClickException(f"run {full} is not running (status {run['status']})")
     os.kill(run["pid"], signal.SIGTERM)
@@ -238,7 +236,7 @@ def runs_command(as_json: bool, limit: int, kind: str, db_path: str | None) -> N
         click.echo(json.dumps([_jsonable(r) for r in runs], indent=2))
         return
     if not runs:
-        click.echo(f"no runs in {db.path} yet (start one with `vton-eval run`)")
+        click.echo(f"no runs in {db.location} yet (start one with `vton-eval run`)")
         return
     console = Console(highlight=False)
     if console.width >= TABLE_MIN_WIDTH:

@@ -29,13 +29,13 @@ def bless(db: Store, run_id: str) -> dict[str, Any]:
     if run_id == "latest":
         full = latest_run(db)
         if full is None:
-            raise BlessError(f"no finished suite run in {db.path} to bless ('latest' leaves out single-pair tries "
+            raise BlessError(f"no finished suite run in {db.location} to bless ('latest' leaves out single-pair tries "
                              "and runs that failed or were stopped)")
     else:
         full = resolve_run_id(db, run_id)
     run = get_run(db, full) if full else None
     if run is None:
-        raise BlessError(f"no run matches {run_id!r} in {db.path}")
+        raise BlessError(f"no run matches {run_id!r} in {db.location}")
     if run["status"] != "finished":
         hint = "wait for it to finish" if run["status"] == "running" else f"resume it (vton-eval resume {full})"
         raise BlessError(f"run {full} is {run['status']}, not finished: only a finished run can be a baseline; {hint}")

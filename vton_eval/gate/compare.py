@@ -38,7 +38,8 @@ from vton_eval.gate.model import (
     WorkflowComparison,
 )
 from vton_eval.stats import bootstrap_quantile_ratio, newcombe_difference, percentile
-from vton_eval.store.db import Database, DatabaseBusy, NoDatabase
+from vton_eval.store.base import Store
+from vton_eval.store.db import DatabaseBusy, NoDatabase
 from vton_eval.store.runs import get_run, latest_run, resolve_run_id
 
 
@@ -138,21 +139,21 @@ def _compare_workflow(workflow: str, counts: Counts, data: Comparison, t: GateTh
     return WorkflowComparison(workflow, n, criteria, new)
 
 
-def _resolve_candidate(db: Database, candidate: str) -> dict:
+def _resolve_candidate(db: Store, candidate: str) -> dict:
     if candidate == "latest":
         latest = latest_run(db)
         if latest is None:
-            raise GateError(f"no finished suite run in {db.path} to gate ('latest' leaves out single-pair tries "
+            raise GateError(f"no finished suite run in {db.location} to gate ('latest' leaves out single-pair tries "
                             "and runs that failed or were stopped)")
         return get_run(db, latest) or {}
     full = resolve_run_id(db, candidate)
     run = get_run(db, full) if full else None
     if run is None:
-        raise GateError(f"no candidate run matches {candidate!r} in {db.path}")
+        raise GateError(f"no candidate run matches {candidate!r} in {db.location}")
     return run
 
 
-def _resolve_baseline(db: Database, baseline: str, cand: dict, result: GateResult) -> dict:
+def _resolve_baseline(db: Store, baseline: str, cand: dict, result: GateResult) -> dict:
     if baseline == "blessed":
         base_id = blessed_run(db, cand["dataset"], cand["endpoint"])
         if base_id is None:
@@ -161,10 +162,10 @@ def _resolve_baseline(db: Database, baseline: str, cand: dict, result: GateResul
     else:
         base_id = resolve_run_id(db, baseline)
         if base_id is None:
-            raise GateError(f"no baseline run matches {baseline!r} in {db.path}")
+            raise GateError(f"no baseline run matches {baseline!r} in {db.location}")
     run = get_run(db, base_id)
     if run is None:
-        raise GateError(f"the baseline run {base_id} is not in {db.path} (blessed, then deleted?)")
+        raise GateError(f"the baseline run {base_id} is not in {db.location} (blessed, then deleted?)")
     if result.baseline_source == "blessed" and run["endpoint"] != cand["endpoint"]:
         result.warnings.append(f"no baseline blessed for endpoint {cand['endpoint']}: using the latest blessing of "
                                f"dataset {cand['dataset']}, run {base_id} on {run['endpoint']}")
@@ -196,7 +197,7 @@ def _coverage_warnings(data: Comparison, result: GateResult) -> None:
 
 
 def gate(
-    db: Database, candidate: str, baseline: str = "blessed", thresholds: GateThresholds | None = None
+    db: Store, candidate: str, baseline: str = "blessed", thresholds: GateThresholds | None = None
 ) -> GateResult:
     """Compare run `candidate` ('latest' or an id/prefix) with `baseline` ('blessed' or an id/prefix).
 

@@ -22,7 +22,7 @@ from vton_eval.gate.text import (
     threshold_text,
     value_text,
 )
-from vton_eval.store.db import Database
+from vton_eval.store.base import Store
 
 TITLE = {PASS: "PASS", "regression": "FAIL", CANNOT_JUDGE: "CANNOT JUDGE"}
 
@@ -62,7 +62,7 @@ def _workflow_section(wc: Any) -> list[str]:
     return [*lines, ""]
 
 
-def _image_cell(db: Database, relpath: str | None, files: Path, size: int, alt: str) -> str:
+def _image_cell(db: Store, relpath: str | None, files: Path, size: int, alt: str) -> str:
     name = thumbnail(db, relpath, files, size)
     return f"![{alt}]({files.name}/{name})" if name else "-"
 
@@ -75,7 +75,7 @@ def _side(row: dict[str, Any], prefix: str) -> str:
     return f"**{kind}**: {md_escape(row[f'{prefix}_message'] or '', limit=160)}"
 
 
-def _cases_table(db: Database, cases: list[CaseChange], files: Path, size: int, similarity: bool) -> list[str]:
+def _cases_table(db: Store, cases: list[CaseChange], files: Path, size: int, similarity: bool) -> list[str]:
     head = "| case | workflow | change | baseline | candidate | person | baseline output | candidate output |"
     lines = [head, "|---|---|---|---|---|---|---|---|"]
     for c in cases:
@@ -105,7 +105,7 @@ def _new_kinds(result: GateResult, changes: Changes | None) -> list[str]:
     return [*lines, ""]
 
 
-def markdown_text(result: GateResult, db: Database, files: Path, top_n: int = 10, thumb_size: int = 160,
+def markdown_text(result: GateResult, db: Store, files: Path, top_n: int = 10, thumb_size: int = 160,
                   max_compare: int = 200) -> str:
     """The report as text; writes the thumbnails it links into `files`."""
     t = result.thresholds
@@ -146,7 +146,7 @@ def markdown_text(result: GateResult, db: Database, files: Path, top_n: int = 10
     return "\n".join(out)
 
 
-def write_markdown(result: GateResult, path: str | os.PathLike[str], db: Database, top_n: int = 10,
+def write_markdown(result: GateResult, path: str | os.PathLike[str], db: Store, top_n: int = 10,
                    thumb_size: int = 160, max_compare: int = 200) -> Path:
     """Write the Markdown report and its thumbnails (`<stem>_files/` beside it); return the report's path."""
     target = Path(path)

@@ -42,16 +42,18 @@ def _thresholds(text: str | None) -> Any:
 
 
 def judge(job: dict[str, Any]) -> dict[str, Any]:
+    from vton_eval import workflows
     from vton_eval.checks import run_checks
     from vton_eval.checks.results import HARD, CheckReport, CheckResult
 
     inputs = job["inputs"]
+    workflow = workflows.adopt(job["workflow"])
     try:
         output = Path(inputs["output"]).read_bytes()
     except OSError as exc:
         report = CheckReport([CheckResult("decodes", 0.0, None, False, HARD, f"cannot read the output: {exc}")])
     else:
-        report = run_checks(output, _load(inputs["base"]), _load(inputs["product"]), job["workflow"],
+        report = run_checks(output, _load(inputs["base"]), _load(inputs["product"]), workflow,
                             _load(inputs.get("mask")), _load(inputs.get("reference")),
                             _thresholds(job.get("thresholds")))
         _thumbnail(output, inputs.get("thumbnail"))

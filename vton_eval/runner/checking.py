@@ -17,7 +17,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from vton_eval import workflows
 from vton_eval.artifacts import ArtifactStore
+from vton_eval.records import CheckRow, PlannedCase, Recorded, ResultRow
 
 
 def report_from_dict(data: dict[str, Any]) -> Any:
@@ -26,32 +28,31 @@ def report_from_dict(data: dict[str, Any]) -> Any:
     return CheckReport([CheckResult(**r) for r in data["results"]])
 
 
-def apply_report(row: dict[str, Any], report: Any) -> dict[str, Any]:
-    row = dict(row)
-    row["checks"] = json.dumps(report.values(), sort_keys=True)
-    row["flags"] = ";".join(r.name for r in report.flags) or None
+def apply_report(result: ResultRow, report: Any) -> Recorded:
+    """The result as its checks leave it: a hard failure turns an ok into error / silent_failure."""
+    changes: dict[str, Any] = {"checks": json.dumps(report.values(), sort_keys=True),
+                               "flags": ";".join(r.name for r in report.flags) or None}
     if report.hard_failures:
-        row["status"] = "error"
-        row["error_kind"] = "silent_failure"
-        row["error_message"] = report.summary()
-    elif row.get("error_kind") == "silent_failure":
+        changes.update(status="error", error_kind="silent_failure", error_message=report.summary())
+    elif result.error_kind == "silent_failure":
         # Re-checked with other thresholds and now passes: back to what the service answered.
-        row["status"], row["error_kind"], row["error_message"] = "ok", None, None
-    row["_checks"] = [
-        {"run_id": row["run_id"], "pair_id": row["pair_id"], "repeat": row["repeat"], "workflow": row["workflow"],
-         "check": r.name, "value": r.value, "threshold": r.threshold, "passed": r.passed, "severity": r.severity}
-        for r in report.results
-    ]
-    row["_checked"] = True
-    return row
+        changes.update(status="ok", error_kind=None, error_message=None)
+    checks = tuple(CheckRow(result.run_id, result.pair_id, result.repeat, result.workflow, r.name, r.value,
+                            r.threshold, r.passed, r.severity) for r in report.results)
+    return Recorded(result.replace(**changes), checks)
 
 
-def case_inputs(store: ArtifactStore, case: dict[str, Any], output_path: str) -> dict[str, str | None]:
+def unchecked(result: ResultRow, why: str) -> Recorded:
+    """The result kept as the service answered it, saying why its checks did not run."""
+    return Recorded(result.replace(checks=json.dumps({"error": f"checks failed: {why}"})))
+
+
+def case_inputs(store: ArtifactStore, case: PlannedCase, output_path: str) -> dict[str, str | None]:
     def p(rel: str | None) -> str | None:
         return str(store.abspath(rel)) if rel else None
 
-    return {"output": p(output_path), "base": p(case["base_path"]), "product": p(case["product_path"]),
-            "mask": p(case.get("mask_path")), "reference": p(case.get("reference_path")),
+    return {"output": p(output_path), "base": p(case.base_path), "product": p(case.product_path),
+            "mask": p(case.mask_path), "reference": p(case.reference_path),
             "thumbnail": str(store.thumbnail_path(output_path))}
 
 
@@ -71,7 +72,7 @@ class CheckStage:
         self._slots = threading.BoundedSemaphore(max_backlog)
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
-        self._pending: dict[int, tuple[dict[str, Any], Callable[[dict[str, Any]], None] | None]] = {}
+        self._pending: dict[int, tuple[ResultRow | None, Callable[[Recorded], None] | None]] = {}
         self._sent_to: dict[int, subprocess.Popen] = {}
         self._jobs: queue.Queue[tuple[int, str] | None] = queue.Queue()
         self._next = 0
@@ -81,9 +82,9 @@ class CheckStage:
         self.failures = 0
         self.largest_backlog = 0
 
-    def submit(self, row: dict[str, Any], inputs: dict[str, str | None],
-               on_done: Callable[[dict[str, Any]], None], stop: threading.Event | None = None) -> bool:
-        """Queue one output's checks; `on_done(final_row)` follows from another thread.
+    def submit(self, result: ResultRow, inputs: dict[str, str | None],
+               on_done: Callable[[Recorded], None], stop: threading.Event | None = None) -> bool:
+        """Queue one output's checks; `on_done(recorded)` follows from another thread.
 
         Waits while the backlog is full. Returns False, without queueing, when `stop` is set first
         (the caller keeps the row as received-but-unchecked).
@@ -91,16 +92,18 @@ class CheckStage:
         while not self._slots.acquire(timeout=0.1):
             if stop is not None and stop.is_set():
                 return False
-        line = json.dumps({"workflow": row["workflow"], "inputs": inputs, "thresholds": self.thresholds_json})
-        self._enqueue(line, (row, on_done))
+        # The workflow's entry travels with the job: the worker knows a workflow registered here only now.
+        line = json.dumps({"workflow": workflows.to_spec(result.workflow), "inputs": inputs,
+                           "thresholds": self.thresholds_json})
+        self._enqueue(line, (result, on_done))
         return True
 
     def thumbnails(self, items: list[tuple[str, str]]) -> None:
         """Ask the worker to write (source, target) thumbnails; nothing waits for them."""
         self._slots.acquire()
-        self._enqueue(json.dumps({"thumbnails": items}), ({}, None))
+        self._enqueue(json.dumps({"thumbnails": items}), (None, None))
 
-    def _enqueue(self, body: str, entry: tuple[dict[str, Any], Callable[[dict[str, Any]], None] | None]) -> None:
+    def _enqueue(self, body: str, entry: tuple[ResultRow | None, Callable[[Recorded], None] | None]) -> None:
         with self._lock:
             job_id = self._next
             self._next += 1
@@ -162,13 +165,13 @@ class CheckStage:
         if entry is None:
             return
         self._slots.release()
-        row, on_done = entry
-        if on_done is not None and not closed:
+        result, on_done = entry
+        if on_done is not None and result is not None and not closed:
             if "report" in answer:
-                on_done(apply_report(row, report_from_dict(answer["report"])))
+                on_done(apply_report(result, report_from_dict(answer["report"])))
             else:
                 self.failures += 1
-                on_done(_unchecked(row, answer.get("error", "unknown failure")))
+                on_done(unchecked(result, answer.get("error", "unknown failure")))
         with self._lock:
             self._idle.notify_all()
 
@@ -177,7 +180,7 @@ class CheckStage:
         with self._lock:
             return len(self._pending)
 
-    def close(self, abandon: bool = False, grace_s: float = 1.0) -> list[dict[str, Any]]:
+    def close(self, abandon: bool = False, grace_s: float = 1.0) -> list[ResultRow]:
         """Stop the worker. Normally every submitted check finishes first; with `abandon` (the run was
         stopped) the checks get `grace_s` more, and the rows still waiting are returned unfinished."""
         deadline = time.monotonic() + grace_s
@@ -187,7 +190,7 @@ class CheckStage:
                     break
                 self._idle.wait(timeout=0.1 if abandon else 0.5)
             self._closed = True
-            left = [row for row, on_done in self._pending.values() if on_done is not None]
+            left = [result for result, on_done in self._pending.values() if on_done is not None and result is not None]
             self._pending.clear()
             self._sent_to.clear()
             proc, self._proc = self._proc, None
@@ -207,11 +210,4 @@ class CheckStage:
         return left
 
 
-def _unchecked(row: dict[str, Any], why: str) -> dict[str, Any]:
-    final = dict(row)
-    final["checks"] = json.dumps({"error": f"checks failed: {why}"})
-    final["_checked"] = True
-    return final
-
-
-__all__ = ["CheckStage", "apply_report", "case_inputs"]
+__all__ = ["CheckStage", "apply_report", "case_inputs", "unchecked"]

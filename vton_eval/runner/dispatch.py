@@ -8,11 +8,11 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 
-from vton_eval.backend import Endpoint
 from vton_eval.outcome import Outcome
 from vton_eval.quota import QuotaCancelled, SlidingWindowLimiter
+from vton_eval.records import PlannedCase
+from vton_eval.services import CallInputs, Service
 
 # Without a window to wait out, a rate-limited call waits this long before its retry.
 DEFAULT_RATE_LIMIT_WAIT_S = 60.0
@@ -20,12 +20,11 @@ DEFAULT_RATE_LIMIT_WAIT_S = 60.0
 
 @dataclass(frozen=True)
 class Task:
-    pair_id: str
-    workflow: str
+    """One repeat of a planned case, with its inputs as files the service is sent."""
+
+    case: PlannedCase
     repeat: int
-    base: Path
-    product: Path
-    mask: Path | None
+    inputs: CallInputs
 
 
 @dataclass
@@ -40,7 +39,7 @@ class Attempted:
 class Dispatcher:
     def __init__(
         self,
-        endpoint: Endpoint,
+        service: Service,
         concurrency: int,
         retries: int,
         timeout_s: float,
@@ -50,7 +49,7 @@ class Dispatcher:
         backoff_cap_s: float = 30.0,
         on_wait: Callable[[str], None] | None = None,
     ) -> None:
-        self.endpoint = endpoint
+        self.service = service
         self.concurrency = concurrency
         self.retries = retries
         self.timeout_s = timeout_s
@@ -96,8 +95,7 @@ class Dispatcher:
             with self._sent_lock:
                 self.sent += 1
             try:
-                outcome = self.endpoint.call(task.base, task.product, task.workflow, task.mask,
-                                             timeout_s=self.timeout_s, stop=self.stop)
+                outcome = self.service.call(task.inputs, timeout_s=self.timeout_s, stop=self.stop)
             finally:
                 if self.limiter is not None:
                     self.limiter.release()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from vton_eval import workflows as registry
 from vton_eval.datasets import Dataset, Pair
@@ -13,18 +12,6 @@ from vton_eval.errors import VtonEvalError
 
 class SelectionError(VtonEvalError, ValueError):
     """The selection asks for something the dataset does not have, or selects nothing."""
-
-
-@dataclass(frozen=True)
-class CaseInputs:
-    """A planned case's inputs as recorded in the `cases` table (artifact paths)."""
-
-    pair_id: str
-    workflow: str
-    base_path: str
-    product_path: str
-    mask_path: str | None
-    invalid_reason: str | None
 
 
 def parse_list(text: str | Sequence[str] | None, sep: str = ",") -> list[str] | None:

@@ -16,14 +16,13 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
-from vton_eval.artifacts import ArtifactStore
 from vton_eval.errors import VtonEvalError
-from vton_eval.runner.journal import Journal, journal_path
-from vton_eval.store.db import Database, DatabaseBusy
-from vton_eval.store.runs import update_run, utcnow
-from vton_eval.store.writes import insert_checks, insert_results
+from vton_eval.records import Recorded, ResultRow
+from vton_eval.runner.journal import FINAL, RECEIVED, Journal, journal_path
+from vton_eval.store.base import Store
+from vton_eval.store.db import DatabaseBusy
+from vton_eval.store.writes import record_batch
 
 log = logging.getLogger(__name__)
 _BACKOFF_CAP_S = 5.0
@@ -46,7 +45,7 @@ class ResultsNotWritten(VtonEvalError):
 class Recorder:
     def __init__(
         self,
-        db: Database,
+        db: Store,
         run_id: str,
         flush_interval_s: float = 0.25,
         max_batch: int = 500,
@@ -54,12 +53,13 @@ class Recorder:
     ) -> None:
         self.db = db
         self.run_id = run_id
-        self.artifacts = ArtifactStore(db.path)
+        self.artifacts = db.artifacts
         self.journal = Journal(journal_path(self.artifacts.root, run_id))
         self.flush_interval_s = flush_interval_s
         self.max_batch = max_batch
-        self._queue: queue.Queue[dict[str, Any]] = queue.Queue()
-        self._pending: list[dict[str, Any]] = []
+        self._queue: queue.Queue[Recorded] = queue.Queue()
+        self._pending: list[Recorded] = []
+        self._thumbnailed: set[str] = set()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="vton-writer", daemon=True)
         self.written = 0
@@ -79,25 +79,18 @@ class Recorder:
     def store_output(self, data: bytes) -> tuple[str, str]:
         return self.artifacts.put_bytes(data, _ext(data))
 
-    def record(self, row: dict[str, Any]) -> None:
+    def record(self, recorded: Recorded) -> None:
         """Keep a finished case: journal it now, write it to the database soon."""
-        self.journal.append(row)
-        self._queue.put(row)
+        self.journal.append(FINAL, recorded)
+        self._queue.put(recorded)
 
-    def note_received(self, row: dict[str, Any]) -> None:
+    def note_received(self, result: ResultRow) -> None:
         """Journal a result whose checks are still running, so a crash meanwhile loses nothing."""
-        self.journal.append({**row, "_checked": False})
+        self.journal.append(RECEIVED, Recorded(result))
 
-    def journalled(self) -> list[dict[str, Any]]:
-        """The latest journal entry of each case (a checked entry supersedes its received one)."""
-        latest: dict[tuple[str, int], dict[str, Any]] = {}
-        for row in self.journal.read():
-            latest[(row["pair_id"], int(row["repeat"]))] = row
-        return list(latest.values())
-
-    def requeue(self, row: dict[str, Any]) -> None:
-        """Queue a journalled row again (after a crash); the insert skips rows already stored."""
-        self._queue.put(row)
+    def requeue(self, recorded: Recorded) -> None:
+        """Queue a journalled result again (after a crash); the insert skips rows already stored."""
+        self._queue.put(recorded)
 
     def _loop(self) -> None:
         last_beat = 0.0
@@ -121,21 +114,18 @@ class Recorder:
 
     def _flush(self, busy_timeout_s: float) -> bool:
         batch = self._pending[: self.max_batch]
-        for row in batch:
-            if row.get("output_path") and not row.get("_thumb"):
-                # Thumbnails are made here, off the request path, so grids never decode full images.
+        for recorded in batch:
+            output = recorded.result.output_path
+            if output and output not in self._thumbnailed:
+                # Thumbnails are made here, off the request path, so grids never decode full images
+                # (the check worker has usually made them already; then this only sees the file).
                 try:
-                    self.artifacts.thumbnail(row["output_path"])
+                    self.artifacts.thumbnail(output)
                 except Exception:  # a bad output has no thumbnail; the grid shows its error instead
                     pass
-                row["_thumb"] = True
+                self._thumbnailed.add(output)
         try:
-            with self.db.connect(busy_timeout_s=busy_timeout_s) as con:
-                con.execute("BEGIN")
-                insert_results(con, batch)
-                insert_checks(con, [c for row in batch for c in row.get("_checks") or ()])
-                update_run(con, self.run_id, updated_at=utcnow())
-                con.execute("COMMIT")
+            self.db.write(lambda w: record_batch(w, self.run_id, batch), busy_timeout_s=busy_timeout_s)
         except DatabaseBusy as exc:
             self.last_error = str(exc)
             return False
@@ -169,9 +159,9 @@ class Recorder:
             if time.monotonic() >= deadline or self.failures >= BROKEN_AFTER:
                 self.journal.close()
                 raise ResultsNotWritten(
-                    f"could not write {len(self._pending)} result(s) to {self.db.path}: {self.last_error}. They are "
-                    f"kept in {self.journal.path}; `vton-eval resume {self.run_id}` writes them once the "
-                    "database can be written again"
+                    f"could not write {len(self._pending)} result(s) to {self.db.location}: {self.last_error}. "
+                    f"They are kept in {self.journal.path}; `vton-eval resume {self.run_id}` writes them once "
+                    "the database can be written again"
                 )
             time.sleep(pause)
             pause = min(_BACKOFF_CAP_S, pause * 2)

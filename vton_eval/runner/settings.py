@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
-from vton_eval.backend import check_endpoint_text
 from vton_eval.quota import parse_rate
 from vton_eval.runner.plan import parse_shard
+from vton_eval.services import check_endpoint_text
 from vton_eval.store.runs import RUN_KINDS, SUITE
 
 
@@ -30,7 +30,6 @@ class RunSettings:
     backoff_s: float = 1.0
     check_thresholds: dict[str, object] | None = None
     kind: str = SUITE  # "suite", or "try" for one pair sent from the Runs page (kept out of trends and gates)
-    extra: dict[str, object] = field(default_factory=dict)
 
     def validate(self) -> RunSettings:
         """Raise ValueError with a sentence a person can act on."""

@@ -10,9 +10,10 @@ import datetime as dt
 import threading
 from typing import Any
 
-from vton_eval.outcome import Outcome
+from vton_eval.records import PlannedCase, Recorded, ResultRow
 from vton_eval.runner.checking import CheckStage, case_inputs
 from vton_eval.runner.dispatch import Attempted
+from vton_eval.runner.journal import RECEIVED
 from vton_eval.runner.recorder import Recorder
 from vton_eval.secrets import clean_message
 
@@ -22,7 +23,7 @@ def _utc(ts: float) -> dt.datetime:
 
 
 class ResultSink:
-    def __init__(self, run_id: str, recorder: Recorder, cases: dict[str, dict[str, Any]], progress: Any,
+    def __init__(self, run_id: str, recorder: Recorder, cases: dict[str, PlannedCase], progress: Any,
                  thresholds_json: str | None, checks: bool, stop: threading.Event | None = None) -> None:
         self.run_id = run_id
         self.recorder = recorder
@@ -32,7 +33,7 @@ class ResultSink:
         self.checks = checks
         self.stop = stop or threading.Event()
         self.stage: CheckStage | None = None
-        # Received outputs whose checks a stop cut short: journalled as unchecked, so `resume`
+        # Received outputs whose checks a stop cut short: journalled as received, so `resume`
         # checks and records them; the journal must then be kept.
         self.unfinished = 0
         self.largest_backlog = 0
@@ -41,7 +42,7 @@ class ResultSink:
         if self.checks and self.stage is None:
             self.stage = CheckStage(self.thresholds_json)
 
-    def make_thumbnails(self, cases: list[dict[str, Any]]) -> None:
+    def make_thumbnails(self, cases: list[PlannedCase]) -> None:
         """Have the check worker make the inputs' grid thumbnails (skipped when checks are off:
         the dashboard then makes them on first view)."""
         if self.stage is None:
@@ -49,63 +50,57 @@ class ResultSink:
         store = self.recorder.artifacts
         items = []
         for case in cases:
-            for column in ("base_path", "product_path", "mask_path", "reference_path"):
-                rel = case.get(column)
+            for rel in (case.base_path, case.product_path, case.mask_path, case.reference_path):
                 if rel and not store.thumbnail_path(rel).exists():
                     items.append((str(store.abspath(rel)), str(store.thumbnail_path(rel))))
         if items:
             self.stage.thumbnails(sorted(set(items)))
 
-    def row(self, a: Attempted) -> dict[str, Any]:
-        outcome: Outcome = a.outcome
+    def result(self, a: Attempted) -> ResultRow:
+        outcome = a.outcome
         output_path = sha = None
         if outcome.output is not None:
             output_path, sha = self.recorder.store_output(outcome.output)
-        return {
-            "run_id": self.run_id, "pair_id": a.task.pair_id, "workflow": a.task.workflow, "repeat": a.task.repeat,
-            "status": outcome.status, "error_kind": outcome.error_kind,
-            "error_message": clean_message(outcome.error_message),
-            "latency_ms": outcome.latency_ms, "queue_ms": outcome.queue_ms, "attempts": a.attempts,
-            "output_path": output_path, "output_sha256": sha, "output_width": outcome.output_width,
-            "output_height": outcome.output_height, "started_at": _utc(a.started_at),
-            "finished_at": _utc(a.finished_at),
-        }
+        return ResultRow(
+            run_id=self.run_id, pair_id=a.task.case.pair_id, workflow=a.task.case.workflow, repeat=a.task.repeat,
+            status=outcome.status, error_kind=outcome.error_kind, error_message=clean_message(outcome.error_message),
+            latency_ms=outcome.latency_ms, queue_ms=outcome.queue_ms, attempts=a.attempts,
+            output_path=output_path, output_sha256=sha, output_width=outcome.output_width,
+            output_height=outcome.output_height, started_at=_utc(a.started_at), finished_at=_utc(a.finished_at),
+        )
 
     def accept(self, a: Attempted) -> None:
         """Called from a worker thread for every finished case."""
-        row = self.row(a)
-        if row["output_path"] and self.stage is not None:
-            self.recorder.note_received(row)
-            inputs = case_inputs(self.recorder.artifacts, self.cases[row["pair_id"]], row["output_path"])
-            if not self.stage.submit(row, inputs, self.final, stop=self.stop):
+        self._check_or_record(self.result(a), journal_first=True)
+
+    def _check_or_record(self, result: ResultRow, journal_first: bool) -> None:
+        if result.output_path and self.stage is not None:
+            if journal_first:
+                self.recorder.note_received(result)
+            inputs = case_inputs(self.recorder.artifacts, self.cases[result.pair_id], result.output_path)
+            if not self.stage.submit(result, inputs, self.final, stop=self.stop):
                 self.unfinished += 1
         else:
-            self.final(row)
+            self.final(Recorded(result))
 
-    def final(self, row: dict[str, Any]) -> None:
-        self.recorder.record(row)
-        self.progress.add(row["status"], row["error_kind"])
+    def final(self, recorded: Recorded) -> None:
+        self.recorder.record(recorded)
+        self.progress.add(recorded.result.status, recorded.result.error_kind)
 
     def recover(self, stored: set[tuple[str, int]]) -> set[tuple[str, int]]:
-        """Requeue journalled rows the database lacks (checking those a crash left unchecked)."""
+        """Requeue journalled results the database lacks (checking those a crash left unchecked)."""
         recovered = set()
-        for row in self.recorder.journalled():
-            key = (row["pair_id"], int(row["repeat"]))
-            recovered.add(key)
-            if key in stored:
+        for entry in self.recorder.journal.latest():
+            recovered.add(entry.key)
+            if entry.key in stored:
                 continue
-            if row.get("_checked") is False:
-                row = {k: v for k, v in row.items() if k != "_checked"}
-                if self.checks and row.get("output_path"):
-                    # Checked by the worker like any new output; recorded when its checks end.
-                    self.start_checks()
-                    assert self.stage is not None
-                    inputs = case_inputs(self.recorder.artifacts, self.cases[row["pair_id"]], row["output_path"])
-                    if not self.stage.submit(row, inputs, self.final, stop=self.stop):
-                        self.unfinished += 1
-                    continue
-            self.recorder.requeue(row)
-            self.progress.add(row["status"], row["error_kind"])
+            if entry.stage == RECEIVED and self.checks and entry.recorded.result.output_path:
+                # Checked by the worker like any new output; recorded when its checks end.
+                self.start_checks()
+                self._check_or_record(entry.recorded.result, journal_first=False)
+                continue
+            self.recorder.requeue(entry.recorded)
+            self.progress.add(entry.recorded.result.status, entry.recorded.result.error_kind)
         return recovered
 
     def close(self) -> None:

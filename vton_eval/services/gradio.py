@@ -250,7 +250,7 @@ class GradioService:
 
     def _decode(self, value: Any, fetcher: Fetcher, started: float, queue_ms: float | None, deadline: float,
                 stop: threading.Event | None, timeout_s: float) -> Outcome:
-        from vton_eval.answer import MAX_OUTPUT_BYTES
+        from vton_eval.services.answer import MAX_OUTPUT_BYTES
 
         def fetch(url: str) -> bytes:
             return fetcher.fetch(url, MAX_OUTPUT_BYTES, deadline=deadline, stop=stop)

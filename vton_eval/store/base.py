@@ -12,7 +12,7 @@ statements whose SQL differs between engines: insert-unless-present and replace-
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
@@ -44,6 +44,11 @@ class Writer(ABC):
                    key: Sequence[str]) -> int:
         """Insert the rows whose `key` is not in `table` yet (a replayed journal, a retried batch, a merge
         never duplicates nor replaces a row); return how many rows the batch had."""
+
+    @abstractmethod
+    def insert_select(self, table: str, columns: Sequence[str], select_sql: str, params: Any,
+                      key: Sequence[str]) -> None:
+        """Insert the rows a SELECT gives (columns in `columns` order) whose `key` is not in `table` yet."""
 
     @abstractmethod
     def replace(self, table: str, columns: Sequence[str], values: tuple[Any, ...], key: Sequence[str]) -> None:
@@ -78,7 +83,3 @@ class Store(ABC):
 
         return reading(self)
 
-
-def chunks(values: Sequence[T], size: int) -> Iterator[Sequence[T]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]

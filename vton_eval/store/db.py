@@ -193,9 +193,14 @@ class FileWriter(Writer):
         stage = f"_stage_{table}"
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {stage} AS SELECT {quoted} FROM {table} LIMIT 0")
         append(self.con, stage, columns, values)
-        self.con.execute(f"INSERT OR IGNORE INTO {table} ({quoted}) SELECT {quoted} FROM {stage}")
+        self.insert_select(table, columns, f"SELECT {quoted} FROM {stage}", [], key)
         self.con.execute(f"DROP TABLE {stage}")
         return len(values)
+
+    def insert_select(self, table: str, columns: Sequence[str], select_sql: str, params: Any,
+                      key: Sequence[str]) -> None:
+        quoted = ", ".join(f'"{name}"' for name in columns)
+        self.execute(f"INSERT OR IGNORE INTO {table} ({quoted}) {select_sql}", params)
 
     def replace(self, table: str, columns: Sequence[str], values: tuple[Any, ...], key: Sequence[str]) -> None:
         quoted = ", ".join(f'"{name}"' for name in columns)

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from vton_eval.errors import VtonEvalError
-from vton_eval.store.db import Database
+from vton_eval.store.base import Store
 from vton_eval.store.runs import resolve_run_id
 
 EXPORTED = {
@@ -34,7 +34,7 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def export_run(db: Database, run_id: str, directory: str | os.PathLike[str]) -> dict[str, Path]:
+def export_run(db: Store, run_id: str, directory: str | os.PathLike[str]) -> dict[str, Path]:
     """Write the run's tables as Parquet files in `directory` (created); return {table: path}.
 
     `run_id` may be a unique prefix. Files are written under a temporary name and renamed, so a
@@ -42,7 +42,7 @@ def export_run(db: Database, run_id: str, directory: str | os.PathLike[str]) -> 
     """
     full = resolve_run_id(db, run_id)
     if full is None:
-        raise ExportError(f"no run matches {run_id!r} in {db.path}")
+        raise ExportError(f"no run matches {run_id!r} in {db.location}")
     folder = Path(directory).expanduser().resolve()
     folder.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}

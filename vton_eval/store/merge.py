@@ -10,8 +10,8 @@ Runs that are not shards are copied as they are, with their blessing (`baselines
 target has none for that dataset and endpoint: `merge baseline.duckdb shards/*.duckdb --into x`
 gives a file where `gate --baseline blessed` works.
 
-Sources are only read (each stays a valid database). Rows go in with INSERT OR IGNORE against the
-primary keys and files are content-addressed, so merging twice changes nothing. Artifact files
+Sources are only read (each stays a valid database). Rows go in only where their key is new (the
+store's insert-unless-present) and files are content-addressed, so merging twice changes nothing. Artifact files
 (objects and thumbnails) are copied into the target's folder before the rows that name them are
 committed; their paths, relative to the database's folder, are rewritten from `<src stem>.artifacts/`
 to `<target stem>.artifacts/`.
@@ -31,9 +31,19 @@ import pyarrow as pa
 from vton_eval.artifacts import artifact_root_for
 from vton_eval.errors import VtonEvalError
 from vton_eval.shards import plan_suite, shard_of, suite_key
+from vton_eval.store.base import Writer
 from vton_eval.store.db import Database
-from vton_eval.store.runs import list_runs
+from vton_eval.store.reads import Reader, reading
+from vton_eval.store.runs import RUN_COLUMNS, list_runs
 from vton_eval.store.summaries import refresh_summaries
+
+_KEYS = {
+    "cases": ("run_id", "pair_id"),
+    "results": ("run_id", "pair_id", "repeat"),
+    "checks": ("run_id", "pair_id", "repeat", "check"),
+    "reviews": ("run_id", "pair_id", "repeat", "reviewer"),
+    "preferences": ("run_a", "run_b", "pair_id", "repeat", "reviewer"),
+}
 
 # Tables copied per source, with their run-id and path columns.
 _TABLES = {
@@ -85,9 +95,7 @@ def _read_source(path: Path) -> _Source:
         raise MergeError(f"no database at {path}")
     runs = list_runs(db)  # with liveness: a 'running' shard whose process died reads as interrupted
     with db.connect(read_only=True) as con:
-        cur = con.execute("SELECT * FROM runs")
-        cols = [d[0] for d in cur.description]
-        raw = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+        raw = Reader(con).rows("SELECT * FROM runs")
         tables = {t: con.sql(f"SELECT * FROM {t}").to_arrow_table() for t in _TABLES}
         baselines = con.execute("SELECT dataset, endpoint, run_id, blessed_at FROM baselines").fetchall()
     return _Source(db, runs, raw, tables, baselines)
@@ -113,12 +121,12 @@ def _copy_tree(src_root: Path, dst_root: Path) -> int:
     return copied
 
 
-def _insert_table(con: Any, table: str, data: pa.Table, id_map: dict[str, str], old: str, new: str) -> None:
+def _insert_table(w: Writer, table: str, data: pa.Table, id_map: dict[str, str], old: str, new: str) -> None:
     if data.num_rows == 0:
         return
-    target_cols = [r[0] for r in con.execute(
+    target_cols = [r["column_name"] for r in w.rows(
         "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
-        [table]).fetchall()]
+        [table])]
     id_cols, path_cols = _TABLES[table]
     cols = [c for c in target_cols if c in data.column_names]
     exprs = []
@@ -130,36 +138,33 @@ def _insert_table(con: Any, table: str, data: pa.Table, id_map: dict[str, str], 
             exprs.append(f"CASE WHEN starts_with({q}, $old) THEN $new || {q}[length($old) + 1:] ELSE {q} END")
         else:
             exprs.append(q)
-    con.register("_src", data)
-    con.register("_map", pa.table({"old": list(id_map), "new": list(id_map.values())},
-                                  schema=pa.schema([("old", pa.string()), ("new", pa.string())])))
-    quoted = ", ".join(f'"{c}"' for c in cols)
+    w.con.register("_src", data)
+    w.con.register("_map", pa.table({"old": list(id_map), "new": list(id_map.values())},
+                                    schema=pa.schema([("old", pa.string()), ("new", pa.string())])))
     # No try/finally: after a failed statement the transaction is aborted and unregistering would
     # raise over the real error; the caller rolls back and closes the connection anyway.
     params = {"old": old, "new": new} if any(c in path_cols for c in cols) else {}
-    con.execute(f"INSERT OR IGNORE INTO {table} ({quoted}) SELECT {', '.join(exprs)} FROM _src", params)
-    con.unregister("_src")
-    con.unregister("_map")
+    w.insert_select(table, cols, f"SELECT {', '.join(exprs)} FROM _src", params, _KEYS[table])
+    w.con.unregister("_src")
+    w.con.unregister("_map")
 
 
-def _insert_run(con: Any, row: dict[str, Any], replace: bool) -> None:
-    cols = [r[0] for r in con.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_name = 'runs'").fetchall()]
-    names = [c for c in cols if c in row]
-    verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
-    con.execute(f"{verb} INTO runs ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})",
-                [row[c] for c in names])
+def _insert_run(w: Writer, row: dict[str, Any], replace: bool) -> None:
+    names = [c for c in RUN_COLUMNS if c in row]
+    values = tuple(row[c] for c in names)
+    if replace:
+        w.replace("runs", names, values, ("run_id",))
+    else:
+        w.insert_new("runs", names, [values], ("run_id",))
 
 
-def _superseded(con: Any, new_sources: set[str]) -> list[str]:
+def _superseded(w: Writer, new_sources: set[str]) -> list[str]:
     """Earlier partial merges whose shards are all part of a new merge (and that nobody blessed)."""
     out = []
-    for run_id, merged_from in con.execute(
-        "SELECT run_id, merged_from FROM runs WHERE merged_from IS NOT NULL AND status <> 'finished' "
-        "AND run_id NOT IN (SELECT run_id FROM baselines)").fetchall():
-        ids = set(merged_from.split(","))
-        if ids < new_sources:
-            out.append(run_id)
+    for r in w.rows("SELECT run_id, merged_from FROM runs WHERE merged_from IS NOT NULL AND status <> 'finished' "
+                    "AND run_id NOT IN (SELECT run_id FROM baselines)"):
+        if set(r["merged_from"].split(",")) < new_sources:
+            out.append(r["run_id"])
     return out
 
 
@@ -174,10 +179,10 @@ def merge(sources: Sequence[str | os.PathLike[str]], into: str | os.PathLike[str
         raise MergeError(f"{target.path} is both a source and the target: merge into a new file")
     if len(set(paths)) != len(paths):
         raise MergeError("a source database is listed twice")
-    read = [_read_source(p) for p in paths]
+    sources_read = [_read_source(p) for p in paths]
     # Group shard runs across every source: one matrix job per database is the usual layout.
     suites: dict[str, list[tuple[_Source, dict[str, Any]]]] = {}
-    for src in read:
+    for src in sources_read:
         raw = {r["run_id"]: r for r in src.raw_runs}
         for run in src.runs:
             if shard_of(run) is not None and not run.get("merged_from"):
@@ -193,44 +198,46 @@ def merge(sources: Sequence[str | os.PathLike[str]], into: str | os.PathLike[str
                          "\n(pass --allow-partial to merge what is there; the run is then marked interrupted)")
     report = MergeReport(target.path)
     dst_root = artifact_root_for(target.path)
-    for src in read:
+    for src in sources_read:
         report.files_copied += _copy_tree(artifact_root_for(src.db.path), dst_root)
     tables = ["runs", *_TABLES]
-    with target.connect() as con:
-        before = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
-        existing = {r[0] for r in con.execute("SELECT run_id FROM runs").fetchall()}
-        con.execute("BEGIN")
-        try:
-            for row, members in plans:
-                sources_ids = {r["run_id"] for _, r in members}
-                for old in _superseded(con, sources_ids):
-                    for t in ("cases", "results", "checks", "reviews", "runs"):
-                        con.execute(f"DELETE FROM {t} WHERE run_id = ?", [old])
-                    report.superseded.append(old)
-                _insert_run(con, row, replace=True)
-                report.merged.append(MergedRun(row["run_id"], row["merged_from"].split(","), row["status"],
-                                               row["message"], row["run_id"] in existing))
-            for src in read:
-                id_map = {r["run_id"]: row["run_id"] for row, members in plans for s, r in members if s is src}
-                for run in src.raw_runs:
-                    if run["run_id"] not in id_map:
-                        _insert_run(con, run, replace=False)
-                        if run["run_id"] not in existing:
-                            report.copied_runs.append(run["run_id"])
-                old, new = artifact_root_for(src.db.path).name + "/", dst_root.name + "/"
-                for table in _TABLES:
-                    _insert_table(con, table, src.tables[table], id_map, old, new)
-                for blessing in src.baselines:
-                    if blessing[2] not in id_map:  # a blessed shard run means nothing once merged
-                        added = con.execute("INSERT OR IGNORE INTO baselines VALUES (?, ?, ?, ?) RETURNING run_id",
-                                            list(blessing)).fetchall()
-                        report.blessings_added += len(added)
-            shard_ids = {r["run_id"] for _, members in plans for _, r in members}
-            touched = {r["run_id"] for src in read for r in src.raw_runs} - shard_ids
-            refresh_summaries(con, touched | {m.run_id for m in report.merged} | set(report.superseded))
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        report.rows_added = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] - before[t] for t in tables}
+    target.ensure()
+    with reading(target) as read:
+        before = {t: read.scalar(f"SELECT count(*) FROM {t}") for t in tables}
+        existing = {r["run_id"] for r in read.rows("SELECT run_id FROM runs")}
+
+    def write(w: Writer) -> None:
+        for row, members in plans:
+            sources_ids = {r["run_id"] for _, r in members}
+            for old in _superseded(w, sources_ids):
+                for t in ("cases", "results", "checks", "reviews", "runs"):
+                    w.execute(f"DELETE FROM {t} WHERE run_id = ?", [old])
+                report.superseded.append(old)
+            _insert_run(w, row, replace=True)
+            report.merged.append(MergedRun(row["run_id"], row["merged_from"].split(","), row["status"],
+                                           row["message"], row["run_id"] in existing))
+        for src in sources_read:
+            id_map = {r["run_id"]: row["run_id"] for row, members in plans for s, r in members if s is src}
+            for run in src.raw_runs:
+                if run["run_id"] not in id_map:
+                    _insert_run(w, run, replace=False)
+                    if run["run_id"] not in existing:
+                        report.copied_runs.append(run["run_id"])
+            old, new = artifact_root_for(src.db.path).name + "/", dst_root.name + "/"
+            for table in _TABLES:
+                _insert_table(w, table, src.tables[table], id_map, old, new)
+            for blessing in src.baselines:
+                # A blessed shard run means nothing once merged; the target's own blessing wins.
+                if blessing[2] not in id_map and not w.scalar(
+                        "SELECT count(*) FROM baselines WHERE dataset = ? AND endpoint = ?", list(blessing[:2])):
+                    w.insert_new("baselines", ("dataset", "endpoint", "run_id", "blessed_at"), [tuple(blessing)],
+                                 ("dataset", "endpoint"))
+                    report.blessings_added += 1
+        shard_ids = {r["run_id"] for _, members in plans for _, r in members}
+        touched = {r["run_id"] for src in sources_read for r in src.raw_runs} - shard_ids
+        refresh_summaries(w, touched | {m.run_id for m in report.merged} | set(report.superseded))
+
+    target.write(write)
+    with reading(target) as read_after:
+        report.rows_added = {t: read_after.scalar(f"SELECT count(*) FROM {t}") - before[t] for t in tables}
     return report

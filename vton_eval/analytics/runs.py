@@ -1,0 +1,49 @@
+"""Queries about single runs outside the pages' grids: what a recheck reads, what a try gave back,
+how long an endpoint's calls usually take."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vton_eval.records import PlannedCase, ResultRow
+from vton_eval.store.base import Store
+from vton_eval.store.reads import reading
+
+
+def checkable_results(db: Store, run_id: str) -> list[tuple[ResultRow, PlannedCase]]:
+    """The results of a run that have an output to check (ok, or a silent failure), with their cases."""
+    with reading(db) as read:
+        rows = read.rows("""
+            SELECT res.*, c.tags, c.base_path, c.product_path, c.mask_path, c.reference_path, c.base_source,
+                   c.product_source, c.invalid_reason
+            FROM results res JOIN cases c USING (run_id, pair_id)
+            WHERE res.run_id = ? AND res.output_path IS NOT NULL
+              AND (res.status = 'ok' OR res.error_kind = 'silent_failure')
+            ORDER BY res.pair_id, res."repeat\"""", [run_id])
+    return [(ResultRow.from_row(r), PlannedCase.from_row(r)) for r in rows]
+
+
+def try_result(db: Store, run_id: str) -> dict[str, Any] | None:
+    """The single result of a one-case run, joined with its inputs."""
+    with reading(db) as read:
+        return read.one("""
+            SELECT res.run_id, res.pair_id, res.workflow, res.status, res.error_kind, res.error_message,
+                   res.latency_ms, res.output_path, c.base_path, c.product_path, c.mask_path
+            FROM results res JOIN cases c USING (run_id, pair_id) WHERE res.run_id = ? LIMIT 1""", [run_id])
+
+
+def typical_latency_s(db: Store, endpoint: str) -> float | None:
+    """Median latency of successful calls to this endpoint in its latest runs, if any."""
+    with reading(db) as read:
+        ms = read.scalar("""
+            SELECT quantile_cont(res.latency_ms, 0.5) FROM results res JOIN runs r USING (run_id)
+            WHERE r.endpoint = ? AND res.status = 'ok'
+              AND r.run_id IN (SELECT run_id FROM runs WHERE endpoint = ? ORDER BY created_at DESC LIMIT 5)
+        """, [endpoint, endpoint])
+    return float(ms) / 1000.0 if ms is not None else None
+
+
+def suite_runs_of(db: Store, dataset: str) -> int:
+    """How many suite runs of a dataset are recorded."""
+    with reading(db) as read:
+        return int(read.scalar("SELECT count(*) FROM runs WHERE dataset = ? AND kind = 'suite'", [dataset]) or 0)
