@@ -29,11 +29,13 @@ demo: venv
 	$(BIN)/vton-eval demo --port $(PORT) --sandbox-port $(SANDBOX_PORT)
 
 test: venv browser
+	$(BIN)/lint-imports --no-cache
 	@$(BIN)/python -m pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo 'pytest collected no tests: failing' >&2; exit 1; fi; exit $$status
 
 lint: venv
 	$(BIN)/ruff check vton_eval dashboard tests bench
+	$(BIN)/lint-imports --no-cache
 
 bench: venv
 	$(BIN)/python bench/dispatch.py

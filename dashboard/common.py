@@ -15,7 +15,7 @@ import streamlit as st
 
 from vton_eval.artifacts import ArtifactStore
 from vton_eval.secrets import TOKEN_ENV
-from vton_eval.store import Database, DatabaseBusy, NoDatabase, resolve_db_path
+from vton_eval.store import DatabaseBusy, NoDatabase, Store, open_store, resolve_db_path
 from vton_eval.store.reads import one_connection
 
 log = logging.getLogger("vton_eval.dashboard")
@@ -48,8 +48,8 @@ def load_token_from_secrets() -> None:
         os.environ[TOKEN_ENV] = str(token)
 
 
-def database() -> Database:
-    return Database(db_path(), busy_timeout_s=3.0)
+def database() -> Store:
+    return open_store(db_path(), busy_timeout_s=3.0)
 
 
 def sidebar_status() -> None:

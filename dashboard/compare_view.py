@@ -16,14 +16,14 @@ from dashboard.common import artifact_file, cached, db_path, fmt_ms, fmt_pct, is
 from vton_eval.analytics import compare
 from vton_eval.analytics.compare import CaseFilter, ComparePage, CompareSetup, CompareView, TwoRunSummary
 from vton_eval.artifacts import ArtifactStore
-from vton_eval.store import Database, DatabaseBusy
+from vton_eval.store import DatabaseBusy, Store, open_store
 
 PAGE_SIZE = 12
 SORTS = {"pair": "Pair id", "most_changed": "Most changed first"}
 
 
-def _db(path: str) -> Database:
-    return Database(path, busy_timeout_s=3.0)
+def _db(path: str) -> Store:
+    return open_store(path, busy_timeout_s=3.0)
 
 
 @cached()

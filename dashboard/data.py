@@ -10,12 +10,12 @@ from dashboard.common import cached
 from vton_eval.analytics import failures, filters, overview
 from vton_eval.analytics.filters import RunFilter
 from vton_eval.analytics.overview import Overview
-from vton_eval.store import Database
+from vton_eval.store import Store, open_store
 from vton_eval.store.runs import SUITE, TRY, list_runs
 
 
-def _db(path: str) -> Database:
-    return Database(path, busy_timeout_s=3.0)
+def _db(path: str) -> Store:
+    return open_store(path, busy_timeout_s=3.0)
 
 
 @cached()

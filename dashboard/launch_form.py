@@ -9,6 +9,7 @@ from dashboard.common import REPO, database, md
 from dashboard.datasets_view import dataset_choice, pair_gallery
 from vton_eval import launch
 from vton_eval.analytics.runs import typical_latency_s
+from vton_eval.errors import VtonEvalError
 from vton_eval.runner import RunError, RunSettings
 from vton_eval.runner.plan import SelectionError, select_pairs
 
@@ -74,7 +75,7 @@ def launch_form() -> None:
             problems.append(str(exc))
     try:
         settings.validate()
-    except ValueError as exc:
+    except VtonEvalError as exc:
         problems.append(str(exc))
     if not problems:
         cases = len(chosen) * settings.repeats

@@ -10,6 +10,7 @@ from dashboard.common import REPO, artifact_file, database, db_path, fmt_ms, md
 from dashboard.datasets_view import dataset_choice, thumb
 from dashboard.launch_form import endpoint_choice
 from vton_eval import launch, workflows
+from vton_eval.errors import VtonEvalError
 from vton_eval.runner import RunError
 
 
@@ -42,7 +43,7 @@ def _from_upload(key: str):
     try:
         ds = launch.one_pair_dataset(database(), base.getvalue(), product.getvalue(), workflow,
                                      mask.getvalue() if mask is not None else None, base.name, product.name)
-    except ValueError as exc:
+    except VtonEvalError as exc:
         st.error(str(exc))
         return None, None
     return ds, "upload"

@@ -14,6 +14,7 @@ from dashboard.common import db_path, md
 from vton_eval import preferences
 from vton_eval.analytics.filters import RunFilter
 from vton_eval.analytics.overview import is_partial
+from vton_eval.errors import VtonEvalError
 
 
 def filter_bar(key: str, workflows: bool = True) -> RunFilter:
@@ -102,7 +103,7 @@ def reviewer_name(key: str, button: str) -> str | None:
     if started:
         try:
             st.session_state["reviewer"] = preferences.clean_reviewer(st.session_state.get(f"{key}_reviewer_input"))
-        except ValueError as exc:
+        except VtonEvalError as exc:
             st.error(md(exc))
             return None
         st.rerun()

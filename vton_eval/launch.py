@@ -17,6 +17,7 @@ from pathlib import Path
 
 from vton_eval.analytics.runs import try_result
 from vton_eval.datasets import Dataset, load_dataset
+from vton_eval.errors import InvalidValue
 from vton_eval.images import ImageProblem, inspect_image
 from vton_eval.quota import parse_rate
 from vton_eval.runner import RunSettings, create_run, execute_run
@@ -102,9 +103,9 @@ def start_run(db: Store, settings: RunSettings) -> str:
 def resume_run(db: Store, run_id: str) -> int:
     run = get_run(db, run_id)
     if run is None:
-        raise ValueError(f"no run {run_id}")
+        raise InvalidValue(f"no run {run_id}")
     if run["status"] == "running":
-        raise ValueError(f"run {run_id} is still running")
+        raise InvalidValue(f"run {run_id} is still running")
     return _spawn(db, run_id)
 
 
@@ -112,9 +113,9 @@ def cancel_run(db: Store, run_id: str) -> None:
     """Ask the run's process to stop; it records what it has and marks the run cancelled."""
     run = get_run(db, run_id)
     if run is None or run["status"] != "running":
-        raise ValueError(f"run {run_id} is not running")
+        raise InvalidValue(f"run {run_id} is not running")
     if not process_alive(run.get("pid"), run.get("host")):
-        raise ValueError(f"run {run_id} runs on another machine ({run.get('host')}); cancel it there")
+        raise InvalidValue(f"run {run_id} runs on another machine ({run.get('host')}); cancel it there")
     os.kill(int(run["pid"]), signal.SIGTERM)
 
 
@@ -131,7 +132,7 @@ def check_upload(data: bytes, what: str) -> None:
     try:
         inspect_image(data)
     except ImageProblem as exc:
-        raise ValueError(f"the {what} image cannot be used: {exc}") from None
+        raise InvalidValue(f"the {what} image cannot be used: {exc}") from None
 
 
 def one_pair_dataset(db: Store, base: bytes, product: bytes, workflow: str, mask: bytes | None = None,

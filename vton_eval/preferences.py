@@ -28,6 +28,7 @@ from typing import Any
 import pandas as pd
 
 from vton_eval.analytics import blind
+from vton_eval.errors import InvalidValue
 from vton_eval.provenance import tool_version
 from vton_eval.store import judgements
 from vton_eval.store.base import Store
@@ -43,9 +44,9 @@ def clean_reviewer(name: str | None) -> str:
     """A reviewer name as stored: trimmed (as the Review page stores it); ValueError when empty or too long."""
     cleaned = (name or "").strip()
     if not cleaned:
-        raise ValueError("enter your name: it is stored with each pick")
+        raise InvalidValue("enter your name: it is stored with each pick")
     if len(cleaned) > MAX_REVIEWER:
-        raise ValueError(f"a reviewer name has at most {MAX_REVIEWER} characters")
+        raise InvalidValue(f"a reviewer name has at most {MAX_REVIEWER} characters")
     return cleaned
 
 
@@ -60,9 +61,9 @@ def record_preference(db: Store, baseline: str, candidate: str, pair_id: str, re
                       reviewer: str, choice: str, left_run: str) -> None:
     """Store a pick at once; the same reviewer's earlier pick for the case (either run order) is replaced."""
     if choice not in CHOICES:
-        raise ValueError(f"choice must be one of {', '.join(CHOICES)}, got {choice!r}")
+        raise InvalidValue(f"choice must be one of {', '.join(CHOICES)}, got {choice!r}")
     if left_run not in (baseline, candidate) or baseline == candidate:
-        raise ValueError("left_run must be one of two different runs")
+        raise InvalidValue("left_run must be one of two different runs")
     a, b = canonical(baseline, candidate)
     pick = {"run_a": a, "run_b": b, "pair_id": pair_id, "repeat": int(repeat), "workflow": workflow,
             "reviewer": clean_reviewer(reviewer), "choice": choice, "left_run": left_run, "created_at": utcnow(),

@@ -13,6 +13,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from vton_eval.errors import InvalidValue
+
 _UNITS = {
     "s": 1.0, "sec": 1.0, "second": 1.0,
     "m": 60.0, "min": 60.0, "minute": 60.0,
@@ -51,16 +53,16 @@ def parse_rate(text: str) -> Rate:
     """
     match = _RATE_RE.match(text or "")
     if not match:
-        raise ValueError(f"rate limit {text!r} is not of the form N/h, N/min or N/s (e.g. 30/h)")
+        raise InvalidValue(f"rate limit {text!r} is not of the form N/h, N/min or N/s (e.g. 30/h)")
     count = int(match.group(1))
     multiplier = float(match.group(2)) if match.group(2) else 1.0
     unit = match.group(3).lower().rstrip("s") or "s"
     if unit not in _UNITS:
         unit = match.group(3).lower()
     if unit not in _UNITS:
-        raise ValueError(f"rate limit {text!r}: unknown unit {match.group(3)!r} (use s, min or h)")
+        raise InvalidValue(f"rate limit {text!r}: unknown unit {match.group(3)!r} (use s, min or h)")
     if count <= 0 or multiplier <= 0:
-        raise ValueError(f"rate limit {text!r}: the count and the window must be positive")
+        raise InvalidValue(f"rate limit {text!r}: the count and the window must be positive")
     return Rate(count, multiplier * _UNITS[unit])
 
 

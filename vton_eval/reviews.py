@@ -107,3 +107,9 @@ def fleiss_kappa(cases: Sequence[Sequence[str]]) -> float | None:
     if p_e >= 1.0:
         return None if p_bar < 1.0 else 1.0
     return (p_bar - p_e) / (1.0 - p_e)
+
+
+def review_status(db: Store, run_id: str, reviewer: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(progress, reviewer agreement) on one connection: what the top of the Review page shows."""
+    with reading(db) as read:
+        return review_queries.progress_on(read, run_id, reviewer), agreement_from(read, run_id)

@@ -13,8 +13,32 @@ import hashlib
 import json
 from typing import Any
 
-from vton_eval.runner.plan import SelectionError, parse_shard
+from vton_eval.errors import InvalidValue
 from vton_eval.store.runs import utcnow
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    """'2/4' -> (2, 4): the second of four shards."""
+    if not text:
+        return None
+    try:
+        index, count = (int(p) for p in text.split("/"))
+    except ValueError:
+        raise InvalidValue(f"shard {text!r} is not of the form K/N (e.g. 2/4)") from None
+    if count < 1 or not 1 <= index <= count:
+        raise InvalidValue(f"shard {text!r}: K must be between 1 and N")
+    return index, count
+
+
+def in_shard(pair_id: str, shard: tuple[int, int] | None) -> bool:
+    """Deterministic and independent of order: a pair's shard comes from a hash of its id."""
+    if shard is None:
+        return True
+    index, count = shard
+    digest = hashlib.sha256(pair_id.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % count == index - 1
+
+
 
 # Identity of a suite for runs recorded without a settings JSON.
 _KEY_FALLBACK = ("label", "pairs_filter", "tags_filter", "concurrency", "rate_limit", "repeats", "retries",
@@ -33,7 +57,7 @@ def shard_of(run: dict[str, Any]) -> tuple[int, int] | None:
     text = run.get("shard") or _settings(run).get("shard")
     try:
         return parse_shard(text)
-    except SelectionError:
+    except InvalidValue:
         return None
 
 

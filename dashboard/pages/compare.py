@@ -13,6 +13,7 @@ from dashboard.common import artifact_file, database, db_path, empty_database, m
 from dashboard.widgets import reviewer_name, run_label, run_status
 from vton_eval import preferences
 from vton_eval.analytics.compare import CaseFilter, CompareSetup
+from vton_eval.errors import VtonEvalError
 from vton_eval.store import DatabaseBusy
 
 MODES = ("Side by side", "Blind preference")
@@ -117,7 +118,7 @@ def _pick(baseline: str, candidate: str, case: dict[str, Any], reviewer: str, ch
     try:
         preferences.record_preference(database(), baseline, candidate, case["pair_id"], case["repeat"],
                                       case["workflow"], reviewer, choice, case["left_run"])
-    except (DatabaseBusy, ValueError) as exc:
+    except (DatabaseBusy, VtonEvalError) as exc:
         st.session_state["cmp_pick_error"] = str(exc)
         return
     st.session_state["cmp_last_pick"] = {"runs": (baseline, candidate), "pair_id": case["pair_id"],

@@ -12,9 +12,9 @@ from dashboard.review_detail import OPENED, case_view
 from dashboard.widgets import reviewer_name, run_picker, run_status
 from vton_eval.analytics.filters import RunFilter
 from vton_eval.analytics.overview import default_run
-from vton_eval.analytics.review import SORTS, VERDICT_FILTERS, ReviewFilter, case_page, review_options, review_status
-from vton_eval.reviews import export_csv
-from vton_eval.store import Database
+from vton_eval.analytics.review import SORTS, VERDICT_FILTERS, ReviewFilter, case_page, review_options
+from vton_eval.reviews import export_csv, review_status
+from vton_eval.store import open_store
 
 PAGE_SIZES = (12, 24, 48)
 
@@ -40,7 +40,7 @@ def header(run_id: str, reviewer: str) -> None:
 
 @cached(ttl=30.0)
 def _options(path: str, run_id: str) -> dict[str, list[str]]:
-    return review_options(Database(path), run_id)
+    return review_options(open_store(path, busy_timeout_s=3.0), run_id)
 
 
 def filters(run_id: str) -> tuple[ReviewFilter, str, int]:

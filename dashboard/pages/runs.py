@@ -12,6 +12,7 @@ from dashboard.common import database, db_path, md, render
 from dashboard.launch_form import RUNS_TAB_KEY, launch_form, show_runs_tab_if_asked
 from dashboard.try_one import try_one_pair
 from vton_eval import launch
+from vton_eval.errors import VtonEvalError
 from vton_eval.gate import BlessError, bless, list_baselines
 
 TABS = ("Runs", "Launch a run", "Try one pair")
@@ -53,7 +54,7 @@ def _cancel(run_id: str) -> None:
     try:
         launch.cancel_run(database(), run_id)
         st.session_state["runs_note"] = f"Asked run {run_id} to stop."
-    except ValueError as exc:
+    except VtonEvalError as exc:
         st.session_state["runs_error"] = str(exc)
     data.runs.clear()
 
@@ -62,7 +63,7 @@ def _resume(run_id: str) -> None:
     try:
         launch.resume_run(database(), run_id)
         st.session_state["runs_note"] = f"Resuming run {run_id} in its own process."
-    except ValueError as exc:
+    except VtonEvalError as exc:
         st.session_state["runs_error"] = str(exc)
     data.runs.clear()
 

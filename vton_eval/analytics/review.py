@@ -121,18 +121,10 @@ def progress(db: Store, run_id: str, reviewer: str) -> dict[str, Any]:
     """Cases, how many this reviewer judged (pass, fail, unsure), their pass rate so far (passes among pass and
     fail: unsure cases are left out), and how many cases any reviewer judged."""
     with reading(db) as read:
-        return _progress(read, run_id, reviewer)
+        return progress_on(read, run_id, reviewer)
 
 
-def review_status(db: Store, run_id: str, reviewer: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(progress, reviewer agreement) on one connection: what the top of the Review page shows."""
-    from vton_eval.reviews import agreement_from
-
-    with reading(db) as read:
-        return _progress(read, run_id, reviewer), agreement_from(read, run_id)
-
-
-def _progress(read: Any, run_id: str, reviewer: str) -> dict[str, Any]:
+def progress_on(read: Reader, run_id: str, reviewer: str) -> dict[str, Any]:
     df = read("""
         SELECT count(*) AS cases,
                count(mine.verdict) AS reviewed,

@@ -1,5 +1,5 @@
-"""Queries about single runs outside the pages' grids: what a recheck reads, what a try gave back,
-how long an endpoint's calls usually take."""
+"""Queries about single runs outside the pages' grids: what a run (or a resume) still has to send, what
+a recheck reads, what a try gave back, how long an endpoint's calls usually take."""
 
 from __future__ import annotations
 
@@ -8,6 +8,18 @@ from typing import Any
 from vton_eval.records import PlannedCase, ResultRow
 from vton_eval.store.base import Store
 from vton_eval.store.reads import reading
+
+
+def run_plan(db: Store, run_id: str) -> tuple[list[PlannedCase], set[tuple[str, int]], list[dict[str, Any]]]:
+    """A run's planned cases, the (pair, repeat) already recorded, and the counts recorded by outcome."""
+    with reading(db) as read:
+        cases = [PlannedCase.from_row(r) for r in read.rows(
+            "SELECT * FROM cases WHERE run_id = ? ORDER BY pair_id", [run_id])]
+        done = {(r["pair_id"], int(r["repeat"])) for r in read.rows(
+            'SELECT pair_id, "repeat" FROM results WHERE run_id = ?', [run_id])}
+        counts = read.rows("SELECT status, error_kind, count(*) AS n FROM results WHERE run_id = ? GROUP BY ALL",
+                           [run_id])
+    return cases, done, counts
 
 
 def checkable_results(db: Store, run_id: str) -> list[tuple[ResultRow, PlannedCase]]:

@@ -6,7 +6,7 @@ import click
 
 from vton_eval.cli.run_cmd import db_option, load_json_option
 from vton_eval.recheck import RecheckError, recheck
-from vton_eval.store import Database, DatabaseBusy
+from vton_eval.store import DatabaseBusy, open_store
 from vton_eval.store.runs import resolve_run_id
 
 
@@ -17,7 +17,7 @@ from vton_eval.store.runs import resolve_run_id
 @db_option
 def checks_command(run_id: str, thresholds: str | None, db_path: str | None) -> None:
     """Judge a run's outputs again with its thresholds (or new ones) and update its results."""
-    db = Database(db_path)
+    db = open_store(db_path)
     full = resolve_run_id(db, run_id)
     if full is None:
         raise click.ClickException(f"no run matches {run_id!r} in {db.location}")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from vton_eval.store import Database, resolve_db_path
+from vton_eval.store import Store, open_store, resolve_db_path
 
 
 def _app_path() -> Path:
@@ -85,7 +85,7 @@ def demo_command(db_path: str | None, port: int, sandbox_port: int, no_dashboard
     from vton_eval.sandbox.app import free_port, port_available
 
     path = resolve_db_path(db_path)
-    db = Database(path)
+    db = open_store(path)
     if not no_dashboard and not port_available(port):
         raise click.ClickException(f"port {port} is taken: choose another dashboard port, e.g. make demo PORT=8502 "
                                    f"(or vton-eval demo --port 8502)")
@@ -96,7 +96,7 @@ def demo_command(db_path: str | None, port: int, sandbox_port: int, no_dashboard
     click.echo(f"sandbox serving /generate at {sandbox.url}")
     console = Console(stderr=True, highlight=False)
 
-    def execute(db: Database, run_id: str) -> RunReport:
+    def execute(db: Store, run_id: str) -> RunReport:
         report = drive_run(db, run_id, console)
         print_report(db, report, console)
         return report

@@ -18,7 +18,7 @@ from rich.table import Table
 
 from vton_eval.cli.term import plain
 from vton_eval.cli.term import safe as escape
-from vton_eval.store import Database, DatabaseBusy
+from vton_eval.store import DatabaseBusy, Store, open_store
 
 if TYPE_CHECKING:
     from vton_eval.gate import GateResult, GateThresholds
@@ -89,7 +89,7 @@ def print_gate(result: GateResult, console: Console) -> None:
     console.print(f"[bold {colour}]{escape(result.summary())}[/]")
 
 
-def run_gate(db: Database, candidate: str, baseline: str = "blessed", thresholds: GateThresholds | None = None,
+def run_gate(db: Store, candidate: str, baseline: str = "blessed", thresholds: GateThresholds | None = None,
              junit: str | None = None, markdown: str | None = None, console: Console | None = None,
              report_cases: int = 10) -> GateResult:
     """Gate, print, write the requested reports; return the result (its exit_code is the CLI's)."""
@@ -105,7 +105,7 @@ def run_gate(db: Database, candidate: str, baseline: str = "blessed", thresholds
     return result
 
 
-def run_gate_from_options(db: Database, candidate: str, console: Console | None = None, **options: Any) -> int:
+def run_gate_from_options(db: Store, candidate: str, console: Console | None = None, **options: Any) -> int:
     """`run_gate` from the keyword arguments `gate_options` adds; return the exit code."""
     from vton_eval.gate import GateThresholds
 
@@ -135,7 +135,7 @@ def gate_command(candidate: str, db_path: str | None, **options: Any) -> None:
     """Compare a run with a baseline; exit 0 pass, 1 regression, 2 cannot judge."""
     # CI logs are not terminals (rich would assume 80 columns and cut the table): print wide there.
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
-    sys.exit(run_gate_from_options(Database(db_path), candidate, console, **options))
+    sys.exit(run_gate_from_options(open_store(db_path), candidate, console, **options))
 
 
 def _baselines_table(rows: list[dict[str, Any]]) -> Table:
@@ -149,7 +149,7 @@ def _baselines_table(rows: list[dict[str, Any]]) -> Table:
     return table
 
 
-def _show_baselines(db: Database, as_json: bool) -> None:
+def _show_baselines(db: Store, as_json: bool) -> None:
     from vton_eval.gate import list_baselines
 
     rows = list_baselines(db)
@@ -173,7 +173,7 @@ def bless_command(run_id: str | None, show: bool, as_json: bool, db_path: str | 
     'latest' is the newest finished suite run (single-pair tries and stopped runs are left out)."""
     from vton_eval.gate import BlessError, bless
 
-    db = Database(db_path)
+    db = open_store(db_path)
     if show or not run_id:
         if not show:
             raise click.UsageError("give a RUN_ID to bless, or --list")
@@ -193,7 +193,7 @@ def bless_command(run_id: str | None, show: bool, as_json: bool, db_path: str | 
 @db_option
 def baselines_command(as_json: bool, db_path: str | None) -> None:
     """List the blessed baselines (dataset, endpoint -> run)."""
-    _show_baselines(Database(db_path), as_json)
+    _show_baselines(open_store(db_path), as_json)
 
 
 @click.command("merge")
@@ -237,7 +237,7 @@ def export_command(run_id: str, directory: str, db_path: str | None) -> None:
     from vton_eval.store.export import ExportError, export_run
 
     try:
-        paths = export_run(Database(db_path), run_id, Path(directory))
+        paths = export_run(open_store(db_path), run_id, Path(directory))
     except (ExportError, DatabaseBusy) as exc:
         raise click.ClickException(str(exc)) from None
     for path in paths.values():

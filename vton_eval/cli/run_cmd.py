@@ -19,7 +19,7 @@ from vton_eval.cli.progress_view import kinds_table, summary_table, watch
 from vton_eval.cli.term import one_line, plain, safe
 from vton_eval.runner import Progress, RunReport, RunSettings, create_run, execute_run
 from vton_eval.runner.plan import parse_list
-from vton_eval.store import Database, DatabaseBusy
+from vton_eval.store import DatabaseBusy, Store, open_store, resolve_db_path
 from vton_eval.store.runs import get_run, list_runs, process_alive, resolve_run_id
 from vton_eval.store.summary import run_summary
 
@@ -86,7 +86,7 @@ class StopSignals:
         self.stop.set()
 
 
-def drive_run(db: Database, run_id: str, console: Console, signals: StopSignals | None = None) -> RunReport:
+def drive_run(db: Store, run_id: str, console: Console, signals: StopSignals | None = None) -> RunReport:
     """Execute a run in a worker thread; the main thread draws progress and takes signals."""
     if signals is None:
         with StopSignals(console) as own:
@@ -109,7 +109,7 @@ def drive_run(db: Database, run_id: str, console: Console, signals: StopSignals 
     return outcome["report"]
 
 
-def print_report(db: Database, report: RunReport, console: Console) -> None:
+def print_report(db: Store, report: RunReport, console: Console) -> None:
     summary = run_summary(db, report.run_id)
     console.print(summary_table(summary))
     kinds = kinds_table(summary)
@@ -122,9 +122,9 @@ def print_report(db: Database, report: RunReport, console: Console) -> None:
     if report.message:
         console.print(f"  {safe(report.message)}")
     if report.status in ("interrupted", "cancelled", "failed"):
-        console.print(f"  finish it with: vton-eval resume {report.run_id}" + (f" --db {db.location}" if db.path.name !=
-                      "results.duckdb" else ""))
-    console.print(f"  results in {safe(db.path)}")
+        where = "" if db.location == str(resolve_db_path()) else f" --db {db.location}"
+        console.print(f"  finish it with: vton-eval resume {report.run_id}{where}")
+    console.print(f"  results in {safe(db.location)}")
 
 
 @click.command("run")
@@ -155,7 +155,7 @@ def run_command(dataset: str, endpoint: str, workflows: str | None, pairs: str |
                 with_gate: bool, db_path: str | None, **gate_settings: Any) -> None:
     """Send every case of a dataset to an endpoint and record the outcomes."""
     console = _console()
-    db = Database(db_path)
+    db = open_store(db_path)
     settings = RunSettings(
         dataset=dataset, endpoint=endpoint, workflows=parse_list(workflows), pairs=parse_list(pairs),
         tags=parse_list(tags, sep=";"), concurrency=concurrency, rate_limit=rate_limit, repeats=repeats,
@@ -177,7 +177,7 @@ def run_command(dataset: str, endpoint: str, workflows: str | None, pairs: str |
     sys.exit(EXIT_BY_STATUS.get(report.status, 1))
 
 
-def _execute(db: Database, run_id: str, console: Console, signals: StopSignals) -> RunReport:
+def _execute(db: Store, run_id: str, console: Console, signals: StopSignals) -> RunReport:
     report = drive_run(db, run_id, console, signals)
     print_report(db, report, console)
     return report
@@ -189,7 +189,7 @@ def _execute(db: Database, run_id: str, console: Console, signals: StopSignals) 
 def resume_command(run_id: str, db_path: str | None) -> None:
     """Finish an interrupted run: send only the cases without a recorded result."""
     console = _console()
-    db = Database(db_path)
+    db = open_store(db_path)
     full = resolve_run_id(db, run_id)
     if full is None:
         raise click.ClickException(f"no run matches {run_id!r} in {db.location}")
@@ -204,7 +204,7 @@ def resume_command(run_id: str, db_path: str | None) -> None:
 @db_option
 def cancel_command(run_id: str, db_path: str | None) -> None:
     """Ask a running run (on this machine) to stop; its status becomes 'cancelled'."""
-    db = Database(db_path)
+    db = open_store(db_path)
     full = resolve_run_id(db, run_id)
     run = get_run(db, full) if full else None
     if run is None:
@@ -227,7 +227,7 @@ def _jsonable(run: dict[str, Any]) -> dict[str, Any]:
 @db_option
 def runs_command(as_json: bool, limit: int, kind: str, db_path: str | None) -> None:
     """List recorded runs, newest first."""
-    db = Database(db_path)
+    db = open_store(db_path)
     try:
         runs = list_runs(db, limit=limit, kind=None if kind == "all" else kind)
     except DatabaseBusy as exc:

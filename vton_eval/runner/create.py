@@ -13,8 +13,9 @@ from vton_eval.datasets import Dataset, Pair, load_dataset
 from vton_eval.errors import VtonEvalError
 from vton_eval.provenance import tool_version
 from vton_eval.records import PlannedCase
-from vton_eval.runner.plan import parse_shard, select_pairs
+from vton_eval.runner.plan import select_pairs
 from vton_eval.runner.settings import RunSettings
+from vton_eval.shards import parse_shard
 from vton_eval.store.base import Store, Writer
 from vton_eval.store.runs import insert_run, utcnow
 from vton_eval.store.writes import insert_cases

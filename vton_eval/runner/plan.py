@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 
 from vton_eval import workflows as registry
 from vton_eval.datasets import Dataset, Pair
 from vton_eval.errors import VtonEvalError
+from vton_eval.shards import in_shard
 
 
 class SelectionError(VtonEvalError, ValueError):
@@ -21,28 +21,6 @@ def parse_list(text: str | Sequence[str] | None, sep: str = ",") -> list[str] | 
     items = text.split(sep) if isinstance(text, str) else list(text)
     cleaned = [i.strip() for i in items if i and i.strip()]
     return cleaned or None
-
-
-def parse_shard(text: str | None) -> tuple[int, int] | None:
-    """'2/4' -> (2, 4): the second of four shards."""
-    if not text:
-        return None
-    try:
-        index, count = (int(p) for p in text.split("/"))
-    except ValueError:
-        raise SelectionError(f"shard {text!r} is not of the form K/N (e.g. 2/4)") from None
-    if count < 1 or not 1 <= index <= count:
-        raise SelectionError(f"shard {text!r}: K must be between 1 and N")
-    return index, count
-
-
-def in_shard(pair_id: str, shard: tuple[int, int] | None) -> bool:
-    """Deterministic and independent of order: a pair's shard comes from a hash of its id."""
-    if shard is None:
-        return True
-    index, count = shard
-    digest = hashlib.sha256(pair_id.encode("utf-8")).digest()
-    return int.from_bytes(digest[:8], "big") % count == index - 1
 
 
 def select_pairs(

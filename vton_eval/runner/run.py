@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from vton_eval.analytics.runs import run_plan
 from vton_eval.artifacts import ArtifactStore
 from vton_eval.errors import VtonEvalError
 from vton_eval.outcome import Outcome
@@ -27,7 +28,6 @@ from vton_eval.runner.sink import ResultSink
 from vton_eval.secrets import clean_message
 from vton_eval.services import CallInputs, EndpointError, EndpointStopped, make_service
 from vton_eval.store.base import Store
-from vton_eval.store.reads import reading
 from vton_eval.store.runs import claim_run, finish_run, get_run, process_alive
 
 
@@ -106,18 +106,6 @@ def _tasks(store: ArtifactStore, cases: list[PlannedCase], repeats: int, done: s
     return tasks, refused
 
 
-def _load_plan(db: Store, run_id: str) -> tuple[list[PlannedCase], set[tuple[str, int]], list[dict[str, Any]]]:
-    """The run's planned cases, the (pair, repeat) already recorded, and the counts recorded by outcome."""
-    with reading(db) as read:
-        cases = [PlannedCase.from_row(r) for r in read.rows(
-            "SELECT * FROM cases WHERE run_id = ? ORDER BY pair_id", [run_id])]
-        done = {(r["pair_id"], int(r["repeat"])) for r in read.rows(
-            'SELECT pair_id, "repeat" FROM results WHERE run_id = ?', [run_id])}
-        counts = read.rows("SELECT status, error_kind, count(*) AS n FROM results WHERE run_id = ? GROUP BY ALL",
-                           [run_id])
-    return cases, done, counts
-
-
 def execute_run(
     db: Store,
     run_id: str,
@@ -151,7 +139,7 @@ def execute_run(
         stop.set()
 
     recorder = Recorder(db, run_id, on_broken=on_broken)
-    cases, stored, counts = _load_plan(db, run_id)
+    cases, stored, counts = run_plan(db, run_id)
     progress.total = len(cases) * settings.repeats
     db.write(lambda w: claim_run(w, run_id))
     for row in counts:

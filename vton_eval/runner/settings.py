@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 
+from vton_eval.errors import InvalidValue
 from vton_eval.quota import parse_rate
-from vton_eval.runner.plan import parse_shard
 from vton_eval.services import check_endpoint_text
+from vton_eval.shards import parse_shard
 from vton_eval.store.runs import RUN_KINDS, SUITE
 
 
@@ -35,20 +36,20 @@ class RunSettings:
         """Raise ValueError with a sentence a person can act on."""
         self.endpoint = check_endpoint_text(self.endpoint)
         if self.concurrency < 1:
-            raise ValueError(f"concurrency must be at least 1 (got {self.concurrency})")
+            raise InvalidValue(f"concurrency must be at least 1 (got {self.concurrency})")
         if self.concurrency > 64:
-            raise ValueError(f"concurrency {self.concurrency} is more than 64; the service would refuse most calls")
+            raise InvalidValue(f"concurrency {self.concurrency} is more than 64; the service would refuse most calls")
         if self.repeats < 1:
-            raise ValueError(f"repeats must be at least 1 (got {self.repeats})")
+            raise InvalidValue(f"repeats must be at least 1 (got {self.repeats})")
         if self.retries < 0:
-            raise ValueError(f"retries cannot be negative (got {self.retries})")
+            raise InvalidValue(f"retries cannot be negative (got {self.retries})")
         if self.timeout_s <= 0:
-            raise ValueError(f"timeout must be positive (got {self.timeout_s})")
+            raise InvalidValue(f"timeout must be positive (got {self.timeout_s})")
         if self.rate_limit:
             parse_rate(self.rate_limit)
         parse_shard(self.shard)
         if self.kind not in RUN_KINDS:
-            raise ValueError(f"a run is one of {', '.join(RUN_KINDS)} (got {self.kind!r})")
+            raise InvalidValue(f"a run is one of {', '.join(RUN_KINDS)} (got {self.kind!r})")
         return self
 
     def to_json(self) -> str:

@@ -6,7 +6,7 @@ import re
 
 import httpx
 
-from vton_eval.errors import VtonEvalError
+from vton_eval.errors import InvalidValue, VtonEvalError
 
 SPACE_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
@@ -23,17 +23,17 @@ def check_endpoint_text(src: str) -> str:
     """Validate an endpoint given by a person: an http(s) URL or a Space id ('owner/name')."""
     src = (src or "").strip()
     if not src:
-        raise ValueError("the endpoint is empty: give a URL (http://127.0.0.1:7860) or a Space id (owner/name)")
+        raise InvalidValue("the endpoint is empty: give a URL (http://127.0.0.1:7860) or a Space id (owner/name)")
     if src.startswith(("http://", "https://")):
         url = httpx.URL(src)
         if not url.host:
-            raise ValueError(f"{src!r} is not a valid URL (no host)")
+            raise InvalidValue(f"{src!r} is not a valid URL (no host)")
         if url.userinfo:
             # A URL is stored with the run and shown on pages: credentials belong in HF_TOKEN.
-            raise ValueError("the endpoint URL carries credentials; remove them and set HF_TOKEN instead")
+            raise InvalidValue("the endpoint URL carries credentials; remove them and set HF_TOKEN instead")
         return src.rstrip("/")
     if SPACE_ID.match(src):
         return src
-    raise ValueError(f"{src!r} is neither an http(s) URL nor a Space id like owner/name")
+    raise InvalidValue(f"{src!r} is neither an http(s) URL nor a Space id like owner/name")
 
 
