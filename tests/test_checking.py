@@ -9,7 +9,7 @@ import threading
 
 from vton_eval.runner.checking import CheckStage
 
-from .conftest import SAMPLE
+from .helpers.paths import SAMPLE
 from .helpers.wait import wait_until
 
 

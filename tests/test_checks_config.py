@@ -17,19 +17,17 @@ from vton_eval.checks import (
     similarity,
 )
 from vton_eval.checks import config as checks_config
+from vton_eval.sandbox.composite import tryon_composite
 
-from .test_checks import (  # the inputs made by code, shared with the defect tests
-    WORKFLOWS,
-    _clean,
-    _colour_shift,
-    _hard,
-    _jpeg,
-    _names,
-    _new_background,
-    _person_mask,
-    _product,
-    tryon_composite,
-)
+from .helpers.drawn import WORKFLOWS
+from .helpers.drawn import clean as _clean
+from .helpers.drawn import colour_shift as _colour_shift
+from .helpers.drawn import hard as _hard
+from .helpers.drawn import jpeg as _jpeg
+from .helpers.drawn import names as _names
+from .helpers.drawn import new_background as _new_background
+from .helpers.drawn import painted_mask as _person_mask
+from .helpers.drawn import product as _product
 
 # ---------------------------------------------------------------- thresholds
 
@@ -139,10 +137,13 @@ def test_report_api():
 def test_fallback_boxes_without_body_geometry(monkeypatch):
     # A None entry in sys.modules makes `import vton_eval.sandbox.body` raise ImportError.
     monkeypatch.setitem(sys.modules, "vton_eval.sandbox.body", None)
-    # Regions computed earlier with body geometry are cached per person image; start afresh.
+    # Regions computed earlier with body geometry are cached per person image: start afresh, and leave the
+    # fallback regions computed here behind when the test ends (later tests expect body geometry).
+    from collections import OrderedDict
+
     from vton_eval.checks import run as run_module
 
-    run_module._PERSON_CACHE.clear()
+    monkeypatch.setattr(run_module, "_PERSON_CACHE", OrderedDict())
     for workflow in WORKFLOWS:
         base, product, clean = _clean(workflow)
         report = run_checks(clean, base, product, workflow)

@@ -22,8 +22,8 @@ from PIL import Image
 
 from vton_eval.backend import Endpoint, EndpointError
 
-from .conftest import REPO, SAMPLE
 from .helpers.hostile import MARKUP_MESSAGE, HostileApp
+from .helpers.paths import REPO, SAMPLE
 from .helpers.recorder import start_recorder
 
 TOKEN = "hf_FakeHostileToken0123456789abcd"
