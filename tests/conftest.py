@@ -1,17 +1,24 @@
-"""Shared fixtures: one real sandbox server per session, real DuckDB files in temp folders."""
+"""Shared fixtures: one real sandbox server per session, real DuckDB files in temp folders, page openers."""
 
 from __future__ import annotations
 
 import dataclasses
-import os
-from pathlib import Path
+import functools
 
 import pytest
 
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+_process_env = pytest.MonkeyPatch()
 
-REPO = Path(__file__).resolve().parents[1]
-SAMPLE = REPO / "datasets" / "sample"
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Process setup, not a test's: Gradio must not phone home from the in-process sandbox, hostile
+    # apps and clients (it reads this when imported), nor from the `vton-eval` processes tests start
+    # (they inherit it). Set before any test module imports gradio; undone when the session ends.
+    _process_env.setenv("GRADIO_ANALYTICS_ENABLED", "False")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    _process_env.undo()
 
 
 @pytest.fixture(scope="session")
@@ -35,50 +42,32 @@ def live_sandbox(sandbox):
 
 
 @pytest.fixture(scope="session")
-def seeded(tmp_path_factory, sandbox):
-    """Two runs of the sample dataset: v1 clean, v2 with injected server errors and silent failures.
+def seeded(tmp_path_factory):
+    """Two runs of the sample dataset: v1 clean, v2 with server errors and silent failures (the person
+    image sent back), written as a run through the sandbox writes them (tests/helpers/seed.py).
     Tests only read it."""
-    from vton_eval.runner import RunSettings, create_run, execute_run
     from vton_eval.store import Database
 
+    from .helpers.seed import record_sample_run
+
     db = Database(tmp_path_factory.mktemp("dash") / "results.duckdb")
-    ids = []
-    for label, error_rate, noop in (("v1", 0.0, 0.0), ("v2", 0.3, 0.1)):
-        sandbox.config.error_rate, sandbox.config.noop_rate, sandbox.config.seed = error_rate, noop, 11
-        run_id = create_run(db, RunSettings(dataset=str(SAMPLE), endpoint=sandbox.url, label=label, retries=0,
-                                            concurrency=4))
-        assert execute_run(db, run_id).status == "finished"
-        ids.append(run_id)
-    sandbox.config.error_rate = sandbox.config.noop_rate = 0.0
+    ids = [record_sample_run(db, "v1"), record_sample_run(db, "v2", error_rate=0.3, noop_rate=0.1, seed=11)]
     return db, ids
 
 
-COMPARE_LABELS = ("base-build", "cand-build", "third-build")
-
-
 @pytest.fixture(scope="session")
-def runs(tmp_path_factory, sandbox):
+def runs(tmp_path_factory):
     """Three runs of the sample dataset for Compare: a baseline with some server errors, a candidate with
-    other errors and silent failures (the person image sent back), and a clean third. One call at a time,
-    so the seeded server errors land on the same cases every time (the sandbox draws silent failures
-    from an unseeded stream: half the candidate's calls, so some always happen)."""
-    from vton_eval.runner import RunSettings, create_run, execute_run
+    other errors and silent failures (the person image sent back, on about half its cases), and a clean
+    third; written as runs through the sandbox write them (tests/helpers/seed.py)."""
     from vton_eval.store import Database
 
+    from .helpers.seed import COMPARE_LABELS, record_sample_run
+
     db = Database(tmp_path_factory.mktemp("compare") / "results.duckdb")
-    saved = dataclasses.replace(sandbox.config)
-    ids = []
-    try:
-        for label, error_rate, noop_rate, seed in zip(COMPARE_LABELS, (0.2, 0.3, 0.0), (0.0, 0.5, 0.0),
-                                                      (4711, 4712, 4713), strict=True):
-            sandbox.config.error_rate, sandbox.config.noop_rate, sandbox.config.seed = error_rate, noop_rate, seed
-            run_id = create_run(db, RunSettings(dataset=str(SAMPLE), endpoint=sandbox.url, label=label, retries=0,
-                                                concurrency=1))
-            assert execute_run(db, run_id).status == "finished"
-            ids.append(run_id)
-    finally:
-        for field in ("error_rate", "noop_rate", "seed"):
-            setattr(sandbox.config, field, getattr(saved, field))
+    ids = [record_sample_run(db, label, error_rate=error_rate, noop_rate=noop_rate, seed=seed)
+           for label, error_rate, noop_rate, seed in zip(COMPARE_LABELS, (0.2, 0.3, 0.0), (0.0, 0.5, 0.0),
+                                                          (4711, 4712, 4713), strict=True)]
     return db, ids
 
 
@@ -89,20 +78,20 @@ def db(tmp_path):
     return Database(tmp_path / "results.duckdb")
 
 
-def wait_for(condition, timeout: float = 60.0, what: str = "the condition", interval: float = 0.1):
-    """Poll `condition()` (observable state: rows, files, a server's call log) until it returns something
-    truthy, and return that; fail with `what` after `timeout` seconds. Never a fixed sleep."""
-    import threading
-    import time
+@pytest.fixture()
+def open_page(monkeypatch):
+    """`open_page(db_path, page=None)`: the app on that database (VTON_EVAL_DB set for this test only)."""
+    from .helpers import pages
 
-    deadline = time.monotonic() + timeout
-    tick = threading.Event()
-    while True:
-        value = condition()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out after {timeout:.0f} s waiting for {what}"
-        tick.wait(interval)
+    return functools.partial(pages.open_page, monkeypatch)
+
+
+@pytest.fixture()
+def open_compare(monkeypatch):
+    """`open_compare(db, state=None)`: the Compare page on that database (VTON_EVAL_DB set for this test only)."""
+    from .helpers import pages
+
+    return functools.partial(pages.open_compare, monkeypatch)
 
 
 @pytest.fixture(scope="session", autouse=True)

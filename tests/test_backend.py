@@ -19,7 +19,8 @@ from vton_eval.services import CallInputs, EndpointError, check_endpoint_text
 from vton_eval.services.classify import classify_message, retry_after_s
 from vton_eval.services.gradio import GradioService
 
-from .conftest import REPO, SAMPLE
+from .helpers.paths import REPO, SAMPLE
+from .helpers.wait import wait_until
 
 
 def _pair(workflow: str = "top") -> tuple[Path, Path]:
@@ -122,9 +123,12 @@ def test_queue_full():
         outcomes = []
         inputs = CallInputs(base, product, "top")
         threads = [threading.Thread(target=lambda: outcomes.append(ep.call(inputs, timeout_s=20))) for _ in range(4)]
-        for t in threads:
+        threads[0].start()
+        # The first call is being served (one worker, 1.5 s): of the three that follow, one waits in the
+        # one-place queue and the others find it full.
+        wait_until(lambda: sb.stats.get("calls", 0) >= 1, what="the first call to be served")
+        for t in threads[1:]:
             t.start()
-            time.sleep(0.05)
         for t in threads:
             t.join()
         kinds = sorted(o.error_kind or "ok" for o in outcomes)
@@ -137,6 +141,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
 def test_connection_refused_and_server_killed_mid_call():
     dead = f"http://127.0.0.1:{_free_port()}"
     with pytest.raises(EndpointError, match="cannot connect"):
@@ -147,12 +156,7 @@ def test_connection_refused_and_server_killed_mid_call():
     proc = subprocess.Popen([sys.executable, "-m", "vton_eval", "sandbox", "--port", str(port), "--latency", "5"],
                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.2)
+        wait_until(lambda: _listening(port), what="the sandbox process to listen", interval=0.2)
         ep = GradioService(f"http://127.0.0.1:{port}").open()
         threading.Timer(1.0, proc.kill).start()
         outcome = ep.call(CallInputs(*_pair(), "top"), timeout_s=30)

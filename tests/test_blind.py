@@ -11,35 +11,21 @@ from vton_eval.preferences import left_run_for
 from vton_eval.provenance import tool_version
 from vton_eval.store.judgements import canonical
 
-from .conftest import COMPARE_LABELS as LABELS
-from .test_compare import open_compare, sql, table_with, visible_text
-
-
-def blind_view(db, run_a: str, run_b: str, name: str = "ana") -> AppTest:
-    """The blind view with its own pickers set to runs A and B, signed in as `name` (typed, then Start: no
-    Enter needed)."""
-    at = open_compare(db)
-    at.segmented_control(key="cmp_mode").set_value("Blind preference").run()
-    at.text_input(key="cmp_reviewer_input").set_value(name)
-    at.button(key="FormSubmitter:cmp_reviewer_form-Start judging").click().run()
-    assert at.session_state["reviewer"] == name
-    at.selectbox(key="cmp_blind_a").set_value(run_a).run()
-    at.selectbox(key="cmp_blind_b").set_value(run_b).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+from .helpers.pages import blind_view, sql, table_with, visible_text
+from .helpers.seed import COMPARE_LABELS as LABELS
 
 
 def shown_case(at: AppTest) -> str:
     return re.match(r"\*\*(.+?)\*\*", at.markdown[0].value).group(1).replace("\\", "")
 
 
-def test_blind_preference_hides_the_runs_until_the_pick_and_a_new_pick_replaces_it(runs):
+def test_blind_preference_hides_the_runs_until_the_pick_and_a_new_pick_replaces_it(runs, open_compare):
     db, (base, cand, _) = runs
     at = open_compare(db)
     at.segmented_control(key="cmp_mode").set_value("Blind preference").run()
     at.button(key="FormSubmitter:cmp_reviewer_form-Start judging").click().run()
     assert any("enter your name" in e.value for e in at.error)
-    at = blind_view(db, base, cand)
+    at = blind_view(open_compare, db, base, cand)
     pair = shown_case(at)
     shown = "\n".join(str(m.value) for m in at.markdown[:1])
     for secret in (base, cand, *LABELS[:2]):
@@ -65,9 +51,9 @@ def test_blind_preference_hides_the_runs_until_the_pick_and_a_new_pick_replaces_
     assert table.loc[workflow, "baseline_wins"] == (1 if winner == base else 0)
 
 
-def test_each_blind_button_stores_the_pick_it_names(runs):
+def test_each_blind_button_stores_the_pick_it_names(runs, open_compare):
     db, (base, cand, _) = runs
-    at = blind_view(db, base, cand, name="bea")
+    at = blind_view(open_compare, db, base, cand, name="bea")
     labels = {b.key: b.label for b in at.button if b.key and b.key.startswith("cmp_pick_")}
     assert labels == {"cmp_pick_left": "Left is better", "cmp_pick_tie": "Tie", "cmp_pick_right": "Right is better"}
     for choice in ("right", "tie", "left"):
@@ -82,9 +68,9 @@ def test_each_blind_button_stores_the_pick_it_names(runs):
         assert f"Left was {'run A' if left == base else 'run B'}" in revealed
 
 
-def test_the_blind_view_names_its_two_runs_has_its_own_pickers_and_skips_identical_outputs(runs):
+def test_the_blind_view_names_its_two_runs_has_its_own_pickers_and_skips_identical_outputs(runs, open_compare):
     db, (base, cand, third) = runs
-    at = blind_view(db, base, cand, name="cy")
+    at = blind_view(open_compare, db, base, cand, name="cy")
     caption = next(c.value for c in at.caption if c.value.startswith("Comparing run A")).replace("\\", "")
     assert f"run A ({LABELS[0]} · {base})" in caption and f"run B ({LABELS[1]} · {cand})" in caption
     both = sql(db, """SELECT count(*) FILTER (WHERE a.output_sha256 <> b.output_sha256),

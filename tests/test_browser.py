@@ -19,11 +19,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from vton_eval.runner import RunSettings, create_run, execute_run
 from vton_eval.store import Database
 from vton_eval.store.runs import list_runs
 
-from .conftest import REPO, SAMPLE, wait_for
+from .helpers.paths import REPO
+from .helpers.seed import record_sample_run
+from .helpers.wait import wait_until
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = REPO / "test-output" / "screenshots"
@@ -53,7 +54,7 @@ def dashboard(tmp_path, sandbox):
         except httpx.HTTPError:
             return False
 
-    wait_for(healthy, what="the dashboard to start")
+    wait_until(healthy, what="the dashboard to start", interval=0.1)
     yield url, Database(db_path)
     proc.terminate()
     try:
@@ -80,10 +81,16 @@ def page():
         browser.close()
 
 
+# Settled: no script run going (the status widget is shown only then), no element left stale from the
+# previous run, every image loaded (or failed).
+_SETTLED = """() => !document.querySelector('[data-testid="stStatusWidget"], [data-stale="true"]')
+                    && Array.from(document.images).every(image => image.complete)"""
+
+
 def _shot(tab, name: str) -> Path:
     SHOTS.mkdir(parents=True, exist_ok=True)
     path = SHOTS / f"{name}.png"
-    tab.wait_for_timeout(1200)  # let charts and images settle
+    tab.wait_for_function(_SETTLED)
     # Streamlit scrolls inside its own container, so a tall window, not full_page, shows the whole page.
     tab.screenshot(path=str(path))
     return path
@@ -113,7 +120,8 @@ def test_the_dashboard_in_a_real_browser(dashboard, page, sandbox):
     page.get_by_text("20 case(s)").wait_for()
     page.get_by_label("Label (e.g. the model version)").fill("browser")
     page.get_by_role("button", name="Start run").click()
-    run_id = wait_for(lambda: list_runs(db) and list_runs(db)[0]["run_id"], what="the run to be recorded")
+    run_id = wait_until(lambda: list_runs(db) and list_runs(db)[0]["run_id"], what="the run to be recorded",
+                        interval=0.1)
     table = page.get_by_test_id("stDataFrame").first
     row = table.locator("tr").filter(has_text=run_id)  # the grid's accessible twin (it draws on a canvas)
     row.filter(has_text="browser").wait_for(state="attached")  # listed in this page load
@@ -147,8 +155,8 @@ def test_the_dashboard_in_a_real_browser(dashboard, page, sandbox):
     opened = page.get_by_role("heading").filter(has_text=" · repeat 1").first.inner_text()
     pair = opened.split(" · ")[0].strip()
     page.keyboard.press("u")  # Unsure, by its shortcut
-    wait_for(lambda: _rows(db, "SELECT pair_id, verdict FROM reviews") == [(pair, "unsure")],
-             what="the verdict from the keyboard")
+    wait_until(lambda: _rows(db, "SELECT pair_id, verdict FROM reviews") == [(pair, "unsure")],
+               what="the verdict from the keyboard", interval=0.1)
     form.get_by_text("fail", exact=True).click()
     form.get_by_test_id("stMultiSelect").click()
     page.get_by_role("option", name="artifacts").click()
@@ -156,17 +164,13 @@ def test_the_dashboard_in_a_real_browser(dashboard, page, sandbox):
     # Typing in the note does not fire the P / F / U / N shortcuts.
     form.get_by_label("Note").fill("fun, plus a nap")
     form.get_by_role("button", name="Save verdict").click()
-    wait_for(lambda: _rows(db, "SELECT reviewer, verdict, reasons, note FROM reviews") == [
-        ("playwright", "fail", "artifacts", "fun, plus a nap")], what="the verdict from the form")
+    wait_until(lambda: _rows(db, "SELECT reviewer, verdict, reasons, note FROM reviews") == [
+        ("playwright", "fail", "artifacts", "fun, plus a nap")], what="the verdict from the form", interval=0.1)
     shots.append(_shot(page, "4-review"))
 
-    # A second run of the same dataset, from a worse build of the service, to compare with the first.
-    sandbox.config.error_rate, sandbox.config.noop_rate, sandbox.config.seed = 0.3, 0.3, 4
-    try:
-        second = create_run(db, RunSettings(dataset=str(SAMPLE), endpoint=sandbox.url, label="worse", retries=0))
-        assert execute_run(db, second).status == "finished"
-    finally:
-        sandbox.config.error_rate = sandbox.config.noop_rate = 0.0
+    # A second run of the same dataset, from a worse build of the service, to compare with the first: data for
+    # the Compare page, written as such a run writes it (tests/helpers/seed.py).
+    record_sample_run(db, "worse", error_rate=0.3, noop_rate=0.3, seed=4, endpoint=sandbox.url)
     _goto(page, url, "Compare")
     page.get_by_text("ok → error").first.wait_for()
     page.get_by_test_id("stImage").nth(7).wait_for()  # inputs and both runs' outputs, side by side
@@ -175,8 +179,8 @@ def test_the_dashboard_in_a_real_browser(dashboard, page, sandbox):
     # Blind preference: the pick stored is the button clicked.
     page.get_by_text("Blind preference", exact=True).click()
     page.get_by_role("button", name="Right is better").click()
-    wait_for(lambda: _rows(db, "SELECT reviewer, choice FROM preferences") == [("playwright", "right")],
-             what="the blind pick")
+    wait_until(lambda: _rows(db, "SELECT reviewer, choice FROM preferences") == [("playwright", "right")],
+               what="the blind pick", interval=0.1)
     page.get_by_text("You picked").wait_for()
     shots.append(_shot(page, "6-blind"))
     print(f"\nscreenshots in {SHOTS}: " + ", ".join(p.name for p in shots))

@@ -10,7 +10,7 @@ import threading
 from vton_eval.records import Recorded, ResultRow
 from vton_eval.runner.checking import CheckStage
 
-from .conftest import SAMPLE
+from .helpers.paths import SAMPLE
 from .helpers.wait import wait_until
 
 

@@ -10,27 +10,24 @@ import pytest
 from PIL import Image, ImageDraw, ImageFilter
 
 from vton_eval.checks import (
-    CheckReport,
-    CheckResult,
     check_paths,
     run_checks,
 )
-from vton_eval.samples.people import draw_person_with_layout, person_mask
-from vton_eval.samples.products import draw_product
 from vton_eval.sandbox.composite import tryon_composite
 
 from .helpers.composites import ASTRONAUT_BOXES, composite_at, layout_box
-
-WORKFLOWS = ("eyewear", "footwear", "top", "dress")
-KIND = {"eyewear": "glasses", "footwear": "shoes", "top": "top", "dress": "dress"}
-
+from .helpers.drawn import WORKFLOWS
+from .helpers.drawn import clean as _clean
+from .helpers.drawn import colour_shift as _colour_shift
+from .helpers.drawn import hard as _hard
+from .helpers.drawn import jpeg as _jpeg
+from .helpers.drawn import names as _names
+from .helpers.drawn import new_background as _new_background
+from .helpers.drawn import painted_mask as _person_mask
+from .helpers.drawn import person as _person
+from .helpers.drawn import product as _product
 
 # ---------------------------------------------------------------- inputs made by code
-
-
-@functools.cache
-def _person(seed: int) -> tuple[Image.Image, object]:
-    return draw_person_with_layout(seed)
 
 
 @functools.cache
@@ -38,27 +35,6 @@ def _astronaut() -> Image.Image:
     from skimage import data
 
     return Image.fromarray(data.astronaut())
-
-
-@functools.cache
-def _product(workflow: str, seed: int = 1) -> Image.Image:
-    return draw_product(KIND[workflow], seed)
-
-
-def _person_mask(seed: int, workflow: str) -> Image.Image:
-    """A mask where a client would paint it: the garment shape for top / dress, a band over the
-    eyes or the feet for eyewear / footwear."""
-    base, layout = _person(seed)
-    if workflow in ("top", "dress"):
-        return person_mask(layout, workflow)
-    mask = Image.new("L", base.size, 0)
-    half = 0.09 * layout.height
-    if workflow == "eyewear":
-        box = (layout.cx - half, layout.y(0.04), layout.cx + half, layout.y(0.095))
-    else:
-        box = (layout.cx - 1.6 * half, layout.y(0.91), layout.cx + 1.6 * half, layout.y(1.0))
-    ImageDraw.Draw(mask).rectangle(box, fill=255)
-    return mask
 
 
 def _box_mask(base: Image.Image, workflow: str) -> Image.Image:
@@ -69,24 +45,10 @@ def _box_mask(base: Image.Image, workflow: str) -> Image.Image:
     return mask
 
 
-def _jpeg(image: Image.Image, quality: int = 80) -> bytes:
-    buf = io.BytesIO()
-    image.save(buf, "JPEG", quality=quality)
-    return buf.getvalue()
-
-
 def _png(image: Image.Image) -> bytes:
     buf = io.BytesIO()
     image.save(buf, "PNG")
     return buf.getvalue()
-
-
-def _names(results: list[CheckResult]) -> set[str]:
-    return {r.name for r in results}
-
-
-def _hard(report: CheckReport) -> set[str]:
-    return _names(report.hard_failures)
 
 
 # ---------------------------------------------------------------- clean outputs
@@ -151,12 +113,6 @@ def test_sample_dataset_references_pass_against_themselves(tmp_path):
 # ---------------------------------------------------------------- one defect each
 
 
-def _clean(workflow: str = "top", seed: int = 1) -> tuple[Image.Image, Image.Image, Image.Image]:
-    base, layout = _person(seed)
-    product = _product(workflow, seed)
-    return base, product, composite_at(base, product, workflow, layout_box(layout, workflow))
-
-
 @pytest.mark.parametrize("workflow", WORKFLOWS)
 def test_unchanged_person_is_noop(workflow):
     base, product, _ = _clean(workflow)
@@ -167,19 +123,6 @@ def test_unchanged_person_is_noop(workflow):
         assert "change_in_region" in _names(report.flags)
     photo = _astronaut()
     assert "noop" in _hard(run_checks(_jpeg(photo, 75), photo, product, workflow))
-
-
-def _new_background(image: Image.Image, colour: tuple[int, int, int]) -> Image.Image:
-    rgb = np.asarray(image).astype(np.int16)
-    background = np.abs(rgb - rgb[2, 2]).sum(axis=2) < 30
-    out = rgb.copy()
-    out[background] = colour
-    return Image.fromarray(out.astype(np.uint8))
-
-
-def _colour_shift(image: Image.Image) -> Image.Image:
-    rgb = np.asarray(image).astype(np.int16) + np.array([30, -12, -25])
-    return Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8))
 
 
 @pytest.mark.parametrize("workflow", WORKFLOWS)

@@ -17,17 +17,15 @@ from vton_eval.checks import (
     similarity,
 )
 from vton_eval.checks import config as checks_config
+from vton_eval.sandbox.composite import tryon_composite
 
-from .test_checks import (  # the inputs made by code, shared with the defect tests
-    _clean,
-    _colour_shift,
-    _hard,
-    _jpeg,
-    _names,
-    _new_background,
-    _product,
-    tryon_composite,
-)
+from .helpers.drawn import clean as _clean
+from .helpers.drawn import colour_shift as _colour_shift
+from .helpers.drawn import hard as _hard
+from .helpers.drawn import jpeg as _jpeg
+from .helpers.drawn import names as _names
+from .helpers.drawn import new_background as _new_background
+from .helpers.drawn import product as _product
 
 # ---------------------------------------------------------------- thresholds
 

@@ -1,13 +1,13 @@
 """The Compare page and its engine: shared cases side by side, what changed, similarity, blind preferences.
 
-Page tests run the real app headless (AppTest) against runs of datasets/sample recorded through the
-engine from the session sandbox; the expected numbers come from SQL on the same file.
+Page tests run the real app headless (AppTest) against runs of datasets/sample written as runs through
+the sandbox write them (the `runs` fixture, tests/helpers/seed.py); the expected numbers come from SQL on
+the same file.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import re
 
 import pandas as pd
@@ -33,26 +33,7 @@ from vton_eval.store import Database
 from vton_eval.store.runs import insert_run, utcnow
 from vton_eval.store.writes import insert_results
 
-from .conftest import REPO
-
-APP = str(REPO / "dashboard" / "app.py")
-
-
-def sql(db, query, params=()):
-    with db.connect(read_only=True) as con:
-        return con.execute(query, list(params)).fetchall()
-
-
-def open_compare(db, state: dict | None = None) -> AppTest:
-    os.environ["VTON_EVAL_DB"] = str(db.path)
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.run()
-    for key, value in (state or {}).items():
-        at.session_state[key] = value
-    at.switch_page("pages/compare.py")
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+from .helpers.pages import sql, table_with, visible_text
 
 
 def choose(at: AppTest, baseline: str, others: list[str]) -> AppTest:
@@ -76,21 +57,6 @@ def _rows(at: AppTest) -> list:
         except KeyError:
             break
     return blocks
-
-
-def table_with(at: AppTest, column: str):
-    """The first st.dataframe on the page with this column (as a DataFrame)."""
-    return next(f.value for f in at.dataframe if column in f.value.columns)
-
-
-def visible_text(at: AppTest) -> str:
-    parts = [str(e.value) for kind in ("title", "subheader", "markdown", "caption", "text", "code", "info",
-                                       "warning", "error", "success") for e in getattr(at, kind)]
-    for kind in ("selectbox", "multiselect", "segmented_control", "text_input", "button", "toggle"):
-        for widget in getattr(at, kind):
-            parts += [str(widget.label), str(getattr(widget, "options", "")), str(widget.value)]
-    parts += [frame.value.to_string() for frame in at.dataframe]
-    return "\n".join(parts).replace("\\", "")  # markdown escapes off: "base\-build" is "base-build"
 
 
 # --- engine: statistics ------------------------------------------------------------------------------------------
@@ -143,7 +109,7 @@ def test_a_later_pick_replaces_the_earlier_one_in_either_run_order(db):
 # --- the page ------------------------------------------------------------------------------------------------------
 
 
-def test_what_changed_matches_sql(runs):
+def test_what_changed_matches_sql(runs, open_compare):
     db, (base, cand, _) = runs
     at = open_compare(db)
     choose(at, base, [cand])
@@ -174,7 +140,7 @@ def test_what_changed_matches_sql(runs):
     assert metrics["ok → error"] == str(expected.get("error>ok", 0))
 
 
-def test_rows_show_each_runs_output_or_its_error_as_text(runs):
+def test_rows_show_each_runs_output_or_its_error_as_text(runs, open_compare):
     db, (base, cand, _) = runs
     at = choose(open_compare(db), base, [cand])
     results = {(run, pair): (status, path, message) for run, pair, status, path, message in sql(
@@ -202,7 +168,7 @@ def test_rows_show_each_runs_output_or_its_error_as_text(runs):
     assert shown_pair(at.main.get_by_key("cmp_row_0")) != shown_pair(row)
 
 
-def test_filters_and_most_changed_order(runs):
+def test_filters_and_most_changed_order(runs, open_compare):
     db, (base, cand, _) = runs
     at = choose(open_compare(db), base, [cand])
     changed = sql(db, """SELECT a.pair_id FROM results a JOIN results b ON b.pair_id = a.pair_id AND b.run_id = ?
@@ -222,7 +188,7 @@ def test_filters_and_most_changed_order(runs):
     assert f"Cases 1–{masked} of {masked} shared" in visible_text(at)
 
 
-def test_similarity_of_outputs_computed_in_the_background(runs):
+def test_similarity_of_outputs_computed_in_the_background(runs, open_compare):
     db, (base, cand, _) = runs
     compare_view.wait_for_similarities()  # earlier tests' pages may still be computing
     with db.connect() as con:  # start with nothing cached (the table itself always exists: migration 2)
@@ -267,7 +233,7 @@ def test_similarity_of_outputs_computed_in_the_background(runs):
     assert measured["ssim"] == pytest.approx(1.0)
 
 
-def test_three_runs_side_by_side(runs):
+def test_three_runs_side_by_side(runs, open_compare):
     db, (base, cand, third) = runs
     at = choose(open_compare(db), base, [cand, third])
     cols = at.main.get_by_key("cmp_row_0").columns
@@ -276,7 +242,7 @@ def test_three_runs_side_by_side(runs):
     assert not at.metric  # the change summary is for two runs
 
 
-def test_a_run_with_nothing_to_compare_is_refused_clearly(tmp_path):
+def test_a_run_with_nothing_to_compare_is_refused_clearly(tmp_path, open_compare):
     db = Database(tmp_path / "single.duckdb")
     db.ensure()
     now = utcnow()
@@ -294,7 +260,7 @@ def test_a_run_with_nothing_to_compare_is_refused_clearly(tmp_path):
 
 
 @pytest.mark.parametrize("create", [False, True])
-def test_no_database_or_no_runs_gets_a_useful_screen(tmp_path, create):
+def test_no_database_or_no_runs_gets_a_useful_screen(tmp_path, create, open_compare):
     db = Database(tmp_path / "results.duckdb")
     if create:
         db.ensure()

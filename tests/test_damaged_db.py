@@ -13,7 +13,7 @@ from vton_eval.artifacts import ArtifactStore
 from vton_eval.runner.journal import Journal, journal_path
 from vton_eval.store import Database, DatabaseDamaged
 
-from .conftest import REPO, SAMPLE
+from .helpers.paths import REPO, SAMPLE
 from .helpers.wait import wait_until
 
 

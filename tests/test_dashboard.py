@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-import threading
 
 import pytest
 from streamlit.proto.Metric_pb2 import Metric
@@ -16,27 +14,11 @@ from vton_eval.runner import RunSettings, create_run, execute_run
 from vton_eval.store import Database
 from vton_eval.store.runs import get_run
 
-from .conftest import REPO, SAMPLE, wait_for
-
-APP = str(REPO / "dashboard" / "app.py")
-
-
-def open_page(db_path, page: str | None = None) -> AppTest:
-
-    os.environ["VTON_EVAL_DB"] = str(db_path)
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.run()
-    if page:
-        at.switch_page(f"pages/{page}.py")
-        at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def texts(at: AppTest) -> str:
-    parts = [e.value for kind in ("info", "warning", "error", "success", "markdown", "caption", "text", "code")
-             for e in getattr(at, kind)]
-    return "\n".join(str(p) for p in parts)
+from .helpers.pages import metric as _metric
+from .helpers.pages import spec as _spec
+from .helpers.pages import texts
+from .helpers.paths import SAMPLE
+from .helpers.seed import record_sample_run
 
 
 def _sql(db, sql, params=()):
@@ -45,7 +27,7 @@ def _sql(db, sql, params=()):
 
 
 @pytest.mark.parametrize("page", [None, "failures", "runs"])
-def test_no_database_yet_gets_a_useful_screen(tmp_path, page):
+def test_no_database_yet_gets_a_useful_screen(tmp_path, page, open_page):
     at = open_page(tmp_path / "none.duckdb", page)
     shown = texts(at)
     if page == "runs":
@@ -54,14 +36,14 @@ def test_no_database_yet_gets_a_useful_screen(tmp_path, page):
         assert "No results yet" in shown and "vton-eval run" in shown
 
 
-def test_empty_database(tmp_path):
+def test_empty_database(tmp_path, open_page):
     db = Database(tmp_path / "empty.duckdb")
     db.ensure()
     for page in (None, "failures"):
         assert "no runs yet" in texts(open_page(db.path, page))
 
 
-def test_a_locked_database_gets_a_message_not_a_traceback(tmp_path, seeded):
+def test_a_locked_database_gets_a_message_not_a_traceback(tmp_path, seeded, open_page):
     db = Database(tmp_path / "locked.duckdb")
     db.ensure()
     holder = subprocess.Popen([sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(db.path)!r}); "
@@ -76,17 +58,7 @@ def test_a_locked_database_gets_a_message_not_a_traceback(tmp_path, seeded):
         holder.wait()
 
 
-def _metric(at: AppTest, label: str):
-    return next(m for m in at.metric if m.label.startswith(label))
-
-
-def _spec(at: AppTest, key: str) -> dict:
-    """The plotly figure a chart element carries, as JSON."""
-    chart = next(c for c in at.get("plotly_chart") if c.proto.id and key in c.proto.id)
-    return json.loads(chart.proto.spec)
-
-
-def test_overview_headline_matches_the_database_and_compares_with_the_previous_run(seeded):
+def test_overview_headline_matches_the_database_and_compares_with_the_previous_run(seeded, open_page):
     db, (v1, v2) = seeded
     at = open_page(db.path)
     assert at.selectbox(key="ov_run").value == v2  # the latest finished run by default
@@ -109,7 +81,7 @@ def test_overview_headline_matches_the_database_and_compares_with_the_previous_r
     assert "No earlier finished run" in texts(at)
 
 
-def test_overview_charts_show_every_workflow_with_counts_and_a_box_per_workflow(seeded):
+def test_overview_charts_show_every_workflow_with_counts_and_a_box_per_workflow(seeded, open_page):
     db, (_, v2) = seeded
     at = open_page(db.path)
     counts = {w: (e, n) for w, e, n in _sql(db, "SELECT workflow, count(*) FILTER (WHERE status = 'error'), "
@@ -134,24 +106,11 @@ def test_overview_charts_show_every_workflow_with_counts_and_a_box_per_workflow(
     assert names["p50_ms"] == "Median (p50)" and names["mean_queue_ms"] == "Mean queue wait"
 
 
-def _stopped_run(db: Database, sandbox, stop_after: int) -> str:
-    """A run of the sample dataset stopped (interrupted) once `stop_after` results are in the database.
-
-    One call at a time, a second each: the stop lands long before the last case, however loaded the
-    machine is."""
-    run_id = create_run(db, RunSettings(dataset=str(SAMPLE), endpoint=sandbox.url, label="stopped", retries=0,
-                                        concurrency=1))
-    stop = threading.Event()
-    worker = threading.Thread(target=lambda: execute_run(db, run_id, stop=stop))
-    sandbox.config.latency = 1.0
-    try:
-        worker.start()
-        wait_for(lambda: (get_run(db, run_id) or {}).get("done", 0) >= stop_after, what="the first results")
-        stop.set()
-        worker.join(60)
-    finally:
-        sandbox.config.latency = 0.0
-    return run_id
+def _stopped_run(db: Database, stop_after: int) -> str:
+    """A run of the sample dataset stopped (interrupted) with `stop_after` results in the database, as a
+    stopped run leaves it (tests/helpers/seed.py). Stopping real runs is tests/test_resume.py's business;
+    this page test only needs one to show."""
+    return record_sample_run(db, "stopped", recorded=stop_after, status="interrupted", concurrency=1)
 
 
 def _order(at: AppTest) -> list[str]:
@@ -159,9 +118,9 @@ def _order(at: AppTest) -> list[str]:
     return [node.type for node in at.main]
 
 
-def test_a_stopped_or_failed_run_says_so_before_any_number(seeded, sandbox, tmp_path):
+def test_a_stopped_or_failed_run_says_so_before_any_number(seeded, tmp_path, open_page):
     db = Database(tmp_path / "stopped.duckdb")
-    stopped = _stopped_run(db, sandbox, stop_after=1)
+    stopped = _stopped_run(db, stop_after=1)
     run = get_run(db, stopped)
     assert run["status"] == "interrupted" and 1 <= run["done"] < 20
     failed = create_run(db, RunSettings(dataset=str(SAMPLE), endpoint="http://127.0.0.1:9", label="unreachable"))
@@ -193,7 +152,7 @@ def test_a_stopped_or_failed_run_says_so_before_any_number(seeded, sandbox, tmp_
         assert status in getattr(rv, kind)[0].value and order.index(kind) < order.index("metric")
 
 
-def test_overview_filters(seeded):
+def test_overview_filters(seeded, open_page):
     db, (v1, v2) = seeded
     at = open_page(db.path)
     at.multiselect(key="ov_labels").set_value(["v1"]).run()
@@ -204,7 +163,7 @@ def test_overview_filters(seeded):
     assert {m.label: m.value for m in at.metric}["Cases"] == str(top_cases)
 
 
-def test_failures_page_groups_causes_and_drills_down(seeded):
+def test_failures_page_groups_causes_and_drills_down(seeded, open_page):
     db, (_, v2) = seeded
     at = open_page(db.path, "failures")
     kinds = dict(_sql(db, "SELECT error_kind, count(*) FROM results WHERE run_id = ? AND status = 'error' "

@@ -8,12 +8,13 @@ from vton_eval.provenance import tool_version
 from vton_eval.runner import execute_run
 from vton_eval.store.runs import get_run, list_runs
 
-from .test_blind import blind_view
-from .test_compare import open_compare
-from .test_dashboard import _metric, _spec, open_page
+from .helpers.pages import blind_view
+from .helpers.pages import metric as _metric
+from .helpers.pages import spec as _spec
 
 
-def test_the_demo_records_a_blessed_baseline_and_a_regressed_candidate_every_page_can_show(db, live_sandbox):
+def test_the_demo_records_a_blessed_baseline_and_a_regressed_candidate_every_page_can_show(db, live_sandbox, open_page,
+                                                                                           open_compare):
     assert not has_sample_runs(db)
     baseline, candidate = record_demo(db, live_sandbox, execute_run)
     assert has_sample_runs(db)
@@ -43,6 +44,6 @@ def test_the_demo_records_a_blessed_baseline_and_a_regressed_candidate_every_pag
     assert cmp.selectbox(key="cmp_base").value == baseline
     assert int(next(m for m in cmp.metric if m.label == "ok → error").value) > 0
     # Blind preference: cases with two different outputs to judge.
-    blind = blind_view(db, baseline, candidate)
+    blind = blind_view(open_compare, db, baseline, candidate)
     assert "of" in blind.markdown[0].value and "judged" in blind.markdown[0].value
     assert get_run(db, candidate)["status"] == "finished"

@@ -23,8 +23,8 @@ from PIL import Image
 from vton_eval.services import CallInputs, EndpointError
 from vton_eval.services.gradio import GradioService
 
-from .conftest import REPO, SAMPLE
 from .helpers.hostile import MARKUP_MESSAGE, HostileApp
+from .helpers.paths import REPO, SAMPLE
 from .helpers.recorder import start_recorder
 
 TOKEN = "hf_FakeHostileToken0123456789abcd"

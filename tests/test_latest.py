@@ -9,7 +9,7 @@ import pytest
 from vton_eval.gate import BlessError, bless, gate
 from vton_eval.store.runs import latest_run, update_run
 
-from .test_gate import T0, seed_run, suite
+from .helpers.suites import T0, seed_run, suite
 
 
 def test_latest_is_the_newest_finished_suite_run_in_gate_and_bless(db):

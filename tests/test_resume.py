@@ -21,7 +21,7 @@ from vton_eval.runner.journal import RECEIVED, Journal, journal_path
 from vton_eval.store import Database, NoDatabase
 from vton_eval.store.runs import get_run
 
-from .conftest import REPO, SAMPLE
+from .helpers.paths import REPO, SAMPLE
 from .helpers.wait import wait_until
 
 

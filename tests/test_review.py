@@ -11,22 +11,17 @@ from PIL import Image
 from vton_eval import reviews, workflows
 from vton_eval.analytics.review import ReviewFilter, case_page, progress
 from vton_eval.provenance import tool_version
-from vton_eval.runner import RunSettings, create_run, execute_run
 from vton_eval.store import Database
 
-from .conftest import SAMPLE
-from .test_dashboard import open_page
+from .helpers.seed import record_sample_run
 
 
 @pytest.fixture(scope="module")
-def reviewed_run(tmp_path_factory, sandbox):
+def reviewed_run(tmp_path_factory):
+    """A run of the sample dataset with some server errors, written as a run through the sandbox writes it
+    (tests/helpers/seed.py)."""
     db = Database(tmp_path_factory.mktemp("review") / "results.duckdb")
-    sandbox.config.error_rate, sandbox.config.seed = 0.2, 5
-    try:
-        run_id = create_run(db, RunSettings(dataset=str(SAMPLE), endpoint=sandbox.url, retries=0, label="r"))
-        assert execute_run(db, run_id).status == "finished"
-    finally:
-        sandbox.config.error_rate = 0.0
+    run_id = record_sample_run(db, "r", error_rate=0.2, seed=5)
     return db, run_id
 
 
@@ -36,7 +31,7 @@ def _reviews(db, run_id):
                            "ORDER BY pair_id, reviewer", [run_id]).fetchall()
 
 
-def _signed_in(db, name: str = "ann") -> object:
+def _signed_in(open_page, db, name: str = "ann") -> object:
     """The Review page after typing a name and clicking Start, without pressing Enter in between: the
     name box and the button are one form, so the click sends what was typed."""
     at = open_page(db.path, "review")
@@ -47,9 +42,9 @@ def _signed_in(db, name: str = "ann") -> object:
     return at
 
 
-def test_the_reviewer_is_asked_once_and_a_quick_verdict_is_saved_at_once(reviewed_run):
+def test_the_reviewer_is_asked_once_and_a_quick_verdict_is_saved_at_once(reviewed_run, open_page):
     db, run_id = reviewed_run
-    at = _signed_in(db)
+    at = _signed_in(open_page, db)
     assert len(at.image) >= 12 * 3  # person, product and output thumbnails of a page of cases
     first = next(w for w in at.get("button_group") if getattr(w, "key", "") and w.key.startswith("quick_"))
     pair = first.key.split("_")[2]
@@ -62,9 +57,9 @@ def test_the_reviewer_is_asked_once_and_a_quick_verdict_is_saved_at_once(reviewe
     assert [(r[2], r[3]) for r in rows] == [("ann", "pass")]
 
 
-def test_detail_view_saves_a_fail_with_reasons_and_a_note(reviewed_run):
+def test_detail_view_saves_a_fail_with_reasons_and_a_note(reviewed_run, open_page):
     db, run_id = reviewed_run
-    at = _signed_in(db)
+    at = _signed_in(open_page, db)
     opener = next(b for b in at.button if b.key and b.key.startswith("open_"))
     pair = opener.key.split("_")[2]
     opener.click().run()
@@ -121,7 +116,7 @@ def test_filters_paging_and_progress(reviewed_run):
     assert (p["reviewed"], p["passed"], p["failed"], p["unsure"], p["pass_rate"]) == (4, 1, 1, 2, 0.5)
 
 
-def test_export_has_every_verdict(reviewed_run):
+def test_export_has_every_verdict(reviewed_run, open_page):
     db, run_id = reviewed_run
     reviews.save_verdict(db, run_id, "eyewear-01", 1, "dora", "unsure", ["frame misplaced"], "left lens, 'odd'")
     text = reviews.export_csv(db, run_id)
@@ -129,7 +124,7 @@ def test_export_has_every_verdict(reviewed_run):
     assert len(rows) == len(_reviews(db, run_id))
     mine = next(r for r in rows if r["reviewer"] == "dora")
     assert (mine["verdict"], mine["reasons"], mine["note"]) == ("unsure", "frame misplaced", "left lens, 'odd'")
-    at = _signed_in(db)
+    at = _signed_in(open_page, db)
     assert at.download_button(key="export_verdicts").label.startswith("Export verdicts")
 
 
@@ -153,20 +148,20 @@ def _card_keys(at) -> list[str]:
     return [k for k in keys if k.startswith("card_") or (k.startswith("detail_") and k.endswith("_box"))]
 
 
-def test_the_pass_rate_on_the_page_leaves_unsure_out(reviewed_run):
+def test_the_pass_rate_on_the_page_leaves_unsure_out(reviewed_run, open_page):
     db, run_id = reviewed_run
     for pair, verdict in (("top-01", "pass"), ("top-02", "fail"), ("top-03", "unsure"), ("top-04", "pass"),
                           ("top-05", "unsure")):
         reviews.save_verdict(db, run_id, pair, 1, "ivy", verdict)
-    at = _signed_in(db, "ivy")
+    at = _signed_in(open_page, db, "ivy")
     metric = next(m for m in at.metric if m.label == "Your pass rate so far")
     assert metric.value == "66.7%"  # 2 passes of 3 judged pass or fail; 2 unsure left out (not 40 %)
     assert "2 unsure" in metric.help
 
 
-def test_details_open_in_the_cards_place_and_the_keys_judge_and_move_on(reviewed_run):
+def test_details_open_in_the_cards_place_and_the_keys_judge_and_move_on(reviewed_run, open_page):
     db, run_id = reviewed_run
-    at = _signed_in(db, "kim")
+    at = _signed_in(open_page, db, "kim")
     before = _card_keys(at)
     fifth = before[4]
     pair = fifth.removeprefix("card_").rsplit("_", 1)[0]
@@ -187,9 +182,9 @@ def test_details_open_in_the_cards_place_and_the_keys_judge_and_move_on(reviewed
     assert _card_keys(at)[4] == fifth  # the judged case is a card again, in its place
 
 
-def test_a_quick_verdict_does_not_move_the_cards(reviewed_run):
+def test_a_quick_verdict_does_not_move_the_cards(reviewed_run, open_page):
     db, run_id = reviewed_run
-    at = _signed_in(db, "lou")
+    at = _signed_in(open_page, db, "lou")
     before = _card_keys(at)
     first = next(w for w in at.get("button_group") if getattr(w, "key", "") and w.key.startswith("quick_"))
     first.set_value("pass").run()
@@ -199,13 +194,13 @@ def test_a_quick_verdict_does_not_move_the_cards(reviewed_run):
     assert _card_keys(at)[-1] == before[0]  # now it sorts last: reviewed
 
 
-def test_zoomed_crops_of_the_workflows_region_beside_each_output(reviewed_run):
+def test_zoomed_crops_of_the_workflows_region_beside_each_output(reviewed_run, open_page):
     from dashboard import background
     from vton_eval.artifacts import ArtifactStore
     from vton_eval.zoom import ZoomItem, region_fractions, zoom_path
 
     db, run_id = reviewed_run
-    at = _signed_in(db, "max")
+    at = _signed_in(open_page, db, "max")
     background.wait()  # the page made its missing crops in the background, then polls for them
     at.run()
     with db.connect(read_only=True) as con:

@@ -7,7 +7,7 @@ import sys
 
 from lxml import etree
 
-from .conftest import REPO, SAMPLE
+from .helpers.paths import REPO, SAMPLE
 
 
 def _run(db, url, *extra):

@@ -17,7 +17,7 @@ from vton_eval.samples import inappropriate_product
 from vton_eval.store import Database
 from vton_eval.store.runs import get_run, list_runs
 
-from .conftest import REPO, SAMPLE
+from .helpers.paths import REPO, SAMPLE
 
 
 def _rows(db, sql, params=()):

@@ -12,15 +12,17 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from vton_eval.runner import RunSettings, create_run, execute_run
 from vton_eval.store import Database
 from vton_eval.store.runs import get_run, list_runs
 
-from .conftest import REPO, SAMPLE, wait_for
-from .test_dashboard import _spec, open_page, texts
+from .helpers.pages import spec as _spec
+from .helpers.pages import texts
+from .helpers.paths import REPO, SAMPLE
+from .helpers.seed import record_sample_run
+from .helpers.wait import wait_until
 
 
-def test_runs_page_lists_runs_and_refuses_bad_settings(seeded, sandbox):
+def test_runs_page_lists_runs_and_refuses_bad_settings(seeded, sandbox, open_page):
     db, (v1, v2) = seeded
     at = open_page(db.path, "runs")
     frame = at.dataframe[0].value
@@ -41,7 +43,7 @@ def test_runs_page_lists_runs_and_refuses_bad_settings(seeded, sandbox):
     assert any("5 case(s)" in i.value for i in at.info)
 
 
-def test_launch_a_run_from_the_page_then_cancel_and_resume(seeded, sandbox, tmp_path):
+def test_launch_a_run_from_the_page_then_cancel_and_resume(seeded, sandbox, tmp_path, open_page):
     db = Database(tmp_path / "launch.duckdb")
     at = open_page(db.path, "runs")
     at.selectbox(key="launch_endpoint").set_value("Other URL or Space…").run()
@@ -59,32 +61,35 @@ def test_launch_a_run_from_the_page_then_cancel_and_resume(seeded, sandbox, tmp_
     assert listed.loc[run_id, "label"] == "from the page" and listed.loc[run_id, "recorded"].endswith("of 2")
     if listed.loc[run_id, "status"] == "running":
         assert any("Updating every" in c.value for c in at.caption)
-    run = wait_for(lambda: (r := get_run(db, run_id))["status"] != "running" and r, what="the launched run to end")
+    run = wait_until(lambda: (r := get_run(db, run_id))["status"] != "running" and r, what="the launched run to end",
+                     interval=0.1)
     assert run["status"] == "finished" and run["done"] == 2 and run["label"] == "from the page"
     assert run["pid"] != os.getpid()  # it ran in its own process
     at.run()
     assert runs_table(at).loc[run_id, ["status", "recorded"]].tolist() == ["finished", "2 of 2"]
 
-    sandbox.config.latency = 2.0
+    sandbox.hold_after(1)  # one answer, then every call waits: the run is still going when it is cancelled
     try:
         at.radio(key="launch_mode").set_value("All pairs").run()
         at.button(key="launch_start").click().run()
         slow = at.session_state["launched_run"]
         assert runs_table(at).loc[slow, "status"] == "running"
-        wait_for(lambda: get_run(db, slow)["done"] >= 1, what="a first result")
-        action_on(db, slow, "cancel_run").click().run()
-        wait_for(lambda: get_run(db, slow)["status"] != "running", what="the cancel")
+        wait_until(lambda: get_run(db, slow)["done"] >= 1, what="a first result", interval=0.1)
+        action_on(open_page, db, slow, "cancel_run").click().run()
+        wait_until(lambda: get_run(db, slow)["status"] != "running", what="the cancel", interval=0.1)
         assert get_run(db, slow)["status"] == "cancelled"
-        sandbox.config.latency = 0.0
+        sandbox.hold_after(None)
         # The list is cached for a second: a page opened meanwhile may still offer Cancel.
-        wait_for(lambda: action_on(db, slow, "resume_run"), what="the Resume button").click().run()
-        wait_for(lambda: get_run(db, slow)["status"] == "finished", timeout=90, what="the resumed run")
+        wait_until(lambda: action_on(open_page, db, slow, "resume_run"), what="the Resume button",
+                   interval=0.1).click().run()
+        wait_until(lambda: get_run(db, slow)["status"] == "finished", timeout=90, what="the resumed run",
+                   interval=0.1)
         assert get_run(db, slow)["done"] == 20
     finally:
-        sandbox.config.latency = 0.0
+        sandbox.hold_after(None)
 
 
-def action_on(db: Database, run_id: str, button: str):
+def action_on(open_page, db: Database, run_id: str, button: str):
     """The Runs page's action button for a run, on a freshly opened page (None when not offered)."""
     at = open_page(db.path, "runs")
     at.selectbox(key="runs_action_run").set_value(run_id).run()
@@ -97,7 +102,7 @@ def runs_table(at: AppTest):
     return next(f.value for f in at.dataframe if "recorded" in f.value.columns).set_index("run")
 
 
-def test_the_runs_table_shows_progress_once_and_fits_a_1400_px_window(seeded):
+def test_the_runs_table_shows_progress_once_and_fits_a_1400_px_window(seeded, open_page):
     db, (v1, _) = seeded
     at = open_page(db.path, "runs")
     table = next(f for f in at.dataframe if "recorded" in f.value.columns)
@@ -111,7 +116,7 @@ def test_the_runs_table_shows_progress_once_and_fits_a_1400_px_window(seeded):
     assert sum(c["width"] for c in config.values() if isinstance(c.get("width"), int)) <= 920
 
 
-def test_try_one_pair_from_the_dataset_and_from_uploads(sandbox, tmp_path):
+def test_try_one_pair_from_the_dataset_and_from_uploads(sandbox, tmp_path, open_page):
     db = Database(tmp_path / "try.duckdb")
     at = open_page(db.path, "runs")
     at.selectbox(key="try_endpoint").set_value("Other URL or Space…").run()
@@ -138,13 +143,10 @@ def test_try_one_pair_from_the_dataset_and_from_uploads(sandbox, tmp_path):
     assert len(list_runs(db)) == 2
 
 
-def test_a_try_is_a_try_listed_apart_and_never_the_default_the_trend_or_latest(sandbox, tmp_path):
+def test_a_try_is_a_try_listed_apart_and_never_the_default_the_trend_or_latest(sandbox, tmp_path, open_page):
     db = Database(tmp_path / "tries.duckdb")
-    suites = []
-    for label in ("suite-1", "suite-2"):
-        suites.append(create_run(db, RunSettings(dataset=str(SAMPLE), endpoint=sandbox.url, label=label,
-                                                 retries=0, concurrency=4)))
-        assert execute_run(db, suites[-1]).status == "finished"
+    # The two suite runs are data to pick from (tests/helpers/seed.py); the try is a real call from the page.
+    suites = [record_sample_run(db, label, endpoint=sandbox.url) for label in ("suite-1", "suite-2")]
     at = open_page(db.path, "runs")
     at.selectbox(key="try_endpoint").set_value("Other URL or Space…").run()
     at.text_input(key="try_endpoint_text").set_value(sandbox.url).run()

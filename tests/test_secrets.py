@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from vton_eval.secrets import redact
 from vton_eval.services import check_endpoint_text
 
-from .conftest import REPO, SAMPLE
+from .helpers.paths import REPO, SAMPLE
 
 TOKEN = "hf_SeCrEtToKeN0123456789abcdef"
 
