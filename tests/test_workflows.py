@@ -14,7 +14,7 @@ from vton_eval.gate import gate
 from vton_eval.runner import RunSettings, create_run, execute_run
 from vton_eval.workflows import Placement, Workflow
 
-from .conftest import REPO, SAMPLE
+from .helpers.paths import REPO, SAMPLE
 
 HAT = Workflow("hat", "hat", Placement(span=(0.0, 0.12), width=0.2), "top", "head", ("hat askew",),
                {"preservation.max_changed_share": 0.12})

@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 from PIL import Image
-from vton_eval.classify import classify_message
 
 from vton_eval.checks import Thresholds, run_checks
 from vton_eval.images import load_rgb
@@ -37,6 +36,7 @@ from vton_eval.runner.checking import apply_report, report_from_dict
 from vton_eval.sandbox.composite import tryon_composite
 from vton_eval.sandbox.service import SERVER_ERROR_MESSAGE, WEBP_OPTIONS
 from vton_eval.secrets import clean_message
+from vton_eval.services.classify import classify_message
 from vton_eval.store import Database
 from vton_eval.store.base import Writer
 from vton_eval.store.reads import reading
