@@ -77,7 +77,7 @@ def render(body: Callable[[], None], needs_data: bool = True, shared_reads: bool
     except NoDatabase:
         no_database()
     except DatabaseBusy as exc:
-        st.warning(f"The database is busy: {exc}. A run may be writing a large batch.")
+        st.warning(f"The database is busy: {md(exc)}. A run may be writing a large batch.")
         st.button("Retry", key="retry_busy")
     except Exception as exc:  # the last line of defence: say what happened, keep the trace in the log
         log.exception("page failed")

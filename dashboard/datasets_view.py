@@ -36,15 +36,15 @@ def dataset_choice(key: str, root: Path) -> Dataset | None:
     try:
         ds = load(Path(choice))
     except DatasetError as exc:
-        st.error(str(exc))
+        st.error(md(exc))
         return None
     errors = ds.row_errors
     if errors:
-        st.warning(f"{len(errors)} row(s) of {ds.name} have problems and are left out.")
+        st.warning(f"{len(errors)} row(s) of {md(ds.name)} have problems and are left out.")
         with st.expander("Problems"):
             st.text("\n".join(str(p) for p in ds.problems))
     invalid = sum(1 for p in ds.pairs if p.invalid_reason)
-    st.caption(f"{len(ds.pairs)} pairs · workflows: {', '.join(ds.workflows)}"
+    st.caption(f"{len(ds.pairs)} pairs · workflows: {md(', '.join(ds.workflows))}"
                + (f" · {invalid} the service would refuse (recorded as invalid_input, not sent)" if invalid else ""))
     return ds
 

@@ -10,7 +10,7 @@ from dashboard.datasets_view import dataset_choice, pair_gallery
 from vton_eval import launch
 from vton_eval.analytics.runs import typical_latency_s
 from vton_eval.errors import VtonEvalError
-from vton_eval.runner import RunError, RunSettings
+from vton_eval.runner import RunSettings
 from vton_eval.runner.plan import SelectionError, select_pairs
 
 RUNS_TAB_KEY = "runs_tab"  # the Runs page's tabs: the launch shows the Runs tab next
@@ -82,15 +82,15 @@ def launch_form() -> None:
         latency = typical_latency_s(database(), settings.endpoint)
         st.info(launch.estimate(cases, settings.concurrency, settings.rate_limit, latency).describe())
     for problem in problems:
-        st.error(problem)
+        st.error(md(problem))
     # Not a callback: a callback's arguments are the settings of the previous run of the page, which miss
     # a value typed just before the click (a text box commits on blur, in the same rerun as the click).
     if st.button("Start run", type="primary", disabled=bool(problems), key=f"{key}_start",
                  icon=":material/play_arrow:"):
         try:
             run_id = launch.start_run(database(), settings)
-        except (RunError, ValueError) as exc:
-            st.error(str(exc))
+        except VtonEvalError as exc:
+            st.error(md(exc))
         else:
             data.runs.clear()
             st.session_state["launched_run"] = run_id

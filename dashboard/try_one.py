@@ -44,7 +44,7 @@ def _from_upload(key: str):
         ds = launch.one_pair_dataset(database(), base.getvalue(), product.getvalue(), workflow,
                                      mask.getvalue() if mask is not None else None, base.name, product.name)
     except VtonEvalError as exc:
-        st.error(str(exc))
+        st.error(md(exc))
         return None, None
     return ds, "upload"
 
@@ -80,7 +80,7 @@ def try_one_pair() -> None:
             try:
                 report = launch.try_one(db, ds, pair_id, endpoint, timeout_s=float(timeout_s))
             except (RunError, ValueError) as exc:
-                st.error(str(exc))
+                st.error(md(exc))
                 return
         data.tries.clear()
         if report.status == "failed":

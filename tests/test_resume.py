@@ -15,7 +15,7 @@ import textwrap
 import time
 
 from vton_eval.artifacts import ArtifactStore
-from vton_eval.records import Recorded, ResultRow
+from vton_eval.records import Recorded, ResultRow, from_row
 from vton_eval.runner import RunSettings, create_run, execute_run
 from vton_eval.runner.journal import RECEIVED, Journal, journal_path
 from vton_eval.store import Database, NoDatabase
@@ -123,7 +123,7 @@ def test_a_journal_left_unchecked_by_a_crash_is_checked_on_resume(db, live_sandb
         con.execute("DELETE FROM checks WHERE run_id = ? AND pair_id = ?", [run_id, record["pair_id"]])
         con.execute("UPDATE runs SET status = 'interrupted' WHERE run_id = ?", [run_id])
     assert report.status == "finished"
-    raw = ResultRow.from_row({**record, "status": "ok", "error_kind": None, "error_message": None, "flags": None,
+    raw = from_row(ResultRow, {**record, "status": "ok", "error_kind": None, "error_message": None, "flags": None,
                               "checks": None})
     Journal(journal_path(ArtifactStore(db.path).root, run_id)).append(RECEIVED, Recorded(raw))
     calls = live_sandbox.stats["calls"]

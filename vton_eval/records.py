@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
+
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -30,10 +33,6 @@ class PlannedCase:
     base_source: str | None = None
     product_source: str | None = None
     invalid_reason: str | None = None
-
-    @classmethod
-    def from_row(cls, row: dict[str, Any]) -> PlannedCase:
-        return cls(**{name: row.get(name) for name in columns(cls)})
 
 
 @dataclass(frozen=True)
@@ -64,10 +63,6 @@ class ResultRow:
     def replace(self, **changes: Any) -> ResultRow:
         return dataclasses.replace(self, **changes)
 
-    @classmethod
-    def from_row(cls, row: dict[str, Any]) -> ResultRow:
-        return cls(**{name: row.get(name) for name in columns(cls)})
-
 
 @dataclass(frozen=True)
 class CheckRow:
@@ -93,6 +88,11 @@ class Recorded:
 def columns(record: type) -> tuple[str, ...]:
     """The table columns of a record type, in order."""
     return tuple(f.name for f in dataclasses.fields(record))
+
+
+def from_row(record: type[R], row: Mapping[str, Any]) -> R:
+    """A record from a table row (or any mapping with its columns; missing ones are None)."""
+    return record(**{name: row.get(name) for name in columns(record)})
 
 
 def values(record: Any) -> tuple[Any, ...]:

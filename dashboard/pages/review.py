@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import data
-from dashboard.common import cached, database, db_path, empty_database, fmt_pct, render
+from dashboard.common import cached, database, db_path, empty_database, fmt_pct, md, render
 from dashboard.review_card import case_card, make_later, missing_zooms
 from dashboard.review_detail import OPENED, case_view
 from dashboard.widgets import reviewer_name, run_picker, run_status
@@ -120,7 +120,7 @@ def body() -> None:
     run_id = run_picker(runs, key="rv_run", default=default_run(runs))
     run_status(runs[runs["run_id"] == run_id].iloc[0])
     if error := st.session_state.pop("review_error", None):
-        st.error(error)
+        st.error(md(error))
     header(run_id, reviewer)
     flt, sort, size = filters(run_id)
     cases, total, page, pages = page_cases(run_id, reviewer, flt, sort, size)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from vton_eval.records import PlannedCase, ResultRow
+from vton_eval.records import PlannedCase, ResultRow, from_row
 from vton_eval.store.base import Store
 from vton_eval.store.reads import reading
 
@@ -13,7 +13,7 @@ from vton_eval.store.reads import reading
 def run_plan(db: Store, run_id: str) -> tuple[list[PlannedCase], set[tuple[str, int]], list[dict[str, Any]]]:
     """A run's planned cases, the (pair, repeat) already recorded, and the counts recorded by outcome."""
     with reading(db) as read:
-        cases = [PlannedCase.from_row(r) for r in read.rows(
+        cases = [from_row(PlannedCase, r) for r in read.rows(
             "SELECT * FROM cases WHERE run_id = ? ORDER BY pair_id", [run_id])]
         done = {(r["pair_id"], int(r["repeat"])) for r in read.rows(
             'SELECT pair_id, "repeat" FROM results WHERE run_id = ?', [run_id])}
@@ -32,7 +32,7 @@ def checkable_results(db: Store, run_id: str) -> list[tuple[ResultRow, PlannedCa
             WHERE res.run_id = ? AND res.output_path IS NOT NULL
               AND (res.status = 'ok' OR res.error_kind = 'silent_failure')
             ORDER BY res.pair_id, res."repeat\"""", [run_id])
-    return [(ResultRow.from_row(r), PlannedCase.from_row(r)) for r in rows]
+    return [(from_row(ResultRow, r), from_row(PlannedCase, r)) for r in rows]
 
 
 def try_result(db: Store, run_id: str) -> dict[str, Any] | None:

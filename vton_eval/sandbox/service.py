@@ -40,7 +40,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections import Counter, OrderedDict, deque
+from collections import Counter, deque
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +50,7 @@ from PIL import Image
 from vton_eval import workflows
 from vton_eval.images import ImageProblem, inspect_image, load_rgb
 from vton_eval.quota import KeyedWindowCounter, Rate, parse_rate
+from vton_eval.sandbox.lru import LRU
 
 if TYPE_CHECKING:
     from vton_eval.sandbox.app import SandboxConfig
@@ -109,34 +110,6 @@ def _error(message: str) -> Exception:
     return gr.Error(message, print_exception=False)
 
 
-class _LRU:
-    """A small thread-safe LRU map; `on_evict` lets the output cache delete its files."""
-
-    def __init__(self, size: int, on_evict=None) -> None:
-        self._size = size
-        self._items: OrderedDict[Any, Any] = OrderedDict()
-        self._lock = threading.Lock()
-        self._on_evict = on_evict
-
-    def get(self, key: Any) -> Any:
-        with self._lock:
-            if key not in self._items:
-                return None
-            self._items.move_to_end(key)
-            return self._items[key]
-
-    def put(self, key: Any, value: Any) -> None:
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            evicted = []
-            while len(self._items) > self._size:
-                evicted.append(self._items.popitem(last=False)[1])
-        if self._on_evict:
-            for value in evicted:
-                self._on_evict(value)
-
-
 def _judge(data: bytes, role: str, check_content: bool) -> str | None:
     """The refusal message for one uploaded file, or None when it is acceptable."""
     try:
@@ -179,8 +152,8 @@ class SandboxService:
         self._silent_seed: int | None = config.seed
         self._silent_rng = random.Random(None if config.seed is None else config.seed + 1)
         self._limiter: tuple[str, KeyedWindowCounter] | None = None
-        self._verdicts = _LRU(_VERDICT_CACHE_SIZE)
-        self._outputs = _LRU(_OUTPUT_CACHE_SIZE, on_evict=lambda path: shutil.rmtree(Path(path).parent, True))
+        self._verdicts = LRU(_VERDICT_CACHE_SIZE)
+        self._outputs = LRU(_OUTPUT_CACHE_SIZE, on_evict=lambda path: shutil.rmtree(Path(path).parent, True))
         self._bad_count = 0
         self._let_through = 0  # calls let past `answer_limit` since it was last set
         self.held_now = 0  # calls being held at this moment

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from vton_eval.records import CheckRow, PlannedCase, Recorded, ResultRow, columns, values
+from vton_eval.records import CheckRow, PlannedCase, Recorded, ResultRow, columns, from_row, values
 from vton_eval.store.base import Writer
 from vton_eval.store.runs import update_run, utcnow
 from vton_eval.store.summaries import refresh_summaries
@@ -29,7 +29,7 @@ def _values(record_type: type, rows: Iterable[Any]) -> list[tuple[Any, ...]]:
     out = []
     for row in rows:
         if isinstance(row, Mapping):
-            row = record_type(**{name: row.get(name) for name in columns(record_type)})
+            row = from_row(record_type, row)
         out.append(values(row))
     return out
 
