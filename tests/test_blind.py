@@ -11,7 +11,7 @@ from vton_eval.preferences import left_run_for
 from vton_eval.provenance import tool_version
 from vton_eval.store.judgements import canonical
 
-from .helpers.pages import blind_view, sql, table_with, visible_text
+from .helpers.pages import blind_view, errors, sql, table_with, visible_text
 from .helpers.seed import COMPARE_LABELS as LABELS
 
 
@@ -24,7 +24,7 @@ def test_blind_preference_hides_the_runs_until_the_pick_and_a_new_pick_replaces_
     at = open_compare(db)
     at.segmented_control(key="cmp_mode").set_value("Blind preference").run()
     at.button(key="FormSubmitter:cmp_reviewer_form-Start judging").click().run()
-    assert any("enter your name" in e.value for e in at.error)
+    assert any("enter your name" in e for e in errors(at))
     at = blind_view(open_compare, db, base, cand)
     pair = shown_case(at)
     shown = "\n".join(str(m.value) for m in at.markdown[:1])

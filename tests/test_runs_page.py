@@ -15,8 +15,8 @@ from streamlit.testing.v1 import AppTest
 from vton_eval.store import Database
 from vton_eval.store.runs import get_run, list_runs
 
+from .helpers.pages import errors, texts
 from .helpers.pages import spec as _spec
-from .helpers.pages import texts
 from .helpers.paths import REPO, SAMPLE
 from .helpers.seed import record_sample_run
 from .helpers.wait import wait_until
@@ -28,15 +28,15 @@ def test_runs_page_lists_runs_and_refuses_bad_settings(seeded, sandbox, open_pag
     frame = at.dataframe[0].value
     assert set(frame["run"]) == {v1, v2} and set(frame["label"]) == {"v1", "v2"}
     at.number_input(key="launch_concurrency").set_value(0).run()
-    assert any("concurrency must be at least 1" in e.value for e in at.error)
+    assert any("concurrency must be at least 1" in e for e in errors(at))
     assert at.button(key="launch_start").disabled
     at.number_input(key="launch_concurrency").set_value(2)
     at.selectbox(key="launch_endpoint").set_value("Other URL or Space…").run()
     at.text_input(key="launch_endpoint_text").set_value("not a url").run()
-    assert any("neither an http(s) URL" in e.value for e in at.error)
+    assert any("neither an http(s) URL" in e for e in errors(at))
     at.text_input(key="launch_endpoint_text").set_value(sandbox.url)
     at.radio(key="launch_mode").set_value("Pick pairs by hand").run()
-    assert any("No pair is selected" in e.value for e in at.error)
+    assert any("No pair is selected" in e for e in errors(at))
     at.radio(key="launch_mode").set_value("Filter by workflow and tags").run()
     at.multiselect(key="launch_wf").set_value(["eyewear"]).run()
     at.text_input(key="launch_rate_False").set_value("30/h").run()
@@ -134,7 +134,7 @@ def test_try_one_pair_from_the_dataset_and_from_uploads(sandbox, tmp_path, open_
     at.file_uploader(key="try_up_base").set_value(("person.png", gif.read_bytes(), "image/png"))
     at.file_uploader(key="try_up_product").set_value(
         ("p.png", (SAMPLE / "products" / "glasses_rect_red.png").read_bytes(), "image/png")).run()
-    assert any("person image cannot be used" in e.value and "GIF" in e.value for e in at.error)
+    assert any("person image cannot be used" in e and "GIF" in e for e in errors(at))
     at.file_uploader(key="try_up_base").set_value(
         ("person.jpg", (SAMPLE / "persons" / "astronaut.jpg").read_bytes(), "image/jpeg")).run()
     at.selectbox(key="try_up_workflow").set_value("eyewear").run()

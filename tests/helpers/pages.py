@@ -8,6 +8,7 @@ monkeypatch bound, and call them with a database.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,11 @@ def texts(at: AppTest) -> str:
     parts = [e.value for kind in ("info", "warning", "error", "success", "markdown", "caption", "text", "code")
              for e in getattr(at, kind)]
     return "\n".join(str(p) for p in parts)
+
+
+def errors(at: AppTest) -> list[str]:
+    """The error boxes as a reader sees them: pages escape engine text for markdown (dashboard.common.md)."""
+    return [re.sub(r"\\(.)", r"\1", str(e.value)) for e in at.error]
 
 
 def visible_text(at: AppTest) -> str:
