@@ -224,8 +224,10 @@ def resume_command(run_id: str, db_path: str | None) -> None:
     full = resolve_run_id(db, run_id)
     if full is None:
         raise click.ClickException(f"no run matches {run_id!r} in {db.location}")
+    run = get_run(db, full) or {}
     with StopSignals(console) as signals:
-        console.print(f"resuming run {full}")
+        console.print(f"resuming run {full} ({safe(run.get('endpoint') or '')}, profile "
+                      f"{safe(run.get('profile') or 'sm4ll')})")
         report = _execute(db, full, console, signals)
     sys.exit(EXIT_BY_STATUS.get(report.status, 1))
 

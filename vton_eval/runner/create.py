@@ -77,16 +77,18 @@ def new_run_id(now: dt.datetime | None = None) -> str:
 
 
 def create_run(db: Store, settings: RunSettings, dataset: Dataset | None = None,
-               stop: threading.Event | None = None, on_note: Callable[[str], None] | None = None) -> str:
+               stop: threading.Event | None = None, on_note: Callable[[str], None] | None = None,
+               discover: bool = True) -> str:
     """Validate, plan and record a run (status 'running', nothing sent yet). Raise RunError (RunStopped when
-    `stop` was set while the endpoint's workflows were being read)."""
+    `stop` was set while the endpoint's workflows were being read). `discover=False` plans with the profile's
+    own workflow table, without asking the endpoint (data seeded for tests, which calls nothing)."""
     try:
         settings.validate()
         profile = load_profile(settings.profile)
     except ValueError as exc:
         raise RunError(str(exc)) from None
     # Before the dataset is read: a workflow the endpoint offers that we did not know is a valid one.
-    offered, note = offered_workflows(settings, profile, stop, on_note)
+    offered, note = offered_workflows(settings, profile, stop, on_note) if discover else (None, None)
     if note and on_note is not None:
         on_note(note)
     ds = dataset or load_dataset(settings.dataset)

@@ -376,6 +376,7 @@ class SandboxService:
             data = Path(path).read_bytes()
             loaded.append((role, hashlib.sha256(data).hexdigest(), data))
         entry["base"], entry["product"] = loaded[0][1], loaded[1][1]
+        entry["mask"] = loaded[2][1] if len(loaded) > 2 else None
         if any(self._verdicts.get((sha, role)) is None for role, sha, _ in loaded):
             verdicts = await asyncio.to_thread(self._verdicts_for, loaded)
         else:

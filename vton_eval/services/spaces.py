@@ -79,7 +79,7 @@ def resolve_space(space_id: str, token: str | None, stop: threading.Event | None
 
 def _wake(host: str) -> None:
     """Visit a sleeping Space's address (what wakes it); no credential is sent, nothing is read."""
-    if not host.startswith("https://"):
+    if not host.startswith(("https://", "http://")):
         return
     try:
         with httpx.Client(timeout=_WAKE_TIMEOUT_S, follow_redirects=False) as client:
