@@ -100,9 +100,9 @@ def test_a_run_per_built_in_profile_against_its_sandbox_signature(name, db):
             sent += 1
             # The sandbox's composite came back through the signature's output shape (tuple, gallery...).
             assert row["error_kind"] in (None, "silent_failure"), (pair_id, row["error_message"])
-            with Image.open(store.abspath(row["output_path"])) as out:
-                with Image.open(SAMPLE / "persons" / "figure_01.png") as person:
-                    assert out.size[0] > 0 and (name != "catvton" or out.size[0] < 2 * person.size[0])
+            with Image.open(store.abspath(row["output_path"])) as out, \
+                    Image.open(SAMPLE / "persons" / "figure_01.png") as person:
+                assert out.size[0] > 0 and (name != "catvton" or out.size[0] < 2 * person.size[0])
         else:
             assert row["error_kind"] == "invalid_input" and row["attempts"] == 0
             assert f"does not support the workflow '{workflow}'" in row["error_message"]
@@ -211,3 +211,40 @@ def test_a_workflow_the_endpoint_dropdown_lists_that_we_did_not_know(db, tmp_pat
     finally:
         if workflows.is_known("swimwear"):
             workflows.unregister("swimwear")
+
+
+# -- endpoints inspect ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["catvton", "ootdiffusion", "kolors", "omnitry"])
+def test_the_profile_inspect_suggests_runs_against_that_endpoint(name, db, tmp_path):
+    from click.testing import CliRunner
+
+    from vton_eval.cli import main
+
+    with start_sandbox(SandboxConfig(profile=name)) as sandbox:
+        shown = CliRunner().invoke(main, ["endpoints", "inspect", sandbox.url])
+        assert shown.exit_code == 0 and "looks like a try-on" in shown.output, shown.output
+        suggested = CliRunner().invoke(main, ["endpoints", "inspect", sandbox.url, "--toml-only"])
+        assert suggested.exit_code == 0, suggested.output
+        path = tmp_path / "suggested.toml"
+        path.write_text(suggested.output, encoding="utf-8")
+        assert load_profile(str(path)).api_name == load_profile(name).api_name
+        run_id, report = _run(db, sandbox.url, profile=str(path), pairs=["top-02", "dress-04"])
+    assert report.status == "finished"
+    # What the suggestion sends comes back as a try-on (a guess without a category argument lists `top` only).
+    sent = [r for r in _rows(db, "SELECT * FROM results WHERE run_id = ?", [run_id]) if r["attempts"]]
+    assert sent and all(r["output_path"] for r in sent), [r["error_message"] for r in sent]
+
+
+@pytest.mark.parametrize(("endpoint", "message"), [
+    ("http://127.0.0.1:9", "cannot connect to http://127.0.0.1:9"),
+    ("file:///etc/passwd", "is neither an http(s) URL nor a Space id"),
+])
+def test_inspect_of_a_bad_endpoint_is_one_clear_line(endpoint, message):
+    from click.testing import CliRunner
+
+    from vton_eval.cli import main
+
+    result = CliRunner().invoke(main, ["endpoints", "inspect", endpoint])
+    assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output
