@@ -73,6 +73,15 @@ def test_a_profile_name_that_is_neither_built_in_nor_a_file_is_refused(tmp_path)
         load_profile("catvtn")
     with pytest.raises(ProfileError, match="cannot read profile"):
         load_profile(str(tmp_path / "missing.toml"))
+    with pytest.raises(ProfileError, match="not a regular file"):
+        load_profile("/dev/zero")  # read for ever if it were read
+    big = tmp_path / "big.toml"
+    big.write_text("# " + "x" * 70_000)
+    with pytest.raises(ProfileError, match="larger than 64 KB"):
+        load_profile(str(big))
+    (tmp_path / "bin.toml").write_bytes(b"\xff\xfe name")
+    with pytest.raises(ProfileError, match="not UTF-8"):
+        load_profile(str(tmp_path / "bin.toml"))
     with pytest.raises(RunError, match="no profile"):
         create_run(None, RunSettings(dataset=str(SAMPLE), endpoint="http://127.0.0.1:9", profile="nope"))
 

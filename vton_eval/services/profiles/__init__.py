@@ -192,9 +192,14 @@ def load_profile(spec: str | None) -> Profile:
         hint = f" (did you mean {close[0]}?)" if close else ""
         raise ProfileError(f"no profile {spec!r}: give a built-in name ({', '.join(BUILT_IN)}) or a .toml file{hint}")
     try:
-        if path.stat().st_size > MAX_PROFILE_BYTES:
+        if path.exists() and not path.is_file() and not path.is_dir():
+            # A device or a pipe (/dev/zero) could be read for ever: a profile is a file.
+            raise ProfileError(f"profile {path} is not a regular file")
+        with path.open("rb") as handle:
+            data = handle.read(MAX_PROFILE_BYTES + 1)
+        if len(data) > MAX_PROFILE_BYTES:
             raise ProfileError(f"profile {path} is larger than {MAX_PROFILE_BYTES // 1024} KB; is it a profile?")
-        text = path.read_text(encoding="utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise ProfileError(f"profile {path} is not UTF-8 text") from None
     except OSError as exc:
