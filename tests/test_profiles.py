@@ -257,3 +257,19 @@ def test_inspect_of_a_bad_endpoint_is_one_clear_line(endpoint, message):
 
     result = CliRunner().invoke(main, ["endpoints", "inspect", endpoint])
     assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output
+
+
+def test_a_run_calls_with_the_profile_text_it_recorded_even_after_the_file_changes(db, tmp_path):
+    from vton_eval.services.profiles import built_in_text
+
+    path = tmp_path / "mine.toml"
+    path.write_text(built_in_text("catvton").replace('name = "catvton"', 'name = "mine"'), encoding="utf-8")
+    with start_sandbox(SandboxConfig(profile="catvton")) as sandbox:
+        run_id = create_run(db, RunSettings(dataset=str(SAMPLE), endpoint=sandbox.url, profile=str(path),
+                                            pairs=["top-02", "dress-04"], retries=0))
+        # Edited (broken, even) between planning and sending, as between a stop and a resume.
+        path.write_text('name = "mine"\napi_name = "/nothing"\n', encoding="utf-8")
+        report = execute_run(db, run_id)
+    assert report.status == "finished"
+    assert {r["status"] for r in _rows(db, "SELECT status FROM results WHERE run_id = ?", [run_id])} == {"ok"}
+    assert _rows(db, "SELECT profile FROM runs WHERE run_id = ?", [run_id])[0]["profile"] == "mine"
