@@ -81,3 +81,31 @@ def test_the_launch_form_offers_the_profiles_says_what_is_not_sent_and_inspects(
     errors = " ".join(e.value for e in at.error)
     assert "args has no {product}" in errors.replace("\\", ""), errors
     assert at.button(key="launch_start").disabled
+
+
+def test_a_run_launched_from_the_page_calls_through_the_chosen_profile(tmp_path, open_page):
+    from vton_eval.sandbox import SandboxConfig, start_sandbox
+    from vton_eval.store.runs import get_run
+
+    from .helpers.wait import wait_until
+
+    db = Database(tmp_path / "launch.duckdb")
+    with start_sandbox(SandboxConfig(profile="catvton")) as sandbox:
+        at = open_page(db.path, "runs")
+        at.selectbox(key="launch_endpoint").set_value("Other URL or Space…").run()
+        at.text_input(key="launch_endpoint_text").set_value(sandbox.url).run()
+        at.selectbox(key="launch_profile").set_value("catvton").run()
+        at.radio(key="launch_mode").set_value("Pick pairs by hand").run()
+        at.checkbox(key="launch_pick_top-02").check()
+        at.checkbox(key="launch_pick_eyewear-01").check().run()
+        at.button(key="launch_start").click().run()
+        assert not at.exception, [e.value for e in at.exception]
+        run_id = at.session_state["launched_run"]
+        run = wait_until(lambda: (r := get_run(db, run_id))["status"] != "running" and r, timeout=120,
+                         what="the launched run to end", interval=0.2)
+        calls = len(sandbox.calls)
+    assert run["status"] == "finished" and run["profile"] == "catvton", run["message"]
+    with db.connect(read_only=True) as con:
+        rows = dict(con.execute("SELECT pair_id, coalesce(error_kind, status) FROM results WHERE run_id = ?",
+                                [run_id]).fetchall())
+    assert rows == {"top-02": "ok", "eyewear-01": "invalid_input"} and calls == 1
