@@ -13,6 +13,7 @@ import streamlit as st
 
 from dashboard import background
 from dashboard.common import artifact_file, cached, db_path, fmt_ms, fmt_pct, is_missing, md
+from dashboard.widgets import system_label
 from vton_eval.analytics import compare
 from vton_eval.analytics.compare import CaseFilter, ComparePage, CompareSetup, CompareView, TwoRunSummary
 from vton_eval.artifacts import ArtifactStore
@@ -41,6 +42,11 @@ def view_data(path: str, run_ids: tuple[str, ...], flt: CaseFilter, sort: str, p
 
 def short_label(run: dict[str, Any]) -> str:
     return f"{run.get('label') or '(no label)'} · {run['run_id']}"
+
+
+def column_title(run: dict[str, Any]) -> str:
+    """A grid column names its system first (profile @ endpoint), as a comparison figure's columns do."""
+    return f"{system_label(run)} · {short_label(run)}"
 
 
 # --- similarities: computed in background threads, never while a page waits -------------------------------
@@ -246,7 +252,7 @@ def grid(runs: list[dict[str, Any]], page: ComparePage) -> None:
     two = len(runs) == 2
     widths = [1, 1, 1, *([1.3] * len(runs)), *([1.3] if two else [])]
     titles = ["person", "product", "mask"]
-    titles += [("baseline: " if i == 0 else f"run {i + 1}: ") + short_label(r) for i, r in enumerate(runs)]
+    titles += [("baseline: " if i == 0 else f"run {i + 1}: ") + column_title(r) for i, r in enumerate(runs)]
     titles += ["difference (baseline → run 2)"] if two else []
     for col, title in zip(st.columns(widths), titles, strict=True):
         col.caption(md(title))

@@ -1,7 +1,8 @@
-"""The form that launches a run: dataset, pairs, endpoint and settings, checked before starting."""
+"""The form that launches a run: dataset, pairs, endpoint, profile and settings, checked before starting."""
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from dashboard import data
@@ -11,7 +12,11 @@ from vton_eval import launch
 from vton_eval.analytics.runs import typical_latency_s
 from vton_eval.errors import VtonEvalError
 from vton_eval.runner import RunSettings
-from vton_eval.runner.plan import SelectionError, select_pairs
+from vton_eval.runner.plan import SelectionError, profile_refusals, select_pairs
+from vton_eval.secrets import get_token
+from vton_eval.services import Profile, load_profile
+from vton_eval.services.inspection import Inspection, inspect_endpoint, tryon_score
+from vton_eval.services.profiles import BUILT_IN, DEFAULT_PROFILE
 
 RUNS_TAB_KEY = "runs_tab"  # the Runs page's tabs: the launch shows the Runs tab next
 SHOW_RUNS = "launch_show_runs"
@@ -25,6 +30,72 @@ def endpoint_choice(key: str) -> str:
     if choice == options[-1]:
         return st.text_input("URL or Space id", key=f"{key}_endpoint_text", placeholder="https://… or owner/name")
     return choice
+
+
+PROFILE_FILE = "Profile file…"
+INSPECT_TIMEOUT_S = 30.0
+
+
+def profile_choice(key: str) -> str:
+    """A built-in profile (the sm4ll one for the SM4LL Space) or a TOML file's path."""
+    options = [*BUILT_IN, PROFILE_FILE]
+    choice = st.selectbox("Profile (how a case becomes a call of this endpoint)", options, key=f"{key}_profile",
+                          index=options.index(DEFAULT_PROFILE),
+                          format_func=lambda o: o if o == PROFILE_FILE else f"{o}: {load_profile(o).description}")
+    if choice == PROFILE_FILE:
+        return st.text_input("Profile TOML file", key=f"{key}_profile_file", placeholder="/path/to/profile.toml")
+    return choice
+
+
+def _inspect(endpoint: str) -> Inspection | str:
+    try:
+        return inspect_endpoint(endpoint, token=get_token(), open_timeout_s=INSPECT_TIMEOUT_S)
+    except VtonEvalError as exc:
+        return str(exc)
+
+
+def inspection_view(key: str, endpoint: str) -> Inspection | None:
+    """An *Inspect* button for the endpoint, and what it found: every named API with its parameters, and a
+    suggested profile. Returns the inspection of this endpoint, if there is one."""
+    state_key = f"{key}_inspection"
+    if st.button("Inspect endpoint", key=f"{key}_inspect", icon=":material/search:", disabled=not endpoint,
+                 help="Read the endpoint's API: its named APIs, parameters, defaults and choices, and a suggested "
+                      "profile for the one that looks like a try-on."):
+        with st.spinner(f"Reading the API of {endpoint}…"):
+            st.session_state[state_key] = (endpoint, _inspect(endpoint))
+    found = st.session_state.get(state_key)
+    if not found or found[0] != endpoint:
+        return None
+    result = found[1]
+    if isinstance(result, str):
+        st.error(md(result))
+        return None
+    with st.expander(f"{len(result.endpoints)} named API(s) of {endpoint}", expanded=True):
+        for api in sorted(result.endpoints.values(), key=lambda e: (-tryon_score(e), e.api_name)):
+            suffix = " (looks like a try-on)" if api.api_name == result.tryon else ""
+            st.text(f"{api.api_name}{suffix} -> " + ", ".join(o.component or "?" for o in api.outputs))
+            # Service text: a dataframe shows it as data, never as Markdown.
+            st.dataframe(pd.DataFrame([{
+                "parameter": p.name or p.label, "component": p.component, "type": p.python_type,
+                "default": repr(p.default) if p.has_default else "(required)",
+                "choices": ", ".join(str(c) for c in p.choices)} for p in api.parameters]),
+                hide_index=True, width="stretch", key=f"{key}_api_{api.api_name}")
+        for note in result.notes:
+            st.text(note)
+        if result.suggestion:
+            st.caption("Suggested profile: save it as a .toml file, read it, and choose it with *Profile file…*")
+            st.code(result.suggestion, language="toml")
+    return result
+
+
+def offered_by(inspection: Inspection | None, profile: Profile) -> list[str] | None:
+    """What an inspected endpoint's workflow argument offers, for a profile that reads its workflows from it."""
+    if inspection is None or not profile.workflows_from_endpoint or profile.api_name not in inspection.endpoints:
+        return None
+    params, index = inspection.endpoints[profile.api_name].parameters, profile.workflow_arg
+    if index is None or index >= len(params) or not params[index].choices:
+        return None
+    return [str(c) for c in params[index].choices]
 
 
 def selection(ds, key: str) -> tuple[list[str] | None, list[str] | None, list[str] | None]:
@@ -47,6 +118,8 @@ def launch_form() -> None:
         return
     workflows, tags, pairs = selection(ds, key)
     endpoint = endpoint_choice(key)
+    profile_name = profile_choice(key)
+    inspection = inspection_view(key, endpoint or "")
     cols = st.columns(3)
     concurrency = cols[0].number_input("Concurrency", min_value=0, max_value=64, value=4, key=f"{key}_concurrency")
     default_rate = "30/h" if endpoint == launch.SM4LL_SPACE else ""
@@ -63,6 +136,7 @@ def launch_form() -> None:
         dataset=str(ds.root), endpoint=endpoint or "", workflows=workflows or None, pairs=pairs, tags=tags,
         concurrency=int(concurrency), rate_limit=rate_limit.strip() or None, repeats=int(repeats),
         retries=int(retries), timeout_s=float(timeout_s), label=label.strip() or None,
+        profile=(profile_name or "").strip(),
     )
     problems = []
     chosen = []
@@ -81,6 +155,17 @@ def launch_form() -> None:
         cases = len(chosen) * settings.repeats
         latency = typical_latency_s(database(), settings.endpoint)
         st.info(launch.estimate(cases, settings.concurrency, settings.rate_limit, latency).describe())
+        profile = load_profile(settings.profile)
+        # Before the start, as the command line says it: what will not be sent, and why.
+        offered = offered_by(inspection, profile)
+        if profile.workflows_from_endpoint and offered is None:
+            st.caption(f"The profile {md(profile.name)} reads the workflows the endpoint offers when the run starts; "
+                       "*Inspect endpoint* shows them now.")
+        refusals = profile_refusals(profile, chosen, offered) if offered or not profile.workflows_from_endpoint \
+            else {}
+        for reason, n in sorted(refusals.items(), key=lambda item: -item[1]):
+            st.warning(f"{n * settings.repeats} of {cases} case(s) will not be sent (recorded invalid_input): "
+                       f"{md(reason)}")
     for problem in problems:
         st.error(md(problem))
     # Not a callback: a callback's arguments are the settings of the previous run of the page, which miss

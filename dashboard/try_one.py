@@ -8,7 +8,8 @@ import streamlit as st
 from dashboard import data
 from dashboard.common import REPO, artifact_file, database, db_path, fmt_ms, md
 from dashboard.datasets_view import dataset_choice, thumb
-from dashboard.launch_form import endpoint_choice
+from dashboard.launch_form import endpoint_choice, profile_choice
+from dashboard.widgets import system_label
 from vton_eval import launch, workflows
 from vton_eval.errors import VtonEvalError
 from vton_eval.runner import RunError
@@ -72,14 +73,15 @@ def try_one_pair() -> None:
     source = st.radio("Inputs", ["A pair from a dataset", "Upload images"], horizontal=True, key=f"{key}_source")
     ds, pair_id = _from_dataset(f"{key}_ds") if source == "A pair from a dataset" else _from_upload(f"{key}_up")
     endpoint = endpoint_choice(key)
+    profile = profile_choice(key)
     timeout_s = st.number_input("Timeout (s)", min_value=1, max_value=3600, value=300, key=f"{key}_timeout")
     if st.button("Try it", type="primary", disabled=ds is None or not endpoint, key=f"{key}_go",
                  icon=":material/bolt:"):
         db = database()
         with st.spinner("Calling the endpoint…"):
             try:
-                report = launch.try_one(db, ds, pair_id, endpoint, timeout_s=float(timeout_s))
-            except (RunError, ValueError) as exc:
+                report = launch.try_one(db, ds, pair_id, endpoint, timeout_s=float(timeout_s), profile=profile)
+            except (RunError, VtonEvalError, ValueError) as exc:
                 st.error(md(exc))
                 return
         data.tries.clear()
@@ -98,7 +100,7 @@ TRY_COLUMNS = {
     "started": st.column_config.DatetimeColumn("Started (UTC)", width=120, format="MM-DD HH:mm:ss"),
     "pair": st.column_config.TextColumn("Pair", width=110),
     "workflow": st.column_config.TextColumn("Workflow", width=80),
-    "endpoint": st.column_config.TextColumn("Endpoint", width=200),
+    "endpoint": st.column_config.TextColumn("System", width=200, help="profile @ endpoint"),
     "outcome": st.column_config.TextColumn("Outcome", width=140),
     "duration": st.column_config.NumberColumn("Duration", width=80, format="%.1f s"),
 }
@@ -112,7 +114,7 @@ def earlier_tries() -> None:
         st.caption("None yet.")
         return
     rows = [{"run": t["run_id"], "started": t["created_at"], "pair": t["pairs_filter"] or "",
-             "workflow": t["workflows"] or "", "endpoint": t["endpoint"],
+             "workflow": t["workflows"] or "", "endpoint": system_label(t),
              "outcome": "ok" if t["ok"] else (t["error_kinds"] or t["status"]), "duration": t["duration_s"]}
             for t in tries]
     st.dataframe(pd.DataFrame(rows, columns=list(TRY_COLUMNS)), hide_index=True, column_config=TRY_COLUMNS,

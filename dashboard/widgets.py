@@ -35,11 +35,18 @@ def filter_bar(key: str, workflows: bool = True) -> RunFilter:
     return RunFilter(tuple(datasets), tuple(chosen_wf), tuple(labels), since, until)
 
 
+def system_label(row: pd.Series | Mapping[str, Any]) -> str:
+    """Which system a run called: its profile and endpoint ("catvton @ http://127.0.0.1:7861")."""
+    profile = row.get("profile")
+    profile = profile if isinstance(profile, str) and profile else "sm4ll"
+    return f"{profile} @ {row.get('endpoint') or '?'}"
+
+
 def run_label(row: pd.Series | Mapping[str, Any]) -> str:
     created = row["created_at"]
     when = created.strftime("%Y-%m-%d %H:%M") if hasattr(created, "strftime") else str(created)
     label = row.get("label") or "(no label)"
-    return f"{label} · {row['dataset']} · {when} · {row['status']} · {row['run_id']}"
+    return f"{label} · {system_label(row)} · {row['dataset']} · {when} · {row['status']} · {row['run_id']}"
 
 
 def run_picker(runs: pd.DataFrame, key: str, label: str = "Run", default: str | None = None,

@@ -238,7 +238,9 @@ def test_three_runs_side_by_side(runs, open_compare):
     at = choose(open_compare(db), base, [cand, third])
     cols = at.main.get_by_key("cmp_row_0").columns
     assert len(cols) == 6  # person | product | mask | three outputs, no difference column
-    assert any("run 3: third-build" in c.value.replace("\\", "") for c in at.caption)
+    # Each column names its system (profile @ endpoint) first, then the run.
+    titles = [c.value.replace("\\", "") for c in at.caption]
+    assert any(t.startswith("run 3: sm4ll @ ") and "third-build" in t for t in titles), titles
     assert not at.metric  # the change summary is for two runs
 
 

@@ -34,9 +34,11 @@ def _hat_dataset(root):
     return root
 
 
-def test_a_registered_workflow_flows_through_planning_a_run_checks_overview_and_the_gate(db, sandbox, tmp_path,
-                                                                                          monkeypatch):
-    with workflows.registered(HAT):
+def test_a_registered_workflow_flows_through_planning_a_run_checks_overview_and_the_gate(db, tmp_path, monkeypatch):
+    from vton_eval.sandbox import SandboxConfig, start_sandbox
+
+    # The service offers the new workflow too (its dropdown lists it): the sm4ll profile reads that.
+    with workflows.registered(HAT), start_sandbox(SandboxConfig(workflows=["top", "hat"])) as sandbox:
         dataset = str(_hat_dataset(tmp_path / "hats"))
         runs = []
         for label in ("v1", "v2"):

@@ -186,7 +186,8 @@ def _check_row(
     workflow = values.get("workflow", "").lower()
     if not workflows.is_known(workflow):
         add("workflow", "workflow",
-            f"unknown workflow {values.get('workflow', '')!r} (use {', '.join(workflows.names())})")
+            f"unknown workflow {values.get('workflow', '')!r} (use {', '.join(workflows.names())}; a run through "
+            "the sm4ll profile also accepts the workflows its endpoint offers)")
 
     paths: dict[str, Path | None] = {}
     refusal: str | None = None

@@ -23,6 +23,7 @@ from vton_eval.quota import parse_rate
 from vton_eval.runner import RunSettings, create_run, execute_run
 from vton_eval.runner.plan import select_pairs
 from vton_eval.runner.run import RunReport
+from vton_eval.services import DEFAULT_PROFILE
 from vton_eval.store.base import Store
 from vton_eval.store.runs import TRY, get_run, process_alive, update_run
 
@@ -160,12 +161,12 @@ def one_pair_dataset(db: Store, base: bytes, product: bytes, workflow: str, mask
 
 
 def try_one(db: Store, dataset: Dataset, pair_id: str, endpoint: str, timeout_s: float = 300.0,
-            label: str | None = "try one pair") -> RunReport:
+            label: str | None = "try one pair", profile: str = DEFAULT_PROFILE) -> RunReport:
     """Send one pair now and wait for it; recorded as a one-case run of kind "try" (listed apart, kept out
     of defaults, trends, comparisons and `latest`)."""
     select_pairs(dataset, pair_ids=[pair_id])
     settings = RunSettings(dataset=str(dataset.root), endpoint=endpoint, pairs=[pair_id], concurrency=1,
-                           retries=0, timeout_s=timeout_s, label=label, kind=TRY)
+                           retries=0, timeout_s=timeout_s, label=label, kind=TRY, profile=profile or DEFAULT_PROFILE)
     run_id = create_run(db, settings, dataset=dataset)
     return execute_run(db, run_id)
 

@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from vton_eval import workflows
 from vton_eval.analytics.runs import checkable_results
 from vton_eval.checks import Thresholds
 from vton_eval.errors import VtonEvalError
@@ -40,6 +41,8 @@ def recheck(db: Store, run_id: str, overrides: Mapping[str, Any] | None = None,
         raise RecheckError(f"check thresholds: {exc}") from None
     thresholds_json = thresholds.to_json()
     rows = checkable_results(db, run_id)
+    # A workflow a service offered when the run was planned, new to this process: its generic entry.
+    workflows.ensure_known({result.workflow for result, _ in rows})
     before = Counter(result.error_kind or "ok" for result, _ in rows)
     finals: list[Recorded] = []
     stage = CheckStage(thresholds_json)

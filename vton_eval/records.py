@@ -33,6 +33,7 @@ class PlannedCase:
     base_source: str | None = None
     product_source: str | None = None
     invalid_reason: str | None = None
+    sent_note: str | None = None  # what the call sends differently from the case's files (profile, resizing)
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,20 @@ region shows.
 
 Adding a workflow is one `Workflow(...)` entry below (plus its tests); a test may `register` one
 for its own duration with `registered(...)`.
+
+A service may offer a workflow this registry does not know (the SM4LL Space lists its workflows in
+a dropdown, and adds to it without a release of ours). Such a name gets a *generic* entry
+(`generic(name)`): the whole figure is its product region, the default check thresholds and the
+common review reasons apply. A generic entry is a pure function of its name, so every process that
+meets the name in recorded data (`ensure_known`) arrives at the same entry.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Mapping
+import re
+import threading
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -48,7 +56,12 @@ class Workflow:
     zoom: str  # what a zoomed crop of the region shows, in words
     reasons: tuple[str, ...] = ()  # review reasons beyond the common ones
     check_defaults: Mapping[str, float] = field(default_factory=dict)  # thresholds unlike the defaults
+    skip_checks: tuple[str, ...] = ()  # automatic checks that do not apply to this workflow
+    generic: bool = False  # made for a name a service offered that this registry did not know
 
+
+# The region-based checks a workflow may declare inapplicable (see vton_eval.checks.run).
+SKIPPABLE_CHECKS: tuple[str, ...] = ("change_in_region", "placement", "noop")
 
 COMMON_REASONS: tuple[str, ...] = (
     "product distorted", "wrong product", "person changed", "background changed", "artifacts", "wrong placement",
@@ -66,9 +79,18 @@ _BUILT_IN = (
              ("length or fit",), _GARMENT_CHECKS),
     Workflow("top", "top", Placement((0.16, 0.47), 0.42), "top", "torso",
              ("length or fit",), _GARMENT_CHECKS),
+    # Trousers or a skirt: from the waist (about 0.42 of the figure) down to the ankles.
+    Workflow("bottom", "trousers or skirt", Placement((0.42, 0.94), 0.34), "top", "legs",
+             ("length or fit", "waistline"), _GARMENT_CHECKS),
+    # A whole outfit, shoulders to feet. `placement` is left out: it asks whether the product went
+    # somewhere other than its region, and an outfit's region is the whole figure, so the only
+    # "elsewhere" is the background, which the preservation checks already judge.
+    Workflow("lookbook", "outfit", Placement((0.14, 1.0), 0.46), "top", "outfit",
+             ("length or fit", "outfit incomplete"), _GARMENT_CHECKS, ("placement",)),
 )
 
 _REGISTRY: dict[str, Workflow] = {w.name: w for w in _BUILT_IN}
+_lock = threading.RLock()  # pages and runs register generic entries from several threads
 
 
 def names() -> tuple[str, ...]:
@@ -103,23 +125,56 @@ def to_spec(name: str) -> dict[str, Any]:
     entry = get(name)
     return {"name": entry.name, "product": entry.product, "placement": dataclasses.asdict(entry.placement),
             "anchor": entry.anchor, "zoom": entry.zoom, "reasons": list(entry.reasons),
-            "check_defaults": dict(entry.check_defaults)}
+            "check_defaults": dict(entry.check_defaults), "skip_checks": list(entry.skip_checks),
+            "generic": entry.generic}
 
 
 def adopt(spec: dict[str, Any] | str) -> str:
     """Know the workflow `spec` describes (registering it when it is new here); return its name."""
     if isinstance(spec, str):
         return spec
-    if not is_known(spec["name"]):
-        placement = spec["placement"]
-        register(Workflow(spec["name"], spec["product"],
-                          Placement(tuple(placement["span"]), placement["width"], placement["on_eyes"]),
-                          spec["anchor"], spec["zoom"], tuple(spec["reasons"]),
-                          MappingProxyType(dict(spec["check_defaults"]))))
+    with _lock:
+        if not is_known(spec["name"]):
+            placement = spec["placement"]
+            register(Workflow(spec["name"], spec["product"],
+                              Placement(tuple(placement["span"]), placement["width"], placement["on_eyes"]),
+                              spec["anchor"], spec["zoom"], tuple(spec["reasons"]),
+                              MappingProxyType(dict(spec["check_defaults"])), tuple(spec.get("skip_checks", ())),
+                              bool(spec.get("generic", False))))
     return spec["name"]
 
 
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+
+
+def generic(name: str) -> Workflow:
+    """The entry a workflow offered by a service but unknown here gets: the whole figure, shoulders to
+    feet, is its product region; default thresholds; the common review reasons. Raises VtonEvalError for
+    a name that cannot be a workflow (lower-case letters, digits, '-' and '_', at most 40)."""
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise VtonEvalError(f"{name!r} cannot be a workflow name (lower-case letters, digits, - and _, "
+                            "at most 40 characters)")
+    return Workflow(name, name, Placement((0.14, 1.0), 0.46), "top", "body", generic=True)
+
+
+def ensure_known(names: Iterable[str]) -> list[str]:
+    """Register a generic entry for each of `names` this registry does not know; return those added.
+
+    Called where workflows arrive from outside the registry: the choices a service offers, and recorded
+    cases and results whose workflow a service offered when they were planned."""
+    added = []
+    with _lock:
+        for name in names:
+            if not is_known(name):
+                register(generic(name))
+                added.append(name)
+    return added
+
+
 def register(workflow: Workflow) -> None:
+    unknown = set(workflow.skip_checks) - set(SKIPPABLE_CHECKS)
+    if unknown:
+        raise VtonEvalError(f"unknown checks to skip {sorted(unknown)} (use {', '.join(SKIPPABLE_CHECKS)})")
     if workflow.name in _REGISTRY:
         raise VtonEvalError(f"workflow {workflow.name!r} is already registered")
     if workflow.anchor not in ("top", "bottom", "center"):

@@ -16,7 +16,9 @@ from pathlib import Path
 
 from PIL import Image
 
+from vton_eval import workflows
 from vton_eval.artifacts import ArtifactStore, write_thumbnail
+from vton_eval.errors import VtonEvalError
 from vton_eval.images import load_rgb
 
 ZOOM_SIDE = 320
@@ -80,6 +82,10 @@ def make_zooms(db_path: Path, items: list[ZoomItem]) -> int:
     """Make the crops of these items that are missing; a bad file is skipped. Returns how many were made."""
     store = ArtifactStore(db_path)
     made = 0
+    try:  # recorded workflows a service offered that this process has not met: their generic entries
+        workflows.ensure_known({item.workflow for item in items})
+    except VtonEvalError:
+        pass  # a name that cannot be a workflow has no region; its crop is skipped below
     for item in items:
         if zoom_path(store, item).exists():
             continue

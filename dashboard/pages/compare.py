@@ -232,7 +232,8 @@ def blind() -> None:
 
 def body() -> None:
     st.title("Compare runs")
-    st.caption("What several runs of one dataset produced for the same inputs, one column per run.")
+    st.caption("What several runs of one dataset produced for the same inputs, one column per run (per system, "
+               "when the runs called different services).")
     mode = st.segmented_control("View", MODES, default=MODES[0], key="cmp_mode") or MODES[0]
     if mode == MODES[1]:
         blind()

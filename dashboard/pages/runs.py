@@ -11,6 +11,7 @@ from dashboard import data
 from dashboard.common import database, db_path, md, render
 from dashboard.launch_form import RUNS_TAB_KEY, launch_form, show_runs_tab_if_asked
 from dashboard.try_one import try_one_pair
+from dashboard.widgets import system_label
 from vton_eval import launch
 from vton_eval.errors import VtonEvalError
 from vton_eval.gate import BlessError, bless, list_baselines
@@ -27,7 +28,7 @@ RUN_COLUMNS = {
     "ok": st.column_config.NumberColumn("OK", width=42),
     "errors": st.column_config.NumberColumn("Errors", width=50),
     "dataset": st.column_config.TextColumn("Dataset", width=70),
-    "endpoint": st.column_config.TextColumn("Endpoint", width=128),
+    "endpoint": st.column_config.TextColumn("System", width=128, help="the run's profile @ its endpoint"),
     "duration": st.column_config.NumberColumn("Duration", width=64, format="%.0f s"),
     "started": st.column_config.DatetimeColumn("Started (UTC)", width=92, format="MM-DD HH:mm"),
     "baseline": st.column_config.CheckboxColumn("Baseline", width=62),
@@ -38,7 +39,7 @@ def runs_frame(runs: list[dict[str, Any]], blessed: set[str]) -> pd.DataFrame:
     rows = [{
         "run": r["run_id"], "label": r["label"] or "", "status": r["status"],
         "recorded": f"{r['done']} of {r['total_cases'] or 0}", "ok": r["ok"], "errors": r["errors"],
-        "dataset": r["dataset"], "endpoint": r["endpoint"], "duration": r["duration_s"], "started": r["created_at"],
+        "dataset": r["dataset"], "endpoint": system_label(r), "duration": r["duration_s"], "started": r["created_at"],
         "baseline": r["run_id"] in blessed,
     } for r in runs]
     return pd.DataFrame(rows, columns=list(RUN_COLUMNS))

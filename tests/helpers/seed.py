@@ -98,15 +98,16 @@ def _judged(row: ResultRow, output: Path, inputs: dict[str, Path | None], workfl
 
 def record_sample_run(db: Database, label: str, *, error_rate: float = 0.0, noop_rate: float = 0.0, seed: int = 0,
                       endpoint: str = ENDPOINT, recorded: int | None = None, status: str = "finished",
-                      concurrency: int = 4) -> str:
+                      concurrency: int = 4, profile: str = "sm4ll") -> str:
     """A run of datasets/sample as a run through the sandbox records it; return its id.
 
     Each case fails with the sandbox's server error with probability `error_rate`, else comes back as
     the person unchanged with probability `noop_rate` (the checks make it a silent failure), else as
     the sandbox's try-on. `recorded` keeps only the first cases (a run stopped early, with `status`
-    'interrupted' or 'cancelled')."""
+    'interrupted' or 'cancelled'). `profile` names the system: a case it does not support is recorded
+    invalid_input, unsent, as a run records it. The endpoint is not asked which workflows it offers."""
     run_id = create_run(db, RunSettings(dataset=str(SAMPLE), endpoint=endpoint, label=label, retries=0,
-                                        concurrency=concurrency))
+                                        concurrency=concurrency, profile=profile), discover=False)
     store = db.artifacts
     run = get_run(db, run_id)
     db.write(lambda w: claim_run(w, run_id))
@@ -124,6 +125,12 @@ def record_sample_run(db: Database, label: str, *, error_rate: float = 0.0, noop
         fails, noop = rng.random() < error_rate, rng.random() < noop_rate
         latency = rng.uniform(120.0, 480.0) * (1.5 if case["workflow"] == "dress" else 1.0)
         at = started + dt.timedelta(seconds=0.3 * i)
+        if case["invalid_reason"]:  # refused before sending, as the runner records it
+            rows.append(Recorded(ResultRow(run_id=run_id, pair_id=case["pair_id"], workflow=case["workflow"], repeat=1,
+                                           status="error", error_kind="invalid_input",
+                                           error_message=case["invalid_reason"], latency_ms=0.0, attempts=0,
+                                           started_at=at, finished_at=at)))
+            continue
         row = ResultRow(
             run_id=run_id, pair_id=case["pair_id"], workflow=case["workflow"], repeat=1, status="ok",
             latency_ms=latency, queue_ms=rng.uniform(0.0, 20.0), attempts=1, started_at=at,

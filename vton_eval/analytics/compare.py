@@ -225,8 +225,9 @@ def compare_view(db: Store, run_ids: Sequence[str], flt: CaseFilter = CaseFilter
 
 @dataclass
 class CompareSetup:
-    runs: pd.DataFrame  # suite runs with results, newest first: run_id, label, dataset, endpoint, status, created_at,
-    # message, total_cases, done (single-pair tries are never compared)
+    runs: pd.DataFrame  # suite runs with results, newest first: run_id, label, dataset, endpoint, profile, status,
+    # created_at, message, total_cases, done (single-pair tries are never compared; runs of one dataset on different
+    # services compare like runs of one service)
     baseline: str | None  # the one asked for if it exists, else a default
     others: pd.DataFrame  # runs over the baseline's dataset, newest first, with `shared` (cases in common)
     workflows: list[str]  # of the baseline's results
@@ -247,12 +248,12 @@ def default_baseline(runs: pd.DataFrame) -> str | None:
 
 def compare_setup(db: Store, baseline: str | None = None) -> CompareSetup:
     """What the run pickers and filters offer, read on one connection."""
-    empty = pd.DataFrame(columns=["run_id", "label", "dataset", "endpoint", "status", "created_at", "message",
-                                  "total_cases", "done", "shared"])
+    empty = pd.DataFrame(columns=["run_id", "label", "dataset", "endpoint", "profile", "status", "created_at",
+                                  "message", "total_cases", "done", "shared"])
     with reading(db) as read:
         runs = read("""
-            SELECT r.run_id, r.label, r.dataset, r.endpoint, r.status, r.created_at, r.message, r.total_cases,
-                   r.pid, r.host, c.done
+            SELECT r.run_id, r.label, r.dataset, r.endpoint, r.profile, r.status, r.created_at, r.message,
+                   r.total_cases, r.pid, r.host, c.done
             FROM runs r JOIN (SELECT run_id, sum(cases) AS done FROM run_summary GROUP BY 1) c USING (run_id)
             WHERE r.kind = 'suite' ORDER BY r.created_at DESC, r.run_id""")
         runs = with_liveness(runs)

@@ -25,7 +25,7 @@ def pick_runs(db: Store, flt: RunFilter = RunFilter()) -> pd.DataFrame:
     """Suite runs matching the filter, newest first, with what a picker and a status line need."""
     where, params = flt.run_sql()
     runs = frame(db, f"""
-        SELECT r.run_id, r.label, r.dataset, r.endpoint, r.status, r.workflows, r.created_at, r.finished_at,
+        SELECT r.run_id, r.label, r.dataset, r.endpoint, r.profile, r.status, r.workflows, r.created_at, r.finished_at,
                r.message, r.pid, r.host, coalesce(s.done, 0) AS done, r.total_cases
         FROM runs r LEFT JOIN (SELECT run_id, sum(cases) AS done FROM run_summary GROUP BY 1) s USING (run_id)
         WHERE r.kind = ? AND {where} ORDER BY r.created_at DESC, r.run_id DESC""", [SUITE, *params])
@@ -60,9 +60,12 @@ def is_partial(run: dict[str, Any] | pd.Series) -> bool:
     return run["status"] != "finished" or int(run["done"] or 0) < int(run["total_cases"] or 0)
 
 
+# Comparable: the same dataset and workflows, called through the same profile (the same kind of system:
+# a CatVTON run is not "the previous run" of an SM4LL one; the endpoint may change between model versions).
 _PREVIOUS = """
     SELECT p.run_id FROM runs r JOIN runs p
       ON p.dataset = r.dataset AND coalesce(p.workflows, '') = coalesce(r.workflows, '')
+     AND coalesce(p.profile, 'sm4ll') = coalesce(r.profile, 'sm4ll')
      AND p.created_at < r.created_at AND p.run_id <> r.run_id
     WHERE r.run_id = ? AND p.kind = 'suite' AND p.status = 'finished'
       AND EXISTS (SELECT 1 FROM run_summary s WHERE s.run_id = p.run_id)
@@ -70,7 +73,8 @@ _PREVIOUS = """
 
 
 def previous_comparable(db: Store, run_id: str) -> str | None:
-    """The latest earlier finished suite run over the same dataset and workflows (what 'change' compares with)."""
+    """The latest earlier finished suite run over the same dataset and workflows, through the same profile
+    (what 'change' compares with)."""
     with reading(db) as read:
         return _previous(read, run_id)
 

@@ -59,3 +59,20 @@ def suite_runs_of(db: Store, dataset: str) -> int:
     """How many suite runs of a dataset are recorded."""
     with reading(db) as read:
         return int(read.scalar("SELECT count(*) FROM runs WHERE dataset = ? AND kind = 'suite'", [dataset]) or 0)
+
+
+def planned_summary(db: Store, run_id: str) -> dict[str, Any]:
+    """What a run will not send and what it sends differently, counted by reason, for a person to read before
+    it starts: {'cases', 'refused': [(reason, n)], 'notes': [(note, n)]}."""
+    with reading(db) as read:
+        cases = int(read.scalar("SELECT count(*) FROM cases WHERE run_id = ?", [run_id]) or 0)
+        refused = read.rows("""SELECT invalid_reason AS reason, count(*) AS n FROM cases
+                               WHERE run_id = ? AND invalid_reason IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1""",
+                            [run_id])
+        # Sizes folded ("person resized WxH -> WxH"), so a note about many images is one line.
+        notes = read.rows("""SELECT regexp_replace(note, '[0-9]+x[0-9]+', 'WxH', 'g') AS note, count(*) AS n
+                             FROM (SELECT unnest(string_split(sent_note, '; ')) AS note FROM cases
+                                   WHERE run_id = ? AND sent_note IS NOT NULL) GROUP BY 1 ORDER BY 2 DESC, 1""",
+                          [run_id])
+    return {"cases": cases, "refused": [(r["reason"], int(r["n"])) for r in refused],
+            "notes": [(r["note"], int(r["n"])) for r in notes]}

@@ -35,7 +35,7 @@ def run_checks(
     size.resized, blank, product_returned, noop, preservation.changed_share, preservation.ssim,
     change_in_region, placement, reference.ssim, reference.psnr.
     """
-    workflows.get(workflow)  # raises for an unknown workflow
+    skipped = set(workflows.get(workflow).skip_checks)  # raises for an unknown workflow
     t = thresholds if isinstance(thresholds, Thresholds) else Thresholds.from_overrides(thresholds)
 
     def get(key: str) -> float:
@@ -84,9 +84,10 @@ def run_checks(
     changed = measures.delta_e(out_lab, base_lab) > delta_e
     ssim = measures.ssim_map(base_l, out_l)
 
-    report.results.append(
-        aligned.noop(changed, region.core, get("noop.min_changed_share"), get("noop.min_region_changed"))
-    )
+    if "noop" not in skipped:
+        report.results.append(
+            aligned.noop(changed, region.core, get("noop.min_changed_share"), get("noop.min_region_changed"))
+        )
     report.results.extend(
         aligned.preservation(
             changed,
@@ -98,17 +99,20 @@ def run_checks(
             get("preservation.repaint_ssim"),
         )
     )
-    report.results.append(aligned.change_in_region(changed, region.core, get("change_in_region.min_changed_share")))
-    report.results.append(
-        aligned.placement(
-            changed,
-            region.core,
-            region.zone,
-            get("change_in_region.min_changed_share"),
-            get("noop.min_changed_share"),
-            get("placement.min_inside_share"),
+    if "change_in_region" not in skipped:
+        report.results.append(
+            aligned.change_in_region(changed, region.core, get("change_in_region.min_changed_share")))
+    if "placement" not in skipped:  # a workflow's entry says which region checks do not apply to it
+        report.results.append(
+            aligned.placement(
+                changed,
+                region.core,
+                region.zone,
+                get("change_in_region.min_changed_share"),
+                get("noop.min_changed_share"),
+                get("placement.min_inside_share"),
+            )
         )
-    )
     if reference is not None:
         ref_small = measures.downscale(measures.to_rgb(reference), work)
         report.results.extend(

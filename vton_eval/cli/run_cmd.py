@@ -14,11 +14,16 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from vton_eval.analytics.runs import planned_summary
 from vton_eval.cli.gate_cmd import gate_options, run_gate_from_options
 from vton_eval.cli.progress_view import kinds_table, summary_table, watch
 from vton_eval.cli.term import one_line, plain, safe
+from vton_eval.errors import InvalidValue
 from vton_eval.runner import Progress, RunReport, RunSettings, create_run, execute_run
+from vton_eval.runner.create import RunStopped
 from vton_eval.runner.plan import parse_list
+from vton_eval.runner.settings import DEFAULT_PATIENCE_S, parse_duration
+from vton_eval.services.profiles import BUILT_IN, DEFAULT_PROFILE
 from vton_eval.store import DatabaseBusy, Store, open_store, resolve_db_path
 from vton_eval.store.runs import get_run, list_runs, process_alive, resolve_run_id
 from vton_eval.store.summary import run_summary
@@ -145,6 +150,12 @@ def print_report(db: Store, report: RunReport, console: Console) -> None:
 @click.option("--checks/--no-checks", default=True, show_default=True, help="Automatic quality checks on outputs.")
 @click.option("--check-thresholds", default=None, metavar="JSON|FILE",
               help='Override check thresholds, e.g. \'{"preservation.max_changed_share": 0.2}\' or a JSON file.')
+@click.option("--profile", default=DEFAULT_PROFILE, show_default=True, metavar="NAME|FILE.toml",
+              help=f"How cases become calls of the endpoint: a built-in profile ({', '.join(BUILT_IN)}) or a TOML "
+                   "file (see `vton-eval endpoints inspect`).")
+@click.option("--patience", "patience", default=f"{DEFAULT_PATIENCE_S:g}", show_default=True, metavar="SECONDS|15m|2h",
+              help="The longest wait a service may ask for (quota: 'retry in 0:09:48') that the run sits out; a "
+                   "longer one ends the run interrupted, to resume later.")
 @click.option("--gate", "with_gate", is_flag=True,
               help="After the run, gate it against the baseline; exit with the gate's code (0/1/2).")
 @gate_options
@@ -152,22 +163,33 @@ def print_report(db: Store, report: RunReport, console: Console) -> None:
 def run_command(dataset: str, endpoint: str, workflows: str | None, pairs: str | None, tags: str | None,
                 concurrency: int, rate_limit: str | None, repeats: int, retries: int, timeout_s: float,
                 label: str | None, shard: str | None, skip_bad_rows: bool, checks: bool, check_thresholds: str | None,
-                with_gate: bool, db_path: str | None, **gate_settings: Any) -> None:
+                profile: str, patience: str, with_gate: bool, db_path: str | None, **gate_settings: Any) -> None:
     """Send every case of a dataset to an endpoint and record the outcomes."""
     console = _console()
     db = open_store(db_path)
+    try:
+        patience_s = parse_duration(patience)
+    except InvalidValue as exc:
+        raise click.BadParameter(str(exc), param_hint="--patience") from None
     settings = RunSettings(
         dataset=dataset, endpoint=endpoint, workflows=parse_list(workflows), pairs=parse_list(pairs),
         tags=parse_list(tags, sep=";"), concurrency=concurrency, rate_limit=rate_limit, repeats=repeats,
         retries=retries, timeout_s=timeout_s, label=label, shard=shard, skip_bad_rows=skip_bad_rows,
-        checks=checks, check_thresholds=load_json_option(check_thresholds),
+        checks=checks, check_thresholds=load_json_option(check_thresholds), profile=profile, patience_s=patience_s,
     )
     with StopSignals(console) as signals:
         if signals.stop.is_set():
             console.print("interrupted before the run started; nothing was recorded")
             sys.exit(EXIT_BY_STATUS[signals.status])
-        run_id = create_run(db, settings)
-        print(f"run {run_id}: dataset {plain(dataset)} -> {plain(settings.endpoint)}", flush=True)
+        try:
+            run_id = create_run(db, settings, stop=signals.stop,
+                                on_note=lambda text: console.print(f"[dim]{safe(text)}"))
+        except RunStopped:
+            console.print("interrupted before the run started; nothing was recorded")
+            sys.exit(EXIT_BY_STATUS[signals.status])
+        print(f"run {run_id}: dataset {plain(dataset)} -> {plain(settings.endpoint)} (profile "
+              f"{plain(settings.profile)})", flush=True)
+        print_plan(db, run_id, console)
         report = _execute(db, run_id, console, signals)
     if with_gate:
         if report.status != "finished":
@@ -175,6 +197,15 @@ def run_command(dataset: str, endpoint: str, workflows: str | None, pairs: str |
             sys.exit(2)
         sys.exit(run_gate_from_options(db, run_id, Console(highlight=False, width=160), **gate_settings))
     sys.exit(EXIT_BY_STATUS.get(report.status, 1))
+
+
+def print_plan(db: Store, run_id: str, console: Console) -> None:
+    """Up front: the cases that will not be sent (and why), and what is sent differently from the dataset."""
+    plan = planned_summary(db, run_id)
+    for reason, n in plan["refused"][:8]:
+        console.print(f"[yellow]{n} of {plan['cases']} case(s) not sent[/] (recorded invalid_input): {safe(reason)}")
+    for note, n in plan["notes"][:8]:
+        console.print(f"[dim]{n} case(s) sent differently: {safe(note)}")
 
 
 def _execute(db: Store, run_id: str, console: Console, signals: StopSignals) -> RunReport:
@@ -193,8 +224,10 @@ def resume_command(run_id: str, db_path: str | None) -> None:
     full = resolve_run_id(db, run_id)
     if full is None:
         raise click.ClickException(f"no run matches {run_id!r} in {db.location}")
+    run = get_run(db, full) or {}
     with StopSignals(console) as signals:
-        console.print(f"resuming run {full}")
+        console.print(f"resuming run {full} ({safe(run.get('endpoint') or '')}, profile "
+                      f"{safe(run.get('profile') or 'sm4ll')})")
         report = _execute(db, full, console, signals)
     sys.exit(EXIT_BY_STATUS.get(report.status, 1))
 
@@ -216,7 +249,8 @@ def cancel_command(run_id: str, db_path: str | None) -> None:
 
 
 def _jsonable(run: dict[str, Any]) -> dict[str, Any]:
-    return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in run.items() if k != "settings"}
+    return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in run.items()
+            if k not in ("settings", "profile_text")}
 
 
 @click.command("runs")
@@ -246,7 +280,7 @@ def runs_command(as_json: bool, limit: int, kind: str, db_path: str | None) -> N
         console.print(f"{r['run_id']}  {r['status']}  {r['done']}/{r['total_cases']}  ok {r['ok']}  "
                       f"errors {r['errors']}  {_duration(r)}", soft_wrap=True)
         console.print(f"  {one_line(r['label'] or '(no label)')} · {r.get('kind') or 'suite'} · "
-                      f"{one_line(r['dataset'])} · {one_line(r['endpoint'])}")
+                      f"{one_line(r['dataset'])} · {one_line(r['endpoint'])} · {one_line(r.get('profile') or '')}")
 
 
 TABLE_MIN_WIDTH = 120  # narrower, the table's columns fold into unreadable slivers
@@ -262,12 +296,12 @@ def runs_table(runs: list[dict[str, Any]]) -> Table:
     table = Table()
     widest = max(len(r["run_id"]) for r in runs)
     table.add_column("run", no_wrap=True, min_width=widest, overflow="ignore")
-    for name in ("kind", "label", "status", "dataset", "endpoint", "progress", "ok", "errors", "duration"):
+    for name in ("kind", "label", "status", "dataset", "endpoint", "profile", "progress", "ok", "errors", "duration"):
         table.add_column(name, overflow="fold")
     for r in runs:
         table.add_row(r["run_id"], r.get("kind") or "suite", one_line(r["label"] or ""), r["status"],
-                      one_line(r["dataset"]), one_line(r["endpoint"]), f"{r['done']}/{r['total_cases']}", str(r["ok"]),
-                      str(r["errors"]), _duration(r))
+                      one_line(r["dataset"]), one_line(r["endpoint"]), one_line(r.get("profile") or ""),
+                      f"{r['done']}/{r['total_cases']}", str(r["ok"]), str(r["errors"]), _duration(r))
     return table
 
 

@@ -60,6 +60,29 @@ def _rate_limit(ctx: click.Context, param: click.Parameter, value: str | None) -
     return value
 
 
+def _signature(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    from vton_eval.sandbox.signatures import SIGNATURES
+
+    if value not in SIGNATURES:
+        raise click.BadParameter(f"no sandbox signature {value!r} (use {', '.join(SIGNATURES)})")
+    return value
+
+
+def _offered(ctx: click.Context, param: click.Parameter, value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    names = [v.strip() for v in value.split(",") if v.strip()]
+    if not names:
+        raise click.BadParameter("give at least one workflow, e.g. eyewear,footwear,dress,top")
+    for name in names:
+        if not workflows.is_known(name):
+            try:
+                workflows.generic(name)
+            except Exception as exc:  # VtonEvalError: a name that cannot be a workflow
+                raise click.BadParameter(str(exc)) from None
+    return names
+
+
 def _positive(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
     if value is not None and value < 1:
         raise click.BadParameter(f"must be at least 1, got {value}")
@@ -119,6 +142,11 @@ def _positive(ctx: click.Context, param: click.Parameter, value: int | None) -> 
 )
 @click.option("--hang", is_flag=True, help="Every call hangs (never answers).")
 @click.option("--hang-rate", type=float, default=0.0, callback=_share, help="Share of calls that hang.")
+@click.option("--profile", default="sm4ll", show_default=True, metavar="NAME", callback=_signature,
+              help="Whose API signature to serve: sm4ll, idm-vton, catvton, ootdiffusion, leffa, omnitry, kolors.")
+@click.option("--workflows", "offered", default=None, metavar="LIST", callback=_offered,
+              help="sm4ll: the workflows its dropdown lists, e.g. eyewear,footwear,dress,top,bottom (default: all "
+                   "of ours); a name we do not know is drawn on the whole figure.")
 def sandbox(
     port: int,
     latency: tuple[float, dict[str, float]],
@@ -133,11 +161,15 @@ def sandbox(
     max_queue: int | None,
     hang: bool,
     hang_rate: float,
+    profile: str,
+    offered: list[str] | None,
 ) -> None:
-    """Serve a local stand-in for the try-on Space's /generate API until Ctrl-C.
+    """Serve a local stand-in for a try-on service's API until Ctrl-C.
 
-    It answers like the SM4LL-VTON Space (same inputs, a .webp output, the same refusals) with a
-    fake try-on, and can inject latency, errors, bad outputs, hangs and a rate limit.
+    By default it answers like the SM4LL-VTON Space (same inputs, a .webp output, the same refusals);
+    --profile serves another service's signature (IDM-VTON, CatVTON, OOTDiffusion, Leffa, OmniTry, Kolors:
+    the same argument and output shapes). Inside, a fake try-on; it can inject latency, errors, bad
+    outputs, hangs and a rate limit.
     """
     from vton_eval.sandbox import SandboxConfig, start_sandbox
 
@@ -155,6 +187,8 @@ def sandbox(
         rate_limit=rate_limit,
         concurrency=concurrency,
         max_queue=max_queue,
+        profile=profile,
+        workflows=offered,
     )
     try:
         handle = start_sandbox(config, port=port)
@@ -169,7 +203,9 @@ def sandbox(
     # Explicit handlers: a sandbox started in the background (nohup, `&`) inherits SIGINT ignored.
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    click.echo(f"Sandbox serving the /generate API at {handle.url}")
+    from vton_eval.services.profiles import load_profile
+
+    click.echo(f"Sandbox serving the {profile} signature ({load_profile(profile).api_name}) at {handle.url}")
     for line in config.describe():
         click.echo(f"  {line}")
     click.echo("Press Ctrl-C to stop.")

@@ -48,6 +48,7 @@ class Dispatcher:
         backoff_base_s: float = 1.0,
         backoff_cap_s: float = 30.0,
         on_wait: Callable[[str], None] | None = None,
+        patience_s: float = float("inf"),
     ) -> None:
         self.service = service
         self.concurrency = concurrency
@@ -58,6 +59,9 @@ class Dispatcher:
         self.backoff_base_s = backoff_base_s
         self.backoff_cap_s = backoff_cap_s
         self.on_wait = on_wait
+        self.patience_s = patience_s
+        # Why the run gave up waiting (a service asked for a longer wait than the run's patience), if it did.
+        self.gave_up: str | None = None
         self.sent = 0
         self._sent_lock = threading.Lock()
 
@@ -104,6 +108,10 @@ class Dispatcher:
                 return None
             if not outcome.transient or attempt > self.retries:
                 return Attempted(task, outcome, attempt, started, time.time())
+            if outcome.error_kind == "rate_limited" and (outcome.retry_after_s or 0) > self.patience_s:
+                # Sleeping for a day helps nobody: stop, and let `resume` send this case (and the rest) later.
+                self._give_up(outcome)
+                return None
             if not self._sleep(self._backoff(outcome, attempt)):
                 return None
 
@@ -122,6 +130,16 @@ class Dispatcher:
         delay = min(self.backoff_cap_s, self.backoff_base_s * 2 ** (attempt - 1))
         return delay * (0.5 + random.random() / 2)
 
+    def _give_up(self, outcome: Outcome) -> None:
+        with self._sent_lock:
+            if self.gave_up is None:
+                said = (outcome.error_message or "")[:300]
+                self.gave_up = (f"the service asks to wait {_duration(outcome.retry_after_s or 0)} before the next "
+                                f"call, longer than the run's patience ({_duration(self.patience_s)}): {said}")
+        if self.on_wait is not None:
+            self.on_wait("quota: the service's wait is longer than the run's patience; stopping")
+        self.stop.set()
+
     def _sleep(self, seconds: float) -> bool:
         """Sleep unless stopped; False when the run is stopping."""
         return not self.stop.wait(seconds) if seconds > 0 else not self.stop.is_set()
@@ -129,3 +147,11 @@ class Dispatcher:
     def _announce_quota_wait(self, seconds: float) -> None:
         if self.on_wait is not None and seconds > 2:
             self.on_wait(f"quota reached: next call in {seconds:.0f} s")
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60):02d} min"

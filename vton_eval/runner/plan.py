@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 
 from vton_eval import workflows as registry
 from vton_eval.datasets import Dataset, Pair
 from vton_eval.errors import VtonEvalError
+from vton_eval.services import Profile
 from vton_eval.shards import in_shard
 
 
@@ -55,3 +57,9 @@ def select_pairs(
     if not chosen:
         raise SelectionError("the selection contains no pair")
     return chosen
+
+
+def profile_refusals(profile: Profile, pairs: Sequence[Pair], offered: list[str] | None = None) -> Counter[str]:
+    """How many of `pairs` a run through `profile` would not send, by reason (`offered`: what a live endpoint
+    lists, for a profile that reads its workflows from it); what the launch form says before a start."""
+    return Counter(reason for p in pairs if (reason := profile.unsupported_reason(p.workflow, offered)))

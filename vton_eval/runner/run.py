@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from vton_eval import workflows as registry
 from vton_eval.analytics.runs import run_plan
 from vton_eval.artifacts import ArtifactStore
 from vton_eval.errors import VtonEvalError
@@ -23,10 +24,10 @@ from vton_eval.records import PlannedCase
 from vton_eval.runner.create import RunError
 from vton_eval.runner.dispatch import Attempted, Dispatcher, Task
 from vton_eval.runner.recorder import Recorder, ResultsNotWritten
-from vton_eval.runner.settings import RunSettings
+from vton_eval.runner.settings import RunSettings, run_profile
 from vton_eval.runner.sink import ResultSink
 from vton_eval.secrets import clean_message
-from vton_eval.services import CallInputs, EndpointError, EndpointStopped, make_service
+from vton_eval.services import CallInputs, EndpointError, EndpointStopped, Profile, make_service
 from vton_eval.store.base import Store
 from vton_eval.store.runs import claim_run, finish_run, get_run, process_alive
 
@@ -106,6 +107,21 @@ def _tasks(store: ArtifactStore, cases: list[PlannedCase], repeats: int, done: s
     return tasks, refused
 
 
+def _offered_now(tasks: list[Task], profile: Profile, offered: list[str] | None, sink: ResultSink) -> list[Task]:
+    """The tasks whose workflow the live endpoint offers now; the others are recorded invalid_input unsent
+    (a profile that reads its workflows from the endpoint: it may have dropped one since the run was planned)."""
+    if offered is None or not profile.workflows_from_endpoint:
+        return tasks
+    keep, now = [], time.time()
+    for task in tasks:
+        reason = profile.unsupported_reason(task.case.workflow, offered)
+        if reason is None:
+            keep.append(task)
+        else:
+            sink.accept(Attempted(task, Outcome.error("invalid_input", reason, 0.0), 0, now, now))
+    return keep
+
+
 def execute_run(
     db: Store,
     run_id: str,
@@ -126,11 +142,21 @@ def execute_run(
             and process_alive(run.get("pid"), run.get("host"))):
         raise RunError(f"run {run_id} is still running (process {run['pid']} on {run['host']})")
     settings = RunSettings.from_json(run["settings"])
+    try:
+        profile = run_profile(run)
+    except VtonEvalError as exc:
+        raise RunError(f"run {run_id}: its profile cannot be used: {exc}") from None
     stop = stop or threading.Event()
-    service = make_service(settings.endpoint, settings.timeout_s)
+    progress = progress or Progress()
+
+    def note(text: str) -> None:
+        progress.note = text
+        if on_note is not None:
+            on_note(text)
+
+    service = make_service(settings.endpoint, settings.timeout_s, profile, on_note=note)
     # Connecting (fetching the app's config) takes a few hundred ms: do it while the run is planned.
     connecting = _Background(lambda: service.open(stop=stop))
-    progress = progress or Progress()
     broken: list[str] = []
 
     def on_broken(error: str) -> None:
@@ -140,6 +166,8 @@ def execute_run(
 
     recorder = Recorder(db, run_id, on_broken=on_broken)
     cases, stored, counts = run_plan(db, run_id)
+    # Workflows a service offered when the run was planned, new to this process: their generic entries.
+    registry.ensure_known({c.workflow for c in cases})
     progress.total = len(cases) * settings.repeats
     db.write(lambda w: claim_run(w, run_id))
     for row in counts:
@@ -154,7 +182,7 @@ def execute_run(
     for attempted in refused:
         sink.accept(attempted)
 
-    status, message, sent = "finished", None, 0
+    status, message, sent, gave_up = "finished", None, 0, None
     try:
         if tasks:
             try:
@@ -164,23 +192,22 @@ def execute_run(
             except EndpointError as exc:
                 status, message = "failed", str(exc)
             else:
+                tasks = _offered_now(tasks, profile, service.offered_workflows, sink)
                 sink.start_checks()
                 sink.make_thumbnails(cases)
                 limiter = SlidingWindowLimiter(parse_rate(settings.rate_limit)) if settings.rate_limit else None
-
-                def note(text: str) -> None:
-                    progress.note = text
-                    if on_note is not None:
-                        on_note(text)
-
                 dispatcher = Dispatcher(service, settings.concurrency, settings.retries, settings.timeout_s,
-                                        limiter, stop, backoff_base_s=settings.backoff_s, on_wait=note)
+                                        limiter, stop, backoff_base_s=settings.backoff_s, on_wait=note,
+                                        patience_s=settings.patience_s)
                 try:
                     dispatcher.run(tasks, sink.accept)
                 finally:
-                    sent = dispatcher.sent
+                    sent, gave_up = dispatcher.sent, dispatcher.gave_up
         if broken:
             status, message = "failed", f"stopped: the database cannot be written ({broken[0]})"
+        elif gave_up and status != "failed":
+            status = "interrupted"
+            message = f"{gave_up}; stopped with {progress.done} of {progress.total} cases recorded"
         elif stop.is_set() and status != "failed":
             status = stop_reason() if stop_reason is not None else "interrupted"
             message = f"stopped with {progress.done} of {progress.total} cases recorded"

@@ -1,4 +1,5 @@
-"""The sandbox Gradio app: the SM4LL-VTON Space's `/generate` API, served locally.
+"""The sandbox Gradio app: a try-on service's API served locally (by default the SM4LL-VTON Space's
+`/generate`; `profile` picks another service's signature, see `vton_eval.sandbox.signatures`).
 
 `start_sandbox()` serves it in-process on loopback and returns a handle whose `config` is read on
 every call, so a test can switch faults, latency or the rate limit on a live server. Only
@@ -27,6 +28,7 @@ from typing import Any
 
 from vton_eval import workflows
 from vton_eval.body import warm_up
+from vton_eval.errors import VtonEvalError
 from vton_eval.quota import parse_rate
 from vton_eval.sandbox.service import SandboxService
 
@@ -53,6 +55,10 @@ class SandboxConfig:
     # Answer this many more calls, then hold every further call until the limit is raised or
     # cleared (None): lets a test stop or kill a run at a known point, whatever the machine's load.
     answer_limit: int | None = None
+    profile: str = "sm4ll"  # whose API signature it serves (fixed at start)
+    # What the SM4LL workflow dropdown lists (fixed at start); None: every workflow of the registry. A name
+    # the registry does not know is drawn with a generic entry (the whole figure).
+    workflows: list[str] | None = None
 
     def latency_for(self, workflow: str) -> float:
         return self.latency_by_workflow.get(workflow, self.latency)
@@ -78,6 +84,19 @@ class SandboxConfig:
             raise ValueError(f"concurrency must be at least 1, got {self.concurrency}")
         if self.max_queue is not None and self.max_queue < 1:
             raise ValueError(f"max_queue must be at least 1, got {self.max_queue}")
+        from vton_eval.sandbox.signatures import SIGNATURES
+
+        if self.profile not in SIGNATURES:
+            raise ValueError(f"no sandbox signature {self.profile!r} (use {', '.join(SIGNATURES)})")
+        if self.workflows is not None:
+            if not self.workflows:
+                raise ValueError("the workflow list is empty")
+            for name in self.workflows:
+                if not workflows.is_known(name):
+                    try:
+                        workflows.generic(name)
+                    except VtonEvalError as exc:
+                        raise ValueError(str(exc)) from None
 
     def describe(self) -> list[str]:
         """The active settings, one short line each, for people reading a console."""
@@ -88,7 +107,9 @@ class SandboxConfig:
             )
         if self.jitter:
             latency += f", jitter +-{self.jitter:.0%}"
-        lines = [f"latency: {latency}", f"concurrency: {self.concurrency}"]
+        lines = [f"signature: {self.profile}", f"latency: {latency}", f"concurrency: {self.concurrency}"]
+        if self.profile == "sm4ll" and self.workflows is not None:
+            lines.append(f"workflows offered: {', '.join(self.workflows)}")
         if self.max_queue is not None:
             lines.append(f"max queue: {self.max_queue}")
         faults = [
@@ -112,34 +133,13 @@ class SandboxConfig:
 
 
 def build_demo(service: SandboxService) -> Any:
-    """The Gradio Blocks app around `service` (queue configured from its config)."""
+    """The Gradio Blocks app around `service`, with its config's signature (queue configured from its config)."""
     import gradio as gr
 
-    async def generate(base, product, workflow, mask, request: gr.Request):
-        client = request.client.host if request is not None and request.client else "unknown"
-        return await service.generate(base, product, workflow, mask, client=client)
+    from vton_eval.sandbox import signatures
 
-    with gr.Blocks(title="VTON sandbox") as demo:
-        gr.Markdown(
-            "### VTON sandbox\nA local stand-in for the SM4LL-VTON Space: same `/generate` API, a fake "
-            "try-on (the product pasted on the person), optional injected faults."
-        )
-        with gr.Row():
-            base = gr.Image(label="Person image", type="filepath", image_mode=None, sources=["upload"])
-            product = gr.Image(label="Product image", type="filepath", image_mode=None, sources=["upload"])
-            mask = gr.Image(label="Mask (optional)", type="filepath", image_mode=None, sources=["upload"])
-        workflow = gr.Dropdown(
-            choices=list(workflows.names()), value="top", label="Workflow", allow_custom_value=True
-        )
-        button = gr.Button("Generate", variant="primary")
-        output = gr.Image(label="Result", type="filepath", format="webp")
-        button.click(
-            generate,
-            inputs=[base, product, workflow, mask],
-            outputs=output,
-            api_name="generate",
-            preprocess=False,
-        )
+    with gr.Blocks(title=f"VTON sandbox ({service.config.profile})") as demo:
+        signatures.build(service.config.profile, service)
     demo.queue(default_concurrency_limit=service.config.concurrency, max_size=service.config.max_queue)
     # Gradio 6.31 rebuilds a pandas summary of up to 10,000 past events after every call (for its
     # monitoring page; GRADIO_ANALYTICS_CACHE_FREQUENCY defaults to 1): measured at ~5 ms of
@@ -228,6 +228,9 @@ def start_sandbox(
     """
     config = config or SandboxConfig()
     config.validate()
+    if config.workflows:
+        # The sandbox draws a workflow it offers but the registry does not know with a generic entry.
+        workflows.ensure_known(config.workflows)
     if port is None:
         port = free_port(host)
     elif not port_available(port, host):

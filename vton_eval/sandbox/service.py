@@ -71,8 +71,8 @@ _OUTPUT_CACHE_SIZE = 256
 _VERDICT_CACHE_SIZE = 2048
 
 
-def unknown_workflow_message(workflow: object) -> str:
-    return f"Unknown workflow {str(workflow)!r}. Choose one of: {', '.join(workflows.names())}."
+def unknown_workflow_message(workflow: object, offered: list[str] | tuple[str, ...] | None = None) -> str:
+    return f"Unknown workflow {str(workflow)!r}. Choose one of: {', '.join(offered or workflows.names())}."
 
 
 def rate_limit_message(rate: Rate, retry_after_s: float) -> str:
@@ -139,6 +139,8 @@ class SandboxService:
         self.config = config
         self.output_dir = Path(output_dir or tempfile.mkdtemp(prefix="vton-sandbox-"))
         self.output_dir.mkdir(parents=True, exist_ok=True)
+        # What the workflow dropdown lists (the SM4LL signature): fixed at start, like a deployed Space's.
+        self.offered: tuple[str, ...] = tuple(config.workflows or workflows.names())
         self.stats: Counter[str] = Counter()
         # Every call received (time, client, input hashes): tests check what was sent and when.
         self.calls: deque[dict[str, Any]] = deque(maxlen=100_000)
@@ -289,6 +291,27 @@ class SandboxService:
             os.replace(tmp, path)
         return str(path)
 
+    def beside_inputs(self, result: str, person: Any, product: Any) -> str:
+        """The result with the inputs in a column on its left (what CatVTON shows unless asked for the result
+        only): a wider image than the person's."""
+        target = self.output_dir / ("beside-" + hashlib.sha256(result.encode()).hexdigest()[:32]) / "image.webp"
+        if not target.exists():
+            image = Image.open(result).convert("RGB")
+            width, height = image.size
+            column = Image.new("RGB", (width // 2, height), (255, 255, 255))
+            for i, source in enumerate((person, product)):
+                piece = load_rgb(Path(_upload_path(source) or ""))
+                piece.thumbnail((width // 2, height // 2))
+                column.paste(piece, (0, i * height // 2))
+            canvas = Image.new("RGB", (width + width // 2 + 5, height), (255, 255, 255))
+            canvas.paste(column, (0, 0))
+            canvas.paste(image, (width // 2 + 5, 0))
+            target.parent.mkdir(exist_ok=True)
+            tmp = target.with_suffix(f".{threading.get_ident()}.tmp")
+            canvas.save(tmp, format="WEBP", **WEBP_OPTIONS)
+            os.replace(tmp, target)
+        return str(target)
+
     def _bad_output(self) -> str:
         self._bad_count += 1
         path = self.output_dir / f"bad-{self._bad_count}" / "image.webp"
@@ -314,9 +337,9 @@ class SandboxService:
         if base_path is None or product_path is None:
             self.stats["invalid_input"] += 1
             raise _error(MISSING_IMAGES_MESSAGE)
-        if not workflows.is_known(workflow):
+        if workflow not in self.offered or not workflows.is_known(workflow):
             self.stats["invalid_input"] += 1
-            raise _error(unknown_workflow_message(workflow))
+            raise _error(unknown_workflow_message(workflow, self.offered))
 
         files = [("person", base_path), ("product", product_path)]
         if mask_path is not None:
@@ -326,6 +349,7 @@ class SandboxService:
             data = Path(path).read_bytes()
             loaded.append((role, hashlib.sha256(data).hexdigest(), data))
         entry["base"], entry["product"] = loaded[0][1], loaded[1][1]
+        entry["mask"] = loaded[2][1] if len(loaded) > 2 else None
         if any(self._verdicts.get((sha, role)) is None for role, sha, _ in loaded):
             verdicts = await asyncio.to_thread(self._verdicts_for, loaded)
         else:

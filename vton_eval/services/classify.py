@@ -2,18 +2,25 @@
 
 The SM4LL-VTON Space raises `gr.Error` with human sentences, so the kind is read from the
 message; transport failures are read from the exception's type.
+
+ZeroGPU Spaces answer quota refusals in words that change over time ("You have exceeded your GPU
+quota (60s requested vs. 45s left) ... retry in 0:09:48", "... ZeroGPU quota ... Try again in
+23:51:22"), some with HTML links in them: a quota is recognised by pattern, and the wait is read from
+the text with its tags removed.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import html
 import re
 
 import httpx
 
 _NSFW = re.compile(r"inappropriate|nsfw|not safe for work|explicit content", re.I)
 _RATE = re.compile(
-    r"rate.?limit|too many requests|quota|exceeded your|\b429\b|try again (in|later)|requests per", re.I
+    r"rate.?limit|too many (requests|users)|quota|exceeded your|\b429\b|try again (in|later)|retry in|"
+    r"requests per", re.I
 )
 _INVALID = re.compile(
     r"upload|missing|not supported|unsupported|invalid|format|too small|at least \d+|minimum|"
@@ -21,9 +28,19 @@ _INVALID = re.compile(
     re.I,
 )
 _RETRY_AFTER = re.compile(
-    r"(?:in|after|wait)\s+(?:(\d+):(\d{2}):(\d{2})|(\d+(?:\.\d+)?)\s*(s|sec|seconds?|m|min|minutes?|h|hours?)\b)",
+    r"(?:in|after|wait)\s+(?:(\d+):(\d{2}):(\d{2})|(\d+):(\d{2})\b|"
+    r"(\d+(?:\.\d+)?)\s*(s|sec|secs|seconds?|m|min|mins|minutes?|h|hrs?|hours?)\b)",
     re.I,
 )
+_TAG = re.compile(r"</?[A-Za-z][^<>]{0,2000}>")
+
+
+def plain_text(message: str) -> str:
+    """A message with HTML tags removed and entities decoded ("retry in <b>0:09:48</b>" -> "retry in 0:09:48");
+    text without tags is returned as it is."""
+    if "<" not in message and "&" not in message:
+        return message
+    return re.sub(r"[ \t]{2,}", " ", html.unescape(_TAG.sub("", message))).strip()
 
 
 def classify_message(message: str) -> str:
@@ -38,15 +55,17 @@ def classify_message(message: str) -> str:
 
 
 def retry_after_s(message: str) -> float | None:
-    """Seconds a rate-limit message asks us to wait ('try again in 123 s', 'retry in 0:12:00')."""
-    match = _RETRY_AFTER.search(message)
+    """Seconds a rate-limit message asks us to wait ('try again in 123 s', 'retry in 0:12:00', 'in 9:48')."""
+    match = _RETRY_AFTER.search(plain_text(message))
     if not match:
         return None
     if match.group(1) is not None:
         h, m, s = (int(match.group(i)) for i in (1, 2, 3))
         return float(h * 3600 + m * 60 + s)
-    value = float(match.group(4))
-    unit = match.group(5).lower()
+    if match.group(4) is not None:
+        return float(int(match.group(4)) * 60 + int(match.group(5)))
+    value = float(match.group(6))
+    unit = match.group(7).lower()
     if unit.startswith("h"):
         return value * 3600
     if unit.startswith("m"):
@@ -60,7 +79,7 @@ def classify_exception(exc: BaseException) -> tuple[str, str]:
     from gradio_client.utils import QueueError, TooManyRequestsError
 
     if isinstance(exc, AppError):
-        message = str(exc) or "the service raised an error without a message"
+        message = plain_text(str(exc)) or "the service raised an error without a message"
         return classify_message(message), message
     if isinstance(exc, QueueError):
         return "queue_full", f"the service's queue is full: {exc}" if str(exc) else "the service's queue is full"

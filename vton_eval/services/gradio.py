@@ -1,9 +1,11 @@
 """A Gradio try-on app as a `Service`: one call turned into an Outcome (an image, or an error kind and message).
 
-Built on gradio_client. The service is untrusted input: its answer is read by `services.answer`
-(no local path it names is opened), its files are downloaded by `vton_eval.http_fetch` (the token
-goes to the endpoint's own origin only, every download has a deadline), and one deadline covers
-the whole call: upload, queue, processing and download.
+Built on gradio_client. The call's shape (API name, argument order, ImageEditor values, which output
+holds the image) comes from the run's endpoint profile (`services.profiles`), checked against the
+endpoint's own API description when connecting. The service is untrusted input: its answer is read
+by `services.answer` (no local path it names is opened), its files are downloaded by
+`vton_eval.http_fetch` (the token goes to the endpoint's own origin only, every download has a
+deadline), and one deadline covers the whole call: upload, queue, processing and download.
 
 Two things keep the per-call cost low on a busy machine (DESIGN.md has the measurements): one
 shared SSL context (httpx otherwise reloads the CA bundle on every one of the several requests a
@@ -15,8 +17,12 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
+import shutil
+import tempfile
 import threading
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -34,13 +40,14 @@ from vton_eval.outcome import Outcome
 from vton_eval.secrets import clean_message, get_token
 from vton_eval.services import CallInputs
 from vton_eval.services.answer import BadAnswer, answer_image, image_size
-from vton_eval.services.classify import classify_exception, retry_after_s
+from vton_eval.services.api import Endpoint, read_api
+from vton_eval.services.classify import classify_exception, classify_message, retry_after_s
 from vton_eval.services.endpoints import EndpointError, EndpointStopped, check_endpoint_text
+from vton_eval.services.profiles import DEFAULT_PROFILE, Profile, load_profile
 from vton_eval.services.spaces import resolve_space
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-API_NAME = "/generate"
 _POLL_S = 0.02
 _SSL_CONTEXT = httpx.create_ssl_context()
 # Connecting fetches the app's config and API description; a Space that is building can keep
@@ -61,12 +68,23 @@ class GradioService:
         token: str | None = None,
         connect_timeout_s: float = 15.0,
         read_timeout_s: float = 60.0,
-        api_name: str = API_NAME,
+        profile: Profile | None = None,
         open_timeout_s: float = DEFAULT_OPEN_TIMEOUT_S,
+        on_note: Callable[[str], None] | None = None,
+        require_api: bool = True,
     ) -> None:
         self.src = check_endpoint_text(src)
-        self.api_name = api_name
+        self.profile = profile or load_profile(DEFAULT_PROFILE)
+        self.api_name = self.profile.api_name
         self.open_timeout_s = open_timeout_s
+        self.on_note = on_note
+        self.require_api = require_api  # False: connect to read the API only (inspection)
+        # Read at connection: the endpoint's named APIs, and (profiles that read them) the workflows it offers.
+        self.api: dict[str, Endpoint] = {}
+        self.offered_workflows: list[str] | None = None
+        self._outputs: int | None = None
+        self._blank_dir: Path | None = None
+        self._blanks: dict[tuple[int, int], str] = {}
         self._token = token if token is not None else get_token()
         self._connect_timeout_s = connect_timeout_s
         self._read_timeout_s = read_timeout_s
@@ -130,7 +148,7 @@ class GradioService:
 
         url = self.src
         if not url.startswith(("http://", "https://")):
-            url = resolve_space(self.src, self._token, stop, deadline)
+            url = resolve_space(self.src, self._token, stop, deadline, on_note=self.on_note)
         # The client gets no token of its own (token=False: not even HF_TOKEN read behind our back);
         # the guard adds it to requests for this origin only.
         guard = ClientGuard(origin_of(url), self._token)
@@ -166,22 +184,69 @@ class GradioService:
                 raise EndpointError(f"{self.src} is not usable: its configuration sends requests to another "
                                     f"origin ({origin_of(url)[1]}), where the token would follow")
         try:
-            names = set((client.view_api(print_info=False, return_format="dict") or {}).get("named_endpoints", {}))
+            self.api = read_api(client.view_api(print_info=False, return_format="dict") or {})
         except Exception as exc:
             raise EndpointError(clean_message(f"{self.src} does not describe its API: {type(exc).__name__}: {exc}")
                                 ) from None
-        if names and self.api_name not in names:
+        if not self.require_api:
+            return
+        if self.api and self.api_name not in self.api:
             raise EndpointError(clean_message(
-                f"{self.src} has no {self.api_name} endpoint (it has: {', '.join(sorted(names)) or 'none'})"))
+                f"{self.src} has no {self.api_name} endpoint (it has: {', '.join(sorted(self.api)) or 'none'}); "
+                f"is {self.profile.name} the right profile? (`vton-eval endpoints inspect {self.src}`)"))
+        endpoint = self.api.get(self.api_name)
+        if endpoint is not None:
+            self._check_shape(endpoint)
+
+    def _check_shape(self, endpoint: Endpoint) -> None:
+        """The profile's call must fit the endpoint's signature: a wrong profile fails the run at once, clearly,
+        instead of failing every case with the service's confusion."""
+        profile, params = self.profile, endpoint.parameters
+        where = f"the profile {profile.name} sends {len(profile.args)} argument(s) to {self.api_name}"
+        if len(profile.args) > len(params):
+            raise EndpointError(clean_message(f"{where}, which takes {len(params)} "
+                                              f"({', '.join(p.name for p in params)})"))
+        missing = [p.name for p in params[len(profile.args):] if not p.has_default]
+        if missing:
+            raise EndpointError(clean_message(f"{where}; it also needs {', '.join(missing)}"))
+        self._outputs = len(endpoint.outputs) or None
+        if self._outputs is not None and profile.output >= self._outputs:
+            raise EndpointError(f"the profile {profile.name} reads output {profile.output} of {self.api_name}, "
+                                f"which has {self._outputs} output(s) (counting from 0)")
+        index = profile.workflow_arg
+        if profile.workflows_from_endpoint and index is not None and index < len(params):
+            choices = params[index].choices
+            if choices:
+                self.offered_workflows = [str(c) for c in choices]
 
     def close(self) -> None:
         with self._lock:
             fetcher, self._fetcher = self._fetcher, None
             conn, self._conn = self._conn, None
+            blank_dir, self._blank_dir = self._blank_dir, None
+            self._blanks = {}
         if fetcher is not None:
             fetcher.close()
         if conn is not None:
             conn.close()
+        if blank_dir is not None:
+            shutil.rmtree(blank_dir, ignore_errors=True)
+
+    def _blank_layer(self, person: Path) -> str:
+        """A transparent layer of the person image's size (what an ImageEditor sends when nothing is drawn)."""
+        from PIL import Image
+
+        with Image.open(person) as image:
+            size = image.size
+        with self._lock:
+            if size in self._blanks:
+                return self._blanks[size]
+            if self._blank_dir is None:
+                self._blank_dir = Path(tempfile.mkdtemp(prefix="vton-layers-"))
+            path = self._blank_dir / f"blank-{size[0]}x{size[1]}.png"
+            Image.new("RGBA", size, (0, 0, 0, 0)).save(path)
+            self._blanks[size] = str(path)
+            return str(path)
 
     def __enter__(self) -> GradioService:
         return self.open()
@@ -208,8 +273,12 @@ class GradioService:
             return Outcome.error("cancelled", "the endpoint was closed before the call", _elapsed_ms(started))
         queue_ms: float | None = None
         try:
-            args = [handle_file(str(inputs.person)), handle_file(str(inputs.product)), inputs.workflow,
-                    handle_file(str(inputs.mask)) if inputs.mask else None]
+            plan = self.profile.plan(inputs.workflow, inputs.mask is not None)
+            files = {"person": handle_file(str(inputs.person)), "product": handle_file(str(inputs.product))}
+            if inputs.mask is not None:
+                files["mask"] = handle_file(str(inputs.mask))
+            blank = handle_file(self._blank_layer(inputs.person)) if plan.mask == "blank" else None
+            args = self.profile.arguments(plan, files, blank)
         except Exception as exc:  # our own input file vanished or is unreadable: no retry will fix it
             return Outcome.error("invalid_input", clean_message(f"cannot read an input file: {exc}") or "",
                                  _elapsed_ms(started))
@@ -256,7 +325,15 @@ class GradioService:
             return fetcher.fetch(url, MAX_OUTPUT_BYTES, deadline=deadline, stop=stop)
 
         try:
-            data = answer_image(value, fetch)
+            picked = self._pick(value)
+            if _empty(picked) and self.profile.message_output is not None:
+                said = self._said(value)
+                if said:  # the service said in words why no image came back (Kolors: "Too many users...")
+                    kind = classify_message(said)
+                    message = clean_message(said) or kind
+                    retry = retry_after_s(message) if kind == "rate_limited" else None
+                    return Outcome.error(kind, message, _elapsed_ms(started), queue_ms, retry)
+            data = answer_image(picked, fetch)
             width, height = image_size(data)
         except (BadAnswer, FetchRefused) as exc:
             return Outcome.error("bad_output", clean_message(str(exc)) or "bad output", _elapsed_ms(started), queue_ms)
@@ -271,6 +348,28 @@ class GradioService:
             return Outcome.error(kind, f"downloading the output failed: {clean_message(message)}",
                                  _elapsed_ms(started), queue_ms)
         return Outcome.ok(data, width, height, _elapsed_ms(started), queue_ms)
+
+    def _pick(self, value: Any) -> Any:
+        """The output the profile names. gradio_client returns one output as itself and several as a tuple."""
+        several = self._outputs > 1 if self._outputs is not None else isinstance(value, tuple)
+        if not several:
+            return value
+        if not isinstance(value, tuple | list) or len(value) <= self.profile.output:
+            count = len(value) if isinstance(value, tuple | list) else 1
+            raise BadAnswer(f"the service returned {count} output(s); the profile {self.profile.name} reads output "
+                            f"{self.profile.output}")
+        return value[self.profile.output]
+
+    def _said(self, value: Any) -> str | None:
+        index = self.profile.message_output
+        if index is None or not isinstance(value, tuple | list) or len(value) <= index:
+            return None
+        said = value[index]
+        return said.strip() if isinstance(said, str) and said.strip() else None
+
+
+def _empty(value: Any) -> bool:
+    return value is None or (isinstance(value, str | list | tuple | dict) and not value)
 
 
 def _cancel_in_background(job: Any) -> None:
@@ -300,4 +399,4 @@ class _Connection:
         self.guard.shutdown()
 
 
-__all__ = ["API_NAME", "GradioService"]
+__all__ = ["GradioService"]

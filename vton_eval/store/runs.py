@@ -14,7 +14,7 @@ RUN_COLUMNS = (
     "run_id", "label", "endpoint", "dataset", "dataset_path", "status", "created_at", "started_at",
     "finished_at", "updated_at", "workflows", "pairs_filter", "tags_filter", "concurrency", "rate_limit",
     "repeats", "retries", "timeout_s", "total_cases", "pid", "host", "message", "settings", "shard", "checks_config",
-    "merged_from", "kind", "tool_version",
+    "merged_from", "kind", "tool_version", "profile", "profile_text",
 )
 TERMINAL = ("finished", "cancelled", "interrupted", "failed")
 # A suite run is what trends, comparisons, gates and defaults are about; a try is one pair sent from

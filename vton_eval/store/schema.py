@@ -163,6 +163,16 @@ MIGRATIONS: list[list[str]] = [
         *SUMMARY_DDL,
         REBUILD_SUMMARIES,
     ],
+    # 4: endpoint profiles: the profile a run called its endpoint with (name, and the TOML text, so a
+    # resume sends exactly the same), and per case what was sent differently from the case's files
+    # (a resized input, the person image standing in for a missing mask...).
+    [
+        "ALTER TABLE runs ADD COLUMN profile VARCHAR",
+        "ALTER TABLE runs ADD COLUMN profile_text VARCHAR",
+        # Every run before profiles called /generate(base, product, workflow, mask): the sm4ll shape.
+        "UPDATE runs SET profile = 'sm4ll'",
+        "ALTER TABLE cases ADD COLUMN sent_note VARCHAR",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
