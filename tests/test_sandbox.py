@@ -190,7 +190,7 @@ def test_repeated_calls_and_the_base_as_mask_reuse_one_rendering(live, client, f
         ("tiny", "Invalid product image: image is 60x60, under the minimum of 100x100"),
         ("corrupt", "Invalid person image: ..."),  # Pillow words the rest
         ("no_product", MISSING_IMAGES_MESSAGE),
-        ("workflow", "Unknown workflow 'hat'. Choose one of: eyewear, footwear, dress, top."),
+        ("workflow", "Unknown workflow 'hat'. Choose one of: eyewear, footwear, dress, top, bottom."),
         ("magenta", NSFW_MESSAGE),
     ],
 )

@@ -68,6 +68,13 @@ _BUILT_IN = (
              ("length or fit",), _GARMENT_CHECKS),
 )
 
+# --- issue 13 (DressCode lower_body): a minimal `bottom`, to be reconciled with issue 12's entry at merge ---
+_BUILT_IN += (
+    Workflow("bottom", "trousers or skirt", Placement((0.45, 0.93), 0.36), "top", "legs",
+             ("length or fit",), _GARMENT_CHECKS),
+)
+# --- end of issue 13's hunk ---
+
 _REGISTRY: dict[str, Workflow] = {w.name: w for w in _BUILT_IN}
 
 

@@ -81,7 +81,8 @@ def _plan(store: ArtifactStore, run_id: str, pair: Pair) -> PlannedCase:
     return PlannedCase(
         run_id=run_id, pair_id=pair.pair_id, workflow=pair.workflow, tags=pair.tags_text,
         base_path=put(pair.base), product_path=put(pair.product), mask_path=put(pair.mask),
-        reference_path=put(pair.reference), base_source=str(pair.base), product_source=str(pair.product),
+        reference_path=put(pair.reference), base_source=pair.source("base"),
+        product_source=pair.source("product"),
         invalid_reason=pair.invalid_reason,
     )
 
