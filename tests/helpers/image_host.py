@@ -12,6 +12,10 @@ left. Routes:
     /cookie            sets a cookie, then 302 to /img/cookie.png
     /slow              declares 100 kB, then sends a byte every 0.2 s
     /endless           streams bytes until the client hangs up (no length declared)
+    /stats             {"hits": requests so far} (for a host run in its own process)
+
+`python -m tests.helpers.image_host` serves until killed and prints its port (benchmarks run it in its own
+process, so that serving does not share the measured process's interpreter lock).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import collections
 import hashlib
 import http.server
 import io
+import json
 import threading
 import urllib.parse
 from dataclasses import dataclass, field
@@ -65,6 +70,7 @@ def start_image_host(host: str = "127.0.0.1", keep_headers: bool = True) -> Imag
 
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as real image hosts and CDNs do
+        disable_nagle_algorithm = True  # headers and body go out at once (else a 40 ms delayed-ACK stall each)
 
         def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
             parsed = urllib.parse.urlsplit(self.path)
@@ -84,6 +90,8 @@ def start_image_host(host: str = "127.0.0.1", keep_headers: bool = True) -> Imag
             elif route.startswith("/status/"):
                 code = int(route.rsplit("/", 1)[1])
                 self._send(code, b"no such image", "text/plain")
+            elif route == "/stats":  # for a host in another process (benchmarks)
+                self._send(200, json.dumps({"hits": sum(state.hits.values())}).encode(), "application/json")
             elif route == "/html":
                 self._send(200, b"<html><body><h1>Please sign in</h1></body></html>", "text/html")
             elif route == "/redirect":
@@ -142,3 +150,12 @@ def start_image_host(host: str = "127.0.0.1", keep_headers: bool = True) -> Imag
     state.server, state.port = server, server.server_address[1]
     threading.Thread(target=server.serve_forever, name="image-host", daemon=True).start()
     return state
+
+
+if __name__ == "__main__":
+    import time
+
+    served = start_image_host(keep_headers=False)
+    print(served.port, flush=True)
+    while True:
+        time.sleep(3600)
