@@ -10,7 +10,7 @@
    no download), and a browse load (no image decoded) from the cache. The server
    (tests/helpers/image_host.py) runs in its own process.
 
-    .venv/bin/python bench/datasets.py [--pairs 2032] [--url-rows 10000] [--people 1000]
+    .venv/bin/python bench/datasets.py [--pairs 2032] [--url-rows 10000] [--people 1000] [--only viton-hd|urls]
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ def urls(work: Path, rows: int, people: int) -> None:
         cache_root = work / "url-cache"
         cold_cache = UrlCache(cache_root)
         t_cold, cold = timed(lambda: validate_dataset(folder, url_cache=cold_cache))
-        assert cold.summary["pairs"] == rows and not cold.dataset.problems, cold.describe()
+        assert cold.summary["pairs"] == rows and not cold.dataset.problems, (cold.describe(), cold.dataset.problems[:3])
         served = _served(port)
         cached_runs = []
         for _ in range(3):
@@ -125,12 +125,15 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=2032)
     parser.add_argument("--url-rows", type=int, default=10_000)
     parser.add_argument("--people", type=int, default=1000)
+    parser.add_argument("--only", choices=["viton-hd", "urls"], help="measure one part only")
     args = parser.parse_args()
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     work = Path(tempfile.mkdtemp(prefix="bench-datasets-"))
     try:
-        viton_hd(work, args.pairs)
-        urls(work, args.url_rows, args.people)
+        if args.only in (None, "viton-hd"):
+            viton_hd(work, args.pairs)
+        if args.only in (None, "urls"):
+            urls(work, args.url_rows, args.people)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

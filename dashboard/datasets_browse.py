@@ -83,7 +83,7 @@ def one_dataset(summary: DatasetSummary) -> None:
     try:
         ds = load(summary.folder)
     except DatasetError as exc:
-        st.error(str(exc))
+        st.error(md(exc))
         return
     view = st.segmented_control("Show", ["Gallery", "Validation", "Tags"], default="Gallery", key="ds_view")
     pairs = filtered(ds)
@@ -145,7 +145,7 @@ def validation(ds: Dataset) -> None:
             try:
                 result = validate_dataset(ds.root, progress=progress)
             except VtonEvalError as exc:
-                st.error(str(exc))
+                st.error(md(exc))
                 return
         bar.empty()
         _load.clear()
@@ -206,7 +206,7 @@ def tags_editor(ds: Dataset, pairs: list) -> None:
         try:
             changed = set_tags(ds.root, action)
         except VtonEvalError as exc:
-            st.error(str(exc))
+            st.error(md(exc))
             return
         _load.clear()
         st.session_state["ds_tag_nonce"] = nonce + 1

@@ -130,7 +130,7 @@ def many_pairs(target: Path, workflow: str, tags: str) -> None:
     pairs = (list(zip(checked_people, checked_products, strict=False)) if in_order
              else [(p, q) for p in checked_people for q in checked_products])
     for problem in problems:
-        st.caption(problem)
+        st.caption(md(problem))
     label = "Add pairs" if problems else f"Add {len(pairs)} pair(s)"
     if st.button(label, type="primary", disabled=bool(problems), key="dsc_add_many", icon=":material/add:"):
         added = []

@@ -49,7 +49,7 @@ def import_section() -> None:
     except VtonEvalError as exc:
         problems.append(str(exc) if name else "Name the new dataset.")
     for problem in problems:
-        st.caption(problem)
+        st.caption(md(problem))
     if st.button("Import", type="primary", disabled=bool(problems), key="dsi_go", icon=":material/download:"):
         options = ImportOptions(split=split.strip(), pairs=pairs, categories=tuple(categories) or None,
                                 limit=int(limit) or None, seed=int(seed), masks=masks)

@@ -136,3 +136,13 @@ def test_redirects_are_checked_again_at_every_hop():
     with pytest.raises(FetchRefused, match="user name or password"):
         hop("https://cdn.example.com/a.png", "https://u:p@cdn.example.com/a.png")
     assert is_private_host("192.168.1.2") and not is_private_host("93.184.216.34")
+
+
+def test_a_connection_dropped_once_is_tried_again_one_always_dropped_is_named(host, tmp_path):
+    u = host.url
+    folder = _manifest(tmp_path / "ds", [f"a,top,{u('/drop-once/p.png')},{u('/img/g.png')},,,",
+                                         f"b,top,{u('/img/p.jpg')},{u('/drop')},,,"])
+    ds = load_dataset(folder, url_cache=UrlCache(tmp_path / "cache", UrlLimits(timeout_s=5)))
+    assert [p.pair_id for p in ds.pairs] == ["a"] and host.hits["/drop-once/p.png"] == 2
+    assert [(p.line, p.column) for p in ds.errors] == [(3, "product")] and "does not answer" in ds.errors[0].message
+    assert host.hits["/drop"] == 2  # one more try, then named

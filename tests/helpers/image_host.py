@@ -12,6 +12,8 @@ left. Routes:
     /cookie            sets a cookie, then 302 to /img/cookie.png
     /slow              declares 100 kB, then sends a byte every 0.2 s
     /endless           streams bytes until the client hangs up (no length declared)
+    /drop-once/NAME    hangs up without answering the first time, then serves an image
+    /drop              hangs up without answering, every time
     /stats             {"hits": requests so far} (for a host run in its own process)
 
 `python -m tests.helpers.image_host` serves until killed and prints its port (benchmarks run it in its own
@@ -91,7 +93,14 @@ def start_image_host(host: str = "127.0.0.1", keep_headers: bool = True) -> Imag
                 code = int(route.rsplit("/", 1)[1])
                 self._send(code, b"no such image", "text/plain")
             elif route == "/stats":  # for a host in another process (benchmarks)
-                self._send(200, json.dumps({"hits": sum(state.hits.values())}).encode(), "application/json")
+                served = sum(n for path, n in state.hits.items() if path != "/stats")
+                self._send(200, json.dumps({"hits": served}).encode(), "application/json")
+            elif route.startswith("/drop-once/") and state.hits[route] == 1:  # hangs up once, then serves
+                self.close_connection = True
+            elif route.startswith("/drop-once/"):
+                self._send(200, image_bytes(route), "image/png")
+            elif route == "/drop":  # hangs up without an answer, every time
+                self.close_connection = True
             elif route == "/html":
                 self._send(200, b"<html><body><h1>Please sign in</h1></body></html>", "text/html")
             elif route == "/redirect":

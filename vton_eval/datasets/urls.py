@@ -209,8 +209,13 @@ class UrlCache:
         with self._lock:
             self.fetched += 1
         limits = self.limits
+        deadline = time.monotonic() + limits.timeout_s
         try:
-            data = fetcher.fetch(url, max_bytes=limits.max_bytes, deadline=time.monotonic() + limits.timeout_s)
+            try:
+                data = fetcher.fetch(url, max_bytes=limits.max_bytes, deadline=deadline)
+            except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError):
+                # A kept-alive connection the server closed, a reset under load: one more try, same deadline.
+                data = fetcher.fetch(url, max_bytes=limits.max_bytes, deadline=deadline)
         except FetchTooLarge:
             return UrlFailure("url_failed", f"{shown_url(url)}: larger than the limit of {limits.max_bytes:,} bytes")
         except FetchTimeout:
