@@ -19,14 +19,14 @@ from vton_eval.errors import VtonEvalError
 
 PICK = "ds_pick"  # the chosen dataset's folder (other tabs set it after creating or importing one)
 CATALOG_COLUMNS = {
-    "dataset": st.column_config.TextColumn("Dataset", width=130),
-    "pairs": st.column_config.NumberColumn("Pairs", width=60),
-    "workflows": st.column_config.TextColumn("Per workflow", width=220),
-    "paired": st.column_config.NumberColumn("Paired", width=60, help="with a reference: the person wears the product"),
-    "unpaired": st.column_config.NumberColumn("Unpaired", width=70),
-    "urls": st.column_config.NumberColumn("By URL", width=60, help="pairs with an image named by URL"),
-    "source": st.column_config.TextColumn("Source", width=90),
-    "validated": st.column_config.TextColumn("Last validated", width=300),
+    "dataset": st.column_config.TextColumn("Dataset", width=100),
+    "pairs": st.column_config.NumberColumn("Pairs", width=50),
+    "workflows": st.column_config.TextColumn("Per workflow", width=150),
+    "paired": st.column_config.NumberColumn("Paired", width=55, help="with a reference: the person wears the product"),
+    "unpaired": st.column_config.NumberColumn("Unpaired", width=65),
+    "urls": st.column_config.NumberColumn("By URL", width=55, help="pairs with an image named by URL"),
+    "source": st.column_config.TextColumn("Source", width=75),
+    "validated": st.column_config.TextColumn("Last validated", width=320),
 }
 
 
