@@ -17,6 +17,7 @@ PAGES = {
     "Work": [
         st.Page("pages/runs.py", title="Runs", icon=":material/play_circle:"),
         st.Page("pages/review.py", title="Review", icon=":material/fact_check:"),
+        st.Page("pages/datasets.py", title="Datasets", icon=":material/photo_library:"),  # issue 13
     ],
 }
 

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import streamlit as st
 
-from dashboard.common import cached, db_path, md
+from dashboard.common import REPO, cached, db_path, md
 from vton_eval import launch
 from vton_eval.artifacts import ArtifactStore
 from vton_eval.datasets import Dataset, DatasetError, load_dataset
 
 PAGE_SIZE = 24
+DATASETS_ENV = "VTON_EVAL_DATASETS"
+
+
+def datasets_root() -> Path:
+    """Where the pages find datasets and put new ones: $VTON_EVAL_DATASETS, else the repository's datasets/."""
+    return Path(os.environ.get(DATASETS_ENV) or REPO / "datasets")
 
 
 @cached(ttl=30.0)

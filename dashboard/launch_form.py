@@ -6,8 +6,8 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import data
-from dashboard.common import REPO, database, md
-from dashboard.datasets_view import dataset_choice, pair_gallery
+from dashboard.common import database, md
+from dashboard.datasets_view import dataset_choice, datasets_root, pair_gallery
 from vton_eval import launch
 from vton_eval.analytics.runs import typical_latency_s
 from vton_eval.errors import VtonEvalError
@@ -113,7 +113,7 @@ def selection(ds, key: str) -> tuple[list[str] | None, list[str] | None, list[st
 
 def launch_form() -> None:
     key = "launch"
-    ds = dataset_choice(key, REPO / "datasets")
+    ds = dataset_choice(key, datasets_root())
     if ds is None:
         return
     workflows, tags, pairs = selection(ds, key)

@@ -6,8 +6,8 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import data
-from dashboard.common import REPO, artifact_file, database, db_path, fmt_ms, md
-from dashboard.datasets_view import dataset_choice, thumb
+from dashboard.common import artifact_file, database, db_path, fmt_ms, md
+from dashboard.datasets_view import dataset_choice, datasets_root, thumb
 from dashboard.launch_form import endpoint_choice, profile_choice
 from dashboard.widgets import system_label
 from vton_eval import launch, workflows
@@ -16,7 +16,7 @@ from vton_eval.runner import RunError
 
 
 def _from_dataset(key: str):
-    ds = dataset_choice(key, REPO / "datasets")
+    ds = dataset_choice(key, datasets_root())
     if ds is None or not ds.pairs:
         return None, None
     by_id = {p.pair_id: p for p in ds.pairs}

@@ -18,7 +18,7 @@ import socket
 import threading
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import httpx
@@ -161,8 +161,11 @@ class Fetcher:
 
     def __init__(self, credentials: Credentials | None = None, connect_timeout_s: float = 15.0,
                  read_timeout_s: float = 60.0, verify: object = True, max_connections: int = 64,
-                 user_agent: str = "vton-eval") -> None:
+                 user_agent: str = "vton-eval",
+                 redirect_check: Callable[[httpx.URL, httpx.URL], None] | None = None) -> None:
         self.credentials = credentials
+        # Called with (from, to) before each redirect is followed; raises FetchRefused to stop there.
+        self.redirect_check = redirect_check
         self.connect_timeout_s = connect_timeout_s
         self.read_timeout_s = read_timeout_s
         # No default headers, no redirects, and requests built by hand: the client's cookie jar is
@@ -224,7 +227,10 @@ class Fetcher:
                 transfer.attach(response)
                 if response.is_redirect:
                     location = response.headers.get("location", "")
-                    current = current.join(location)
+                    following = current.join(location)
+                    if self.redirect_check is not None:
+                        self.redirect_check(current, following)
+                    current = following
                     continue
                 response.raise_for_status()
                 declared = response.headers.get("content-length", "")

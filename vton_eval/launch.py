@@ -17,6 +17,7 @@ from pathlib import Path
 
 from vton_eval.analytics.runs import try_result
 from vton_eval.datasets import Dataset, load_dataset
+from vton_eval.datasets.catalog import find_dataset_folders
 from vton_eval.errors import InvalidValue
 from vton_eval.images import ImageProblem, inspect_image
 from vton_eval.quota import parse_rate
@@ -39,9 +40,7 @@ def known_endpoints() -> list[str]:
 
 def find_datasets(root: Path) -> list[Path]:
     """Dataset folders (with a manifest.csv) directly under `root`."""
-    if not root.is_dir():
-        return []
-    return sorted(p.parent for p in root.glob("*/manifest.csv"))
+    return find_dataset_folders(root)
 
 
 @dataclass(frozen=True)

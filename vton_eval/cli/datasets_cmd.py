@@ -1,4 +1,5 @@
-"""`vton-eval datasets ...`: checking manifests before a run finds the problems the hard way."""
+"""`vton-eval datasets ...`: checking manifests before a run finds the problems the hard way; importing the
+public test sets where they lie."""
 
 from __future__ import annotations
 
@@ -8,33 +9,91 @@ from pathlib import Path
 import click
 
 from vton_eval.cli.term import plain
-from vton_eval.datasets import DatasetError, load_dataset
+from vton_eval.datasets import DatasetError
 from vton_eval.images import DEFAULT_MAX_PIXELS
 
 
 @click.group("datasets")
 def datasets_group() -> None:
-    """Check and create datasets."""
+    """Check, import and create datasets."""
+
+
+def _url_cache(cache: Path | None, timeout: float, max_bytes: int):
+    from vton_eval.datasets.urls import UrlCache, UrlLimits
+
+    if timeout <= 0 or max_bytes <= 0:
+        raise click.ClickException("--url-timeout and --url-max-bytes must be positive")
+    return UrlCache(cache, UrlLimits(max_bytes=max_bytes, timeout_s=timeout))
 
 
 @datasets_group.command("validate")
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--max-pixels", default=DEFAULT_MAX_PIXELS, show_default=True, type=int,
               help="Refuse images larger than this many pixels.")
-def validate_command(path: Path, max_pixels: int) -> None:
-    """Report every problem of a dataset with its line and reason; exit 1 if any is an error."""
+@click.option("--url-cache", type=click.Path(path_type=Path), default=None,
+              help="Cache of images fetched by URL [default: $VTON_EVAL_URL_CACHE or ~/.cache/vton-eval/urls].")
+@click.option("--url-timeout", default=30.0, show_default=True, type=float, help="Seconds allowed per URL download.")
+@click.option("--url-max-bytes", default=50 * 1024 * 1024, show_default=True, type=int,
+              help="Largest image fetched by URL.")
+@click.option("--refresh-urls", is_flag=True, help="Fetch URLs again even when they are cached.")
+def validate_command(path: Path, max_pixels: int, url_cache: Path | None, url_timeout: float, url_max_bytes: int,
+                     refresh_urls: bool) -> None:
+    """Report every problem of a dataset with its line and reason; exit 1 if any is an error.
+
+    The outcome is kept beside the manifest (validation.json) for the Datasets page."""
+    from vton_eval.datasets.validation import validate_dataset
+
     try:
-        ds = load_dataset(path, max_pixels=max_pixels)
+        result = validate_dataset(path, max_pixels=max_pixels, url_cache=_url_cache(url_cache, url_timeout,
+                                                                                     url_max_bytes),
+                                  refresh_urls=refresh_urls)
     except DatasetError as exc:
         raise click.ClickException(str(exc)) from None
+    ds = result.dataset
     for problem in ds.problems:
         click.echo(plain(f"{ds.manifest}:{problem}"), err=problem.severity == "error")
-    errors, warnings = len(ds.errors), len(ds.problems) - len(ds.errors)
-    invalid = sum(1 for p in ds.pairs if p.invalid_reason)
-    by_workflow = ", ".join(f"{w} {sum(1 for p in ds.pairs if p.workflow == w)}" for w in ds.workflows)
-    click.echo(plain(f"{ds.name}: {len(ds.pairs)} usable pairs ({by_workflow or 'none'}), {invalid} that the service "
-                     f"would refuse; {errors} error(s), {warnings} warning(s)"))
-    sys.exit(1 if errors else 0)
+    if ds.image_root != ds.root:
+        click.echo(plain(f"paths are relative to {ds.image_root} (the root its dataset.json declares)"))
+    click.echo(plain(result.describe()))
+    sys.exit(1 if ds.errors else 0)
+
+
+@datasets_group.command("import")
+@click.argument("layout", type=click.Choice(["viton-hd", "dresscode"]))
+@click.argument("src", type=click.Path(path_type=Path))
+@click.option("--into", "into", required=True, type=click.Path(path_type=Path),
+              help="The new dataset's folder (its manifest.csv and dataset.json go there; images stay in SRC).")
+@click.option("--split", default="test", show_default=True, help="Which split: test or train.")
+@click.option("--pairs", "pairs", type=click.Choice(["paired", "unpaired"]), default="unpaired", show_default=True,
+              help="paired: each person with the garment they wear (the person image is the reference).")
+@click.option("--category", "categories", multiple=True,
+              help="DressCode: upper_body, lower_body, dresses (repeat or comma-separate) [default: all present].")
+@click.option("--limit", type=int, default=None, help="Keep a sample of this many pairs.")
+@click.option("--seed", type=int, default=0, show_default=True, help="The sample's seed (same seed, same pairs).")
+@click.option("--masks/--no-masks", default=None,
+              help="DressCode: derive garment masks from the label maps. VITON-HD: use agnostic-mask/ "
+                   "[default: when present].")
+@click.option("--overwrite", is_flag=True, help="Replace a dataset already in --into.")
+def import_command(layout: str, src: Path, into: Path, split: str, pairs: str, categories: tuple[str, ...],
+                   limit: int | None, seed: int, masks: bool | None, overwrite: bool) -> None:
+    """Write a dataset for a VITON-HD or DressCode folder, without copying its images.
+
+    Every problem of the source (a malformed line, a pair naming a missing file) is reported with its
+    file and line; exit 1 if any line was left out for an error."""
+    from vton_eval.datasets.layouts import ImportOptions, import_layout
+
+    wanted = tuple(c.strip() for given in categories for c in given.split(",") if c.strip()) or None
+    options = ImportOptions(split=split, pairs=pairs, categories=wanted, limit=limit, seed=seed, masks=masks)
+    try:
+        report = import_layout(layout, src, into, options, overwrite=overwrite)
+    except DatasetError as exc:
+        raise click.ClickException(str(exc)) from None
+    for problem in report.problems:
+        click.echo(plain(f"{report.source}/{problem}"), err=problem.severity == "error")
+    click.echo(plain(report.describe()))
+    if report.written:
+        click.echo(plain(f"next: vton-eval datasets validate {report.folder}"))
+    sys.exit(1 if report.errors or not report.written else 0)
 
 
 @datasets_group.command("sample")

@@ -155,7 +155,8 @@ def _plan(store: ArtifactStore, run_id: str, pair: Pair, profile: Profile, offer
     return PlannedCase(
         run_id=run_id, pair_id=pair.pair_id, workflow=pair.workflow, tags=pair.tags_text,
         base_path=base, product_path=product, mask_path=mask,
-        reference_path=put(pair.reference), base_source=str(pair.base), product_source=str(pair.product),
+        reference_path=put(pair.reference), base_source=pair.source("base"),
+        product_source=pair.source("product"),
         invalid_reason=invalid, sent_note="; ".join(notes) or None,
     )
 
