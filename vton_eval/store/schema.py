@@ -12,6 +12,8 @@ with the summary SQL of this version.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import duckdb
 
 from vton_eval.errors import VtonEvalError
@@ -169,8 +171,10 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 
 def current_version(con: duckdb.DuckDBPyConnection) -> int:
+    # Only this catalog's table: a process that has a shared store attached sees other catalogs' too.
     exists = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version' "
+        "AND table_catalog = current_database()"
     ).fetchone()
     if not exists or not exists[0]:
         return 0
@@ -178,8 +182,13 @@ def current_version(con: duckdb.DuckDBPyConnection) -> int:
     return int(row[0] or 0) if row else 0
 
 
-def migrate(con: duckdb.DuckDBPyConnection) -> int:
-    """Apply the migrations this database lacks, each in its own transaction; return the version."""
+def migrate(con: duckdb.DuckDBPyConnection, transform: Callable[[str], str | None] | None = None,
+            before_each: Callable[[duckdb.DuckDBPyConnection], None] | None = None) -> int:
+    """Apply the migrations this database lacks, each in its own transaction; return the version.
+
+    A store whose engine takes other DDL passes `transform` (one statement in, the statement to run out,
+    or None to skip it; see `vton_eval.store.lake_schema`); `before_each` runs first in each migration's
+    transaction (a shared store serialises concurrent migrations with it)."""
     con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER, applied_at TIMESTAMP)")
     version = current_version(con)
     if version > SCHEMA_VERSION:
@@ -191,16 +200,26 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
     for number in range(version + 1, SCHEMA_VERSION + 1):
         con.execute("BEGIN")
         try:
+            if before_each is not None:
+                before_each(con)
+            if current_version(con) >= number:  # another process applied it meanwhile
+                con.execute("COMMIT")
+                continue
             for statement in MIGRATIONS[number - 1]:
                 if statement == REBUILD_SUMMARIES:
                     rebuild = True
-                else:
-                    con.execute(statement)
+                    continue
+                sql = transform(statement) if transform is not None else statement
+                if sql:
+                    con.execute(sql)
             if rebuild and number == SCHEMA_VERSION:
                 rebuild_all_summaries(con)
             con.execute("INSERT INTO schema_version VALUES (?, now()::TIMESTAMP)", [number])
             con.execute("COMMIT")
         except Exception:
-            con.execute("ROLLBACK")
+            try:
+                con.execute("ROLLBACK")
+            except duckdb.Error:  # a failed COMMIT already ended the transaction
+                pass
             raise
     return SCHEMA_VERSION
