@@ -88,6 +88,10 @@ class ArtifactStore:
             self._published.add(rel)
         return rel, sha
 
+    def write_file(self, target: Path, data: bytes) -> None:
+        """Write a file under the root atomically (publish it to reach S3)."""
+        _atomic_write(target, data)
+
     def put_file(self, source: Path) -> tuple[str, str]:
         return self.put_bytes(source.read_bytes(), source.suffix or ".bin")
 

@@ -42,7 +42,9 @@ from vton_eval.store.location import StoreUrl, parse_store_url
 from vton_eval.store.schema import SCHEMA_VERSION, current_version, migrate
 
 # Tables written by many people at once: their writes take the table's lock row.
-LOCKED_TABLES = ("runs", "reviews", "preferences", "baselines", "pair_similarity", "schema")
+LOCKED_TABLES = ("runs", "reviews", "preferences", "baselines", "pair_similarity")
+# Every lock row: those tables', migrations' and merges'.
+LOCKS = (*LOCKED_TABLES, "schema", "merge")
 # Rows up to this many per insert stay in the PostgreSQL catalog instead of a Parquet file each
 # (a run writes a batch every quarter second); `store compact` moves them to files.
 INLINING_ROW_LIMIT = 500
@@ -254,7 +256,7 @@ class Lake(Store):
         def setup(c: duckdb.DuckDBPyConnection) -> None:
             c.execute("CREATE TABLE IF NOT EXISTS _locks (name VARCHAR NOT NULL, n BIGINT NOT NULL)")
             fresh = current_version(c) == 0
-            for name in LOCKED_TABLES:
+            for name in LOCKS:
                 c.execute("INSERT INTO _locks SELECT ?, 0 WHERE NOT EXISTS (SELECT 1 FROM _locks WHERE name = ?)",
                           [name, name])
             if fresh:
@@ -308,12 +310,21 @@ def cache_folder(url: StoreUrl) -> Path:
     return Path(base) / "stores" / url.key
 
 
-def lake_artifacts(url: StoreUrl) -> ArtifactStore:
-    """Artifacts under `data_path/artifacts/`: in the shared folder, or in S3 with a local copy."""
-    if not url.is_s3:
-        return ArtifactStore.under(Path(url.data_path))
-    from vton_eval.object_store import RemoteObjects
+_artifact_stores: dict[str, ArtifactStore] = {}
 
-    return ArtifactStore.under(cache_folder(url), remote=RemoteObjects(url.data_path))
+
+def lake_artifacts(url: StoreUrl) -> ArtifactStore:
+    """Artifacts under `data_path/artifacts/`: in the shared folder, or in S3 with a local copy (one per
+    process and store: it remembers what it uploaded)."""
+    with _guard:
+        if url.key not in _artifact_stores:
+            if url.is_s3:
+                from vton_eval.object_store import RemoteObjects
+
+                store = ArtifactStore.under(cache_folder(url), remote=RemoteObjects(url.data_path))
+            else:
+                store = ArtifactStore.under(Path(url.data_path))
+            _artifact_stores[url.key] = store
+        return _artifact_stores[url.key]
 
 
