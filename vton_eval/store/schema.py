@@ -12,6 +12,7 @@ with the summary SQL of this version.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import duckdb
@@ -198,28 +199,59 @@ def migrate(con: duckdb.DuckDBPyConnection, transform: Callable[[str], str | Non
         )
     rebuild = False
     for number in range(version + 1, SCHEMA_VERSION + 1):
-        con.execute("BEGIN")
-        try:
-            if before_each is not None:
-                before_each(con)
-            if current_version(con) >= number:  # another process applied it meanwhile
-                con.execute("COMMIT")
-                continue
-            for statement in MIGRATIONS[number - 1]:
-                if statement == REBUILD_SUMMARIES:
-                    rebuild = True
-                    continue
-                sql = transform(statement) if transform is not None else statement
-                if sql:
-                    con.execute(sql)
-            if rebuild and number == SCHEMA_VERSION:
-                rebuild_all_summaries(con)
-            con.execute("INSERT INTO schema_version VALUES (?, now()::TIMESTAMP)", [number])
-            con.execute("COMMIT")
-        except Exception:
+        parts = _segments(MIGRATIONS[number - 1])
+        for index, part in enumerate(parts):
+            last = index == len(parts) - 1
+            con.execute("BEGIN")
             try:
-                con.execute("ROLLBACK")
-            except duckdb.Error:  # a failed COMMIT already ended the transaction
-                pass
-            raise
+                if before_each is not None:
+                    before_each(con)
+                if current_version(con) >= number:  # another process applied it meanwhile
+                    con.execute("COMMIT")
+                    break
+                for statement in part:
+                    if statement == REBUILD_SUMMARIES:
+                        rebuild = True
+                        continue
+                    sql = _idempotent(statement) if len(parts) > 1 else statement
+                    sql = transform(sql) if transform is not None else sql
+                    if sql:
+                        con.execute(sql)
+                if last and rebuild and number == SCHEMA_VERSION:
+                    rebuild_all_summaries(con)
+                if last:
+                    con.execute("INSERT INTO schema_version VALUES (?, now()::TIMESTAMP)", [number])
+                con.execute("COMMIT")
+            except Exception:
+                try:
+                    con.execute("ROLLBACK")
+                except duckdb.Error:  # a failed COMMIT already ended the transaction
+                    pass
+                raise
     return SCHEMA_VERSION
+
+
+_DDL = re.compile(r"^\s*(CREATE|ALTER|DROP)\b", re.I)
+
+
+def _segments(statements: list[str]) -> list[list[str]]:
+    """A migration in parts that DuckDB 1.5 can commit: it refuses to commit a transaction that alters a
+    table after changing its rows ("another transaction has altered this table"), so a DDL statement that
+    follows a data change starts a new transaction. Only the last part records the version; the earlier
+    parts are re-run safely if a crash falls between (see `_idempotent`)."""
+    parts: list[list[str]] = [[]]
+    changed_rows = False
+    for statement in statements:
+        ddl = bool(_DDL.match(statement))
+        if ddl and changed_rows:
+            parts.append([])
+            changed_rows = False
+        parts[-1].append(statement)
+        changed_rows = changed_rows or (not ddl and statement != REBUILD_SUMMARIES)
+    return parts
+
+
+def _idempotent(sql: str) -> str:
+    """DDL that can run twice (a migration re-run after a crash between its parts)."""
+    sql = re.sub(r"^(\s*CREATE\s+TABLE\s+)(?!IF\s+NOT\s+EXISTS)", r"\1IF NOT EXISTS ", sql, flags=re.I)
+    return re.sub(r"(\bADD\s+COLUMN\s+)(?!IF\s+NOT\s+EXISTS)", r"\1IF NOT EXISTS ", sql, flags=re.I)
