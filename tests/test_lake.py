@@ -47,7 +47,7 @@ def test_a_store_url_is_checked_and_never_carries_a_password(tmp_path):
     assert parse_store_url("ducklake+postgresql://h/db?data_path=s3://bucket/team").is_s3
     refused = {
         "ducklake+postgresql://ana:hunter2@h/db?data_path=/x": "carries no password",
-        "ducklake+postgresql://h/db": "needs ?data_path",
+        "ducklake+postgresql://h/db": r"needs \?data_path",
         "ducklake+postgresql://h/db?data_path=relative/dir": "absolute folder",
         "ducklake+postgresql://h/?data_path=/x": "name the PostgreSQL database",
         "ducklake+postgresql://h/db?data_path=/x&sslmode=off": "unknown store URL parameter",

@@ -22,6 +22,7 @@ import duckdb
 from vton_eval.artifacts import ArtifactStore
 from vton_eval.errors import VtonEvalError
 from vton_eval.store.base import Store, T, Writer
+from vton_eval.store.lake_schema import file_statement
 from vton_eval.store.schema import SCHEMA_VERSION, current_version, migrate
 
 DEFAULT_DB = "results.duckdb"
@@ -139,7 +140,7 @@ class Database(Store):
                     delay = min(delay * 2, 0.25)
             try:
                 if not read_only and self.path not in _migrated:
-                    migrate(con)
+                    migrate(con, transform=file_statement)
                     _migrated.add(self.path)
                 yield con
             except duckdb.Error as exc:

@@ -21,6 +21,12 @@ _SKIPPED = re.compile(r"^\s*(?:CREATE\s+(?:UNIQUE\s+)?INDEX|DROP\s+INDEX|ALTER\s
                       r"(?:CONSTRAINT\s+\w+\s+)?(?:PRIMARY\s+KEY|UNIQUE))\b", re.I)
 
 
+def file_statement(sql: str) -> str:
+    """One migration statement as DuckDB 1.5 takes it on a file: it cannot add a column with a
+    constraint either (the DEFAULT stays)."""
+    return _NOT_NULL.sub("", sql) if _ADD_COLUMN.match(sql) else sql
+
+
 def lake_statement(sql: str) -> str | None:
     """One migration statement as DuckLake takes it (None: nothing to do on a lake)."""
     if _SKIPPED.match(sql):

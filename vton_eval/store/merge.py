@@ -125,10 +125,8 @@ def _copy_tree(src_root: Path, dst: ArtifactStore) -> int:
 def _insert_table(w: Writer, table: str, data: pa.Table, id_map: dict[str, str], old: str, new: str) -> None:
     if data.num_rows == 0:
         return
-    target_cols = [r["column_name"] for r in w.rows(
-        "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
-        "AND table_catalog = current_database() ORDER BY ordinal_position",
-        [table])]
+    # The table's own columns (not information_schema's, which lists every attached catalog).
+    target_cols = [d[0] for d in w.execute(f"SELECT * FROM {table} LIMIT 0").description]
     id_cols, path_cols = _TABLES[table]
     cols = [c for c in target_cols if c in data.column_names]
     exprs = []

@@ -172,14 +172,15 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 
 def current_version(con: duckdb.DuckDBPyConnection) -> int:
-    # Only this catalog's table: a process that has a shared store attached sees other catalogs' too.
-    exists = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version' "
-        "AND table_catalog = current_database()"
-    ).fetchone()
-    if not exists or not exists[0]:
+    """The schema version of the current database; 0 when it has none yet.
+
+    Asked of the table itself, not of information_schema: a process with shared stores attached would
+    list every attached catalog there (and fail when one of their servers is down). Outside a transaction
+    only (a missing table is an error, which would end one)."""
+    try:
+        row = con.execute("SELECT max(version) FROM schema_version").fetchone()
+    except duckdb.CatalogException:
         return 0
-    row = con.execute("SELECT max(version) FROM schema_version").fetchone()
     return int(row[0] or 0) if row else 0
 
 
