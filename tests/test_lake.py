@@ -27,8 +27,8 @@ from .helpers.seed import record_sample_run
 from .helpers.servers import start_postgres
 
 
-def _cli(*args: str, env: dict[str, str] | None = None, timeout: float = 180) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "vton_eval", *args], capture_output=True, text=True, cwd=REPO,
+def _cli(*args: str, env: dict[str, str] | None = None, timeout: float = 180, cwd=REPO) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "vton_eval", *args], capture_output=True, text=True, cwd=cwd,
                           env={**os.environ, **(env or {})}, timeout=timeout)
 
 
@@ -53,6 +53,8 @@ def test_a_store_url_is_checked_and_never_carries_a_password(tmp_path):
         "ducklake+postgresql://h/db?data_path=/x&sslmode=off": "unknown store URL parameter",
         "ducklake+postgresql://h:port/db?data_path=/x": "not a number",
         "ducklake+postgresql://h/db?data_path=http://x/y": "a folder or an s3:// URL",
+        "ducklake+mysql://h/db?data_path=/x": "not a store this tool knows",
+        "postgresql://ana:hunter2@h/db": "not a store this tool knows",
     }
     for text, reason in refused.items():
         with pytest.raises(StoreUrlError, match=reason) as caught:
@@ -61,6 +63,12 @@ def test_a_store_url_is_checked_and_never_carries_a_password(tmp_path):
     proc = _cli("runs", "--db", "ducklake+postgresql://ana:hunter2@127.0.0.1:9/db?data_path=/tmp/x")
     assert proc.returncode == 1 and "carries no password" in proc.stderr
     assert "hunter2" not in proc.stdout + proc.stderr and "Traceback" not in proc.stderr
+    mistyped = tmp_path / "cwd"
+    mistyped.mkdir()
+    proc = _cli("run", "--dataset", str(SAMPLE), "--endpoint", "http://127.0.0.1:9", "--db", "postgres://a@h/db",
+                cwd=mistyped)
+    assert proc.returncode == 1 and "not a store this tool knows" in proc.stderr
+    assert not any(mistyped.rglob("*"))  # no file named after the URL
 
 
 def test_an_unreachable_catalog_is_one_clear_line(tmp_path):

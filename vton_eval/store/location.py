@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -25,6 +26,9 @@ class StoreUrlError(InvalidValue):
     """A store URL that cannot be used as written."""
 
 
+_OTHER_URL = re.compile(r"^\s*[A-Za-z][A-Za-z0-9+.-]*://")
+
+
 def is_store_url(text: str | os.PathLike[str] | None) -> bool:
     return isinstance(text, str) and text.strip().lower().startswith(SCHEME + ":")
 
@@ -35,6 +39,10 @@ def resolve_location(flag: str | os.PathLike[str] | None = None) -> str:
     chosen = flag or os.environ.get("VTON_EVAL_DB") or DEFAULT_DB
     if is_store_url(chosen):
         return parse_store_url(str(chosen)).url
+    if isinstance(chosen, str) and _OTHER_URL.match(chosen):
+        # A mistyped store URL would otherwise become a database file with a strange name.
+        raise StoreUrlError(f"{chosen.split(':', 1)[0]}:// is not a store this tool knows: give a DuckDB file "
+                            f"path or {SCHEME}://USER@HOST:PORT/DBNAME?data_path=...")
     return str(Path(chosen).expanduser().resolve())
 
 
