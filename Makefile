@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: venv demo test lint bench browser clean
+.PHONY: venv demo test lint bench browser postgres clean
 
 venv: $(STAMP)
 
@@ -21,6 +21,18 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# The shared-store tests start their own PostgreSQL (initdb + pg_ctl in a temp folder, a free loopback
+# port); install the server binaries if missing, starting nothing (policy-rc.d refuses the package's own
+# cluster start while apt runs).
+postgres:
+	@command -v pg_ctl >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || { \
+		$(SUDO) apt-get update -qq && \
+		if [ ! -e /usr/sbin/policy-rc.d ]; then \
+			printf '#!/bin/sh\nexit 101\n' | $(SUDO) tee /usr/sbin/policy-rc.d >/dev/null && \
+			$(SUDO) chmod +x /usr/sbin/policy-rc.d && trap '$(SUDO) rm -f /usr/sbin/policy-rc.d' EXIT; \
+		fi; \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
+
 # Ports: make demo PORT=8502 SANDBOX_PORT=7861 (defaults 8501 and 7860).
 PORT ?= 8501
 SANDBOX_PORT ?= 7860
@@ -28,7 +40,7 @@ SANDBOX_PORT ?= 7860
 demo: venv
 	$(BIN)/vton-eval demo --port $(PORT) --sandbox-port $(SANDBOX_PORT)
 
-test: venv browser
+test: venv browser postgres
 	$(BIN)/lint-imports --no-cache
 	@$(BIN)/python -m pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo 'pytest collected no tests: failing' >&2; exit 1; fi; exit $$status

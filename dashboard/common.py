@@ -14,8 +14,9 @@ from typing import Any
 import streamlit as st
 
 from vton_eval.artifacts import ArtifactStore
+from vton_eval.errors import VtonEvalError
 from vton_eval.secrets import TOKEN_ENV
-from vton_eval.store import DatabaseBusy, NoDatabase, Store, open_store, resolve_db_path
+from vton_eval.store import DatabaseBusy, DatabaseUnusable, NoDatabase, Store, open_store, resolve_location
 from vton_eval.store.reads import one_connection
 
 log = logging.getLogger("vton_eval.dashboard")
@@ -29,11 +30,12 @@ def _flag_db() -> str | None:
     return known.db
 
 
-def db_path() -> Path:
-    """Chosen once per session: --db after `--` on the streamlit command line, VTON_EVAL_DB, or the default."""
+def db_path() -> str:
+    """The store, chosen once per session: --db after `--` on the streamlit command line, VTON_EVAL_DB, or the
+    default; a file path or a shared store URL (a string either way: a URL is no Path)."""
     if "db_path" not in st.session_state:
-        st.session_state["db_path"] = str(resolve_db_path(_flag_db()))
-    return Path(st.session_state["db_path"])
+        st.session_state["db_path"] = resolve_location(_flag_db())
+    return st.session_state["db_path"]
 
 
 def load_token_from_secrets() -> None:
@@ -52,12 +54,20 @@ def database() -> Store:
     return open_store(db_path(), busy_timeout_s=3.0)
 
 
+def artifacts() -> ArtifactStore:
+    """The store's image files (beside a file, or under a shared store's data_path)."""
+    return database().artifacts
+
+
 def sidebar_status() -> None:
-    path = db_path()
     with st.sidebar:
         st.caption("Database")
-        st.code(str(path), language=None, wrap_lines=True)
-        if not path.exists():
+        st.code(db_path(), language=None, wrap_lines=True)
+        try:
+            exists = database().exists()
+        except VtonEvalError:  # an unreachable shared store: the page says why
+            exists = True
+        if not exists:
             st.caption("not created yet: it appears with the first run")
 
 
@@ -67,8 +77,8 @@ def render(body: Callable[[], None], needs_data: bool = True, shared_reads: bool
     `shared_reads`: the body's queries share one connection (see `one_connection`); only for a body
     that writes nothing itself (writes belong in widget callbacks, which run before the body)."""
     try:
-        if needs_data and not db_path().exists():
-            raise NoDatabase(str(db_path()))
+        if needs_data and not database().exists():
+            raise NoDatabase(db_path())
         if shared_reads:
             with one_connection(database()):
                 body()
@@ -79,6 +89,10 @@ def render(body: Callable[[], None], needs_data: bool = True, shared_reads: bool
     except DatabaseBusy as exc:
         st.warning(f"The database is busy: {md(exc)}. A run may be writing a large batch.")
         st.button("Retry", key="retry_busy")
+    except DatabaseUnusable as exc:  # a damaged file, an unreachable shared store: one clear line
+        st.error("The database cannot be used.")
+        st.text(str(exc))
+        st.button("Retry", key="retry_unusable")
     except Exception as exc:  # the last line of defence: say what happened, keep the trace in the log
         log.exception("page failed")
         st.error("This page hit an unexpected problem. The details are in the dashboard's log.")
@@ -107,7 +121,7 @@ def artifact_file(relpath: str | None, thumb: bool = True) -> str | None:
     """The file to show for an artifact path from the database (its thumbnail by default)."""
     if not relpath:
         return None
-    store = ArtifactStore(db_path())
+    store = artifacts()
     try:
         path = store.abspath(store.thumbnail(relpath)) if thumb else store.abspath(relpath)
     except Exception:  # missing or undecodable file: the caller shows a placeholder text

@@ -12,11 +12,10 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import background
-from dashboard.common import artifact_file, cached, db_path, fmt_ms, fmt_pct, is_missing, md
+from dashboard.common import artifact_file, artifacts, cached, fmt_ms, fmt_pct, is_missing, md
 from dashboard.widgets import system_label
 from vton_eval.analytics import compare
 from vton_eval.analytics.compare import CaseFilter, ComparePage, CompareSetup, CompareView, TwoRunSummary
-from vton_eval.artifacts import ArtifactStore
 from vton_eval.store import DatabaseBusy, Store, open_store
 
 PAGE_SIZE = 12
@@ -199,7 +198,7 @@ def large_file(relpath: str | None, side: int = 768) -> str | None:
     the browser as it is (any other format is re-encoded on every render)."""
     if not relpath:
         return None
-    store = ArtifactStore(db_path())
+    store = artifacts()
     try:
         path = store.abspath(store.thumbnail(relpath, side))
     except Exception:  # missing or undecodable: the caller says so in text

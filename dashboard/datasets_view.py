@@ -7,9 +7,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard.common import REPO, cached, db_path, md
+from dashboard.common import REPO, artifacts, cached, md
 from vton_eval import launch
-from vton_eval.artifacts import ArtifactStore
 from vton_eval.datasets import Dataset, DatasetError, load_dataset
 
 PAGE_SIZE = 24
@@ -60,7 +59,7 @@ def thumb(path: Path | None) -> str | None:
     if path is None:
         return None
     try:
-        return str(ArtifactStore(db_path()).thumbnail_for(path))
+        return str(artifacts().thumbnail_for(path))
     except Exception:  # an undecodable input has no thumbnail; the gallery says so in text
         return None
 

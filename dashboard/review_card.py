@@ -7,15 +7,13 @@ budget: the missing ones are made in a background thread while the page polls fo
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
 from dashboard import background
-from dashboard.common import artifact_file, database, db_path, fmt_ms, md
+from dashboard.common import artifact_file, artifacts, database, db_path, fmt_ms, md
 from vton_eval import workflows
-from vton_eval.artifacts import ArtifactStore
 from vton_eval.reviews import VERDICTS, ReviewError, clear_verdict, save_verdict
 from vton_eval.zoom import ZoomItem, make_zooms, zoom_path
 
@@ -33,22 +31,22 @@ _NO_ZOOM: set[tuple[str, ZoomItem]] = set()
 
 
 def missing_zooms(cases: list[dict[str, Any]]) -> list[ZoomItem]:
-    store = ArtifactStore(db_path())
+    store = artifacts()
     items = [zoom_item(c) for c in cases]
-    return [i for i in items if i is not None and (str(db_path()), i) not in _NO_ZOOM
+    return [i for i in items if i is not None and (db_path(), i) not in _NO_ZOOM
             and not zoom_path(store, i).exists()]
 
 
 def make_later(items: list[ZoomItem]) -> None:
     """Make these crops in the background (those no other session is making)."""
-    path = Path(db_path())
-    store = ArtifactStore(path)
+    path = db_path()
+    store = artifacts()
 
     def work(keys: list[tuple[str, ZoomItem]]) -> None:
-        make_zooms(path, [item for _, item in keys])
+        make_zooms(store, [item for _, item in keys])
         _NO_ZOOM.update(k for k in keys if not zoom_path(store, k[1]).exists())
 
-    background.start_once("zoomed crops", [(str(path), i) for i in items], work)
+    background.start_once("zoomed crops", [(path, i) for i in items], work)
 
 
 def quick_verdict(run_id: str, pair_id: str, repeat: int, reviewer: str, key: str, reasons: str, note: str) -> None:
@@ -75,11 +73,11 @@ def _zoom_cell(case: dict[str, Any]) -> None:
     if item is None:
         st.text("no output to zoom on")
         return
-    crop = zoom_path(ArtifactStore(db_path()), item)
+    crop = zoom_path(artifacts(), item)
     region = workflows.region_name(case["workflow"])
     if crop.exists():
         st.image(str(crop), caption=f"zoom: {region}", width="stretch")
-    elif (str(db_path()), item) in _NO_ZOOM:
+    elif (db_path(), item) in _NO_ZOOM:
         st.text(f"no zoom on the {region}: the output could not be read")
     else:
         st.text(f"zoom on the {region}: preparing…")

@@ -11,10 +11,9 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard.common import artifact_file, database, db_path, fmt_ms, md
+from dashboard.common import artifact_file, artifacts, database, fmt_ms, md
 from vton_eval import workflows
 from vton_eval.analytics.review import case_detail
-from vton_eval.artifacts import ArtifactStore
 from vton_eval.checks import difference_image
 from vton_eval.images import load_rgb
 from vton_eval.imaging import blend
@@ -35,7 +34,7 @@ def _zoom(relpath: str | None, detail: dict[str, Any]) -> str | None:
         return None
     item = ZoomItem(relpath, detail["base_path"], detail.get("mask_path"), detail["workflow"])
     try:
-        return str(make_zoom(ArtifactStore(db_path()), item))
+        return str(make_zoom(artifacts(), item))
     except Exception:  # a missing or undecodable file: the view says so in text
         return None
 

@@ -1,4 +1,8 @@
-"""Shared fixtures: one real sandbox server per session, real DuckDB files in temp folders, page openers."""
+"""Shared fixtures: one real sandbox server per session, real stores in temp folders, page openers.
+
+A store is a DuckDB file, or a shared store (DuckLake over a real PostgreSQL started for the session,
+data in a temp folder; `tests/helpers/servers.py`): the `db`, `seeded` and `runs` fixtures give each
+test one of each (ids `file` and `lake`), since every behaviour they test must be the same on both."""
 
 from __future__ import annotations
 
@@ -41,38 +45,73 @@ def live_sandbox(sandbox):
             setattr(sandbox.config, field.name, getattr(saved, field.name))
 
 
+STORES = ("file", "lake")
+
+
 @pytest.fixture(scope="session")
-def seeded(tmp_path_factory):
+def postgres():
+    """A PostgreSQL server on a free loopback port for the session (one database per shared store)."""
+    from .helpers.servers import start_postgres
+
+    server = start_postgres()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def moto_s3():
+    """moto's S3 in server mode on a free loopback port for the session."""
+    from .helpers.servers import start_moto
+
+    server = start_moto()
+    yield server
+    server.stop()
+
+
+def make_store(kind: str, folder, request):
+    """A new store of `kind` in `folder`: a DuckDB file, or a shared store with its data there."""
+    from vton_eval.store import Database, open_store
+
+    if kind == "file":
+        return Database(folder / "results.duckdb")
+    return open_store(request.getfixturevalue("postgres").url(folder / "shared"))
+
+
+@pytest.fixture(scope="session", params=STORES)
+def seeded(request, tmp_path_factory):
     """Two runs of the sample dataset: v1 clean, v2 with server errors and silent failures (the person
     image sent back), written as a run through the sandbox writes them (tests/helpers/seed.py).
     Tests only read it."""
-    from vton_eval.store import Database
-
     from .helpers.seed import record_sample_run
 
-    db = Database(tmp_path_factory.mktemp("dash") / "results.duckdb")
+    db = make_store(request.param, tmp_path_factory.mktemp("dash"), request)
     ids = [record_sample_run(db, "v1"), record_sample_run(db, "v2", error_rate=0.3, noop_rate=0.1, seed=11)]
     return db, ids
 
 
-@pytest.fixture(scope="session")
-def runs(tmp_path_factory):
+@pytest.fixture(scope="session", params=STORES)
+def runs(request, tmp_path_factory):
     """Three runs of the sample dataset for Compare: a baseline with some server errors, a candidate with
     other errors and silent failures (the person image sent back, on about half its cases), and a clean
     third; written as runs through the sandbox write them (tests/helpers/seed.py)."""
-    from vton_eval.store import Database
-
     from .helpers.seed import COMPARE_LABELS, record_sample_run
 
-    db = Database(tmp_path_factory.mktemp("compare") / "results.duckdb")
+    db = make_store(request.param, tmp_path_factory.mktemp("compare"), request)
     ids = [record_sample_run(db, label, error_rate=error_rate, noop_rate=noop_rate, seed=seed)
            for label, error_rate, noop_rate, seed in zip(COMPARE_LABELS, (0.2, 0.3, 0.0), (0.0, 0.5, 0.0),
                                                           (4711, 4712, 4713), strict=True)]
     return db, ids
 
 
+@pytest.fixture(params=STORES)
+def db(request, tmp_path):
+    """A new, empty store: a file, then a shared store."""
+    return make_store(request.param, tmp_path, request)
+
+
 @pytest.fixture()
-def db(tmp_path):
+def file_db(tmp_path):
+    """A new DuckDB file (for what only a file has: its lock, its bytes on disk)."""
     from vton_eval.store import Database
 
     return Database(tmp_path / "results.duckdb")
@@ -80,7 +119,8 @@ def db(tmp_path):
 
 @pytest.fixture()
 def open_page(monkeypatch):
-    """`open_page(db_path, page=None)`: the app on that database (VTON_EVAL_DB set for this test only)."""
+    """`open_page(db, page=None)`: the app on that store (a Store, a path or a URL; VTON_EVAL_DB set for this
+    test only)."""
     from .helpers import pages
 
     return functools.partial(pages.open_page, monkeypatch)

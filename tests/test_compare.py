@@ -25,7 +25,6 @@ from vton_eval.analytics.compare import (
     missing_similarities,
     shared_page,
 )
-from vton_eval.artifacts import ArtifactStore
 from vton_eval.checks.compare import similarity
 from vton_eval.preferences import left_run_for, record_preference, win_rates
 from vton_eval.stats import wilson
@@ -228,7 +227,7 @@ def test_similarity_of_outputs_computed_in_the_background(runs, open_compare):
     pair, path_a, path_b = same[0]
     result = case_similarity(db, base, cand, pair)
     assert result["identical"] and result["ssim"] == 1.0
-    store = ArtifactStore(db.path)
+    store = db.artifacts
     measured = similarity(Image.open(store.abspath(path_a)), Image.open(store.abspath(path_b)))
     assert measured["ssim"] == pytest.approx(1.0)
 

@@ -40,17 +40,17 @@ def test_empty_database(tmp_path, open_page):
     db = Database(tmp_path / "empty.duckdb")
     db.ensure()
     for page in (None, "failures"):
-        assert "no runs yet" in texts(open_page(db.path, page))
+        assert "no runs yet" in texts(open_page(db, page))
 
 
 def test_a_locked_database_gets_a_message_not_a_traceback(tmp_path, seeded, open_page):
     db = Database(tmp_path / "locked.duckdb")
     db.ensure()
-    holder = subprocess.Popen([sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(db.path)!r}); "
+    holder = subprocess.Popen([sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({db.location!r}); "
                                "print('locked', flush=True); time.sleep(30)"], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "locked"
-        at = open_page(db.path)
+        at = open_page(db)
         assert any("busy" in w.value for w in at.warning)
         assert at.button(key="retry_busy")
     finally:
@@ -60,7 +60,7 @@ def test_a_locked_database_gets_a_message_not_a_traceback(tmp_path, seeded, open
 
 def test_overview_headline_matches_the_database_and_compares_with_the_previous_run(seeded, open_page):
     db, (v1, v2) = seeded
-    at = open_page(db.path)
+    at = open_page(db)
     assert at.selectbox(key="ov_run").value == v2  # the latest finished run by default
     rates = dict(_sql(db, "SELECT run_id, avg((status = 'error')::INT) FROM results GROUP BY 1"))
     cases = _sql(db, "SELECT count(*) FROM results WHERE run_id = ?", [v2])[0][0]
@@ -83,7 +83,7 @@ def test_overview_headline_matches_the_database_and_compares_with_the_previous_r
 
 def test_overview_charts_show_every_workflow_with_counts_and_a_box_per_workflow(seeded, open_page):
     db, (_, v2) = seeded
-    at = open_page(db.path)
+    at = open_page(db)
     counts = {w: (e, n) for w, e, n in _sql(db, "SELECT workflow, count(*) FILTER (WHERE status = 'error'), "
                                                 "count(*) FROM results WHERE run_id = ? GROUP BY 1", [v2])}
     labels = next(t for t in _spec(at, "errors_chart")["data"] if t.get("mode") == "text")
@@ -126,7 +126,7 @@ def test_a_stopped_or_failed_run_says_so_before_any_number(seeded, tmp_path, ope
     failed = create_run(db, RunSettings(dataset=str(SAMPLE), endpoint="http://127.0.0.1:9", label="unreachable"))
     assert execute_run(db, failed).status == "failed"
     for run_id, status, recorded in ((stopped, "interrupted", run["done"]), (failed, "failed", 0)):
-        at = open_page(db.path)
+        at = open_page(db)
         at.selectbox(key="ov_run").set_value(run_id).run()
         kind = "warning" if status == "interrupted" else "error"
         box = getattr(at, kind)[0]
@@ -140,11 +140,11 @@ def test_a_stopped_or_failed_run_says_so_before_any_number(seeded, tmp_path, ope
             assert _metric(at, "Cases").value == f"{recorded} of 20"
         labels = next(t for t in _spec(at, "errors_chart")["data"] if t.get("mode") == "text")
         assert sorted(labels["x"]) == ["dress", "eyewear", "footwear", "top"]  # planned workflows, even unrecorded
-        fl = open_page(db.path, "failures")
+        fl = open_page(db, "failures")
         fl.selectbox(key="fl_run").set_value(run_id).run()
         assert not fl.success, [s.value for s in fl.success]  # never "No failures" in green for a partial run
         assert any("partial" in t for t in texts(fl).split("\n"))
-        rv = open_page(db.path, "review")
+        rv = open_page(db, "review")
         rv.session_state["reviewer"] = "ann"
         rv.run()
         rv.selectbox(key="rv_run").set_value(run_id).run()
@@ -154,7 +154,7 @@ def test_a_stopped_or_failed_run_says_so_before_any_number(seeded, tmp_path, ope
 
 def test_overview_filters(seeded, open_page):
     db, (v1, v2) = seeded
-    at = open_page(db.path)
+    at = open_page(db)
     at.multiselect(key="ov_labels").set_value(["v1"]).run()
     assert at.selectbox(key="ov_run").value == v1 and len(at.selectbox(key="ov_run").options) == 1
     at.multiselect(key="ov_labels").set_value(["v2"])
@@ -165,7 +165,7 @@ def test_overview_filters(seeded, open_page):
 
 def test_failures_page_groups_causes_and_drills_down(seeded, open_page):
     db, (_, v2) = seeded
-    at = open_page(db.path, "failures")
+    at = open_page(db, "failures")
     kinds = dict(_sql(db, "SELECT error_kind, count(*) FROM results WHERE run_id = ? AND status = 'error' "
                           "GROUP BY 1", [v2]))
     assert {m.label: m.value for m in at.metric}["Failed cases"] == str(sum(kinds.values()))

@@ -34,7 +34,7 @@ def test_the_demo_records_a_blessed_baseline_and_a_regressed_candidate_every_pag
     assert any(c.name == "error_rate" for c in result.regressions)
 
     # Overview: the candidate by default, with changes against the baseline and a trend of two runs.
-    at = open_page(db.path)
+    at = open_page(db)
     assert at.selectbox(key="ov_run").value == candidate
     assert _metric(at, "Error rate").delta.startswith("+") and _metric(at, "p95 latency").delta.startswith("+")
     trend = _spec(at, "trend_chart")

@@ -10,7 +10,6 @@ import datetime as dt
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -35,7 +34,6 @@ from vton_eval.gate import (
 )
 from vton_eval.gate.text import md_escape
 from vton_eval.stats import bootstrap_quantile_ratio, bootstrap_quantiles, newcombe_difference, wilson
-from vton_eval.store import Database
 
 from .helpers.paths import REPO
 from .helpers.suites import ENDPOINT, T0, seed_run, suite
@@ -44,11 +42,6 @@ from .helpers.suites import png as _png
 
 def _crit(result, workflow: str, name: str):
     return next(w for w in result.workflows if w.workflow == workflow).criterion(name)
-
-
-@pytest.fixture()
-def db(tmp_path: Path) -> Database:
-    return Database(tmp_path / "results.duckdb")
 
 
 # --- statistics -----------------------------------------------------------------------------------
@@ -277,7 +270,7 @@ def test_cli_bless_gate_and_exit_codes(db, tmp_path):
              created=T0 + dt.timedelta(days=2))
     seed_run(db, "open", suite(20), status="running")
     runner = CliRunner()
-    args = ["--db", str(db.path)]
+    args = ["--db", db.location]
     out = runner.invoke(main, ["gate", "--candidate", "good", *args])
     assert out.exit_code == 2 and "no blessed baseline" in out.output
     out = runner.invoke(main, ["bless", "open", *args])
@@ -305,6 +298,6 @@ def test_python_dash_m_gate_in_a_subprocess(db):
     seed_run(db, "base", suite(12))
     seed_run(db, "cand", suite(12))
     proc = subprocess.run([sys.executable, "-m", "vton_eval", "gate", "--candidate", "cand", "--baseline", "base",
-                           "--db", str(db.path)], capture_output=True, text=True, cwd=REPO, timeout=120)
+                           "--db", db.location], capture_output=True, text=True, cwd=REPO, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "GATE PASS" in proc.stdout and "error_rate" in proc.stdout

@@ -19,7 +19,6 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from vton_eval.artifacts import ArtifactStore
 from vton_eval.cli import main
 from vton_eval.datasets import Dataset, load_dataset
 from vton_eval.runner.plan import select_pairs
@@ -58,7 +57,7 @@ def record(db_path: Path, ds: Dataset, shard: tuple[int, int] | None, *, label: 
     """Record a run of `ds` (one shard of it, or all) as the runner would: inputs and outputs in the
     artifact store, one result per case (the second one an error), a check row and a review per shard."""
     db = Database(db_path)
-    store = ArtifactStore(db.path)
+    store = db.artifacts
     k, n = shard or (0, 0)
     run_id = run_id or f"2026030{k}-090000-{k:04x}"
     pairs = select_pairs(ds, shard=shard)

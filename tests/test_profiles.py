@@ -10,7 +10,6 @@ import pytest
 from PIL import Image
 
 from vton_eval import workflows
-from vton_eval.artifacts import ArtifactStore
 from vton_eval.runner import RunSettings, create_run, execute_run
 from vton_eval.runner.create import RunError
 from vton_eval.sandbox import SandboxConfig, start_sandbox
@@ -101,7 +100,7 @@ def test_a_run_per_built_in_profile_against_its_sandbox_signature(name, db):
     rows = {r["pair_id"]: r for r in _rows(db, "SELECT r.*, c.sent_note FROM results r JOIN cases c USING "
                                                "(run_id, pair_id) WHERE r.run_id = ?", [run_id])}
     assert set(rows) == set(PAIRS)
-    store = ArtifactStore(db.path)
+    store = db.artifacts
     sent = 0
     for pair_id, row in rows.items():
         workflow = row["workflow"]

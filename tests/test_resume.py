@@ -15,7 +15,6 @@ import textwrap
 import threading
 import time
 
-from vton_eval.artifacts import ArtifactStore
 from vton_eval.records import Recorded, ResultRow, from_row
 from vton_eval.runner import RunSettings, create_run, execute_run
 from vton_eval.runner.journal import RECEIVED, Journal, journal_path
@@ -38,7 +37,7 @@ def _count(db: Database, run_id: str | None = None) -> int:
 def _start(db: Database, url: str, *extra: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "vton_eval", "run", "--dataset", str(SAMPLE), "--endpoint", url, "--concurrency", "2",
-         "--db", str(db.path), *extra],
+         "--db", db.location, *extra],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -58,13 +57,13 @@ def _received(db: Database) -> dict[str, str | None]:
     except NoDatabase:
         return {}
     journalled = {e.recorded.result.pair_id: e.recorded.result.output_sha256 for e in
-                  Journal(journal_path(ArtifactStore(db.path).root, row[0])).read()}
+                  Journal(journal_path(db.artifacts.root, row[0])).read()}
     return {**journalled, **stored}
 
 
 def _case_keys(db: Database, run_id: str) -> dict[tuple[str, str, str], str]:
     """(base sha, product sha, workflow) -> pair id: how the server's call log names a case."""
-    store = ArtifactStore(db.path)
+    store = db.artifacts
     with db.connect(read_only=True) as con:
         rows = con.execute("SELECT pair_id, workflow, base_path, product_path FROM cases WHERE run_id = ?",
                            [run_id]).fetchall()
@@ -89,7 +88,7 @@ def test_kill_9_then_resume_loses_nothing_and_repeats_nothing(db, live_sandbox):
     assert len(received) == 6
 
     resumed_at = time.time()
-    proc = subprocess.run([sys.executable, "-m", "vton_eval", "resume", run_id[:15], "--db", str(db.path)],
+    proc = subprocess.run([sys.executable, "-m", "vton_eval", "resume", run_id[:15], "--db", db.location],
                           cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     with db.connect(read_only=True) as con:
@@ -126,7 +125,7 @@ def test_a_journal_left_unchecked_by_a_crash_is_checked_on_resume(db, live_sandb
     assert report.status == "finished"
     raw = from_row(ResultRow, {**record, "status": "ok", "error_kind": None, "error_message": None, "flags": None,
                               "checks": None})
-    Journal(journal_path(ArtifactStore(db.path).root, run_id)).append(RECEIVED, Recorded(raw))
+    Journal(journal_path(db.artifacts.root, run_id)).append(RECEIVED, Recorded(raw))
     calls = live_sandbox.stats["calls"]
     assert execute_run(db, run_id).status == "finished"
     assert live_sandbox.stats["calls"] == calls  # recovered from the journal, not sent again
@@ -150,7 +149,7 @@ def test_ctrl_c_marks_the_run_interrupted_and_exits_cleanly(db, live_sandbox):
         run_id, status = con.execute("SELECT run_id, status FROM runs").fetchone()
     assert status == "interrupted"
     assert _count(db, run_id) == 2  # the held calls were cut short: not results
-    assert not journal_path(ArtifactStore(db.path).root, run_id).exists()  # everything reached the database
+    assert not journal_path(db.artifacts.root, run_id).exists()  # everything reached the database
 
 
 def test_sigterm_cancels(db, live_sandbox):
@@ -176,7 +175,7 @@ def test_a_ctrl_c_that_comes_while_the_program_starts_is_not_lost(db, live_sandb
         main(sys.argv[1:])
     """)
     proc = subprocess.run([sys.executable, "-c", code, "run", "--dataset", str(SAMPLE), "--endpoint",
-                           live_sandbox.url, "--db", str(db.path)], cwd=REPO, capture_output=True, text=True,
+                           live_sandbox.url, "--db", db.location], cwd=REPO, capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 130, proc.stderr
     assert "interrupted before the run started" in proc.stderr and "Traceback" not in proc.stderr
@@ -185,9 +184,9 @@ def test_a_ctrl_c_that_comes_while_the_program_starts_is_not_lost(db, live_sandb
 
 READER = textwrap.dedent("""
     import sys, time, json
-    from vton_eval.store import Database, NoDatabase
+    from vton_eval.store import NoDatabase, open_store
     from vton_eval.store.runs import list_runs
-    db = Database(sys.argv[1], busy_timeout_s=10)
+    db = open_store(sys.argv[1], busy_timeout_s=10)
     target, errors, reads, last = int(sys.argv[2]), [], 0, -1
     deadline = time.time() + 300
     while time.time() < deadline and last < target:
@@ -214,7 +213,7 @@ def test_a_reader_polling_throughout_a_run_breaks_nothing(db, live_sandbox):
     so the reads overlap the writes whatever the machine's load."""
     live_sandbox.config.latency = 0.05
     db.ensure()
-    reader = subprocess.Popen([sys.executable, "-c", READER, str(db.path), "60"], cwd=REPO,
+    reader = subprocess.Popen([sys.executable, "-c", READER, db.location, "60"], cwd=REPO,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines: list[dict] = []
     threading.Thread(target=lambda: lines.extend(json.loads(line) for line in reader.stdout), daemon=True).start()

@@ -34,7 +34,7 @@ def _reviews(db, run_id):
 def _signed_in(open_page, db, name: str = "ann") -> object:
     """The Review page after typing a name and clicking Start, without pressing Enter in between: the
     name box and the button are one form, so the click sends what was typed."""
-    at = open_page(db.path, "review")
+    at = open_page(db, "review")
     at.text_input(key="rv_reviewer_input").set_value(name)  # typed, not committed (no .run())
     at.button(key="FormSubmitter:rv_reviewer_form-Start reviewing").click().run()
     assert not at.exception
@@ -196,7 +196,6 @@ def test_a_quick_verdict_does_not_move_the_cards(reviewed_run, open_page):
 
 def test_zoomed_crops_of_the_workflows_region_beside_each_output(reviewed_run, open_page):
     from dashboard import background
-    from vton_eval.artifacts import ArtifactStore
     from vton_eval.zoom import ZoomItem, region_fractions, zoom_path
 
     db, run_id = reviewed_run
@@ -206,7 +205,7 @@ def test_zoomed_crops_of_the_workflows_region_beside_each_output(reviewed_run, o
     with db.connect(read_only=True) as con:
         shown = con.execute("""SELECT r.pair_id, r.workflow, r.output_path, c.base_path, c.mask_path FROM results r
                                JOIN cases c USING (run_id, pair_id) WHERE r.run_id = ?""", [run_id]).fetchall()
-    store = ArtifactStore(db.path)
+    store = db.artifacts
     captions = [c for img in at.image for c in img.captions]
     with_output = [row for row in shown if row[2]]
     assert sum(1 for c in captions if c.startswith("zoom: ")) == min(24, len(with_output))

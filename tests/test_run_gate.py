@@ -12,14 +12,14 @@ from .helpers.paths import REPO, SAMPLE
 
 def _run(db, url, *extra):
     return subprocess.run([sys.executable, "-m", "vton_eval", "run", "--dataset", str(SAMPLE), "--endpoint", url,
-                           "--retries", "0", "--db", str(db), *extra],
+                           "--retries", "0", "--db", db, *extra],
                           cwd=REPO, capture_output=True, text=True, timeout=180)
 
 
-def test_run_then_gate_in_one_command(tmp_path, live_sandbox):
-    db = tmp_path / "results.duckdb"
+def test_run_then_gate_in_one_command(tmp_path, live_sandbox, db):
+    db = db.location
     assert _run(db, live_sandbox.url, "--label", "v1").returncode == 0
-    blessed = subprocess.run([sys.executable, "-m", "vton_eval", "bless", "latest", "--db", str(db)],
+    blessed = subprocess.run([sys.executable, "-m", "vton_eval", "bless", "latest", "--db", db],
                              cwd=REPO, capture_output=True, text=True, timeout=60)
     assert blessed.returncode == 0, blessed.stderr
 

@@ -10,7 +10,6 @@ import sys
 import pytest
 from PIL import Image
 
-from vton_eval.artifacts import ArtifactStore
 from vton_eval.datasets import load_dataset
 from vton_eval.runner import RunError, RunSettings, create_run, execute_run
 from vton_eval.samples import inappropriate_product
@@ -40,10 +39,10 @@ def test_a_run_records_every_case_with_artifacts_thumbnails_and_checks(db, live_
     rows = _rows(db, "SELECT * FROM results WHERE run_id = ?", [run_id])
     assert len(rows) == 2 * len(ds.pairs) == report.progress.done
     assert {r["status"] for r in rows} == {"ok"}, [r["error_message"] for r in rows if r["status"] != "ok"]
-    store = ArtifactStore(db.path)
+    store = db.artifacts
     for r in rows:
         out = store.abspath(r["output_path"])
-        assert out.exists() and out.is_relative_to(db.path.parent / "results.artifacts")
+        assert out.exists() and out.is_relative_to(db.artifacts.root)
         assert Image.open(out).size == (r["output_width"], r["output_height"])
         assert store.abspath(store.thumbnail(r["output_path"])).exists()
         assert json.loads(r["checks"])["noop"] is not None
@@ -181,7 +180,7 @@ def test_checks_command_recomputes_with_new_thresholds(db, live_sandbox):
     n_checks = _rows(db, "SELECT count(*) AS n FROM checks WHERE run_id = ?", [run_id])[0]["n"]
     lenient = json.dumps({"noop.min_changed_share": 0, "noop.min_region_changed": 0})
     proc = subprocess.run([sys.executable, "-m", "vton_eval", "checks", run_id, "--thresholds", lenient,
-                           "--db", str(db.path)], capture_output=True, text=True, cwd=REPO, timeout=120)
+                           "--db", db.location], capture_output=True, text=True, cwd=REPO, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "before: silent_failure 5" in proc.stdout and "after:  ok 5" in proc.stdout
     rows = _rows(db, "SELECT status, flags FROM results WHERE run_id = ?", [run_id])
@@ -194,7 +193,7 @@ def test_checks_command_recomputes_with_new_thresholds(db, live_sandbox):
     rates = flag_rates(db, run_id)
     assert rates.iloc[0]["flag_rate"] == 1.0 and rates.iloc[0]["silent_failure_rate"] == 0.0
     proc = subprocess.run([sys.executable, "-m", "vton_eval", "checks", run_id, "--thresholds", '{"nope": 1}',
-                           "--db", str(db.path)], capture_output=True, text=True, cwd=REPO, timeout=60)
+                           "--db", db.location], capture_output=True, text=True, cwd=REPO, timeout=60)
     assert proc.returncode == 1 and "nope" in proc.stderr and "Traceback" not in proc.stderr
 
 

@@ -24,7 +24,7 @@ from .helpers.wait import wait_until
 
 def test_runs_page_lists_runs_and_refuses_bad_settings(seeded, sandbox, open_page):
     db, (v1, v2) = seeded
-    at = open_page(db.path, "runs")
+    at = open_page(db, "runs")
     frame = at.dataframe[0].value
     assert set(frame["run"]) == {v1, v2} and set(frame["label"]) == {"v1", "v2"}
     at.number_input(key="launch_concurrency").set_value(0).run()
@@ -45,7 +45,7 @@ def test_runs_page_lists_runs_and_refuses_bad_settings(seeded, sandbox, open_pag
 
 def test_launch_a_run_from_the_page_then_cancel_and_resume(seeded, sandbox, tmp_path, open_page):
     db = Database(tmp_path / "launch.duckdb")
-    at = open_page(db.path, "runs")
+    at = open_page(db, "runs")
     at.selectbox(key="launch_endpoint").set_value("Other URL or Space…").run()
     at.text_input(key="launch_endpoint_text").set_value(sandbox.url).run()
     at.radio(key="launch_mode").set_value("Pick pairs by hand").run()
@@ -91,7 +91,7 @@ def test_launch_a_run_from_the_page_then_cancel_and_resume(seeded, sandbox, tmp_
 
 def action_on(open_page, db: Database, run_id: str, button: str):
     """The Runs page's action button for a run, on a freshly opened page (None when not offered)."""
-    at = open_page(db.path, "runs")
+    at = open_page(db, "runs")
     at.selectbox(key="runs_action_run").set_value(run_id).run()
     found = [b for b in at.button if b.key == button]
     return found[0] if found else None
@@ -104,7 +104,7 @@ def runs_table(at: AppTest):
 
 def test_the_runs_table_shows_progress_once_and_fits_a_1400_px_window(seeded, open_page):
     db, (v1, _) = seeded
-    at = open_page(db.path, "runs")
+    at = open_page(db, "runs")
     table = next(f for f in at.dataframe if "recorded" in f.value.columns)
     config = json.loads(table.proto.columns)
     shown = [c for c in table.value.columns if c in config]
@@ -118,7 +118,7 @@ def test_the_runs_table_shows_progress_once_and_fits_a_1400_px_window(seeded, op
 
 def test_try_one_pair_from_the_dataset_and_from_uploads(sandbox, tmp_path, open_page):
     db = Database(tmp_path / "try.duckdb")
-    at = open_page(db.path, "runs")
+    at = open_page(db, "runs")
     at.selectbox(key="try_endpoint").set_value("Other URL or Space…").run()
     at.text_input(key="try_endpoint_text").set_value(sandbox.url).run()
     at.selectbox(key="try_ds_pair").set_value("eyewear-01").run()
@@ -147,7 +147,7 @@ def test_a_try_is_a_try_listed_apart_and_never_the_default_the_trend_or_latest(s
     db = Database(tmp_path / "tries.duckdb")
     # The two suite runs are data to pick from (tests/helpers/seed.py); the try is a real call from the page.
     suites = [record_sample_run(db, label, endpoint=sandbox.url) for label in ("suite-1", "suite-2")]
-    at = open_page(db.path, "runs")
+    at = open_page(db, "runs")
     at.selectbox(key="try_endpoint").set_value("Other URL or Space…").run()
     at.text_input(key="try_endpoint_text").set_value(sandbox.url).run()
     at.selectbox(key="try_ds_pair").set_value("top-02").run()
@@ -159,30 +159,30 @@ def test_a_try_is_a_try_listed_apart_and_never_the_default_the_trend_or_latest(s
     assert tries["run"].tolist() == [tried["run_id"]] and tries["pair"].tolist() == ["top-02"]
     assert tried["run_id"] not in runs_table(at).index
     # Out of every picker and default, of the trend and of "previous comparable run".
-    ov = open_page(db.path)
+    ov = open_page(db)
     assert ov.selectbox(key="ov_run").value == suites[1]
     assert not mentions(ov.selectbox(key="ov_run").options, tried["run_id"])
     assert suites[0] in texts(ov)  # compared with suite-1, not with the try
     trend = _spec(ov, "trend_chart")
     assert {i for t in trend["data"] for i, *_ in t["customdata"]} == set(suites)
-    fl = open_page(db.path, "failures")
+    fl = open_page(db, "failures")
     assert mentions(fl.selectbox(key="fl_run").options, suites[0])
     assert not mentions(fl.selectbox(key="fl_run").options, tried["run_id"])
-    rv = open_page(db.path, "review")
+    rv = open_page(db, "review")
     rv.session_state["reviewer"] = "tester"
     rv.run()
     assert rv.selectbox(key="rv_run").value == suites[1]
     assert not mentions(rv.selectbox(key="rv_run").options, tried["run_id"])
-    cmp = open_page(db.path, "compare")
+    cmp = open_page(db, "compare")
     assert cmp.selectbox(key="cmp_base").value == suites[0]
     assert not mentions(cmp.selectbox(key="cmp_base").options, tried["run_id"])
     others = cmp.multiselect(key=f"cmp_others_{suites[0]}").options
     assert mentions(others, suites[1]) and not mentions(others, tried["run_id"])
     # `latest` in the gate and in bless: the latest finished suite run, not the newer try.
-    cli = subprocess.run([sys.executable, "-m", "vton_eval", "bless", "latest", "--db", str(db.path)],
+    cli = subprocess.run([sys.executable, "-m", "vton_eval", "bless", "latest", "--db", db.location],
                          capture_output=True, text=True, cwd=REPO, timeout=120)
     assert cli.returncode == 0 and suites[1] in cli.stdout, cli.stderr
-    listed = subprocess.run([sys.executable, "-m", "vton_eval", "runs", "--kind", "try", "--db", str(db.path)],
+    listed = subprocess.run([sys.executable, "-m", "vton_eval", "runs", "--kind", "try", "--db", db.location],
                             capture_output=True, text=True, cwd=REPO, timeout=120)
     assert tried["run_id"] in listed.stdout and suites[0] not in listed.stdout
 
@@ -195,7 +195,7 @@ def mentions(options: list[str], run_id: str) -> bool:
 @pytest.mark.parametrize("width", ["30", "80", "100", "250"])
 def test_vton_eval_runs_prints_whole_run_ids_at_any_width(seeded, width):
     db, ids = seeded
-    listed = subprocess.run([sys.executable, "-m", "vton_eval", "runs", "--db", str(db.path)], capture_output=True,
+    listed = subprocess.run([sys.executable, "-m", "vton_eval", "runs", "--db", db.location], capture_output=True,
                             text=True, cwd=REPO, timeout=120, env={**os.environ, "COLUMNS": width})
     assert listed.returncode == 0, listed.stderr
     for run_id in ids:

@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from vton_eval.secrets import redact
 from vton_eval.services import check_endpoint_text
+from vton_eval.store.reads import reading
 
 from .helpers.paths import REPO, SAMPLE
 
@@ -28,23 +29,31 @@ def test_credentials_in_an_endpoint_url_are_refused():
         check_endpoint_text(f"https://user:{TOKEN}@example.hf.space")
 
 
-def test_a_run_with_a_token_leaves_no_trace_of_it(tmp_path, live_sandbox):
+def test_a_run_with_a_token_leaves_no_trace_of_it(tmp_path, live_sandbox, db):
     live_sandbox.config.error_rate = 0.5
     live_sandbox.config.seed = 2
-    db = tmp_path / "results.duckdb"
-    env = {**os.environ, "HF_TOKEN": TOKEN}
+    # A shared store keeps this machine's journal in a cache folder: keep it where the test looks.
+    env = {**os.environ, "HF_TOKEN": TOKEN, "VTON_EVAL_CACHE": str(tmp_path / "cache")}
     proc = subprocess.run([sys.executable, "-m", "vton_eval", "run", "--dataset", str(SAMPLE), "--endpoint",
-                           live_sandbox.url, "--workflows", "top", "--retries", "0", "--db", str(db)],
+                           live_sandbox.url, "--workflows", "top", "--retries", "0", "--db", db.location],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     dead = subprocess.run([sys.executable, "-m", "vton_eval", "run", "--dataset", str(SAMPLE), "--endpoint",
-                           "http://127.0.0.1:9", "--workflows", "top", "--db", str(db)],
+                           "http://127.0.0.1:9", "--workflows", "top", "--db", db.location],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert dead.returncode == 1 and "cannot connect" in dead.stderr
-    files = [db, *(tmp_path / "results.artifacts").rglob("*")]
+    # Every file of the store (a database file, or a shared store's data path), its artifacts and the cache.
+    files = [path for path in tmp_path.rglob("*") if path.is_file()]
+    assert any("objects" in path.parts for path in files)  # the images are among them
     for path in files:
-        if path.is_file():
-            assert TOKEN.encode() not in path.read_bytes(), path
+        assert TOKEN.encode() not in path.read_bytes(), path
+    # A shared store's rows may sit in PostgreSQL rather than in files: read every table back.
+    with reading(db) as read:
+        tables = [r["table_name"] for r in read.rows(
+            "SELECT table_name FROM information_schema.tables WHERE table_catalog = current_database()")]
+        assert "results" in tables
+        for table in tables:
+            assert TOKEN not in read.frame(f'SELECT * FROM "{table}"').to_csv()
     for stream in (proc.stdout, proc.stderr, dead.stdout, dead.stderr):
         assert TOKEN not in stream
 

@@ -55,7 +55,7 @@ def test_a_registered_workflow_flows_through_planning_a_run_checks_overview_and_
         assert checked == 5  # judged by the check worker, a process that learnt the workflow from its jobs
         assert statuses.get("ok") == 10  # the sandbox placed the product where the entry says: clean outputs
 
-        monkeypatch.setenv("VTON_EVAL_DB", str(db.path))
+        monkeypatch.setenv("VTON_EVAL_DB", db.location)
         at = AppTest.from_file(str(REPO / "dashboard" / "app.py"), default_timeout=60)
         at.run()
         assert not at.exception, [e.value for e in at.exception]

@@ -18,6 +18,9 @@ _UNDERSCORE = r"(?:_|%5[fF]|&#0*95;|&#[xX]0*5[fF];|\\u005[fF])"
 _TOKEN_SHAPE = re.compile(r"hf" + _UNDERSCORE + r"[A-Za-z0-9]{8,}")
 _BEARER = re.compile(r"(Bearer(?:\s|%20|\+)+)[A-Za-z0-9._~+/=%\-]+", re.I)
 _compiled: dict[str, list[re.Pattern[str]]] = {}
+# A shared store's secrets: never in a URL we keep, but a library's error text may still echo them.
+STORE_SECRET_ENVS = ("PGPASSWORD", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+_PASSWORD_FIELD = re.compile(r"(password\s*=\s*)('[^']*'|\S+)", re.I)
 
 
 def get_token() -> str | None:
@@ -68,6 +71,11 @@ def redact(text: str | None) -> str | None:
     if token and len(token) >= 4:
         for pattern in _patterns(token):
             text = pattern.sub("***", text)
+    for name in STORE_SECRET_ENVS:
+        secret = os.environ.get(name, "")
+        if len(secret) >= 4:
+            text = text.replace(secret, "***")
+    text = _PASSWORD_FIELD.sub(r"\1***", text)
     text = _BEARER.sub(r"\1***", text)
     return _TOKEN_SHAPE.sub("hf_***", text)
 

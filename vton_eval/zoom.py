@@ -75,12 +75,13 @@ def make_zoom(store: ArtifactStore, item: ZoomItem) -> Path:
                         max(int(fy0 * h) + 1, round(fy1 * h))))
     # Never enlarged here: the browser scales it up as well, and the file stays small.
     write_thumbnail(crop, target, ZOOM_SIDE)
+    store.publish(target)  # a shared store on S3 keeps the crop too
     return target
 
 
-def make_zooms(db_path: Path, items: list[ZoomItem]) -> int:
+def make_zooms(store: ArtifactStore | Path, items: list[ZoomItem]) -> int:
     """Make the crops of these items that are missing; a bad file is skipped. Returns how many were made."""
-    store = ArtifactStore(db_path)
+    store = store if isinstance(store, ArtifactStore) else ArtifactStore(store)
     made = 0
     try:  # recorded workflows a service offered that this process has not met: their generic entries
         workflows.ensure_known({item.workflow for item in items})

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,9 +17,14 @@ from streamlit.testing.v1 import AppTest
 from .paths import APP
 
 
-def open_page(monkeypatch: pytest.MonkeyPatch, db_path: Path | str, page: str | None = None) -> AppTest:
-    """The app on `db_path`, on its first page or on `pages/<page>.py`, after one run without exceptions."""
-    monkeypatch.setenv("VTON_EVAL_DB", str(db_path))
+def location(db: Any) -> str:
+    """What `--db` / VTON_EVAL_DB says for a store (a Store, a file path or a store URL)."""
+    return db.location if hasattr(db, "location") else str(db)
+
+
+def open_page(monkeypatch: pytest.MonkeyPatch, db: Any, page: str | None = None) -> AppTest:
+    """The app on `db`, on its first page or on `pages/<page>.py`, after one run without exceptions."""
+    monkeypatch.setenv("VTON_EVAL_DB", location(db))
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
     if page:
@@ -32,7 +36,7 @@ def open_page(monkeypatch: pytest.MonkeyPatch, db_path: Path | str, page: str | 
 
 def open_compare(monkeypatch: pytest.MonkeyPatch, db: Any, state: dict | None = None) -> AppTest:
     """The Compare page on `db` (a Database), with `state` put in the session before it first renders."""
-    monkeypatch.setenv("VTON_EVAL_DB", str(db.path))
+    monkeypatch.setenv("VTON_EVAL_DB", location(db))
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
     for key, value in (state or {}).items():

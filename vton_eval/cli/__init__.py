@@ -28,7 +28,9 @@ class _Cli(click.Group):
             import duckdb
 
             if isinstance(exc, duckdb.Error):  # our store turns known failures into clear errors; the rest:
-                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                from vton_eval.secrets import redact
+
+                first = (redact(str(exc)).strip().splitlines() or [type(exc).__name__])[0]
                 raise click.ClickException(plain(f"database error: {first}")) from None
             raise
 
@@ -48,9 +50,18 @@ def main(ctx: click.Context) -> None:
 
 
 def _register() -> None:
-    from vton_eval.cli import checks_cmd, dashboard_cmd, datasets_cmd, endpoints_cmd, gate_cmd, run_cmd, sandbox_cmd
+    from vton_eval.cli import (
+        checks_cmd,
+        dashboard_cmd,
+        datasets_cmd,
+        endpoints_cmd,
+        gate_cmd,
+        run_cmd,
+        sandbox_cmd,
+        store_cmd,
+    )
 
-    for module in (run_cmd, checks_cmd, datasets_cmd, endpoints_cmd, sandbox_cmd, dashboard_cmd, gate_cmd):
+    for module in (run_cmd, checks_cmd, datasets_cmd, endpoints_cmd, sandbox_cmd, dashboard_cmd, gate_cmd, store_cmd):
         for command in module.COMMANDS:
             main.add_command(command)
 

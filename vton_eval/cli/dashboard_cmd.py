@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from vton_eval.store import Store, open_store, resolve_db_path
+from vton_eval.store import Store, open_store, resolve_location
 
 
 def _app_path() -> Path:
@@ -22,7 +22,7 @@ def _app_path() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "app.py"
 
 
-def start_dashboard(db_path: Path, port: int, host: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+def start_dashboard(db_path: Path | str, port: int, host: str, env: dict[str, str] | None = None) -> subprocess.Popen:
     app = _app_path()
     command = [
         sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port), "--server.address", host,
@@ -55,12 +55,12 @@ def _wait(proc: subprocess.Popen) -> int:
 
 @click.command("dashboard")
 @click.option("--db", "db_path", default=None, metavar="PATH",
-              help="Database (default: $VTON_EVAL_DB or ./results.duckdb).")
+              help="Database file or shared store URL (default: $VTON_EVAL_DB or ./results.duckdb).")
 @click.option("--port", default=8501, show_default=True, type=int)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (loopback by default).")
 def dashboard_command(db_path: str | None, port: int, host: str) -> None:
     """Open the dashboard on a database."""
-    path = resolve_db_path(db_path)
+    path = resolve_location(db_path)
     click.echo(f"dashboard for {path} at http://{host}:{port}")
     sys.exit(_wait(start_dashboard(path, port, host)))
 
@@ -84,7 +84,7 @@ def demo_command(db_path: str | None, port: int, sandbox_port: int, no_dashboard
     from vton_eval.sandbox import SandboxConfig, start_sandbox
     from vton_eval.sandbox.app import free_port, port_available
 
-    path = resolve_db_path(db_path)
+    path = resolve_location(db_path)
     db = open_store(path)
     if not no_dashboard and not port_available(port):
         raise click.ClickException(f"port {port} is taken: choose another dashboard port, e.g. make demo PORT=8502 "

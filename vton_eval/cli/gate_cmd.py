@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 # `vton-eval run` imports this module for its --gate options and should start fast.
 
 db_option = click.option("--db", "db_path", default=None, metavar="PATH",
-                         help="Database file (default: $VTON_EVAL_DB or ./results.duckdb).")
+                         help="Database file or shared store URL (default: $VTON_EVAL_DB or ./results.duckdb).")
 
 _GATE_OPTIONS = [
     click.option("--baseline", default="blessed", show_default=True, metavar="RUN_ID|blessed",
@@ -198,7 +198,8 @@ def baselines_command(as_json: bool, db_path: str | None) -> None:
 
 @click.command("merge")
 @click.argument("sources", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
-@click.option("--into", required=True, type=click.Path(dir_okay=False), help="Target database (created if needed).")
+@click.option("--into", required=True, type=click.Path(dir_okay=False),
+              help="Target database file, or shared store URL (created if needed).")
 @click.option("--allow-partial", is_flag=True,
               help="Merge a suite with missing or unfinished shards anyway (the run is marked interrupted).")
 def merge_command(sources: tuple[str, ...], into: str, allow_partial: bool) -> None:

@@ -24,14 +24,14 @@ from vton_eval.runner.create import RunStopped
 from vton_eval.runner.plan import parse_list
 from vton_eval.runner.settings import DEFAULT_PATIENCE_S, parse_duration
 from vton_eval.services.profiles import BUILT_IN, DEFAULT_PROFILE
-from vton_eval.store import DatabaseBusy, Store, open_store, resolve_db_path
+from vton_eval.store import DatabaseBusy, Store, open_store, resolve_location
 from vton_eval.store.runs import get_run, list_runs, process_alive, resolve_run_id
 from vton_eval.store.summary import run_summary
 
 EXIT_BY_STATUS = {"finished": 0, "interrupted": 130, "cancelled": 3, "failed": 1}
 
 db_option = click.option("--db", "db_path", default=None, metavar="PATH",
-                         help="Database file (default: $VTON_EVAL_DB or ./results.duckdb).")
+                         help="Database file or shared store URL (default: $VTON_EVAL_DB or ./results.duckdb).")
 
 
 def load_json_option(text: str | None) -> dict | None:
@@ -127,7 +127,7 @@ def print_report(db: Store, report: RunReport, console: Console) -> None:
     if report.message:
         console.print(f"  {safe(report.message)}")
     if report.status in ("interrupted", "cancelled", "failed"):
-        where = "" if db.location == str(resolve_db_path()) else f" --db {db.location}"
+        where = "" if db.location == resolve_location() else f" --db {db.location}"
         console.print(f"  finish it with: vton-eval resume {report.run_id}{where}")
     console.print(f"  results in {safe(db.location)}")
 

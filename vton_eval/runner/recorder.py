@@ -120,7 +120,7 @@ class Recorder:
                 # Thumbnails are made here, off the request path, so grids never decode full images
                 # (the check worker has usually made them already; then this only sees the file).
                 try:
-                    self.artifacts.thumbnail(output)
+                    self.artifacts.thumbnail(output, publish=True)  # on S3: uploaded once
                 except Exception:  # a bad output has no thumbnail; the grid shows its error instead
                     pass
                 self._thumbnailed.add(output)

@@ -139,7 +139,7 @@ def execute_run(
     if run is None:
         raise RunError(f"no run {run_id} in {db.location}")
     if (run["status"] == "running" and run.get("pid") != os.getpid()
-            and process_alive(run.get("pid"), run.get("host"))):
+            and process_alive(run.get("pid"), run.get("host")) is not False):  # None: another machine's live run
         raise RunError(f"run {run_id} is still running (process {run['pid']} on {run['host']})")
     settings = RunSettings.from_json(run["settings"])
     try:

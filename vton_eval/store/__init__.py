@@ -1,6 +1,7 @@
 """The store: where results live, and the only door to them (see `store.base` for the interface).
 
-`open_store(location)` gives the store a `--db` value names; today a DuckDB file (`Database`).
+`open_store(location)` gives the store a `--db` value names: a DuckDB file (`Database`, the default) or
+a shared store URL, `ducklake+postgresql://USER@HOST:PORT/DBNAME?data_path=...` (`store.lake.Lake`).
 Writes: `store.write(work)` with the functions of `store.writes` (runs' results), `store.runs`,
 `store.judgements`, `store.baselines`, `store.similarity`; `store.merge` and `store.export` move
 whole runs in and out. Reads: `store.reads.reading(store)`.
@@ -17,12 +18,18 @@ from vton_eval.store.db import (
     NoDatabase,
     resolve_db_path,
 )
+from vton_eval.store.location import StoreUrlError, is_store_url, resolve_location
 
 
 def open_store(location: str | os.PathLike[str] | None = None, busy_timeout_s: float = 15.0) -> Store:
-    """The store at `location` (a path; None: $VTON_EVAL_DB or ./results.duckdb)."""
-    return Database(location, busy_timeout_s=busy_timeout_s)
+    """The store at `location` (a path or a store URL; None: $VTON_EVAL_DB or ./results.duckdb)."""
+    chosen = resolve_location(location)
+    if is_store_url(chosen):
+        from vton_eval.store.lake import Lake  # loads DuckDB's extensions only when a shared store is used
+
+        return Lake(chosen, busy_timeout_s=busy_timeout_s)
+    return Database(chosen, busy_timeout_s=busy_timeout_s)
 
 
-__all__ = ["Database", "DatabaseBusy", "DatabaseDamaged", "DatabaseUnusable", "NoDatabase", "Store", "Writer",
-           "open_store", "resolve_db_path"]
+__all__ = ["Database", "DatabaseBusy", "DatabaseDamaged", "DatabaseUnusable", "NoDatabase", "Store", "StoreUrlError",
+           "Writer", "is_store_url", "open_store", "resolve_db_path", "resolve_location"]

@@ -39,6 +39,11 @@ class Writer(ABC):
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
+    def lock(self, name: str) -> None:
+        """Serialise this transaction with every other that takes a lock (a shared store's writers); a
+        file has one writer at a time already."""
+        return None
+
     @abstractmethod
     def insert_new(self, table: str, columns: Sequence[str], values: Sequence[tuple[Any, ...]],
                    key: Sequence[str]) -> int:

@@ -22,6 +22,7 @@ import duckdb
 from vton_eval.artifacts import ArtifactStore
 from vton_eval.errors import VtonEvalError
 from vton_eval.store.base import Store, T, Writer
+from vton_eval.store.lake_schema import file_statement
 from vton_eval.store.schema import SCHEMA_VERSION, current_version, migrate
 
 DEFAULT_DB = "results.duckdb"
@@ -55,6 +56,10 @@ def damage_error(path: Path, exc: BaseException) -> DatabaseUnusable | None:
         return None
     lowered = text.lower()
     first = text.strip().splitlines()[0][:300] if text.strip() else type(exc).__name__
+    if "newer version of duckdb" in lowered or "version number 999" in lowered:
+        return DatabaseUnusable(
+            f"{path} was written by DuckDB 2.0, and vton-eval now runs DuckDB 1.5.5 (the version whose shared-store "
+            "extensions install offline): convert it once as the README's 'DuckDB version' section says")
     if "permission denied" in lowered or "no space left" in lowered or "read-only file system" in lowered:
         return DatabaseUnusable(f"{path} cannot be used here: {first}")
     if isinstance(exc, duckdb.IOException | duckdb.SerializationException) or any(
@@ -64,7 +69,8 @@ def damage_error(path: Path, exc: BaseException) -> DatabaseUnusable | None:
 
 
 def resolve_db_path(flag: str | os.PathLike[str] | None = None) -> Path:
-    """The database path: an explicit flag, else VTON_EVAL_DB, else ./results.duckdb."""
+    """The database file: an explicit flag, else VTON_EVAL_DB, else ./results.duckdb (a store URL is not a
+    file: see `location.resolve_location`)."""
     chosen = flag or os.environ.get("VTON_EVAL_DB") or DEFAULT_DB
     return Path(chosen).expanduser().resolve()
 
@@ -134,7 +140,7 @@ class Database(Store):
                     delay = min(delay * 2, 0.25)
             try:
                 if not read_only and self.path not in _migrated:
-                    migrate(con)
+                    migrate(con, transform=file_statement)
                     _migrated.add(self.path)
                 yield con
             except duckdb.Error as exc:

@@ -12,15 +12,17 @@ gives a file where `gate --baseline blessed` works.
 
 Sources are only read (each stays a valid database). Rows go in only where their key is new (the
 store's insert-unless-present) and files are content-addressed, so merging twice changes nothing. Artifact files
-(objects and thumbnails) are copied into the target's folder before the rows that name them are
+(objects and thumbnails) are copied into the target's artifact store before the rows that name them are
 committed; their paths, relative to the database's folder, are rewritten from `<src stem>.artifacts/`
-to `<target stem>.artifacts/`.
+to the target's prefix (`<target stem>.artifacts/`, or `artifacts/` in a shared store).
+
+The target may be a shared store (a store URL): `vton-eval store copy FILE URL` is a merge that copies
+every run as it is (`combine_shards=False`), with its files.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,11 +30,12 @@ from typing import Any
 
 import pyarrow as pa
 
-from vton_eval.artifacts import artifact_root_for
+from vton_eval.artifacts import ArtifactStore, artifact_root_for
 from vton_eval.errors import VtonEvalError
 from vton_eval.shards import plan_suite, shard_of, suite_key
-from vton_eval.store.base import Writer
+from vton_eval.store.base import Store, Writer
 from vton_eval.store.db import Database
+from vton_eval.store.location import is_store_url, resolve_location
 from vton_eval.store.reads import Reader, reading
 from vton_eval.store.runs import RUN_COLUMNS, list_runs
 from vton_eval.store.summaries import refresh_summaries
@@ -70,7 +73,7 @@ class MergedRun:
 
 @dataclass
 class MergeReport:
-    target: Path
+    target: str
     merged: list[MergedRun] = field(default_factory=list)
     copied_runs: list[str] = field(default_factory=list)
     # Blessings of copied runs, carried over where the target has none for that (dataset, endpoint).
@@ -101,8 +104,9 @@ def _read_source(path: Path) -> _Source:
     return _Source(db, runs, raw, tables, baselines)
 
 
-def _copy_tree(src_root: Path, dst_root: Path) -> int:
-    """Copy objects/ and thumbs/ files the target lacks (same name = same content); atomic per file."""
+def _copy_tree(src_root: Path, dst: ArtifactStore) -> int:
+    """Copy objects/ and thumbs/ files the target lacks (same name = same content); atomic per file, and
+    uploaded when the target keeps its files in S3."""
     copied = 0
     for sub in ("objects", "thumbs"):
         for dirpath, _dirs, files in os.walk(src_root / sub):
@@ -110,23 +114,19 @@ def _copy_tree(src_root: Path, dst_root: Path) -> int:
             for name in files:
                 if name.startswith(".tmp-"):
                     continue
-                target = dst_root / rel / name
-                if target.exists():
-                    continue
-                target.parent.mkdir(parents=True, exist_ok=True)
-                tmp = target.with_name(f".tmp-{name}")
-                shutil.copyfile(Path(dirpath) / name, tmp)
-                os.replace(tmp, target)
-                copied += 1
+                target = dst.root / rel / name
+                if not target.exists():
+                    dst.write_file(target, (Path(dirpath) / name).read_bytes())
+                    copied += 1
+                dst.publish(target)
     return copied
 
 
 def _insert_table(w: Writer, table: str, data: pa.Table, id_map: dict[str, str], old: str, new: str) -> None:
     if data.num_rows == 0:
         return
-    target_cols = [r["column_name"] for r in w.rows(
-        "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
-        [table])]
+    # The table's own columns (not information_schema's, which lists every attached catalog).
+    target_cols = [d[0] for d in w.execute(f"SELECT * FROM {table} LIMIT 0").description]
     id_cols, path_cols = _TABLES[table]
     cols = [c for c in target_cols if c in data.column_names]
     exprs = []
@@ -168,15 +168,20 @@ def _superseded(w: Writer, new_sources: set[str]) -> list[str]:
     return out
 
 
-def merge(sources: Sequence[str | os.PathLike[str]], into: str | os.PathLike[str],
-          allow_partial: bool = False) -> MergeReport:
-    """Merge the runs of `sources` (database files) into `into` (created if needed). Raises MergeError."""
-    target = Database(into)
+def merge(sources: Sequence[str | os.PathLike[str]], into: str | os.PathLike[str] | Store,
+          allow_partial: bool = False, combine_shards: bool = True) -> MergeReport:
+    """Merge the runs of `sources` (database files) into `into` (a file or a shared store, created if
+    needed). `combine_shards=False` copies shard runs as they are. Raises MergeError."""
+    from vton_eval.store import open_store
+
+    target = into if isinstance(into, Store) else open_store(into)
+    if any(is_store_url(str(s)) for s in sources):
+        raise MergeError("the sources are database files (a shared store needs no merge: runs write into it)")
     paths = [Path(s).expanduser().resolve() for s in sources]
     if not paths:
         raise MergeError("no source database given")
-    if target.path in paths:
-        raise MergeError(f"{target.path} is both a source and the target: merge into a new file")
+    if target.location in {resolve_location(p) for p in paths}:
+        raise MergeError(f"{target.location} is both a source and the target: merge into a new file")
     if len(set(paths)) != len(paths):
         raise MergeError("a source database is listed twice")
     sources_read = [_read_source(p) for p in paths]
@@ -185,7 +190,7 @@ def merge(sources: Sequence[str | os.PathLike[str]], into: str | os.PathLike[str
     for src in sources_read:
         raw = {r["run_id"]: r for r in src.raw_runs}
         for run in src.runs:
-            if shard_of(run) is not None and not run.get("merged_from"):
+            if combine_shards and shard_of(run) is not None and not run.get("merged_from"):
                 suites.setdefault(suite_key(run), []).append((src, {**raw[run["run_id"]], **run}))
     plans, problems = [], []
     for members in suites.values():
@@ -196,10 +201,9 @@ def merge(sources: Sequence[str | os.PathLike[str]], into: str | os.PathLike[str
     if problems:
         raise MergeError("cannot merge:\n  " + "\n  ".join(problems) +
                          "\n(pass --allow-partial to merge what is there; the run is then marked interrupted)")
-    report = MergeReport(target.path)
-    dst_root = artifact_root_for(target.path)
+    report = MergeReport(target.location)
     for src in sources_read:
-        report.files_copied += _copy_tree(artifact_root_for(src.db.path), dst_root)
+        report.files_copied += _copy_tree(artifact_root_for(src.db.path), target.artifacts)
     tables = ["runs", *_TABLES]
     target.ensure()
     with reading(target) as read:
@@ -207,6 +211,9 @@ def merge(sources: Sequence[str | os.PathLike[str]], into: str | os.PathLike[str
         existing = {r["run_id"] for r in read.rows("SELECT run_id FROM runs")}
 
     def write(w: Writer) -> None:
+        # A shared store may run this more than once (a write conflict): start the report afresh.
+        report.merged, report.copied_runs, report.superseded, report.blessings_added = [], [], [], 0
+        w.lock("merge")  # two merges into one shared store at once: one waits for the other's rows
         for row, members in plans:
             sources_ids = {r["run_id"] for _, r in members}
             for old in _superseded(w, sources_ids):
@@ -223,7 +230,7 @@ def merge(sources: Sequence[str | os.PathLike[str]], into: str | os.PathLike[str
                     _insert_run(w, run, replace=False)
                     if run["run_id"] not in existing:
                         report.copied_runs.append(run["run_id"])
-            old, new = artifact_root_for(src.db.path).name + "/", dst_root.name + "/"
+            old, new = artifact_root_for(src.db.path).name + "/", target.artifacts.prefix
             for table in _TABLES:
                 _insert_table(w, table, src.tables[table], id_map, old, new)
             for blessing in src.baselines:

@@ -132,9 +132,25 @@ def _is_zombie(pid: int) -> bool:
         return False
 
 
+# A running run writes a heartbeat (`updated_at`) at least every 5 s; one silent for this long, on a
+# machine whose processes we cannot see (a shared store), is taken as gone.
+STALE_AFTER_S = 60.0
+
+
+def run_alive(run: dict[str, Any]) -> bool | None:
+    """Whether a run's process still lives: asked of the OS on this machine; on another machine, judged by
+    its heartbeat (None: it beat recently, so it may well be running)."""
+    alive = process_alive(run.get("pid"), run.get("host"))
+    if alive is None:
+        beat = run.get("updated_at") or run.get("created_at")
+        if beat is None or (utcnow() - beat).total_seconds() > STALE_AFTER_S:
+            return False
+    return alive
+
+
 def _with_liveness(run: dict[str, Any]) -> dict[str, Any]:
     """A run recorded as running whose process is gone was killed: show it as interrupted."""
-    if run["status"] == "running" and process_alive(run.get("pid"), run.get("host")) is False:
+    if run["status"] == "running" and run_alive(run) is False:
         run["status"] = "interrupted"
         run["message"] = run.get("message") or "the run's process is gone (killed?); resume it to finish"
     return run

@@ -12,6 +12,9 @@ with the summary SQL of this version.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+
 import duckdb
 
 from vton_eval.errors import VtonEvalError
@@ -179,17 +182,25 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 
 def current_version(con: duckdb.DuckDBPyConnection) -> int:
-    exists = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
-    ).fetchone()
-    if not exists or not exists[0]:
+    """The schema version of the current database; 0 when it has none yet.
+
+    Asked of the table itself, not of information_schema: a process with shared stores attached would
+    list every attached catalog there (and fail when one of their servers is down). Outside a transaction
+    only (a missing table is an error, which would end one)."""
+    try:
+        row = con.execute("SELECT max(version) FROM schema_version").fetchone()
+    except duckdb.CatalogException:
         return 0
-    row = con.execute("SELECT max(version) FROM schema_version").fetchone()
     return int(row[0] or 0) if row else 0
 
 
-def migrate(con: duckdb.DuckDBPyConnection) -> int:
-    """Apply the migrations this database lacks, each in its own transaction; return the version."""
+def migrate(con: duckdb.DuckDBPyConnection, transform: Callable[[str], str | None] | None = None,
+            before_each: Callable[[duckdb.DuckDBPyConnection], None] | None = None) -> int:
+    """Apply the migrations this database lacks, each in its own transaction; return the version.
+
+    A store whose engine takes other DDL passes `transform` (one statement in, the statement to run out,
+    or None to skip it; see `vton_eval.store.lake_schema`); `before_each` runs first in each migration's
+    transaction (a shared store serialises concurrent migrations with it)."""
     con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER, applied_at TIMESTAMP)")
     version = current_version(con)
     if version > SCHEMA_VERSION:
@@ -199,18 +210,59 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
         )
     rebuild = False
     for number in range(version + 1, SCHEMA_VERSION + 1):
-        con.execute("BEGIN")
-        try:
-            for statement in MIGRATIONS[number - 1]:
-                if statement == REBUILD_SUMMARIES:
-                    rebuild = True
-                else:
-                    con.execute(statement)
-            if rebuild and number == SCHEMA_VERSION:
-                rebuild_all_summaries(con)
-            con.execute("INSERT INTO schema_version VALUES (?, now()::TIMESTAMP)", [number])
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
+        parts = _segments(MIGRATIONS[number - 1])
+        for index, part in enumerate(parts):
+            last = index == len(parts) - 1
+            con.execute("BEGIN")
+            try:
+                if before_each is not None:
+                    before_each(con)
+                if current_version(con) >= number:  # another process applied it meanwhile
+                    con.execute("COMMIT")
+                    break
+                for statement in part:
+                    if statement == REBUILD_SUMMARIES:
+                        rebuild = True
+                        continue
+                    sql = _idempotent(statement) if len(parts) > 1 else statement
+                    sql = transform(sql) if transform is not None else sql
+                    if sql:
+                        con.execute(sql)
+                if last and rebuild and number == SCHEMA_VERSION:
+                    rebuild_all_summaries(con)
+                if last:
+                    con.execute("INSERT INTO schema_version VALUES (?, now()::TIMESTAMP)", [number])
+                con.execute("COMMIT")
+            except Exception:
+                try:
+                    con.execute("ROLLBACK")
+                except duckdb.Error:  # a failed COMMIT already ended the transaction
+                    pass
+                raise
     return SCHEMA_VERSION
+
+
+_DDL = re.compile(r"^\s*(CREATE|ALTER|DROP)\b", re.I)
+
+
+def _segments(statements: list[str]) -> list[list[str]]:
+    """A migration in parts that DuckDB 1.5 can commit: it refuses to commit a transaction that alters a
+    table after changing its rows ("another transaction has altered this table"), so a DDL statement that
+    follows a data change starts a new transaction. Only the last part records the version; the earlier
+    parts are re-run safely if a crash falls between (see `_idempotent`)."""
+    parts: list[list[str]] = [[]]
+    changed_rows = False
+    for statement in statements:
+        ddl = bool(_DDL.match(statement))
+        if ddl and changed_rows:
+            parts.append([])
+            changed_rows = False
+        parts[-1].append(statement)
+        changed_rows = changed_rows or (not ddl and statement != REBUILD_SUMMARIES)
+    return parts
+
+
+def _idempotent(sql: str) -> str:
+    """DDL that can run twice (a migration re-run after a crash between its parts)."""
+    sql = re.sub(r"^(\s*CREATE\s+TABLE\s+)(?!IF\s+NOT\s+EXISTS)", r"\1IF NOT EXISTS ", sql, flags=re.I)
+    return re.sub(r"(\bADD\s+COLUMN\s+)(?!IF\s+NOT\s+EXISTS)", r"\1IF NOT EXISTS ", sql, flags=re.I)
