@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import logging
 import math
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -14,7 +13,6 @@ from typing import Any
 import streamlit as st
 
 from vton_eval.artifacts import ArtifactStore
-from vton_eval.secrets import TOKEN_ENV
 from vton_eval.store import DatabaseBusy, NoDatabase, Store, open_store, resolve_db_path
 from vton_eval.store.reads import one_connection
 
@@ -34,18 +32,6 @@ def db_path() -> Path:
     if "db_path" not in st.session_state:
         st.session_state["db_path"] = str(resolve_db_path(_flag_db()))
     return Path(st.session_state["db_path"])
-
-
-def load_token_from_secrets() -> None:
-    """HF_TOKEN from Streamlit secrets when the environment has none; runs started here inherit it."""
-    if os.environ.get(TOKEN_ENV):
-        return
-    try:
-        token = st.secrets.get(TOKEN_ENV)
-    except Exception:  # no secrets file: the token, if any, comes from the environment only
-        return
-    if token:
-        os.environ[TOKEN_ENV] = str(token)
 
 
 def database() -> Store:

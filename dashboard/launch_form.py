@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import data
+from dashboard import auth, data
 from dashboard.common import REPO, database, md
 from dashboard.datasets_view import dataset_choice, pair_gallery
-from vton_eval import launch
+from vton_eval import access, launch
 from vton_eval.analytics.runs import typical_latency_s
 from vton_eval.errors import VtonEvalError
 from vton_eval.runner import RunError, RunSettings
@@ -25,6 +25,14 @@ def endpoint_choice(key: str) -> str:
     if choice == options[-1]:
         return st.text_input("URL or Space id", key=f"{key}_endpoint_text", placeholder="https://… or owner/name")
     return choice
+
+
+def token_note(endpoint: str) -> access.TokenUse:
+    """Whether the token goes to this endpoint, said before starting (a refused endpoint: said by the caller)."""
+    use = access.token_use(endpoint, auth.service_token() is not None)
+    if use.have_token and not use.refused:
+        (st.caption if use.send else st.warning)(use.note())
+    return use
 
 
 def selection(ds, key: str) -> tuple[list[str] | None, list[str] | None, list[str] | None]:
@@ -78,6 +86,10 @@ def launch_form() -> None:
     except VtonEvalError as exc:
         problems.append(str(exc))
     if not problems:
+        use = token_note(settings.endpoint)
+        if use.refused:
+            problems.append(use.note())
+    if not problems:
         cases = len(chosen) * settings.repeats
         latency = typical_latency_s(database(), settings.endpoint)
         st.info(launch.estimate(cases, settings.concurrency, settings.rate_limit, latency).describe())
@@ -88,8 +100,8 @@ def launch_form() -> None:
     if st.button("Start run", type="primary", disabled=bool(problems), key=f"{key}_start",
                  icon=":material/play_arrow:"):
         try:
-            run_id = launch.start_run(database(), settings)
-        except (RunError, ValueError) as exc:
+            run_id = launch.start_run(database(), settings, auth.actor(), token=auth.service_token())
+        except (RunError, ValueError, VtonEvalError) as exc:
             st.error(str(exc))
         else:
             data.runs.clear()

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import data
+from dashboard import auth, data
 from dashboard.common import REPO, artifact_file, database, db_path, fmt_ms, md
 from dashboard.datasets_view import dataset_choice, thumb
-from dashboard.launch_form import endpoint_choice
+from dashboard.launch_form import endpoint_choice, token_note
 from vton_eval import launch, workflows
 from vton_eval.errors import VtonEvalError
 from vton_eval.runner import RunError
@@ -72,14 +72,21 @@ def try_one_pair() -> None:
     source = st.radio("Inputs", ["A pair from a dataset", "Upload images"], horizontal=True, key=f"{key}_source")
     ds, pair_id = _from_dataset(f"{key}_ds") if source == "A pair from a dataset" else _from_upload(f"{key}_up")
     endpoint = endpoint_choice(key)
+    refused = False
+    if endpoint:
+        use = token_note(endpoint)
+        if use.refused:
+            st.error(use.note())
+            refused = True
     timeout_s = st.number_input("Timeout (s)", min_value=1, max_value=3600, value=300, key=f"{key}_timeout")
-    if st.button("Try it", type="primary", disabled=ds is None or not endpoint, key=f"{key}_go",
+    if st.button("Try it", type="primary", disabled=ds is None or not endpoint or refused, key=f"{key}_go",
                  icon=":material/bolt:"):
         db = database()
         with st.spinner("Calling the endpoint…"):
             try:
-                report = launch.try_one(db, ds, pair_id, endpoint, timeout_s=float(timeout_s))
-            except (RunError, ValueError) as exc:
+                report = launch.try_one(db, ds, pair_id, endpoint, auth.actor(), timeout_s=float(timeout_s),
+                                        token=auth.service_token())
+            except (RunError, ValueError, VtonEvalError) as exc:
                 st.error(str(exc))
                 return
         data.tries.clear()

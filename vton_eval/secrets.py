@@ -18,11 +18,21 @@ _UNDERSCORE = r"(?:_|%5[fF]|&#0*95;|&#[xX]0*5[fF];|\\u005[fF])"
 _TOKEN_SHAPE = re.compile(r"hf" + _UNDERSCORE + r"[A-Za-z0-9]{8,}")
 _BEARER = re.compile(r"(Bearer(?:\s|%20|\+)+)[A-Za-z0-9._~+/=%\-]+", re.I)
 _compiled: dict[str, list[re.Pattern[str]]] = {}
+# Tokens this process holds outside its environment (the dashboard's, from Streamlit secrets): scrubbed too.
+_remembered: set[str] = set()
+# A caller that passes no token explicitly means "the one in this process's environment" (the CLI's runs).
+FROM_ENVIRONMENT: object = object()
 
 
 def get_token() -> str | None:
     token = os.environ.get(TOKEN_ENV, "").strip()
     return token or None
+
+
+def remember_secret(token: str | None) -> None:
+    """Scrub `token` from every message too, although it is not in this process's environment."""
+    if token and len(token) >= 4:
+        _remembered.add(token)
 
 
 def _char_forms(ch: str) -> str:
@@ -53,7 +63,8 @@ def _base64_forms(token: str) -> list[str]:
 
 def _patterns(token: str) -> list[re.Pattern[str]]:
     if token not in _compiled:
-        _compiled.clear()
+        if len(_compiled) > 8:
+            _compiled.clear()
         _compiled[token] = [re.compile("".join(_char_forms(c) for c in token))] + [
             re.compile(re.escape(form)) for form in _base64_forms(token)]
     return _compiled[token]
@@ -64,10 +75,10 @@ def redact(text: str | None) -> str | None:
     the database."""
     if not text:
         return text
-    token = get_token()
-    if token and len(token) >= 4:
-        for pattern in _patterns(token):
-            text = pattern.sub("***", text)
+    for token in {get_token(), *_remembered}:
+        if token and len(token) >= 4:
+            for pattern in _patterns(token):
+                text = pattern.sub("***", text)
     text = _BEARER.sub(r"\1***", text)
     return _TOKEN_SHAPE.sub("hf_***", text)
 

@@ -48,9 +48,9 @@ def main(ctx: click.Context) -> None:
 
 
 def _register() -> None:
-    from vton_eval.cli import checks_cmd, dashboard_cmd, datasets_cmd, gate_cmd, run_cmd, sandbox_cmd
+    from vton_eval.cli import audit_cmd, checks_cmd, dashboard_cmd, datasets_cmd, gate_cmd, run_cmd, sandbox_cmd
 
-    for module in (run_cmd, checks_cmd, datasets_cmd, sandbox_cmd, dashboard_cmd, gate_cmd):
+    for module in (run_cmd, checks_cmd, datasets_cmd, sandbox_cmd, dashboard_cmd, gate_cmd, audit_cmd):
         for command in module.COMMANDS:
             main.add_command(command)
 

@@ -48,12 +48,12 @@ class Service(Protocol):
         ...
 
 
-def make_service(endpoint: str, timeout_s: float = 300.0) -> Service:
-    """The service a run's settings name (today: a Gradio app or Space)."""
+def make_service(endpoint: str, timeout_s: float = 300.0, token: str | None = None) -> Service:
+    """The service a run's settings name (today: a Gradio app or Space), sending `token` (to its origin only)."""
     from vton_eval.services.gradio import GradioService
 
     # Reads above the server's 15 s heartbeat, capped by the call's own deadline.
-    return GradioService(endpoint, read_timeout_s=max(60.0, min(timeout_s, 300.0)))
+    return GradioService(endpoint, token=token, read_timeout_s=max(60.0, min(timeout_s, 300.0)))
 
 
 __all__ = ["CallInputs", "EndpointError", "EndpointStopped", "Service", "check_endpoint_text", "make_service"]

@@ -8,6 +8,8 @@ import time
 from vton_eval.secrets import clean_message
 from vton_eval.services.endpoints import EndpointError, EndpointStopped
 
+# The Space this tool was first built for (the launch form offers it; the token allow-list's default).
+SM4LL_SPACE = "sm4ll-VTON/sm4ll-VTON-Demo"
 _SPACE_WAITING = {"BUILDING", "APP_STARTING", "RUNNING_BUILDING", "SLEEPING", "PAUSED_WAKING"}
 _SPACE_BROKEN = {"BUILD_ERROR", "RUNTIME_ERROR", "CONFIG_ERROR", "NO_APP_FILE", "PAUSED", "STOPPED", "DELETING"}
 _SPACE_POLL_S = 5.0
