@@ -120,8 +120,10 @@ def _not_on_loopback() -> None:
              "--unsafe-listen-without-sign-in` if that is really meant.", icon=":material/gpp_bad:")
 
 
-def gate() -> Actor:
-    """Before the navigation: the acting person, or a screen that shows nothing else (then the script stops)."""
+def checkpoint() -> Actor:
+    """The acting person, or a screen that shows nothing else (then the script stops). Called by the app's
+    entry before the navigation, and again by every page's `render`: a page script can run without the entry
+    (Streamlit runs a file of `pages/` directly when it is the first thing a new server is asked for)."""
     if not sign_in_configured():
         if _open_to_the_network():
             _only(_not_on_loopback, "Not on loopback")
@@ -129,13 +131,19 @@ def gate() -> Actor:
     if not signed_in():
         _only(_sign_in_screen, "Sign in")
     try:
-        person = actor()
+        return actor()
     except (AccessDenied, AccessConfigError) as exc:
         _only(_no_access(str(exc)), "No access")
         raise  # not reached: _only stops the script
-    with st.sidebar:
-        st.caption(f"Signed in as **{md(person.name)}** · {person.role.label}")
-        _sign_out_button("sign_out")
+
+
+def gate() -> Actor:
+    """The app's entry: `checkpoint`, then who is signed in (and Sign out) in the sidebar."""
+    person = checkpoint()
+    if person.signed_in:
+        with st.sidebar:
+            st.caption(f"Signed in as **{md(person.name)}** · {person.role.label}")
+            _sign_out_button("sign_out")
     return person
 
 

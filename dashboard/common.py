@@ -52,6 +52,9 @@ def render(body: Callable[[], None], needs_data: bool = True, shared_reads: bool
 
     `shared_reads`: the body's queries share one connection (see `one_connection`); only for a body
     that writes nothing itself (writes belong in widget callbacks, which run before the body)."""
+    from dashboard.auth import checkpoint  # (auth uses this module's helpers)
+
+    checkpoint()  # nobody sees a page before signing in, however the page was reached
     try:
         if needs_data and not db_path().exists():
             raise NoDatabase(str(db_path()))
