@@ -327,8 +327,8 @@ def actor_from_claims(claims: Mapping[str, Any], config: AccessConfig | None = N
 def audit_entry(actor: Actor, action: str, outcome: str = audit.DONE, run_id: str | None = None,
                 subject: str | None = None, detail: Mapping[str, Any] | None = None) -> audit.AuditEntry:
     return audit.AuditEntry(
-        acted_at=utcnow(), actor=actor.name, identity=actor.identity or f"unverified:{actor.via}", role=actor.role.label,
-        action=action, outcome=outcome, run_id=run_id, subject=subject,
+        acted_at=utcnow(), actor=actor.name, identity=actor.identity or f"unverified:{actor.via}",
+        role=actor.role.label, action=action, outcome=outcome, run_id=run_id, subject=subject,
         detail=json.dumps(dict(detail), sort_keys=True, default=str) if detail else None, tool_version=tool_version())
 
 

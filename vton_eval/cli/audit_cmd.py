@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import click
 from rich.console import Console
@@ -39,11 +40,13 @@ def audit_command(run_id: str | None, actor: str | None, action: str | None, lim
         return
     table = Table(box=None, header_style="bold")
     for name in ("at (UTC)", "actor", "role", "action", "outcome", "run", "subject", "detail"):
-        table.add_column(name, overflow="fold")
+        # Times and run ids whole (they are copied into other commands); the rest folds.
+        table.add_column(name, no_wrap=name in ("at (UTC)", "run", "action"), overflow="fold")
     for r in rows:
         table.add_row(str(r["acted_at"])[:19], safe(r["actor"]), safe(r["role"] or ""), r["action"], r["outcome"],
                       safe(r["run_id"] or ""), safe(r["subject"] or ""), safe(r["detail"] or ""))
-    Console(highlight=False).print(table)
+    # A log or a pipe gets wide lines, as `vton-eval gate` does, not an 80-column fold.
+    Console(highlight=False, width=None if sys.stdout.isatty() else 200).print(table)
 
 
 COMMANDS = [audit_command]
