@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import streamlit as st
@@ -20,6 +21,8 @@ from vton_eval import access, preferences
 from vton_eval.access import AccessConfigError, AccessDenied, Action, Actor
 from vton_eval.errors import VtonEvalError
 from vton_eval.secrets import TOKEN_ENV, remember_secret
+
+PAGES_DIR = Path(__file__).resolve().parent / "pages"
 
 
 def _auth_section() -> Mapping[str, Any] | None:
@@ -74,8 +77,12 @@ def service_token() -> str | None:
 
 
 def _only(screen: Callable[[], None], title: str) -> None:
-    """Show `screen` as the app's only page, whatever the URL asked for, and draw nothing else."""
-    st.navigation([st.Page(screen, title=title, url_path="welcome", default=True)], position="hidden").run()
+    """Show `screen` as the app's only page, whatever the URL asked for, and draw nothing else. The pages' own
+    addresses lead to it too (a bookmark of /review gets the sign-in screen, not "page not found")."""
+    paths = sorted(p.stem for p in PAGES_DIR.glob("*.py") if not p.name.startswith("_"))
+    pages = [st.Page(screen, title=title, url_path="welcome", default=True)]
+    pages += [st.Page(screen, title=title, url_path=path) for path in paths if path != "welcome"]
+    st.navigation(pages, position="hidden").run()
     st.stop()
 
 
