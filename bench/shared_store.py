@@ -113,6 +113,7 @@ def bench_overview(pg, folder: Path) -> None:
 
 def bench_verdict(pg, folder: Path) -> None:
     from tests.helpers.seed import record_sample_run
+    from vton_eval.access import local_actor
     from vton_eval.reviews import save_verdict
     from vton_eval.store import Database, open_store
     from vton_eval.store.reads import reading
@@ -125,8 +126,8 @@ def bench_verdict(pg, folder: Path) -> None:
         times = []
         for i in range(30):
             started = time.perf_counter()
-            save_verdict(store, run_id, cases[i % len(cases)]["pair_id"], 1, "bench", ("pass", "fail")[i % 2],
-                         [], "")
+            save_verdict(store, run_id, cases[i % len(cases)]["pair_id"], 1, local_actor("bench"),
+                         ("pass", "fail")[i % 2], [], "")
             times.append(time.perf_counter() - started)
         print(f"  verdict click on the {name:12s}: median {statistics.median(times) * 1000:5.1f} ms, "
               f"worst {max(times) * 1000:5.1f} ms (30 clicks)")

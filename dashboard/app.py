@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.common import db_path, load_token_from_secrets, sidebar_status
+from dashboard.auth import gate
+from dashboard.common import db_path, sidebar_status
 
 st.set_page_config(page_title="vton-eval", page_icon=":material/checkroom:", layout="wide")
+gate()  # with sign-in configured: nothing below runs, and no page shows, before a person with a role signs in
 
 PAGES = {
     "Results": [
@@ -22,7 +24,6 @@ PAGES = {
 }
 
 page = st.navigation(PAGES)
-load_token_from_secrets()
 db_path()
 sidebar_status()
 page.run()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import logging
 import math
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +14,6 @@ import streamlit as st
 
 from vton_eval.artifacts import ArtifactStore
 from vton_eval.errors import VtonEvalError
-from vton_eval.secrets import TOKEN_ENV
 from vton_eval.store import DatabaseBusy, DatabaseUnusable, NoDatabase, Store, open_store, resolve_location
 from vton_eval.store.reads import one_connection
 
@@ -36,18 +34,6 @@ def db_path() -> str:
     if "db_path" not in st.session_state:
         st.session_state["db_path"] = resolve_location(_flag_db())
     return st.session_state["db_path"]
-
-
-def load_token_from_secrets() -> None:
-    """HF_TOKEN from Streamlit secrets when the environment has none; runs started here inherit it."""
-    if os.environ.get(TOKEN_ENV):
-        return
-    try:
-        token = st.secrets.get(TOKEN_ENV)
-    except Exception:  # no secrets file: the token, if any, comes from the environment only
-        return
-    if token:
-        os.environ[TOKEN_ENV] = str(token)
 
 
 def database() -> Store:
@@ -76,6 +62,9 @@ def render(body: Callable[[], None], needs_data: bool = True, shared_reads: bool
 
     `shared_reads`: the body's queries share one connection (see `one_connection`); only for a body
     that writes nothing itself (writes belong in widget callbacks, which run before the body)."""
+    from dashboard.auth import checkpoint  # (auth uses this module's helpers)
+
+    checkpoint()  # nobody sees a page before signing in, however the page was reached
     try:
         if needs_data and not database().exists():
             raise NoDatabase(db_path())

@@ -5,15 +5,14 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import data
+from dashboard import auth, data
 from dashboard.common import database, md
 from dashboard.datasets_view import dataset_choice, datasets_root, pair_gallery
-from vton_eval import launch
+from vton_eval import access, launch
 from vton_eval.analytics.runs import typical_latency_s
 from vton_eval.errors import VtonEvalError
 from vton_eval.runner import RunSettings
 from vton_eval.runner.plan import SelectionError, profile_refusals, select_pairs
-from vton_eval.secrets import get_token
 from vton_eval.services import Profile, load_profile
 from vton_eval.services.inspection import Inspection, inspect_endpoint, tryon_score
 from vton_eval.services.profiles import BUILT_IN, DEFAULT_PROFILE
@@ -49,7 +48,10 @@ def profile_choice(key: str) -> str:
 
 def _inspect(endpoint: str) -> Inspection | str:
     try:
-        return inspect_endpoint(endpoint, token=get_token(), open_timeout_s=INSPECT_TIMEOUT_S)
+        # The token only where the allow-list lets it go, as for the run itself.
+        token = auth.service_token()
+        use = access.token_use(endpoint, token is not None)
+        return inspect_endpoint(endpoint, token=token if use.send else None, open_timeout_s=INSPECT_TIMEOUT_S)
     except VtonEvalError as exc:
         return str(exc)
 
@@ -96,6 +98,14 @@ def offered_by(inspection: Inspection | None, profile: Profile) -> list[str] | N
     if index is None or index >= len(params) or not params[index].choices:
         return None
     return [str(c) for c in params[index].choices]
+
+
+def token_note(endpoint: str) -> access.TokenUse:
+    """Whether the token goes to this endpoint, said before starting (a refused endpoint: said by the caller)."""
+    use = access.token_use(endpoint, auth.service_token() is not None)
+    if use.have_token and not use.refused:
+        (st.caption if use.send else st.warning)(use.note())
+    return use
 
 
 def selection(ds, key: str) -> tuple[list[str] | None, list[str] | None, list[str] | None]:
@@ -152,6 +162,10 @@ def launch_form() -> None:
     except VtonEvalError as exc:
         problems.append(str(exc))
     if not problems:
+        use = token_note(settings.endpoint)
+        if use.refused:
+            problems.append(use.note())
+    if not problems:
         cases = len(chosen) * settings.repeats
         latency = typical_latency_s(database(), settings.endpoint)
         st.info(launch.estimate(cases, settings.concurrency, settings.rate_limit, latency).describe())
@@ -173,7 +187,7 @@ def launch_form() -> None:
     if st.button("Start run", type="primary", disabled=bool(problems), key=f"{key}_start",
                  icon=":material/play_arrow:"):
         try:
-            run_id = launch.start_run(database(), settings)
+            run_id = launch.start_run(database(), settings, auth.actor(), token=auth.service_token())
         except VtonEvalError as exc:
             st.error(md(exc))
         else:

@@ -11,10 +11,11 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard import background
+from dashboard import auth, background
 from dashboard.common import artifact_file, artifacts, database, db_path, fmt_ms, md
 from vton_eval import workflows
-from vton_eval.reviews import VERDICTS, ReviewError, clear_verdict, save_verdict
+from vton_eval.errors import VtonEvalError
+from vton_eval.reviews import VERDICTS, clear_verdict, save_verdict
 from vton_eval.zoom import ZoomItem, make_zooms, zoom_path
 
 WIDTHS = [0.9, 0.9, 1.6, 1.6, 2.2]  # person | product (+ mask) | output | zoom | about the case
@@ -49,17 +50,19 @@ def make_later(items: list[ZoomItem]) -> None:
     background.start_once("zoomed crops", [(path, i) for i in items], work)
 
 
-def quick_verdict(run_id: str, pair_id: str, repeat: int, reviewer: str, key: str, reasons: str, note: str) -> None:
-    """Saved the moment a verdict is clicked; clicking the chosen one again clears it."""
+def quick_verdict(run_id: str, pair_id: str, repeat: int, key: str, reasons: str, note: str) -> None:
+    """Saved the moment a verdict is clicked, as the person signed in at the click; clicking the chosen one
+    again clears it."""
     verdict = st.session_state.get(key)
     db = database()
     try:
+        person = auth.acting_reviewer()
         if verdict is None:
-            clear_verdict(db, run_id, pair_id, repeat, reviewer)
+            clear_verdict(db, run_id, pair_id, repeat, person)
         else:
             kept = [r for r in (reasons or "").split(";") if r] if verdict != "pass" else []
-            save_verdict(db, run_id, pair_id, repeat, reviewer, verdict, kept, note or "")
-    except ReviewError as exc:
+            save_verdict(db, run_id, pair_id, repeat, person, verdict, kept, note or "")
+    except VtonEvalError as exc:
         st.session_state["review_error"] = str(exc)
     st.session_state.pop(f"detail_{run_id}_{pair_id}_{repeat}_verdict", None)
 
@@ -83,7 +86,8 @@ def _zoom_cell(case: dict[str, Any]) -> None:
         st.text(f"zoom on the {region}: preparing…")
 
 
-def case_card(run_id: str, case: dict[str, Any], reviewer: str) -> None:
+def case_card(run_id: str, case: dict[str, Any], judge: bool = True) -> None:
+    """`judge`: the person may give verdicts (a viewer gets no verdict control)."""
     pair, repeat = case["pair_id"], int(case["repeat"])
     with st.container(border=True, key=f"card_{pair}_{repeat}"):
         cols = st.columns(WIDTHS)
@@ -110,10 +114,10 @@ def case_card(run_id: str, case: dict[str, Any], reviewer: str) -> None:
             if case["flags"]:
                 st.caption(f"flags: {md(case['flags'])}")
             key = f"quick_{run_id}_{pair}_{repeat}"
-            st.segmented_control(
-                "Verdict", VERDICTS, key=key, default=case["my_verdict"], label_visibility="collapsed",
-                on_change=quick_verdict,
-                args=(run_id, pair, repeat, reviewer, key, case["my_reasons"], case["my_note"]))
+            if judge:
+                st.segmented_control(
+                    "Verdict", VERDICTS, key=key, default=case["my_verdict"], label_visibility="collapsed",
+                    on_change=quick_verdict, args=(run_id, pair, repeat, key, case["my_reasons"], case["my_note"]))
             if case["n_verdicts"] and case["all_verdicts"]:
                 disagree = case["distinct_verdicts"] and case["distinct_verdicts"] > 1
                 st.caption(("⚠ reviewers disagree: " if disagree else "verdicts: ") + md(case["all_verdicts"]))

@@ -11,13 +11,15 @@ from typing import Any
 
 import streamlit as st
 
+from dashboard import auth
 from dashboard.common import artifact_file, artifacts, database, fmt_ms, md
 from vton_eval import workflows
 from vton_eval.analytics.review import case_detail
 from vton_eval.checks import difference_image
+from vton_eval.errors import VtonEvalError
 from vton_eval.images import load_rgb
 from vton_eval.imaging import blend
-from vton_eval.reviews import VERDICTS, ReviewError, save_verdict
+from vton_eval.reviews import VERDICTS, save_verdict
 from vton_eval.zoom import ZoomItem, make_zoom
 
 SHORTCUTS = {"pass": "P", "fail": "F", "unsure": "U"}
@@ -88,10 +90,10 @@ def _quick(run_id: str, detail: dict[str, Any], reviewer: str, verdict: str) -> 
     """A verdict button's callback: the verdict, keeping this reviewer's reasons and note (none for a pass)."""
     mine = _mine(detail, reviewer)
     reasons = [r for r in (mine.get("reasons") or "").split(";") if r] if verdict != "pass" else []
-    try:
-        save_verdict(database(), run_id, detail["pair_id"], int(detail["repeat"]), reviewer, verdict, reasons,
-                     mine.get("note") or "")
-    except ReviewError as exc:
+    try:  # as the person signed in at the click (`reviewer` names whose verdicts the page showed)
+        save_verdict(database(), run_id, detail["pair_id"], int(detail["repeat"]), auth.acting_reviewer(), verdict,
+                     reasons, mine.get("note") or "")
+    except VtonEvalError as exc:
         st.session_state["review_error"] = str(exc)
         return
     forget_widgets(run_id, detail["pair_id"], int(detail["repeat"]))
@@ -105,9 +107,9 @@ def _save_form(run_id: str, detail: dict[str, Any], reviewer: str, key: str) -> 
         st.session_state["review_error"] = "Choose pass, fail or unsure first."
         return
     try:
-        save_verdict(database(), run_id, detail["pair_id"], int(detail["repeat"]), reviewer, verdict,
+        save_verdict(database(), run_id, detail["pair_id"], int(detail["repeat"]), auth.acting_reviewer(), verdict,
                      st.session_state.get(f"{key}_reasons") or [], st.session_state.get(f"{key}_note") or "")
-    except ReviewError as exc:
+    except VtonEvalError as exc:
         st.session_state["review_error"] = str(exc)
         return
     st.session_state.pop(f"quick_{run_id}_{detail['pair_id']}_{int(detail['repeat'])}", None)
@@ -151,7 +153,8 @@ def _close() -> None:
 
 
 def case_view(run_id: str, pair_id: str, repeat: int, reviewer: str, page_keys: list[tuple[str, str, int]],
-              pages: int) -> None:
+              pages: int, judge: bool = True) -> None:
+    """`judge`: the person may give verdicts (a viewer sees the case and everyone's verdicts, no buttons)."""
     detail = case_detail(database(), run_id, pair_id, repeat)
     if detail is None:
         st.warning("This case is not in the run any more.")
@@ -175,14 +178,15 @@ def case_view(run_id: str, pair_id: str, repeat: int, reviewer: str, page_keys: 
                 st.code(detail["error_message"], language=None, wrap_lines=True)
             if detail.get("tags"):
                 st.caption(f"tags: {md(detail['tags'])}")
-            mine = _mine(detail, reviewer).get("verdict")
-            buttons = st.columns(3)
-            for col, verdict in zip(buttons, VERDICTS, strict=True):
-                col.button(verdict.capitalize(), key=f"review_{verdict}", shortcut=SHORTCUTS[verdict], width="stretch",
-                           type="primary" if verdict == mine else "secondary", on_click=_quick,
-                           args=(run_id, detail, reviewer, verdict))
-            st.caption("Keys: P pass · F fail · U unsure · N next case. Reasons and a note: the form.")
-            verdict_form(run_id, detail, reviewer, key)
+            if judge:
+                mine = _mine(detail, reviewer).get("verdict")
+                buttons = st.columns(3)
+                for col, verdict in zip(buttons, VERDICTS, strict=True):
+                    col.button(verdict.capitalize(), key=f"review_{verdict}", shortcut=SHORTCUTS[verdict],
+                               width="stretch", type="primary" if verdict == mine else "secondary", on_click=_quick,
+                               args=(run_id, detail, reviewer, verdict))
+                st.caption("Keys: P pass · F fail · U unsure · N next case. Reasons and a note: the form.")
+                verdict_form(run_id, detail, reviewer, key)
             reviews = detail["reviews"]
             if not reviews.empty:
                 st.caption("Verdicts on this case")

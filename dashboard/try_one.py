@@ -5,10 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import data
+from dashboard import auth, data
 from dashboard.common import artifact_file, database, db_path, fmt_ms, md
 from dashboard.datasets_view import dataset_choice, datasets_root, thumb
-from dashboard.launch_form import endpoint_choice, profile_choice
+from dashboard.launch_form import endpoint_choice, profile_choice, token_note
 from dashboard.widgets import system_label
 from vton_eval import launch, workflows
 from vton_eval.errors import VtonEvalError
@@ -74,13 +74,20 @@ def try_one_pair() -> None:
     ds, pair_id = _from_dataset(f"{key}_ds") if source == "A pair from a dataset" else _from_upload(f"{key}_up")
     endpoint = endpoint_choice(key)
     profile = profile_choice(key)
+    refused = False
+    if endpoint:
+        use = token_note(endpoint)
+        if use.refused:
+            st.error(md(use.note()))
+            refused = True
     timeout_s = st.number_input("Timeout (s)", min_value=1, max_value=3600, value=300, key=f"{key}_timeout")
-    if st.button("Try it", type="primary", disabled=ds is None or not endpoint, key=f"{key}_go",
+    if st.button("Try it", type="primary", disabled=ds is None or not endpoint or refused, key=f"{key}_go",
                  icon=":material/bolt:"):
         db = database()
         with st.spinner("Calling the endpoint…"):
             try:
-                report = launch.try_one(db, ds, pair_id, endpoint, timeout_s=float(timeout_s), profile=profile)
+                report = launch.try_one(db, ds, pair_id, endpoint, auth.actor(), timeout_s=float(timeout_s),
+                                        token=auth.service_token(), profile=profile)
             except (RunError, VtonEvalError, ValueError) as exc:
                 st.error(md(exc))
                 return

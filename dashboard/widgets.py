@@ -1,4 +1,4 @@
-"""Widgets more than one page uses: the filter bar, the run picker, a run's status line, the reviewer's name."""
+"""Widgets more than one page uses: the filter bar, the run picker, a run's status line (who reviews: auth.py)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,8 @@ import streamlit as st
 
 from dashboard import data
 from dashboard.common import db_path, md
-from vton_eval import preferences
 from vton_eval.analytics.filters import RunFilter
 from vton_eval.analytics.overview import is_partial
-from vton_eval.errors import VtonEvalError
 
 
 def filter_bar(key: str, workflows: bool = True) -> RunFilter:
@@ -88,30 +86,3 @@ def run_status(run: pd.Series | Mapping[str, Any], what: str = "This run") -> bo
     else:  # finished, but fewer results than planned (e.g. a partial merge)
         st.warning(f"**{what} finished with {counts}.**{why} {note}", icon=":material/warning:")
     return True
-
-
-def reviewer_name(key: str, button: str) -> str | None:
-    """The reviewer's name, asked once per session and shared by Review and Compare.
-
-    A form, so "Start" takes what is typed without Enter first (a plain text box commits on Enter or
-    blur, and a click on a button disabled until then would be lost)."""
-    name = st.session_state.get("reviewer")
-    if name:
-        left, right = st.columns([5, 1], vertical_alignment="center")
-        left.caption(f"Reviewing as **{md(name)}**")
-        if right.button("Change name", key=f"{key}_reviewer_change"):
-            del st.session_state["reviewer"]
-            st.rerun()
-        return name
-    with st.form(f"{key}_reviewer_form", border=False, enter_to_submit=True):
-        st.text_input("Your name (stored with each verdict and pick)", key=f"{key}_reviewer_input",
-                      max_chars=preferences.MAX_REVIEWER)
-        started = st.form_submit_button(button, type="primary")
-    if started:
-        try:
-            st.session_state["reviewer"] = preferences.clean_reviewer(st.session_state.get(f"{key}_reviewer_input"))
-        except VtonEvalError as exc:
-            st.error(md(exc))
-            return None
-        st.rerun()
-    return None

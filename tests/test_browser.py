@@ -10,7 +10,6 @@ of every page to the folder it prints.
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -22,11 +21,11 @@ import pytest
 from vton_eval.store import Database
 from vton_eval.store.runs import list_runs
 
+from .helpers.browser import CHROMIUM, CHROMIUM_ARGS
 from .helpers.paths import REPO
 from .helpers.seed import record_sample_run
 from .helpers.wait import wait_until
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = REPO / "test-output" / "screenshots"
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (make test "
@@ -69,10 +68,7 @@ def page():
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"])
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         # 1400 px wide: the Runs table must fit without sideways scrolling.
         context = browser.new_context(viewport={"width": 1400, "height": 2400})
         tab = context.new_page()

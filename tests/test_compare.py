@@ -17,6 +17,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from dashboard import compare_view
+from vton_eval.access import local_actor
 from vton_eval.analytics.blind import win_table
 from vton_eval.analytics.compare import (
     CaseFilter,
@@ -90,19 +91,19 @@ def test_left_side_is_stable_per_case_and_reviewer_and_about_half_each_way():
 
 def test_a_later_pick_replaces_the_earlier_one_in_either_run_order(db):
     db.ensure()
-    record_preference(db, "run-b", "run-a", "top-01", 1, "top", "ana", "left", "run-b")
-    record_preference(db, "run-a", "run-b", "top-01", 1, "top", " ana ", "right", "run-b")
+    record_preference(db, "run-b", "run-a", "top-01", 1, "top", local_actor("ana"), "left", "run-b")
+    record_preference(db, "run-a", "run-b", "top-01", 1, "top", local_actor(" ana "), "right", "run-b")
     rows = sql(db, 'SELECT run_a, run_b, reviewer, choice, left_run FROM preferences')
     assert rows == [("run-a", "run-b", "ana", "right", "run-b")]
-    record_preference(db, "run-a", "run-b", "top-02", 1, "top", "bo", "tie", "run-a")
+    record_preference(db, "run-a", "run-b", "top-02", 1, "top", local_actor("bo"), "tie", "run-a")
     rates = win_rates(db, baseline="run-b", candidate="run-a").set_index("workflow")
     # "right" with run-b on the left: run-a won. Ties are counted apart, not in the share.
     assert rates.loc["top", ["judgements", "candidate_wins", "baseline_wins", "ties"]].tolist() == [2, 1, 0, 1]
     assert rates.loc["(all)", "win_share"] == 1.0 and rates.loc["(all)", "reviewers"] == 2
     with pytest.raises(ValueError):
-        record_preference(db, "run-a", "run-b", "top-01", 1, "top", "ana", "both", "run-a")
+        record_preference(db, "run-a", "run-b", "top-01", 1, "top", local_actor("ana"), "both", "run-a")
     with pytest.raises(ValueError):
-        record_preference(db, "run-a", "run-b", "top-01", 1, "top", "  ", "left", "run-a")
+        local_actor("  ")
 
 
 # --- the page ------------------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from lxml import etree
 from PIL import Image
 
+from vton_eval.access import local_actor
 from vton_eval.cli import main
 from vton_eval.gate import (
     CANNOT_JUDGE,
@@ -85,17 +86,17 @@ def test_bless_refuses_unfinished_and_empty_runs_and_resolves_the_blessing(db):
     seed_run(db, "run-c", suite(3))
     seed_run(db, "run-d", suite(3), endpoint="sm4ll-VTON/sm4ll-VTON-Demo", created=T0 + dt.timedelta(hours=1))
     with pytest.raises(BlessError, match="interrupted, not finished"):
-        bless(db, "run-a")
+        bless(db, "run-a", local_actor(via="cli"))
     with pytest.raises(BlessError, match="no results"):
-        bless(db, "run-b")
+        bless(db, "run-b", local_actor(via="cli"))
     with pytest.raises(BlessError, match="no run matches"):
-        bless(db, "nope")
+        bless(db, "nope", local_actor(via="cli"))
     assert blessed_run(db, "sample", ENDPOINT) is None
-    assert bless(db, "run-c")["previous_run_id"] is None
+    assert bless(db, "run-c", local_actor(via="cli"))["previous_run_id"] is None
     assert blessed_run(db, "sample", ENDPOINT) == "run-c"
     # No blessing for a new endpoint: the latest blessing of the dataset serves.
     assert blessed_run(db, "sample", "https://new.example") == "run-c"
-    assert bless(db, "latest")["run_id"] == "run-d"
+    assert bless(db, "latest", local_actor(via="cli"))["run_id"] == "run-d"
     assert blessed_run(db, "sample", "https://new.example") == "run-d"
     assert blessed_run(db, "sample", ENDPOINT) == "run-c"
     assert blessed_run(db, "other", ENDPOINT) is None
@@ -107,7 +108,7 @@ def test_bless_refuses_unfinished_and_empty_runs_and_resolves_the_blessing(db):
 
 def test_a_clear_error_regression_fails(db):
     seed_run(db, "base", suite(20, errors={"top-000": "timeout"}))
-    bless(db, "base")
+    bless(db, "base", local_actor(via="cli"))
     bad = {f"top-{i:03d}": "server_error" for i in range(10)}
     seed_run(db, "cand", suite(20, errors=bad), created=T0 + dt.timedelta(days=1))
     result = gate(db, "cand")

@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 
+from vton_eval.access import local_actor
 from vton_eval.gate import BlessError, bless, gate
 from vton_eval.store.runs import latest_run, update_run
 
@@ -22,10 +23,10 @@ def test_latest_is_the_newest_finished_suite_run_in_gate_and_bless(db):
     seed_run(db, "going", suite(12), status="running", created=T0 + 5 * day)
     db.write(lambda w: update_run(w, "tried", kind="try"))
     assert latest_run(db) == "good"
-    bless(db, "base")
+    bless(db, "base", local_actor(via="cli"))
     result = gate(db, "latest")
     assert result.candidate_id == "good" and result.exit_code == 0, result.reasons
-    assert bless(db, "latest")["run_id"] == "good"
+    assert bless(db, "latest", local_actor(via="cli"))["run_id"] == "good"
 
 
 def test_latest_with_no_finished_suite_run_cannot_judge_and_says_why(db):
@@ -33,4 +34,4 @@ def test_latest_with_no_finished_suite_run_cannot_judge_and_says_why(db):
     result = gate(db, "latest")
     assert result.exit_code == 2 and "no finished suite run" in result.reasons[0]
     with pytest.raises(BlessError, match="no finished suite run"):
-        bless(db, "latest")
+        bless(db, "latest", local_actor(via="cli"))

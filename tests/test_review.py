@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from vton_eval import reviews, workflows
+from vton_eval.access import local_actor
 from vton_eval.analytics.review import ReviewFilter, case_page, progress
 from vton_eval.provenance import tool_version
 from vton_eval.store import Database
@@ -82,10 +83,10 @@ def test_detail_view_saves_a_fail_with_reasons_and_a_note(reviewed_run, open_pag
 
 def test_verdicts_of_different_reviewers_stand_side_by_side_with_their_agreement(reviewed_run):
     db, run_id = reviewed_run
-    reviews.save_verdict(db, run_id, "top-01", 1, "ann", "pass")
-    reviews.save_verdict(db, run_id, "top-01", 1, "bob", "fail", ["artifacts"])
-    reviews.save_verdict(db, run_id, "top-02", 1, "ann", "pass")
-    reviews.save_verdict(db, run_id, "top-02", 1, "bob", "pass")
+    reviews.save_verdict(db, run_id, "top-01", 1, local_actor("ann"), "pass")
+    reviews.save_verdict(db, run_id, "top-01", 1, local_actor("bob"), "fail", ["artifacts"])
+    reviews.save_verdict(db, run_id, "top-02", 1, local_actor("ann"), "pass")
+    reviews.save_verdict(db, run_id, "top-02", 1, local_actor("bob"), "pass")
     by = {(r[0], r[2]): r[3] for r in _reviews(db, run_id)}
     assert by[("top-01", "ann")] == "pass" and by[("top-01", "bob")] == "fail"
     stats = reviews.agreement(db, run_id)
@@ -104,21 +105,22 @@ def test_filters_paging_and_progress(reviewed_run):
     first, total_all = case_page(db, run_id, "carl", page=1, page_size=7)
     second, _ = case_page(db, run_id, "carl", page=2, page_size=7)
     assert total_all == 20 and len(first) == 7 and not set(first["pair_id"]) & set(second["pair_id"])
-    reviews.save_verdict(db, run_id, "dress-01", 1, "carl", "fail")
+    reviews.save_verdict(db, run_id, "dress-01", 1, local_actor("carl"), "fail")
     unreviewed, n = case_page(db, run_id, "carl", ReviewFilter(verdicts=("unreviewed",)), page_size=48)
     assert n == 19 and "dress-01" not in set(unreviewed["pair_id"])
     p = progress(db, run_id, "carl")
     assert (p["reviewed"], p["cases"], p["pass_rate"]) == (1, 20, 0.0)
     # "unsure" is no verdict on quality: it stays out of the pass rate.
     for pair, verdict in (("dress-02", "pass"), ("dress-03", "unsure"), ("dress-04", "unsure")):
-        reviews.save_verdict(db, run_id, pair, 1, "carl", verdict)
+        reviews.save_verdict(db, run_id, pair, 1, local_actor("carl"), verdict)
     p = progress(db, run_id, "carl")
     assert (p["reviewed"], p["passed"], p["failed"], p["unsure"], p["pass_rate"]) == (4, 1, 1, 2, 0.5)
 
 
 def test_export_has_every_verdict(reviewed_run, open_page):
     db, run_id = reviewed_run
-    reviews.save_verdict(db, run_id, "eyewear-01", 1, "dora", "unsure", ["frame misplaced"], "left lens, 'odd'")
+    reviews.save_verdict(db, run_id, "eyewear-01", 1, local_actor("dora"), "unsure", ["frame misplaced"],
+                         "left lens, 'odd'")
     text = reviews.export_csv(db, run_id)
     rows = list(csv.DictReader(io.StringIO(text)))
     assert len(rows) == len(_reviews(db, run_id))
@@ -130,11 +132,13 @@ def test_export_has_every_verdict(reviewed_run, open_page):
 
 def test_bad_verdicts_are_refused(reviewed_run):
     db, run_id = reviewed_run
-    for args, message in [(("top-01", 1, "", "pass"), "name"), (("top-01", 1, "x", "maybe"), "verdict"),
-                          (("nope", 1, "x", "pass"), "no case"), (("top-01", 1, "x", "fail", ["frame misplaced"]),
-                                                                   "unknown reason")]:
+    x = local_actor("x")
+    for args, message in [(("top-01", 1, x, "maybe"), "verdict"), (("nope", 1, x, "pass"), "no case"),
+                          (("top-01", 1, x, "fail", ["frame misplaced"]), "unknown reason")]:
         with pytest.raises(reviews.ReviewError, match=message):
             reviews.save_verdict(db, run_id, *args)
+    with pytest.raises(ValueError, match="name"):
+        local_actor("  ")
 
 
 def test_fleiss_kappa():
@@ -152,7 +156,7 @@ def test_the_pass_rate_on_the_page_leaves_unsure_out(reviewed_run, open_page):
     db, run_id = reviewed_run
     for pair, verdict in (("top-01", "pass"), ("top-02", "fail"), ("top-03", "unsure"), ("top-04", "pass"),
                           ("top-05", "unsure")):
-        reviews.save_verdict(db, run_id, pair, 1, "ivy", verdict)
+        reviews.save_verdict(db, run_id, pair, 1, local_actor("ivy"), verdict)
     at = _signed_in(open_page, db, "ivy")
     metric = next(m for m in at.metric if m.label == "Your pass rate so far")
     assert metric.value == "66.7%"  # 2 passes of 3 judged pass or fail; 2 unsure left out (not 40 %)

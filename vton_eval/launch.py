@@ -2,6 +2,10 @@
 
 A run started from a browser executes as its own `vton-eval resume RUN_ID` process in a new
 session, so a refreshed page or a closed tab does not stop it; the page only reads the database.
+
+Each act takes the `Actor` doing it (`vton_eval.access`): it is refused unless their role allows it,
+and recorded in the audit trail. The run process inherits HF_TOKEN only when the endpoint is on the
+token allow-list; the token is never part of a run's settings.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from vton_eval import access
+from vton_eval.access import Action, Actor
 from vton_eval.analytics.runs import try_result
 from vton_eval.datasets import Dataset, load_dataset
 from vton_eval.datasets.catalog import find_dataset_folders
@@ -24,13 +30,14 @@ from vton_eval.quota import parse_rate
 from vton_eval.runner import RunSettings, create_run, execute_run
 from vton_eval.runner.plan import select_pairs
 from vton_eval.runner.run import RunReport
+from vton_eval.secrets import get_token
 from vton_eval.services import DEFAULT_PROFILE
-from vton_eval.store.base import Store
+from vton_eval.services.spaces import SM4LL_SPACE
+from vton_eval.store.base import Store, Writer
 from vton_eval.store.runs import TRY, get_run, process_alive, update_run
 
 SANDBOX_URL_ENV = "VTON_EVAL_SANDBOX_URL"
 DEFAULT_SANDBOX_URL = "http://127.0.0.1:7860"
-SM4LL_SPACE = "sm4ll-VTON/sm4ll-VTON-Demo"
 
 
 def known_endpoints() -> list[str]:
@@ -78,45 +85,71 @@ def format_duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def _spawn(db: Store, run_id: str) -> int:
-    """Start `vton-eval resume RUN_ID` detached from this process; return its pid."""
+def _spawn(db: Store, run_id: str, use: access.TokenUse, token: str | None) -> int:
+    """Start `vton-eval resume RUN_ID` detached from this process; return its pid. It inherits the token only
+    when `use` says the endpoint may receive it."""
     logs = db.artifacts.root / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     log = (logs / f"{run_id}.log").open("ab")
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
+    env = {**access.run_environment(os.environ, use, token), "GRADIO_ANALYTICS_ENABLED": "False",
+           "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "vton_eval", "resume", run_id, "--db", db.location],
+        [sys.executable, "-m", "vton_eval", "resume", run_id, "--db", db.location, "--audited"],
         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
     )
     log.close()
     return proc.pid
 
 
-def start_run(db: Store, settings: RunSettings) -> str:
-    """Check and record a run here (errors surface now), then execute it in its own process."""
+def _token(token: str | None) -> str | None:
+    return token if token is not None else get_token()
+
+
+def start_run(db: Store, settings: RunSettings, actor: Actor, token: str | None = None) -> str:
+    """Check and record a run here (errors surface now), then execute it in its own process. `token`: the
+    dashboard's HF_TOKEN (default: this process's environment), passed on only to an allowed endpoint."""
+    access.permit(db, actor, Action.LAUNCH)
+    token = _token(token)
+    use = access.token_use(settings.endpoint, bool(token))
+    access.check_token_use(db, actor, Action.LAUNCH, use)
     run_id = create_run(db, settings)
-    pid = _spawn(db, run_id)
-    db.write(lambda w: update_run(w, run_id, pid=pid, host=socket.gethostname()))
+    pid = _spawn(db, run_id, use, token)
+
+    def started(w: Writer) -> None:
+        update_run(w, run_id, pid=pid, host=socket.gethostname())
+        access.record(w, actor, Action.LAUNCH.value, run_id, detail={"endpoint": settings.endpoint,
+                                                                     "token_sent": use.send})
+
+    db.write(started)
     return run_id
 
 
-def resume_run(db: Store, run_id: str) -> int:
+def resume_run(db: Store, run_id: str, actor: Actor, token: str | None = None) -> int:
+    access.permit(db, actor, Action.RESUME, run_id)
     run = get_run(db, run_id)
     if run is None:
         raise InvalidValue(f"no run {run_id}")
     if run["status"] == "running":
         raise InvalidValue(f"run {run_id} is still running")
-    return _spawn(db, run_id)
+    token = _token(token)
+    use = access.token_use(run["endpoint"], bool(token))
+    access.check_token_use(db, actor, Action.RESUME, use, run_id)
+    pid = _spawn(db, run_id, use, token)
+    db.write(lambda w: access.record(w, actor, Action.RESUME.value, run_id, detail={"endpoint": run["endpoint"],
+                                                                                    "token_sent": use.send}))
+    return pid
 
 
-def cancel_run(db: Store, run_id: str) -> None:
+def cancel_run(db: Store, run_id: str, actor: Actor) -> None:
     """Ask the run's process to stop; it records what it has and marks the run cancelled."""
+    access.permit(db, actor, Action.CANCEL, run_id)
     run = get_run(db, run_id)
     if run is None or run["status"] != "running":
         raise InvalidValue(f"run {run_id} is not running")
     if not process_alive(run.get("pid"), run.get("host")):
         raise InvalidValue(f"run {run_id} runs on another machine ({run.get('host')}); cancel it there")
     os.kill(int(run["pid"]), signal.SIGTERM)
+    db.write(lambda w: access.record(w, actor, Action.CANCEL.value, run_id))
 
 
 def log_tail(db: Store, run_id: str, lines: int = 20) -> str:
@@ -159,19 +192,25 @@ def one_pair_dataset(db: Store, base: bytes, product: bytes, workflow: str, mask
     return load_dataset(folder)
 
 
-def try_one(db: Store, dataset: Dataset, pair_id: str, endpoint: str, timeout_s: float = 300.0,
-            label: str | None = "try one pair", profile: str = DEFAULT_PROFILE) -> RunReport:
+def try_one(db: Store, dataset: Dataset, pair_id: str, endpoint: str, actor: Actor, timeout_s: float = 300.0,
+            label: str | None = "try one pair", token: str | None = None, profile: str = DEFAULT_PROFILE) -> RunReport:
     """Send one pair now and wait for it; recorded as a one-case run of kind "try" (listed apart, kept out
-    of defaults, trends, comparisons and `latest`)."""
+    of defaults, trends, comparisons and `latest`). The token goes only to an allowed endpoint."""
+    access.permit(db, actor, Action.TRY)
+    token = _token(token)
+    use = access.token_use(endpoint, bool(token))
+    access.check_token_use(db, actor, Action.TRY, use)
     select_pairs(dataset, pair_ids=[pair_id])
     settings = RunSettings(dataset=str(dataset.root), endpoint=endpoint, pairs=[pair_id], concurrency=1,
                            retries=0, timeout_s=timeout_s, label=label, kind=TRY, profile=profile or DEFAULT_PROFILE)
     run_id = create_run(db, settings, dataset=dataset)
-    return execute_run(db, run_id)
+    db.write(lambda w: access.record(w, actor, Action.TRY.value, run_id, subject=pair_id,
+                                     detail={"endpoint": endpoint, "token_sent": use.send}))
+    return execute_run(db, run_id, token=token if use.send else None)
 
 
 __all__ = [
-    "Estimate", "cancel_run", "estimate", "find_datasets", "known_endpoints", "log_tail",
+    "SM4LL_SPACE", "Estimate", "cancel_run", "estimate", "find_datasets", "known_endpoints", "log_tail",
     "case_result", "one_pair_dataset", "resume_run", "start_run", "try_one",
 ]
 

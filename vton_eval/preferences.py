@@ -27,11 +27,13 @@ from typing import Any
 
 import pandas as pd
 
+from vton_eval import access
+from vton_eval.access import Action, Actor
 from vton_eval.analytics import blind
 from vton_eval.errors import InvalidValue
 from vton_eval.provenance import tool_version
 from vton_eval.store import judgements
-from vton_eval.store.base import Store
+from vton_eval.store.base import Store, Writer
 from vton_eval.store.judgements import canonical
 from vton_eval.store.reads import reading
 from vton_eval.store.runs import utcnow
@@ -58,17 +60,30 @@ def left_run_for(run_x: str, run_y: str, pair_id: str, repeat: int, reviewer: st
 
 
 def record_preference(db: Store, baseline: str, candidate: str, pair_id: str, repeat: int, workflow: str,
-                      reviewer: str, choice: str, left_run: str) -> None:
-    """Store a pick at once; the same reviewer's earlier pick for the case (either run order) is replaced."""
+                      actor: Actor, choice: str, left_run: str) -> None:
+    """Store `actor`'s pick at once; their earlier pick for the case (either run order) is replaced, nobody
+    else's. Raises AccessDenied for a viewer."""
+    subject = f"{pair_id}#{int(repeat)}"
+    a, b = canonical(baseline, candidate)
+    access.permit(db, actor, Action.PICK, a, subject)
     if choice not in CHOICES:
         raise InvalidValue(f"choice must be one of {', '.join(CHOICES)}, got {choice!r}")
     if left_run not in (baseline, candidate) or baseline == candidate:
         raise InvalidValue("left_run must be one of two different runs")
-    a, b = canonical(baseline, candidate)
     pick = {"run_a": a, "run_b": b, "pair_id": pair_id, "repeat": int(repeat), "workflow": workflow,
-            "reviewer": clean_reviewer(reviewer), "choice": choice, "left_run": left_run, "created_at": utcnow(),
-            "tool_version": tool_version()}
-    db.write(lambda w: judgements.save_preference(w, pick))
+            "reviewer": actor.name, "choice": choice, "left_run": left_run, "created_at": utcnow(),
+            "tool_version": tool_version(), "identity": actor.identity}
+
+    def save(w: Writer) -> bool:
+        if not access.owns(judgements.preference_identity(w, a, b, pair_id, repeat, pick["reviewer"]), actor):
+            return False
+        judgements.save_preference(w, pick)
+        access.record(w, actor, "pick", a, subject, {"run_b": b, "choice": choice, "left_run": left_run})
+        return True
+
+    if not db.write(save):
+        raise access.refuse(db, actor, Action.PICK, f"the pick on {subject} under the name {actor.name} was made by "
+                            "another signed-in person: only they can change it", a, subject)
 
 
 def blind_state(db: Store, baseline: str, candidate: str, reviewer: str, workflows: Sequence[str] = (),

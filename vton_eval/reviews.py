@@ -1,7 +1,9 @@
 """Verdicts from reviewers: one per case and reviewer, saved at once, exported, compared across reviewers.
 
 A later verdict by the same reviewer on the same case replaces the earlier one (the primary key
-is run, pair, repeat, reviewer); verdicts from different reviewers stand side by side.
+is run, pair, repeat, reviewer); verdicts from different reviewers stand side by side. The reviewer
+is the acting `Actor` (the signed-in person; `vton_eval.access`), never a name passed in: nobody
+writes, replaces or clears another person's verdict. Each verdict given or cleared is in the audit trail.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ import io
 from collections.abc import Sequence
 from typing import Any
 
-from vton_eval import workflows
+from vton_eval import access, workflows
+from vton_eval.access import Action, Actor
 from vton_eval.analytics import review as review_queries
 from vton_eval.errors import VtonEvalError
 from vton_eval.provenance import tool_version
@@ -28,16 +31,21 @@ class ReviewError(VtonEvalError, ValueError):
     """A verdict that cannot be saved as given (unknown verdict, reason, case, empty name)."""
 
 
-def save_verdict(db: Store, run_id: str, pair_id: str, repeat: int, reviewer: str, verdict: str,
+def _not_yours(db: Store, actor: Actor, run_id: str, subject: str) -> access.AccessDenied:
+    return access.refuse(db, actor, Action.VERDICT, f"the verdict on {subject} under the name {actor.name} was given "
+                         "by another signed-in person: only they can change it", run_id, subject)
+
+
+def save_verdict(db: Store, run_id: str, pair_id: str, repeat: int, actor: Actor, verdict: str,
                  reasons: Sequence[str] = (), note: str = "") -> dict[str, Any]:
-    """Store a reviewer's verdict on a case now, replacing their earlier one. Returns the saved row."""
-    reviewer = (reviewer or "").strip()
-    if not reviewer:
-        raise ReviewError("a verdict needs the reviewer's name")
+    """Store `actor`'s verdict on a case now, replacing their earlier one. Returns the saved row.
+    Raises ReviewError for a verdict that cannot be saved, AccessDenied for a viewer."""
+    subject = f"{pair_id}#{int(repeat)}"
+    access.permit(db, actor, Action.VERDICT, run_id, subject)
     if verdict not in VERDICTS:
         raise ReviewError(f"verdict must be one of {', '.join(VERDICTS)} (got {verdict!r})")
 
-    def save(w: Writer) -> dict[str, Any]:
+    def save(w: Writer) -> dict[str, Any] | None:
         workflow = judgements.case_workflow(w, run_id, pair_id)
         if workflow is None:
             raise ReviewError(f"run {run_id} has no case {pair_id}")
@@ -45,17 +53,38 @@ def save_verdict(db: Store, run_id: str, pair_id: str, repeat: int, reviewer: st
         unknown = [r for r in reasons if r not in allowed]
         if unknown:
             raise ReviewError(f"unknown reason(s) for {workflow}: {', '.join(unknown)}")
+        if not access.owns(judgements.verdict_identity(w, run_id, pair_id, repeat, actor.name), actor):
+            return None
         saved = {"run_id": run_id, "pair_id": pair_id, "workflow": workflow, "repeat": int(repeat),
-                 "reviewer": reviewer, "verdict": verdict, "reasons": ";".join(reasons),
-                 "note": (note or "").strip()[:MAX_NOTE], "created_at": utcnow(), "tool_version": tool_version()}
+                 "reviewer": actor.name, "verdict": verdict, "reasons": ";".join(reasons),
+                 "note": (note or "").strip()[:MAX_NOTE], "created_at": utcnow(), "tool_version": tool_version(),
+                 "identity": actor.identity}
         judgements.save_verdict(w, saved)
+        access.record(w, actor, "verdict", run_id, subject, {"verdict": verdict, "reasons": saved["reasons"]})
         return saved
 
-    return db.write(save)
+    saved = db.write(save)
+    if saved is None:
+        raise _not_yours(db, actor, run_id, subject)
+    return saved
 
 
-def clear_verdict(db: Store, run_id: str, pair_id: str, repeat: int, reviewer: str) -> None:
-    db.write(lambda w: judgements.clear_verdict(w, run_id, pair_id, repeat, reviewer))
+def clear_verdict(db: Store, run_id: str, pair_id: str, repeat: int, actor: Actor) -> None:
+    """Take back `actor`'s own verdict on a case (nobody else's)."""
+    subject = f"{pair_id}#{int(repeat)}"
+    access.permit(db, actor, Action.VERDICT, run_id, subject)
+
+    def clear(w: Writer) -> bool:
+        held = judgements.verdict_identity(w, run_id, pair_id, repeat, actor.name)
+        if not access.owns(held, actor):
+            return False
+        if held:
+            judgements.clear_verdict(w, run_id, pair_id, repeat, actor.name)
+            access.record(w, actor, "verdict_cleared", run_id, subject)
+        return True
+
+    if not db.write(clear):
+        raise _not_yours(db, actor, run_id, subject)
 
 
 EXPORT_COLUMNS = ("run_id", "pair_id", "repeat", "workflow", "reviewer", "verdict", "reasons", "note", "created_at",

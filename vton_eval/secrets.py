@@ -21,11 +21,21 @@ _compiled: dict[str, list[re.Pattern[str]]] = {}
 # A shared store's secrets: never in a URL we keep, but a library's error text may still echo them.
 STORE_SECRET_ENVS = ("PGPASSWORD", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 _PASSWORD_FIELD = re.compile(r"(password\s*=\s*)('[^']*'|\S+)", re.I)
+# Tokens this process holds outside its environment (the dashboard's, from Streamlit secrets): scrubbed too.
+_remembered: set[str] = set()
+# A caller that passes no token explicitly means "the one in this process's environment" (the CLI's runs).
+FROM_ENVIRONMENT: object = object()
 
 
 def get_token() -> str | None:
     token = os.environ.get(TOKEN_ENV, "").strip()
     return token or None
+
+
+def remember_secret(token: str | None) -> None:
+    """Scrub `token` from every message too, although it is not in this process's environment."""
+    if token and len(token) >= 4:
+        _remembered.add(token)
 
 
 def _char_forms(ch: str) -> str:
@@ -56,7 +66,8 @@ def _base64_forms(token: str) -> list[str]:
 
 def _patterns(token: str) -> list[re.Pattern[str]]:
     if token not in _compiled:
-        _compiled.clear()
+        if len(_compiled) > 8:
+            _compiled.clear()
         _compiled[token] = [re.compile("".join(_char_forms(c) for c in token))] + [
             re.compile(re.escape(form)) for form in _base64_forms(token)]
     return _compiled[token]
@@ -67,10 +78,10 @@ def redact(text: str | None) -> str | None:
     the database."""
     if not text:
         return text
-    token = get_token()
-    if token and len(token) >= 4:
-        for pattern in _patterns(token):
-            text = pattern.sub("***", text)
+    for token in {get_token(), *_remembered}:
+        if token and len(token) >= 4:
+            for pattern in _patterns(token):
+                text = pattern.sub("***", text)
     for name in STORE_SECRET_ENVS:
         secret = os.environ.get(name, "")
         if len(secret) >= 4:

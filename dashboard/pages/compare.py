@@ -8,10 +8,12 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from dashboard import auth
 from dashboard import compare_view as view
 from dashboard.common import artifact_file, database, db_path, empty_database, md, render
-from dashboard.widgets import reviewer_name, run_label, run_status
+from dashboard.widgets import run_label, run_status
 from vton_eval import preferences
+from vton_eval.access import Action
 from vton_eval.analytics.compare import CaseFilter, CompareSetup
 from vton_eval.errors import VtonEvalError
 from vton_eval.store import DatabaseBusy
@@ -113,11 +115,12 @@ PICK_KEYS = {"left": "Left", "tie": "T", "right": "Right"}  # keyboard shortcuts
 assert set(PICK_LABELS) == set(preferences.CHOICES)
 
 
-def _pick(baseline: str, candidate: str, case: dict[str, Any], reviewer: str, choice: str) -> None:
-    """A pick button's callback: store the pick at once, then the rerun shows the next case."""
+def _pick(baseline: str, candidate: str, case: dict[str, Any], choice: str) -> None:
+    """A pick button's callback: store the pick at once (as the person signed in at the click), then the rerun
+    shows the next case."""
     try:
         preferences.record_preference(database(), baseline, candidate, case["pair_id"], case["repeat"],
-                                      case["workflow"], reviewer, choice, case["left_run"])
+                                      case["workflow"], auth.acting_reviewer(), choice, case["left_run"])
     except (DatabaseBusy, VtonEvalError) as exc:
         st.session_state["cmp_pick_error"] = str(exc)
         return
@@ -171,9 +174,10 @@ def blind_runs() -> list[dict[str, Any]] | None:
 
 def blind() -> None:
     """Two outputs for the same inputs in a stable random order, no run named until the pick."""
-    reviewer = reviewer_name("cmp", "Start judging")
-    if not reviewer:
+    person = auth.reviewer("cmp", "Start judging")
+    if person is None:
         return
+    reviewer = person.name
     runs = blind_runs()
     if runs is None:
         return
@@ -211,11 +215,12 @@ def blind() -> None:
             image = artifact_file(case[key])
             if image:
                 col.image(image, caption=title, width="stretch")
-        # The buttons above the outputs: in view with the images, however tall they are.
+        # The buttons above the outputs: in view with the images, however tall they are. Not for a viewer.
         buttons = st.columns(3)
         for col, (choice, label) in zip(buttons, PICK_LABELS.items(), strict=True):
-            col.button(label, key=f"cmp_pick_{choice}", width="stretch", shortcut=PICK_KEYS[choice], on_click=_pick,
-                       args=(base, cand, case, reviewer, choice))
+            if person.may(Action.PICK):
+                col.button(label, key=f"cmp_pick_{choice}", width="stretch", shortcut=PICK_KEYS[choice],
+                           on_click=_pick, args=(base, cand, case, choice))
         sides = st.columns(2)
         for col, side in zip(sides, ("left", "right"), strict=True):
             with col:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import data
+from dashboard import auth, data
 from dashboard.common import cached, database, db_path, empty_database, fmt_pct, md, render
 from dashboard.review_card import case_card, make_later, missing_zooms
 from dashboard.review_detail import OPENED, case_view
-from dashboard.widgets import reviewer_name, run_picker, run_status
+from dashboard.widgets import run_picker, run_status
+from vton_eval.access import Action
 from vton_eval.analytics.filters import RunFilter
 from vton_eval.analytics.overview import default_run
 from vton_eval.analytics.review import SORTS, VERDICT_FILTERS, ReviewFilter, case_page, review_options
@@ -81,7 +82,7 @@ def page_cases(run_id: str, reviewer: str, flt: ReviewFilter, sort: str,
     return cases, total, page, pages  # the cases, how many match, this page's number, the number of pages
 
 
-def grid(run_id: str, reviewer: str, cases: list[dict], pages: int) -> None:
+def grid(run_id: str, reviewer: str, cases: list[dict], pages: int, judge: bool = True) -> None:
     """The cards; an opened case shows in full in its card's place."""
     page_keys = [(run_id, c["pair_id"], int(c["repeat"])) for c in cases]
     if st.session_state.pop("rv_open_first", False) and page_keys:
@@ -89,9 +90,9 @@ def grid(run_id: str, reviewer: str, cases: list[dict], pages: int) -> None:
     opened = st.session_state.get(OPENED)
     for case, key in zip(cases, page_keys, strict=True):
         if opened == key:
-            case_view(run_id, key[1], key[2], reviewer, page_keys, pages)
+            case_view(run_id, key[1], key[2], reviewer, page_keys, pages, judge)
         else:
-            case_card(run_id, case, reviewer)
+            case_card(run_id, case, judge)
     missing = missing_zooms(cases)
     if not missing:
         return
@@ -110,9 +111,10 @@ def grid(run_id: str, reviewer: str, cases: list[dict], pages: int) -> None:
 
 def body() -> None:
     st.title("Review")
-    reviewer = reviewer_name("rv", "Start reviewing")
-    if reviewer is None:
+    person = auth.reviewer("rv", "Start reviewing")
+    if person is None:
         return
+    reviewer = person.name
     runs = data.pick_runs(str(db_path()), RunFilter())
     if runs.empty:
         empty_database()
@@ -129,7 +131,7 @@ def body() -> None:
         return
     st.caption(f"{total} case(s) match; page {page} of {pages}. Details opens a case in its card's place; "
                "there, P / F / U judge it and N goes to the next.")
-    grid(run_id, reviewer, cases.to_dict("records"), pages)
+    grid(run_id, reviewer, cases.to_dict("records"), pages, judge=person.may(Action.VERDICT))
     cols = st.columns([3, 1])
     with cols[0]:
         if pages > 1:

@@ -7,16 +7,19 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard import data
+from dashboard import auth, data
 from dashboard.common import database, db_path, md, render
 from dashboard.launch_form import RUNS_TAB_KEY, launch_form, show_runs_tab_if_asked
-from dashboard.try_one import try_one_pair
+from dashboard.try_one import earlier_tries, try_one_pair
 from dashboard.widgets import system_label
 from vton_eval import launch
+from vton_eval.access import Action
+from vton_eval.analytics.audit import run_acts
 from vton_eval.errors import VtonEvalError
-from vton_eval.gate import BlessError, bless, list_baselines
+from vton_eval.gate import bless, list_baselines
 
 TABS = ("Runs", "Launch a run", "Try one pair")
+READ_ONLY_TABS = ("Runs", "Tries")  # for a role that may not launch: no form, no Try button
 POLL_S = 2.0
 
 # Sized to fit a 1400 px window beside the sidebar, without scrolling sideways; progress is one column.
@@ -53,7 +56,7 @@ def blessed_ids() -> set[str]:
 # (an element drawn by a callback would land at the top of the page).
 def _cancel(run_id: str) -> None:
     try:
-        launch.cancel_run(database(), run_id)
+        launch.cancel_run(database(), run_id, auth.actor())
         st.session_state["runs_note"] = f"Asked run {run_id} to stop."
     except VtonEvalError as exc:
         st.session_state["runs_error"] = str(exc)
@@ -62,7 +65,7 @@ def _cancel(run_id: str) -> None:
 
 def _resume(run_id: str) -> None:
     try:
-        launch.resume_run(database(), run_id)
+        launch.resume_run(database(), run_id, auth.actor(), token=auth.service_token())
         st.session_state["runs_note"] = f"Resuming run {run_id} in its own process."
     except VtonEvalError as exc:
         st.session_state["runs_error"] = str(exc)
@@ -71,10 +74,13 @@ def _resume(run_id: str) -> None:
 
 def _bless(run_id: str) -> None:
     try:
-        row = bless(database(), run_id)
+        row = bless(database(), run_id, auth.actor())
         st.session_state["runs_note"] = f"Run {run_id} is now the baseline for {row['dataset']}."
-    except BlessError as exc:
+    except VtonEvalError as exc:
         st.session_state["runs_error"] = str(exc)
+
+
+ACTED = {"launch": "launched", "resume": "resumed", "cancel": "cancelled", "bless": "blessed", "try": "tried"}
 
 
 def actions(runs: list[dict[str, Any]], blessed: set[str]) -> None:
@@ -88,17 +94,25 @@ def actions(runs: list[dict[str, Any]], blessed: set[str]) -> None:
     if note := st.session_state.pop("runs_note", None):
         st.success(md(note))
     row = st.container(horizontal=True, vertical_alignment="center")
-    if run["status"] == "running":
+    # The buttons of an operator's acts are offered to operators only (the engine refuses them to others too).
+    operator = auth.may(Action.LAUNCH)
+    if not operator:
+        row.caption("Cancelling, resuming and blessing runs need the operator role.")
+    elif run["status"] == "running":
         row.button("Cancel run", key="cancel_run", icon=":material/stop:", on_click=_cancel, args=(chosen,))
     elif run["done"] < (run["total_cases"] or 0) or run["status"] in ("interrupted", "cancelled", "failed"):
         row.button("Resume run", key="resume_run", icon=":material/play_arrow:", on_click=_resume, args=(chosen,))
     if run["status"] == "finished":
         if chosen in blessed:
             row.caption(f"The baseline for {md(run['dataset'])} at {md(run['endpoint'])}")
-        else:
+        elif operator:
             row.button("Bless as baseline", key="bless_run", icon=":material/verified:", on_click=_bless,
                        args=(chosen,),
                        help="Release gates compare new runs of this dataset and endpoint with this one.")
+    acts = run_acts(database(), chosen)
+    if acts:
+        st.caption(" · ".join(f"{ACTED[a['action']]} by {md(a['actor'])} at {a['acted_at']:%Y-%m-%d %H:%M} UTC"
+                              for a in acts))
     if run.get("error_kinds"):
         st.caption(f"Error kinds: {md(run['error_kinds'].replace(',', ', '))}")
     if run.get("message"):
@@ -134,6 +148,14 @@ def runs_section() -> None:
 def body() -> None:
     st.title("Runs")
     show_runs_tab_if_asked()
+    if not auth.may(Action.LAUNCH):
+        tab_runs, tab_tries = st.tabs(READ_ONLY_TABS, key=f"{RUNS_TAB_KEY}_read_only")
+        with tab_runs:
+            runs_section()
+        with tab_tries:
+            st.caption("Launching a run and trying one pair need the operator role.")
+            earlier_tries()
+        return
     tab_runs, tab_launch, tab_try = st.tabs(TABS, key=RUNS_TAB_KEY, on_change="rerun")
     with tab_runs:
         runs_section()

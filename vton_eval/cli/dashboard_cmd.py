@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from vton_eval import access
 from vton_eval.store import Store, open_store, resolve_location
 
 
@@ -22,11 +23,21 @@ def _app_path() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "app.py"
 
 
-def start_dashboard(db_path: Path | str, port: int, host: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+def secrets_files(app: Path, given: Path | None) -> list[Path]:
+    """Where Streamlit will read secrets: the file given, else its defaults (the user's, then the repo's)."""
+    if given is not None:
+        return [given]
+    return [Path.home() / ".streamlit" / "secrets.toml", app.parent.parent / ".streamlit" / "secrets.toml"]
+
+
+def start_dashboard(db_path: Path | str, port: int, host: str, env: dict[str, str] | None = None,
+                    secrets: Path | None = None) -> subprocess.Popen:
     app = _app_path()
+    # The address always explicit: unset, Streamlit listens on every interface.
     command = [
         sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port), "--server.address", host,
-        "--server.headless", "true", "--browser.gatherUsageStats", "false", "--", "--db", str(db_path),
+        "--server.headless", "true", "--browser.gatherUsageStats", "false",
+        *(["--secrets.files", str(secrets)] if secrets is not None else []), "--", "--db", str(db_path),
     ]
     full_env = {**os.environ, **(env or {}), "VTON_EVAL_DB": str(db_path), "GRADIO_ANALYTICS_ENABLED": "False"}
     # Run from the repo so .streamlit/config.toml (theme, loopback binding) applies.
@@ -57,12 +68,41 @@ def _wait(proc: subprocess.Popen) -> int:
 @click.option("--db", "db_path", default=None, metavar="PATH",
               help="Database file or shared store URL (default: $VTON_EVAL_DB or ./results.duckdb).")
 @click.option("--port", default=8501, show_default=True, type=int)
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (loopback by default).")
-def dashboard_command(db_path: str | None, port: int, host: str) -> None:
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. Beyond loopback only with sign-in configured ([auth] in the secrets).")
+@click.option("--secrets", "secrets_file", default=None, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Streamlit secrets file ([auth] for sign-in, HF_TOKEN); default: Streamlit's own places.")
+@click.option("--access", "access_file", default=None, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help=f"Roles file (roles and the token allow-list); default: ${access.ACCESS_ENV} or "
+                   f"{access.DEFAULT_ACCESS_FILE}.")
+@click.option("--unsafe-listen-without-sign-in", "unsafe", is_flag=True,
+              help="Listen beyond loopback with NO sign-in: anyone who reaches the port can launch runs, spend the "
+                   "token and write verdicts under any name.")
+def dashboard_command(db_path: str | None, port: int, host: str, secrets_file: Path | None,
+                      access_file: Path | None, unsafe: bool) -> None:
     """Open the dashboard on a database."""
     path = resolve_location(db_path)
-    click.echo(f"dashboard for {path} at http://{host}:{port}")
-    sys.exit(_wait(start_dashboard(path, port, host)))
+    env: dict[str, str] = {}
+    app = _app_path()
+    # The dashboard runs in the repo (like Streamlit's own secrets, the default roles file is found there).
+    named = access_file or (Path(os.environ[access.ACCESS_ENV]) if os.environ.get(access.ACCESS_ENV) else None)
+    roles = named or app.parent.parent / access.DEFAULT_ACCESS_FILE
+    access.load_config(roles)  # a roles file that cannot be used is said now, not at the first sign-in
+    if named is not None or roles.exists():
+        env[access.ACCESS_ENV] = str(roles.resolve())
+    signed = access.sign_in_configured(secrets_files(app, secrets_file))
+    if not signed and not access.is_loopback(host):
+        if not unsafe:
+            raise click.ClickException(
+                f"refusing to listen on {host} without sign-in: anyone who can reach it could launch runs and spend "
+                "the token. Configure sign-in ([auth] in .streamlit/secrets.toml, see the README's Team access), or "
+                "listen on 127.0.0.1, or pass --unsafe-listen-without-sign-in if that is really meant.")
+        env[access.UNSAFE_LISTEN_ENV] = "1"
+        click.secho(f"WARNING: listening on {host} WITHOUT SIGN-IN: anyone who can reach port {port} can launch runs, "
+                    "spend the token and write verdicts under any name.", fg="red", bold=True, err=True)
+    click.echo(f"dashboard for {path} at http://{host}:{port}" + (" (sign-in required)" if signed else ""))
+    secrets = secrets_file.resolve() if secrets_file else None
+    sys.exit(_wait(start_dashboard(path, port, host, env=env, secrets=secrets)))
 
 
 @click.command("demo")

@@ -171,6 +171,7 @@ def bless_command(run_id: str | None, show: bool, as_json: bool, db_path: str | 
     """Make a finished run the baseline of its dataset and endpoint (for `gate --baseline blessed`).
 
     'latest' is the newest finished suite run (single-pair tries and stopped runs are left out)."""
+    from vton_eval.access import local_actor
     from vton_eval.gate import BlessError, bless
 
     db = open_store(db_path)
@@ -180,7 +181,7 @@ def bless_command(run_id: str | None, show: bool, as_json: bool, db_path: str | 
         _show_baselines(db, as_json)
         return
     try:
-        row = bless(db, run_id)
+        row = bless(db, run_id, local_actor(via="cli"))
     except (BlessError, DatabaseBusy) as exc:
         raise click.ClickException(str(exc)) from None
     was = f" (replacing {row['previous_run_id']})" if row["previous_run_id"] not in (None, row["run_id"]) else ""

@@ -14,6 +14,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from vton_eval import access
 from vton_eval.analytics.runs import planned_summary
 from vton_eval.cli.gate_cmd import gate_options, run_gate_from_options
 from vton_eval.cli.progress_view import kinds_table, summary_table, watch
@@ -187,6 +188,7 @@ def run_command(dataset: str, endpoint: str, workflows: str | None, pairs: str |
         except RunStopped:
             console.print("interrupted before the run started; nothing was recorded")
             sys.exit(EXIT_BY_STATUS[signals.status])
+        _audit(db, "launch", run_id, {"endpoint": settings.endpoint, "profile": settings.profile})
         print(f"run {run_id}: dataset {plain(dataset)} -> {plain(settings.endpoint)} (profile "
               f"{plain(settings.profile)})", flush=True)
         print_plan(db, run_id, console)
@@ -208,6 +210,12 @@ def print_plan(db: Store, run_id: str, console: Console) -> None:
         console.print(f"[dim]{n} case(s) sent differently: {safe(note)}")
 
 
+def _audit(db: Store, action: str, run_id: str, detail: dict[str, Any] | None = None) -> None:
+    """The audit trail names the person at the terminal (unverified: whoever runs the command)."""
+    actor = access.local_actor(via="cli")
+    db.write(lambda w: access.record(w, actor, action, run_id, detail=detail))
+
+
 def _execute(db: Store, run_id: str, console: Console, signals: StopSignals) -> RunReport:
     report = drive_run(db, run_id, console, signals)
     print_report(db, report, console)
@@ -217,13 +225,17 @@ def _execute(db: Store, run_id: str, console: Console, signals: StopSignals) -> 
 @click.command("resume")
 @click.argument("run_id")
 @db_option
-def resume_command(run_id: str, db_path: str | None) -> None:
+# The dashboard starts its runs as `resume --audited`: it has recorded who launched or resumed them.
+@click.option("--audited", is_flag=True, hidden=True)
+def resume_command(run_id: str, db_path: str | None, audited: bool) -> None:
     """Finish an interrupted run: send only the cases without a recorded result."""
     console = _console()
     db = open_store(db_path)
     full = resolve_run_id(db, run_id)
     if full is None:
         raise click.ClickException(f"no run matches {run_id!r} in {db.location}")
+    if not audited:
+        _audit(db, "resume", full)
     run = get_run(db, full) or {}
     with StopSignals(console) as signals:
         console.print(f"resuming run {full} ({safe(run.get('endpoint') or '')}, profile "
@@ -245,6 +257,7 @@ def cancel_command(run_id: str, db_path: str | None) -> None:
     if run["status"] != "running" or not process_alive(run.get("pid"), run.get("host")):
         raise click.ClickException(f"run {full} is not running (status {run['status']})")
     os.kill(run["pid"], signal.SIGTERM)
+    _audit(db, "cancel", full)
     click.echo(f"asked run {full} (process {run['pid']}) to stop")
 
 

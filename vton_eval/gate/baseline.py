@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from vton_eval import access
+from vton_eval.access import Action, Actor
 from vton_eval.gate.model import GateError
 from vton_eval.store import baselines
-from vton_eval.store.base import Store
+from vton_eval.store.base import Store, Writer
 from vton_eval.store.reads import reading
 from vton_eval.store.runs import get_run, latest_run, resolve_run_id, utcnow
 
@@ -19,13 +21,14 @@ class BlessError(GateError):
     """The run cannot be blessed; the message says why and what to do."""
 
 
-def bless(db: Store, run_id: str) -> dict[str, Any]:
+def bless(db: Store, run_id: str, actor: Actor) -> dict[str, Any]:
     """Make `run_id` (a unique prefix of one, or 'latest': the newest finished suite run) the baseline of
-    its (dataset, endpoint).
+    its (dataset, endpoint), as `actor` (an operator; the blessing is in the audit trail).
 
     Replaces a previous blessing for the same pair. Returns the baseline row
-    {dataset, endpoint, run_id, blessed_at, previous_run_id}. Raises BlessError.
+    {dataset, endpoint, run_id, blessed_at, previous_run_id}. Raises BlessError, or AccessDenied.
     """
+    access.permit(db, actor, Action.BLESS, None if run_id == "latest" else run_id)
     if run_id == "latest":
         full = latest_run(db)
         if full is None:
@@ -42,7 +45,14 @@ def bless(db: Store, run_id: str) -> dict[str, Any]:
     if not run["done"]:
         raise BlessError(f"run {full} has no results: there is nothing to compare against")
     now = utcnow()
-    previous = db.write(lambda w: baselines.bless(w, run["dataset"], run["endpoint"], full, now))
+
+    def blessing(w: Writer) -> str | None:
+        previous = baselines.bless(w, run["dataset"], run["endpoint"], full, now)
+        access.record(w, actor, Action.BLESS.value, full, detail={"dataset": run["dataset"],
+                                                                   "endpoint": run["endpoint"], "replaced": previous})
+        return previous
+
+    previous = db.write(blessing)
     return {"dataset": run["dataset"], "endpoint": run["endpoint"], "run_id": full, "blessed_at": now,
             "previous_run_id": previous}
 

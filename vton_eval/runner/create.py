@@ -31,6 +31,7 @@ from vton_eval.provenance import tool_version
 from vton_eval.records import PlannedCase
 from vton_eval.runner.plan import select_pairs
 from vton_eval.runner.settings import RunSettings
+from vton_eval.secrets import get_token
 from vton_eval.services import EndpointError, EndpointStopped, Profile, endpoint_workflows, load_profile
 from vton_eval.shards import parse_shard
 from vton_eval.store.base import Store, Writer
@@ -57,7 +58,8 @@ def offered_workflows(settings: RunSettings, profile: Profile, stop: threading.E
     if not profile.workflows_from_endpoint:
         return None, None
     try:
-        offered = endpoint_workflows(settings.endpoint, profile, DISCOVERY_TIMEOUT_S, stop, on_note)
+        # The token of this process's environment, as the run's own calls (a dashboard keeps it out of its own).
+        offered = endpoint_workflows(settings.endpoint, profile, DISCOVERY_TIMEOUT_S, stop, on_note, token=get_token())
     except EndpointStopped:
         raise RunStopped("stopped while reading the endpoint's workflows; nothing was recorded") from None
     except EndpointError as exc:

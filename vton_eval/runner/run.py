@@ -26,7 +26,7 @@ from vton_eval.runner.dispatch import Attempted, Dispatcher, Task
 from vton_eval.runner.recorder import Recorder, ResultsNotWritten
 from vton_eval.runner.settings import RunSettings, run_profile
 from vton_eval.runner.sink import ResultSink
-from vton_eval.secrets import clean_message
+from vton_eval.secrets import FROM_ENVIRONMENT, clean_message, get_token
 from vton_eval.services import CallInputs, EndpointError, EndpointStopped, Profile, make_service
 from vton_eval.store.base import Store
 from vton_eval.store.runs import claim_run, finish_run, get_run, process_alive
@@ -129,11 +129,13 @@ def execute_run(
     stop_reason: Callable[[], str] | None = None,
     progress: Progress | None = None,
     on_note: Callable[[str], None] | None = None,
+    token: str | None | object = FROM_ENVIRONMENT,
 ) -> RunReport:
     """Send every case of the run that has no recorded result yet; return the final status.
 
     `stop` ends the run early; `stop_reason()` then says which status to leave ('interrupted'
-    for Ctrl-C, 'cancelled' for a cancel request).
+    for Ctrl-C, 'cancelled' for a cancel request). `token`: the one to send (None: none); by default
+    HF_TOKEN from this process's environment (a run process inherits it only for an allowed endpoint).
     """
     run = get_run(db, run_id)
     if run is None:
@@ -154,7 +156,8 @@ def execute_run(
         if on_note is not None:
             on_note(text)
 
-    service = make_service(settings.endpoint, settings.timeout_s, profile, on_note=note)
+    service = make_service(settings.endpoint, settings.timeout_s, profile, on_note=note,
+                           token=get_token() if token is FROM_ENVIRONMENT else token)
     # Connecting (fetching the app's config) takes a few hundred ms: do it while the run is planned.
     connecting = _Background(lambda: service.open(stop=stop))
     broken: list[str] = []

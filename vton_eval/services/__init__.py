@@ -58,24 +58,25 @@ class Service(Protocol):
 
 
 def make_service(endpoint: str, timeout_s: float = 300.0, profile: Profile | None = None,
-                 on_note: Callable[[str], None] | None = None) -> Service:
-    """The service a run's settings name (a Gradio app or Space, called as its profile says; default sm4ll).
-    `on_note` hears what connecting waits for (a Space that is building or asleep)."""
+                 on_note: Callable[[str], None] | None = None, token: str | None = None) -> Service:
+    """The service a run's settings name (a Gradio app or Space, called as its profile says; default sm4ll),
+    sending `token` (to its origin only). `on_note` hears what connecting waits for (a Space that is
+    building or asleep)."""
     from vton_eval.services.gradio import GradioService
 
     # Reads above the server's 15 s heartbeat, capped by the call's own deadline.
-    return GradioService(endpoint, read_timeout_s=max(60.0, min(timeout_s, 300.0)),
+    return GradioService(endpoint, token=token, read_timeout_s=max(60.0, min(timeout_s, 300.0)),
                          profile=profile or load_profile(DEFAULT_PROFILE), on_note=on_note)
 
 
 def endpoint_workflows(endpoint: str, profile: Profile, timeout_s: float = 20.0, stop: threading.Event | None = None,
-                       on_note: Callable[[str], None] | None = None) -> list[str] | None:
+                       on_note: Callable[[str], None] | None = None, token: str | None = None) -> list[str] | None:
     """The workflows a live endpoint offers (the choices of the argument that receives {workflow}), for a
-    profile that reads them from it; None when it does not say. Connects once, within `timeout_s`;
-    raises EndpointError (EndpointStopped when `stop` is set meanwhile)."""
+    profile that reads them from it; None when it does not say. Connects once, within `timeout_s`, sending
+    `token` (to its origin only); raises EndpointError (EndpointStopped when `stop` is set meanwhile)."""
     from vton_eval.services.gradio import GradioService
 
-    service = GradioService(endpoint, profile=profile, open_timeout_s=timeout_s, on_note=on_note)
+    service = GradioService(endpoint, token=token, profile=profile, open_timeout_s=timeout_s, on_note=on_note)
     try:
         return service.open(stop=stop).offered_workflows
     finally:

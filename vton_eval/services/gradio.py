@@ -37,7 +37,7 @@ from vton_eval.http_fetch import (
     origin_of,
 )
 from vton_eval.outcome import Outcome
-from vton_eval.secrets import clean_message, get_token
+from vton_eval.secrets import clean_message
 from vton_eval.services import CallInputs
 from vton_eval.services.answer import BadAnswer, answer_image, image_size
 from vton_eval.services.api import Endpoint, read_api
@@ -85,7 +85,9 @@ class GradioService:
         self._outputs: int | None = None
         self._blank_dir: Path | None = None
         self._blanks: dict[tuple[int, int], str] = {}
-        self._token = token if token is not None else get_token()
+        # Only a token given here is sent: nothing reads HF_TOKEN behind the caller's back (vton_eval.access
+        # decides which endpoints may receive it).
+        self._token = token or None
         self._connect_timeout_s = connect_timeout_s
         self._read_timeout_s = read_timeout_s
         # Above the server's 15 s heartbeat, so an idle SSE stream is not mistaken for a dead one.

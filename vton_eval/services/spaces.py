@@ -17,6 +17,8 @@ import httpx
 from vton_eval.secrets import clean_message
 from vton_eval.services.endpoints import EndpointError, EndpointStopped
 
+# The Space this tool was first built for (the launch form offers it; the token allow-list's default).
+SM4LL_SPACE = "sm4ll-VTON/sm4ll-VTON-Demo"
 _SPACE_WAITING = {"BUILDING", "APP_STARTING", "RUNNING_BUILDING", "RUNNING_APP_STARTING", "SLEEPING",
                   "PAUSED_WAKING"}
 _SPACE_BROKEN = {"BUILD_ERROR", "RUNTIME_ERROR", "CONFIG_ERROR", "NO_APP_FILE", "PAUSED", "STOPPED", "DELETING"}

@@ -11,10 +11,10 @@ from typing import Any
 from vton_eval.store.base import Writer
 
 REVIEW_COLUMNS = ("run_id", "pair_id", "workflow", "repeat", "reviewer", "verdict", "reasons", "note", "created_at",
-                  "tool_version")
+                  "tool_version", "identity")
 REVIEW_KEY = ("run_id", "pair_id", "repeat", "reviewer")
 PREFERENCE_COLUMNS = ("run_a", "run_b", "pair_id", "repeat", "workflow", "reviewer", "choice", "left_run", "created_at",
-                      "tool_version")
+                      "tool_version", "identity")
 PREFERENCE_KEY = ("run_a", "run_b", "pair_id", "repeat", "reviewer")
 
 
@@ -26,6 +26,18 @@ def canonical(run_x: str, run_y: str) -> tuple[str, str]:
 def case_workflow(w: Writer, run_id: str, pair_id: str) -> str | None:
     """The workflow of a planned case, read in the write's own transaction (None: no such case)."""
     return w.scalar("SELECT workflow FROM cases WHERE run_id = ? AND pair_id = ?", [run_id, pair_id])
+
+
+def verdict_identity(w: Writer, run_id: str, pair_id: str, repeat: int, reviewer: str) -> list[dict[str, Any]]:
+    """The identity behind the verdict this key holds ([] when none): whose it is to replace or clear."""
+    return w.rows('SELECT identity FROM reviews WHERE run_id = ? AND pair_id = ? AND "repeat" = ? AND reviewer = ?',
+                  [run_id, pair_id, int(repeat), reviewer])
+
+
+def preference_identity(w: Writer, run_a: str, run_b: str, pair_id: str, repeat: int,
+                        reviewer: str) -> list[dict[str, Any]]:
+    return w.rows('SELECT identity FROM preferences WHERE run_a = ? AND run_b = ? AND pair_id = ? AND "repeat" = ? '
+                  "AND reviewer = ?", [run_a, run_b, pair_id, int(repeat), reviewer])
 
 
 def save_verdict(w: Writer, verdict: dict[str, Any]) -> None:

@@ -176,6 +176,26 @@ MIGRATIONS: list[list[str]] = [
         "UPDATE runs SET profile = 'sm4ll'",
         "ALTER TABLE cases ADD COLUMN sent_note VARCHAR",
     ],
+    # 5: team access. The audit trail (who launched, cancelled, resumed, tried, blessed, and who gave or
+    # cleared each verdict and pick, with times; refused attempts too), appended to and never updated; and
+    # the identity behind a verdict or a pick: `issuer#subject` of the signed-in person, NULL for a name
+    # typed on a dashboard without sign-in. No key: rows are only ever appended.
+    [
+        """CREATE TABLE IF NOT EXISTS audit (
+            acted_at TIMESTAMP NOT NULL,
+            actor VARCHAR NOT NULL,
+            identity VARCHAR,
+            role VARCHAR,
+            action VARCHAR NOT NULL,
+            outcome VARCHAR NOT NULL,
+            run_id VARCHAR,
+            subject VARCHAR,
+            detail VARCHAR,
+            tool_version VARCHAR
+        )""",
+        "ALTER TABLE reviews ADD COLUMN identity VARCHAR",
+        "ALTER TABLE preferences ADD COLUMN identity VARCHAR",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

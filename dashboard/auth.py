@@ -1,0 +1,194 @@
+"""Who is at the dashboard: the sign-in gate, the acting person for every button, and the service token.
+
+With `[auth]` in Streamlit's secrets, the app's entry calls `gate()` before any page: a visitor who
+is not signed in gets the sign-in screen and nothing else (every URL leads there), and a signed-in
+person the roles file does not name is told so. Without `[auth]`, the dashboard is for one person on
+127.0.0.1: `gate()` refuses to show anything when it listens elsewhere, unless `vton-eval dashboard`
+was started with its loudly named flag. The engine (`vton_eval.access`) checks every act again.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from dashboard.common import md
+from vton_eval import access, preferences
+from vton_eval.access import AccessConfigError, AccessDenied, Action, Actor
+from vton_eval.errors import VtonEvalError
+from vton_eval.secrets import TOKEN_ENV, remember_secret
+
+PAGES_DIR = Path(__file__).resolve().parent / "pages"
+
+
+def _auth_section() -> Mapping[str, Any] | None:
+    try:
+        section = st.secrets.get("auth")
+    except Exception:  # no secrets file at all: sign-in is not configured
+        return None
+    return section if isinstance(section, Mapping) and section else None
+
+
+def sign_in_configured() -> bool:
+    return _auth_section() is not None
+
+
+def _claims() -> dict[str, Any]:
+    return dict(st.user.to_dict())
+
+
+def signed_in() -> bool:
+    return bool(_claims().get("is_logged_in"))
+
+
+def actor() -> Actor:
+    """The person acting in this session: the signed-in identity with its role from the roles file (read again
+    on every call, so a changed role counts at the next click), or the local operator without sign-in."""
+    if not sign_in_configured():
+        return access.local_actor()
+    claims = _claims()
+    if not claims.get("is_logged_in"):
+        raise AccessDenied("not signed in")
+    return access.actor_from_claims(claims)
+
+
+def may(action: Action) -> bool:
+    try:
+        return actor().may(action)
+    except VtonEvalError:
+        return False
+
+
+def service_token() -> str | None:
+    """HF_TOKEN from the environment, else from Streamlit secrets. Never put into this process's environment:
+    a run started here gets it only for an allowed endpoint (`vton_eval.access.run_environment`)."""
+    token = os.environ.get(TOKEN_ENV, "").strip()
+    if not token:
+        try:
+            token = str(st.secrets.get(TOKEN_ENV) or "").strip()
+        except Exception:  # no secrets file: no token
+            token = ""
+    remember_secret(token or None)
+    return token or None
+
+
+def _only(screen: Callable[[], None], title: str) -> None:
+    """Show `screen` as the app's only page, whatever the URL asked for, and draw nothing else. The pages' own
+    addresses lead to it too (a bookmark of /review gets the sign-in screen, not "page not found")."""
+    paths = sorted(p.stem for p in PAGES_DIR.glob("*.py") if not p.name.startswith("_"))
+    pages = [st.Page(screen, title=title, url_path="welcome", default=True)]
+    pages += [st.Page(screen, title=title, url_path=path) for path in paths if path != "welcome"]
+    st.navigation(pages, position="hidden").run()
+    st.stop()
+
+
+def _providers(section: Mapping[str, Any]) -> list[str | None]:
+    """The providers [auth] configures: the default one (keys at its top) and each named [auth.NAME]."""
+    named = [name for name, value in section.items() if isinstance(value, Mapping)]
+    return ([None] if "client_id" in section else []) + named
+
+
+def _sign_in_screen() -> None:
+    st.title("vton-eval")
+    st.info("Sign in to see the results of this team's try-on evaluations.", icon=":material/lock:")
+    for provider in _providers(_auth_section() or {}):
+        label = "Sign in" if provider is None else f"Sign in with {provider}"
+        st.button(label, key=f"sign_in_{provider or 'default'}", type="primary", icon=":material/login:",
+                  on_click=st.login, args=(provider,) if provider else ())
+
+
+def _sign_out_button(key: str) -> None:
+    st.button("Sign out", key=key, icon=":material/logout:", on_click=st.logout)
+
+
+def _no_access(message: str) -> Callable[[], None]:
+    def screen() -> None:
+        st.title("vton-eval")
+        st.warning(md(message), icon=":material/block:")
+        _sign_out_button("sign_out_refused")
+    return screen
+
+
+def _open_to_the_network() -> bool:
+    """Listening beyond this machine without sign-in, and not told to on purpose."""
+    address = st.get_option("server.address")
+    return not access.is_loopback(address or "") and os.environ.get(access.UNSAFE_LISTEN_ENV) != "1"
+
+
+def _not_on_loopback() -> None:
+    st.title("vton-eval")
+    st.error(f"This dashboard listens on {md(st.get_option('server.address') or 'every interface')} without "
+             "sign-in, so anyone who can reach it could launch runs and spend the token. Configure sign-in ([auth] "
+             "in .streamlit/secrets.toml), listen on 127.0.0.1, or start it with `vton-eval dashboard "
+             "--unsafe-listen-without-sign-in` if that is really meant.", icon=":material/gpp_bad:")
+
+
+def checkpoint() -> Actor:
+    """The acting person, or a screen that shows nothing else (then the script stops). Called by the app's
+    entry before the navigation, and again by every page's `render`: a page script can run without the entry
+    (Streamlit runs a file of `pages/` directly when it is the first thing a new server is asked for)."""
+    if not sign_in_configured():
+        if _open_to_the_network():
+            _only(_not_on_loopback, "Not on loopback")
+        return access.local_actor()
+    if not signed_in():
+        _only(_sign_in_screen, "Sign in")
+    try:
+        return actor()
+    except (AccessDenied, AccessConfigError) as exc:
+        _only(_no_access(str(exc)), "No access")
+        raise  # not reached: _only stops the script
+
+
+def gate() -> Actor:
+    """The app's entry: `checkpoint`, then who is signed in (and Sign out) in the sidebar."""
+    person = checkpoint()
+    if person.signed_in:
+        with st.sidebar:
+            st.caption(f"Signed in as **{md(person.name)}** · {person.role.label}")
+            _sign_out_button("sign_out")
+    return person
+
+
+def acting_reviewer() -> Actor:
+    """The person a verdict or pick callback acts for, read when it is clicked (not when the page was drawn)."""
+    if sign_in_configured():
+        return actor()
+    name = st.session_state.get("reviewer")
+    if not name:
+        raise AccessDenied("enter your name first: it is stored with each verdict and pick")
+    return access.local_actor(name)
+
+
+def reviewer(key: str, button: str) -> Actor | None:
+    """Who gives verdicts and picks here: the signed-in person (no name to type), or without sign-in a name
+    asked once per session (a form, so "Start" takes what is typed without Enter first)."""
+    if sign_in_configured():
+        person = actor()
+        st.caption(f"Reviewing as **{md(person.name)}**"
+                   + ("" if person.may(Action.VERDICT) else " · a viewer: verdicts and picks need the reviewer role"))
+        return person
+    name = st.session_state.get("reviewer")
+    if name:
+        left, right = st.columns([5, 1], vertical_alignment="center")
+        left.caption(f"Reviewing as **{md(name)}**")
+        if right.button("Change name", key=f"{key}_reviewer_change"):
+            del st.session_state["reviewer"]
+            st.rerun()
+        return access.local_actor(name)
+    with st.form(f"{key}_reviewer_form", border=False, enter_to_submit=True):
+        st.text_input("Your name (stored with each verdict and pick)", key=f"{key}_reviewer_input",
+                      max_chars=preferences.MAX_REVIEWER)
+        started = st.form_submit_button(button, type="primary")
+    if started:
+        try:
+            st.session_state["reviewer"] = preferences.clean_reviewer(st.session_state.get(f"{key}_reviewer_input"))
+        except VtonEvalError as exc:
+            st.error(md(exc))
+            return None
+        st.rerun()
+    return None

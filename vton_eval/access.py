@@ -1,0 +1,441 @@
+"""Team access: who is acting, what their role lets them do, and which endpoints may receive the token.
+
+- **Identity.** A person signed in through the dashboard's OpenID Connect provider is an `Actor`
+  named by their verified e-mail (or their subject id when the provider vouches for no e-mail), with
+  the identity `issuer#subject`. Without sign-in (a dashboard on 127.0.0.1 for one person, or the
+  command line) the actor is unverified: a typed reviewer name, or the OS user.
+- **Roles.** `viewer` reads; `reviewer` also gives verdicts and blind picks; `operator` also launches,
+  cancels and resumes runs, tries one pair and blesses baselines. A signed-in person's role comes
+  from the roles file (rules by e-mail, e-mail domain, group claim or subject); without sign-in the
+  single local person is an operator. Every engine function that acts takes the actor and calls
+  `permit` first: a page that offers a button it should not, or a request forged around the page,
+  is refused here, and the refusal is written to the audit trail.
+- **The token.** HF_TOKEN goes only to endpoints on the allow-list (`[token] allow`); any other
+  endpoint runs without it, or is refused when `[token] others = "refuse"`. `token_use` says which
+  before anything starts; `run_environment` builds the environment of a run process so that it
+  inherits the token only for an allowed endpoint.
+
+The roles file (TOML; `$VTON_EVAL_ACCESS`, else `.streamlit/access.toml` in the working directory):
+
+    [roles]
+    operator = ["alice@example.com", "group:vton-operators"]
+    reviewer = ["@example.com", "group:vton-reviewers"]   # "@domain": every verified address there
+    viewer = ["group:vton-viewers", "sub:1234567890"]      # "sub:ID": a subject without e-mail
+    others = "none"            # a signed-in person no rule names: "none" (refused), "viewer" or "reviewer"
+    groups_claim = "groups"    # the ID-token claim that lists a person's groups
+
+    [token]
+    allow = ["sm4ll-VTON/sm4ll-VTON-Demo", "https://my-org-vton.hf.space"]
+    others = "without-token"   # an endpoint not on the list: "without-token" or "refuse"
+"""
+
+from __future__ import annotations
+
+import difflib
+import enum
+import getpass
+import json
+import os
+import socket
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from vton_eval.errors import InvalidValue, VtonEvalError
+from vton_eval.provenance import tool_version
+from vton_eval.secrets import TOKEN_ENV
+from vton_eval.services.endpoints import SPACE_ID
+from vton_eval.services.spaces import SM4LL_SPACE
+from vton_eval.store import audit
+from vton_eval.store.base import Store, Writer
+from vton_eval.store.runs import utcnow
+
+ACCESS_ENV = "VTON_EVAL_ACCESS"
+# Set by `vton-eval dashboard --unsafe-listen-without-sign-in`: the dashboard then shows itself beyond loopback.
+UNSAFE_LISTEN_ENV = "VTON_EVAL_UNSAFE_LISTEN_WITHOUT_SIGN_IN"
+DEFAULT_ACCESS_FILE = Path(".streamlit") / "access.toml"
+# Other names under which tools look for a Hugging Face token: a run process inherits none of them.
+_TOKEN_NAMES = (TOKEN_ENV, "HUGGING_FACE_HUB_TOKEN", "HF_API_TOKEN")
+
+
+class AccessDenied(VtonEvalError, PermissionError):
+    """The actor's role does not allow the action, or the endpoint may not be called from here."""
+
+
+class AccessConfigError(VtonEvalError):
+    """The roles file cannot be used as written; nobody gets in until it is fixed."""
+
+
+class Role(enum.IntEnum):
+    VIEWER = 1
+    REVIEWER = 2
+    OPERATOR = 3
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+ROLE_NAMES = {r.label: r for r in Role}
+
+
+class Action(enum.Enum):
+    """What a person can do, with the least role that may (the value is the audit trail's name)."""
+
+    VERDICT = "verdict"
+    PICK = "pick"
+    LAUNCH = "launch"
+    CANCEL = "cancel"
+    RESUME = "resume"
+    TRY = "try"
+    BLESS = "bless"
+
+    @property
+    def needs(self) -> Role:
+        return Role.REVIEWER if self in (Action.VERDICT, Action.PICK) else Role.OPERATOR
+
+
+_DOING = {Action.VERDICT: "giving verdicts", Action.PICK: "blind picks", Action.LAUNCH: "launching runs",
+          Action.CANCEL: "cancelling runs", Action.RESUME: "resuming runs", Action.TRY: "trying one pair",
+          Action.BLESS: "blessing baselines"}
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts. `name` is what verdicts, picks and the audit trail store; `identity` (`issuer#subject`) is
+    set only for a person the sign-in provider vouched for."""
+
+    name: str
+    role: Role
+    identity: str | None = None
+    via: str = "sign-in"  # "sign-in", "dashboard" (no sign-in configured) or "cli"
+
+    @property
+    def signed_in(self) -> bool:
+        return self.identity is not None
+
+    def may(self, action: Action) -> bool:
+        return self.role >= action.needs
+
+
+def local_actor(name: str | None = None, via: str = "dashboard") -> Actor:
+    """The one person at a dashboard without sign-in (bound to 127.0.0.1), or at the command line: an
+    operator, named by a typed reviewer name or else the OS user. Unverified: identity None."""
+    if name is None:
+        try:
+            user = getpass.getuser()
+        except (KeyError, OSError):  # no user name for this uid (a container)
+            user = f"uid{os.getuid()}"
+        name = f"{user}@{socket.gethostname()}"
+    name = name.strip()
+    if not name:
+        raise InvalidValue("a reviewer name is needed")
+    return Actor(name=name, role=Role.OPERATOR, identity=None, via=via)
+
+
+# -- the roles file ------------------------------------------------------------------------------------------
+
+TOKEN_OTHERS = ("without-token", "refuse")
+_ROLE_KEYS = ("operator", "reviewer", "viewer", "others", "groups_claim")
+_TOKEN_KEYS = ("allow", "others")
+
+
+@dataclass(frozen=True)
+class Rule:
+    role: Role
+    kind: str  # "email", "domain", "group" or "sub"
+    value: str
+
+    def matches(self, email: str | None, groups: frozenset[str], sub: str | None) -> bool:
+        if self.kind == "email":
+            return email == self.value
+        if self.kind == "domain":
+            return email is not None and email.endswith(self.value)
+        if self.kind == "group":
+            return self.value in groups
+        return sub == self.value
+
+
+@dataclass(frozen=True)
+class AccessConfig:
+    rules: tuple[Rule, ...] = ()
+    others: Role | None = None  # None: a signed-in person no rule names is refused
+    groups_claim: str = "groups"
+    token_allow: tuple[str, ...] = (SM4LL_SPACE,)
+    token_others: str = "without-token"
+    source: str | None = None  # the file it was read from (None: the defaults)
+    _allowed: frozenset[tuple[str, ...]] = field(default=frozenset(), repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_allowed", frozenset(endpoint_key(e) for e in self.token_allow))
+
+    def allows_token(self, endpoint: str) -> bool:
+        try:
+            return endpoint_key(endpoint) in self._allowed
+        except InvalidValue:
+            return False
+
+
+def endpoint_key(endpoint: str) -> tuple[str, ...]:
+    """What the allow-list compares: a Space id (case-insensitive), or a URL's origin (scheme, host, port),
+    the unit the token is bound to when a call is made (`vton_eval.http_fetch.ClientGuard`)."""
+    text = (endpoint or "").strip()
+    if text.startswith(("http://", "https://")):
+        url = httpx.URL(text)
+        if not url.host or url.userinfo:
+            raise InvalidValue(f"{text!r} is not an endpoint URL")
+        port = url.port or (443 if url.scheme == "https" else 80)
+        return ("url", url.scheme, url.host.lower(), str(port))
+    if SPACE_ID.match(text):
+        return ("space", text.lower())
+    raise InvalidValue(f"{text!r} is neither an http(s) URL nor a Space id like owner/name")
+
+
+def _suggest(key: str, known: tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(key, known, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _parse_rule(role: Role, text: Any, where: str) -> Rule:
+    if not isinstance(text, str) or not text.strip():
+        raise AccessConfigError(f"{where}: each rule is a non-empty string, got {text!r}")
+    text = text.strip()
+    if text.startswith("group:"):
+        return Rule(role, "group", text[len("group:"):])
+    if text.startswith("sub:"):
+        return Rule(role, "sub", text[len("sub:"):])
+    if text.startswith("@") and "." in text:
+        return Rule(role, "domain", text.lower())
+    if "@" in text[1:]:
+        return Rule(role, "email", text.lower())
+    raise AccessConfigError(f"{where}: {text!r} is not an e-mail address, @domain, group:NAME or sub:ID")
+
+
+def parse_config(data: Mapping[str, Any], source: str | None = None) -> AccessConfig:
+    """An AccessConfig from the roles file's tables; AccessConfigError naming what is wrong."""
+    where = source or "the roles file"
+    unknown = set(data) - {"roles", "token"}
+    if unknown:
+        key = sorted(unknown)[0]
+        raise AccessConfigError(f"{where}: unknown table [{key}]{_suggest(key, ('roles', 'token'))}")
+    roles = data.get("roles", {})
+    token = data.get("token", {})
+    for table, keys, name in ((roles, _ROLE_KEYS, "roles"), (token, _TOKEN_KEYS, "token")):
+        if not isinstance(table, Mapping):
+            raise AccessConfigError(f"{where}: [{name}] must be a table")
+        for key in table:
+            if key not in keys:
+                raise AccessConfigError(f"{where}: unknown key {key!r} in [{name}]{_suggest(key, keys)}")
+    rules = []
+    for role in Role:
+        entries = roles.get(role.label, [])
+        if not isinstance(entries, list):
+            raise AccessConfigError(f"{where}: roles.{role.label} must be a list of rules")
+        rules += [_parse_rule(role, e, f"{where}: roles.{role.label}") for e in entries]
+    others_text = roles.get("others", "none")
+    if others_text not in ("none", "viewer", "reviewer"):
+        raise AccessConfigError(f"{where}: roles.others must be \"none\", \"viewer\" or \"reviewer\" (an operator "
+                                f"is always named), got {others_text!r}")
+    groups_claim = roles.get("groups_claim", "groups")
+    if not isinstance(groups_claim, str) or not groups_claim:
+        raise AccessConfigError(f"{where}: roles.groups_claim must be a claim name")
+    allow = token.get("allow", [SM4LL_SPACE])
+    if not isinstance(allow, list):
+        raise AccessConfigError(f"{where}: token.allow must be a list of endpoints")
+    for entry in allow:
+        try:
+            endpoint_key(str(entry))
+        except InvalidValue as exc:
+            raise AccessConfigError(f"{where}: token.allow: {exc}") from None
+    token_others = token.get("others", "without-token")
+    if token_others not in TOKEN_OTHERS:
+        raise AccessConfigError(f"{where}: token.others must be \"without-token\" or \"refuse\", got {token_others!r}")
+    return AccessConfig(rules=tuple(rules), others=None if others_text == "none" else ROLE_NAMES[others_text],
+                        groups_claim=groups_claim, token_allow=tuple(str(e) for e in allow),
+                        token_others=token_others, source=source)
+
+
+def config_path() -> Path:
+    return Path(os.environ.get(ACCESS_ENV) or DEFAULT_ACCESS_FILE)
+
+
+_loaded: dict[str, tuple[tuple[int, int], AccessConfig]] = {}
+
+
+def load_config(path: Path | str | None = None) -> AccessConfig:
+    """The roles file at `path` (default: `config_path()`), read again when it changes; the defaults when
+    there is none (no one is named, the token goes to the SM4LL Space only)."""
+    path = Path(path) if path is not None else config_path()
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        if os.environ.get(ACCESS_ENV):
+            raise AccessConfigError(f"the roles file {path} named by {ACCESS_ENV} does not exist") from None
+        return AccessConfig()
+    stamp = (stat.st_mtime_ns, stat.st_size)
+    cached = _loaded.get(str(path))
+    if cached and cached[0] == stamp:
+        return cached[1]
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise AccessConfigError(f"the roles file {path} cannot be read: {exc}") from None
+    config = parse_config(data, str(path))
+    _loaded[str(path)] = (stamp, config)
+    return config
+
+
+# -- identity from the sign-in provider ----------------------------------------------------------------------
+
+def _groups(claims: Mapping[str, Any], claim: str) -> frozenset[str]:
+    value = claims.get(claim)
+    if isinstance(value, str):
+        return frozenset(value.split())
+    if isinstance(value, list | tuple):
+        return frozenset(str(v) for v in value)
+    return frozenset()
+
+
+def actor_from_claims(claims: Mapping[str, Any], config: AccessConfig | None = None) -> Actor:
+    """The signed-in person the ID token's claims describe, with their role; AccessDenied when the roles
+    file gives them none. An e-mail counts only when the provider does not say it is unverified."""
+    config = config or load_config()
+    sub = str(claims.get("sub") or "").strip()
+    if not sub:
+        raise AccessDenied("the sign-in provider sent no subject (sub) for this account")
+    email_text = str(claims.get("email") or "").strip().lower()
+    verified = claims.get("email_verified", True) not in (False, "false", "False")
+    email = email_text if email_text and verified else None
+    groups = _groups(claims, config.groups_claim)
+    matched = [r.role for r in config.rules if r.matches(email, groups, sub)]
+    role = max(matched) if matched else config.others
+    name = email or f"sub:{sub}"
+    if role is None:
+        where = config.source or f"{config_path()} (there is none yet)"
+        raise AccessDenied(f"{name} is signed in but has no role here: an administrator adds them to the "
+                           f"roles file, {where}")
+    issuer = str(claims.get("iss") or claims.get("provider") or "unknown").strip()
+    return Actor(name=name, role=role, identity=f"{issuer}#{sub}", via="sign-in")
+
+
+# -- permission and the audit trail ---------------------------------------------------------------------------
+
+def audit_entry(actor: Actor, action: str, outcome: str = audit.DONE, run_id: str | None = None,
+                subject: str | None = None, detail: Mapping[str, Any] | None = None) -> audit.AuditEntry:
+    return audit.AuditEntry(
+        acted_at=utcnow(), actor=actor.name, identity=actor.identity or f"unverified:{actor.via}",
+        role=actor.role.label, action=action, outcome=outcome, run_id=run_id, subject=subject,
+        detail=json.dumps(dict(detail), sort_keys=True, default=str) if detail else None, tool_version=tool_version())
+
+
+def record(w: Writer, actor: Actor, action: str, run_id: str | None = None, subject: str | None = None,
+           detail: Mapping[str, Any] | None = None) -> None:
+    """Append what `actor` did, in the caller's write transaction."""
+    audit.record(w, audit_entry(actor, action, audit.DONE, run_id, subject, detail))
+
+
+def refuse(db: Store, actor: Actor, action: Action, reason: str, run_id: str | None = None,
+           subject: str | None = None) -> AccessDenied:
+    """Record a refused attempt and return the error to raise."""
+    entry = audit_entry(actor, action.value, audit.REFUSED, run_id, subject, {"reason": reason})
+    db.write(lambda w: audit.record(w, entry))
+    return AccessDenied(reason)
+
+
+def permit(db: Store, actor: Actor, action: Action, run_id: str | None = None, subject: str | None = None) -> None:
+    """Raise AccessDenied (and write the refusal to the audit trail) unless the actor's role allows `action`."""
+    if not isinstance(actor, Actor):
+        raise TypeError("an acting function needs the Actor (vton_eval.access), not a name")
+    if actor.may(action):
+        return
+    reason = (f"{actor.name} is a {actor.role.label}: {_DOING[action]} needs the {action.needs.label} role "
+              "(roles are set in the roles file)")
+    raise refuse(db, actor, action, reason, run_id, subject)
+
+
+def owns(held: list[dict[str, Any]], actor: Actor) -> bool:
+    """Whether `actor` may replace or clear the row `held` describes (its identity; [] when there is none): a
+    row a signed-in person wrote is theirs alone; a typed name's row is anyone's with that name."""
+    return not held or held[0].get("identity") is None or held[0]["identity"] == actor.identity
+
+
+# -- the token -----------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TokenUse:
+    """What happens to the token for a call to `endpoint`, decided before anything starts."""
+
+    endpoint: str
+    have_token: bool
+    allowed: bool  # on the allow-list
+    refused: bool  # not on it, and the roles file refuses such endpoints
+
+    @property
+    def send(self) -> bool:
+        return self.have_token and self.allowed
+
+    def note(self) -> str:
+        """One sentence for the launch form and Try one pair."""
+        if self.refused:
+            return ("This endpoint is not on the token allow-list, and endpoints off the list are refused here: "
+                    "choose an allowed endpoint, or ask an administrator to add it.")
+        if not self.have_token:
+            return "No HF_TOKEN is configured: the call goes without a token."
+        if self.allowed:
+            return "The HF_TOKEN is sent to this endpoint (it is on the token allow-list)."
+        return "This endpoint is not on the token allow-list: it runs without the HF_TOKEN."
+
+
+def token_use(endpoint: str, have_token: bool, config: AccessConfig | None = None) -> TokenUse:
+    config = config or load_config()
+    allowed = config.allows_token(endpoint)
+    return TokenUse(endpoint, have_token, allowed, refused=not allowed and config.token_others == "refuse")
+
+
+def check_token_use(db: Store, actor: Actor, action: Action, use: TokenUse, run_id: str | None = None) -> None:
+    if use.refused:
+        raise refuse(db, actor, action, f"{use.endpoint} is not on the token allow-list, and endpoints off the list "
+                                        "are refused", run_id)
+
+
+def run_environment(base: Mapping[str, str], use: TokenUse, token: str | None) -> dict[str, str]:
+    """The environment of a run process: `base` without any Hugging Face token, plus HF_TOKEN when the
+    endpoint may receive it."""
+    env = {k: v for k, v in base.items() if k not in _TOKEN_NAMES}
+    if use.send and token:
+        env[TOKEN_ENV] = token
+    return env
+
+
+# -- where the dashboard may listen -----------------------------------------------------------------------------
+
+def is_loopback(host: str) -> bool:
+    """Whether a bind address reaches this machine only (127.0.0.0/8, ::1, localhost)."""
+    import ipaddress
+
+    host = (host or "").strip().strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def sign_in_configured(secrets_files: list[Path]) -> bool:
+    """Whether any of these Streamlit secrets files has an `[auth]` table (what turns sign-in on)."""
+    for path in secrets_files:
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            continue
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise AccessConfigError(f"the secrets file {path} cannot be read: {exc}") from None
+        auth = data.get("auth")
+        if isinstance(auth, Mapping) and auth:
+            return True
+    return False
