@@ -170,7 +170,7 @@ VERDICTS = textwrap.dedent("""
     for i in range(15):
         v = {"run_id": "r1", "pair_id": f"p{i % 5}", "workflow": "top", "repeat": 1, "reviewer": "ana",
              "verdict": "pass" if me == "a" else "fail", "reasons": "", "note": me, "created_at": dt.datetime.now(),
-             "tool_version": None}
+             "tool_version": None, "identity": None}
         db.write(lambda w: save_verdict(w, v))
     print("done")
 """)

@@ -112,7 +112,7 @@ def start_run(db: Store, settings: RunSettings, actor: Actor, token: str | None 
     token = _token(token)
     use = access.token_use(settings.endpoint, bool(token))
     access.check_token_use(db, actor, Action.LAUNCH, use)
-    run_id = create_run(db, settings)
+    run_id = create_run(db, settings, token=token if use.send else None)
     pid = _spawn(db, run_id, use, token)
 
     def started(w: Writer) -> None:
@@ -203,7 +203,7 @@ def try_one(db: Store, dataset: Dataset, pair_id: str, endpoint: str, actor: Act
     select_pairs(dataset, pair_ids=[pair_id])
     settings = RunSettings(dataset=str(dataset.root), endpoint=endpoint, pairs=[pair_id], concurrency=1,
                            retries=0, timeout_s=timeout_s, label=label, kind=TRY, profile=profile or DEFAULT_PROFILE)
-    run_id = create_run(db, settings, dataset=dataset)
+    run_id = create_run(db, settings, dataset=dataset, token=token if use.send else None)
     db.write(lambda w: access.record(w, actor, Action.TRY.value, run_id, subject=pair_id,
                                      detail={"endpoint": endpoint, "token_sent": use.send}))
     return execute_run(db, run_id, token=token if use.send else None)

@@ -31,7 +31,7 @@ from vton_eval.provenance import tool_version
 from vton_eval.records import PlannedCase
 from vton_eval.runner.plan import select_pairs
 from vton_eval.runner.settings import RunSettings
-from vton_eval.secrets import get_token
+from vton_eval.secrets import FROM_ENVIRONMENT, get_token
 from vton_eval.services import EndpointError, EndpointStopped, Profile, endpoint_workflows, load_profile
 from vton_eval.shards import parse_shard
 from vton_eval.store.base import Store, Writer
@@ -52,14 +52,14 @@ class RunStopped(RunError):
 
 
 def offered_workflows(settings: RunSettings, profile: Profile, stop: threading.Event | None = None,
-                      on_note: Callable[[str], None] | None = None) -> tuple[list[str] | None, str | None]:
+                      on_note: Callable[[str], None] | None = None,
+                      token: str | None = None) -> tuple[list[str] | None, str | None]:
     """The workflows the endpoint offers (a profile that reads them from it), with generic registry entries
     made for names new to us; and a note when they could not be read (the profile's own table is used)."""
     if not profile.workflows_from_endpoint:
         return None, None
     try:
-        # The token of this process's environment, as the run's own calls (a dashboard keeps it out of its own).
-        offered = endpoint_workflows(settings.endpoint, profile, DISCOVERY_TIMEOUT_S, stop, on_note, token=get_token())
+        offered = endpoint_workflows(settings.endpoint, profile, DISCOVERY_TIMEOUT_S, stop, on_note, token=token)
     except EndpointStopped:
         raise RunStopped("stopped while reading the endpoint's workflows; nothing was recorded") from None
     except EndpointError as exc:
@@ -80,17 +80,20 @@ def new_run_id(now: dt.datetime | None = None) -> str:
 
 def create_run(db: Store, settings: RunSettings, dataset: Dataset | None = None,
                stop: threading.Event | None = None, on_note: Callable[[str], None] | None = None,
-               discover: bool = True) -> str:
+               discover: bool = True, token: object = FROM_ENVIRONMENT) -> str:
     """Validate, plan and record a run (status 'running', nothing sent yet). Raise RunError (RunStopped when
     `stop` was set while the endpoint's workflows were being read). `discover=False` plans with the profile's
-    own workflow table, without asking the endpoint (data seeded for tests, which calls nothing)."""
+    own workflow table, without asking the endpoint (data seeded for tests, which calls nothing). `token`:
+    what reading the endpoint's workflows sends, as `execute_run` (default: this process's environment; a
+    launcher passes what the allow-list lets the run send)."""
     try:
         settings.validate()
         profile = load_profile(settings.profile)
     except ValueError as exc:
         raise RunError(str(exc)) from None
     # Before the dataset is read: a workflow the endpoint offers that we did not know is a valid one.
-    offered, note = offered_workflows(settings, profile, stop, on_note) if discover else (None, None)
+    sent = get_token() if token is FROM_ENVIRONMENT else token if isinstance(token, str) else None
+    offered, note = offered_workflows(settings, profile, stop, on_note, sent) if discover else (None, None)
     if note and on_note is not None:
         on_note(note)
     ds = dataset or load_dataset(settings.dataset)
