@@ -73,3 +73,62 @@ def test_a_quota_wait_beyond_the_patience_interrupts_the_run_and_resume_finishes
     with db.connect(read_only=True) as con:
         assert con.execute("SELECT count(*) FROM results WHERE run_id = ? AND status = 'ok'",
                            [run_id]).fetchone()[0] == 2
+
+
+# -- a Space's states: the Hub's answers played through resolve_space's `space_info` seam -----------
+
+
+class _Hub:
+    """Answers `space_info` with the stages given, one per poll (the last repeats), like the Hub would."""
+
+    def __init__(self, host: str, *stages: str) -> None:
+        self.host, self.stages, self.polls = host, list(stages), 0
+
+    def __call__(self, space_id, token=None):
+        from types import SimpleNamespace
+
+        stage = self.stages[min(self.polls, len(self.stages) - 1)]
+        self.polls += 1
+        return SimpleNamespace(runtime=SimpleNamespace(stage=stage), host=self.host)
+
+
+@pytest.fixture()
+def fast_polls(monkeypatch):
+    from vton_eval.services import spaces
+
+    monkeypatch.setattr(spaces, "_SPACE_POLL_S", 0.05)  # the Hub is polled every 5 s; a test need not wait that
+    return spaces
+
+
+def test_a_sleeping_space_is_woken_without_credentials_and_waited_for(fast_polls):
+    import time
+
+    from .helpers.recorder import start_recorder
+
+    recorder = start_recorder()
+    try:
+        notes = []
+        hub = _Hub(recorder.url, "SLEEPING", "PAUSED_WAKING", "RUNNING")
+        url = fast_polls.resolve_space("owner/space", "hf_secret", None, time.monotonic() + 30, notes.append,
+                                       space_info=hub)
+        assert url == recorder.url and hub.polls == 3
+        assert len(recorder.requests) == 1 and "authorization" not in recorder.requests[0]["headers"]
+        assert any("asleep: waiting for it" in n for n in notes), notes
+    finally:
+        recorder.close()
+
+
+def test_a_building_space_is_waited_for_boundedly_and_a_broken_one_not_at_all(fast_polls):
+    import time
+
+    from vton_eval.services.endpoints import EndpointError
+
+    started = time.monotonic()
+    with pytest.raises(EndpointError, match="still building"):
+        fast_polls.resolve_space("owner/space", None, None, time.monotonic() + 1.0,
+                                 space_info=_Hub("https://x.hf.space", "BUILDING"))
+    assert time.monotonic() - started < 10
+    hub = _Hub("https://x.hf.space", "BUILD_ERROR")
+    with pytest.raises(EndpointError, match="not running .*failing to build"):
+        fast_polls.resolve_space("owner/space", None, None, time.monotonic() + 30, space_info=hub)
+    assert hub.polls == 1
