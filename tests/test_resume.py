@@ -14,6 +14,7 @@ import sys
 import textwrap
 import threading
 import time
+from pathlib import Path
 
 from vton_eval.records import Recorded, ResultRow, from_row
 from vton_eval.runner import RunSettings, create_run, execute_run
@@ -234,3 +235,33 @@ def test_a_reader_polling_throughout_a_run_breaks_nothing(db, live_sandbox):
     assert box["report"].status == "finished" and _count(db, run_id) == 60
     assert result["errors"] == [] and result["reads"] > 2, (result, reader.stderr.read())
     assert lines[-2]["count"] == 60  # and it saw the whole run once it was written
+
+
+def _catches(pid: int, signum: int) -> bool:
+    """Whether the process has a handler for `signum` (Linux: the SigCgt mask in /proc)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text(encoding="ascii")
+    except FileNotFoundError:
+        return False
+    mask = next(int(line.split()[1], 16) for line in status.splitlines() if line.startswith("SigCgt:"))
+    return bool(mask >> (signum - 1) & 1)
+
+
+def test_a_cancel_that_comes_while_the_run_process_is_still_starting_cancels_the_run(db, live_sandbox):
+    """The dashboard's Cancel may reach a run process that is still importing or opening the store (seconds
+    for a shared store): the run ends `cancelled`, it is not killed with its run left `running`."""
+    live_sandbox.hold_after(0)
+    try:
+        run_id = create_run(db, RunSettings(dataset=str(SAMPLE), endpoint=live_sandbox.url, pairs=["top-01"]))
+        proc = subprocess.Popen([sys.executable, "-m", "vton_eval", "resume", run_id, "--db", db.location], cwd=REPO,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        # The program's first lines take SIGTERM over; the imports and the store come after, so the signal
+        # lands while the program is still starting (it used to kill it there, its run left "running").
+        wait_until(lambda: _catches(proc.pid, signal.SIGTERM), what="the program to take SIGTERM over",
+                   interval=0.002)
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=180)
+    finally:
+        live_sandbox.hold_after(None)
+    assert "Traceback" not in out, out
+    assert proc.returncode == 3 and get_run(db, run_id)["status"] == "cancelled", out

@@ -1,9 +1,11 @@
-"""The `vton-eval` program's first lines: take Ctrl-C over before the (slow) imports begin.
+"""The `vton-eval` program's first lines: take Ctrl-C and SIGTERM over before the (slow) imports begin.
 
 A Ctrl-C that arrives while the command is still importing (a second on a busy machine) is
 remembered here instead of becoming a traceback; the command then ends with exit 130 before doing
-anything (`run` records nothing). Commands that handle signals themselves (`run`) take over from
-this handler once they start. Importing `vton_eval.cli` from a library or a test does not touch
+anything (`run` records nothing). A SIGTERM in that time (the dashboard's Cancel of a run that is
+still starting) is remembered too: without this, the process died silently and its run stayed
+"running". Commands that handle signals themselves (`run`, `resume`) take over from this handler
+once they start and honour what came before. Importing `vton_eval.cli` from a library or a test does not touch
 signal handling: only this entry point does.
 """
 
@@ -23,13 +25,15 @@ def early_signal() -> int | None:
     return _received[0] if _received else None
 
 
+_EXIT_BY_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _remember)
     signal.signal(signal.SIGINT, _remember)
     from vton_eval.cli import main as cli
 
-    if _received:
-        raise SystemExit(130)
-    cli()
+    cli()  # a signal that came meanwhile is acted on by hand_over, once the command is known
 
 
 def hand_over(keep: bool) -> None:
@@ -40,5 +44,6 @@ def hand_over(keep: bool) -> None:
         return  # not started through this entry point (a test, a library)
     if not keep:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
         if _received:
-            raise SystemExit(130)
+            raise SystemExit(_EXIT_BY_SIGNAL.get(_received[0], 130))

@@ -230,14 +230,16 @@ def _execute(db: Store, run_id: str, console: Console, signals: StopSignals) -> 
 def resume_command(run_id: str, db_path: str | None, audited: bool) -> None:
     """Finish an interrupted run: send only the cases without a recorded result."""
     console = _console()
-    db = open_store(db_path)
-    full = resolve_run_id(db, run_id)
-    if full is None:
-        raise click.ClickException(f"no run matches {run_id!r} in {db.location}")
-    if not audited:
-        _audit(db, "resume", full)
-    run = get_run(db, full) or {}
+    # Signals first: a Cancel that comes while the store is being opened (seconds, for a shared one) stops
+    # the run as cancelled instead of killing the process with its run left "running".
     with StopSignals(console) as signals:
+        db = open_store(db_path)
+        full = resolve_run_id(db, run_id)
+        if full is None:
+            raise click.ClickException(f"no run matches {run_id!r} in {db.location}")
+        if not audited:
+            _audit(db, "resume", full)
+        run = get_run(db, full) or {}
         console.print(f"resuming run {full} ({safe(run.get('endpoint') or '')}, profile "
                       f"{safe(run.get('profile') or 'sm4ll')})")
         report = _execute(db, full, console, signals)
