@@ -9,19 +9,14 @@ of every page to the folder it prints.
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
-import httpx
 import pytest
 
 from vton_eval.store import Database
 from vton_eval.store.runs import list_runs
 
-from .helpers.browser import CHROMIUM, CHROMIUM_ARGS
+from .helpers.browser import CHROMIUM, chromium, dashboard_process, free_port
 from .helpers.paths import REPO
 from .helpers.seed import record_sample_run
 from .helpers.wait import wait_until
@@ -32,49 +27,21 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's ch
                                                                     "installs it)")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture()
 def dashboard(tmp_path, sandbox):
     db_path = tmp_path / "results.duckdb"
-    port = _free_port()
-    env = {**os.environ, "VTON_EVAL_SANDBOX_URL": sandbox.url}
-    proc = subprocess.Popen([sys.executable, "-m", "vton_eval", "dashboard", "--db", str(db_path), "--port", str(port)],
-                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
-    def healthy() -> bool:
-        assert proc.poll() is None, "the dashboard exited"
-        try:
-            return httpx.get(f"{url}/_stcore/health", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    wait_until(healthy, what="the dashboard to start", interval=0.1)
-    yield url, Database(db_path)
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with dashboard_process(free_port(), "--db", str(db_path), env={"VTON_EVAL_SANDBOX_URL": sandbox.url}) as url:
+        yield url, Database(db_path)
 
 
 @pytest.fixture()
 def page():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+    with chromium() as browser:
         # 1400 px wide: the Runs table must fit without sideways scrolling.
         context = browser.new_context(viewport={"width": 1400, "height": 2400})
         tab = context.new_page()
         tab.set_default_timeout(30_000)
         yield tab
-        browser.close()
 
 
 # Settled: no script run going (the status widget is shown only then), no element left stale from the

@@ -11,11 +11,8 @@ anyway; signing out ends the session.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
-import httpx
 import pytest
 
 from vton_eval import access, launch
@@ -23,8 +20,8 @@ from vton_eval.runner import RunSettings
 from vton_eval.store import Database
 from vton_eval.store.runs import list_runs
 
-from .helpers.browser import CHROMIUM, CHROMIUM_ARGS
-from .helpers.paths import REPO, SAMPLE
+from .helpers.browser import CHROMIUM, chromium, dashboard_process, free_port
+from .helpers.paths import SAMPLE
 from .helpers.seed import record_sample_run
 from .helpers.wait import wait_until
 
@@ -44,14 +41,6 @@ viewer = ["group:vton-viewers"]
 """
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def provider():
     import oidc_provider_mock
@@ -65,7 +54,7 @@ def provider():
 def team_dashboard(tmp_path, provider, sandbox):
     db = Database(tmp_path / "results.duckdb")
     run_id = record_sample_run(db, "v1")
-    port = _free_port()
+    port = free_port()
     secrets = tmp_path / "secrets.toml"
     secrets.write_text(f"""
 [auth]
@@ -77,37 +66,15 @@ server_metadata_url = "{provider}/.well-known/openid-configuration"
 """, encoding="utf-8")
     roles = tmp_path / "access.toml"
     roles.write_text(ROLES, encoding="utf-8")
-    env = {**os.environ, "VTON_EVAL_SANDBOX_URL": sandbox.url}
-    proc = subprocess.Popen([sys.executable, "-m", "vton_eval", "dashboard", "--db", str(db.path), "--port", str(port),
-                             "--secrets", str(secrets), "--access", str(roles)],
-                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
-
-    def healthy() -> bool:
-        assert proc.poll() is None, "the dashboard exited"
-        try:
-            return httpx.get(f"{url}/_stcore/health", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    wait_until(healthy, what="the dashboard to start", interval=0.1)
-    yield url, db, run_id, roles
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with dashboard_process(port, "--db", str(db.path), "--secrets", str(secrets), "--access", str(roles),
+                           env={"VTON_EVAL_SANDBOX_URL": sandbox.url}) as url:
+        yield url, db, run_id, roles
 
 
 @pytest.fixture()
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 def _tab(browser):

@@ -193,15 +193,7 @@ class FileWriter(Writer):
 
     def insert_new(self, table: str, columns: Sequence[str], values: Sequence[tuple[Any, ...]],
                    key: Sequence[str]) -> int:
-        if not values:
-            return 0
-        quoted = ", ".join(f'"{name}"' for name in columns)
-        stage = f"_stage_{table}"
-        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {stage} AS SELECT {quoted} FROM {table} LIMIT 0")
-        append(self.con, stage, columns, values)
-        self.insert_select(table, columns, f"SELECT {quoted} FROM {stage}", [], key)
-        self.con.execute(f"DROP TABLE {stage}")
-        return len(values)
+        return insert_staged(self, self.con, table, columns, values, key)
 
     def insert_select(self, table: str, columns: Sequence[str], select_sql: str, params: Any,
                       key: Sequence[str]) -> None:
@@ -212,6 +204,21 @@ class FileWriter(Writer):
         quoted = ", ".join(f'"{name}"' for name in columns)
         self.con.execute(f"INSERT OR REPLACE INTO {table} ({quoted}) VALUES ({', '.join('?' for _ in columns)})",
                          list(values))
+
+
+def insert_staged(w: Writer, con: duckdb.DuckDBPyConnection, table: str, columns: Sequence[str],
+                  values: Sequence[tuple[Any, ...]], key: Sequence[str], temp_schema: str = "") -> int:
+    """`insert_new` through a temporary table filled by the appender, then the writer's own insert_select
+    (fast for many rows; `temp_schema` qualifies the temporary table where another catalog is the default)."""
+    if not values:
+        return 0
+    quoted = ", ".join(f'"{name}"' for name in columns)
+    stage = f"_stage_{table}"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {stage} AS SELECT {quoted} FROM {table} LIMIT 0")
+    append(con, stage, columns, values)
+    w.insert_select(table, columns, f"SELECT {quoted} FROM {temp_schema}{stage}", [], key)
+    con.execute(f"DROP TABLE {temp_schema}{stage}")
+    return len(values)
 
 
 def append(con: duckdb.DuckDBPyConnection, table: str, columns: Sequence[str],

@@ -35,7 +35,7 @@ import duckdb
 from vton_eval.artifacts import ArtifactStore
 from vton_eval.secrets import redact
 from vton_eval.store.base import Store, T, Writer
-from vton_eval.store.db import DatabaseBusy, DatabaseUnusable, append
+from vton_eval.store.db import DatabaseBusy, DatabaseUnusable, insert_staged
 from vton_eval.store.extensions import load_extensions
 from vton_eval.store.lake_schema import lake_statement
 from vton_eval.store.location import StoreUrl, parse_store_url
@@ -154,15 +154,7 @@ class LakeWriter(Writer):
 
     def insert_new(self, table: str, columns: Sequence[str], values: Sequence[tuple[Any, ...]],
                    key: Sequence[str]) -> int:
-        if not values:
-            return 0
-        quoted = ", ".join(f'"{name}"' for name in columns)
-        stage = f"_stage_{table}"
-        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {stage} AS SELECT {quoted} FROM {table} LIMIT 0")
-        append(self.con, stage, columns, values)
-        self.insert_select(table, columns, f"SELECT {quoted} FROM temp.main.{stage}", [], key)
-        self.con.execute(f"DROP TABLE temp.main.{stage}")
-        return len(values)
+        return insert_staged(self, self.con, table, columns, values, key, temp_schema="temp.main.")
 
     def insert_select(self, table: str, columns: Sequence[str], select_sql: str, params: Any,
                       key: Sequence[str]) -> None:
