@@ -128,7 +128,7 @@ def _open(app: str, setup=None):
 
     at = AppTest.from_file(app, default_timeout=120)
     at.run()
-    at.switch_page("pages/compare.py")
+    at.switch_page("views/compare.py")
     if setup:
         setup(at)
     return at

@@ -40,7 +40,7 @@ def main() -> None:
             print(f"seeded {args.runs * args.cases:,} results over {args.runs} runs in "
                   f"{time.perf_counter() - started:.0f} s")
         print(f"{db_path} ({db_path.stat().st_size / 2**20:.0f} MiB); AppTest render times, 5 of each:")
-        for name, page in (("Overview", None), ("Failures", "pages/failures.py")):
+        for name, page in (("Overview", None), ("Failures", "views/failures.py")):
             f = time_page(db_path, page)
             verdict = "meets" if f["cold"] < TARGET_S else "MISSES"
             print(f"  {name:9s} cold {f['cold'] * 1000:4.0f} ms (worst {f['cold_max'] * 1000:4.0f} ms), "

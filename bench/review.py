@@ -34,7 +34,7 @@ def main() -> None:
         db_path = Path(tmp) / "results.duckdb"
         seed(db_path, runs=1, cases_per_run=10_000)
         print("Review page, 48 cases of a 10,000-case run (AppTest render times):")
-        at = open_session(db_path, "pages/review.py")
+        at = open_session(db_path, "views/review.py")
         at.session_state["rv_page_size"] = 48
         at.session_state["reviewer"] = "bench"
         first = timed_run(at, cold=True)  # the first view of the page: its crops are made meanwhile

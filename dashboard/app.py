@@ -12,14 +12,14 @@ gate()  # with sign-in configured: nothing below runs, and no page shows, before
 
 PAGES = {
     "Results": [
-        st.Page("pages/overview.py", title="Overview", icon=":material/monitoring:", default=True),
-        st.Page("pages/failures.py", title="Failures", icon=":material/error:"),
-        st.Page("pages/compare.py", title="Compare", icon=":material/compare:"),
+        st.Page("views/overview.py", title="Overview", icon=":material/monitoring:", default=True),
+        st.Page("views/failures.py", title="Failures", icon=":material/error:"),
+        st.Page("views/compare.py", title="Compare", icon=":material/compare:"),
     ],
     "Work": [
-        st.Page("pages/runs.py", title="Runs", icon=":material/play_circle:"),
-        st.Page("pages/review.py", title="Review", icon=":material/fact_check:"),
-        st.Page("pages/datasets.py", title="Datasets", icon=":material/photo_library:"),  # issue 13
+        st.Page("views/runs.py", title="Runs", icon=":material/play_circle:"),
+        st.Page("views/review.py", title="Review", icon=":material/fact_check:"),
+        st.Page("views/datasets.py", title="Datasets", icon=":material/photo_library:"),  # issue 13
     ],
 }
 

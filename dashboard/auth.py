@@ -129,8 +129,8 @@ def _not_on_loopback() -> None:
 
 def checkpoint() -> Actor:
     """The acting person, or a screen that shows nothing else (then the script stops). Called by the app's
-    entry before the navigation, and again by every page's `render`: a page script can run without the entry
-    (Streamlit runs a file of `pages/` directly when it is the first thing a new server is asked for)."""
+    entry before the navigation, and again by every page's `render`, so that a page script that ever runs
+    without the entry (AppTest's switch_page can) shows nothing either."""
     if not sign_in_configured():
         if _open_to_the_network():
             _only(_not_on_loopback, "Not on loopback")

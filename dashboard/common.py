@@ -93,12 +93,12 @@ def no_database() -> None:
         f"No results yet: there is no database at {db_path()}. Start a run from the Runs page, or from a "
         "terminal: `vton-eval run --dataset datasets/sample --endpoint http://127.0.0.1:7860`."
     )
-    st.page_link("pages/runs.py", label="Go to Runs", icon=":material/play_arrow:")
+    st.page_link("views/runs.py", label="Go to Runs", icon=":material/play_arrow:")
 
 
 def empty_database() -> None:
     st.info("The database has no runs yet. Launch one from the Runs page.")
-    st.page_link("pages/runs.py", label="Go to Runs", icon=":material/play_arrow:")
+    st.page_link("views/runs.py", label="Go to Runs", icon=":material/play_arrow:")
 
 
 def cached(ttl: float = 5.0) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

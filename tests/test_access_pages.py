@@ -64,7 +64,7 @@ def team(tmp_path, monkeypatch):
         at.user = claims(sub) if sub else {"is_logged_in": False}
         at.run()
         if page:
-            at.switch_page(f"pages/{page}.py")
+            at.switch_page(f"views/{page}.py")
             at.run()
         assert not at.exception, [e.value for e in at.exception]
         return at
@@ -89,12 +89,11 @@ def test_before_sign_in_the_sign_in_screen_is_all_there_is(team):
     # URLs and lands on this screen).
     for page in ("runs", "review", "compare", "overview", "failures"):
         with pytest.raises(ValueError, match="Could not find a navigation page"):
-            at.switch_page(f"pages/{page}.py")
+            at.switch_page(f"views/{page}.py")
 
 
 def test_a_page_run_without_the_app_entry_still_shows_only_the_gate(team):
-    """Streamlit runs a file of dashboard/pages/ directly (without app.py) when it is the first thing a fresh
-    server is asked for, as AppTest does after switch_page: the page's own render stops it too."""
+    """AppTest runs a page file by itself (without app.py) after switch_page: the page's own render stops it too."""
     db, _, roles, open_as = team
     at = open_as("rita", "review")
     assert at.segmented_control  # reviewing
@@ -115,7 +114,7 @@ def test_a_signed_in_person_without_a_role_is_told_so_and_sees_nothing_else(team
     assert str(roles) in visible_text(at)
     assert _button_keys(at) == {"sign_out_refused"} and not at.dataframe and not at.sidebar.children
     with pytest.raises(ValueError, match="Could not find a navigation page"):
-        at.switch_page("pages/runs.py")
+        at.switch_page("views/runs.py")
 
 
 def test_a_viewer_reads_but_is_offered_no_act(team):
@@ -123,14 +122,14 @@ def test_a_viewer_reads_but_is_offered_no_act(team):
     at = open_as("vic")  # (AppTest keeps the sidebar of the first page only)
     assert at.sidebar.caption[0].value == "Signed in as **vic@elsewhere\\.org** · viewer"
     assert "sign_out" in _button_keys(at)
-    at.switch_page("pages/runs.py").run()
+    at.switch_page("views/runs.py").run()
     assert at.dataframe[0].value["run"].tolist() == [run_id]  # reading: yes
     assert [t.label for t in at.tabs] == ["Runs", "Tries"]  # no launch form, no Try one pair
     keys = _button_keys(at)
     assert not keys & {"launch_start", "try_go", "cancel_run", "resume_run", "bless_run"}
     assert "need the operator role" in visible_text(at)
 
-    at.switch_page("pages/review.py").run()
+    at.switch_page("views/review.py").run()
     assert not at.text_input  # no name to type: the reviewer is the signed-in person
     assert not at.segmented_control and "verdicts and picks need the reviewer role" in visible_text(at)
     first = next(b for b in at.button if b.key and b.key.startswith("open_"))
@@ -151,7 +150,7 @@ def test_a_reviewer_judges_as_themself_and_may_not_launch(team):
     assert rows == [(pair, "rita@example.com", "fail", f"{ISSUER}#rita")]
     audit = sql(db, "SELECT actor, identity, role, action, outcome, run_id, subject FROM audit")
     assert audit == [("rita@example.com", f"{ISSUER}#rita", "reviewer", "verdict", "done", run_id, f"{pair}#1")]
-    at.switch_page("pages/runs.py").run()
+    at.switch_page("views/runs.py").run()
     assert [t.label for t in at.tabs] == ["Runs", "Tries"] and "bless_run" not in _button_keys(at)
 
 
@@ -228,8 +227,8 @@ def test_without_sign_in_beyond_loopback_the_app_shows_nothing(tmp_path, monkeyp
     at = AppTest.from_file(APP, default_timeout=60).run()
     assert "listens on 0.0.0.0 without sign-in" in visible_text(at) and not at.dataframe and not at.button
     with pytest.raises(ValueError, match="Could not find a navigation page"):
-        at.switch_page("pages/runs.py")
+        at.switch_page("views/runs.py")
     monkeypatch.setenv(UNSAFE_LISTEN_ENV, "1")  # `vton-eval dashboard --unsafe-listen-without-sign-in`
     at = AppTest.from_file(APP, default_timeout=60).run()
-    at.switch_page("pages/runs.py").run()
+    at.switch_page("views/runs.py").run()
     assert at.dataframe and "launch_start" in _button_keys(at)

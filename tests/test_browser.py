@@ -149,6 +149,14 @@ def test_the_dashboard_in_a_real_browser(dashboard, page, sandbox):
     print(f"\nscreenshots in {SHOTS}: " + ", ".join(p.name for p in shots))
     assert all(p.stat().st_size > 10_000 for p in shots)
 
+    # A page opened by its own URL (a reload, a shared link) is still inside the app's navigation: its
+    # groups, not a list of file names (Streamlit serves a folder named pages/ that way).
+    page.goto(f"{url}/runs")
+    nav = page.get_by_test_id("stSidebarNav")
+    nav.get_by_text("Work", exact=True).wait_for()
+    assert "app" not in nav.inner_text().split("\n")
+    page.get_by_role("heading", name="Runs").wait_for()
+
 
 def _rows(db, sql: str) -> list[tuple]:
     with db.connect(read_only=True) as con:

@@ -67,7 +67,7 @@ def test_the_dashboard_takes_the_token_from_streamlit_secrets_but_keeps_it_out_o
     at = AppTest.from_file(str(REPO / "dashboard" / "app.py"), default_timeout=30)
     at.secrets["HF_TOKEN"] = TOKEN
     at.run()
-    at.switch_page("pages/runs.py").run()
+    at.switch_page("views/runs.py").run()
     assert not at.exception
     assert "HF_TOKEN" not in os.environ
     notes = [w.value for w in at.warning]  # the sandbox is not on the token allow-list

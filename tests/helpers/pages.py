@@ -23,12 +23,12 @@ def location(db: Any) -> str:
 
 
 def open_page(monkeypatch: pytest.MonkeyPatch, db: Any, page: str | None = None) -> AppTest:
-    """The app on `db`, on its first page or on `pages/<page>.py`, after one run without exceptions."""
+    """The app on `db`, on its first page or on `views/<page>.py`, after one run without exceptions."""
     monkeypatch.setenv("VTON_EVAL_DB", location(db))
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
     if page:
-        at.switch_page(f"pages/{page}.py")
+        at.switch_page(f"views/{page}.py")
         at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
@@ -41,7 +41,7 @@ def open_compare(monkeypatch: pytest.MonkeyPatch, db: Any, state: dict | None = 
     at.run()
     for key, value in (state or {}).items():
         at.session_state[key] = value
-    at.switch_page("pages/compare.py")
+    at.switch_page("views/compare.py")
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
