@@ -64,7 +64,7 @@ def show_result(result: dict) -> None:
             st.image(image, caption=f"output · {fmt_ms(result['latency_ms'])}", width="stretch")
             st.success(f"ok in {fmt_ms(result['latency_ms'])}")
         else:
-            st.error(f"{result['error_kind']} after {fmt_ms(result['latency_ms'])}")
+            st.error(f"{md(result['error_kind'])} after {fmt_ms(result['latency_ms'])}")
             st.text(result["error_message"] or "")
 
 

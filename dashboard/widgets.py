@@ -70,6 +70,7 @@ def run_status(run: pd.Series | Mapping[str, Any], what: str = "This run") -> bo
     status, done, total = run["status"], _count(run.get("done")), _count(run.get("total_cases"))
     partial = is_partial({"status": status, "done": done, "total_cases": total})
     counts = f"{done:,} of {total:,} cases recorded"
+    what, shown_status = md(what), md(status)
     if not partial:
         st.caption(f"{what} finished · {counts}.")
         return False
@@ -81,7 +82,7 @@ def run_status(run: pd.Series | Mapping[str, Any], what: str = "This run") -> bo
     elif status == "failed":
         st.error(f"**{what} failed** ({counts}).{why} {note}", icon=":material/error:")
     elif status in ("cancelled", "interrupted"):
-        st.warning(f"**{what} was {status}** ({counts}).{why} {note} Resume it from the Runs page.",
+        st.warning(f"**{what} was {shown_status}** ({counts}).{why} {note} Resume it from the Runs page.",
                    icon=":material/pause_circle:")
     else:  # finished, but fewer results than planned (e.g. a partial merge)
         st.warning(f"**{what} finished with {counts}.**{why} {note}", icon=":material/warning:")

@@ -17,7 +17,7 @@ def scope(runs) -> tuple[tuple[str, ...], bool]:
         unfinished = runs[runs["status"] != "finished"]
         if not unfinished.empty:
             st.caption(f"{len(unfinished)} of these {len(runs)} runs did not finish "
-                       f"({', '.join(sorted(set(unfinished['status'])))}): their failures are those recorded.")
+                       f"({md(', '.join(sorted(set(unfinished['status']))))}): their failures are those recorded.")
         return tuple(runs["run_id"].tolist()), not unfinished.empty
     chosen = run_picker(runs, key="fl_run", default=default_run(runs))
     return (chosen,), run_status(runs[runs["run_id"] == chosen].iloc[0])

@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts, data
-from dashboard.common import NO_CHANGE, db_path, empty_database, fmt_delta, fmt_ms, fmt_pct, is_missing, render
+from dashboard.common import NO_CHANGE, db_path, empty_database, fmt_delta, fmt_ms, fmt_pct, is_missing, md, render
 from dashboard.widgets import filter_bar, run_picker, run_status
 from vton_eval.analytics.overview import Overview, default_run
 
@@ -37,7 +37,7 @@ def headline(view: Overview, partial: bool, recorded: str | None) -> None:
         col.metric(label + (" (partial)" if partial else ""), shown, delta, delta_color=colour,
                    delta_arrow="off" if flat else "auto", border=True)
     if info["previous_run"]:
-        st.caption(f"Change against the previous comparable run {info['previous_run']} (the latest earlier "
+        st.caption(f"Change against the previous comparable run {md(info['previous_run'])} (the latest earlier "
                    "finished suite run over the same dataset and workflows).")
     else:
         st.caption("No earlier finished run over the same dataset and workflows to compare with.")
