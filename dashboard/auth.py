@@ -17,7 +17,7 @@ from typing import Any
 import streamlit as st
 
 from dashboard.common import md
-from vton_eval import access, preferences
+from vton_eval import access, binding, preferences
 from vton_eval.access import AccessConfigError, AccessDenied, Action, Actor
 from vton_eval.errors import VtonEvalError
 from vton_eval.secrets import TOKEN_ENV, remember_secret
@@ -65,7 +65,7 @@ def may(action: Action) -> bool:
 
 def service_token() -> str | None:
     """HF_TOKEN from the environment, else from Streamlit secrets. Never put into this process's environment:
-    a run started here gets it only for an allowed endpoint (`vton_eval.access.run_environment`)."""
+    a run started here gets it only for an allowed endpoint (`vton_eval.token_rules.run_environment`)."""
     token = os.environ.get(TOKEN_ENV, "").strip()
     if not token:
         try:
@@ -116,7 +116,7 @@ def _no_access(message: str) -> Callable[[], None]:
 def _open_to_the_network() -> bool:
     """Listening beyond this machine without sign-in, and not told to on purpose."""
     address = st.get_option("server.address")
-    return not access.is_loopback(address or "") and os.environ.get(access.UNSAFE_LISTEN_ENV) != "1"
+    return not binding.is_loopback(address or "") and os.environ.get(binding.UNSAFE_LISTEN_ENV) != "1"
 
 
 def _not_on_loopback() -> None:

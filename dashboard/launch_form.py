@@ -8,7 +8,7 @@ import streamlit as st
 from dashboard import auth, data
 from dashboard.common import database, md
 from dashboard.datasets_view import dataset_choice, datasets_root, pair_gallery
-from vton_eval import access, launch
+from vton_eval import launch, token_rules
 from vton_eval.analytics.runs import typical_latency_s
 from vton_eval.errors import VtonEvalError
 from vton_eval.runner import RunSettings
@@ -50,7 +50,7 @@ def _inspect(endpoint: str) -> Inspection | str:
     try:
         # The token only where the allow-list lets it go, as for the run itself.
         token = auth.service_token()
-        use = access.token_use(endpoint, token is not None)
+        use = token_rules.token_use(endpoint, token is not None)
         return inspect_endpoint(endpoint, token=token if use.send else None, open_timeout_s=INSPECT_TIMEOUT_S)
     except VtonEvalError as exc:
         return str(exc)
@@ -100,9 +100,9 @@ def offered_by(inspection: Inspection | None, profile: Profile) -> list[str] | N
     return [str(c) for c in params[index].choices]
 
 
-def token_note(endpoint: str) -> access.TokenUse:
+def token_note(endpoint: str) -> token_rules.TokenUse:
     """Whether the token goes to this endpoint, said before starting (a refused endpoint: said by the caller)."""
-    use = access.token_use(endpoint, auth.service_token() is not None)
+    use = token_rules.token_use(endpoint, auth.service_token() is not None)
     if use.have_token and not use.refused:
         (st.caption if use.send else st.warning)(use.note())
     return use

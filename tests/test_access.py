@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from vton_eval import access, launch
+from vton_eval import access, binding, launch, token_rules
 from vton_eval.access import AccessConfigError, AccessDenied, actor_from_claims, local_actor, parse_config
 from vton_eval.analytics.audit import audit_log, run_acts
 from vton_eval.datasets import load_dataset
@@ -189,7 +189,7 @@ def test_the_token_goes_only_to_endpoints_on_the_allow_list(db, roles, recorder,
         return run_id
 
     # Not on the list (the default list: the SM4LL Space only): the run process has no token at all.
-    assert not access.token_use(recorder.url, True).allowed
+    assert not token_rules.token_use(recorder.url, True).allowed
     first = launched_and_ended()
     assert recorder.requests and _tokens_seen(recorder) == [None] * len(recorder.requests)
     assert get_run(db, first)["status"] == "failed"  # not a Gradio app: that is all the run learns
@@ -232,13 +232,13 @@ def test_the_token_goes_only_to_endpoints_on_the_allow_list(db, roles, recorder,
 
 
 def test_a_run_process_inherits_no_token_for_an_endpoint_off_the_list():
-    use = access.token_use("http://127.0.0.1:7860", have_token=True)
+    use = token_rules.token_use("http://127.0.0.1:7860", have_token=True)
     base = {"HF_TOKEN": TOKEN, "HUGGING_FACE_HUB_TOKEN": TOKEN, "HF_API_TOKEN": TOKEN, "PATH": "/bin"}
-    assert access.run_environment(base, use, TOKEN) == {"PATH": "/bin"}
-    allowed = access.token_use("sm4ll-VTON/sm4ll-VTON-Demo", have_token=True)
-    assert allowed.send and access.run_environment(base, allowed, TOKEN) == {"PATH": "/bin", "HF_TOKEN": TOKEN}
-    assert access.token_use("SM4LL-vton/SM4LL-VTON-Demo", True).allowed  # Space ids: case-insensitive
-    assert not access.token_use("https://sm4ll-vton-sm4ll-vton-demo.hf.space", True).allowed  # a URL is not the id
+    assert token_rules.run_environment(base, use, TOKEN) == {"PATH": "/bin"}
+    allowed = token_rules.token_use("sm4ll-VTON/sm4ll-VTON-Demo", have_token=True)
+    assert allowed.send and token_rules.run_environment(base, allowed, TOKEN) == {"PATH": "/bin", "HF_TOKEN": TOKEN}
+    assert token_rules.token_use("SM4LL-vton/SM4LL-VTON-Demo", True).allowed  # Space ids: case-insensitive
+    assert not token_rules.token_use("https://sm4ll-vton-sm4ll-vton-demo.hf.space", True).allowed  # a URL is not the id
 
 
 def test_launch_and_cancel_are_recorded_with_who_and_when(db, roles, live_sandbox):
@@ -278,7 +278,7 @@ def _non_loopback_address() -> str | None:
             address = s.getsockname()[0]
     except OSError:
         return None
-    return None if access.is_loopback(address) else address
+    return None if binding.is_loopback(address) else address
 
 
 def test_the_dashboard_listens_beyond_loopback_only_with_sign_in_or_the_loud_flag(tmp_path):
@@ -292,10 +292,10 @@ def test_the_dashboard_listens_beyond_loopback_only_with_sign_in_or_the_loud_fla
     secrets.write_text('[auth]\nredirect_uri = "https://dash.example.com/oauth2callback"\ncookie_secret = "x"\n'
                        'client_id = "c"\nclient_secret = "s"\n'
                        'server_metadata_url = "https://id.example.com/.well-known/openid-configuration"\n')
-    assert access.sign_in_configured([tmp_path / "none.toml", secrets])
-    assert not access.sign_in_configured([tmp_path / "none.toml"])
-    assert all(access.is_loopback(h) for h in ("127.0.0.1", "127.0.0.2", "::1", "localhost", "[::1]"))
-    assert not any(access.is_loopback(h) for h in ("0.0.0.0", "::", "", "10.1.2.3", "dash.example.com"))
+    assert binding.sign_in_configured([tmp_path / "none.toml", secrets])
+    assert not binding.sign_in_configured([tmp_path / "none.toml"])
+    assert all(binding.is_loopback(h) for h in ("127.0.0.1", "127.0.0.2", "::1", "localhost", "[::1]"))
+    assert not any(binding.is_loopback(h) for h in ("0.0.0.0", "::", "", "10.1.2.3", "dash.example.com"))
 
     address = _non_loopback_address()
     if address is None:

@@ -12,7 +12,8 @@ import pytest
 from streamlit import config as st_config
 from streamlit.testing.v1 import AppTest
 
-from vton_eval.access import ACCESS_ENV, UNSAFE_LISTEN_ENV
+from vton_eval.access import ACCESS_ENV
+from vton_eval.binding import UNSAFE_LISTEN_ENV
 from vton_eval.store import Database
 
 from .helpers.pages import sql, visible_text

@@ -13,7 +13,7 @@
 - **The token.** HF_TOKEN goes only to endpoints on the allow-list (`[token] allow`); any other
   endpoint runs without it, or is refused when `[token] others = "refuse"`. `token_use` says which
   before anything starts; `run_environment` builds the environment of a run process so that it
-  inherits the token only for an allowed endpoint.
+  inherits the token only for an allowed endpoint (both in `vton_eval.token_rules`).
 
 The roles file (TOML; `$VTON_EVAL_ACCESS`, else `.streamlit/access.toml` in the working directory):
 
@@ -47,7 +47,6 @@ import httpx
 
 from vton_eval.errors import InvalidValue, VtonEvalError
 from vton_eval.provenance import tool_version
-from vton_eval.secrets import TOKEN_ENV
 from vton_eval.services.endpoints import SPACE_ID
 from vton_eval.services.spaces import SM4LL_SPACE
 from vton_eval.store import audit
@@ -55,11 +54,7 @@ from vton_eval.store.base import Store, Writer
 from vton_eval.store.runs import utcnow
 
 ACCESS_ENV = "VTON_EVAL_ACCESS"
-# Set by `vton-eval dashboard --unsafe-listen-without-sign-in`: the dashboard then shows itself beyond loopback.
-UNSAFE_LISTEN_ENV = "VTON_EVAL_UNSAFE_LISTEN_WITHOUT_SIGN_IN"
 DEFAULT_ACCESS_FILE = Path(".streamlit") / "access.toml"
-# Other names under which tools look for a Hugging Face token: a run process inherits none of them.
-_TOKEN_NAMES = (TOKEN_ENV, "HUGGING_FACE_HUB_TOKEN", "HF_API_TOKEN")
 
 
 class AccessDenied(VtonEvalError, PermissionError):
@@ -361,81 +356,3 @@ def owns(held: list[dict[str, Any]], actor: Actor) -> bool:
     """Whether `actor` may replace or clear the row `held` describes (its identity; [] when there is none): a
     row a signed-in person wrote is theirs alone; a typed name's row is anyone's with that name."""
     return not held or held[0].get("identity") is None or held[0]["identity"] == actor.identity
-
-
-# -- the token -----------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class TokenUse:
-    """What happens to the token for a call to `endpoint`, decided before anything starts."""
-
-    endpoint: str
-    have_token: bool
-    allowed: bool  # on the allow-list
-    refused: bool  # not on it, and the roles file refuses such endpoints
-
-    @property
-    def send(self) -> bool:
-        return self.have_token and self.allowed
-
-    def note(self) -> str:
-        """One sentence for the launch form and Try one pair."""
-        if self.refused:
-            return ("This endpoint is not on the token allow-list, and endpoints off the list are refused here: "
-                    "choose an allowed endpoint, or ask an administrator to add it.")
-        if not self.have_token:
-            return "No HF_TOKEN is configured: the call goes without a token."
-        if self.allowed:
-            return "The HF_TOKEN is sent to this endpoint (it is on the token allow-list)."
-        return "This endpoint is not on the token allow-list: it runs without the HF_TOKEN."
-
-
-def token_use(endpoint: str, have_token: bool, config: AccessConfig | None = None) -> TokenUse:
-    config = config or load_config()
-    allowed = config.allows_token(endpoint)
-    return TokenUse(endpoint, have_token, allowed, refused=not allowed and config.token_others == "refuse")
-
-
-def check_token_use(db: Store, actor: Actor, action: Action, use: TokenUse, run_id: str | None = None) -> None:
-    if use.refused:
-        raise refuse(db, actor, action, f"{use.endpoint} is not on the token allow-list, and endpoints off the list "
-                                        "are refused", run_id)
-
-
-def run_environment(base: Mapping[str, str], use: TokenUse, token: str | None) -> dict[str, str]:
-    """The environment of a run process: `base` without any Hugging Face token, plus HF_TOKEN when the
-    endpoint may receive it."""
-    env = {k: v for k, v in base.items() if k not in _TOKEN_NAMES}
-    if use.send and token:
-        env[TOKEN_ENV] = token
-    return env
-
-
-# -- where the dashboard may listen -----------------------------------------------------------------------------
-
-def is_loopback(host: str) -> bool:
-    """Whether a bind address reaches this machine only (127.0.0.0/8, ::1, localhost)."""
-    import ipaddress
-
-    host = (host or "").strip().strip("[]")
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def sign_in_configured(secrets_files: list[Path]) -> bool:
-    """Whether any of these Streamlit secrets files has an `[auth]` table (what turns sign-in on)."""
-    for path in secrets_files:
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            continue
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise AccessConfigError(f"the secrets file {path} cannot be read: {exc}") from None
-        auth = data.get("auth")
-        if isinstance(auth, Mapping) and auth:
-            return True
-    return False

@@ -19,7 +19,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from vton_eval import access
+from vton_eval import access, token_rules
 from vton_eval.access import Action, Actor
 from vton_eval.analytics.runs import try_result
 from vton_eval.datasets import Dataset, load_dataset
@@ -85,13 +85,13 @@ def format_duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def _spawn(db: Store, run_id: str, use: access.TokenUse, token: str | None) -> int:
+def _spawn(db: Store, run_id: str, use: token_rules.TokenUse, token: str | None) -> int:
     """Start `vton-eval resume RUN_ID` detached from this process; return its pid. It inherits the token only
     when `use` says the endpoint may receive it."""
     logs = db.artifacts.root / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     log = (logs / f"{run_id}.log").open("ab")
-    env = {**access.run_environment(os.environ, use, token), "GRADIO_ANALYTICS_ENABLED": "False",
+    env = {**token_rules.run_environment(os.environ, use, token), "GRADIO_ANALYTICS_ENABLED": "False",
            "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "vton_eval", "resume", run_id, "--db", db.location, "--audited"],
@@ -110,8 +110,8 @@ def start_run(db: Store, settings: RunSettings, actor: Actor, token: str | None 
     dashboard's HF_TOKEN (default: this process's environment), passed on only to an allowed endpoint."""
     access.permit(db, actor, Action.LAUNCH)
     token = _token(token)
-    use = access.token_use(settings.endpoint, bool(token))
-    access.check_token_use(db, actor, Action.LAUNCH, use)
+    use = token_rules.token_use(settings.endpoint, bool(token))
+    token_rules.check_token_use(db, actor, Action.LAUNCH, use)
     run_id = create_run(db, settings, token=token if use.send else None)
     pid = _spawn(db, run_id, use, token)
 
@@ -132,8 +132,8 @@ def resume_run(db: Store, run_id: str, actor: Actor, token: str | None = None) -
     if run["status"] == "running":
         raise InvalidValue(f"run {run_id} is still running")
     token = _token(token)
-    use = access.token_use(run["endpoint"], bool(token))
-    access.check_token_use(db, actor, Action.RESUME, use, run_id)
+    use = token_rules.token_use(run["endpoint"], bool(token))
+    token_rules.check_token_use(db, actor, Action.RESUME, use, run_id)
     pid = _spawn(db, run_id, use, token)
     db.write(lambda w: access.record(w, actor, Action.RESUME.value, run_id, detail={"endpoint": run["endpoint"],
                                                                                     "token_sent": use.send}))
@@ -198,8 +198,8 @@ def try_one(db: Store, dataset: Dataset, pair_id: str, endpoint: str, actor: Act
     of defaults, trends, comparisons and `latest`). The token goes only to an allowed endpoint."""
     access.permit(db, actor, Action.TRY)
     token = _token(token)
-    use = access.token_use(endpoint, bool(token))
-    access.check_token_use(db, actor, Action.TRY, use)
+    use = token_rules.token_use(endpoint, bool(token))
+    token_rules.check_token_use(db, actor, Action.TRY, use)
     select_pairs(dataset, pair_ids=[pair_id])
     settings = RunSettings(dataset=str(dataset.root), endpoint=endpoint, pairs=[pair_id], concurrency=1,
                            retries=0, timeout_s=timeout_s, label=label, kind=TRY, profile=profile or DEFAULT_PROFILE)

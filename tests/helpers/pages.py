@@ -48,9 +48,10 @@ def open_compare(monkeypatch: pytest.MonkeyPatch, db: Any, state: dict | None = 
 
 
 def texts(at: AppTest) -> str:
+    """The page's text as a reader sees it: markdown escapes (dashboard.common.md) taken off."""
     parts = [e.value for kind in ("info", "warning", "error", "success", "markdown", "caption", "text", "code")
              for e in getattr(at, kind)]
-    return "\n".join(str(p) for p in parts)
+    return re.sub(r"\\(.)", r"\1", "\n".join(str(p) for p in parts))
 
 
 def errors(at: AppTest) -> list[str]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from vton_eval import access
+from vton_eval import access, binding
 from vton_eval.store import Store, open_store, resolve_location
 
 
@@ -90,14 +90,14 @@ def dashboard_command(db_path: str | None, port: int, host: str, secrets_file: P
     access.load_config(roles)  # a roles file that cannot be used is said now, not at the first sign-in
     if named is not None or roles.exists():
         env[access.ACCESS_ENV] = str(roles.resolve())
-    signed = access.sign_in_configured(secrets_files(app, secrets_file))
-    if not signed and not access.is_loopback(host):
+    signed = binding.sign_in_configured(secrets_files(app, secrets_file))
+    if not signed and not binding.is_loopback(host):
         if not unsafe:
             raise click.ClickException(
                 f"refusing to listen on {host} without sign-in: anyone who can reach it could launch runs and spend "
                 "the token. Configure sign-in ([auth] in .streamlit/secrets.toml, see the README's Team access), or "
                 "listen on 127.0.0.1, or pass --unsafe-listen-without-sign-in if that is really meant.")
-        env[access.UNSAFE_LISTEN_ENV] = "1"
+        env[binding.UNSAFE_LISTEN_ENV] = "1"
         click.secho(f"WARNING: listening on {host} WITHOUT SIGN-IN: anyone who can reach port {port} can launch runs, "
                     "spend the token and write verdicts under any name.", fg="red", bold=True, err=True)
     click.echo(f"dashboard for {path} at http://{host}:{port}" + (" (sign-in required)" if signed else ""))
