@@ -22,7 +22,7 @@ from vton_eval.access import AccessConfigError, AccessDenied, Action, Actor
 from vton_eval.errors import VtonEvalError
 from vton_eval.secrets import TOKEN_ENV, remember_secret
 
-PAGES_DIR = Path(__file__).resolve().parent / "pages"
+PAGES_DIR = Path(__file__).resolve().parent / "views"
 
 
 def _auth_section() -> Mapping[str, Any] | None:
