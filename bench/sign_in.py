@@ -13,7 +13,6 @@ Usage: .venv/bin/python bench/sign_in.py
 from __future__ import annotations
 
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -26,16 +25,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[0] = str(REPO)
 
 from bench.seed import seed  # noqa: E402
+from tests.helpers.browser import CHROMIUM, CHROMIUM_ARGS, free_port  # noqa: E402
 
 ROUNDS = 5
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait_healthy(url: str, proc: subprocess.Popen, limit_s: float = 120.0) -> None:
@@ -67,7 +59,7 @@ def main() -> None:
             oidc_provider_mock.run_server_in_thread(port=0, user_claims=[user]) as server:
         tmp = Path(tmp)
         seed(tmp / "results.duckdb", runs=1, cases_per_run=200)
-        port = _free_port()
+        port = free_port()
         (tmp / "secrets.toml").write_text(f"""
 [auth]
 redirect_uri = "http://127.0.0.1:{port}/oauth2callback"
@@ -86,7 +78,7 @@ server_metadata_url = "http://localhost:{server.server_port}/.well-known/openid-
         try:
             _wait_healthy(base, proc)
             with sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
+                browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
                 for _ in range(ROUNDS):
                     tab = browser.new_context().new_page()
                     tab.set_default_timeout(60_000)

@@ -129,3 +129,19 @@ def file_problem(src: Path, rel: str) -> str | None:
     if not target.is_file():
         return f"no such file: {rel}"
     return None
+
+
+def accept_pair(src: Path, listing: str, number: int, pair_id: str, files: tuple[str, str], seen: dict[str, int],
+                scan: Scan) -> bool:
+    """Whether a listed pair is new and both its files are there; a repeat or a missing file is reported with
+    the listing's line (and the pair left out)."""
+    if pair_id in seen:
+        scan.problems.append(ImportProblem(listing, number, f"the same pair as line {seen[pair_id]} (left out)",
+                                           "warning"))
+        return False
+    missing = [why for rel in files if (why := file_problem(src, rel))]
+    if missing:
+        scan.problems.append(ImportProblem(listing, number, "; ".join(missing)))
+        return False
+    seen[pair_id] = number
+    return True

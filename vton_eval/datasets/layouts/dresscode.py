@@ -20,6 +20,7 @@ from vton_eval.datasets.layouts.common import (
     ImportOptions,
     ImportProblem,
     Scan,
+    accept_pair,
     file_problem,
     read_pair_lines,
 )
@@ -77,16 +78,9 @@ def scan(src: Path, options: ImportOptions) -> Scan:
         for number, person, garment in lines:
             person_id, garment_id = _stem(person, "_0"), _stem(garment, "_1")
             pair_id = f"{category}-{person_id}" + ("" if person_id == garment_id else f"+{garment_id}")
-            if pair_id in seen:
-                result.problems.append(ImportProblem(listing, number, f"the same pair as line {seen[pair_id]} "
-                                                                      "(left out)", "warning"))
-                continue
             base, product = f"{category}/images/{person}", f"{category}/images/{garment}"
-            missing = [why for rel in (base, product) if (why := file_problem(src, rel))]
-            if missing:
-                result.problems.append(ImportProblem(listing, number, "; ".join(missing)))
+            if not accept_pair(src, listing, number, pair_id, (base, product), seen, result):
                 continue
-            seen[pair_id] = number
             candidate = Candidate(pair_id, CATEGORIES[category], base, product, tags, (listing, number),
                                   reference=base if pairs_kind == "paired" else "")
             if masks:

@@ -20,6 +20,7 @@ from vton_eval.datasets.layouts.common import (
     ImportOptions,
     ImportProblem,
     Scan,
+    accept_pair,
     file_problem,
     read_pair_lines,
 )
@@ -63,16 +64,9 @@ def scan(src: Path, options: ImportOptions) -> Scan:
             cloth = person
         person_stem, cloth_stem = Path(person).stem, Path(cloth).stem
         pair_id = person_stem if person_stem == cloth_stem else f"{person_stem}+{cloth_stem}"
-        if pair_id in seen:
-            result.problems.append(ImportProblem(listing, number, f"the same pair as line {seen[pair_id]} "
-                                                                   "(left out)", "warning"))
-            continue
         base, product = f"{split}/image/{person}", f"{split}/cloth/{cloth}"
-        missing = [why for rel in (base, product) if (why := file_problem(src, rel))]
-        if missing:
-            result.problems.append(ImportProblem(listing, number, "; ".join(missing)))
+        if not accept_pair(src, listing, number, pair_id, (base, product), seen, result):
             continue
-        seen[pair_id] = number
         candidate = Candidate(pair_id, WORKFLOW, base, product, tags, (listing, number),
                               reference=base if options.pairs == "paired" else "")
         if use_masks:
