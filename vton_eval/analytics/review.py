@@ -92,8 +92,9 @@ def case_page(db: Store, run_id: str, reviewer: str, flt: ReviewFilter = ReviewF
     gives now. A page keeps its cards in place while they are judged (a verdict would otherwise move
     a card under the reviewer's pointer, as "unreviewed first" sorts judged cases last)."""
     where, flt_params = flt.sql()
-    where, params = _named(flt_params, where)
-    params.update(run=run_id, reviewer=reviewer or "")
+    where, filter_params = _named(flt_params, where)
+    base = {"run": run_id, "reviewer": reviewer or ""}
+    params = {**base, **filter_params}
     order = SORTS.get(sort, SORTS["unreviewed first"])
     columns = """res.pair_id, res."repeat", res.workflow, res.status, res.error_kind, res.error_message,
                res.latency_ms, res.output_path, res.flags, c.base_path, c.product_path, c.mask_path,
@@ -107,7 +108,7 @@ def case_page(db: Store, run_id: str, reviewer: str, flt: ReviewFilter = ReviewF
             rows = read(f"""
             SELECT {columns}, list_position([{", ".join("$" + k for k in keys)}],
                                             res.pair_id || chr(31) || res."repeat") AS _pos
-            {_BASE} AND _pos IS NOT NULL ORDER BY _pos""", {**params, **keys})
+            {_BASE} AND _pos IS NOT NULL ORDER BY _pos""", {**base, **keys})  # DuckDB refuses unused parameters
             return rows.drop(columns=["_pos"], errors="ignore"), n
         rows = read(f"""
         SELECT {columns}
