@@ -19,7 +19,8 @@ from vton_eval.analytics.runs import planned_summary
 from vton_eval.cli.gate_cmd import gate_options, run_gate_from_options
 from vton_eval.cli.progress_view import kinds_table, summary_table, watch
 from vton_eval.cli.term import one_line, plain, safe
-from vton_eval.errors import InvalidValue
+from vton_eval.errors import InvalidValue, VtonEvalError
+from vton_eval.quota_ledger import quota_outlook
 from vton_eval.runner import Progress, RunReport, RunSettings, create_run, execute_run
 from vton_eval.runner.create import RunStopped
 from vton_eval.runner.plan import parse_list
@@ -192,6 +193,7 @@ def run_command(dataset: str, endpoint: str, workflows: str | None, pairs: str |
         print(f"run {run_id}: dataset {plain(dataset)} -> {plain(settings.endpoint)} (profile "
               f"{plain(settings.profile)})", flush=True)
         print_plan(db, run_id, console)
+        print_quota(db, run_id, console)
         report = _execute(db, run_id, console, signals)
     if with_gate:
         if report.status != "finished":
@@ -199,6 +201,19 @@ def run_command(dataset: str, endpoint: str, workflows: str | None, pairs: str |
             sys.exit(2)
         sys.exit(run_gate_from_options(db, run_id, Console(highlight=False, width=160), **gate_settings))
     sys.exit(EXIT_BY_STATUS.get(report.status, 1))
+
+
+def print_quota(db: Store, run_id: str, console: Console) -> None:
+    """Before the first call: what the quota ledger holds for the endpoint from this machine, and how long
+    the next call must wait (a rate-limited run always says it; any run when a service asked for a wait)."""
+    run = get_run(db, run_id) or {}
+    try:
+        ahead = quota_outlook(db, run.get("endpoint") or "", run.get("rate_limit") or None)
+    except VtonEvalError:
+        return
+    if ahead.rate is not None or ahead.wait_s > 0:
+        colour = "yellow" if ahead.wait_s > 0 else "dim"
+        console.print(f"[{colour}]quota: {safe(ahead.describe())}")
 
 
 def print_plan(db: Store, run_id: str, console: Console) -> None:
@@ -242,6 +257,7 @@ def resume_command(run_id: str, db_path: str | None, audited: bool) -> None:
         run = get_run(db, full) or {}
         console.print(f"resuming run {full} ({safe(run.get('endpoint') or '')}, profile "
                       f"{safe(run.get('profile') or 'sm4ll')})")
+        print_quota(db, full, console)
         report = _execute(db, full, console, signals)
     sys.exit(EXIT_BY_STATUS.get(report.status, 1))
 

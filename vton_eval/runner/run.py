@@ -19,7 +19,8 @@ from vton_eval.analytics.runs import run_plan
 from vton_eval.artifacts import ArtifactStore
 from vton_eval.errors import VtonEvalError
 from vton_eval.outcome import Outcome
-from vton_eval.quota import SlidingWindowLimiter, parse_rate
+from vton_eval.quota import parse_rate
+from vton_eval.quota_ledger import LedgerLimiter
 from vton_eval.records import PlannedCase
 from vton_eval.runner.create import RunError
 from vton_eval.runner.dispatch import Attempted, Dispatcher, Task
@@ -198,13 +199,20 @@ def execute_run(
                 tasks = _offered_now(tasks, profile, service.offered_workflows, sink)
                 sink.start_checks()
                 sink.make_thumbnails(cases)
-                limiter = SlidingWindowLimiter(parse_rate(settings.rate_limit)) if settings.rate_limit else None
+                # Every call goes through the store's quota ledger: this run honours the calls of earlier
+                # runs, resumes and tries of the endpoint, and later ones honour this run's.
+                limiter = LedgerLimiter(db, settings.endpoint, parse_rate(settings.rate_limit) if settings.rate_limit
+                                        else None, run_id, settings.timeout_s, settings.patience_s)
+                ahead = limiter.outlook()
+                if ahead.wait_s > 1:
+                    note(f"quota: {ahead.describe()}")
                 dispatcher = Dispatcher(service, settings.concurrency, settings.retries, settings.timeout_s,
                                         limiter, stop, backoff_base_s=settings.backoff_s, on_wait=note,
                                         patience_s=settings.patience_s)
                 try:
                     dispatcher.run(tasks, sink.accept)
                 finally:
+                    limiter.close()
                     sent, gave_up = dispatcher.sent, dispatcher.gave_up
         if broken:
             status, message = "failed", f"stopped: the database cannot be written ({broken[0]})"

@@ -196,6 +196,31 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE reviews ADD COLUMN identity VARCHAR",
         "ALTER TABLE preferences ADD COLUMN identity VARCHAR",
     ],
+    # 6: the quota ledger (vton_eval.quota_ledger): every call sent to an endpoint, with whose quota it counts
+    # against (`quota_key`: a machine's host name, or VTON_EVAL_QUOTA_KEY), when it was sent, when it ended
+    # (NULL while in flight; a crashed process never writes it, so `ends_by`, the call's deadline, bounds it),
+    # and the waits a service asked for ("retry in 0:09:48"). Every run, resume and try honours it.
+    [
+        """CREATE TABLE IF NOT EXISTS endpoint_calls (
+            call_id VARCHAR PRIMARY KEY,
+            endpoint VARCHAR NOT NULL,
+            quota_key VARCHAR NOT NULL,
+            run_id VARCHAR,
+            host VARCHAR,
+            pid INTEGER,
+            sent_at TIMESTAMP NOT NULL,
+            ends_by TIMESTAMP NOT NULL,
+            ended_at TIMESTAMP
+        )""",
+        """CREATE TABLE IF NOT EXISTS endpoint_holds (
+            endpoint VARCHAR NOT NULL,
+            quota_key VARCHAR NOT NULL,
+            asked_at TIMESTAMP NOT NULL,
+            until TIMESTAMP NOT NULL,
+            run_id VARCHAR,
+            reason VARCHAR
+        )""",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

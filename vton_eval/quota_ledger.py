@@ -1,0 +1,387 @@
+"""The quota ledger: every call sent to an endpoint is written in the store, and every run honours it.
+
+A service counts calls per client (the SM4LL Space: 30 per IP per hour, whoever sends them). A limiter in
+one process forgets its calls when the process stops, so a cancel and a resume, or two runs one after the
+other, would spend the next window's quota at once. The ledger (`endpoint_calls`, `endpoint_holds`; SQL in
+`vton_eval.store.calls`) keeps them where every run, resume and try reads them, and survives a crash.
+
+- **Whose quota**: a call counts against its endpoint (normalised: a Space id and its `*.hf.space` URL are
+  one endpoint) and its *quota key*: the name of the machine that sent it (`socket.gethostname()`), or
+  `VTON_EVAL_QUOTA_KEY` when set. A service counts per network address; machines that reach it from one
+  address (behind one NAT, or one account's quota) set the same key; each machine of a shared store
+  otherwise keeps its own ledger in it.
+- **A run with a rate limit** (`N/W`) reserves each call before sending it: in one transaction it reads
+  the calls of its endpoint and key that are in flight or ended less than W ago (of any run, any process)
+  and adds its own only when there are fewer than N. A call holds its place until it *ends* plus W (the
+  service counts it somewhere between its send and its end); a call whose end was never written (its
+  process was killed) ends at its deadline, `ends_by` (sent + timeout).
+- **A wait a service asked for** ("retry in 0:09:48") is a hold: no call of that endpoint and key goes
+  before it ends, in this run or any other; one longer than a run's patience stops the run at once.
+- **A run without a rate limit** does not wait for the window, but its calls are written all the same (in
+  batches, every second), so a rate-limited run after it counts them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from vton_eval.errors import VtonEvalError
+from vton_eval.quota import QuotaCancelled, Rate, parse_rate
+from vton_eval.services.endpoints import SPACE_ID
+from vton_eval.services.spaces import SM4LL_SPACE
+from vton_eval.store.base import Store
+from vton_eval.store.calls import Window, add_hold, end_calls, insert_calls, read_window, reserve
+from vton_eval.store.db import DatabaseBusy
+from vton_eval.store.reads import reading
+
+log = logging.getLogger(__name__)
+
+QUOTA_KEY_ENV = "VTON_EVAL_QUOTA_KEY"
+# A call whose end is never written (a killed process) holds its place until its deadline plus this.
+DEADLINE_SLACK_S = 30.0
+# How often a wait looks at the ledger again while calls of another process are in flight (their end may
+# free a place before their deadline); a release in this process wakes it at once.
+POLL_S = 2.0
+FLUSH_S = 1.0
+
+
+def quota_key() -> str:
+    """Whose quota this machine's calls count against: VTON_EVAL_QUOTA_KEY, else the host name."""
+    return (os.environ.get(QUOTA_KEY_ENV) or "").strip() or socket.gethostname()
+
+
+def ledger_endpoint(endpoint: str) -> str:
+    """One name per service: a Space id as the URL its app serves at, a URL with its host in lower case, no
+    default port, no trailing slash, and `localhost` as 127.0.0.1."""
+    text = (endpoint or "").strip()
+    if SPACE_ID.match(text) and not text.startswith(("http://", "https://")):
+        owner, name = text.split("/", 1)
+        sub = f"{owner}-{name}".lower().replace("_", "-").replace(".", "-")
+        return f"https://{sub}.hf.space"
+    try:
+        url = httpx.URL(text)
+    except httpx.InvalidURL:
+        return text.rstrip("/")
+    host = url.host.lower()
+    if host in ("localhost", "::1"):
+        host = "127.0.0.1"
+    default = {"http": 80, "https": 443}.get(url.scheme)
+    port = f":{url.port}" if url.port and url.port != default else ""
+    path = url.path.rstrip("/")
+    return f"{url.scheme}://{host}{port}{path}"
+
+
+# Quotas a service documents, for a try (which has no rate limit of its own) before any run declared one.
+DOCUMENTED_QUOTAS = {ledger_endpoint(SM4LL_SPACE): "30/h"}
+
+
+def margin_s(rate: Rate) -> float:
+    """Slack added to the window: clock granularity, and the moments between our stamps and the service's."""
+    return min(0.01 * rate.window_s, 30.0) + 0.05
+
+
+def utc(t: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(t, dt.UTC).replace(tzinfo=None)
+
+
+class QuotaWaitTooLong(VtonEvalError):
+    """The ledger holds the endpoint for longer than the run's patience (a service asked for a long wait)."""
+
+
+def duration_text(seconds: float) -> str:
+    """A wait as people read it: 45 s, 12 min, 23 h 51 min."""
+    if seconds < 120:
+        return f"{max(seconds, 0):.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60):02d} min"
+
+
+def _window_words(rate: Rate) -> str:
+    """'hour', 'minute', '3 s', '2 h': the window, after "in the last"."""
+    unit = {3600.0: "hour", 60.0: "minute", 1.0: "second"}.get(rate.window_s)
+    return unit or duration_text(rate.window_s)
+
+
+@dataclass(frozen=True)
+class Outlook:
+    """How long the next call to an endpoint must wait, and why, as the ledger says now."""
+
+    endpoint: str
+    key: str
+    rate: Rate | None
+    window: Window
+    wait_s: float
+    by_hold: bool  # the wait is a service's request, not the rate limit
+
+    @property
+    def used(self) -> int:
+        return len(self.window.occupants)
+
+    @property
+    def in_flight(self) -> int:
+        return sum(1 for o in self.window.occupants if o.in_flight)
+
+    def runs(self) -> str:
+        counts = Counter(o.run_id or "?" for o in self.window.occupants)
+        return ", ".join(f"run {run}: {n}" for run, n in counts.most_common(4)) + (
+            ", …" if len(counts) > 4 else "")
+
+    def describe(self) -> str:
+        """One sentence: what the ledger holds for this endpoint from this machine, and the wait it makes."""
+        where = f"{self.endpoint} from this machine (quota key {self.key})"
+        if self.by_hold and self.window.hold is not None:
+            hold = self.window.hold
+            said = f" ({' '.join((hold.reason or '').split())[:200]})" if hold.reason else ""
+            return (f"the service asked at {hold.asked_at:%H:%M:%S} UTC (run {hold.run_id or '?'}) to wait until "
+                    f"{hold.until:%H:%M:%S} UTC{said}: the next call to {where} waits {duration_text(self.wait_s)}")
+        if self.rate is None:
+            return f"nothing holds {where}: the next call goes at once"
+        used = (f"{self.used} call(s) to {where} in the last {_window_words(self.rate)}"
+                + (f" ({self.runs()})" if self.used else ""))
+        flying = f", {self.in_flight} still in flight" if self.in_flight else ""
+        if self.wait_s <= 0:
+            return f"{used}{flying}; the rate limit {self.rate} leaves room: the next call goes at once"
+        return (f"{used}{flying}; the rate limit {self.rate} is used up: the next call waits "
+                f"{duration_text(self.wait_s)}" + (" at most (a call in flight may free its place sooner)"
+                                               if self.in_flight else ""))
+
+
+def outlook_of(window: Window, endpoint: str, key: str, rate: Rate | None) -> Outlook:
+    """The wait a window makes: the longer of a service's hold and the rate limit's."""
+    now = window.now
+    hold_wait = (window.hold.until - now).total_seconds() if window.hold is not None else 0.0
+    rate_wait = 0.0
+    if rate is not None and len(window.occupants) >= rate.count:
+        span = dt.timedelta(seconds=rate.window_s + margin_s(rate))
+        frees = sorted((o.ended_at or o.ends_by) + span for o in window.occupants)
+        rate_wait = (frees[len(frees) - rate.count] - now).total_seconds()
+    wait = max(hold_wait, rate_wait, 0.0)
+    return Outlook(endpoint, key, rate, window, wait, hold_wait > 0 and hold_wait >= rate_wait)
+
+
+def quota_outlook(db: Store, endpoint: str, rate_limit: str | Rate | None, key: str | None = None,
+                  clock: Callable[[], float] = time.time) -> Outlook:
+    """What the ledger says now about the next call to `endpoint` under `rate_limit` (None: holds only)."""
+    rate = parse_rate(rate_limit) if isinstance(rate_limit, str) else rate_limit
+    ep, key = ledger_endpoint(endpoint), key or quota_key()
+    span = rate.window_s + margin_s(rate) if rate else 0.0
+    with reading(db) as read:
+        window = read_window(read, ep, key, span, utc(clock())) if db.exists() else Window(utc(clock()), [], None)
+    return outlook_of(window, ep, key, rate)
+
+
+def known_quota(db: Store, endpoint: str) -> str | None:
+    """The rate limit an endpoint is known to need: the latest one a run of it declared, else the one its
+    service documents (the SM4LL Space: 30/h), else None."""
+    target = ledger_endpoint(endpoint)
+    with reading(db) as read:
+        rows = read.rows("SELECT endpoint, rate_limit FROM runs WHERE rate_limit IS NOT NULL AND rate_limit <> '' "
+                         "ORDER BY created_at DESC LIMIT 200")
+    for row in rows:
+        if ledger_endpoint(row["endpoint"]) == target:
+            return row["rate_limit"]
+    return DOCUMENTED_QUOTAS.get(target)
+
+
+class LedgerLimiter:
+    """Calls of one run through the ledger: `acquire()` before a call (waits while the rate limit or a
+    service's hold says so) returns a ticket, `release(ticket)` when it ends, `hold_off()` when the service
+    asks for a wait. With `rate` None nothing waits for the window, and calls are written in batches."""
+
+    def __init__(self, db: Store, endpoint: str, rate: Rate | None, run_id: str | None, timeout_s: float,
+                 patience_s: float = float("inf"), key: str | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.db = db
+        self.endpoint = ledger_endpoint(endpoint)
+        self.key = key or quota_key()
+        self.rate = rate
+        self.run_id = run_id
+        self.timeout_s = timeout_s
+        self.patience_s = patience_s
+        self._clock = clock
+        self._host, self._pid = socket.gethostname(), os.getpid()
+        self._turn = threading.Lock()  # one thread of this process asks the ledger at a time
+        self._wake = threading.Condition()
+        self._hold_until = 0.0  # clock time before which no call goes (a hold this process knows of)
+        self._holds_read = False
+        self._pending: list[dict[str, Any]] = []  # unlimited: calls not written yet
+        self._ended: list[tuple[str, dt.datetime]] = []  # ends not written yet
+        self._written: set[str] = set()
+        self._lock = threading.Lock()
+        self._closing = threading.Event()
+        self._flusher: threading.Thread | None = None
+        self.last_wait: str | None = None
+
+    @property
+    def window_s(self) -> float:
+        return self.rate.window_s + margin_s(self.rate) if self.rate else 0.0
+
+    # -- what the ledger says ------------------------------------------------------------------------
+
+    def outlook(self) -> Outlook:
+        return quota_outlook(self.db, self.endpoint, self.rate, self.key, self._clock)
+
+    def _call(self) -> dict[str, Any]:
+        now = self._clock()
+        return {"call_id": uuid.uuid4().hex, "endpoint": self.endpoint, "quota_key": self.key, "run_id": self.run_id,
+                "host": self._host, "pid": self._pid, "sent_at": utc(now),
+                "ends_by": utc(now + self.timeout_s + DEADLINE_SLACK_S), "ended_at": None}
+
+    # -- taking and giving back a place --------------------------------------------------------------
+
+    def acquire(self, stop: threading.Event | None = None,
+                on_wait: Callable[[float, str], None] | None = None) -> str:
+        """A ticket for one call, once the ledger has room for it. Raises QuotaCancelled when `stop` is set
+        meanwhile, QuotaWaitTooLong when a service's hold outlasts the run's patience."""
+        stop = stop or threading.Event()
+        with self._turn:
+            while True:
+                if stop.is_set():
+                    raise QuotaCancelled()
+                if self.rate is None:
+                    ticket = self._unlimited(stop, on_wait)
+                    if ticket is not None:
+                        return ticket
+                    continue
+                found = self.outlook()
+                if found.wait_s <= 0:
+                    call = self._call()
+                    try:
+                        refused = self.db.write(lambda w, c=call: reserve(
+                            w, self.endpoint, self.key, self.rate.count, self.window_s, c), busy_timeout_s=5.0)
+                    except DatabaseBusy:
+                        refused = True
+                    if refused is None:
+                        with self._lock:
+                            self._written.add(call["call_id"])
+                        return call["call_id"]
+                    continue  # another run took the place between the read and the write: read again
+                self._wait(found, stop, on_wait)
+
+    def _unlimited(self, stop: threading.Event, on_wait: Callable[[float, str], None] | None) -> str | None:
+        if not self._holds_read:
+            self._holds_read = True
+            found = self.outlook()
+            if found.wait_s > 0:
+                self._hold_until = max(self._hold_until, self._clock() + found.wait_s)
+                self._wait(found, stop, on_wait)
+                return None
+        wait = self._hold_until - self._clock()
+        if wait > 0:
+            self._wait(self.outlook(), stop, on_wait, wait)
+            return None
+        call = self._call()
+        with self._lock:
+            self._pending.append(call)
+        self._start_flusher()
+        return call["call_id"]
+
+    def _wait(self, found: Outlook, stop: threading.Event, on_wait: Callable[[float, str], None] | None,
+              seconds: float | None = None) -> None:
+        seconds = found.wait_s if seconds is None else seconds
+        if found.by_hold and seconds > self.patience_s:
+            raise QuotaWaitTooLong(f"{found.describe()}; that is longer than the run's patience "
+                                   f"({duration_text(self.patience_s)})")
+        self.last_wait = found.describe()
+        if on_wait is not None:
+            on_wait(seconds, self.last_wait)
+        others_flying = any(o.in_flight for o in found.window.occupants)
+        until = time.monotonic() + (min(seconds, POLL_S) if others_flying else seconds)
+        with self._wake:
+            while not stop.is_set():
+                left = until - time.monotonic()
+                if left <= 0:
+                    return
+                # A release here wakes the wait; a stop is noticed within half a second.
+                if self._wake.wait(timeout=min(left, 0.5)):
+                    return
+
+    def release(self, ticket: str) -> None:
+        """The call ended: from now on it holds its place for one window."""
+        ended = (ticket, utc(self._clock()))
+        with self._lock:
+            # A rate-limited call's end is written now (others wait for it); an unlimited one's in the next batch.
+            now_written = self.rate is not None and ticket in self._written
+            if not now_written:
+                self._ended.append(ended)
+        if now_written:
+            try:
+                self.db.write(lambda w: end_calls(w, [ended]), busy_timeout_s=30.0)
+            except Exception as exc:  # its deadline bounds it; the run goes on
+                log.warning("could not date the end of a call in the quota ledger: %s", exc)
+        with self._wake:
+            self._wake.notify_all()
+
+    def hold_off(self, seconds: float, reason: str | None = None) -> None:
+        """The service asked for a wait: nobody (no run, no try of this endpoint and key) calls before it ends."""
+        now = self._clock()
+        self._hold_until = max(self._hold_until, now + seconds)
+        try:
+            self.db.write(lambda w: add_hold(w, self.endpoint, self.key, utc(now), utc(now + seconds), self.run_id,
+                                             reason), busy_timeout_s=30.0)
+        except Exception as exc:  # this process still waits; only other runs would not know
+            log.warning("could not write a service's wait to the quota ledger: %s", exc)
+
+    # -- batches (unlimited) --------------------------------------------------------------------------
+
+    def _start_flusher(self) -> None:
+        with self._lock:
+            if self._flusher is not None:
+                return
+            self._flusher = threading.Thread(target=self._flush_loop, name="vton-ledger", daemon=True)
+            self._flusher.start()
+
+    def _flush_loop(self) -> None:
+        while not self._closing.wait(FLUSH_S):
+            self._flush(busy_timeout_s=2.0)
+
+    def _flush(self, busy_timeout_s: float) -> bool:
+        with self._lock:
+            calls, ended = list(self._pending), list(self._ended)
+        if not calls and not ended:
+            return True
+        ids = {c["call_id"] for c in calls}
+        ends = dict(ended)
+        for c in calls:  # a call that already ended is written whole
+            c["ended_at"] = ends.pop(c["call_id"], None)
+
+        def work(w: Any) -> None:
+            insert_calls(w, calls)
+            end_calls(w, list(ends.items()))
+
+        try:
+            self.db.write(work, busy_timeout_s=busy_timeout_s)
+        except Exception as exc:
+            if not isinstance(exc, DatabaseBusy):
+                log.warning("could not write calls to the quota ledger (retrying): %s", exc)
+            for c in calls:
+                c["ended_at"] = None
+            return False
+        with self._lock:
+            self._pending = [c for c in self._pending if c["call_id"] not in ids]
+            done = {call_id for call_id, _ in ended}
+            self._ended = [e for e in self._ended if e[0] not in done]
+            self._written |= ids
+        return True
+
+    def close(self) -> None:
+        """Write what is still pending (unlimited runs' batches)."""
+        self._closing.set()
+        if self._flusher is not None:
+            self._flusher.join()
+        deadline = time.monotonic() + 30.0
+        while not self._flush(busy_timeout_s=5.0) and time.monotonic() < deadline:
+            time.sleep(0.2)
