@@ -39,7 +39,9 @@ def import_section() -> None:
         categories = cols[1].multiselect("Categories", list(CATEGORIES), key="dsi_categories", placeholder="all")
         masks = cols[2].checkbox("Derive garment masks from the label maps", key="dsi_masks_dc")
     else:
-        masks = cols[2].checkbox("Use its agnostic masks (when present)", value=True, key="dsi_masks_vh")
+        # Ticked: the importer's default, masks where the folder has agnostic-mask/ (a folder without is no error).
+        masks = None if cols[2].checkbox("Use its agnostic masks (when present)", value=True, key="dsi_masks_vh") \
+            else False
     validate = cols[3].checkbox("Validate after importing", value=True, key="dsi_validate")
     problems = []
     if not source.strip():

@@ -207,6 +207,7 @@ def launch_form() -> None:
         else:
             data.runs.clear()
             st.session_state["launched_run"] = run_id
+            st.session_state["runs_follow"] = run_id  # the Runs tab selects it: Cancel at hand
             st.session_state[SHOW_RUNS] = True
             st.rerun()  # the Runs tab, drawn again: the list now has the run, and polls while it goes
     if st.session_state.get("launched_run"):

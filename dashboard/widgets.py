@@ -54,8 +54,11 @@ def run_picker(runs: pd.DataFrame, key: str, label: str = "Run", default: str | 
         return None
     ids = runs["run_id"].tolist()
     by_id = {r["run_id"]: r for r in runs.to_dict("records")}
-    index = ids.index(default) if default in ids else 0
-    return st.selectbox(label, ids, index=index, key=key, format_func=lambda i: run_label(by_id[i]))
+    # The run a person picked stays picked when the list changes (a run launched meanwhile is new at its top):
+    # the choice lives in session state, and only a missing or vanished one falls back to the default.
+    if st.session_state.get(key) not in ids:
+        st.session_state[key] = default if default in ids else ids[0]
+    return st.selectbox(label, ids, key=key, format_func=lambda i: run_label(by_id[i]))
 
 
 def _count(value: Any) -> int:

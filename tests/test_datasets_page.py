@@ -194,3 +194,17 @@ def test_a_test_set_is_imported_from_a_folder_on_the_server_and_validated(librar
     at.text_input(key="dsi_name").set_value("other").run()
     at.button(key="dsi_go").click().run()
     assert any("is not a folder" in e for e in _errors(at)) and not at.exception
+
+
+def test_a_viton_hd_folder_is_imported_with_its_agnostic_masks_only_when_it_has_them(library, tmp_path, open_page):
+    """The page's defaults: masks when the folder has agnostic-mask/, none (and no error) when it has not."""
+    at = _open(open_page, tmp_path, "Import a test set")
+    for name, masks in (("vh-bare", False), ("vh-masked", True)):
+        src = make_viton_hd_tree(tmp_path / name / "VITON-HD", 3, masks=masks)
+        at.text_input(key="dsi_source").set_value(str(src))
+        at.text_input(key="dsi_name").set_value(name).run()
+        assert at.checkbox(key="dsi_masks_vh").value  # left as it is
+        at.button(key="dsi_go").click().run()
+        assert not _errors(at) and not at.exception, _errors(at)
+        ds = load_dataset(library / name)
+        assert len(ds.pairs) == 3 and all((p.mask is not None) == masks for p in ds.pairs), name

@@ -114,6 +114,16 @@ def test_the_spaces_documented_base64_answer_is_an_image(endpoint, hostile, mode
     assert Image.open(io.BytesIO(outcome.output)).format == "PNG"
 
 
+@pytest.mark.parametrize("mode", ["gif_file", "gif_base64"])
+def test_an_answer_in_another_image_format_is_bad_output(endpoint, hostile, mode):
+    """An output is a decodable JPEG, PNG or WEBP: a GIF that decodes is not kept as an image of unknown kind."""
+    hostile.mode = mode
+    outcome = endpoint.call(CallInputs(*_pair(), "top"), timeout_s=30)
+    assert (outcome.status, outcome.error_kind) == ("error", "bad_output"), outcome.error_message
+    assert "GIF" in outcome.error_message and "JPEG, PNG or WEBP" in outcome.error_message
+    assert outcome.output is None and not outcome.transient
+
+
 def test_an_image_too_large_is_refused_from_its_header(endpoint, hostile):
     hostile.mode = "huge"
     outcome = endpoint.call(CallInputs(*_pair(), "top"), timeout_s=30)
@@ -170,6 +180,12 @@ def test_a_run_records_hostile_answers_truthfully_and_never_retries_them(hostile
     proc = _run(hostile, str(tmp_path / "path.duckdb"))
     assert proc.returncode == 0, proc.stderr
     assert {(r[1], r[3]) for r in _results(str(tmp_path / "path.duckdb"))} == {("bad_output", 1)}
+
+    hostile.mode = "gif_file"  # an image, but not one the Space answers with: bad_output, nothing stored
+    proc = _run(hostile, str(tmp_path / "gif.duckdb"))
+    assert proc.returncode == 0, proc.stderr
+    assert {(r[1], r[3]) for r in _results(str(tmp_path / "gif.duckdb"))} == {("bad_output", 1)}
+    assert not list((tmp_path / "gif.artifacts").rglob("*.bin"))
 
 
 def test_markup_and_escapes_from_the_service_reach_the_terminal_as_plain_text(hostile, tmp_path):

@@ -89,8 +89,9 @@ def test_runs_one_after_the_other_and_a_try_keep_to_the_rate_limit(db, live_sand
                  "--rate-limit", RATE, "--retries", "0")
     assert first.wait(timeout=120) == 0, first.stderr.read()
     # ...then one launched from the dashboard the moment it ended (its own process, as the Runs page starts it)...
-    second = launch.start_run(db, RunSettings(dataset=str(SAMPLE), endpoint=live_sandbox.url,
-                                              pairs=["top-04", "top-05"], rate_limit=RATE, retries=0), local_actor("ann"))
+    settings = RunSettings(dataset=str(SAMPLE), endpoint=live_sandbox.url, pairs=["top-04", "top-05"], rate_limit=RATE,
+                           retries=0)
+    second = launch.start_run(db, settings, local_actor("ann"))
     wait_until(lambda: (get_run(db, second) or {}).get("status") == "finished", timeout=120,
                what="the dashboard's run to finish", interval=0.2)
     # ...then a try, which knows the endpoint's quota from those runs.
@@ -119,7 +120,8 @@ def test_the_launch_form_and_a_try_say_how_long_the_next_call_waits_and_why(db, 
     at.text_input(key="launch_rate_False").set_value("2/h").run()
     shown = texts(at)
     assert "2 call(s) to http://127.0.0.1:9 from this machine" in shown, shown
-    assert "run 20260101-000000-abcd: 2" in shown and "the rate limit 2/h is used up: the next call waits 60 min" in shown
+    assert "run 20260101-000000-abcd: 2" in shown
+    assert "the rate limit 2/h is used up: the next call waits 60 min" in shown
     assert any("before the first call" in i.value for i in at.info)  # in the expected duration too
     # A service's wait: a try is refused before it is sent, and says until when and why.
     earlier.hold_off(600.0, "Rate limit exceeded. Try again in 10 minutes.")

@@ -141,8 +141,18 @@ def resume_run(db: Store, run_id: str, actor: Actor, token: str | None = None) -
     use = token_rules.token_use(run["endpoint"], bool(token))
     token_rules.check_token_use(db, actor, Action.RESUME, use, run_id)
     pid = _spawn(db, run_id, use, token)
-    db.write(lambda w: access.record(w, actor, Action.RESUME.value, run_id, detail={"endpoint": run["endpoint"],
-                                                                                    "token_sent": use.send}))
+
+    def resumed(w: Writer) -> None:
+        # Running from now on, in the process just started (its pid): a page shows it so at once instead of the
+        # old status until the process claims the run. Unless the process already claimed it (its heartbeat
+        # moved) and maybe finished: then what it wrote stands.
+        w.execute("UPDATE runs SET status = 'running', pid = ?, host = ?, message = NULL, finished_at = NULL "
+                  "WHERE run_id = ? AND updated_at IS NOT DISTINCT FROM ?",
+                  [pid, socket.gethostname(), run_id, run.get("updated_at")])
+        access.record(w, actor, Action.RESUME.value, run_id, detail={"endpoint": run["endpoint"],
+                                                                     "token_sent": use.send})
+
+    db.write(resumed)
     return pid
 
 

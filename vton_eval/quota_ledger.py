@@ -42,7 +42,7 @@ from vton_eval.quota import QuotaCancelled, Rate, parse_rate
 from vton_eval.services.endpoints import SPACE_ID
 from vton_eval.services.spaces import SM4LL_SPACE
 from vton_eval.store.base import Store
-from vton_eval.store.calls import Window, add_hold, end_calls, insert_calls, read_window, reserve
+from vton_eval.store.calls import Window, add_hold, clear_holds, end_calls, insert_calls, read_window, reserve
 from vton_eval.store.db import DatabaseBusy
 from vton_eval.store.reads import reading
 
@@ -196,6 +196,14 @@ def known_quota(db: Store, endpoint: str) -> str | None:
     return DOCUMENTED_QUOTAS.get(target)
 
 
+def forget_holds(db: Store, endpoint: str, key: str | None = None) -> int:
+    """Drop the waits services asked for on `endpoint` from this machine (someone knows the quota is back: a
+    new token, a paid plan); return how many were dropped. Calls already made still count."""
+    if not db.exists():
+        return 0
+    return db.write(lambda w: clear_holds(w, ledger_endpoint(endpoint), key or quota_key()))
+
+
 class LedgerLimiter:
     """Calls of one run through the ledger: `acquire()` before a call (waits while the rate limit or a
     service's hold says so) returns a ticket, `release(ticket)` when it ends, `hold_off()` when the service
@@ -294,7 +302,8 @@ class LedgerLimiter:
         seconds = found.wait_s if seconds is None else seconds
         if found.by_hold and seconds > self.patience_s:
             raise QuotaWaitTooLong(f"{found.describe()}; that is longer than the run's patience "
-                                   f"({duration_text(self.patience_s)})")
+                                   f"({duration_text(self.patience_s)}); resume later, or, if the quota is back sooner "
+                                   f"(another token), `vton-eval quota {self.endpoint} --clear-holds` forgets the wait")
         self.last_wait = found.describe()
         if on_wait is not None:
             on_wait(seconds, self.last_wait)

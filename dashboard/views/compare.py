@@ -34,8 +34,20 @@ def choose_runs() -> tuple[list[dict[str, Any]] | None, CompareSetup]:
         return None, setup
     by_id = {r["run_id"]: r for r in setup.runs.to_dict("records")}
     state["cmp_base"] = setup.baseline
-    st.selectbox("Baseline run", list(by_id), key="cmp_base", format_func=lambda i: run_label(by_id[i]))
+    blessed = set(setup.blessed)
+    st.selectbox("Baseline run", list(by_id), key="cmp_base",
+                 format_func=lambda i: ("★ blessed baseline · " if i in blessed else "") + run_label(by_id[i]))
     base = setup.baseline
+    if base in blessed:
+        st.caption(f"The baseline is the blessed baseline of {md(by_id[base]['dataset'])}: what the team ships, and "
+                   "what release gates compare with.")
+    else:
+        dataset = by_id[base]["dataset"]
+        theirs = [i for i in by_id if i in blessed and by_id[i]["dataset"] == dataset]
+        st.caption(f"The blessed baseline of {md(dataset)} is {md(view.short_label(by_id[theirs[0]]))}; this baseline "
+                   "is another run." if theirs else
+                   f"No run of {md(dataset)} is blessed as its baseline: the default is the run before the latest "
+                   "(bless one on the Runs page to compare with what you ship).")
     if setup.others.empty:
         st.warning(f"No other run over the dataset {md(by_id[base]['dataset'])} shares a case with this one. Run "
                    "the same dataset again (another endpoint or model version) and come back.")

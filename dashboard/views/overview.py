@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Callable
 
 import pandas as pd
 import streamlit as st
@@ -23,7 +24,7 @@ _METRICS = (  # key, label, formatter, a rise is good?
 )
 
 
-def headline(view: Overview, partial: bool, recorded: str | None) -> None:
+def headline(view: Overview, partial: bool, recorded: str | None, run_name: Callable[[str], str]) -> None:
     info = view.headline
     cols = st.columns(len(_METRICS))
     for col, (key, label, fmt, rise_good) in zip(cols, _METRICS, strict=True):
@@ -36,11 +37,16 @@ def headline(view: Overview, partial: bool, recorded: str | None) -> None:
         colour = "off" if rise_good is None or flat else ("normal" if rise_good else "inverse")
         col.metric(label + (" (partial)" if partial else ""), shown, delta, delta_color=colour,
                    delta_arrow="off" if flat else "auto", border=True)
-    if info["previous_run"]:
-        st.caption(f"Change against the previous comparable run {md(info['previous_run'])} (the latest earlier "
-                   "finished suite run over the same dataset and workflows).")
+    other = info["previous_run"]
+    if other and info.get("compared_with") == "baseline":
+        st.caption(f"Change against the blessed baseline of this dataset: {md(run_name(other))} (what release gates "
+                   "compare with; bless another run on the Runs page).")
+    elif other:
+        st.caption(f"Change against the previous comparable run {md(run_name(other))} (the latest earlier finished "
+                   "suite run over the same dataset and workflows; no run of this dataset is blessed as its baseline).")
     else:
-        st.caption("No earlier finished run over the same dataset and workflows to compare with.")
+        st.caption("No blessed baseline and no earlier finished run over the same dataset and workflows to compare "
+                   "with.")
 
 
 _LATENCY_COLUMNS = {
@@ -151,7 +157,8 @@ def body() -> None:
     partial = run_status(row)
     view = data.overview_data(str(db_path()), run_id, flt)
     recorded = f"{int(row['done']):,} of {int(row['total_cases'] or 0):,}" if not flt.workflows else None
-    headline(view, partial, recorded)
+    names = {r["run_id"]: f"{r['label'] or '(no label)'} · {r['run_id']}" for r in runs.to_dict("records")}
+    headline(view, partial, recorded, lambda i: names.get(i, i))
     charts_section(view, partial)
     st.download_button("Download this page's numbers (CSV)", lambda: page_csv(run_id, view),
                        file_name=f"overview-{run_id}.csv", mime="text/csv", icon=":material/download:")

@@ -67,9 +67,17 @@ def _resume(run_id: str) -> None:
     try:
         launch.resume_run(database(), run_id, auth.actor(), token=auth.service_token())
         st.session_state["runs_note"] = f"Resuming run {run_id} in its own process."
+        follow(run_id)
     except VtonEvalError as exc:
         st.session_state["runs_error"] = str(exc)
     data.runs.clear()
+
+
+FOLLOW = "runs_follow"  # the run this session started or resumed last: the page selects it and follows it
+
+
+def follow(run_id: str) -> None:
+    st.session_state[FOLLOW] = run_id
 
 
 def _bless(run_id: str) -> None:
@@ -85,6 +93,9 @@ ACTED = {"launch": "launched", "resume": "resumed", "cancel": "cancelled", "bles
 
 def actions(runs: list[dict[str, Any]], blessed: set[str]) -> None:
     by_id = {r["run_id"]: r for r in runs}
+    followed = st.session_state.pop(FOLLOW, None)
+    if followed in by_id:  # just started or resumed here: its buttons (Cancel) are the ones at hand
+        st.session_state["runs_action_run"] = followed
     # The status is in the table: a label that changes under a selectbox is not redrawn by the browser.
     chosen = st.selectbox("Run", list(by_id), key="runs_action_run",
                           format_func=lambda i: f"{i} · {by_id[i]['label'] or '(no label)'}")
@@ -131,8 +142,10 @@ def runs_section() -> None:
     def live() -> None:
         current = data.runs(str(db_path()))
         still_running = any(r["status"] == "running" for r in current)
-        if running and not still_running:
-            st.rerun(scope="app")  # the last run ended: redraw everything once, and stop polling
+        if running != still_running:
+            # The last run ended (redraw everything once, and stop polling), or one started or was resumed
+            # while nothing was running (poll from now on).
+            st.rerun(scope="app")
         if not current:
             st.info("No runs yet. Launch one in the next tab, or from a terminal with `vton-eval run`.")
             return

@@ -2,7 +2,7 @@
 
 Its answer is chosen per test (`app.mode`): an image on another host, a redirect to one, a path on
 the caller's disk, base64, a data: URI, a download that never ends, an error message carrying
-markup, escapes or the token it received, a huge image. Its own file routes record the headers
+markup, escapes or the token it received, a huge image, a GIF. Its own file routes record the headers
 they receive (the same-origin control). With `evil_prefix`, its /config points the API at another
 host, as a hostile app could.
 
@@ -10,6 +10,7 @@ Everything runs in-process on loopback through uvicorn, like the sandbox.
 """
 
 import base64
+import io
 import json
 import struct
 import threading
@@ -18,6 +19,7 @@ import zlib
 from typing import Any
 
 import httpx
+from PIL import Image
 
 from tests.helpers.recorder import png_bytes
 from tests.helpers.wait import wait_until
@@ -34,6 +36,13 @@ def huge_png_header(width: int = 12000, height: int = 12000) -> bytes:
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+
+
+def gif_bytes() -> bytes:
+    """A GIF the size of the PNG answers: a format the Space does not answer with (nor accept)."""
+    buf = io.BytesIO()
+    Image.new("RGB", (160, 200), (200, 30, 30)).save(buf, format="GIF")
+    return buf.getvalue()
 
 
 class HostileApp:
@@ -70,6 +79,8 @@ class HostileApp:
             "slow": {"url": f"{own}/files/slow"},
             "huge": {"url": f"{own}/files/huge.png"},
             "text": "Sorry, your image could not be processed today.",
+            "gif_file": {"url": f"{own}/files/anim.gif", "path": "/tmp/gradio/x/anim.gif"},
+            "gif_base64": f"data:image/gif;base64,{base64.b64encode(gif_bytes()).decode()}",
         }
         if mode in answers:
             value = answers[mode]
@@ -101,6 +112,11 @@ class HostileApp:
         def image(request: Request) -> Response:
             record(request)
             return Response(png_bytes(), media_type="image/png")
+
+        @app.get("/files/anim.gif")
+        def gif(request: Request) -> Response:
+            record(request)
+            return Response(gif_bytes(), media_type="image/gif")
 
         @app.get("/files/bounce")
         def bounce(request: Request) -> Response:

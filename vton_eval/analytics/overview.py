@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from vton_eval.analytics.baselines import blessed_on
 from vton_eval.analytics.filters import RunFilter
 from vton_eval.store.base import Store
 from vton_eval.store.reads import Reader, frame, reading
@@ -105,21 +106,42 @@ def headline(db: Store, run_ids: list[str], flt: RunFilter = RunFilter()) -> pd.
         return _headline(read, run_ids, flt)
 
 
-def _with_change(read: Reader, run_id: str, flt: RunFilter) -> dict[str, Any]:
+def _compared_with(read: Reader, run_id: str) -> tuple[str | None, str | None]:
+    """(the run a run's numbers are compared with, why): the blessed baseline of its dataset when there is one
+    (what the team ships; on the run's endpoint, else the dataset's latest blessing, as the gate takes it), else
+    the previous comparable run. A blessed run itself is compared with the run before it."""
+    run = read.one("SELECT dataset, endpoint FROM runs WHERE run_id = ?", [run_id])
+    if run is not None:
+        blessed = blessed_on(read, run["dataset"], run["endpoint"])
+        if blessed and blessed != run_id and read.scalar("SELECT count(*) FROM run_summary WHERE run_id = ?",
+                                                         [blessed]):
+            return blessed, "baseline"
     prev = _previous(read, run_id)
-    df = _headline(read, [run_id] + ([prev] if prev else []), flt)
+    return (prev, "previous") if prev else (None, None)
+
+
+def _with_change(read: Reader, run_id: str, flt: RunFilter) -> dict[str, Any]:
+    other, why = _compared_with(read, run_id)
+    df = _headline(read, [run_id], flt)
+    if other:
+        # The other run over the workflows this one planned (a baseline may cover more of the dataset).
+        planned = read.scalar("SELECT workflows FROM runs WHERE run_id = ?", [run_id])
+        only = [w for w in (planned or "").split(",") if w]
+        narrowed = RunFilter(workflows=flt.workflows or tuple(only))
+        df = pd.concat([df, _headline(read, [other], narrowed)], ignore_index=True)
     rows = {r["run_id"]: r for r in df.to_dict("records")}
     current = rows.get(run_id, dict.fromkeys(HEADLINE_KEYS))
-    previous = rows.get(prev) if prev else None
+    previous = rows.get(other) if other else None
     delta = {}
     for key in HEADLINE_KEYS:
         a, b = current.get(key), previous.get(key) if previous else None
         delta[key] = None if a is None or b is None or pd.isna(a) or pd.isna(b) else a - b
-    return {"current": current, "previous": previous, "previous_run": prev, "delta": delta}
+    return {"current": current, "previous": previous, "previous_run": other, "compared_with": why, "delta": delta}
 
 
 def headline_with_change(db: Store, run_id: str, flt: RunFilter = RunFilter()) -> dict[str, Any]:
-    """{'current': {...}, 'previous': {...} | None, 'previous_run': id | None, 'delta': {...}}."""
+    """{'current': {...}, 'previous': {...} | None, 'previous_run': id | None (the run compared with),
+    'compared_with': 'baseline' | 'previous' | None, 'delta': {...}}."""
     with reading(db) as read:
         return _with_change(read, run_id, flt)
 

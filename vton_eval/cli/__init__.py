@@ -57,13 +57,14 @@ def _register() -> None:
         datasets_cmd,
         endpoints_cmd,
         gate_cmd,
+        quota_cmd,
         run_cmd,
         sandbox_cmd,
         store_cmd,
     )
 
-    for module in (run_cmd, checks_cmd, datasets_cmd, endpoints_cmd, sandbox_cmd, dashboard_cmd, gate_cmd, store_cmd,
-                   audit_cmd):
+    for module in (run_cmd, quota_cmd, checks_cmd, datasets_cmd, endpoints_cmd, sandbox_cmd, dashboard_cmd, gate_cmd,
+                   store_cmd, audit_cmd):
         for command in module.COMMANDS:
             main.add_command(command)
 

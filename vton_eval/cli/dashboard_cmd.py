@@ -8,11 +8,15 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from vton_eval import access, binding
 from vton_eval.store import Store, open_store, resolve_location
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def _app_path() -> Path:
@@ -105,6 +109,19 @@ def dashboard_command(db_path: str | None, port: int, host: str, secrets_file: P
     sys.exit(_wait(start_dashboard(path, port, host, env=env, secrets=secrets)))
 
 
+def gate_the_candidate(db: Store, console: Console) -> None:
+    """The demo's last word before the dashboard: the gate's verdict on the candidate, and what it means."""
+    from vton_eval.cli.gate_cmd import run_gate
+    from vton_eval.demo import CANDIDATE, gate_verdict_note
+    from vton_eval.gate import REGRESSION
+
+    console.print("the baseline is blessed; gating the candidate against it (vton-eval gate --candidate latest):")
+    result = run_gate(db, "latest", console=console)
+    console.print()
+    console.print(gate_verdict_note(CANDIDATE.label, result.verdict == REGRESSION))
+    console.print()
+
+
 @click.command("demo")
 @click.option("--db", "db_path", default=None, metavar="PATH",
               help="Database (default: $VTON_EVAL_DB or ./results.duckdb).")
@@ -117,7 +134,6 @@ def demo_command(db_path: str | None, port: int, sandbox_port: int, no_dashboard
     baseline, gate the candidate, and open the dashboard."""
     from rich.console import Console
 
-    from vton_eval.cli.gate_cmd import run_gate
     from vton_eval.cli.run_cmd import drive_run, print_report
     from vton_eval.demo import SAMPLE, has_sample_runs, record_demo
     from vton_eval.runner import RunReport
@@ -148,9 +164,8 @@ def demo_command(db_path: str | None, port: int, sandbox_port: int, no_dashboard
         else:
             click.echo(f"recording a baseline and a candidate of {SAMPLE} into {path} ...")
             record_demo(db, sandbox, execute)
-            click.echo("the baseline is blessed; gating the candidate against it (vton-eval gate --candidate latest):")
             # As `vton-eval gate` does: a log that is not a terminal gets wide lines, not an 80-column fold.
-            run_gate(db, "latest", console=Console(highlight=False, width=None if sys.stdout.isatty() else 160))
+            gate_the_candidate(db, Console(highlight=False, width=None if sys.stdout.isatty() else 160))
         if no_dashboard:
             return
         click.echo(f"dashboard at http://127.0.0.1:{port} (Ctrl-C stops everything)")

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vton_eval.gate.baseline import blessed_run
+from vton_eval.analytics.baselines import blessed_run
 from vton_eval.gate.load import Comparison, Counts, load_comparison
 from vton_eval.gate.model import (
     CANNOT_JUDGE,

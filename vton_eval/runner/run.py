@@ -218,10 +218,10 @@ def execute_run(
             status, message = "failed", f"stopped: the database cannot be written ({broken[0]})"
         elif gave_up and status != "failed":
             status = "interrupted"
-            message = f"{gave_up}; stopped with {progress.done} of {progress.total} cases recorded"
+            message = f"{gave_up}; {STOPPED}"
         elif stop.is_set() and status != "failed":
             status = stop_reason() if stop_reason is not None else "interrupted"
-            message = f"stopped with {progress.done} of {progress.total} cases recorded"
+            message = STOPPED
     except BaseException as exc:
         status, message = "failed", clean_message(f"{type(exc).__name__}: {exc}")
         raise
@@ -234,8 +234,21 @@ def execute_run(
         finally:
             if recorder.all_written and not sink.unfinished:
                 recorder.journal.remove()
+            if message is not None and STOPPED in message:
+                # Written from the final counts: results whose checks ended during the stop are in them.
+                message = message.replace(STOPPED, _stopped(progress, sink.unfinished))
             _finish(db, run_id, status, message, recorder)
     return RunReport(run_id, status, message, progress, sent, sink.largest_backlog)
+
+
+STOPPED = "stopped with {recorded}"  # filled in once the last results are written
+
+
+def _stopped(progress: Progress, unfinished: int) -> str:
+    text = f"stopped with {progress.done} of {progress.total} cases recorded"
+    if unfinished:
+        text += f" ({unfinished} more received, their checks unfinished: resume records them)"
+    return text
 
 
 def _finish(db: Store, run_id: str, status: str, message: str | None, recorder: Recorder) -> None:

@@ -24,6 +24,7 @@ from typing import Any
 from PIL import Image
 
 from vton_eval.errors import VtonEvalError
+from vton_eval.images import ACCEPTED_FORMATS
 
 MAX_OUTPUT_BYTES = 64 * 1024 * 1024
 # Try-on outputs are one to a few megapixels; 25 MP (5000x5000) leaves ample room while keeping the
@@ -137,6 +138,11 @@ def image_size(data: bytes, max_pixels: int = MAX_OUTPUT_PIXELS) -> tuple[int, i
         width, height = img.size
     except Exception as exc:  # Pillow raises many types for garbage
         raise BadAnswer(f"the output is not a decodable image ({len(data)} bytes: {_excerpt(str(exc))})") from None
+    if img.format not in ACCEPTED_FORMATS:
+        # A try-on output is a photograph: a GIF (or a BMP, a TIFF...) is no answer the Space gives, and
+        # would be kept as a file of no known kind.
+        img.close()
+        raise BadAnswer(f"the output is a {img.format or 'unknown'} image; an output must be JPEG, PNG or WEBP")
     if width * height > max_pixels:
         raise BadAnswer(f"the output is {width}x{height} ({width * height / 1e6:.0f} MP), over the limit of "
                         f"{max_pixels / 1e6:.0f} MP; it was not decoded")

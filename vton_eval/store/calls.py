@@ -97,3 +97,10 @@ def end_calls(w: Writer, ended: Sequence[tuple[str, dt.datetime]]) -> None:
 def add_hold(w: Writer, endpoint: str, key: str, asked_at: dt.datetime, until: dt.datetime, run_id: str | None,
              reason: str | None) -> None:
     w.execute("INSERT INTO endpoint_holds VALUES (?, ?, ?, ?, ?, ?)", [endpoint, key, asked_at, until, run_id, reason])
+
+
+def clear_holds(w: Writer, endpoint: str, key: str) -> int:
+    """Forget the waits services asked for on (endpoint, key); return how many there were."""
+    n = w.scalar("SELECT count(*) FROM endpoint_holds WHERE endpoint = ? AND quota_key = ?", [endpoint, key]) or 0
+    w.execute("DELETE FROM endpoint_holds WHERE endpoint = ? AND quota_key = ?", [endpoint, key])
+    return int(n)
