@@ -28,7 +28,9 @@ def choose_runs() -> tuple[list[dict[str, Any]] | None, CompareSetup]:
     draws its own pickers (Streamlit forgets the value of a widget that a rerun does not draw).
     """
     path, state = str(db_path()), st.session_state
-    setup = view.setup(path, state.get("cmp_base"))
+    # A choice is also kept under a key of its own: a visit to another page forgets the widgets' values, and the
+    # defaults would then be whatever run was launched last.
+    setup = view.setup(path, state.get("cmp_base") or state.get("cmp_base_picked"))
     if setup.baseline is None:
         empty_database()
         return None, setup
@@ -38,6 +40,7 @@ def choose_runs() -> tuple[list[dict[str, Any]] | None, CompareSetup]:
     st.selectbox("Baseline run", list(by_id), key="cmp_base",
                  format_func=lambda i: ("★ blessed baseline · " if i in blessed else "") + run_label(by_id[i]))
     base = setup.baseline
+    state["cmp_base_picked"] = base
     if base in blessed:
         st.caption(f"The baseline is the blessed baseline of {md(by_id[base]['dataset'])}: what the team ships, and "
                    "what release gates compare with.")
@@ -54,9 +57,11 @@ def choose_runs() -> tuple[list[dict[str, Any]] | None, CompareSetup]:
         return None, setup
     o_by_id = {r["run_id"]: r for r in setup.others.to_dict("records")}
     key = f"cmp_others_{base}"
-    state[key] = [i for i in state[key] if i in o_by_id][:3] if key in state else list(o_by_id)[:1]
+    kept = [i for i in state.get(f"{key}_picked", []) if i in o_by_id][:3]
+    state[key] = [i for i in state[key] if i in o_by_id][:3] if key in state else (kept or list(o_by_id)[:1])
     st.multiselect("Compare with (1 to 3 runs over the same dataset)", list(o_by_id), key=key, max_selections=3,
                    format_func=lambda i: f"{run_label(o_by_id[i])} · {o_by_id[i]['shared']:,} shared cases")
+    state[f"{key}_picked"] = list(state[key])
     if not state[key]:
         st.info("Pick at least one run to compare with the baseline.")
         return None, setup

@@ -49,13 +49,16 @@ def headline(view: Overview, partial: bool, recorded: str | None, run_name: Call
                    "with.")
 
 
+# In half the page (about 460 px): every column wide enough for its text in the grid's font, in seconds (a
+# five-minute call is "300.00 s", not a number wider than its column).
 _LATENCY_COLUMNS = {
-    "workflow": st.column_config.TextColumn("Workflow"),
-    "n": st.column_config.NumberColumn("OK calls", format="%d"),
-    "p50_ms": st.column_config.NumberColumn("Median (p50)", format="%.0f ms"),
-    "p95_ms": st.column_config.NumberColumn("p95", format="%.0f ms"),
-    "p99_ms": st.column_config.NumberColumn("p99", format="%.0f ms"),
-    "mean_queue_ms": st.column_config.NumberColumn("Mean queue wait", format="%.0f ms"),
+    "workflow": st.column_config.TextColumn("Workflow", width=76),
+    "n": st.column_config.NumberColumn("OK", format="%d", width=44, help="ok calls"),
+    "p50_s": st.column_config.NumberColumn("p50", format="%.2f s", width=72, help="median latency of ok calls"),
+    "p95_s": st.column_config.NumberColumn("p95", format="%.2f s", width=72),
+    "p99_s": st.column_config.NumberColumn("p99", format="%.2f s", width=72),
+    "mean_queue_s": st.column_config.NumberColumn("Mean queue", format="%.2f s", width=88,
+                                                  help="mean wait in the service's queue before processing"),
 }
 _FLAG_COLUMNS = {
     "workflow": st.column_config.TextColumn("Workflow"),
@@ -85,7 +88,9 @@ def charts_section(view: Overview, partial: bool) -> None:
         else:
             st.plotly_chart(charts.latency_boxes(view.latency), key="latency_chart")
             st.caption("Ok calls only. Box: middle half (p25–p75) with the median; whiskers: p5–p95; diamond: p99.")
-            st.dataframe(view.latency[list(_LATENCY_COLUMNS)], hide_index=True, column_config=_LATENCY_COLUMNS,
+            seconds = view.latency.assign(**{f"{c}_s": view.latency[f"{c}_ms"] / 1000.0
+                                              for c in ("p50", "p95", "p99", "mean_queue")})
+            st.dataframe(seconds[list(_LATENCY_COLUMNS)], hide_index=True, column_config=_LATENCY_COLUMNS,
                          key="latency_table")
 
     left, right = st.columns(2)

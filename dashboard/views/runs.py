@@ -22,27 +22,30 @@ TABS = ("Runs", "Launch a run", "Try one pair")
 READ_ONLY_TABS = ("Runs", "Tries")  # for a role that may not launch: no form, no Try button
 POLL_S = 2.0
 
-# Sized to fit a 1400 px window beside the sidebar, without scrolling sideways; progress is one column.
+# Sized to fit a 1400 px window beside the sidebar, without scrolling sideways; progress is one column. The
+# columns that carry the answer (the run id, its status, how much it recorded, which system and port it called)
+# are wide enough for their text in the grid's font (tests/helpers/grid.py measures them).
 RUN_COLUMNS = {
-    "run": st.column_config.TextColumn("Run", width=156),
-    "label": st.column_config.TextColumn("Label", width=96),
-    "status": st.column_config.TextColumn("Status", width=78),
-    "recorded": st.column_config.TextColumn("Recorded", width=72, help="cases with a result, of those planned"),
-    "ok": st.column_config.NumberColumn("OK", width=42),
-    "errors": st.column_config.NumberColumn("Errors", width=50),
-    "dataset": st.column_config.TextColumn("Dataset", width=70),
-    "endpoint": st.column_config.TextColumn("System", width=128, help="the run's profile @ its endpoint"),
-    "duration": st.column_config.NumberColumn("Duration", width=64, format="%.0f s"),
-    "started": st.column_config.DatetimeColumn("Started (UTC)", width=92, format="MM-DD HH:mm"),
-    "baseline": st.column_config.CheckboxColumn("Baseline", width=62),
+    "run": st.column_config.TextColumn("Run", width=152),
+    "label": st.column_config.TextColumn("Label", width=84),
+    "status": st.column_config.TextColumn("Status", width=84),
+    "recorded": st.column_config.TextColumn("Recorded", width=76, help="cases with a result, of those planned "
+                                                                      "(the ok ones: recorded less errors)"),
+    "errors": st.column_config.NumberColumn("Errors", width=52),
+    "dataset": st.column_config.TextColumn("Dataset", width=64),
+    "endpoint": st.column_config.TextColumn("System", width=172, help="the run's profile @ its endpoint"),
+    "duration": st.column_config.NumberColumn("Duration", width=68, format="%.0f s"),
+    "started": st.column_config.DatetimeColumn("Started", width=84, format="MM-DD HH:mm", help="UTC"),
+    "baseline": st.column_config.CheckboxColumn("Baseline", width=66),
 }
 
 
 def runs_frame(runs: list[dict[str, Any]], blessed: set[str]) -> pd.DataFrame:
     rows = [{
         "run": r["run_id"], "label": r["label"] or "", "status": r["status"],
-        "recorded": f"{r['done']} of {r['total_cases'] or 0}", "ok": r["ok"], "errors": r["errors"],
-        "dataset": r["dataset"], "endpoint": system_label(r), "duration": r["duration_s"], "started": r["created_at"],
+        "recorded": f"{r['done']} of {r['total_cases'] or 0}", "errors": r["errors"],
+        "dataset": r["dataset"], "endpoint": system_label(r, compact=True), "duration": r["duration_s"],
+        "started": r["created_at"],
         "baseline": r["run_id"] in blessed,
     } for r in runs]
     return pd.DataFrame(rows, columns=list(RUN_COLUMNS))
