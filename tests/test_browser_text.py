@@ -55,7 +55,7 @@ def _reads_right(text: str, where: str) -> None:
 def test_urls_and_service_text_read_as_they_are_in_the_browser(tmp_path):
     db = Database(tmp_path / "results.duckdb")
     base = record_sample_run(db, "model-v1", endpoint=URL, seed=1)
-    other = record_sample_run(db, "model-v2", endpoint=URL, error_rate=0.3, seed=2)
+    record_sample_run(db, "model-v2", endpoint=URL, error_rate=0.3, seed=2)
     failed = record_sample_run(db, "broken", endpoint=URL, recorded=4, status="failed", seed=3)
     db.write(lambda w: update_run(w, failed, message=MESSAGE))
     bless(db, base, local_actor("ann"))

@@ -15,7 +15,7 @@ from vton_eval.datasets.layouts import ImportOptions, import_layout
 from vton_eval.samples.trees import make_dresscode_tree, make_viton_hd_tree
 
 from .helpers.image_host import start_image_host
-from .helpers.pages import texts
+from .helpers.pages import as_read, texts
 from .helpers.paths import SAMPLE
 
 HOSTILE_ID = "<img src=x onerror=alert(1)>"
@@ -50,7 +50,7 @@ def library(tmp_path, monkeypatch, host) -> Path:
 
 def _said(elements) -> list[str]:
     """What boxes say, markdown escapes off (text from people and files is escaped in them)."""
-    return [e.value.replace("\\", "") for e in elements]
+    return [as_read(e.value) for e in elements]
 
 
 def _errors(at) -> list[str]:

@@ -42,7 +42,16 @@ from vton_eval.quota import QuotaCancelled, Rate, parse_rate
 from vton_eval.services.endpoints import SPACE_ID
 from vton_eval.services.spaces import SM4LL_SPACE
 from vton_eval.store.base import Store
-from vton_eval.store.calls import Window, add_hold, clear_holds, end_calls, insert_calls, read_window, reserve
+from vton_eval.store.calls import (
+    Refused,
+    Window,
+    add_hold,
+    clear_holds,
+    end_calls,
+    insert_calls,
+    read_window,
+    reserve,
+)
 from vton_eval.store.db import DatabaseBusy
 from vton_eval.store.reads import reading
 
@@ -264,20 +273,20 @@ class LedgerLimiter:
                     if ticket is not None:
                         return ticket
                     continue
-                found = self.outlook()
-                if found.wait_s <= 0:
-                    call = self._call()
-                    try:
-                        refused = self.db.write(lambda w, c=call: reserve(
-                            w, self.endpoint, self.key, self.rate.count, self.window_s, c), busy_timeout_s=5.0)
-                    except DatabaseBusy:
-                        refused = True
-                    if refused is None:
-                        with self._lock:
-                            self._written.add(call["call_id"])
-                        return call["call_id"]
-                    continue  # another run took the place between the read and the write: read again
-                self._wait(found, stop, on_wait)
+                # Straight to the reservation (one transaction reads the window and takes the place): the
+                # ledger is read apart only while it has no room.
+                call = self._call()
+                try:
+                    self.db.write(lambda w, c=call: reserve(w, self.endpoint, self.key, self.rate.count, self.window_s,
+                                                            c), busy_timeout_s=5.0)
+                except Refused as no_room:
+                    self._wait(outlook_of(no_room.window, self.endpoint, self.key, self.rate), stop, on_wait)
+                    continue
+                except DatabaseBusy:
+                    continue
+                with self._lock:
+                    self._written.add(call["call_id"])
+                return call["call_id"]
 
     def _unlimited(self, stop: threading.Event, on_wait: Callable[[float, str], None] | None) -> str | None:
         if not self._holds_read:

@@ -67,16 +67,23 @@ def read_window(r: Any, endpoint: str, key: str, window_s: float, now: dt.dateti
     return Window(now, occupants, hold)
 
 
-def reserve(w: Writer, endpoint: str, key: str, count: int | None, window_s: float, call: dict[str, Any]
-            ) -> Window | None:
+class Refused(Exception):  # noqa: N818 (not an error: the window had no room; the transaction rolls back)
+    """Raised inside a reservation that found no room, so the store rolls it back (on a shared store, a
+    refused reservation leaves no snapshot behind); carries the window that refused it."""
+
+    def __init__(self, window: Window) -> None:
+        super().__init__("no room in the window")
+        self.window = window
+
+
+def reserve(w: Writer, endpoint: str, key: str, count: int | None, window_s: float, call: dict[str, Any]) -> None:
     """Insert `call` if the window has room for it (fewer than `count` occupants, no hold; `count` None: only
-    no hold); return None when it was inserted, else the window that refused it."""
+    no hold); raise Refused with the window otherwise."""
     w.lock("quota")
     window = read_window(w, endpoint, key, window_s, call["sent_at"])
     if window.hold is not None or (count is not None and len(window.occupants) >= count):
-        return window
+        raise Refused(window)
     insert_calls(w, [call])
-    return None
 
 
 def insert_calls(w: Writer, calls: Sequence[dict[str, Any]]) -> None:
