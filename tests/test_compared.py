@@ -14,6 +14,7 @@ from .conftest import STORES, make_store
 from .helpers.pages import metric, spec, sql, texts
 from .helpers.paths import SAMPLE
 from .helpers.seed import record_sample_run
+from .helpers.wait import wait_until
 
 
 @pytest.fixture(params=STORES)
@@ -44,7 +45,13 @@ def test_overview_compares_with_the_blessed_baseline_says_so_and_stays_on_the_ru
     newer = record_sample_run(db, "model-v4", seed=4)
     at.switch_page("views/overview.py").run()
     assert at.selectbox(key="ov_run").value == v2
-    assert newer in at.selectbox(key="ov_run").options[0]
+
+    def listed() -> bool:
+        at.run()  # the page's list of runs is cached for a few seconds
+        return newer in at.selectbox(key="ov_run").options[0]
+
+    wait_until(listed, what="the new run in the picker", interval=0.5)
+    assert at.selectbox(key="ov_run").value == v2
     # The blessed run itself is compared with the run before it, if any: none here.
     at.selectbox(key="ov_run").set_value(v1).run()
     assert "No blessed baseline and no earlier finished run" in texts(at)

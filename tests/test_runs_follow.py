@@ -35,7 +35,12 @@ def test_the_page_follows_the_run_you_start_cancel_and_resume(db, live_sandbox, 
                    what="two results and a held call")
         at.button(key="cancel_run").click().run()
         wait_until(lambda: get_run(db, launched)["status"] == "cancelled", what="the cancel", interval=0.1)
-        at.run()
+
+        def cancelled_on_the_page() -> bool:
+            at.run()  # the page's list is cached for a second
+            return runs_table(at).loc[launched, "status"] == "cancelled"
+
+        wait_until(cancelled_on_the_page, what="the page to show the cancel", interval=0.2)
         run = get_run(db, launched)
         # Its message counts what the table counts.
         shown = re.search(r"stopped with (\d+) of 20 cases recorded", run["message"])
