@@ -21,7 +21,8 @@ sys.path[0] = str(REPO)  # bench/ first on the path would shadow the `dashboard`
 
 from tests.helpers.servers import start_postgres  # noqa: E402
 from vton_eval.quota import parse_rate  # noqa: E402
-from vton_eval.quota_ledger import LedgerLimiter, quota_outlook  # noqa: E402
+from vton_eval.quota_ledger import quota_outlook  # noqa: E402
+from vton_eval.runner.limiter import LedgerLimiter  # noqa: E402
 from vton_eval.store import Database, open_store  # noqa: E402
 
 ENDPOINT = "http://127.0.0.1:7999"

@@ -6,13 +6,8 @@ import threading
 import pytest
 
 from vton_eval.quota import KeyedWindowCounter, QuotaCancelled, Rate, parse_rate
-from vton_eval.quota_ledger import (
-    DEADLINE_SLACK_S,
-    QUOTA_KEY_ENV,
-    LedgerLimiter,
-    QuotaWaitTooLong,
-    ledger_endpoint,
-)
+from vton_eval.quota_ledger import QUOTA_KEY_ENV, QuotaWaitTooLong, ledger_endpoint
+from vton_eval.runner.limiter import DEADLINE_SLACK_S, LedgerLimiter
 
 
 @pytest.mark.parametrize(

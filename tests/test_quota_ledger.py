@@ -18,8 +18,8 @@ from vton_eval.cli import main
 from vton_eval.datasets import load_dataset
 from vton_eval.errors import VtonEvalError
 from vton_eval.quota import parse_rate
-from vton_eval.quota_ledger import LedgerLimiter
 from vton_eval.runner import RunSettings
+from vton_eval.runner.limiter import LedgerLimiter
 from vton_eval.store.runs import get_run
 
 from .helpers.pages import errors, sql, texts

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 
 from vton_eval.outcome import Outcome
 from vton_eval.quota import QuotaCancelled
-from vton_eval.quota_ledger import LedgerLimiter, QuotaWaitTooLong
+from vton_eval.quota_ledger import QuotaWaitTooLong
 from vton_eval.quota_ledger import duration_text as _duration
 from vton_eval.records import PlannedCase
+from vton_eval.runner.limiter import LedgerLimiter
 from vton_eval.services import CallInputs, Service
 
 # Without a window to wait out, a rate-limited call waits this long before its retry.

@@ -20,10 +20,10 @@ from vton_eval.artifacts import ArtifactStore
 from vton_eval.errors import VtonEvalError
 from vton_eval.outcome import Outcome
 from vton_eval.quota import parse_rate
-from vton_eval.quota_ledger import LedgerLimiter
 from vton_eval.records import PlannedCase
 from vton_eval.runner.create import RunError
 from vton_eval.runner.dispatch import Attempted, Dispatcher, Task
+from vton_eval.runner.limiter import LedgerLimiter
 from vton_eval.runner.recorder import Recorder, ResultsNotWritten
 from vton_eval.runner.settings import RunSettings, run_profile
 from vton_eval.runner.sink import ResultSink
