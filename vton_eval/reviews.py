@@ -87,12 +87,14 @@ def clear_verdict(db: Store, run_id: str, pair_id: str, repeat: int, actor: Acto
         raise _not_yours(db, actor, run_id, subject)
 
 
-EXPORT_COLUMNS = ("run_id", "pair_id", "repeat", "workflow", "reviewer", "verdict", "reasons", "note", "created_at",
-                  "status", "error_kind", "latency_ms", "flags")
+EXPORT_COLUMNS = ("run_id", "pair_id", "repeat", "workflow", "reviewer", "identity", "verdict", "reasons", "note",
+                  "created_at", "status", "error_kind", "latency_ms", "flags", "settled_verdict", "settled_by")
 
 
 def export_csv(db: Store, run_id: str) -> str:
-    """Every verdict of a run with the case's outcome, as CSV text (reasons ';'-separated)."""
+    """Every verdict of a run with who gave it (the name, and the signed-in identity `issuer#subject`, empty
+    for a typed name), the case's outcome and a lead's ruling on the case if any, as CSV text (reasons
+    ';'-separated)."""
     rows = review_queries.verdicts_with_outcomes(db, run_id)
     out = io.StringIO()
     writer = csv.writer(out)
