@@ -159,3 +159,20 @@ def boards(db: Store, dataset: str | None = None, resamples: int = RESAMPLES) ->
     for wf in sorted(set(picks["workflow"])) if not picks.empty else []:
         out.append(board_from(picks[picks["workflow"] == wf], runs, name, wf, resamples))
     return out
+
+
+def arena_datasets(db: Store) -> pd.DataFrame:
+    """Datasets with two or more suite runs: dataset, runs, picks, last_pick (newest picks first)."""
+    with reading(db) as read:
+        return queries.datasets(read)
+
+
+def arena_runs(db: Store, dataset: str) -> pd.DataFrame:
+    """The suite runs of `dataset` (newest first): run_id, label, profile, endpoint, status, created_at, outputs."""
+    with reading(db) as read:
+        return queries.runs(read, dataset)
+
+
+def pick_workflows(db: Store, dataset: str) -> list[str]:
+    with reading(db) as read:
+        return queries.workflows(read, dataset)
