@@ -77,8 +77,7 @@ def ranking(b: Board) -> None:
                                 "ci_low": st.column_config.NumberColumn("95% low", format="%.0f"),
                                 "ci_high": st.column_config.NumberColumn("95% high", format="%.0f"),
                                 "wins": "won", "ties": "tied", "losses": "lost"})
-    resampled = "cases and reviewers" if b.reviewers_resampled else \
-        "cases (reviewers too once there are five or more)"
+    resampled = "cases and reviewers" if b.reviewers_resampled else "cases (every pick on a case together)"
     st.caption(f"Bradley-Terry scores from every blind pick between two of these runs, a tie counting half: 1000 is "
                f"the average run, and a run 100 points above another is expected to be preferred in 64 % of their "
                f"picks (200: 76 %). Intervals: 95 %, bootstrap over {resampled}.")

@@ -100,7 +100,7 @@ def resolve_dataset(read: Reader, dataset: str | None) -> str:
 
 
 def board_from(picks: pd.DataFrame, runs: pd.DataFrame, dataset: str, workflow: str | None,
-               resamples: int = RESAMPLES, confidence: float = CONFIDENCE) -> Board:
+               resamples: int = RESAMPLES, confidence: float = CONFIDENCE, by_reviewer: bool = False) -> Board:
     """A board from the picks and the runs (as `vton_eval.analytics.arena` reads them)."""
     board = Board(dataset, workflow, confidence=confidence)
     if picks.empty:
@@ -112,7 +112,7 @@ def board_from(picks: pd.DataFrame, runs: pd.DataFrame, dataset: str, workflow: 
     data = Picks.of(len(ids), picks["run_a"].map(index), picks["run_b"].map(index), picks["score"].astype(float),
                     [cases[(p, int(r))] for p, r in zip(picks["pair_id"], picks["repeat"], strict=True)],
                     picks["reviewer"].map(reviewers))
-    result = fit(data, confidence, resamples)
+    result = fit(data, confidence, resamples, by_reviewer=by_reviewer)
     info = {r["run_id"]: r for r in runs.to_dict("records")}
     wins = np.zeros(len(ids))
     ties = np.zeros(len(ids))
@@ -139,14 +139,14 @@ def board_from(picks: pd.DataFrame, runs: pd.DataFrame, dataset: str, workflow: 
 
 
 def leaderboard(db: Store, dataset: str | None = None, workflow: str | None = None,
-                resamples: int = RESAMPLES) -> Board:
+                resamples: int = RESAMPLES, by_reviewer: bool = False) -> Board:
     """The ranking of the suite runs of `dataset` (default: the one with the newest pick) from every blind pick
-    between two of them, over all workflows or one."""
+    between two of them, over all workflows or one. `by_reviewer`: resample reviewers too (wider intervals)."""
     with reading(db) as read:
         name = resolve_dataset(read, dataset)
         picks = queries.picks(read, name, workflow)
         runs = queries.runs(read, name)
-    return board_from(picks, runs, name, workflow, resamples)
+    return board_from(picks, runs, name, workflow, resamples, by_reviewer=by_reviewer)
 
 
 def boards(db: Store, dataset: str | None = None, resamples: int = RESAMPLES) -> list[Board]:

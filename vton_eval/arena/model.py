@@ -13,12 +13,14 @@ The scale. Scores are shown like chess ratings: 1000 is the average system of th
 D points means the higher one is expected to take 1 / (1 + 10^(-D/400)) of the picks between them:
 +35 ≈ 55 %, +70 ≈ 60 %, +100 ≈ 64 %, +200 ≈ 76 %, +400 ≈ 91 %.
 
-The intervals. Picks are not independent: the reviewers who judged one case saw the same two images,
-and one reviewer's taste runs through all their picks. So the bootstrap resamples whole cases (every pick
-on a case goes in or out together) and, with enough reviewers to resample (`MIN_REVIEWERS_RESAMPLED`),
-whole reviewers too; a pick's weight in a resample is its case's count times its reviewer's. The
-interval is the percentile interval of the resampled scores, seeded: the same picks give the same
-board. With fewer reviewers, their differences are not part of the interval (it says so).
+The intervals. Picks are not independent: the reviewers who judged one case saw the same two images. So
+the bootstrap resamples whole cases (every pick on a case, by every reviewer, goes in or out together), and
+the interval is the percentile interval of the resampled scores, seeded: the same picks give the same board.
+Measured on picks drawn from known strengths (tests/test_arena.py), a 95 % interval covers the truth 93-95 %
+of the time. One reviewer's taste also runs through all their picks; `by_reviewer=True` resamples reviewers
+too (two-way, each pick weighted by its case's count times its reviewer's). That interval is about 1.4 times
+wider even when reviewers agree (it covered the truth in 100 % of the same draws with six reviewers), so it
+is asked for when reviewers are known to differ (the Reviewers tab, `vton-eval agreement`), not by default.
 """
 
 from __future__ import annotations
@@ -35,7 +37,6 @@ ALPHA = 0.01  # choix's regularisation: the LSR chain starts with this rate betw
 CONFIDENCE = 0.95
 RESAMPLES = 400
 SEED = 20240611
-MIN_REVIEWERS_RESAMPLED = 5
 # Two systems whose difference lies inside ±this many points with confidence count as equal: a ranking
 # never settles the order of two systems that are really alike, so being sure they are alike settles it.
 EQUIVALENCE = 35.0
@@ -130,8 +131,9 @@ def _cells(picks: Picks, by_reviewer: bool) -> tuple[np.ndarray, np.ndarray, np.
     return cell_of, flat, cells
 
 
-def fit(picks: Picks, confidence: float = CONFIDENCE, resamples: int = RESAMPLES, seed: int = SEED) -> Fit:
-    """Scores and percentile intervals, resampling cases (and reviewers, when there are enough of them)."""
+def fit(picks: Picks, confidence: float = CONFIDENCE, resamples: int = RESAMPLES, seed: int = SEED,
+        by_reviewer: bool = False) -> Fit:
+    """Scores and percentile intervals, resampling cases (and reviewers too with `by_reviewer`, given two or more)."""
     n = picks.n_systems
     if n < 2 or len(picks) == 0:
         raise ValueError("a ranking needs picks between at least two systems")
@@ -140,7 +142,7 @@ def fit(picks: Picks, confidence: float = CONFIDENCE, resamples: int = RESAMPLES
     point = points(theta)
     case_ids, case_index = np.unique(picks.case, return_inverse=True)
     rev_ids, rev_index = np.unique(picks.reviewer, return_inverse=True)
-    by_reviewer = len(rev_ids) >= MIN_REVIEWERS_RESAMPLED
+    by_reviewer = by_reviewer and len(rev_ids) >= 2
     local = Picks(n, picks.first, picks.second, picks.score, case_index, rev_index)
     _, flat, cells = _cells(local, by_reviewer)
     if by_reviewer:

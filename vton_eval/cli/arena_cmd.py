@@ -31,21 +31,23 @@ def _console() -> Console:
 @click.option("--workflow", default=None, metavar="W", help="Only the picks of this workflow.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print a JSON list of {run_id, label, system, score, ci_low, ci_high, picks}, best first.")
+@click.option("--by-reviewer", is_flag=True,
+              help="Resample reviewers too (two-way bootstrap): wider intervals, for reviewers known to differ.")
 @click.option("--picks-csv", type=click.Path(dir_okay=False), default=None,
               help="Also write every blind pick of the dataset, with who gave it, to this CSV file.")
 @_DB
-def arena_command(dataset: str | None, workflow: str | None, as_json: bool, picks_csv: str | None,
+def arena_command(dataset: str | None, workflow: str | None, as_json: bool, by_reviewer: bool, picks_csv: str | None,
                   db_path: str | None) -> None:
     """Rank a dataset's runs (any services, any versions) from every blind pick between two of them.
 
     Scores are Bradley-Terry strengths on a chess-like scale: 1000 is the average run, and a run D points
     above another is expected to take 1/(1+10^(-D/400)) of the picks between them (+100: 64 %), a tie
-    counting half. The interval is a 95 % bootstrap over cases (and reviewers, with five or more)."""
+    counting half. The interval is a 95 % bootstrap over cases (--by-reviewer: and over reviewers)."""
     from vton_eval.arena import leaderboard
     from vton_eval.arena.model import EQUIVALENCE
 
     db = open_store(db_path)
-    board = leaderboard(db, dataset, workflow)
+    board = leaderboard(db, dataset, workflow, by_reviewer=by_reviewer)
     if picks_csv:
         from vton_eval.preferences import export_picks_csv
 
@@ -71,9 +73,9 @@ def arena_command(dataset: str | None, workflow: str | None, as_json: bool, pick
     for n in board.neighbours:
         console.print(f"  {n.upper} vs {n.lower}: {n.gap:+.0f} points ({n.low:+.0f} to {n.high:+.0f}): {n.status}")
     console.print(("[green]" if board.settled else "[yellow]") + safe(board.settled_text()) + "[/]")
-    if not board.reviewers_resampled:
-        console.print(f"[dim]intervals resample cases only: {board.reviewers} reviewer(s) are too few to resample "
-                      f"(five or more); 'alike' means within ±{EQUIVALENCE:.0f} points[/]")
+    resampled = "cases and reviewers" if board.reviewers_resampled else "cases (--by-reviewer: reviewers too)"
+    console.print(f"[dim]95 % intervals: bootstrap over {resampled}; 'alike' means within ±{EQUIVALENCE:.0f} "
+                  "points[/]")
 
 
 def _fmt(value: Any, pct: bool = False) -> str:
