@@ -85,7 +85,8 @@ def test_a_lead_settles_the_disagreements(judged):
     settlements.settle_pick(db, y, x, "top-02", 1, local_actor("lead"), x)
     left = settlements.disagreements(db, "sample")
     assert {(q["kind"], q["pair_id"]) for q in left.to_dict("records")} == set(keys[2:])
-    audit = sql(db, "SELECT actor, action, outcome, run_id, subject FROM audit WHERE action = 'settle' ORDER BY acted_at")
+    audit = sql(db, "SELECT actor, action, outcome, run_id, subject FROM audit WHERE action = 'settle' "
+                    "ORDER BY acted_at")
     assert audit == [("rita", "settle", "refused", x, "top-02#1"), ("lead", "settle", "done", x, "top-02#1"),
                      ("lead", "settle", "done", canonical(x, y)[0], "top-02#1")]
     # Exports say who judged, and the ruling.

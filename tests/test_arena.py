@@ -20,7 +20,7 @@ from vton_eval.runner import RunSettings, create_run
 from vton_eval.store.judgements import canonical
 from vton_eval.store.reads import reading
 
-from .helpers.pages import sql, table_with, texts
+from .helpers.pages import sql
 from .helpers.paths import SAMPLE
 from .helpers.suites import ENDPOINT
 

@@ -91,8 +91,8 @@ def sql(db: Any, query: str, params=()) -> list[tuple]:
 
 
 def blind_view(open_compare, db: Any, run_a: str, run_b: str, name: str = "ana") -> AppTest:
-    """The blind view with two runs pinned, its own pickers set to runs A and B, signed in as `name` (typed, then Start: no
-    Enter needed). `open_compare` is the test's fixture."""
+    """The blind view with two runs pinned, its own pickers set to runs A and B, signed in as `name` (typed, then
+    Start: no Enter needed). `open_compare` is the test's fixture."""
     at = open_compare(db)
     at.segmented_control(key="cmp_mode").set_value("Blind preference").run()
     at.text_input(key="cmp_reviewer_input").set_value(name)
