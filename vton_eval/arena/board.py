@@ -149,18 +149,6 @@ def leaderboard(db: Store, dataset: str | None = None, workflow: str | None = No
     return board_from(picks, runs, name, workflow, resamples, by_reviewer=by_reviewer)
 
 
-def boards(db: Store, dataset: str | None = None, resamples: int = RESAMPLES) -> list[Board]:
-    """The overall board, then one per workflow with picks."""
-    with reading(db) as read:
-        name = resolve_dataset(read, dataset)
-        picks = queries.picks(read, name)
-        runs = queries.runs(read, name)
-    out = [board_from(picks, runs, name, None, resamples)]
-    for wf in sorted(set(picks["workflow"])) if not picks.empty else []:
-        out.append(board_from(picks[picks["workflow"] == wf], runs, name, wf, resamples))
-    return out
-
-
 def arena_datasets(db: Store) -> pd.DataFrame:
     """Datasets with two or more suite runs: dataset, runs, picks, last_pick (newest picks first)."""
     with reading(db) as read:
