@@ -136,3 +136,27 @@ def test_the_gate_asks_people(file_db):
     out = CliRunner().invoke(main, ["gate", "--candidate", base, "--baseline", cand, "--preference",
                                     "--db", file_db.location])
     assert out.exit_code == 0, out.output
+
+
+def test_the_overlap_target_brings_cases_to_k_reviewers_first(file_db):
+    """With k = 2, a second reviewer is offered the cases one other reviewer judged before fresh ones."""
+    x = record_sample_run(file_db, "x", noop_rate=0.5, seed=21)
+    y = record_sample_run(file_db, "y", noop_rate=0.5, seed=22)
+    from vton_eval.preferences import blind_state
+
+    seen = []
+    for _ in range(3):
+        case, _, counts = blind_state(file_db, x, y, "ana")
+        assert counts["total"] >= 6, "the two runs should differ on enough cases"
+        seen.append(case["pair_id"])
+        pick(file_db, x, y, case["pair_id"], "ana", None, case["workflow"])
+    fresh, _, _ = blind_state(file_db, x, y, "bo")  # target 1: ana's cases are done, bo gets another
+    assert fresh["pair_id"] not in seen
+    settlements.set_overlap_target(file_db, "sample", 2, local_actor("lead"))
+    for _ in range(3):
+        case, _, _ = blind_state(file_db, x, y, "bo")
+        assert case["pair_id"] in seen, (case["pair_id"], seen)
+        pick(file_db, x, y, case["pair_id"], "bo", x, case["workflow"])
+    case, _, _ = blind_state(file_db, x, y, "bo")
+    assert case["pair_id"] not in seen  # all three at the target: a fresh case
+    assert sql(file_db, "SELECT count(*) FROM preferences WHERE reviewer = 'bo'")[0][0] == 3

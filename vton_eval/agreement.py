@@ -30,9 +30,10 @@ import pandas as pd
 from vton_eval.analytics import agreement as queries
 from vton_eval.analytics import arena as arena_queries
 from vton_eval.store.base import Store
+from vton_eval.store.judgements import VERDICTS
 from vton_eval.store.reads import reading
 
-VERDICT_VALUES = ("pass", "fail", "unsure")
+VERDICT_VALUES = VERDICTS
 PICK_VALUES = ("first", "tie", "second")  # first = run_a preferred, second = run_b
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from vton_eval.store.base import Writer
 
+VERDICTS: tuple[str, ...] = ("pass", "fail", "unsure")  # a reviewer's verdict on a case
 REVIEW_COLUMNS = ("run_id", "pair_id", "workflow", "repeat", "reviewer", "verdict", "reasons", "note", "created_at",
                   "tool_version", "identity")
 REVIEW_KEY = ("run_id", "pair_id", "repeat", "reviewer")
