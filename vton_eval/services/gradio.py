@@ -7,6 +7,10 @@ by `services.answer` (no local path it names is opened), its files are downloade
 `vton_eval.http_fetch` (the token goes to the endpoint's own origin only, every download has a
 deadline), and one deadline covers the whole call: upload, queue, processing and download.
 
+An ImageEditor's background and layers are sent as PNG, as a browser's editor sends them
+(`services.editor`). A file answer with no URL (Gradio up to 4.16) is downloaded from the endpoint's own
+file route, `{root}/file=` (`{root}/gradio_api/file=` from Gradio 5 on), as gradio_client does.
+
 Two things keep the per-call cost low on a busy machine (DESIGN.md has the measurements): one
 shared SSL context (httpx otherwise reloads the CA bundle on every one of the several requests a
 call makes, about 200 ms of CPU per call), and downloading the output through our own pooled HTTP
@@ -17,12 +21,10 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
-import shutil
-import tempfile
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -42,6 +44,7 @@ from vton_eval.services import CallInputs
 from vton_eval.services.answer import BadAnswer, answer_image, image_size
 from vton_eval.services.api import Endpoint, read_api
 from vton_eval.services.classify import classify_exception, classify_message, retry_after_s
+from vton_eval.services.editor import EditorFiles
 from vton_eval.services.endpoints import EndpointError, EndpointStopped, check_endpoint_text
 from vton_eval.services.profiles import DEFAULT_PROFILE, Profile, load_profile
 from vton_eval.services.spaces import resolve_space
@@ -83,8 +86,7 @@ class GradioService:
         self.api: dict[str, Endpoint] = {}
         self.offered_workflows: list[str] | None = None
         self._outputs: int | None = None
-        self._blank_dir: Path | None = None
-        self._blanks: dict[tuple[int, int], str] = {}
+        self._editor = EditorFiles()
         # Only a token given here is sent: nothing reads HF_TOKEN behind the caller's back (vton_eval.access
         # decides which endpoints may receive it).
         self._token = token or None
@@ -225,30 +227,11 @@ class GradioService:
         with self._lock:
             fetcher, self._fetcher = self._fetcher, None
             conn, self._conn = self._conn, None
-            blank_dir, self._blank_dir = self._blank_dir, None
-            self._blanks = {}
         if fetcher is not None:
             fetcher.close()
         if conn is not None:
             conn.close()
-        if blank_dir is not None:
-            shutil.rmtree(blank_dir, ignore_errors=True)
-
-    def _blank_layer(self, person: Path) -> str:
-        """A transparent layer of the person image's size (what an ImageEditor sends when nothing is drawn)."""
-        from PIL import Image
-
-        with Image.open(person) as image:
-            size = image.size
-        with self._lock:
-            if size in self._blanks:
-                return self._blanks[size]
-            if self._blank_dir is None:
-                self._blank_dir = Path(tempfile.mkdtemp(prefix="vton-layers-"))
-            path = self._blank_dir / f"blank-{size[0]}x{size[1]}.png"
-            Image.new("RGBA", size, (0, 0, 0, 0)).save(path)
-            self._blanks[size] = str(path)
-            return str(path)
+        self._editor.close()
 
     def __enter__(self) -> GradioService:
         return self.open()
@@ -259,7 +242,6 @@ class GradioService:
     def call(self, inputs: CallInputs, timeout_s: float = 300.0, stop: threading.Event | None = None) -> Outcome:
         """Submit one try-on and wait for it, at most `timeout_s` in all; never raises for service trouble."""
         from gradio_client import handle_file
-        from gradio_client.utils import Status
 
         started = time.perf_counter()
         deadline = time.monotonic() + timeout_s
@@ -273,19 +255,35 @@ class GradioService:
         conn, fetcher = self._conn, self._fetcher
         if conn is None or fetcher is None:  # closed meanwhile by the run ending
             return Outcome.error("cancelled", "the endpoint was closed before the call", _elapsed_ms(started))
-        queue_ms: float | None = None
+        copies: list[str] = []
         try:
             plan = self.profile.plan(inputs.workflow, inputs.mask is not None)
-            files = {"person": handle_file(str(inputs.person)), "product": handle_file(str(inputs.product))}
-            if inputs.mask is not None:
-                files["mask"] = handle_file(str(inputs.mask))
-            blank = handle_file(self._blank_layer(inputs.person)) if plan.mask == "blank" else None
-            args = self.profile.arguments(plan, files, blank)
+            paths = {"person": inputs.person, "product": inputs.product, "mask": inputs.mask}
+            files = {role: handle_file(str(path)) for role, path in paths.items() if path is not None}
+            editor_files = {}
+            for role in self.profile.editor_roles(plan):
+                png, copied = self._editor.png(paths[role])
+                editor_files[role] = handle_file(png)
+                if copied:
+                    copies.append(png)
+            blank = handle_file(self._editor.blank_layer(inputs.person)) if plan.mask == "blank" else None
+            args = self.profile.arguments(plan, files, blank, editor_files)
         except Exception as exc:  # our own input file vanished or is unreadable: no retry will fix it
+            self._editor.release(copies)
             return Outcome.error("invalid_input", clean_message(f"cannot read an input file: {exc}") or "",
                                  _elapsed_ms(started))
         try:
-            job = conn.client.submit(*args, api_name=self.api_name)
+            return self._send(conn.client, args, fetcher, started, deadline, stop, timeout_s)
+        finally:
+            self._editor.release(copies)
+
+    def _send(self, client: Any, args: list[Any], fetcher: Fetcher, started: float, deadline: float,
+              stop: threading.Event | None, timeout_s: float) -> Outcome:
+        from gradio_client.utils import Status
+
+        queue_ms: float | None = None
+        try:
+            job = client.submit(*args, api_name=self.api_name)
         except Exception as exc:
             return self._error(exc, started, None)
         running = (Status.PROCESSING, Status.ITERATING, Status.PROGRESS, Status.FINISHED)
@@ -311,7 +309,7 @@ class GradioService:
             value = job.result(timeout=0)
         except Exception as exc:
             return self._error(exc, started, queue_ms)
-        return self._decode(value, fetcher, started, queue_ms, deadline, stop, timeout_s)
+        return self._decode(value, fetcher, started, queue_ms, deadline, stop, timeout_s, client.src_prefixed)
 
     def _error(self, exc: BaseException, started: float, queue_ms: float | None) -> Outcome:
         kind, message = classify_exception(exc)
@@ -320,11 +318,16 @@ class GradioService:
         return Outcome.error(kind, message, _elapsed_ms(started), queue_ms, retry)
 
     def _decode(self, value: Any, fetcher: Fetcher, started: float, queue_ms: float | None, deadline: float,
-                stop: threading.Event | None, timeout_s: float) -> Outcome:
+                stop: threading.Event | None, timeout_s: float, root: str) -> Outcome:
         from vton_eval.services.answer import MAX_OUTPUT_BYTES
 
         def fetch(url: str) -> bytes:
             return fetcher.fetch(url, MAX_OUTPUT_BYTES, deadline=deadline, stop=stop)
+
+        def file_url(path: str) -> str:
+            # The app's own file route, under the root `_check` kept on the endpoint's origin (gradio_client's
+            # URL for a file answer); the path is quoted, so it cannot leave that route.
+            return f"{root}file={urllib.parse.quote(path, safe='/')}"
 
         try:
             picked = self._pick(value)
@@ -335,7 +338,7 @@ class GradioService:
                     message = clean_message(said) or kind
                     retry = retry_after_s(message) if kind == "rate_limited" else None
                     return Outcome.error(kind, message, _elapsed_ms(started), queue_ms, retry)
-            data = answer_image(picked, fetch)
+            data = answer_image(picked, fetch, file_url)
             width, height = image_size(data)
         except (BadAnswer, FetchRefused) as exc:
             return Outcome.error("bad_output", clean_message(str(exc)) or "bad output", _elapsed_ms(started), queue_ms)
