@@ -33,6 +33,7 @@ from vton_eval.errors import VtonEvalError
 from vton_eval.quota import parse_rate
 from vton_eval.sandbox.gradio_compat import supported
 from vton_eval.sandbox.service import SandboxService
+from vton_eval.sandbox.signatures import SHOWS_ERRORS
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
@@ -248,6 +249,7 @@ def start_sandbox(
             server_port=port,
             prevent_thread_lock=True,
             quiet=True,
+            show_error=config.profile in SHOWS_ERRORS,
             allowed_paths=[str(service.output_dir)],
             **supported(demo.launch, ssr_mode=False),
         )

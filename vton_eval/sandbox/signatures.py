@@ -33,6 +33,8 @@ from vton_eval.sandbox.handed import HandedFiles
 from vton_eval.sandbox.service import SandboxService, _error, _upload_path
 
 SIGNATURES = ("sm4ll", "idm-vton", "catvton", "ootdiffusion", "leffa", "omnitry", "kolors")
+# Apps launched with show_error=True (CatVTON's app.py): an exception's own message reaches the client.
+SHOWS_ERRORS = frozenset({"catvton"})
 
 # The services' own category values (from their apps) and the workflow the sandbox draws for each.
 CATVTON_TYPES = {"upper": "top", "lower": "bottom", "overall": "dress"}

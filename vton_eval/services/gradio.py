@@ -42,7 +42,7 @@ from vton_eval.outcome import Outcome
 from vton_eval.secrets import clean_message
 from vton_eval.services import CallInputs
 from vton_eval.services.answer import BadAnswer, answer_image, image_size
-from vton_eval.services.api import Endpoint, read_api
+from vton_eval.services.api import Endpoint, read_api, with_config_values
 from vton_eval.services.classify import classify_exception, classify_message, retry_after_s
 from vton_eval.services.editor import EditorFiles
 from vton_eval.services.endpoints import EndpointError, EndpointStopped, check_endpoint_text
@@ -188,7 +188,8 @@ class GradioService:
                 raise EndpointError(f"{self.src} is not usable: its configuration sends requests to another "
                                     f"origin ({origin_of(url)[1]}), where the token would follow")
         try:
-            self.api = read_api(client.view_api(print_info=False, return_format="dict") or {})
+            self.api = with_config_values(read_api(client.view_api(print_info=False, return_format="dict") or {}),
+                                          getattr(client, "config", None))
         except Exception as exc:
             raise EndpointError(clean_message(f"{self.src} does not describe its API: {type(exc).__name__}: {exc}")
                                 ) from None
@@ -213,6 +214,13 @@ class GradioService:
         missing = [p.name for p in params[len(profile.args):] if not p.has_default]
         if missing:
             raise EndpointError(clean_message(f"{where}; it also needs {', '.join(missing)}"))
+        for position, (arg, param) in enumerate(zip(profile.args, params, strict=False), start=1):
+            why = param.refuses(arg.value) if arg.kind == "literal" else None
+            if why is not None:
+                raise EndpointError(clean_message(
+                    f"the profile {profile.name} sends {arg.describe()} as argument {position} of {self.api_name} "
+                    f"({param.name or param.label}, a {param.component or 'component'}), which cannot take it: {why}; "
+                    "nothing was sent"))
         self._outputs = len(endpoint.outputs) or None
         if self._outputs is not None and profile.output >= self._outputs:
             raise EndpointError(f"the profile {profile.name} reads output {profile.output} of {self.api_name}, "
