@@ -7,8 +7,8 @@ by `services.answer` (no local path it names is opened), its files are downloade
 `vton_eval.http_fetch` (the token goes to the endpoint's own origin only, every download has a
 deadline), and one deadline covers the whole call: upload, queue, processing and download.
 
-An ImageEditor's background and layers are sent as PNG, as a browser's editor sends them
-(`services.editor`). A file answer with no URL (Gradio up to 4.16) is downloaded from the endpoint's own
+An ImageEditor's background and layers are sent as PNG files of the call's own, as a browser's editor
+sends them (`services.editor`). A file answer with no URL (Gradio up to 4.16) is downloaded from the endpoint's own
 file route, `{root}/file=` (`{root}/gradio_api/file=` from Gradio 5 on), as gradio_client does.
 
 Two things keep the per-call cost low on a busy machine (DESIGN.md has the measurements): one
@@ -270,11 +270,12 @@ class GradioService:
             files = {role: handle_file(str(path)) for role, path in paths.items() if path is not None}
             editor_files = {}
             for role in self.profile.editor_roles(plan):
-                png, copied = self._editor.png(paths[role])
-                editor_files[role] = handle_file(png)
-                if copied:
-                    copies.append(png)
-            blank = handle_file(self._editor.blank_layer(inputs.person)) if plan.mask == "blank" else None
+                copies.append(self._editor.png(paths[role]))
+                editor_files[role] = handle_file(copies[-1])
+            blank = None
+            if plan.mask == "blank":
+                copies.append(self._editor.blank_layer(inputs.person))
+                blank = handle_file(copies[-1])
             args = self.profile.arguments(plan, files, blank, editor_files)
         except Exception as exc:  # our own input file vanished or is unreadable: no retry will fix it
             self._editor.release(copies)
