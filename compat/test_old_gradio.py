@@ -7,6 +7,8 @@ gradio_client, as a run against the real service would.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from vton_eval.datasets import load_dataset
@@ -99,3 +101,24 @@ def test_what_gradio_itself_answers_and_refuses(servers, version):
                            handle_file(str(product)), "upper", 50, 2.5, 42, "result only", api_name="/submit_function")
     finally:
         client.close()
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_calls_to_an_sse_v1_server_each_have_a_client_of_their_own(servers, version):
+    """Gradio up to 4.16 multiplexes a client's calls on one event stream that concurrent calls race (lost
+    calls, and calls held to their deadline): there each call in flight leases its own client."""
+    from vton_eval.services import CallInputs
+    from vton_eval.services.gradio import GradioService
+
+    server = servers[version].wait()
+    service = GradioService(server.urls["omnitry"], profile=load_profile("omnitry")).open()
+    try:
+        inputs = CallInputs(SAMPLE / "persons" / "figure_01.png", SAMPLE / "products" / "top_tank_orange.png", "top")
+        with ThreadPoolExecutor(4) as pool:
+            outcomes = list(pool.map(lambda _: service.call(inputs, timeout_s=120), range(12)))
+        assert [o.status for o in outcomes] == ["ok"] * 12, [o.error_message for o in outcomes]
+        conn = service._conn
+        assert conn.one_call_per_client == (version == "4.16.0")
+        assert 1 < len(conn._all) <= 4 if version == "4.16.0" else len(conn._all) == 1
+    finally:
+        service.close()

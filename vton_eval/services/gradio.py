@@ -44,6 +44,7 @@ from vton_eval.services import CallInputs
 from vton_eval.services.answer import BadAnswer, answer_image, image_size
 from vton_eval.services.api import Endpoint, read_api, with_config_values
 from vton_eval.services.classify import classify_exception, classify_message, retry_after_s
+from vton_eval.services.connection import Connection, cancel_in_background
 from vton_eval.services.editor import EditorFiles
 from vton_eval.services.endpoints import EndpointError, EndpointStopped, check_endpoint_text
 from vton_eval.services.profiles import DEFAULT_PROFILE, Profile, load_profile
@@ -94,7 +95,7 @@ class GradioService:
         self._read_timeout_s = read_timeout_s
         # Above the server's 15 s heartbeat, so an idle SSE stream is not mistaken for a dead one.
         self._timeout = httpx.Timeout(read_timeout_s, connect=connect_timeout_s)
-        self._conn: _Connection | None = None
+        self._conn: Connection | None = None
         self._fetcher: Fetcher | None = None
         self._lock = threading.Lock()
 
@@ -147,7 +148,7 @@ class GradioService:
         conn.close()  # another thread connected first
         return self
 
-    def _connect(self, stop: threading.Event | None, deadline: float) -> _Connection:
+    def _connect(self, stop: threading.Event | None, deadline: float) -> Connection:
         from gradio_client import Client
 
         url = self.src
@@ -156,22 +157,35 @@ class GradioService:
         # The client gets no token of its own (token=False: not even HF_TOKEN read behind our back);
         # the guard adds it to requests for this origin only.
         guard = ClientGuard(origin_of(url), self._token)
+
+        def make_client() -> Any:
+            try:
+                client = Client(
+                    url,
+                    token=False,
+                    download_files=False,
+                    httpx_kwargs={"timeout": self._timeout, "auth": guard},
+                    ssl_verify=_SSL_CONTEXT,
+                    verbose=False,
+                )
+            except Exception as exc:  # gradio_client raises many types here; all mean "cannot use it"
+                kind, message = classify_exception(exc)
+                if kind in ("server_error", "bad_output"):
+                    message = f"{type(exc).__name__}: {exc}"
+                raise EndpointError(clean_message(f"cannot connect to {self.src}: {message}")) from None
+            try:
+                self._check_origins(client)
+            except BaseException:
+                client.close()
+                raise
+            return client
+
         try:
-            client = Client(
-                url,
-                token=False,
-                download_files=False,
-                httpx_kwargs={"timeout": self._timeout, "auth": guard},
-                ssl_verify=_SSL_CONTEXT,
-                verbose=False,
-            )
-        except Exception as exc:  # gradio_client raises many types here; all mean "cannot use it"
+            client = make_client()
+        except BaseException:
             guard.shutdown()
-            kind, message = classify_exception(exc)
-            if kind in ("server_error", "bad_output"):
-                message = f"{type(exc).__name__}: {exc}"
-            raise EndpointError(clean_message(f"cannot connect to {self.src}: {message}")) from None
-        conn = _Connection(client, guard)
+            raise
+        conn = Connection(client, guard, make_client)
         try:
             self._check(client)
         except BaseException:
@@ -179,7 +193,7 @@ class GradioService:
             raise
         return conn
 
-    def _check(self, client: Any) -> None:
+    def _check_origins(self, client: Any) -> None:
         # The app's config chooses the path of every later request (api_prefix); requests carry the
         # token, so they must all stay on the origin we were pointed at.
         home = origin_of(client.src)
@@ -187,6 +201,8 @@ class GradioService:
             if origin_of(url) != home:
                 raise EndpointError(f"{self.src} is not usable: its configuration sends requests to another "
                                     f"origin ({origin_of(url)[1]}), where the token would follow")
+
+    def _check(self, client: Any) -> None:
         try:
             self.api = with_config_values(read_api(client.view_api(print_info=False, return_format="dict") or {}),
                                           getattr(client, "config", None))
@@ -282,12 +298,15 @@ class GradioService:
             return Outcome.error("invalid_input", clean_message(f"cannot read an input file: {exc}") or "",
                                  _elapsed_ms(started))
         try:
-            return self._send(conn.client, args, fetcher, started, deadline, stop, timeout_s)
+            with conn.lease() as client:
+                return self._send(conn, client, args, fetcher, started, deadline, stop, timeout_s)
+        except EndpointError as exc:  # another client for an sse_v1 server could not connect
+            return Outcome.error("connection", str(exc), _elapsed_ms(started))
         finally:
             self._editor.release(copies)
 
-    def _send(self, client: Any, args: list[Any], fetcher: Fetcher, started: float, deadline: float,
-              stop: threading.Event | None, timeout_s: float) -> Outcome:
+    def _send(self, conn: Connection, client: Any, args: list[Any], fetcher: Fetcher, started: float,
+              deadline: float, stop: threading.Event | None, timeout_s: float) -> Outcome:
         from gradio_client.utils import Status
 
         queue_ms: float | None = None
@@ -308,16 +327,21 @@ class GradioService:
             if done:
                 break
             if time.monotonic() >= deadline:
-                _cancel_in_background(job)
+                conn.spoil(client)
+                cancel_in_background(job)
                 return Outcome.error("timeout", f"no answer within {timeout_s:g} s", _elapsed_ms(started), queue_ms)
             if stop is not None and stop.is_set():
-                _cancel_in_background(job)
+                conn.spoil(client)
+                cancel_in_background(job)
                 return Outcome.error("cancelled", "the run was stopped before the call finished",
                                      _elapsed_ms(started), queue_ms)
         try:
             value = job.result(timeout=0)
         except Exception as exc:
-            return self._error(exc, started, queue_ms)
+            outcome = self._error(exc, started, queue_ms)
+            if outcome.error_kind in ("connection", "timeout"):
+                conn.spoil(client)  # its event stream may be gone with the call
+            return outcome
         return self._decode(value, fetcher, started, queue_ms, deadline, stop, timeout_s, client.src_prefixed)
 
     def _error(self, exc: BaseException, started: float, queue_ms: float | None) -> Outcome:
@@ -384,33 +408,6 @@ class GradioService:
 
 def _empty(value: Any) -> bool:
     return value is None or (isinstance(value, str | list | tuple | dict) and not value)
-
-
-def _cancel_in_background(job: Any) -> None:
-    """Tell the server to drop the job without waiting: the cancel request may hang like the call did."""
-    threading.Thread(target=_cancel_quietly, args=(job,), name="vton-cancel", daemon=True).start()
-
-
-def _cancel_quietly(job: Any) -> None:
-    try:
-        job.cancel()
-    except Exception:  # best effort: the job ends when the server notices the closed stream
-        pass
-
-
-class _Connection:
-    """A gradio_client Client and the guard its requests go through; closing ends both."""
-
-    def __init__(self, client: Any, guard: ClientGuard) -> None:
-        self.client = client
-        self.guard = guard
-
-    def close(self) -> None:
-        try:
-            self.client.close()
-        except Exception:  # best effort: closing a client whose server died must not fail a run
-            pass
-        self.guard.shutdown()
 
 
 __all__ = ["GradioService"]
