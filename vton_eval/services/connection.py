@@ -1,15 +1,17 @@
 """The gradio_client Clients of one connected endpoint, and the guard every request of theirs goes through.
 
-One Client serves every call of a run, except against a server that speaks Gradio's `sse_v1` protocol
-(Gradio 4.x up to 4.16, what OOTDiffusion pins). There all the events of a client share one event stream,
-and calls in flight together race it: the server ends the stream when its last event completes while the
-client has just joined another, or answers "Session not found" in a message gradio_client cannot place
-(`KeyError: 'event_id'` in its stream reader). The calls waiting on that stream end as lost connections,
-and a call submitted after the reader died waits for ever, to the call's deadline. Measured against the
-compatibility suite's 4.16 server (240 calls, four and eight in flight): 4 lost and 1 held to its
-deadline with one Client, none with a Client per call. So against `sse_v1` each call leases
-a Client of its own (made on demand, at most one per call in flight, kept for the next call), and a
-Client whose call did not end cleanly (timed out, stopped) is closed rather than lent again.
+One Client serves every call of a run, except against a Gradio 4 server. A client's calls share one event
+stream per session, which the server ends when the session's last event completes; gradio_client 2.x
+copes with that for Gradio 5 and later, but against Gradio 4 servers calls in flight together race it:
+the stream ends under a call that just joined, or (Gradio up to 4.16, protocol `sse_v1`) the server's
+"Session not found" arrives as a message gradio_client cannot place (`KeyError: 'event_id'` in its
+stream reader). The calls waiting on that stream end as lost connections, and a call submitted after
+the reader died waits for ever, to the call's deadline. Measured against the compatibility suite's
+servers, 120 calls at a time, four or eight in flight, with one Client: Gradio 4.16 lost 4 of 240 and
+held 1 to its deadline, 4.24 lost 3 of 240 (4.41 none of 200); with a Client per call in flight, none.
+The release that fixed it is not known, so against any Gradio 4 server each call leases a Client of its
+own (made on demand, at most one per call in flight, kept for the next call), and a Client whose call
+did not end cleanly (timed out, stopped, connection lost) is closed rather than lent again.
 """
 
 from __future__ import annotations
@@ -23,12 +25,13 @@ from vton_eval.http_fetch import ClientGuard
 
 
 class Connection:
-    """A connected endpoint: its first Client (`client`, which read the API), more for `sse_v1` servers."""
+    """A connected endpoint: its first Client (`client`, which read the API), more for a Gradio 4 server."""
 
     def __init__(self, client: Any, guard: ClientGuard, make_client: Callable[[], Any]) -> None:
         self.client = client
         self.guard = guard
-        self.one_call_per_client = getattr(client, "protocol", "") == "sse_v1"
+        version = getattr(client, "app_version", None)
+        self.one_call_per_client = version is not None and version.major < 5
         self._make_client = make_client
         self._idle = [client]
         self._spoiled: set[int] = set()
