@@ -254,6 +254,10 @@ def start_sandbox(
             **supported(demo.launch, ssr_mode=False),
         )
     except BaseException:
+        try:
+            demo.close(verbose=False)  # launch may fail after its server started (Gradio's reachability check)
+        except Exception:
+            pass
         service.remove_files()
         raise
     return SandboxHandle(demo, service, host, port)
