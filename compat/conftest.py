@@ -29,9 +29,9 @@ REPO = Path(__file__).resolve().parents[1]
 OLD = ("4.16.0", "4.24.0", "4.41.0", "5.6.0")
 VERSIONS = (*OLD, "current")
 PROFILES = ("sm4ll", "idm-vton", "catvton", "ootdiffusion", "leffa", "omnitry", "kolors")
-# Seven apps on a two-core machine while the other versions start too: 100-230 s measured under a load
-# average of 20 (other work on the machine), 30-60 s on a quiet one. The first test of a version waits for
-# it, so the compat tests get a longer per-test limit than the main suite's 300 s.
+# Seven apps on a two-core machine while the other versions start too: 100-230 s measured while other test
+# suites shared the machine (load average 8-20). The first test of a version waits for it, so the compat
+# tests get a longer per-test limit than the main suite's 300 s.
 START_TIMEOUT_S = 480.0
 TEST_TIMEOUT_S = 600
 
