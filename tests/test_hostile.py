@@ -93,8 +93,23 @@ def test_an_app_whose_config_points_elsewhere_is_refused_before_the_token_leaks(
         assert not _carries_token(request["headers"]), request
 
 
+@pytest.mark.parametrize("mode", ["path_only", "local_path"])
+def test_a_file_answered_by_its_path_is_downloaded_from_the_services_own_file_route(endpoint, hostile, mode):
+    # Gradio up to 4.16 answers {"path": ..., "url": null}; the path is on the service's disk, so it is asked of
+    # the service (as gradio_client does), never opened on ours: a path to our secret file brings the service's
+    # answer, not the secret.
+    hostile.mode = mode
+    outcome = endpoint.call(CallInputs(*_pair(), "top"), timeout_s=30)
+    assert outcome.status == "ok", outcome.error_message
+    assert (outcome.output_width, outcome.output_height) == (160, 200)  # the secret is 220x220
+    path = hostile.secret_path if mode == "local_path" else "/tmp/gradio/0123abcd/image.png"
+    asked = [r for r in hostile.file_requests if r["path"].startswith("/gradio_api/file=")]
+    assert [urllib.parse.unquote(r["path"]) for r in asked] == [f"/gradio_api/file={path}"]
+    assert asked[0]["headers"].get("x-hf-authorization") == f"Bearer {TOKEN}"  # its own origin: the token goes
+
+
 @pytest.mark.parametrize("mode, says", [
-    ("local_path", "never opened"), ("plain_path", "never opened"), ("dev_zero", "never opened"),
+    ("plain_path", "never opened"), ("dev_zero", "never opened"),
     ("file_url", "only http(s)"), ("text", "neither an image URL nor base64"),
 ])
 def test_a_path_or_text_named_by_the_service_is_bad_output_and_nothing_local_is_read(endpoint, hostile, mode, says):

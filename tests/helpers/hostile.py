@@ -1,7 +1,8 @@
 """A hostile Gradio service with the Space's `/generate` signature, for tests only.
 
-Its answer is chosen per test (`app.mode`): an image on another host, a redirect to one, a path on
-the caller's disk, base64, a data: URI, a download that never ends, an error message carrying
+Its answer is chosen per test (`app.mode`): an image on another host, a redirect to one, a file by
+its path alone (as Gradio up to 4.16 answers; its own file route serves it), a path on the caller's
+disk, base64, a data: URI, a download that never ends, an error message carrying
 markup, escapes or the token it received, a huge image, a GIF. Its own file routes record the headers
 they receive (the same-origin control). With `evil_prefix`, its /config points the API at another
 host, as a hostile app could.
@@ -69,6 +70,7 @@ class HostileApp:
             "same_origin": {"url": f"{own}/files/image.png", "path": "/tmp/gradio/x/image.png"},
             "external_url": {"url": f"{self.other_host}/out.png", "path": "/tmp/gradio/x/image.png"},
             "redirect": {"url": f"{own}/files/bounce"},
+            "path_only": {"path": "/tmp/gradio/0123abcd/image.png", "url": None},
             "local_path": {"path": self.secret_path, "meta": {"_type": "gradio.FileData"}},
             "plain_path": self.secret_path,
             "dev_zero": "/dev/zero",
@@ -117,6 +119,11 @@ class HostileApp:
         def gif(request: Request) -> Response:
             record(request)
             return Response(gif_bytes(), media_type="image/gif")
+
+        @app.get("/gradio_api/file={path:path}")
+        def served_file(path: str, request: Request) -> Response:
+            record(request)  # its own file route (Gradio 5+'s), before Gradio's: any path it is asked for
+            return Response(png_bytes(), media_type="image/png")
 
         @app.get("/files/bounce")
         def bounce(request: Request) -> Response:

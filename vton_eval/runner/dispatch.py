@@ -1,4 +1,10 @@
-"""Sending the cases: bounded concurrency, a client-side quota, and retries for transient errors."""
+"""Sending the cases: bounded concurrency, a client-side quota, and retries for transient errors.
+
+A server error that comes back with the same message as the try before it is taken as deterministic (an
+app that fails the same way on the same input: CatVTON's "cannot write mode RGBA as JPEG" cost three
+calls a case of a 30-an-hour quota) and that case is not retried again. Load-shaped failures (rate
+limits, a full queue, timeouts, lost connections) repeat by nature and keep their retries.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +25,8 @@ from vton_eval.services import CallInputs, Service
 
 # Without a window to wait out, a rate-limited call waits this long before its retry.
 DEFAULT_RATE_LIMIT_WAIT_S = 60.0
+# Kinds whose repeated message says the failure is the app's answer to this input, not a passing state.
+_REPEATS_ARE_FINAL = frozenset({"server_error"})
 
 
 @dataclass(frozen=True)
@@ -92,6 +100,7 @@ class Dispatcher:
     def _attempt(self, task: Task) -> Attempted | None:
         started = time.time()
         attempt = 0
+        previous: Outcome | None = None
         while True:
             attempt += 1
             ticket = None
@@ -114,8 +123,9 @@ class Dispatcher:
             if self.stop.is_set() and outcome.status == "error" and outcome.error_kind == "cancelled":
                 # Cut short by our own stop: not a result. Resume sends it again.
                 return None
-            if not outcome.transient or attempt > self.retries:
+            if not outcome.transient or attempt > self.retries or _repeated(previous, outcome):
                 return Attempted(task, outcome, attempt, started, time.time())
+            previous = outcome
             if outcome.error_kind == "rate_limited" and (outcome.retry_after_s or 0) > self.patience_s:
                 # Sleeping for a day helps nobody: stop, and let `resume` send this case (and the rest) later.
                 self._give_up(outcome)
@@ -165,3 +175,10 @@ class Dispatcher:
     def _announce_quota_wait(self, seconds: float, why: str) -> None:
         if self.on_wait is not None and seconds > 2:
             self.on_wait(f"quota: {why}")
+
+
+def _repeated(previous: Outcome | None, outcome: Outcome) -> bool:
+    """The same deterministic-looking failure as the try before it."""
+    return (previous is not None and outcome.error_kind in _REPEATS_ARE_FINAL
+            and (previous.error_kind, previous.error_message) == (outcome.error_kind, outcome.error_message))
+

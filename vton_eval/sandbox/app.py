@@ -5,11 +5,12 @@
 every call, so a test can switch faults, latency or the rate limit on a live server. Only
 `concurrency` and `max_queue` are fixed at start (they configure Gradio's queue).
 
-The inputs are declared as `gr.Image` (so the browser UI and the API info look like the Space's)
-but the event runs with `preprocess=False`: the handler gets the uploaded file exactly as sent (a
-FileData dict with its path). `gr.Image(type="filepath")` would hand over the original file too,
-but it opens every upload with PIL first, so an undecodable upload would fail inside Gradio with
-an anonymous error instead of our message.
+The SM4LL signature's inputs are declared as `gr.Image` (so the browser UI and the API info look like
+the Space's) but its event runs with `preprocess=False`: the handler gets the uploaded file exactly as
+sent (a FileData dict with its path). `gr.Image(type="filepath")` would hand over the original file
+too, but it opens every upload with PIL first, so an undecodable upload would fail inside Gradio with
+an anonymous error instead of our message. The other services' signatures preprocess as their apps do
+(`vton_eval.sandbox.signatures`).
 
 The input rules, the exact refusal messages and the fault triggers are listed in
 `vton_eval.sandbox.service`.
@@ -30,7 +31,9 @@ from vton_eval import workflows
 from vton_eval.body import warm_up
 from vton_eval.errors import VtonEvalError
 from vton_eval.quota import parse_rate
+from vton_eval.sandbox.gradio_compat import supported
 from vton_eval.sandbox.service import SandboxService
+from vton_eval.sandbox.signatures import SHOWS_ERRORS
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
@@ -246,10 +249,15 @@ def start_sandbox(
             server_port=port,
             prevent_thread_lock=True,
             quiet=True,
-            ssr_mode=False,
+            show_error=config.profile in SHOWS_ERRORS,
             allowed_paths=[str(service.output_dir)],
+            **supported(demo.launch, ssr_mode=False),
         )
     except BaseException:
+        try:
+            demo.close(verbose=False)  # launch may fail after its server started (Gradio's reachability check)
+        except Exception:
+            pass
         service.remove_files()
         raise
     return SandboxHandle(demo, service, host, port)

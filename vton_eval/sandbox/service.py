@@ -104,10 +104,10 @@ def is_inappropriate(image: Image.Image) -> bool:
 
 
 def _error(message: str) -> Exception:
-    import gradio as gr
+    from vton_eval.sandbox.gradio_compat import error
 
-    # print_exception=False: refusals are the expected business of a sandbox, not server faults.
-    return gr.Error(message, print_exception=False)
+    # Without a server traceback where Gradio allows it: refusals are the expected business of a sandbox.
+    return error(message)
 
 
 def _judge(data: bytes, role: str, check_content: bool) -> str | None:

@@ -6,9 +6,11 @@ base64 text or a `data:image/...;base64,` URI (the SM4LL-VTON Space documents "a
 a data field containing a base64-encoded PNG image"). Anything else is `bad_output`, never a
 reason to retry.
 
-A path on the service's own disk (a FileData with a `path` and no `url`, or a plain string that
-looks like one) is never opened: it names a file on *our* disk, which the service has no business
-choosing.
+A FileData with a `path` and no `url` is how Gradio up to 4.16 answers a file: the path is on the
+service's disk, and gradio_client downloads it from the service's own file route. So do we, through
+`file_url(path)` (the caller's URL on the endpoint's own origin, see `services.gradio`) and the same
+`fetch` as any download; without a `file_url` such an answer is `bad_output`. A path is never opened on
+*our* disk, and a plain string that looks like a path is not a file answer at all.
 """
 
 from __future__ import annotations
@@ -41,15 +43,16 @@ class BadAnswer(VtonEvalError):
     """The service answered, but not with an image we may use (recorded as bad_output)."""
 
 
-def answer_image(value: Any, fetch: Callable[[str], bytes]) -> bytes:
-    """The image bytes an answer carries. `fetch(url)` downloads an http(s) URL. Raises BadAnswer."""
+def answer_image(value: Any, fetch: Callable[[str], bytes], file_url: Callable[[str], str] | None = None) -> bytes:
+    """The image bytes an answer carries. `fetch(url)` downloads an http(s) URL; `file_url(path)` is the URL of
+    a file the service names by its path alone (None: such an answer is refused). Raises BadAnswer."""
     if isinstance(value, list | tuple):
         if not value:
             raise BadAnswer("the service returned an empty list instead of an image")
         value = value[0]
     if isinstance(value, dict):
         if isinstance(value.get("image"), dict | str):  # a gallery item
-            return answer_image(value["image"], fetch)
+            return answer_image(value["image"], fetch, file_url)
         url = value.get("url")
         if isinstance(url, str) and url:
             return _from_text(url, fetch, named_as="url")
@@ -57,11 +60,13 @@ def answer_image(value: Any, fetch: Callable[[str], bytes]) -> bytes:
         if isinstance(path, str) and path:
             if _BASE64_TEXT.match(path) and len(path) >= 64 and _is_image_base64(path):
                 return _decode_base64(path)
-            raise BadAnswer(f"the service named a file on its own disk ({_excerpt(path)}) and no URL to download "
-                            "it from; a path named by a service is never opened")
+            if file_url is None:
+                raise BadAnswer(f"the service named a file on its own disk ({_excerpt(path)}) and no URL to download "
+                                "it from; a path named by a service is never opened")
+            return fetch(file_url(path))
         data = value.get("data")
         if data is not None:  # {"data": [...]} as the raw HTTP API answers
-            return answer_image(data, fetch)
+            return answer_image(data, fetch, file_url)
         raise BadAnswer(f"the service returned a {type(value).__name__} without an image (keys: "
                         f"{_excerpt(', '.join(map(str, list(value)[:8])))})")
     if isinstance(value, str):

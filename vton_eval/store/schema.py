@@ -196,7 +196,35 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE reviews ADD COLUMN identity VARCHAR",
         "ALTER TABLE preferences ADD COLUMN identity VARCHAR",
     ],
-    # 6: the quota ledger (vton_eval.quota_ledger): every call sent to an endpoint, with whose quota it counts
+    # 6: several reviewers. A lead's ruling on a case where reviewers disagree (`kind` 'verdict': `run_a` is
+    # the run, `run_b` ''; 'pick': the two runs in sorted order, `decision` the preferred run's id or 'tie'),
+    # and the overlap target per dataset (each case judged by k reviewers).
+    [
+        """CREATE TABLE IF NOT EXISTS settlements (
+            kind VARCHAR NOT NULL,
+            run_a VARCHAR NOT NULL,
+            run_b VARCHAR NOT NULL,
+            pair_id VARCHAR NOT NULL,
+            "repeat" INTEGER NOT NULL,
+            workflow VARCHAR,
+            decision VARCHAR NOT NULL,
+            note VARCHAR,
+            settled_by VARCHAR NOT NULL,
+            identity VARCHAR,
+            settled_at TIMESTAMP NOT NULL,
+            tool_version VARCHAR,
+            PRIMARY KEY (kind, run_a, run_b, pair_id, "repeat")
+        )""",
+        """CREATE TABLE IF NOT EXISTS overlap_targets (
+            dataset VARCHAR NOT NULL,
+            k INTEGER NOT NULL,
+            set_by VARCHAR NOT NULL,
+            identity VARCHAR,
+            set_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (dataset)
+        )""",
+    ],
+    # 7: the quota ledger (vton_eval.quota_ledger): every call sent to an endpoint, with whose quota it counts
     # against (`quota_key`: a machine's host name, or VTON_EVAL_QUOTA_KEY), when it was sent, when it ended
     # (NULL while in flight; a crashed process never writes it, so `ends_by`, the call's deadline, bounds it),
     # and the waits a service asked for ("retry in 0:09:48"). Every run, resume and try honours it.
