@@ -38,9 +38,10 @@ viewer = ["group:vton-viewers"]
 
 
 def person(sub: str, email: str | None = None, groups: tuple[str, ...] = (), **extra) -> dict:
+    """Claims as a provider sends them for a verified address (`email_verified` true unless `extra` says else)."""
     claims = {"is_logged_in": True, "sub": sub, "iss": ISSUER, "groups": list(groups), **extra}
     if email:
-        claims["email"] = email
+        claims = {"email": email, "email_verified": True, **claims}
     return claims
 
 
@@ -68,6 +69,20 @@ def test_roles_come_from_the_roles_file_by_email_domain_group_or_subject(roles):
     with pytest.raises(AccessDenied, match="has no role here"):
         actor_from_claims(person("n2", "nemo@evil-example.com"))  # not @example.com
     assert parse_config({"roles": {"others": "viewer"}}).others == access.Role.VIEWER
+
+
+@pytest.mark.parametrize("flag", ["<missing>", "no", "FALSE", "false", "true", "True", 1, "yes", None, [True]])
+def test_an_email_counts_only_when_the_provider_says_it_is_verified(roles, flag):
+    """An account at the provider carrying the operator's address, without `email_verified` exactly true, is not
+    the operator: it is `sub:ID`, matched by group and subject rules only."""
+    claims = {k: v for k, v in person("x1", "olga@example.com", ("vton-viewers",)).items() if k != "email_verified"}
+    if flag != "<missing>":
+        claims["email_verified"] = flag
+    fake = actor_from_claims(claims)
+    assert (fake.name, fake.role) == ("sub:x1", access.Role.VIEWER)
+    with pytest.raises(AccessDenied, match="has no role here"):  # no group either: no role at all
+        actor_from_claims({**claims, "groups": []})
+    assert actor_from_claims({**claims, "email_verified": True}).role == access.Role.OPERATOR
 
 
 def test_a_roles_file_with_mistakes_is_refused_saying_what_is_wrong(tmp_path, monkeypatch):
