@@ -7,11 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from vton_eval.access import AccessConfig, Action, Actor, load_config, refuse
-from vton_eval.secrets import TOKEN_ENV
+from vton_eval.secrets import TOKEN_ENV, without_tokens
 from vton_eval.store.base import Store
-
-# Other names under which tools look for a Hugging Face token: a run process inherits none of them.
-_TOKEN_NAMES = (TOKEN_ENV, "HUGGING_FACE_HUB_TOKEN", "HF_API_TOKEN")
 
 
 @dataclass(frozen=True)
@@ -54,7 +51,7 @@ def check_token_use(db: Store, actor: Actor, action: Action, use: TokenUse, run_
 def run_environment(base: Mapping[str, str], use: TokenUse, token: str | None) -> dict[str, str]:
     """The environment of a run process: `base` without any Hugging Face token, plus HF_TOKEN when the
     endpoint may receive it."""
-    env = {k: v for k, v in base.items() if k not in _TOKEN_NAMES}
+    env = without_tokens(base)
     if use.send and token:
         env[TOKEN_ENV] = token
     return env
