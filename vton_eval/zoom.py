@@ -14,12 +14,10 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image
-
 from vton_eval import workflows
 from vton_eval.artifacts import ArtifactStore, write_thumbnail
 from vton_eval.errors import VtonEvalError
-from vton_eval.images import load_rgb
+from vton_eval.images import decoded, load_rgb
 
 ZOOM_SIDE = 320
 PADDING = 0.2  # of the region's size, on each side: the product and a little of what surrounds it
@@ -48,10 +46,10 @@ def region_fractions(store: ArtifactStore, item: ZoomItem) -> tuple[float, float
     """The product region as fractions (x0, y0, x1, y1) of the person image, padded for viewing."""
     from vton_eval.checks.regions import locate_box
 
-    person = Image.open(store.abspath(store.thumbnail(item.base_path))).convert("RGB")
+    person = decoded(store.abspath(store.thumbnail(item.base_path))).convert("RGB")
     mask = None
     if item.mask_path:
-        mask = Image.open(store.abspath(store.thumbnail(item.mask_path)))
+        mask = decoded(store.abspath(store.thumbnail(item.mask_path)))
     box, _, _ = locate_box(person, item.workflow, mask)
     w, h = person.size
     x0, y0, x1, y1 = box[0] / w, box[1] / h, box[2] / w, box[3] / h

@@ -1,7 +1,8 @@
 """A hostile Gradio service with the Space's `/generate` signature, for tests only.
 
-Its answer is chosen per test (`app.mode`): an image on another host, a redirect to one, a path on
-the caller's disk, base64, a data: URI, a download that never ends, an error message carrying
+Its answer is chosen per test (`app.mode`): an image on another host, a redirect to one (or to
+`app.target`, any address a test names), an output URL that is `app.target` itself, a path on the
+caller's disk, base64, a data: URI, a download that never ends, an error message carrying
 markup, escapes or the token it received, a huge image. Its own file routes record the headers
 they receive (the same-origin control). With `evil_prefix`, its /config points the API at another
 host, as a hostile app could.
@@ -42,6 +43,7 @@ class HostileApp:
         self.evil_prefix = evil_prefix
         self.mode = "same_origin"
         self.secret_path = ""
+        self.target = ""  # the address "redirect_to" redirects to and "url_to" answers with
         self.file_requests: list[dict[str, Any]] = []
         self.slow_started = threading.Event()
         self._closing = threading.Event()
@@ -60,6 +62,8 @@ class HostileApp:
             "same_origin": {"url": f"{own}/files/image.png", "path": "/tmp/gradio/x/image.png"},
             "external_url": {"url": f"{self.other_host}/out.png", "path": "/tmp/gradio/x/image.png"},
             "redirect": {"url": f"{own}/files/bounce"},
+            "redirect_to": {"url": f"{own}/files/bounce-to"},
+            "url_to": {"url": self.target},
             "local_path": {"path": self.secret_path, "meta": {"_type": "gradio.FileData"}},
             "plain_path": self.secret_path,
             "dev_zero": "/dev/zero",
@@ -106,6 +110,11 @@ class HostileApp:
         def bounce(request: Request) -> Response:
             record(request)
             return RedirectResponse(f"{self.other_host}/bounced.png", status_code=302)
+
+        @app.get("/files/bounce-to")
+        def bounce_to(request: Request) -> Response:
+            record(request)
+            return Response(status_code=302, headers={"location": self.target})
 
         @app.get("/files/huge.png")
         def huge(request: Request) -> Response:

@@ -92,13 +92,14 @@ def _tasks(store: ArtifactStore, cases: list[PlannedCase], repeats: int, done: s
     """The cases still to send, and those refused before sending (the service would refuse them)."""
     tasks, refused, now = [], [], time.time()
     for case in cases:
+        usable = not case.invalid_reason and case.base_path is not None and case.product_path is not None
         inputs = CallInputs(store.abspath(case.base_path), store.abspath(case.product_path), case.workflow,
-                            store.abspath(case.mask_path) if case.mask_path else None)
+                            store.abspath(case.mask_path) if case.mask_path else None) if usable else None
         for repeat in range(1, repeats + 1):
             if (case.pair_id, repeat) in done:
                 continue
             task = Task(case, repeat, inputs)
-            if case.invalid_reason:
+            if inputs is None:
                 # Recorded as invalid_input without a request: it costs no quota.
                 outcome = Outcome.error("invalid_input", case.invalid_reason, 0.0)
                 refused.append(Attempted(task, outcome, 0, now, now))

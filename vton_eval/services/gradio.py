@@ -34,6 +34,7 @@ from vton_eval.http_fetch import (
     FetchRefused,
     FetchStopped,
     FetchTimeout,
+    endpoint_reach,
     origin_of,
 )
 from vton_eval.outcome import Outcome
@@ -138,9 +139,12 @@ class GradioService:
                 self._conn = conn
                 token_header = {"x-hf-authorization": f"Bearer {self._token}"} if self._token else {}
                 client = conn.client
+                # An output (and each redirect of it) may be fetched from the endpoint's own origin or a public
+                # address, never from another private one (a service naming 127.0.0.2 or the cloud's metadata).
                 self._fetcher = Fetcher(
                     Credentials(origin_of(client.src), {**client.headers, **token_header}, dict(client.cookies)),
-                    self._connect_timeout_s, self._read_timeout_s, verify=_SSL_CONTEXT)
+                    self._connect_timeout_s, self._read_timeout_s, verify=_SSL_CONTEXT,
+                    reach=endpoint_reach(origin_of(client.src)))
                 return self
         conn.close()  # another thread connected first
         return self
@@ -238,7 +242,9 @@ class GradioService:
         """A transparent layer of the person image's size (what an ImageEditor sends when nothing is drawn)."""
         from PIL import Image
 
-        with Image.open(person) as image:
+        from vton_eval.images import opened
+
+        with opened(person) as image:
             size = image.size
         with self._lock:
             if size in self._blanks:
