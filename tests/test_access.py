@@ -275,6 +275,35 @@ def test_launch_and_cancel_are_recorded_with_who_and_when(db, roles, live_sandbo
     assert acts[0]["acted_at"] <= acts[1]["acted_at"]
 
 
+def test_cancel_signals_only_the_live_vton_eval_process_of_that_run(db, roles, live_sandbox):
+    """A forged run row (anyone who writes the store can write one) names an unrelated process, or the process of
+    another run: nothing is signalled, by the dashboard's engine or by `vton-eval cancel`."""
+    from vton_eval.store.runs import update_run
+
+    operator = actor_from_claims(person("o1", "olga@example.com"))
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    live_sandbox.hold_after(0)
+    try:
+        real = launch.start_run(db, RunSettings(dataset=str(SAMPLE), endpoint=live_sandbox.url, pairs=["top-01"]),
+                                operator)
+        wait_until(lambda: live_sandbox.held_now >= 1, what="the run's call to be held", timeout=90)
+        forged = record_sample_run(db, "forged")
+        for pid in (bystander.pid, get_run(db, real)["pid"], os.getpid()):
+            db.write(lambda w, pid=pid: update_run(w, forged, status="running", pid=pid, host=socket.gethostname()))
+            with pytest.raises(access.VtonEvalError, match="nothing was signalled"):
+                launch.cancel_run(db, forged, operator)
+            cli = subprocess.run([sys.executable, "-m", "vton_eval", "cancel", forged, "--db", db.location], cwd=REPO,
+                                 capture_output=True, text=True, timeout=60)
+            assert cli.returncode == 1 and "nothing was signalled" in cli.stderr and "Traceback" not in cli.stderr
+        assert bystander.poll() is None and get_run(db, real)["status"] == "running"
+        launch.cancel_run(db, real, operator)  # the run's own process: stopped
+        wait_until(lambda: get_run(db, real)["status"] == "cancelled", what="the run to be cancelled", interval=0.1)
+    finally:
+        live_sandbox.hold_after(None)
+        bystander.kill()
+        bystander.wait()
+
+
 def test_the_command_line_records_its_acts_as_the_unverified_local_user(db, finished):
     out = subprocess.run([sys.executable, "-m", "vton_eval", "bless", finished, "--db", db.location], cwd=REPO,
                          capture_output=True, text=True, timeout=60)

@@ -300,3 +300,26 @@ def test_base64_of_the_token_is_scrubbed_too(monkeypatch):
     for shift in (b"", b"a", b"ab"):
         text = base64.b64encode(shift + TOKEN.encode() + b" trailing").decode()
         assert base64.b64encode(TOKEN.encode()).decode()[4:20] not in redact(text)
+
+
+@pytest.mark.parametrize("declare_length", [False, True])
+def test_an_endpoint_config_too_large_is_refused_while_it_is_read(recorder, declare_length):
+    """A 40 MB /config (200 MB took the dashboard to 1 GB): connecting, inspecting, launching and Try one pair all
+    go through the same connection, which stops reading past 16 MB, before anything is parsed. A config of a
+    normal size (the control, 1 MB) connects."""
+    from vton_eval.services.inspection import inspect_endpoint
+
+    normal = HostileApp(recorder.url, huge_config=1 << 20, declare_length=declare_length).start()
+    huge = HostileApp(recorder.url, huge_config=40 << 20, declare_length=declare_length).start()
+    try:
+        with GradioService(normal.url, token=TOKEN) as service:
+            assert "/generate" in service.api
+        for connect in (lambda: GradioService(huge.url, token=TOKEN).open(),
+                        lambda: inspect_endpoint(huge.url, token=TOKEN, open_timeout_s=60)):
+            huge.config_bytes_sent = 0
+            with pytest.raises(EndpointError, match=r"answer to /config .*(larger than|over) 16 MB; it was not read"):
+                connect()
+            assert huge.config_bytes_sent < 30 << 20  # the rest was never even sent: we hung up
+    finally:
+        normal.close()
+        huge.close()

@@ -35,6 +35,9 @@ from vton_eval.errors import VtonEvalError
 
 MAX_REDIRECTS = 5
 _WAIT_STEP_S = 0.05
+# The most an endpoint's answer that is not an event stream may hold (its /config, its API description, an
+# upload's receipt): a real app's config is well under a megabyte, and 200 MB of JSON costs about 1 GB to parse.
+MAX_ANSWER_BYTES = 16 * 1024 * 1024
 
 
 class FetchRefused(VtonEvalError):
@@ -127,19 +130,43 @@ class Credentials:
         return headers
 
 
+class _CappedStream(httpx.SyncByteStream):
+    """A response body that stops with FetchTooLarge past `limit` bytes, before the caller holds it all."""
+
+    def __init__(self, inner: httpx.SyncByteStream, limit: int, what: str) -> None:
+        self._inner = inner
+        self._limit = limit
+        self._what = what
+
+    def __iter__(self):  # type: ignore[override]
+        seen = 0
+        for chunk in self._inner:
+            seen += len(chunk)
+            if seen > self._limit:
+                raise FetchTooLarge(f"{self._what} is larger than {self._limit // 2**20} MB; it was not read")
+            yield chunk
+
+    def close(self) -> None:
+        self._inner.close()
+
+
 class ClientGuard(httpx.Auth):
     """What every request gradio_client makes goes through (it is the client's `auth`; its
     `httpx_kwargs` reach every request it sends).
 
     - The token is added to requests for the endpoint's origin only. The client itself holds no
       token, so whatever URL the app's configuration or an answer names, the token stays home.
+    - An answer that is not an event stream (the app's /config, its API description) is capped at
+      `max_answer_bytes` while it is read, before gradio_client parses it.
     - Each connection is remembered, so `shutdown()` can end them all at once: gradio_client reads
       its event stream in threads of its own with no way to stop them, and a stream the server
       keeps alive with heartbeats would otherwise hold a stopped run (and its process's exit) open.
     """
 
-    def __init__(self, origin: Origin, token: str | None, header: str = "x-hf-authorization") -> None:
+    def __init__(self, origin: Origin, token: str | None, header: str = "x-hf-authorization",
+                 max_answer_bytes: int = MAX_ANSWER_BYTES) -> None:
         self.origin = origin
+        self.max_answer_bytes = max_answer_bytes
         self._token = token
         self._header = header
         self._sockets: weakref.WeakSet[socket.socket] = weakref.WeakSet()
@@ -153,6 +180,14 @@ class ClientGuard(httpx.Auth):
         if self._token and origin_of(request.url) == self.origin:
             request.headers[self._header] = f"Bearer {self._token}"
         response = yield request
+        if "text/event-stream" not in response.headers.get("content-type", ""):
+            what = f"the endpoint's answer to {request.url.path or '/'}"
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > self.max_answer_bytes:
+                response.close()
+                raise FetchTooLarge(f"{what} is {int(declared):,} bytes, over {self.max_answer_bytes // 2**20} MB; "
+                                    "it was not read")
+            response.stream = _CappedStream(response.stream, self.max_answer_bytes, what)  # type: ignore[arg-type]
         stream = response.extensions.get("network_stream")
         sock = stream.get_extra_info("socket") if stream is not None else None
         if sock is not None:

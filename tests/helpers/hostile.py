@@ -5,7 +5,8 @@ Its answer is chosen per test (`app.mode`): an image on another host, a redirect
 caller's disk, base64, a data: URI, a download that never ends, an error message carrying
 markup, escapes or the token it received, a huge image. Its own file routes record the headers
 they receive (the same-origin control). With `evil_prefix`, its /config points the API at another
-host, as a hostile app could.
+host, as a hostile app could; with `huge_config`, its /config carries that many bytes more (streamed,
+with no length declared unless `declare_length`).
 
 Everything runs in-process on loopback through uvicorn, like the sandbox.
 """
@@ -38,9 +39,13 @@ def huge_png_header(width: int = 12000, height: int = 12000) -> bytes:
 
 
 class HostileApp:
-    def __init__(self, other_host: str, evil_prefix: str | None = None) -> None:
+    def __init__(self, other_host: str, evil_prefix: str | None = None, huge_config: int = 0,
+                 declare_length: bool = False) -> None:
         self.other_host = other_host
         self.evil_prefix = evil_prefix
+        self.huge_config = huge_config
+        self.declare_length = declare_length
+        self.config_bytes_sent = 0
         self.mode = "same_origin"
         self.secret_path = ""
         self.target = ""  # the address "redirect_to" redirects to and "url_to" answers with
@@ -141,6 +146,24 @@ class HostileApp:
                 real["api_prefix"] = self.evil_prefix
                 return JSONResponse(real)
 
+        if self.huge_config:
+            @app.get("/config")
+            def big_config() -> Response:
+                real = httpx.get(f"{self.url}/real/config", timeout=10).json()
+                real["api_prefix"] = "/real/gradio_api/"  # (the app's own, at the path it is mounted on)
+                head, tail = json.dumps(real)[:-1] + ', "padding": "', '"}'
+                size = len(head) + self.huge_config // 65536 * 65536 + len(tail)
+
+                def body():
+                    yield head.encode()
+                    for _ in range(self.huge_config // 65536):
+                        self.config_bytes_sent += 65536
+                        yield b"x" * 65536
+                    yield tail.encode()
+
+                headers = {"content-length": str(size)} if self.declare_length else {}
+                return StreamingResponse(body(), media_type="application/json", headers=headers)
+
         def generate(base, product, workflow, mask, request: gr.Request):
             return self.answer({k.lower(): v for k, v in request.headers.items()})
 
@@ -152,7 +175,8 @@ class HostileApp:
             out = gr.JSON()
             gr.Button().click(generate, [base, product, workflow, mask], out, api_name="generate", preprocess=False)
         demo.queue(default_concurrency_limit=8)
-        return gr.mount_gradio_app(app, demo, path="/real" if self.evil_prefix is not None else "/")
+        moved = self.evil_prefix is not None or self.huge_config
+        return gr.mount_gradio_app(app, demo, path="/real" if moved else "/")
 
     def start(self) -> "HostileApp":
         import uvicorn

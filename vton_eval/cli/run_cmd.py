@@ -14,7 +14,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from vton_eval import access
+from vton_eval import access, run_process
 from vton_eval.analytics.runs import planned_summary
 from vton_eval.cli.gate_cmd import gate_options, run_gate_from_options
 from vton_eval.cli.progress_view import kinds_table, summary_table, watch
@@ -258,9 +258,9 @@ def cancel_command(run_id: str, db_path: str | None) -> None:
         raise click.ClickException(f"no run matches {run_id!r} in {db.location}")
     if run["status"] != "running" or not process_alive(run.get("pid"), run.get("host")):
         raise click.ClickException(f"run {full} is not running (status {run['status']})")
-    os.kill(run["pid"], signal.SIGTERM)
+    pid = run_process.stop(db.artifacts.root, run)  # the run's own process, or an error saying why not
     _audit(db, "cancel", full)
-    click.echo(f"asked run {full} (process {run['pid']}) to stop")
+    click.echo(f"asked run {full} (process {pid}) to stop")
 
 
 def _jsonable(run: dict[str, Any]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from vton_eval import run_process
 from vton_eval import workflows as registry
 from vton_eval.analytics.runs import run_plan
 from vton_eval.artifacts import ArtifactStore
@@ -174,6 +175,7 @@ def execute_run(
     registry.ensure_known({c.workflow for c in cases})
     progress.total = len(cases) * settings.repeats
     db.write(lambda w: claim_run(w, run_id))
+    run_process.mark(recorder.artifacts.root, run_id)  # what a cancel checks before it signals this process
     for row in counts:
         for _ in range(row["n"]):
             progress.add(row["status"], row["error_kind"])
@@ -227,6 +229,7 @@ def execute_run(
         finally:
             if recorder.all_written and not sink.unfinished:
                 recorder.journal.remove()
+            run_process.unmark(recorder.artifacts.root, run_id)
             _finish(db, run_id, status, message, recorder)
     return RunReport(run_id, status, message, progress, sent, sink.largest_backlog)
 

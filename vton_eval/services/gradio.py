@@ -34,6 +34,7 @@ from vton_eval.http_fetch import (
     FetchRefused,
     FetchStopped,
     FetchTimeout,
+    FetchTooLarge,
     endpoint_reach,
     origin_of,
 )
@@ -170,7 +171,9 @@ class GradioService:
         except Exception as exc:  # gradio_client raises many types here; all mean "cannot use it"
             guard.shutdown()
             kind, message = classify_exception(exc)
-            if kind in ("server_error", "bad_output"):
+            if isinstance(exc, FetchTooLarge):  # its /config or API description, capped while read
+                message = str(exc)
+            elif kind in ("server_error", "bad_output"):
                 message = f"{type(exc).__name__}: {exc}"
             raise EndpointError(clean_message(f"cannot connect to {self.src}: {message}")) from None
         conn = _Connection(client, guard)
