@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -152,8 +153,14 @@ def is_missing(value: Any) -> bool:
 
 
 _MD_SPECIAL = "\\`*_{}[]()#+-.!|<>~$"
+# What Streamlit's Markdown turns into a link by itself, escapes or not (it finds them in the text it renders):
+# http(s)://, www. and an e-mail's @. A word joiner (zero width, no break) between makes them plain text.
+_AUTOLINKS = re.compile(r"(?i)(https?)(?=:)|\b(www)(?=\.)|(?=@)")
+_JOINER = "\u2060"
 
 
 def md(text: object) -> str:
-    """Escape text from a file or a server before it goes into markdown (shown as text, never markup)."""
-    return "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in str(text))
+    """Escape text from a file or a server before it goes into markdown (shown as text, never markup, and never a
+    link: a bare URL or address in an id or a message is not turned into one)."""
+    text = _AUTOLINKS.sub(lambda m: (m.group(1) or m.group(2) or "") + _JOINER, str(text))
+    return "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in text)

@@ -246,6 +246,48 @@ def test_the_token_goes_only_to_endpoints_on_the_allow_list(db, roles, recorder,
             assert TOKEN.encode() not in path.read_bytes(), path
 
 
+def test_the_command_line_follows_the_token_rules_of_a_configured_roles_file(db, roles, recorder, tmp_path):
+    """`vton-eval run`, `resume` and `endpoints inspect`, against a server that records what reaches it."""
+    env = {**os.environ, "HF_TOKEN": TOKEN}
+    env.pop(access.ACCESS_ENV)
+
+    def cli(*args: str, rules: str | None = None) -> subprocess.CompletedProcess:
+        where = ["--access", str(roles)] if rules is not None else []
+        if rules is not None:
+            roles.write_text(ROLES + rules, encoding="utf-8")
+        return subprocess.run([sys.executable, "-m", "vton_eval", *args, *where], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=120)
+
+    run = ["run", "--dataset", str(SAMPLE), "--endpoint", recorder.url, "--pairs", "top-01", "--retries", "0",
+           "--db", db.location]
+    inspect = ["endpoints", "inspect", recorder.url, "--timeout", "20"]
+    # Off the list (the default list, or one naming others): no token reaches the endpoint.
+    for args in (run, inspect):
+        recorder.requests.clear()
+        done = cli(*args, rules="")
+        assert "not on the token allow-list" in done.stderr and "Traceback" not in done.stderr, done.stderr
+        assert recorder.requests and _tokens_seen(recorder) == [None] * len(recorder.requests)
+    # On the list: it goes there (the control).
+    recorder.requests.clear()
+    cli(*inspect, rules=f'[token]\nallow = ["{recorder.url}"]\n')
+    assert recorder.requests and set(_tokens_seen(recorder)) == {f"Bearer {TOKEN}"}
+    # Refused: nothing starts, nothing reaches it; the refusal is in the audit trail.
+    first = list_runs(db)[0]["run_id"]
+    recorder.requests.clear()
+    for args in (run, inspect, ["resume", first, "--db", db.location]):
+        done = cli(*args, rules='[token]\nothers = "refuse"\n')
+        assert done.returncode == 1 and "endpoints off the list are refused" in done.stderr, done.stderr
+    assert not recorder.requests and len(list_runs(db)) == 1
+    assert [(r["action"], r["outcome"]) for r in audit_log(db) if r["outcome"] == "refused"] == [
+        ("resume", "refused"), ("launch", "refused")]
+    # $VTON_EVAL_ACCESS names the file as well as --access does.
+    env[access.ACCESS_ENV] = str(roles)
+    recorder.requests.clear()
+    done = subprocess.run([sys.executable, "-m", "vton_eval", *inspect], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 1 and not recorder.requests
+
+
 def test_a_run_process_inherits_no_token_for_an_endpoint_off_the_list():
     use = token_rules.token_use("http://127.0.0.1:7860", have_token=True)
     base = {"HF_TOKEN": TOKEN, "HUGGING_FACE_HUB_TOKEN": TOKEN, "HF_API_TOKEN": TOKEN, "PATH": "/bin"}

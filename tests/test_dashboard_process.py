@@ -113,3 +113,30 @@ def test_a_half_written_auth_table_does_not_pass_for_sign_in(tmp_path):
     assert binding.auth_problems(named) == ["[auth.google] has no server_metadata_url"]
     named["google"]["server_metadata_url"] = "https://accounts.google.com/.well-known/openid-configuration"
     assert binding.auth_problems(named) == []
+
+
+def test_a_bare_url_or_address_in_text_shown_by_the_pages_is_no_link(tmp_path):
+    """Streamlit's Markdown links `https://…`, `www.…` and `name@host` by itself, escaped or not; text from people,
+    files and services goes through `md`, which leaves it plain text (here a reviewer's name, as typed)."""
+    from vton_eval.store import Database
+
+    from .helpers.browser import CHROMIUM, chromium
+    from .helpers.seed import record_sample_run
+
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Debian's chromium is not installed (make test installs it)")
+    db = Database(tmp_path / "results.duckdb")
+    record_sample_run(db, "v1")
+    name = "ana https://evil.example/x www.evil.example ana@evil.example"
+    port = free_port()
+    with dashboard_process(port, "--db", str(db.path)) as url, chromium() as browser:
+        page = browser.new_page()
+        page.set_default_timeout(30_000)
+        page.goto(f"{url}/review")
+        page.get_by_label("Your name (stored with each verdict and pick)").fill(name)
+        page.get_by_role("button", name="Start reviewing").click()
+        caption = page.get_by_text("Reviewing as").first
+        caption.wait_for()
+        assert caption.inner_text().replace("\u2060", "") == f"Reviewing as {name}"  # shown as typed
+        hrefs = page.eval_on_selector_all("a[href]", "links => links.map(a => a.href)")
+        assert not [h for h in hrefs if "evil" in h], hrefs

@@ -22,6 +22,7 @@ from vton_eval.store import judgements
 from vton_eval.store.base import Store, Writer
 from vton_eval.store.reads import Reader, reading
 from vton_eval.store.runs import utcnow
+from vton_eval.textsafe import spreadsheet_cell
 
 VERDICTS: tuple[str, ...] = ("pass", "fail", "unsure")
 MAX_NOTE = 2000
@@ -97,7 +98,8 @@ def export_csv(db: Store, run_id: str) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(EXPORT_COLUMNS)
-    writer.writerows([[row[c] for c in EXPORT_COLUMNS] for row in rows])
+    # Reviewers' notes, pair ids and messages are other people's text: no cell may start a formula.
+    writer.writerows([[spreadsheet_cell(row[c]) for c in EXPORT_COLUMNS] for row in rows])
     return out.getvalue()
 
 

@@ -1,7 +1,8 @@
 """The service token: read from the environment only, and scrubbed from any text we keep or show.
 
 A message can carry the token in more than one encoding: percent-encoded in a URL a server
-echoes back (`hf%5F…`), as HTML or JSON escapes, or inside base64. `redact` removes every form.
+echoes back (`hf%5F…`), as HTML or JSON escapes, in another case (`HF_…`), as hex (`68665f…`,
+`\x68\x66…`), or inside base64. `redact` removes every form.
 """
 
 from __future__ import annotations
@@ -114,7 +115,8 @@ def _patterns(token: str) -> list[re.Pattern[str]]:
     if token not in _compiled:
         if len(_compiled) > 8:
             _compiled.clear()
-        _compiled[token] = [re.compile("".join(_char_forms(c) for c in token))] + [
+        hex_form = r"(?:\\x)?".join(f"{b:02x}" for b in token.encode())  # 68665f... or \x68\x66\x5f...
+        _compiled[token] = [re.compile("".join(_char_forms(c) for c in token), re.I), re.compile(hex_form, re.I)] + [
             re.compile(re.escape(form)) for form in _base64_forms(token)]
     return _compiled[token]
 

@@ -81,16 +81,24 @@ def make_zooms(store: ArtifactStore | Path, items: list[ZoomItem]) -> int:
     """Make the crops of these items that are missing; a bad file is skipped. Returns how many were made."""
     store = store if isinstance(store, ArtifactStore) else ArtifactStore(store)
     made = 0
-    try:  # recorded workflows a service offered that this process has not met: their generic entries
-        workflows.ensure_known({item.workflow for item in items})
-    except VtonEvalError:
-        pass  # a name that cannot be a workflow has no region; its crop is skipped below
-    for item in items:
-        if zoom_path(store, item).exists():
-            continue
-        try:
-            make_zoom(store, item)
-            made += 1
-        except Exception:  # a missing or undecodable output has no crop; the card says so
-            continue
+    # Recorded workflows a service offered that this process has not met: their generic entries, while the crops
+    # are made (a name that cannot be a workflow has no region; its crop is skipped below).
+    names = {item.workflow for item in items if workflows.is_known(item.workflow) or _can_be(item.workflow)}
+    with workflows.offered(names):
+        for item in items:
+            if zoom_path(store, item).exists():
+                continue
+            try:
+                make_zoom(store, item)
+                made += 1
+            except Exception:  # a missing or undecodable output has no crop; the card says so
+                continue
     return made
+
+
+def _can_be(name: str) -> bool:
+    try:
+        workflows.generic(name)
+    except VtonEvalError:
+        return False
+    return True

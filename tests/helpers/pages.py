@@ -47,16 +47,21 @@ def open_compare(monkeypatch: pytest.MonkeyPatch, db: Any, state: dict | None = 
     return at
 
 
+# What dashboard.common.md puts between the parts of a bare URL or address so Markdown makes no link of it.
+JOINER = "\u2060"
+
+
 def texts(at: AppTest) -> str:
-    """The page's text as a reader sees it: markdown escapes (dashboard.common.md) taken off."""
+    """The page's text as a reader sees it: markdown escapes (dashboard.common.md) and its invisible word joiners
+    taken off."""
     parts = [e.value for kind in ("info", "warning", "error", "success", "markdown", "caption", "text", "code")
              for e in getattr(at, kind)]
-    return re.sub(r"\\(.)", r"\1", "\n".join(str(p) for p in parts))
+    return re.sub(r"\\(.)", r"\1", "\n".join(str(p) for p in parts)).replace(JOINER, "")
 
 
 def errors(at: AppTest) -> list[str]:
     """The error boxes as a reader sees them: pages escape engine text for markdown (dashboard.common.md)."""
-    return [re.sub(r"\\(.)", r"\1", str(e.value)) for e in at.error]
+    return [re.sub(r"\\(.)", r"\1", str(e.value)).replace(JOINER, "") for e in at.error]
 
 
 def visible_text(at: AppTest) -> str:
@@ -66,7 +71,8 @@ def visible_text(at: AppTest) -> str:
         for widget in getattr(at, kind):
             parts += [str(widget.label), str(getattr(widget, "options", "")), str(widget.value)]
     parts += [frame.value.to_string() for frame in at.dataframe]
-    return "\n".join(parts).replace("\\", "")  # markdown escapes off: "base\-build" is "base-build"
+    # Markdown escapes off ("base\-build" is "base-build"), and md's invisible word joiners.
+    return "\n".join(parts).replace("\\", "").replace(JOINER, "")
 
 
 def metric(at: AppTest, label: str):

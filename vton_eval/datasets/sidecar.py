@@ -125,6 +125,8 @@ def _read_json(path: Path) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise DatasetError(f"{path} cannot be read: {exc}") from None
+    except RecursionError:
+        raise DatasetError(f"{path} cannot be read: it is nested too deeply") from None
 
 
 def atomic_write_text(path: Path, text: str) -> None:

@@ -54,8 +54,9 @@ class RunStopped(RunError):
 def offered_workflows(settings: RunSettings, profile: Profile, stop: threading.Event | None = None,
                       on_note: Callable[[str], None] | None = None,
                       token: str | None = None) -> tuple[list[str] | None, str | None]:
-    """The workflows the endpoint offers (a profile that reads them from it), with generic registry entries
-    made for names new to us; and a note when they could not be read (the profile's own table is used)."""
+    """The workflows the endpoint offers (a profile that reads them from it), each a name that can be a workflow
+    (the caller makes generic entries for the new ones, for its own work: `workflows.offered`); and a note when
+    they could not be read (the profile's own table is used)."""
     if not profile.workflows_from_endpoint:
         return None, None
     try:
@@ -67,7 +68,9 @@ def offered_workflows(settings: RunSettings, profile: Profile, stop: threading.E
     if offered is None:
         return None, f"{settings.endpoint} does not list its workflows; using the profile's list"
     try:
-        registry.ensure_known(offered)
+        for name in offered:
+            if not registry.is_known(name):
+                registry.generic(name)  # raises for a name that cannot be a workflow
     except VtonEvalError as exc:
         return None, f"{settings.endpoint} offers a workflow that cannot be used ({exc}); using the profile's list"
     return offered, None
@@ -96,6 +99,13 @@ def create_run(db: Store, settings: RunSettings, dataset: Dataset | None = None,
     offered, note = offered_workflows(settings, profile, stop, on_note, sent) if discover else (None, None)
     if note and on_note is not None:
         on_note(note)
+    # What the endpoint offers is a valid workflow while this run is planned (its manifest and pairs checked).
+    with registry.offered(offered or ()):
+        return _plan_run(db, settings, profile, offered, dataset)
+
+
+def _plan_run(db: Store, settings: RunSettings, profile: Profile, offered: list[str] | None,
+              dataset: Dataset | None) -> str:
     ds = dataset or load_dataset(settings.dataset)
     if ds.row_errors and not settings.skip_bad_rows:
         lines = "\n".join(f"  {p}" for p in ds.row_errors[:20])

@@ -6,6 +6,7 @@ makes a fresh run and a resume the same code path.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -139,6 +140,13 @@ def execute_run(
     for Ctrl-C, 'cancelled' for a cancel request). `token`: the one to send (None: none); by default
     HF_TOKEN from this process's environment (a run process inherits it only for an allowed endpoint).
     """
+    with contextlib.ExitStack() as scope:
+        return _execute_run(db, run_id, stop, stop_reason, progress, on_note, token, scope)
+
+
+def _execute_run(db: Store, run_id: str, stop: threading.Event | None, stop_reason: Callable[[], str] | None,
+                 progress: Progress | None, on_note: Callable[[str], None] | None, token: str | None | object,
+                 scope: contextlib.ExitStack) -> RunReport:
     run = get_run(db, run_id)
     if run is None:
         raise RunError(f"no run {run_id} in {db.location}")
@@ -171,8 +179,9 @@ def execute_run(
 
     recorder = Recorder(db, run_id, on_broken=on_broken)
     cases, stored, counts = run_plan(db, run_id)
-    # Workflows a service offered when the run was planned, new to this process: their generic entries.
-    registry.ensure_known({c.workflow for c in cases})
+    # Workflows a service offered when the run was planned, new to this process: their generic entries, for this
+    # run only (a dashboard's process goes on to other runs and forms).
+    scope.enter_context(registry.offered({c.workflow for c in cases}))
     progress.total = len(cases) * settings.repeats
     db.write(lambda w: claim_run(w, run_id))
     run_process.mark(recorder.artifacts.root, run_id)  # what a cancel checks before it signals this process
