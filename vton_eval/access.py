@@ -401,28 +401,6 @@ def record_act(db: Store | None, actor: Actor, action: Action, subject: str | No
         db.write(lambda w: record(w, actor, action.value, subject=subject, detail=detail))
 
 
-def check_import_source(db: Store | None, actor: Actor, source: Path, config: AccessConfig | None = None) -> None:
-    """A server folder may be imported only from the roles file's `[datasets] import_roots`, unless the person is
-    at the command line (their own shell reads their own disk) or alone at a dashboard without sign-in and no
-    roots are configured. `source` is resolved (no `..`, no symbolic link out of a root)."""
-    if actor.via == "cli":
-        return
-    config = config or load_config()
-    roots = config.import_roots
-    if not roots and not actor.signed_in:
-        return
-    if any(source.is_relative_to(root) for root in roots):
-        return
-    where = config.source or f"{config_path()} (there is none yet)"
-    if roots:
-        reason = (f"{source} is not inside a folder test sets may be imported from "
-                  f"({', '.join(str(r) for r in roots)}: [datasets] import_roots in the roles file, {where})")
-    else:
-        reason = ("no server folder may be imported from the dashboard until an administrator lists the folders "
-                  f"that hold test sets in [datasets] import_roots of the roles file, {where}")
-    raise refuse(db, actor, Action.IMPORT_DATASET, reason, subject=str(source))
-
-
 def refuse_sign_in(db: Store, claims: Mapping[str, Any], reason: str) -> None:
     """Record that a signed-in account was let in with no role (the roles file names it nowhere)."""
     sub = str(claims.get("sub") or "").strip()

@@ -15,11 +15,33 @@ from collections.abc import Callable
 from pathlib import Path
 
 from vton_eval import access
-from vton_eval.access import Action, Actor
+from vton_eval.access import AccessConfig, Action, Actor
 from vton_eval.datasets import authoring, layouts
 from vton_eval.datasets.authoring import Upload
 from vton_eval.datasets.layouts import ImportOptions, ImportReport
 from vton_eval.store.base import Store
+
+
+def check_import_source(db: Store | None, actor: Actor, source: Path, config: AccessConfig | None = None) -> None:
+    """A server folder may be imported only from the roles file's `[datasets] import_roots`, unless the person is
+    at the command line (their own shell reads their own disk) or alone at a dashboard without sign-in and no
+    roots are configured. `source` is resolved (no `..`, no symbolic link out of a root)."""
+    if actor.via == "cli":
+        return
+    config = config or access.load_config()
+    roots = config.import_roots
+    if not roots and not actor.signed_in:
+        return
+    if any(source.is_relative_to(root) for root in roots):
+        return
+    where = config.source or f"{access.config_path()} (there is none yet)"
+    if roots:
+        reason = (f"{source} is not inside a folder test sets may be imported from "
+                  f"({', '.join(str(r) for r in roots)}: [datasets] import_roots in the roles file, {where})")
+    else:
+        reason = ("no server folder may be imported from the dashboard until an administrator lists the folders "
+                  f"that hold test sets in [datasets] import_roots of the roles file, {where}")
+    raise access.refuse(db, actor, Action.IMPORT_DATASET, reason, subject=str(source))
 
 
 def create_dataset(root: Path, name: str, *, actor: Actor, db: Store | None = None) -> Path:
@@ -55,7 +77,7 @@ def import_layout(layout: str, src: str | Path, into: str | Path, options: Impor
     """Write a dataset for a VITON-HD or DressCode folder (see `layouts.import_layout`), once the actor may:
     their role, and (away from the command line) a source inside the configured import roots."""
     access.permit(db, actor, Action.IMPORT_DATASET, subject=str(src))
-    access.check_import_source(db, actor, Path(src).expanduser().resolve())
+    check_import_source(db, actor, Path(src).expanduser().resolve())
     report = layouts.import_layout(layout, src, into, options, overwrite=overwrite, progress=progress)
     if report.written:
         access.record_act(db, actor, Action.IMPORT_DATASET, subject=str(report.folder),
