@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: venv demo test lint bench browser postgres clean
+.PHONY: venv demo test test-repeat lint bench browser postgres clean
 
 venv: $(STAMP)
 
@@ -44,6 +44,21 @@ test: venv browser postgres
 	$(BIN)/lint-imports --no-cache
 	@$(BIN)/python -m pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo 'pytest collected no tests: failing' >&2; exit 1; fi; exit $$status
+
+# The whole suite N times in a row (make test-repeat N=5): a test that fails by chance shows up here. Every run
+# goes to the end; the tally and each run's time are printed, and the target fails if any run failed.
+N ?= 5
+test-repeat: venv browser postgres
+	@mkdir -p test-output; : > test-output/repeat.txt; failed=0; \
+	for i in $$(seq 1 $(N)); do \
+		start=$$(date +%s); \
+		$(MAKE) --no-print-directory test > test-output/repeat-$$i.log 2>&1; status=$$?; \
+		summary=$$(grep -E '^=+ .*(passed|failed|error).* =+$$' test-output/repeat-$$i.log | tail -1 | tr -d '='); \
+		line="run $$i of $(N): $$([ $$status -eq 0 ] && echo passed || echo FAILED) in $$(( $$(date +%s) - start )) s:$$summary"; \
+		echo "$$line" | tee -a test-output/repeat.txt; \
+		[ $$status -eq 0 ] || { failed=$$((failed + 1)); grep -E '^(FAILED|ERROR) ' test-output/repeat-$$i.log; }; \
+	done; \
+	echo "$$(( $(N) - failed )) of $(N) runs passed (logs: test-output/repeat-*.log)"; [ $$failed -eq 0 ]
 
 lint: venv
 	$(BIN)/ruff check vton_eval dashboard tests bench

@@ -196,15 +196,18 @@ class SandboxService:
     async def _wait_for_turn(self) -> None:
         """Hold the call while `answer_limit` calls have already been let through."""
         held = False
-        while (self.config.answer_limit is not None and self._let_through >= self.config.answer_limit
-               and not self._closing.is_set()):
-            if not held:
-                held = True
-                self.stats["held"] += 1
-                self.held_now += 1
-            await self._sleep(0.02)
-        if held:
-            self.held_now -= 1
+        try:
+            while (self.config.answer_limit is not None and self._let_through >= self.config.answer_limit
+                   and not self._closing.is_set()):
+                if not held:
+                    held = True
+                    self.stats["held"] += 1
+                    self.held_now += 1
+                await self._sleep(0.02)
+        finally:
+            # Gradio cancels a held call whose client went away: it is no longer held.
+            if held:
+                self.held_now -= 1
         self._let_through += 1
 
     # -- per-call decisions ----------------------------------------------------------------
