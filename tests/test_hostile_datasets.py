@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import json
 import shutil
-import struct
 import subprocess
 import sys
 import threading
 import warnings
-import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -26,24 +24,10 @@ from vton_eval.images import ImageProblem, inspect_image, load_rgb
 from vton_eval.runner import RunSettings, create_run, execute_run
 from vton_eval.services.answer import BadAnswer, image_size
 
+from .helpers.hostile import BOMB_SIDE, png_bomb
 from .helpers.image_host import start_image_host
 from .helpers.pages import sql
 from .helpers.paths import REPO, SAMPLE
-
-BOMB_SIDE = 12960  # 168 megapixels
-
-
-def png_bomb(side: int = BOMB_SIDE) -> bytes:
-    """A real, complete PNG of side x side black grey pixels: 168 MP that compress to about 170 KB."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    packer = zlib.compressobj(9)
-    row = b"\0" * (side + 1)  # filter byte + one byte a pixel
-    body = b"".join(packer.compress(row) for _ in range(side)) + packer.flush()
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0))
-            + chunk(b"IDAT", body) + chunk(b"IEND", b""))
-
 
 EPS = (b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 200 200\n"
        b"newpath 0 0 moveto 200 200 lineto stroke showpage\n%%EOF\n")

@@ -38,6 +38,21 @@ def huge_png_header(width: int = 12000, height: int = 12000) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
 
 
+BOMB_SIDE = 12960  # 168 megapixels
+
+
+def png_bomb(side: int = BOMB_SIDE) -> bytes:
+    """A real, complete PNG of side x side black pixels (grey, 8 bits): 168 MP that compress to about 170 KB."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    packer = zlib.compressobj(9)
+    row = b"\0" * (side + 1)  # filter byte + one byte a pixel
+    body = b"".join(packer.compress(row) for _ in range(side)) + packer.flush()
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", body) + chunk(b"IEND", b""))
+
+
 class HostileApp:
     def __init__(self, other_host: str, evil_prefix: str | None = None, huge_config: int = 0,
                  declare_length: bool = False) -> None:
