@@ -153,14 +153,16 @@ def is_missing(value: Any) -> bool:
 
 
 _MD_SPECIAL = "\\`*_{}[]()#+-.!|<>~$"
-# What Streamlit's Markdown turns into a link by itself, escapes or not (it finds them in the text it renders):
-# http(s)://, www. and an e-mail's @. A word joiner (zero width, no break) between makes them plain text.
-_AUTOLINKS = re.compile(r"(?i)(https?)(?=:)|\b(www)(?=\.)|(?=@)")
-_JOINER = "\u2060"
+# What Streamlit's Markdown turns into a web link by itself, escapes or not (it finds them in the text it
+# renders): http(s):// and www. A word joiner (zero width, no break) after the scheme makes them plain text. (An
+# e-mail address becomes a mailto: link, which opens nothing by itself; it is left as it is, so that an address
+# copied from a page, into a roles file, is the address.)
+_AUTOLINKS = re.compile(r"(?i)\b(https?)(?=:)|\b(www)(?=\.)")
+JOINER = "\u2060"
 
 
 def md(text: object) -> str:
     """Escape text from a file or a server before it goes into markdown (shown as text, never markup, and never a
-    link: a bare URL or address in an id or a message is not turned into one)."""
-    text = _AUTOLINKS.sub(lambda m: (m.group(1) or m.group(2) or "") + _JOINER, str(text))
+    web link: a bare URL in an id or a message is not turned into one)."""
+    text = _AUTOLINKS.sub(lambda m: (m.group(1) or m.group(2)) + JOINER, str(text))
     return "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in text)

@@ -21,7 +21,8 @@ class EndpointStopped(EndpointError):
 
 def check_endpoint_text(src: str) -> str:
     """Validate an endpoint given by a person: an http(s) URL or a Space id ('owner/name')."""
-    src = (src or "").strip()
+    # A URL copied from a page carries the invisible word joiner the pages put after its scheme (no link).
+    src = (src or "").replace("\u2060", "").strip()
     if not src:
         raise InvalidValue("the endpoint is empty: give a URL (http://127.0.0.1:7860) or a Space id (owner/name)")
     if src.startswith(("http://", "https://")):
