@@ -98,3 +98,22 @@ def tag_heatmap(heat: pd.DataFrame) -> go.Figure:
         hovertemplate="%{y} · %{x}: %{text} (%{z:.0%})<extra></extra>"))
     fig.update_layout(height=HEIGHT, margin=_MARGIN)
     return fig
+
+
+def arena(rows: list[dict]) -> go.Figure:
+    """The leaderboard: each run's score with its interval drawn, best at the top; a line at 1000 (the average)."""
+    names = [_escape(f"{r['rank']}. {r['label'] or '(no label)'} · {r['run_id']}") for r in rows]
+    scores = [r["score"] for r in rows]
+    fig = go.Figure()
+    fig.add_scatter(
+        x=scores, y=names, mode="markers", marker=dict(size=11, color="#332288"), showlegend=False,
+        error_x=dict(type="data", symmetric=False, array=[r["ci_high"] - r["score"] for r in rows],
+                     arrayminus=[r["score"] - r["ci_low"] for r in rows], thickness=2, width=6, color="#332288"),
+        customdata=[[r["ci_low"], r["ci_high"], r["picks"], _escape(r["system"])] for r in rows],
+        hovertemplate="%{y}<br>score %{x:.0f} (95% interval %{customdata[0]:.0f} to %{customdata[1]:.0f})<br>"
+                      "%{customdata[2]} picks · %{customdata[3]}<extra></extra>")
+    fig.add_vline(x=1000, line_dash="dot", line_color="#999999")
+    fig.update_layout(height=max(200, 48 * len(rows) + 90), margin=_MARGIN,
+                      xaxis=dict(title="score (1000 = the average run; +100 = preferred in 64 % of picks)"),
+                      yaxis=dict(autorange="reversed"))
+    return fig

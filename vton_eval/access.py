@@ -5,8 +5,9 @@
   the identity `issuer#subject`. Without sign-in (a dashboard on 127.0.0.1 for one person, or the
   command line) the actor is unverified: a typed reviewer name, or the OS user.
 - **Roles.** `viewer` reads; `reviewer` also gives verdicts and blind picks; `operator` also launches,
-  cancels and resumes runs, tries one pair, blesses baselines and changes datasets (creates one, adds
-  pairs, edits tags, imports a server folder). A signed-in person's role comes
+  cancels and resumes runs, tries one pair, blesses baselines, changes datasets (creates one, adds
+  pairs, edits tags, imports a server folder), and is the lead who settles reviewers' disagreements and
+  sets how many reviewers judge each case. A signed-in person's role comes
   from the roles file (rules by e-mail, e-mail domain, group claim or subject); without sign-in the
   single local person is an operator. Every engine function that acts takes the actor and calls
   `permit` first: a page that offers a button it should not, or a request forged around the page,
@@ -95,6 +96,8 @@ class Action(enum.Enum):
     RESUME = "resume"
     TRY = "try"
     BLESS = "bless"
+    SETTLE = "settle"  # a lead's ruling where reviewers disagree
+    TARGET = "overlap_target"  # how many reviewers judge each case of a dataset
     CREATE_DATASET = "create_dataset"
     ADD_PAIR = "add_pair"
     SET_TAGS = "set_tags"
@@ -107,7 +110,8 @@ class Action(enum.Enum):
 
 _DOING = {Action.VERDICT: "giving verdicts", Action.PICK: "blind picks", Action.LAUNCH: "launching runs",
           Action.CANCEL: "cancelling runs", Action.RESUME: "resuming runs", Action.TRY: "trying one pair",
-          Action.BLESS: "blessing baselines", Action.CREATE_DATASET: "creating datasets",
+          Action.BLESS: "blessing baselines", Action.SETTLE: "settling disagreements",
+          Action.TARGET: "setting the overlap target", Action.CREATE_DATASET: "creating datasets",
           Action.ADD_PAIR: "adding pairs to datasets", Action.SET_TAGS: "editing tags",
           Action.IMPORT_DATASET: "importing datasets"}
 # What a sign-in the roles file gives no role is recorded as (it is no act of a role, so no Action).

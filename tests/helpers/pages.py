@@ -97,13 +97,14 @@ def sql(db: Any, query: str, params=()) -> list[tuple]:
 
 
 def blind_view(open_compare, db: Any, run_a: str, run_b: str, name: str = "ana") -> AppTest:
-    """The blind view with its own pickers set to runs A and B, signed in as `name` (typed, then Start: no
-    Enter needed). `open_compare` is the test's fixture."""
+    """The blind view with two runs pinned, its own pickers set to runs A and B, signed in as `name` (typed, then
+    Start: no Enter needed). `open_compare` is the test's fixture."""
     at = open_compare(db)
     at.segmented_control(key="cmp_mode").set_value("Blind preference").run()
     at.text_input(key="cmp_reviewer_input").set_value(name)
     at.button(key="FormSubmitter:cmp_reviewer_form-Start judging").click().run()
     assert at.session_state["reviewer"] == name
+    at.segmented_control(key="cmp_blind_how").set_value("Two runs I pin").run()
     at.selectbox(key="cmp_blind_a").set_value(run_a).run()
     at.selectbox(key="cmp_blind_b").set_value(run_b).run()
     assert not at.exception, [e.value for e in at.exception]

@@ -193,9 +193,12 @@ def verdicts_with_outcomes(db: Store, run_id: str) -> list[dict[str, Any]]:
     """Every verdict of a run with its case's outcome (what the CSV export holds)."""
     with reading(db) as read:
         return read.rows("""
-            SELECT v.run_id, v.pair_id, v."repeat", v.workflow, v.reviewer, v.verdict, v.reasons, v.note,
-                   v.created_at, r.status, r.error_kind, r.latency_ms, r.flags
+            SELECT v.run_id, v.pair_id, v."repeat", v.workflow, v.reviewer, v.identity, v.verdict, v.reasons, v.note,
+                   v.created_at, r.status, r.error_kind, r.latency_ms, r.flags, s.decision AS settled_verdict,
+                   s.settled_by
             FROM reviews v LEFT JOIN results r USING (run_id, pair_id, "repeat")
+            LEFT JOIN settlements s ON s.kind = 'verdict' AND s.run_a = v.run_id AND s.pair_id = v.pair_id
+                 AND s."repeat" = v."repeat"
             WHERE v.run_id = ? ORDER BY v.pair_id, v."repeat", v.reviewer""", [run_id])
 
 

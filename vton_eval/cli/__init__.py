@@ -51,6 +51,7 @@ def main(ctx: click.Context) -> None:
 
 def _register() -> None:
     from vton_eval.cli import (
+        arena_cmd,
         audit_cmd,
         checks_cmd,
         dashboard_cmd,
@@ -63,7 +64,7 @@ def _register() -> None:
     )
 
     for module in (run_cmd, checks_cmd, datasets_cmd, endpoints_cmd, sandbox_cmd, dashboard_cmd, gate_cmd, store_cmd,
-                   audit_cmd):
+                   audit_cmd, arena_cmd):
         for command in module.COMMANDS:
             main.add_command(command)
 

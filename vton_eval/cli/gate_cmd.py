@@ -42,6 +42,14 @@ _GATE_OPTIONS = [
                  help="Fewer shared cases: cannot judge (exit 2); in a workflow: its rates are not judged."),
     click.option("--min-ok-calls", default=10, show_default=True, type=int,
                  help="Fewer ok calls in a run's workflow: its p95 is not judged."),
+    click.option("--preference", is_flag=True,
+                 help="Ask people too: fail when the baseline wins the blind picks between the two runs beyond "
+                      "the interval; too few picks: cannot judge (exit 2)."),
+    click.option("--min-picks", default=20, show_default=True, type=int,
+                 help="With --preference: fewer blind picks between the runs (in a workflow: that workflow's) "
+                      "cannot be judged."),
+    click.option("--max-preference-loss", default=0.0, show_default=True, type=float,
+                 help="With --preference: allowed loss in (candidate share - baseline share) of the picks."),
     click.option("--junit", type=click.Path(dir_okay=False), default=None, help="Write a JUnit XML report here."),
     click.option("--markdown", type=click.Path(dir_okay=False), default=None,
                  help="Write a Markdown report here (thumbnails in <name>_files/ beside it)."),
@@ -113,7 +121,8 @@ def run_gate_from_options(db: Store, candidate: str, console: Console | None = N
         thresholds = GateThresholds(
             max_error_rate_increase=options["max_error_rate_increase"], max_p95_increase=options["max_p95_increase"],
             max_flag_rate_increase=options["max_flag_rate_increase"], min_cases=options["min_cases"],
-            min_ok_calls=options["min_ok_calls"],
+            min_ok_calls=options["min_ok_calls"], preference=bool(options.get("preference")),
+            min_picks=options.get("min_picks", 20), max_preference_loss=options.get("max_preference_loss", 0.0),
         ).validate()
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None  # a usage error exits 2, like cannot judge

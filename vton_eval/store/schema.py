@@ -196,6 +196,34 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE reviews ADD COLUMN identity VARCHAR",
         "ALTER TABLE preferences ADD COLUMN identity VARCHAR",
     ],
+    # 6: several reviewers. A lead's ruling on a case where reviewers disagree (`kind` 'verdict': `run_a` is
+    # the run, `run_b` ''; 'pick': the two runs in sorted order, `decision` the preferred run's id or 'tie'),
+    # and the overlap target per dataset (each case judged by k reviewers).
+    [
+        """CREATE TABLE IF NOT EXISTS settlements (
+            kind VARCHAR NOT NULL,
+            run_a VARCHAR NOT NULL,
+            run_b VARCHAR NOT NULL,
+            pair_id VARCHAR NOT NULL,
+            "repeat" INTEGER NOT NULL,
+            workflow VARCHAR,
+            decision VARCHAR NOT NULL,
+            note VARCHAR,
+            settled_by VARCHAR NOT NULL,
+            identity VARCHAR,
+            settled_at TIMESTAMP NOT NULL,
+            tool_version VARCHAR,
+            PRIMARY KEY (kind, run_a, run_b, pair_id, "repeat")
+        )""",
+        """CREATE TABLE IF NOT EXISTS overlap_targets (
+            dataset VARCHAR NOT NULL,
+            k INTEGER NOT NULL,
+            set_by VARCHAR NOT NULL,
+            identity VARCHAR,
+            set_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (dataset)
+        )""",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
