@@ -18,6 +18,7 @@ from vton_eval import workflows
 from vton_eval.access import AccessConfigError, load_config
 from vton_eval.analytics.overview import overview, overview_csv
 from vton_eval.datasets import DatasetError, load_dataset
+from vton_eval.preferences import export_picks_csv, record_preference
 from vton_eval.reviews import export_csv, save_verdict
 from vton_eval.runner import RunSettings, create_run, execute_run
 from vton_eval.sandbox.app import free_port
@@ -46,6 +47,12 @@ def test_the_exported_csvs_neutralise_cells_that_would_start_a_formula(db):
     cells = [c for row in page[1:] for c in row]
     assert any(c.startswith(f"'{FORMULAS[1]}") for c in cells)  # a tag, as a heatmap key
     assert FORMULAS[2] not in cells  # (the run's label: quoted away if it is there at all)
+    other = record_sample_run(db, FORMULAS[0])
+    record_preference(db, run_id, other, "top-01", 1, "top", local_actor(FORMULAS[3]), "left", run_id)
+    picks = list(csv.reader(io.StringIO(export_picks_csv(db, "sample"), newline="")))
+    cells = [c for row in picks[1:] for c in row]
+    assert f"'{FORMULAS[0]}" in cells and f"'{FORMULAS[2]}" in cells and f"'{FORMULAS[3]}" in cells
+    assert not [c for c in cells if c.startswith(("=", "+", "-", "@", "\t", "\r"))]
     numbers = [c for row in page[1:] for c in row[4:]]
     assert not [c for c in cells if c.startswith(("=", "+", "@", "\t", "\r"))]
     assert not [c for c in cells if c.startswith("-") and c not in numbers]  # a negative number stays a number
