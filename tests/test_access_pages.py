@@ -109,8 +109,13 @@ def test_a_page_run_without_the_app_entry_still_shows_only_the_gate(team):
 
 
 def test_a_signed_in_person_without_a_role_is_told_so_and_sees_nothing_else(team):
-    _, _, roles, open_as = team
+    db, _, roles, open_as = team
     at = open_as("nemo")
+    at.run()  # a rerun of the same session: recorded once
+    # The attempt is in the audit trail: who, with which identity, refused, and why.
+    assert sql(db, "SELECT actor, identity, role, action, outcome FROM audit") == [
+        ("nemo@elsewhere.org", f"{ISSUER}#nemo", None, "sign_in", "refused")]
+    assert "has no role here" in sql(db, "SELECT detail FROM audit")[0][0]
     assert "nemo@elsewhere.org is signed in but has no role here" in visible_text(at).replace("\\", "")
     assert str(roles) in visible_text(at)
     assert _button_keys(at) == {"sign_out_refused"} and not at.dataframe and not at.sidebar.children
@@ -210,6 +215,16 @@ def test_sign_out_is_offered_and_signing_out_shows_the_gate(team):
     assert at.user == {"is_logged_in": False} or not at.user.get("is_logged_in")
     at.run()
     assert [b.label for b in at.button] == ["Sign in"] and not at.sidebar.children
+
+
+def test_a_half_written_auth_table_shows_what_it_lacks_and_nothing_else(team):
+    _, _, _, open_as = team
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.secrets["auth"] = {"redirect_uri": AUTH["redirect_uri"]}
+    at.user = claims("olga")
+    at.run()
+    assert "configured only in part" in visible_text(at) and "no cookie_secret" in visible_text(at)
+    assert not at.button and not at.dataframe and not at.sidebar.children
 
 
 @pytest.fixture()

@@ -11,7 +11,6 @@ token allow-list; the token is never part of a run's settings.
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -19,7 +18,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from vton_eval import access, token_rules
+from vton_eval import access, run_process, token_rules
 from vton_eval.access import Action, Actor
 from vton_eval.analytics.runs import try_result
 from vton_eval.datasets import Dataset, load_dataset
@@ -35,7 +34,7 @@ from vton_eval.secrets import get_token
 from vton_eval.services import DEFAULT_PROFILE
 from vton_eval.services.spaces import SM4LL_SPACE
 from vton_eval.store.base import Store, Writer
-from vton_eval.store.runs import TRY, get_run, process_alive, update_run
+from vton_eval.store.runs import TRY, get_run, update_run
 
 SANDBOX_URL_ENV = "VTON_EVAL_SANDBOX_URL"
 DEFAULT_SANDBOX_URL = "http://127.0.0.1:7860"
@@ -104,6 +103,7 @@ def _spawn(db: Store, run_id: str, use: token_rules.TokenUse, token: str | None)
         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
     )
     log.close()
+    run_process.mark(db.artifacts.root, run_id, proc.pid)  # a Cancel at once finds it, before it marks itself
     return proc.pid
 
 
@@ -162,9 +162,8 @@ def cancel_run(db: Store, run_id: str, actor: Actor) -> None:
     run = get_run(db, run_id)
     if run is None or run["status"] != "running":
         raise InvalidValue(f"run {run_id} is not running")
-    if not process_alive(run.get("pid"), run.get("host")):
-        raise InvalidValue(f"run {run_id} runs on another machine ({run.get('host')}); cancel it there")
-    os.kill(int(run["pid"]), signal.SIGTERM)
+    # Only the live vton-eval process executing this run (the row alone could name any process).
+    run_process.stop(db.artifacts.root, run)
     db.write(lambda w: access.record(w, actor, Action.CANCEL.value, run_id))
 
 

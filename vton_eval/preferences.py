@@ -42,6 +42,7 @@ from vton_eval.store.base import Store, Writer
 from vton_eval.store.judgements import canonical
 from vton_eval.store.reads import reading
 from vton_eval.store.runs import utcnow
+from vton_eval.textsafe import spreadsheet_cell
 
 CHOICES = ("left", "right", "tie")  # what is stored: the side clicked (the winner follows from left_run)
 MAX_REVIEWER = 80  # as on the Review page, which shares the session's reviewer name
@@ -194,5 +195,6 @@ def export_picks_csv(db: Store, dataset: str) -> str:
         row = {**p, "label_a": labels.get(p["run_a"]), "label_b": labels.get(p["run_b"]),
                "preferred": p["winner"] or "tie", "settled_preferred": ruling.get("decision"),
                "settled_by": ruling.get("settled_by")}
-        writer.writerow(["" if row[c] is None else row[c] for c in PICK_EXPORT_COLUMNS])
+        # Labels and reviewers' names are people's text: no cell may start a spreadsheet formula.
+        writer.writerow(["" if row[c] is None else spreadsheet_cell(row[c]) for c in PICK_EXPORT_COLUMNS])
     return out.getvalue()

@@ -24,6 +24,7 @@ from vton_eval.store.base import Store, Writer
 from vton_eval.store.judgements import VERDICTS
 from vton_eval.store.reads import Reader, reading
 from vton_eval.store.runs import utcnow
+from vton_eval.textsafe import spreadsheet_cell
 
 MAX_NOTE = 2000
 
@@ -100,7 +101,8 @@ def export_csv(db: Store, run_id: str) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(EXPORT_COLUMNS)
-    writer.writerows([[row[c] for c in EXPORT_COLUMNS] for row in rows])
+    # Reviewers' notes, pair ids and messages are other people's text: no cell may start a formula.
+    writer.writerows([[spreadsheet_cell(row[c]) for c in EXPORT_COLUMNS] for row in rows])
     return out.getvalue()
 
 

@@ -12,7 +12,7 @@ import streamlit as st
 from dashboard import charts, data
 from dashboard.common import NO_CHANGE, db_path, empty_database, fmt_delta, fmt_ms, fmt_pct, is_missing, md, render
 from dashboard.widgets import filter_bar, run_picker, run_status
-from vton_eval.analytics.overview import Overview, default_run
+from vton_eval.analytics.overview import Overview, default_run, overview_csv
 
 _METRICS = (  # key, label, formatter, a rise is good?
     ("cases", "Cases", lambda v: f"{int(v):,}", None),
@@ -118,35 +118,6 @@ def charts_section(view: Overview, partial: bool) -> None:
                      column_config=_FLAG_COLUMNS, key="flags_table")
 
 
-def page_csv(run_id: str, view: Overview) -> bytes:
-    """All the page's numbers in one long CSV: section, run, workflow, key, value."""
-    info = view.headline
-    rows = []
-    for which in ("current", "previous"):
-        values = info.get(which) or {}
-        rid = run_id if which == "current" else info.get("previous_run")
-        for key, value in values.items():
-            if key != "run_id":
-                rows.append({"section": f"headline_{which}", "run_id": rid, "workflow": "", "key": key, "value": value})
-    tables = {"errors_by_workflow": view.errors, "latency": view.latency, "trend": view.trend,
-              "tag_heatmap": view.heatmap, "flag_rates": view.flags}
-    for name, df in tables.items():
-        for rec in df.to_dict("records"):
-            wf = rec.get("workflow", "")
-            for key, value in rec.items():
-                if key == "workflow" or (isinstance(value, float) and math.isnan(value)):
-                    continue
-                if name == "tag_heatmap":
-                    key = f"{rec['tag']}:{key}"
-                elif name == "errors_by_workflow":
-                    key = f"{rec['error_kind'] or 'none'}:{key}"
-                rows.append({"section": name, "run_id": rec.get("run_id", run_id), "workflow": wf, "key": key,
-                             "value": value})
-    buf = io.StringIO()
-    pd.DataFrame(rows).to_csv(buf, index=False)
-    return buf.getvalue().encode("utf-8")
-
-
 def body() -> None:
     st.title("Overview")
     flt = filter_bar("ov")
@@ -165,7 +136,7 @@ def body() -> None:
     names = {r["run_id"]: f"{r['label'] or '(no label)'} · {r['run_id']}" for r in runs.to_dict("records")}
     headline(view, partial, recorded, lambda i: names.get(i, i))
     charts_section(view, partial)
-    st.download_button("Download this page's numbers (CSV)", lambda: page_csv(run_id, view),
+    st.download_button("Download this page's numbers (CSV)", lambda: overview_csv(run_id, view),
                        file_name=f"overview-{run_id}.csv", mime="text/csv", icon=":material/download:")
 
 

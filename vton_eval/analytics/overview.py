@@ -7,6 +7,9 @@ it is compared with). Only suite runs appear: single-pair tries are listed on th
 
 from __future__ import annotations
 
+import csv
+import io
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +20,7 @@ from vton_eval.analytics.filters import RunFilter
 from vton_eval.store.base import Store
 from vton_eval.store.reads import Reader, frame, reading
 from vton_eval.store.runs import SUITE, process_alive
+from vton_eval.textsafe import spreadsheet_cell
 
 HEADLINE_KEYS = ("cases", "success_rate", "error_rate", "p50_ms", "p95_ms", "p99_ms")
 TREND_RUNS = 60
@@ -258,3 +262,35 @@ def overview(db: Store, run_id: str, flt: RunFilter = RunFilter(), trend_runs: i
         return Overview(_with_change(read, run_id, flt), _errors_by_workflow(read, run_id, flt),
                         _latency(read, run_id, flt), _trend(read, flt, trend_runs), _tag_heatmap(read, run_id, flt),
                         _flag_rates(read, run_id, flt))
+
+
+def overview_csv(run_id: str, view: Overview) -> bytes:
+    """All the Overview page's numbers in one long CSV: section, run, workflow, key, value."""
+    info = view.headline
+    rows = []
+    for which in ("current", "previous"):
+        values = info.get(which) or {}
+        rid = run_id if which == "current" else info.get("previous_run")
+        for key, value in values.items():
+            if key != "run_id":
+                rows.append({"section": f"headline_{which}", "run_id": rid, "workflow": "", "key": key, "value": value})
+    tables = {"errors_by_workflow": view.errors, "latency": view.latency, "trend": view.trend,
+              "tag_heatmap": view.heatmap, "flag_rates": view.flags}
+    for name, df in tables.items():
+        for rec in df.to_dict("records"):
+            wf = rec.get("workflow", "")
+            for key, value in rec.items():
+                if key == "workflow" or (isinstance(value, float) and math.isnan(value)):
+                    continue
+                if name == "tag_heatmap":
+                    key = f"{rec['tag']}:{key}"
+                elif name == "errors_by_workflow":
+                    key = f"{rec['error_kind'] or 'none'}:{key}"
+                rows.append({"section": name, "run_id": rec.get("run_id", run_id), "workflow": wf, "key": key,
+                             "value": value})
+    buf = io.StringIO()
+    # Labels, tags and run ids are people's text: no cell may start a spreadsheet formula.
+    # Texts are quoted, so a carriage return inside one (a tag can hold one) starts no new row in a spreadsheet.
+    pd.DataFrame([{k: spreadsheet_cell(v) for k, v in row.items()} for row in rows]).to_csv(
+        buf, index=False, quoting=csv.QUOTE_NONNUMERIC)
+    return buf.getvalue().encode("utf-8")

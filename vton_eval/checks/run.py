@@ -13,6 +13,7 @@ from vton_eval import workflows
 from vton_eval.checks import aligned, integrity, measures, regions
 from vton_eval.checks.config import Thresholds
 from vton_eval.checks.results import HARD, CheckReport, CheckResult
+from vton_eval.images import decoded
 
 
 def run_checks(
@@ -153,9 +154,7 @@ def _person_side(base: Image.Image, base_rgb: Image.Image, work: tuple[int, int]
 
 
 def _open(path: str | Path) -> Image.Image:
-    image = Image.open(path)
-    image.load()
-    return image
+    return decoded(path)
 
 
 def check_paths(

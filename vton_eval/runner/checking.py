@@ -9,6 +9,7 @@ rates and gates count it.
 from __future__ import annotations
 
 import json
+import os
 import queue
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from typing import Any
 from vton_eval import workflows
 from vton_eval.artifacts import ArtifactStore
 from vton_eval.records import CheckRow, PlannedCase, Recorded, ResultRow
+from vton_eval.secrets import without_tokens
 
 
 def report_from_dict(data: dict[str, Any]) -> Any:
@@ -119,6 +121,7 @@ class CheckStage:
         proc = subprocess.Popen(
             [sys.executable, "-m", "vton_eval.runner.check_worker"], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1,
+            env=without_tokens(os.environ),  # it judges images: no token of ours goes with it
         )
         threading.Thread(target=self._read, args=(proc,), name="vton-checks-read", daemon=True).start()
         return proc

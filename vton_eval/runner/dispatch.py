@@ -35,7 +35,7 @@ class Task:
 
     case: PlannedCase
     repeat: int
-    inputs: CallInputs
+    inputs: CallInputs | None  # None: a case refused before sending (its inputs are not images we send)
 
 
 @dataclass

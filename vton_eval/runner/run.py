@@ -6,6 +6,7 @@ makes a fresh run and a resume the same code path.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -14,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from vton_eval import run_process
 from vton_eval import workflows as registry
 from vton_eval.analytics.runs import run_plan
 from vton_eval.artifacts import ArtifactStore
@@ -93,13 +95,14 @@ def _tasks(store: ArtifactStore, cases: list[PlannedCase], repeats: int, done: s
     """The cases still to send, and those refused before sending (the service would refuse them)."""
     tasks, refused, now = [], [], time.time()
     for case in cases:
+        usable = not case.invalid_reason and case.base_path is not None and case.product_path is not None
         inputs = CallInputs(store.abspath(case.base_path), store.abspath(case.product_path), case.workflow,
-                            store.abspath(case.mask_path) if case.mask_path else None)
+                            store.abspath(case.mask_path) if case.mask_path else None) if usable else None
         for repeat in range(1, repeats + 1):
             if (case.pair_id, repeat) in done:
                 continue
             task = Task(case, repeat, inputs)
-            if case.invalid_reason:
+            if inputs is None:
                 # Recorded as invalid_input without a request: it costs no quota.
                 outcome = Outcome.error("invalid_input", case.invalid_reason, 0.0)
                 refused.append(Attempted(task, outcome, 0, now, now))
@@ -138,6 +141,13 @@ def execute_run(
     for Ctrl-C, 'cancelled' for a cancel request). `token`: the one to send (None: none); by default
     HF_TOKEN from this process's environment (a run process inherits it only for an allowed endpoint).
     """
+    with contextlib.ExitStack() as scope:
+        return _execute_run(db, run_id, stop, stop_reason, progress, on_note, token, scope)
+
+
+def _execute_run(db: Store, run_id: str, stop: threading.Event | None, stop_reason: Callable[[], str] | None,
+                 progress: Progress | None, on_note: Callable[[str], None] | None, token: str | None | object,
+                 scope: contextlib.ExitStack) -> RunReport:
     run = get_run(db, run_id)
     if run is None:
         raise RunError(f"no run {run_id} in {db.location}")
@@ -170,10 +180,12 @@ def execute_run(
 
     recorder = Recorder(db, run_id, on_broken=on_broken)
     cases, stored, counts = run_plan(db, run_id)
-    # Workflows a service offered when the run was planned, new to this process: their generic entries.
-    registry.ensure_known({c.workflow for c in cases})
+    # Workflows a service offered when the run was planned, new to this process: their generic entries, for this
+    # run only (a dashboard's process goes on to other runs and forms).
+    scope.enter_context(registry.offered({c.workflow for c in cases}))
     progress.total = len(cases) * settings.repeats
     db.write(lambda w: claim_run(w, run_id))
+    run_process.mark(recorder.artifacts.root, run_id)  # what a cancel checks before it signals this process
     for row in counts:
         for _ in range(row["n"]):
             progress.add(row["status"], row["error_kind"])
@@ -237,6 +249,7 @@ def execute_run(
             if message is not None and STOPPED in message:
                 # Written from the final counts: results whose checks ended during the stop are in them.
                 message = message.replace(STOPPED, _stopped(progress, sink.unfinished))
+            run_process.unmark(recorder.artifacts.root, run_id)
             _finish(db, run_id, status, message, recorder)
     return RunReport(run_id, status, message, progress, sent, sink.largest_backlog)
 

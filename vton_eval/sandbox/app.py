@@ -20,6 +20,7 @@ note: no `from __future__ import annotations` here, because Gradio finds the `gr
 parameter of the handler through its evaluated annotation.
 """
 
+import contextlib
 import os
 import socket
 import threading
@@ -172,8 +173,10 @@ def port_available(port: int, host: str = "127.0.0.1") -> bool:
 class SandboxHandle:
     """A running sandbox. `url` is its address; `config` is live; `close()` stops it."""
 
-    def __init__(self, demo: Any, service: SandboxService, host: str, port: int) -> None:
+    def __init__(self, demo: Any, service: SandboxService, host: str, port: int,
+                 known: contextlib.ExitStack | None = None) -> None:
         self.demo = demo
+        self._known = known or contextlib.ExitStack()
         self.service = service
         self.host = host
         self.port = port
@@ -211,6 +214,7 @@ class SandboxHandle:
         self.service.close()
         self.demo.close(verbose=False)
         self.service.remove_files()
+        self._known.close()
 
     def __enter__(self) -> "SandboxHandle":
         return self
@@ -231,9 +235,19 @@ def start_sandbox(
     """
     config = config or SandboxConfig()
     config.validate()
+    known = contextlib.ExitStack()
     if config.workflows:
-        # The sandbox draws a workflow it offers but the registry does not know with a generic entry.
-        workflows.ensure_known(config.workflows)
+        # The sandbox draws a workflow it offers but the registry does not know with a generic entry, while it
+        # serves (a test's process goes on after it).
+        known.enter_context(workflows.offered(config.workflows))
+    try:
+        return _start(config, port, host, known)
+    except BaseException:
+        known.close()
+        raise
+
+
+def _start(config: SandboxConfig, port: int | None, host: str, known: contextlib.ExitStack) -> SandboxHandle:
     if port is None:
         port = free_port(host)
     elif not port_available(port, host):
@@ -260,4 +274,4 @@ def start_sandbox(
             pass
         service.remove_files()
         raise
-    return SandboxHandle(demo, service, host, port)
+    return SandboxHandle(demo, service, host, port, known)

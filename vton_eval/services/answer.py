@@ -17,16 +17,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import io
 import re
-import warnings
 from collections.abc import Callable
 from typing import Any
 
-from PIL import Image
-
 from vton_eval.errors import VtonEvalError
-from vton_eval.images import ACCEPTED_FORMATS
+from vton_eval.images import ImageProblem, opened
 
 MAX_OUTPUT_BYTES = 64 * 1024 * 1024
 # Try-on outputs are one to a few megapixels; 25 MP (5000x5000) leaves ample room while keeping the
@@ -132,33 +128,25 @@ def _decode_data_uri(text: str) -> bytes:
 
 
 def image_size(data: bytes, max_pixels: int = MAX_OUTPUT_PIXELS) -> tuple[int, int]:
-    """(width, height) of an output, read from its header first: an image over `max_pixels` is refused
-    before anything is decoded; the rest is decoded once, to prove it is an image. Raises BadAnswer."""
+    """(width, height) of an output, by the image rules (`vton_eval.images`): JPEG, PNG or WEBP by its signature,
+    and read from its header first, so an image over `max_pixels` is refused before anything is decoded; the rest
+    is decoded once, to prove it is an image. Raises BadAnswer."""
     if len(data) > MAX_OUTPUT_BYTES:
         raise BadAnswer(f"the output is larger than {MAX_OUTPUT_BYTES // 2**20} MB")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))
-        width, height = img.size
-    except Exception as exc:  # Pillow raises many types for garbage
-        raise BadAnswer(f"the output is not a decodable image ({len(data)} bytes: {_excerpt(str(exc))})") from None
-    if img.format not in ACCEPTED_FORMATS:
-        # A try-on output is a photograph: a GIF (or a BMP, a TIFF...) is no answer the Space gives, and
-        # would be kept as a file of no known kind.
-        img.close()
-        raise BadAnswer(f"the output is a {img.format or 'unknown'} image; an output must be JPEG, PNG or WEBP")
-    if width * height > max_pixels:
-        raise BadAnswer(f"the output is {width}x{height} ({width * height / 1e6:.0f} MP), over the limit of "
-                        f"{max_pixels / 1e6:.0f} MP; it was not decoded")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with opened(data, max_pixels) as img:
+            width, height = img.size
             img.load()
-    except Exception as exc:
+    except ImageProblem as exc:
+        if exc.reason == "too_large":
+            raise BadAnswer(f"the output {exc}; it was not decoded") from None
+        if exc.reason == "format":
+            # A try-on output is a photograph: a GIF (or a BMP, a TIFF...) is no answer the Space gives, and
+            # would be kept as a file of no known kind.
+            raise BadAnswer(f"the output is not accepted: {exc}; an output must be JPEG, PNG or WEBP") from None
+        raise BadAnswer(f"the output is not a decodable image ({len(data)} bytes: {exc})") from None
+    except Exception as exc:  # Pillow raises many types for a damaged stream
         raise BadAnswer(f"the output is not a decodable image ({len(data)} bytes: {_excerpt(str(exc))})") from None
-    finally:
-        img.close()
     return width, height
 
 

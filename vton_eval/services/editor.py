@@ -29,6 +29,8 @@ from pathlib import Path
 
 from PIL import Image, PngImagePlugin
 
+from vton_eval.images import opened
+
 # Modes a PNG holds as they are; any other (CMYK, YCbCr...) is converted to RGB.
 _PNG_MODES = frozenset({"1", "L", "LA", "I", "I;16", "P", "RGB", "RGBA"})
 
@@ -60,14 +62,14 @@ class EditorFiles:
 
     def blank_layer(self, person: Path) -> str:
         """A transparent layer of the person image's size, for one call."""
-        with Image.open(person) as image:
+        with opened(person) as image:
             size = image.size
         target, info = self._target(f"blank-{size[0]}x{size[1]}")
         return self._write(Image.new("RGBA", size, (0, 0, 0, 0)), target, pnginfo=info)
 
     def png(self, source: Path) -> str:
         """A PNG copy of `source` for one call (same pixels; EXIF and colour profile kept)."""
-        with Image.open(source) as image:
+        with opened(source) as image:
             kept = {key: image.info[key] for key in ("exif", "icc_profile") if image.info.get(key)}
             picture = image if image.mode in _PNG_MODES else image.convert("RGB")
             target, info = self._target(Path(source).stem)

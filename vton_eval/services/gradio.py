@@ -36,6 +36,8 @@ from vton_eval.http_fetch import (
     FetchRefused,
     FetchStopped,
     FetchTimeout,
+    FetchTooLarge,
+    endpoint_reach,
     origin_of,
 )
 from vton_eval.outcome import Outcome
@@ -141,9 +143,12 @@ class GradioService:
                 self._conn = conn
                 token_header = {"x-hf-authorization": f"Bearer {self._token}"} if self._token else {}
                 client = conn.client
+                # An output (and each redirect of it) may be fetched from the endpoint's own origin or a public
+                # address, never from another private one (a service naming 127.0.0.2 or the cloud's metadata).
                 self._fetcher = Fetcher(
                     Credentials(origin_of(client.src), {**client.headers, **token_header}, dict(client.cookies)),
-                    self._connect_timeout_s, self._read_timeout_s, verify=_SSL_CONTEXT)
+                    self._connect_timeout_s, self._read_timeout_s, verify=_SSL_CONTEXT,
+                    reach=endpoint_reach(origin_of(client.src)))
                 return self
         conn.close()  # another thread connected first
         return self
@@ -170,7 +175,9 @@ class GradioService:
                 )
             except Exception as exc:  # gradio_client raises many types here; all mean "cannot use it"
                 kind, message = classify_exception(exc)
-                if kind in ("server_error", "bad_output"):
+                if isinstance(exc, FetchTooLarge):  # its /config or API description, capped while read
+                    message = str(exc)
+                elif kind in ("server_error", "bad_output"):
                     message = f"{type(exc).__name__}: {exc}"
                 raise EndpointError(clean_message(f"cannot connect to {self.src}: {message}")) from None
             try:

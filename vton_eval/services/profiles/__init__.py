@@ -234,6 +234,8 @@ def parse_profile(text: str, source: str = "text") -> Profile:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ProfileError(f"{where}: not valid TOML: {_toml_reason(exc)}") from None
+    except RecursionError:  # arrays or tables nested thousands deep: Python's parser gives up
+        raise ProfileError(f"{where}: not a usable profile: its values are nested too deeply") from None
 
     def fail(message: str, key: str | None = None, table: str | None = None) -> ProfileError:
         line = _line_of(text, key, table) if key else None
