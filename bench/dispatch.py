@@ -57,14 +57,27 @@ def pairs() -> list[dict[str, str]]:
         return list(csv.DictReader(f))[:PAIRS]
 
 
-def timed_run(url: str, db: Path, checks: bool) -> tuple[float, float]:
+def _children_cpu() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed_run(url: str, db: Path, checks: bool, profile: Path | None = None) -> tuple[float, float, float]:
+    """(wall time of the command, dispatch span inside it, CPU seconds of the run process)."""
     ids = ",".join(p["pair_id"] for p in pairs())
     command = [sys.executable, "-m", "vton_eval", "run", "--dataset", str(SAMPLE), "--endpoint", url,
                "--pairs", ids, "--repeats", str(REPEATS), "--concurrency", str(CONCURRENCY), "--retries", "0",
                "--db", str(db)] + ([] if checks else ["--no-checks"])
+    if profile is not None:
+        command[1:3] = ["-m", "cProfile", "-o", str(profile), "-m", "vton_eval"]
+    cpu_before = _children_cpu()
     started = time.perf_counter()
+    # RUSAGE_CHILDREN: the run process and what it waited for (its check worker when checks are on).
     proc = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
     wall = time.perf_counter() - started
+    cpu = _children_cpu() - cpu_before
     if proc.returncode != 0:
         raise SystemExit(proc.stderr)
     import duckdb
@@ -80,7 +93,7 @@ def timed_run(url: str, db: Path, checks: bool) -> tuple[float, float]:
     con.close()
     if n != CASES or ok != CASES:
         raise SystemExit(f"expected {CASES} ok results, got {ok} of {n}: {kinds}")
-    return wall, span
+    return wall, span, cpu
 
 
 def sequential_predict(url: str) -> float:
@@ -126,6 +139,7 @@ def main() -> None:
     parser.add_argument("--skip-sequential", action="store_true")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each configuration (median reported)")
     parser.add_argument("--latency", type=float, default=0.5, help="the sandbox's service time per call (s)")
+    parser.add_argument("--profile", type=Path, help="also run once with checks off under cProfile, stats to this file")
     args = parser.parse_args()
     global LATENCY
     LATENCY = args.latency
@@ -137,15 +151,23 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             timed_run(url, Path(tmp) / "warm.duckdb", checks=True)  # first renders fill the sandbox's cache
-            results = {}
+            results, cpus, floors = {}, [], []
             for checks in (True, False):
                 walls, spans = [], []
                 for i in range(args.repeat):
-                    wall, span = timed_run(url, Path(tmp) / f"r{checks}{i}.duckdb", checks)
+                    wall, span, cpu = timed_run(url, Path(tmp) / f"r{checks}{i}.duckdb", checks)
                     walls.append(wall)
                     spans.append(span)
+                    if not checks:
+                        cpus.append(cpu)
+                        # The plain thread pool right after each run, against the same sandbox: the two figures
+                        # of a ratio meet the same machine load.
+                        floors.append(threaded_predict(url))
                 results[checks] = (statistics.median(walls), statistics.median(spans))
-            floor = threaded_predict(url)
+            floor = statistics.median(floors)
+            ratios = [span / f for span, f in zip(spans, floors, strict=True)]
+            if args.profile:
+                timed_run(url, Path(tmp) / "profiled.duckdb", False, profile=args.profile)
             sequential = None if args.skip_sequential else sequential_predict(url)
     finally:
         sandbox.terminate()
@@ -164,6 +186,11 @@ def main() -> None:
           f"(command wall time {(wall / wall_off - 1) * 100:+.1f}%)")
     print(f"  plain Client.predict in {CONCURRENCY} threads: {floor:6.2f} s   ratio {floor / ideal:.2f}x ideal "
           "(the stack's floor: gradio's per-call cost, no runner)")
+    print(f"  dispatch overhead, checks off: span / plain thread pool right after it = "
+          f"{statistics.median(ratios):.2f} (median; each {', '.join(f'{r:.2f}' for r in ratios)}; target <= 1.0)")
+    cpu = statistics.median(cpus)
+    print(f"  client CPU of the run process, checks off: {cpu:5.2f} s = {cpu / CASES * 1000:.1f} ms per case "
+          f"(median of {len(cpus)}; imports and start-up included; target <= 40 ms)")
     if sequential is not None:
         print(f"  sequential Client.predict loop:       {sequential:6.2f} s   "
               f"the run is {sequential / wall:.1f}x faster "

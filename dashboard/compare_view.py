@@ -39,6 +39,14 @@ def view_data(path: str, run_ids: tuple[str, ...], flt: CaseFilter, sort: str, p
     return compare.compare_view(_db(path), run_ids, flt, sort, page, PAGE_SIZE), time.time()
 
 
+def shared_text(run: dict[str, Any]) -> str:
+    """How many cases a run shares with the baseline, as the pickers say it."""
+    shared = run.get("shared")
+    if shared is None or pd.isna(shared):
+        return "an older run (shared cases counted when compared)"
+    return f"{int(shared):,} shared cases"
+
+
 def short_label(run: dict[str, Any]) -> str:
     return f"{run.get('label') or '(no label)'} · {run['run_id']}"
 

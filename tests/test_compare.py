@@ -244,6 +244,28 @@ def test_three_runs_side_by_side(runs, open_compare):
     assert not at.metric  # the change summary is for two runs
 
 
+def test_older_runs_are_offered_uncounted_and_compare_like_the_newest(runs, open_compare, monkeypatch):
+    # Counting shared cases is a join per run: only the newest runs of a dataset are counted, so the page's cost
+    # does not grow with the dataset's history. An older run is still offered, and compares as before.
+    from vton_eval.analytics import compare
+
+    db, (base, cand, third) = runs
+    counted = compare.compare_setup(db, third)
+    assert set(counted.others["run_id"]) == {base, cand} and (counted.others["shared"] > 0).all()
+    monkeypatch.setattr(compare, "SHARED_COUNTED", 1)
+    setup = compare.compare_setup(db, third)
+    shared = dict(zip(setup.others["run_id"], setup.others["shared"], strict=True))
+    newer, older = setup.others["run_id"].tolist()  # newest first
+    assert shared[newer] == dict(zip(counted.others["run_id"], counted.others["shared"], strict=True))[newer]
+    assert pd.isna(shared[older])
+    assert compare_view.shared_text({"shared": shared[older]}).startswith("an older run")
+    assert compare_view.shared_text({"shared": shared[newer]}) == f"{int(shared[newer]):,} shared cases"
+    at = choose(open_compare(db), third, [older])
+    [(total,)] = sql(db, 'SELECT count(*) FROM results x JOIN results y USING (pair_id, "repeat") '
+                         "WHERE x.run_id = ? AND y.run_id = ?", [third, older])
+    assert f"of {total} shared" in visible_text(at)
+
+
 def test_a_run_with_nothing_to_compare_is_refused_clearly(tmp_path, open_compare):
     db = Database(tmp_path / "single.duckdb")
     db.ensure()

@@ -208,6 +208,46 @@ def test_concurrent_runs_into_one_store_lose_and_repeat_nothing(postgres, tmp_pa
     assert sorted(r["cases"] for r in summaries) == [40, 40, 40] and statuses == {"finished"}
 
 
+ELSEWHERE = """
+import sys
+from tests.helpers.seed import record_sample_run
+from vton_eval.access import local_actor
+from vton_eval.gate import bless
+from vton_eval.store import open_store
+db = open_store(sys.argv[1])
+run_id = record_sample_run(db, "elsewhere", error_rate=0.5, seed=3)
+bless(db, run_id, local_actor("lead", via="cli"))
+print(run_id)
+"""
+
+
+def test_pages_on_a_shared_store_show_what_another_machine_wrote_at_once(postgres, tmp_path):
+    # Readers serve the runs, their summaries and the blessings from copies in their process: a write from
+    # another process must show on the very next read, with the summaries that go with it.
+    from vton_eval.analytics.overview import errors_by_workflow, pick_runs
+    from vton_eval.gate import list_baselines
+    from vton_eval.store.runs import list_runs
+
+    db = open_store(postgres.url(tmp_path / "shared"))
+    here = record_sample_run(db, "here")
+    assert [r["run_id"] for r in list_runs(db)] == [here] and not list_baselines(db)
+    proc = subprocess.run([sys.executable, "-c", ELSEWHERE, db.location], cwd=REPO, capture_output=True, text=True,
+                          timeout=180)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    there = proc.stdout.split()[-1]
+    runs = pick_runs(db).set_index("run_id")
+    assert set(runs.index) == {here, there} and runs.loc[there, "done"] == runs.loc[here, "done"] > 0
+    assert [b["run_id"] for b in list_baselines(db)] == [there]
+    errors = errors_by_workflow(db, there)
+    with reading(db) as read:  # the summary read through the copies matches a count of the lake's rows
+        counted = read.scalar(f"SELECT count(*) FROM lake_{db.url.key}.main.results "
+                              "WHERE run_id = ? AND status = 'error'", [there])
+    assert counted > 0 and int(errors["n"].sum()) == counted
+    # A writer reads the lake itself: a run it adds is in the next reader's list.
+    record_sample_run(db, "again")
+    assert len(list_runs(db)) == 3
+
+
 def test_a_run_on_another_machine_is_alive_while_it_beats_and_interrupted_after(db):
     from vton_eval.store.runs import STALE_AFTER_S, get_run, update_run, utcnow
 

@@ -61,7 +61,7 @@ def choose_runs() -> tuple[list[dict[str, Any]] | None, CompareSetup]:
     kept = [i for i in state.get(f"{key}_picked", []) if i in o_by_id][:3]
     state[key] = [i for i in state[key] if i in o_by_id][:3] if key in state else (kept or list(o_by_id)[:1])
     st.multiselect("Compare with (1 to 3 runs over the same dataset)", list(o_by_id), key=key, max_selections=3,
-                   format_func=lambda i: f"{run_label(o_by_id[i])} · {o_by_id[i]['shared']:,} shared cases")
+                   format_func=lambda i: f"{run_label(o_by_id[i])} · {view.shared_text(o_by_id[i])}")
     state[f"{key}_picked"] = list(state[key])
     if not state[key]:
         st.info("Pick at least one run to compare with the baseline.")
@@ -184,7 +184,7 @@ def blind_runs() -> list[dict[str, Any]] | None:
     if state.get("cmp_blind_b") not in others:
         state["cmp_blind_b"] = next(iter(others))
     cols[1].selectbox("Run B", list(others), key="cmp_blind_b",
-                      format_func=lambda i: f"{run_label(others[i])} · {others[i]['shared']:,} shared cases")
+                      format_func=lambda i: f"{run_label(others[i])} · {view.shared_text(others[i])}")
     return [by_id[setup.baseline], others[state["cmp_blind_b"]]]
 
 

@@ -224,13 +224,20 @@ def compare_view(db: Store, run_ids: Sequence[str], flt: CaseFilter = CaseFilter
         return CompareView(shown, _summary(read, run_ids[0], run_ids[1], flt), win_rates_on(read, *run_ids))
 
 
+# The cases a run shares with the baseline are counted for the newest runs of its dataset only: a count is a join
+# with each run's results, so counting them all would make the page's cost grow with the dataset's history.
+# Older runs are offered all the same, uncounted (`shared` missing).
+SHARED_COUNTED = 50
+
+
 @dataclass
 class CompareSetup:
     runs: pd.DataFrame  # suite runs with results, newest first: run_id, label, dataset, endpoint, profile, status,
     # created_at, message, total_cases, done (single-pair tries are never compared; runs of one dataset on different
     # services compare like runs of one service)
     baseline: str | None  # the one asked for if it exists, else a default
-    others: pd.DataFrame  # runs over the baseline's dataset, newest first, with `shared` (cases in common)
+    others: pd.DataFrame  # runs over the baseline's dataset, newest first, with `shared` (cases in common; missing:
+    # an older run, not counted, see SHARED_COUNTED)
     workflows: list[str]  # of the baseline's results
     tags: list[str]  # of the baseline's cases
     blessed: tuple[str, ...] = ()  # runs blessed as a baseline (of their dataset and endpoint)
@@ -270,20 +277,23 @@ def compare_setup(db: Store, baseline: str | None = None) -> CompareSetup:
             baseline = default_baseline(runs, lambda dataset, endpoint: blessed_on(read, dataset, endpoint))
         dataset = runs.loc[runs["run_id"] == baseline, "dataset"].iloc[0]
         others = runs[(runs["dataset"] == dataset) & (runs["run_id"] != baseline)].copy()
+        counted = others["run_id"].tolist()[:SHARED_COUNTED]
         shared = read(f"""
             SELECT y.run_id, count(*) AS n FROM results x
             JOIN results y ON y.pair_id = x.pair_id AND y."repeat" = x."repeat"
-            WHERE x.run_id = ? AND y.run_id IN ({", ".join("?" for _ in others["run_id"])})
-            GROUP BY 1""", [baseline, *others["run_id"]]) if len(others) else pd.DataFrame(columns=["run_id", "n"])
+            WHERE x.run_id = ? AND y.run_id IN ({", ".join("?" for _ in counted)})
+            GROUP BY 1""", [baseline, *counted]) if counted else pd.DataFrame(columns=["run_id", "n"])
         counts = dict(zip(shared["run_id"], shared["n"], strict=True))
-        others["shared"] = [int(counts.get(i, 0)) for i in others["run_id"]]
+        others["shared"] = [int(counts.get(i, 0)) if i in counts or k < SHARED_COUNTED else None
+                            for k, i in enumerate(others["run_id"])]
         workflows = read("SELECT DISTINCT workflow FROM results WHERE run_id = ? ORDER BY 1", [baseline])
         tags = read("""
             SELECT DISTINCT trim(t) AS tag
             FROM (SELECT unnest(string_split(tags, ';')) AS t FROM cases WHERE run_id = ?)
             WHERE trim(t) <> '' ORDER BY 1""", [baseline])
         blessed = read.rows("SELECT DISTINCT run_id FROM baselines")
-    return CompareSetup(runs, baseline, others[others["shared"] > 0].reset_index(drop=True),
+    sharing = [bool(pd.isna(n) or n > 0) for n in others["shared"]]
+    return CompareSetup(runs, baseline, others[sharing].reset_index(drop=True),
                         workflows["workflow"].tolist(), tags["tag"].tolist(), tuple(r["run_id"] for r in blessed))
 
 

@@ -37,6 +37,7 @@ from vton_eval.secrets import redact
 from vton_eval.store.base import Store, T, Writer
 from vton_eval.store.db import DatabaseBusy, DatabaseUnusable, insert_staged
 from vton_eval.store.extensions import load_extensions
+from vton_eval.store.lake_copies import read_copies
 from vton_eval.store.lake_schema import lake_statement
 from vton_eval.store.location import StoreUrl, parse_store_url
 from vton_eval.store.schema import SCHEMA_VERSION, current_version, migrate
@@ -286,10 +287,28 @@ class Lake(Store):
                     self._migrate(cur)
                 else:
                     _migrated.add(self.url.key)
+            if not read_only:
+                try:
+                    yield cur
+                except duckdb.IOException as exc:
+                    raise StoreUnreachable(f"the shared store {self.location} failed: {_first_line(exc)}") from None
+                return
+            # A reader: the hot tables from this process's copies, and every query at one snapshot (one
+            # transaction: the catalog is asked for the snapshot once, not at each query).
+            try:
+                read_copies(cur, self.url.key, _attached[self.url.key])
+                cur.execute("BEGIN TRANSACTION")
+            except duckdb.IOException as exc:
+                raise StoreUnreachable(f"the shared store {self.location} failed: {_first_line(exc)}") from None
             try:
                 yield cur
             except duckdb.IOException as exc:
                 raise StoreUnreachable(f"the shared store {self.location} failed: {_first_line(exc)}") from None
+            finally:
+                try:
+                    cur.execute("ROLLBACK")  # it wrote nothing
+                except duckdb.Error:
+                    pass
 
     def write(self, work: Callable[[Writer], T], busy_timeout_s: float | None = None) -> T:
         timeout = self.busy_timeout_s if busy_timeout_s is None else busy_timeout_s
