@@ -74,7 +74,8 @@ def identity(base_rgb: np.ndarray, out_rgb: np.ndarray, base: PersonParse, out: 
 
     Both faces are aligned on their landmarks (the face mesh; the pose's face points when the output's mesh
     was not found, as for a heavily blurred face) into one 96 px square and compared by SSIM of lightness
-    inside the face oval; `exclude` (a bool mask of the person image, any scale: the eyewear's region, the
+    inside the face oval, and by how much of the face's fine detail (lightness gradient) is left: the value
+    is the lower of the two (a blur keeps a face's layout but not its detail). `exclude` (a bool mask of the person image, any scale: the eyewear's region, the
     eye and brow band) is left out, since the product is meant to change it. A pasted face, a blurred one, a different person score far lower than a re-encoded or relit one.
     `base_rgb` and `out_rgb` are full-size arrays of the same size; the parses are in those pixels.
     """
@@ -101,12 +102,23 @@ def identity(base_rgb: np.ndarray, out_rgb: np.ndarray, base: PersonParse, out: 
         region &= ~_in_canonical(exclude, canon, base.face, size)
     if region.sum() < 0.15 * oval:
         return None  # the product covers the face: nothing of it left to compare
-    similarity, how = max(
-        ((float(measures.ssim_map(a, _aligned(out_rgb, points, target))[region].mean()),
-          name) for points, target, name in candidates), key=lambda pair: pair[0])
+    scored = []
+    for points, target, name in candidates:
+        b = _aligned(out_rgb, points, target)
+        scored.append((float(measures.ssim_map(a, b)[region].mean()), _detail(b, region) / max(_detail(a, region), 1e-6),
+                       name))
+    ssim, detail, how = max(scored, key=lambda item: item[0])
+    similarity = min(ssim, detail, 1.0)
     where = " outside the product region" if exclude is not None else ""
-    describe = f"the face{where} matches the person's at {similarity:.2f} (SSIM of the aligned faces, by {how})"
+    describe = (f"the face{where} matches the person's at {similarity:.2f} (SSIM of the aligned faces "
+                f"{ssim:.2f}, by {how}; fine detail kept {min(detail, 9.99):.0%})")
     return escalating("identity", similarity, soft_limit, hard_limit, False, describe, "identity lost", box)
+
+
+def _detail(lightness: np.ndarray, region: np.ndarray) -> float:
+    """Mean lightness gradient inside `region`: the fine detail a blur removes."""
+    gy, gx = np.gradient(lightness)
+    return float(np.hypot(gx, gy)[region].mean())
 
 
 def _in_canonical(mask: np.ndarray, canon: np.ndarray, face: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -129,25 +141,31 @@ def _visible(parse: PersonParse, size: tuple[int, int]) -> np.ndarray:
 
 
 def body(base: PersonParse, out: PersonParse | None, size: tuple[int, int], core: np.ndarray, soft_limit: float,
-         hard_limit: float) -> CheckResult | None:
+         hard_limit: float, soft_scale: float, hard_scale: float) -> list[CheckResult]:
     """`body`: the person's pose landmarks stay where they were: a moved limb, another body, a cropped or
     rescaled person move them. Value: the largest median displacement of a body part (head, torso, each
     arm, each leg) among the landmarks seen in both images, in torso lengths. Landmarks inside the
     product region (`core`, any scale) are left out: a new garment or glasses shift the estimate of what
-    they cover. None when the person image's pose shows too little to judge."""
+    they cover. Nothing when the person image's pose shows too little to judge.
+
+    `body.scale`: the output's person is as big as the person image's: the spread of the same landmarks
+    (root mean square distance from their centre), output over person image; a zoomed, cropped or
+    shrunk person is off by more than `soft_scale` / `hard_scale` (relative). Judged only when those
+    landmarks spread over half a torso length or more (a face alone is too small a ruler)."""
     seen = _visible(base, size)
+    both = seen.copy()
     ch, cw = core.shape
     xs = np.clip((base.pose[:, 0] * cw / size[0]).astype(int), 0, cw - 1)  # type: ignore[index]
     ys = np.clip((base.pose[:, 1] * ch / size[1]).astype(int), 0, ch - 1)  # type: ignore[index]
     seen &= ~core[ys, xs]
-    if seen.sum() < 4:
-        return None
-    box = _fraction_box(base.pose[seen, :2], size, pad=0.1)  # type: ignore[index]
+    if both.sum() < 4:
+        return []
+    box = _fraction_box(base.pose[both, :2], size, pad=0.1)  # type: ignore[index]
     if out is None or not out.found or out.pose is None:
         # A flag, not a failure: the detector can miss a person it found before (a face hidden by big
         # glasses); a person really gone shows in identity, preservation and background.
-        detail = f"no person found in the output where the person image shows one: body not compared"
-        return CheckResult("body", None, soft_limit, False, SOFT, detail, box)
+        detail = "no person found in the output where the person image shows one: body not compared"
+        return [CheckResult("body", None, soft_limit, False, SOFT, detail, box)]
     # Only landmarks the output's pose also claims to see: its own low confidence means "not seen", and
     # a guessed position says nothing about where the limb is.
     seen &= out.pose[:, 2] >= VISIBLE  # type: ignore[index]
@@ -165,7 +183,24 @@ def body(base: PersonParse, out: PersonParse | None, size: tuple[int, int], core
                 worst_part, worst = part, value
     describe = (f"the body is where it was: landmarks moved at most {worst:.2f} torso lengths"
                 if not worst_part else f"the {worst_part} moved {worst:.2f} torso lengths (median of its landmarks)")
-    return escalating("body", worst, soft_limit, hard_limit, True, describe, "body changed", box)
+    results = [escalating("body", worst, soft_limit, hard_limit, True, describe, "body changed", box)]
+    # A size from a few close points (the face alone) is mostly their jitter: judged on a body-sized spread.
+    if seen.sum() >= 4 and _spread(base.pose[seen, :2]) >= 0.5 * unit:  # type: ignore[index]
+        results.append(_scale(base.pose[seen, :2], out.pose[seen, :2], soft_scale, hard_scale, box))  # type: ignore[index]
+    return results
+
+
+def _spread(points: np.ndarray) -> float:
+    """Root mean square distance of the points from their centre."""
+    return float(np.sqrt(((points - points.mean(axis=0)) ** 2).sum(axis=1).mean()))
+
+
+def _scale(base_points: np.ndarray, out_points: np.ndarray, soft_limit: float, hard_limit: float,
+           box: Box) -> CheckResult:
+    ratio = _spread(out_points) / max(_spread(base_points), 1e-6)
+    describe = f"the person is {ratio:.0%} of their size in the person image"
+    result = escalating("body.scale", abs(ratio - 1.0), soft_limit, hard_limit, True, describe, "rescaled", box)
+    return CheckResult(result.name, ratio, result.threshold, result.passed, result.severity, result.detail, box)
 
 
 def background(changed: np.ndarray, person: np.ndarray, out_person: np.ndarray | None, zone: np.ndarray,

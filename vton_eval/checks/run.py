@@ -197,8 +197,9 @@ def _person_checks(out_rgb: Image.Image, base_rgb: Image.Image, parse: PersonPar
                                               region.core if on_face else None,
                                               get("identity.min_similarity"), get("identity.hard_similarity")))
     if "body" in wanted:
-        results.append(person_checks.body(parse, out_parse, base_rgb.size, region.core, get("body.max_shift"),
-                                          get("body.hard_shift")))
+        results.extend(person_checks.body(parse, out_parse, base_rgb.size, region.core, get("body.max_shift"),
+                                          get("body.hard_shift"), get("body.max_scale_change"),
+                                          get("body.hard_scale_change")))
     if "background" in wanted and region.person is not None:
         out_person = out_parse.person_mask(work) if out_parse is not None and out_parse.found else None
         margin = max(1, round(get("background.person_margin") * max(work)))
