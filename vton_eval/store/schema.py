@@ -196,6 +196,21 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE reviews ADD COLUMN identity VARCHAR",
         "ALTER TABLE preferences ADD COLUMN identity VARCHAR",
     ],
+    # 6: the person parser. Its cache: one parse per person image (by the file's SHA-256) and parser
+    # version, so each person image is parsed once per store whatever the runs that send it (`found` false
+    # records that no person was found: the checks fell back to geometry). And where each check looks
+    # (`checks.box`, JSON [x0, y0, x1, y1] as fractions of the person image), for Review's zoom.
+    [
+        """CREATE TABLE IF NOT EXISTS person_parses (
+            image_sha256 VARCHAR NOT NULL,
+            parser VARCHAR NOT NULL,
+            found BOOLEAN NOT NULL,
+            parse VARCHAR NOT NULL,
+            parsed_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (image_sha256, parser)
+        )""",
+        "ALTER TABLE checks ADD COLUMN box VARCHAR",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
