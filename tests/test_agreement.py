@@ -115,3 +115,24 @@ def test_recheck_still_answers_to_a_bare_run_id(judged):
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert f"rechecked" in proc.stdout and run_id in proc.stdout
+
+
+def test_review_and_overview_show_the_agreement_table(judged, open_page):
+    db, run_id, _ = judged
+    expected = agreement(db, [run_id]).set_index("check")
+
+    def table_of(at):
+        frames = [d.value for d in at.dataframe if "kappa" in getattr(d.value, "columns", [])]
+        assert frames, "no agreement table on the page"
+        return frames[0].set_index("check")
+
+    overview = open_page(db, "overview")
+    assert not overview.exception
+    shown = table_of(overview)
+    assert shown.loc[ANY_HARD, "tp"] == expected.loc[ANY_HARD, "tp"]
+    assert shown.loc[ANY_HARD, "kappa"] == pytest.approx(expected.loc[ANY_HARD, "kappa"])
+    review = open_page(db, "review")
+    review.text_input(key="rv_reviewer_input").set_value("ann")
+    review.button(key="FormSubmitter:rv_reviewer_form-Start reviewing").click().run()
+    assert not review.exception
+    assert table_of(review).loc["noop", "precision"] == 1.0

@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts, data
+from dashboard.agreement_view import agreement_section
 from dashboard.common import NO_CHANGE, db_path, empty_database, fmt_delta, fmt_ms, fmt_pct, is_missing, md, render
 from dashboard.widgets import filter_bar, run_picker, run_status
 from vton_eval.analytics.overview import Overview, default_run
@@ -153,6 +154,8 @@ def body() -> None:
     recorded = f"{int(row['done']):,} of {int(row['total_cases'] or 0):,}" if not flt.workflows else None
     headline(view, partial, recorded)
     charts_section(view, partial)
+    st.subheader("Automatic checks against reviewers' verdicts")
+    agreement_section(run_id, key="ov_agreement")
     st.download_button("Download this page's numbers (CSV)", lambda: page_csv(run_id, view),
                        file_name=f"overview-{run_id}.csv", mime="text/csv", icon=":material/download:")
 
