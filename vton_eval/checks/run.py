@@ -191,10 +191,11 @@ def _person_checks(out_rgb: Image.Image, base_rgb: Image.Image, parse: PersonPar
         out_parse = out_parse.scaled(base_rgb.size)
     results: list[CheckResult | None] = []
     if "identity" in wanted:
-        # A product worn on the face (glasses): its region is left out of the face comparison.
-        on_face = any(name.startswith("face.") for name in workflows.get(workflow).body.core)
+        # Where the product goes is meant to change: glasses over the eyes, a collar over the chin. A
+        # whole-person region (an outfit) would leave no face to compare, so there the face counts whole.
+        whole = workflows.get(workflow).body.core == ("person",)
         results.append(person_checks.identity(np.asarray(base_rgb), np.asarray(out_full), parse, out_parse,
-                                              region.core if on_face else None,
+                                              None if whole else region.core,
                                               get("identity.min_similarity"), get("identity.hard_similarity")))
     if "body" in wanted:
         results.extend(person_checks.body(parse, out_parse, base_rgb.size, region.core, get("body.max_shift"),
