@@ -114,7 +114,7 @@ def test_recheck_still_answers_to_a_bare_run_id(judged):
     proc = subprocess.run([sys.executable, "-m", "vton_eval", "checks", run_id, "--db", str(db.path)],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
-    assert f"rechecked" in proc.stdout and run_id in proc.stdout
+    assert "rechecked" in proc.stdout and run_id in proc.stdout
 
 
 def test_review_and_overview_show_the_agreement_table(judged, open_page):

@@ -74,7 +74,8 @@ def _fails(values: np.ndarray, threshold: float, direction: str) -> np.ndarray:
 
 def _score(values: np.ndarray, bad: np.ndarray, threshold: float, direction: str) -> dict[str, Any]:
     says = _fails(values, threshold, direction)
-    return scores(int((says & bad).sum()), int((says & ~bad).sum()), int((~says & bad).sum()), int((~says & ~bad).sum()))
+    return scores(int((says & bad).sum()), int((says & ~bad).sum()), int((~says & bad).sum()),
+                  int((~says & ~bad).sum()))
 
 
 def _choose(values: np.ndarray, bad: np.ndarray, direction: str, current: float, keep_recall: bool,

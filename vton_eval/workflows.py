@@ -105,10 +105,12 @@ _GARMENT_CHECKS = MappingProxyType({"preservation.max_changed_share": 0.15})
 _BUILT_IN = (
     # Glasses: the eyes and the brow band; the frame's arms may reach the ears.
     Workflow("eyewear", "glasses", Placement(width=0.115, on_eyes=True), "center", "face",
-             ("frame misplaced",), MappingProxyType({"fidelity.min_colour": 0.3}), body=BodyRegion(("face.eyes", "face.brows"), ("face.oval",), 0.06, 0.04, False)),
+             ("frame misplaced",), MappingProxyType({"fidelity.min_colour": 0.3}),
+             body=BodyRegion(("face.eyes", "face.brows"), ("face.oval",), 0.06, 0.04, False)),
     # Shoes: ankles, heels and toes; a shoe is bigger than the foot it covers, so not clipped to the person.
     Workflow("footwear", "shoes", Placement((0.90, 1.0), 0.30), "bottom", "feet",
-             ("ground contact",), MappingProxyType({"fidelity.min_colour": 0.35}), body=BodyRegion(_FEET, (*_KNEES,), 0.12, 0.12, False)),
+             ("ground contact",), MappingProxyType({"fidelity.min_colour": 0.35}),
+             body=BodyRegion(_FEET, (*_KNEES,), 0.12, 0.12, False)),
     # A dress: shoulders to the knees (or the ankles, for a long one), with the arms it may cover.
     Workflow("dress", "dress", Placement((0.16, 0.74), 0.42), "top", "body",
              ("length or fit",), _GARMENT_CHECKS,

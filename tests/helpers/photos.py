@@ -5,9 +5,9 @@ a clean try-on of a different garment, a rescaled person, a replaced background.
 
 | photo | source | licence |
 |---|---|---|
-| astronaut | scikit-image `skimage.data.astronaut()`: Eileen Collins, NASA Great Images database | public domain (NASA) |
+| astronaut | scikit-image `skimage.data.astronaut()`: Eileen Collins, NASA | public domain |
 | cameraman | scikit-image `skimage.data.camera()` (since 0.18), photographed by Lav Varshney | CC0 |
-| hopper | matplotlib `sample_data/grace_hopper.jpg`: Commodore Grace M. Hopper, official U.S. Navy photograph | public domain (work of the U.S. federal government) |
+| hopper | matplotlib `sample_data/grace_hopper.jpg`: Commodore Grace M. Hopper, U.S. Navy | public domain |
 
 None of them is full-body (no installed or PyPI-shipped photograph of a whole standing person with a clear
 licence was found), so "a top on the legs" is made on the drawn full-body figures, and on the portraits

@@ -134,7 +134,11 @@ def run_checks(
         )
     report.results[first_region_check:] = [dataclasses.replace(r, box=region_box)
                                            for r in report.results[first_region_check:]]
-    report.results.extend(_person_checks(out_rgb, base_rgb, parse, region, changed, work, workflow, skipped, get))
+    note: dict[str, str] = {}
+    report.results.extend(_person_checks(out_rgb, base_rgb, parse, region, changed, work, workflow, skipped, get,
+                                         note))
+    if note:
+        report.person_note = "; ".join(n for n in (report.person_note, note["text"]) if n)
     if "fidelity" not in skipped:
         report.results.extend(fidelity.fidelity(out_small, out_lab, changed, region.core, product, region_box,
                                                 get("fidelity.min_colour"), get("fidelity.min_texture")))
@@ -180,12 +184,14 @@ def _fractions(box: tuple[int, int, int, int], size: tuple[int, int]) -> tuple[f
 
 def _person_checks(out_rgb: Image.Image, base_rgb: Image.Image, parse: PersonParse | None, region: regions.Region,
                    changed: np.ndarray, work: tuple[int, int], workflow: str, skipped: set[str],
-                   get: Any) -> list[CheckResult]:
+                   get: Any, note: dict[str, str]) -> list[CheckResult]:
     """identity, body and background: they need the person found in the person image, and the output's parse."""
     wanted = {"identity", "body", "background"} - skipped
     if parse is None or not parse.found or not wanted:
         return []
     out_parse = people.parse_image(out_rgb, like=parse if out_rgb.size == base_rgb.size else None)
+    if out_parse is not None and not out_parse.found and "body" in wanted:
+        note["text"] = "no person found in the output: body not compared"
     out_full = out_rgb if out_rgb.size == base_rgb.size else out_rgb.resize(base_rgb.size, Image.BILINEAR)
     if out_parse is not None and out_parse.size != base_rgb.size:
         out_parse = out_parse.scaled(base_rgb.size)
