@@ -136,3 +136,28 @@ def test_review_and_overview_show_the_agreement_table(judged, open_page):
     review.button(key="FormSubmitter:rv_reviewer_form-Start reviewing").click().run()
     assert not review.exception
     assert table_of(review).loc["noop", "precision"] == 1.0
+
+
+def test_each_check_has_a_crop_for_reviews_zoom(judged):
+    from PIL import Image
+
+    from vton_eval.analytics.review import case_detail
+    from vton_eval.zoom import ZoomItem, make_zoom
+
+    db, run_id, cases = judged
+    case = next(c for c in cases if c["error_kind"] is None)
+    detail = case_detail(db, run_id, case["pair_id"], case["repeat"])
+    boxes = detail["check_boxes"]
+    assert {"change_in_region", "fidelity.colour"} <= set(boxes)
+    person = Image.open(db.artifacts.abspath(detail["base_path"]))
+    for check in ("change_in_region", "identity"):
+        if check not in boxes:
+            continue
+        crop = Image.open(make_zoom(db.artifacts, ZoomItem(detail["output_path"], detail["base_path"],
+                                                           detail["mask_path"], detail["workflow"], boxes[check])))
+        x0, y0, x1, y1 = boxes[check]
+        assert crop.width <= 320 and crop.height <= 320
+        # The crop frames the check's box (padded), not the whole picture.
+        assert (x1 - x0) < 1.0 or (y1 - y0) < 1.0
+        assert abs(crop.width / crop.height - person.width * min(1.0, (x1 - x0) * 1.4 + 0.01) /
+                   (person.height * min(1.0, (y1 - y0) * 1.4 + 0.01))) < 2.0
