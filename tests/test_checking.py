@@ -114,8 +114,8 @@ def test_parses_are_kept_in_the_store_once_per_person_image(tmp_path):
     with reading(db) as read:
         first = read.rows("SELECT image_sha256, parser, found, parsed_at FROM person_parses ORDER BY image_sha256")
         persons = read.scalar("SELECT count(DISTINCT base_path) FROM cases WHERE run_id = ?", [run_id])
-        boxes = read.scalar("""SELECT count(*) FROM checks WHERE run_id = ? AND "check" = 'identity'
-                               AND box IS NOT NULL""", [run_id])
+        boxes = read.scalar("""SELECT count(*) FROM check_boxes WHERE run_id = ? AND "check" = 'identity'""",
+                            [run_id])
     assert len(first) == persons  # every person image once, found or not ("found" false is recorded too)
     assert any(r["found"] for r in first)
     assert boxes > 0

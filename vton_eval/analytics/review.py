@@ -170,8 +170,9 @@ def _detail(read: Any, run_id: str, pair_id: str, repeat: int) -> dict[str, Any]
                                    [run_id, pair_id, int(repeat)])
     # Where each check looks (the face, the body, the product region), for a zoom per check; failed first.
     boxes = read.rows("""
-        SELECT "check", box FROM checks WHERE run_id = ? AND pair_id = ? AND "repeat" = ? AND box IS NOT NULL
-        ORDER BY passed, severity, "check" """, [run_id, pair_id, int(repeat)])
+        SELECT b."check", b.box FROM check_boxes b JOIN checks c USING (run_id, pair_id, "repeat", "check")
+        WHERE b.run_id = ? AND b.pair_id = ? AND b."repeat" = ? ORDER BY c.passed, c.severity, b."check" """,
+                      [run_id, pair_id, int(repeat)])
     detail["check_boxes"] = {r["check"]: tuple(json.loads(r["box"])) for r in boxes}
     detail["reviews"] = read("""
         SELECT reviewer, verdict, reasons, note, created_at FROM reviews
