@@ -189,6 +189,7 @@ def test_verdicts_from_many_sessions_at_once_keep_one_row_per_key(postgres, tmp_
     assert rows == keys == 5
 
 
+@pytest.mark.timeout(720)
 def test_concurrent_runs_into_one_store_lose_and_repeat_nothing(postgres, tmp_path, live_sandbox):
     live_sandbox.config.latency = 0.05
     db = open_store(postgres.url(tmp_path / "shared"))
