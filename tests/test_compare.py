@@ -126,8 +126,7 @@ def test_what_changed_matches_sql(runs, open_compare):
     for kind, count in sql(db, "SELECT error_kind, count(*) FROM results WHERE run_id = ? AND status = 'error' "
                                "GROUP BY 1", [cand]):
         assert kinds.loc[kind, "candidate"] == count
-    # "new" when the baseline had none. Every run of the sample has one since the identity check: the
-    # sandbox's T-shirt, fitted to top-01's mask, covers the cameraman's face.
+    # "new" when the baseline had none (read, not assumed).
     baseline_silent = sql(db, "SELECT count(*) FROM results WHERE run_id = ? AND error_kind = 'silent_failure'",
                           [base])[0][0]
     assert bool(kinds.loc["silent_failure", "new"]) == (baseline_silent == 0)

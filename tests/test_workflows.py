@@ -12,12 +12,14 @@ from streamlit.testing.v1 import AppTest
 from vton_eval import workflows
 from vton_eval.gate import gate
 from vton_eval.runner import RunSettings, create_run, execute_run
-from vton_eval.workflows import Placement, Workflow
+from vton_eval.workflows import BodyRegion, Placement, Workflow
 
 from .helpers.paths import REPO, SAMPLE
 
+# A new workflow states its landmarks: a hat sits on the head, above the brows and between the ears.
 HAT = Workflow("hat", "hat", Placement(span=(0.0, 0.12), width=0.2), "top", "head", ("hat askew",),
-               {"preservation.max_changed_share": 0.12})
+               {"preservation.max_changed_share": 0.12},
+               body=BodyRegion(("face.brows", "left_ear", "right_ear"), ("face.oval",), 0.15, 0.1, False))
 
 
 def _hat_dataset(root):
