@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw
 from vton_eval.checks import measures
 from vton_eval.checks.aligned import escalating
 from vton_eval.checks.results import CheckResult
-from vton_eval.person.model import FACE_GROUPS, VISIBLE, PersonParse
+from vton_eval.person.model import FACE_GROUPS, PersonParse
 
 Box = tuple[float, float, float, float]
 
@@ -136,10 +136,15 @@ def _in_canonical(mask: np.ndarray, canon: np.ndarray, face: np.ndarray, size: t
     return mask[row, col].reshape(FACE_SIDE, FACE_SIDE)
 
 
+# A landmark counts for `body` only when the pose is this sure it sees it: an occluded limb (the far arm of
+# a person in profile) is guessed, and a guess moves with a re-encode.
+BODY_VISIBLE = 0.8
+
+
 def _visible(parse: PersonParse, size: tuple[int, int]) -> np.ndarray:
     x, y, v = parse.pose[:, 0], parse.pose[:, 1], parse.pose[:, 2]  # type: ignore[index]
     w, h = size
-    return (v >= VISIBLE) & (x >= 0) & (x < w) & (y >= 0) & (y < h)
+    return (v >= BODY_VISIBLE) & (x >= 0) & (x < w) & (y >= 0) & (y < h)
 
 
 def body(base: PersonParse, out: PersonParse | None, size: tuple[int, int], core: np.ndarray, soft_limit: float,
@@ -170,7 +175,7 @@ def body(base: PersonParse, out: PersonParse | None, size: tuple[int, int], core
         return []
     # Only landmarks the output's pose also claims to see: its own low confidence means "not seen", and
     # a guessed position says nothing about where the limb is.
-    seen &= out.pose[:, 2] >= VISIBLE  # type: ignore[index]
+    seen &= out.pose[:, 2] >= BODY_VISIBLE  # type: ignore[index]
     unit = base.torso_length() or max(size)
     shift = np.linalg.norm(out.pose[:, :2] - base.pose[:, :2], axis=1) / unit  # type: ignore[index]
     # The detector may swap left and right limbs (a symmetric figure, a back view): a part counts as in
