@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: venv demo test lint bench browser postgres clean
+.PHONY: venv demo test test-repeat compat lint bench browser postgres clean
 
 venv: $(STAMP)
 
@@ -47,12 +47,46 @@ test: venv browser postgres
 	@$(BIN)/python -m pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo 'pytest collected no tests: failing' >&2; exit 1; fi; exit $$status
 
+# The whole suite N times in a row (make test-repeat N=5): a test that fails by chance shows up here. Every run
+# goes to the end; the tally and each run's time are printed, and the target fails if any run failed.
+N ?= 5
+test-repeat: venv browser postgres
+	@mkdir -p test-output; : > test-output/repeat.txt; failed=0; \
+	for i in $$(seq 1 $(N)); do \
+		start=$$(date +%s); \
+		$(MAKE) --no-print-directory test > test-output/repeat-$$i.log 2>&1; status=$$?; \
+		summary=$$(grep -E '^=+ .*(passed|failed|error).* =+$$' test-output/repeat-$$i.log | tail -1 | tr -d '='); \
+		line="run $$i of $(N): $$([ $$status -eq 0 ] && echo passed || echo FAILED) in $$(( $$(date +%s) - start )) s:$$summary"; \
+		echo "$$line" | tee -a test-output/repeat.txt; \
+		[ $$status -eq 0 ] || { failed=$$((failed + 1)); grep -E '^(FAILED|ERROR) ' test-output/repeat-$$i.log; }; \
+	done; \
+	echo "$$(( $(N) - failed )) of $(N) runs passed (logs: test-output/repeat-*.log)"; [ $$failed -eq 0 ]
+
+# The compatibility suite: every built-in profile against the sandbox's signatures served by the Gradio
+# versions the services pin, each in its own virtual environment under .compat/ (built once from the lock
+# files in compat/ with uv, rebuilt when a lock file changes; uv's download cache lives there too), and
+# by the project's own Gradio. Kept out of `make test`; .ci/run runs both.
+COMPAT_GRADIO := 4.16.0 4.24.0 4.41.0 5.6.0
+COMPAT_DIR := .compat
+COMPAT_ENVS := $(foreach v,$(COMPAT_GRADIO),$(COMPAT_DIR)/gradio-$(v)/.built)
+UV := env UV_CACHE_DIR=$(CURDIR)/$(COMPAT_DIR)/uv-cache UV_PYTHON_DOWNLOADS=never $(BIN)/uv
+
+compat: venv $(COMPAT_ENVS)
+	@$(BIN)/python -m pytest compat -p no:cacheprovider; status=$$?; \
+	if [ $$status -eq 5 ]; then echo 'pytest collected no tests: failing' >&2; exit 1; fi; exit $$status
+
+$(COMPAT_DIR)/gradio-%/.built: compat/gradio-%.txt | $(STAMP)
+	@rm -rf $(COMPAT_DIR)/gradio-$*
+	$(UV) venv --quiet --python $(PYTHON) $(COMPAT_DIR)/gradio-$*
+	$(UV) pip sync --quiet --python $(COMPAT_DIR)/gradio-$*/bin/python $<
+	@touch $@
+
 lint: venv
-	$(BIN)/ruff check vton_eval dashboard tests bench
+	$(BIN)/ruff check vton_eval dashboard tests bench compat
 	$(BIN)/lint-imports --no-cache
 
 bench: venv
 	$(BIN)/python bench/dispatch.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache test-output
+	rm -rf $(VENV) .pytest_cache test-output $(COMPAT_DIR)

@@ -15,6 +15,7 @@ PAGES = {
         st.Page("views/overview.py", title="Overview", icon=":material/monitoring:", default=True),
         st.Page("views/failures.py", title="Failures", icon=":material/error:"),
         st.Page("views/compare.py", title="Compare", icon=":material/compare:"),
+        st.Page("views/leaderboard.py", title="Leaderboard", icon=":material/leaderboard:"),
     ],
     "Work": [
         st.Page("views/runs.py", title="Runs", icon=":material/play_circle:"),

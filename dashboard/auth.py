@@ -2,9 +2,12 @@
 
 With `[auth]` in Streamlit's secrets, the app's entry calls `gate()` before any page: a visitor who
 is not signed in gets the sign-in screen and nothing else (every URL leads there), and a signed-in
-person the roles file does not name is told so. Without `[auth]`, the dashboard is for one person on
+person the roles file does not name is told so (and the refusal is audited). An `[auth]` that lacks what
+sign-in needs shows nothing but what it lacks. Without `[auth]`, the dashboard is for one person on
 127.0.0.1: `gate()` refuses to show anything when it listens elsewhere, unless `vton-eval dashboard`
-was started with its loudly named flag. The engine (`vton_eval.access`) checks every act again.
+was started with its loudly named flag, or when it is reached by a name that is not loopback's nor one
+the operator configured (a page rebinding its name to this machine). The engine (`vton_eval.access`)
+checks every act again.
 """
 
 from __future__ import annotations
@@ -16,11 +19,11 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard.common import md
+from dashboard.common import database, log, md
 from vton_eval import access, binding, preferences
 from vton_eval.access import AccessConfigError, AccessDenied, Action, Actor
 from vton_eval.errors import VtonEvalError
-from vton_eval.secrets import TOKEN_ENV, remember_secret
+from vton_eval.secrets import TOKEN_ENV, handed_token, remember_secret
 
 PAGES_DIR = Path(__file__).resolve().parent / "views"
 
@@ -64,9 +67,10 @@ def may(action: Action) -> bool:
 
 
 def service_token() -> str | None:
-    """HF_TOKEN from the environment, else from Streamlit secrets. Never put into this process's environment:
-    a run started here gets it only for an allowed endpoint (`vton_eval.token_rules.run_environment`)."""
-    token = os.environ.get(TOKEN_ENV, "").strip()
+    """The token `vton-eval dashboard` handed over (through a pipe, never this process's environment), else
+    HF_TOKEN from the environment (`streamlit run` by hand), else from Streamlit secrets. A run started here gets
+    it only for an allowed endpoint (`vton_eval.token_rules.run_environment`)."""
+    token = handed_token() or os.environ.get(TOKEN_ENV, "").strip()
     if not token:
         try:
             token = str(st.secrets.get(TOKEN_ENV) or "").strip()
@@ -119,6 +123,51 @@ def _open_to_the_network() -> bool:
     return not binding.is_loopback(address or "") and os.environ.get(binding.UNSAFE_LISTEN_ENV) != "1"
 
 
+def _host_header() -> str | None:
+    try:
+        return st.context.headers.get("Host")
+    except Exception:  # no request behind this run (a test harness): nothing to check
+        return None
+
+
+def _wrong_host() -> bool:
+    """Reached by a name that is neither loopback's nor configured: possibly a page that rebinds its own name to
+    this machine (DNS rebinding), which would drive the dashboard with this person's rights."""
+    listening_beyond = not binding.is_loopback(st.get_option("server.address") or "")
+    extra = binding.configured_hosts(os.environ.get(binding.ALLOWED_HOSTS_ENV))
+    return not binding.host_allowed(_host_header(), extra, any_address=listening_beyond)
+
+
+def _not_this_name() -> None:
+    st.title("vton-eval")
+    st.error(f"This dashboard has no sign-in, so it answers only at localhost or 127.0.0.1; it was reached as "
+             f"{md(_host_header() or '?')}. A web page can give its own name this machine's address (DNS rebinding) "
+             "to drive a dashboard like this one. If that name is yours, start it with `vton-eval dashboard "
+             "--allow-host NAME`.", icon=":material/gpp_bad:")
+
+
+def _half_configured(problems: list[str]) -> Callable[[], None]:
+    def screen() -> None:
+        st.title("vton-eval")
+        st.error(f"Sign-in is configured only in part ([auth] in the secrets: {md('; '.join(problems))}), so nobody "
+                 "can sign in. An administrator completes it (see the README's Team access) or removes it.",
+                 icon=":material/gpp_bad:")
+    return screen
+
+
+def _audit_refused_sign_in(message: str) -> None:
+    """A signed-in account with no role is recorded once per session (who tried, with which identity)."""
+    claims = _claims()
+    key = f"refused_sign_in_{claims.get('iss')}#{claims.get('sub')}"
+    if st.session_state.get(key):
+        return
+    st.session_state[key] = True
+    try:
+        access.refuse_sign_in(database(), claims, message)
+    except Exception:  # an unusable store must not hide the refusal screen; the log keeps why
+        log.exception("the refused sign-in could not be written to the audit trail")
+
+
 def _not_on_loopback() -> None:
     st.title("vton-eval")
     st.error(f"This dashboard listens on {md(st.get_option('server.address') or 'every interface')} without "
@@ -134,12 +183,19 @@ def checkpoint() -> Actor:
     if not sign_in_configured():
         if _open_to_the_network():
             _only(_not_on_loopback, "Not on loopback")
+        if _wrong_host():
+            _only(_not_this_name, "Not this name")
         return access.local_actor()
+    problems = binding.auth_problems(_auth_section() or {})
+    if problems:
+        _only(_half_configured(problems), "Sign-in incomplete")
     if not signed_in():
         _only(_sign_in_screen, "Sign in")
     try:
         return actor()
     except (AccessDenied, AccessConfigError) as exc:
+        if isinstance(exc, AccessDenied):
+            _audit_refused_sign_in(str(exc))
         _only(_no_access(str(exc)), "No access")
         raise  # not reached: _only stops the script
 

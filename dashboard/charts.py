@@ -69,18 +69,27 @@ def latency_boxes(latency: pd.DataFrame) -> go.Figure:
 
 
 def trend(points: pd.DataFrame, y: str) -> go.Figure:
-    """A line per workflow across runs (oldest left)."""
+    """A line per workflow across runs (oldest left), one step per run: runs made seconds apart stand as far
+    apart as runs made days apart (a time axis would pile them up); each is labelled with when it started."""
+    order = points.drop_duplicates("run_id").sort_values(["created_at", "run_id"])
+    ids = order["run_id"].tolist()
+    ticks = [f"{when:%m-%d %H:%M:%S}" if hasattr(when, "strftime") else str(when) for when in order["created_at"]]
     fig = go.Figure()
     for workflow, part in points.groupby("workflow", sort=True):
         labels = [_escape(label or "(no label)") for label in part["label"]]
-        fig.add_scatter(x=part["created_at"].tolist(), y=part[y].tolist(), mode="lines+markers", name=_escape(workflow),
+        fig.add_scatter(x=part["run_id"].tolist(), y=part[y].tolist(), mode="lines+markers", name=_escape(workflow),
                         customdata=list(zip(part["run_id"], labels, part["cases"], strict=True)),
                         hovertemplate="%{customdata[1]} · %{customdata[0]}<br>%{y}<br>%{customdata[2]} cases"
                                       "<extra>%{fullData.name}</extra>")
-    fig.update_layout(height=HEIGHT, margin=_MARGIN, xaxis_title="run started", legend_title_text="workflow",
+    fig.update_layout(height=HEIGHT, margin=_MARGIN, legend_title_text="workflow",
+                      xaxis=dict(type="category", categoryorder="array", categoryarray=ids, tickmode="array",
+                                 tickvals=ids, ticktext=ticks, title="run (by start time, UTC)"),
                       yaxis=dict(tickformat=".0%", rangemode="tozero", title="error rate") if y == "error_rate"
                       else dict(title="p95 latency (ms)", rangemode="tozero"))
     return fig
+
+
+HEATMAP_TEXT_PX = 14
 
 
 def tag_heatmap(heat: pd.DataFrame) -> go.Figure:
@@ -90,11 +99,32 @@ def tag_heatmap(heat: pd.DataFrame) -> go.Figure:
     cases = heat.pivot(index="workflow", columns="tag", values="cases")
     text = [[("" if pd.isna(cases.at[w, t]) else f"{int(errors.at[w, t])} of {int(cases.at[w, t])}")
              for t in rates.columns] for w in rates.index]
+    top = max(0.01, float(heat["error_rate"].max()))
     fig = go.Figure(go.Heatmap(
         z=rates.to_numpy().tolist(), x=[_escape(t) for t in rates.columns], y=[_escape(w) for w in rates.index],
         text=text,
-        texttemplate="%{z:.0%}<br>%{text}", colorscale="Reds", zmin=0, zmax=max(0.01, float(heat["error_rate"].max())),
-        colorbar=dict(title="error rate", tickformat=".0%"), hoverongaps=False,
-        hovertemplate="%{y} · %{x}: %{text} (%{z:.0%})<extra></extra>"))
+        # Large enough to read; plotly picks dark or light text by each cell's colour.
+        texttemplate="<b>%{z:.0%}</b><br>%{text}", textfont=dict(size=HEATMAP_TEXT_PX), colorscale="Reds", zmin=0,
+        zmax=top, colorbar=dict(title="error rate", tickformat=".0%" if top >= 0.1 else ".1%", nticks=5),
+        hoverongaps=False, hovertemplate="%{y} · %{x}: %{text} (%{z:.0%})<extra></extra>"))
     fig.update_layout(height=HEIGHT, margin=_MARGIN)
+    return fig
+
+
+def arena(rows: list[dict]) -> go.Figure:
+    """The leaderboard: each run's score with its interval drawn, best at the top; a line at 1000 (the average)."""
+    names = [_escape(f"{r['rank']}. {r['label'] or '(no label)'} · {r['run_id']}") for r in rows]
+    scores = [r["score"] for r in rows]
+    fig = go.Figure()
+    fig.add_scatter(
+        x=scores, y=names, mode="markers", marker=dict(size=11, color="#332288"), showlegend=False,
+        error_x=dict(type="data", symmetric=False, array=[r["ci_high"] - r["score"] for r in rows],
+                     arrayminus=[r["score"] - r["ci_low"] for r in rows], thickness=2, width=6, color="#332288"),
+        customdata=[[r["ci_low"], r["ci_high"], r["picks"], _escape(r["system"])] for r in rows],
+        hovertemplate="%{y}<br>score %{x:.0f} (95% interval %{customdata[0]:.0f} to %{customdata[1]:.0f})<br>"
+                      "%{customdata[2]} picks · %{customdata[3]}<extra></extra>")
+    fig.add_vline(x=1000, line_dash="dot", line_color="#999999")
+    fig.update_layout(height=max(200, 48 * len(rows) + 90), margin=_MARGIN,
+                      xaxis=dict(title="score (1000 = the average run; +100 = preferred in 64 % of picks)"),
+                      yaxis=dict(autorange="reversed"))
     return fig

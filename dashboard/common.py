@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -151,9 +152,32 @@ def is_missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-_MD_SPECIAL = "\\`*_{}[]()#+-.!|<>~$"
+_MD_SPECIAL = "\\`*_{}[]()#+-.!|<>~$:&="
+# What Streamlit's Markdown turns into a link by itself, escapes or not (it links URLs, www. names and e-mail
+# addresses found in the text it has parsed): such a value goes into a code span, where nothing is linked.
+_LINKABLE = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://[^\s<>]+|\bwww\.[^\s<>]+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_TRAILING = ".,;:!?'\")]}"
+
+
+def _escape(text: str) -> str:
+    return "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in text)
+
+
+def _code_span(text: str) -> str:
+    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def md(text: object) -> str:
-    """Escape text from a file or a server before it goes into markdown (shown as text, never markup)."""
-    return "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in str(text))
+    """Text from a file or a server, for Markdown: shown as the text it is, never as markup and never as a link
+    (a URL, a www. name or an e-mail address goes into a code span; everything else is escaped)."""
+    text = str(text)
+    out, last = [], 0
+    for match in _LINKABLE.finditer(text):
+        value = match.group(0).rstrip(_TRAILING)
+        out.append(_escape(text[last:match.start()]))
+        out.append(_code_span(value))
+        last = match.start() + len(value)
+    out.append(_escape(text[last:]))
+    return "".join(out)

@@ -179,18 +179,29 @@ def summary(baseline: dict, candidate: dict, info: TwoRunSummary) -> None:
                                         ("error → ok", "error_to_ok"), ("Error kind changed", "kind_changed"),
                                         ("ok → ok", "ok_to_ok")), strict=True):
         col.metric(label, f"{t[key]:,}", border=True)
-    left, right = st.columns(2)
-    with left:
-        st.caption("Error kinds (new = absent from the baseline)")
-        if info.error_kinds.empty:
-            st.success("No errors in either run.")
-        else:
-            st.dataframe(info.error_kinds, hide_index=True, width="stretch", key="cmp_kinds")
-    with right:
-        st.caption("Latency of ok calls per workflow: baseline, candidate and change")
-        ms = {c: st.column_config.NumberColumn(c.replace("_ms", " (ms)"), format="%+.0f" if "change" in c else "%.0f")
-              for c in info.latency.columns if c.endswith("_ms")}
-        st.dataframe(info.latency, hide_index=True, width="stretch", column_config=ms, key="cmp_latency")
+    st.caption("Latency of ok calls per workflow: the change first, then the baseline (before) and the candidate "
+               "(after)")
+    st.dataframe(info.latency[[c for c in LATENCY_COLUMNS if c in info.latency]], hide_index=True,
+                 column_config=LATENCY_COLUMNS, key="cmp_latency")
+    st.caption("Error kinds (new = absent from the baseline)")
+    if info.error_kinds.empty:
+        st.success("No errors in either run.")
+    else:
+        st.dataframe(info.error_kinds, hide_index=True, key="cmp_kinds")
+
+
+# The answer (how much slower or faster) first, on the page's whole width; each column fits its text.
+LATENCY_COLUMNS = {
+    "workflow": st.column_config.TextColumn("Workflow", width=76),
+    "p95_change_ms": st.column_config.NumberColumn("p95 change", format="%+.0f ms", width=96),
+    "p50_change_ms": st.column_config.NumberColumn("p50 change", format="%+.0f ms", width=96),
+    "p95_baseline_ms": st.column_config.NumberColumn("p95 before", format="%.0f ms", width=84),
+    "p95_candidate_ms": st.column_config.NumberColumn("p95 after", format="%.0f ms", width=84),
+    "p50_baseline_ms": st.column_config.NumberColumn("p50 before", format="%.0f ms", width=84),
+    "p50_candidate_ms": st.column_config.NumberColumn("p50 after", format="%.0f ms", width=84),
+    "n_baseline": st.column_config.NumberColumn("OK before", format="%d", width=76),
+    "n_candidate": st.column_config.NumberColumn("OK after", format="%d", width=68),
+}
 
 
 def large_file(relpath: str | None, side: int = 768) -> str | None:

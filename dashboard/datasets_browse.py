@@ -8,10 +8,12 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from dashboard.common import cached, md
+from dashboard import auth
+from dashboard.common import cached, database, md
 from dashboard.datasets_view import PAGE_SIZE, datasets_root, thumb
+from vton_eval.access import Action
+from vton_eval.curation import set_tags
 from vton_eval.datasets import Dataset, DatasetError, load_dataset
-from vton_eval.datasets.authoring import set_tags
 from vton_eval.datasets.catalog import DatasetSummary, catalog
 from vton_eval.datasets.sidecar import read_validation
 from vton_eval.datasets.validation import validate_dataset
@@ -186,6 +188,10 @@ def tags_editor(ds: Dataset, pairs: list) -> None:
         st.info("No pair matches these filters.")
         return
     frame = pd.DataFrame([{"pair_id": p.pair_id, "workflow": p.workflow, "tags": p.tags_text} for p in pairs])
+    if not auth.may(Action.SET_TAGS):
+        st.dataframe(frame, hide_index=True, key="ds_tags_read_only",
+                     column_config={"tags": st.column_config.TextColumn("Tags", width=400)})
+        return
     # A new key after each save: the editor's pending edits belong to the table as it was.
     nonce = st.session_state.setdefault("ds_tag_nonce", 0)
     edited = st.data_editor(frame, hide_index=True, key=f"ds_tag_editor_{nonce}", disabled=["pair_id", "workflow"],
@@ -204,7 +210,7 @@ def tags_editor(ds: Dataset, pairs: list) -> None:
         action = {p.pair_id: [t for t in p.tags if t != tag.strip()] for p in pairs}
     if action is not None:
         try:
-            changed = set_tags(ds.root, action)
+            changed = set_tags(ds.root, action, actor=auth.actor(), db=database())
         except VtonEvalError as exc:
             st.error(md(exc))
             return

@@ -7,11 +7,13 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard.common import md
+from dashboard import auth
+from dashboard.common import database, md
 from dashboard.datasets_browse import PICK, _load
 from dashboard.datasets_view import datasets_root
 from vton_eval import workflows
-from vton_eval.datasets.authoring import Upload, add_pair, check_upload, create_dataset, dataset_images
+from vton_eval.curation import add_pair, create_dataset
+from vton_eval.datasets.authoring import Upload, check_upload, dataset_images
 from vton_eval.datasets.catalog import find_dataset_folders
 from vton_eval.errors import VtonEvalError
 
@@ -43,7 +45,7 @@ def new_dataset() -> None:
         name = st.text_input("New dataset's name", key="dsc_name", placeholder="e.g. spring-catalogue")
         if st.form_submit_button("Create dataset", icon=":material/create_new_folder:"):
             try:
-                folder = create_dataset(datasets_root(), name)
+                folder = create_dataset(datasets_root(), name, actor=auth.actor(), db=database())
             except VtonEvalError as exc:
                 st.error(md(exc))
             else:
@@ -101,7 +103,8 @@ def one_pair(target: Path, workflow: str, tags: str) -> None:
         st.caption("A person and a product image are needed.")
     if st.button("Add pair", type="primary", disabled=not ready, key="dsc_add", icon=":material/add:"):
         try:
-            added = add_pair(target, workflow, base, product, mask, reference, pair_id or None, tags)
+            added = add_pair(target, workflow, base, product, mask, reference, pair_id or None, tags,
+                             actor=auth.actor(), db=database())
         except VtonEvalError as exc:
             st.error(md(exc))
             return
@@ -135,8 +138,9 @@ def many_pairs(target: Path, workflow: str, tags: str) -> None:
     if st.button(label, type="primary", disabled=bool(problems), key="dsc_add_many", icon=":material/add:"):
         added = []
         try:
+            person, db = auth.actor(), database()
             for base, product in pairs:
-                added.append(add_pair(target, workflow, base, product, tags=tags))
+                added.append(add_pair(target, workflow, base, product, tags=tags, actor=person, db=db))
         except VtonEvalError as exc:
             st.error(md(exc))
         if added:

@@ -6,11 +6,14 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard.common import md
+from dashboard import auth
+from dashboard.common import database, md
 from dashboard.datasets_browse import PICK, _load
 from dashboard.datasets_view import datasets_root
+from vton_eval import access
+from vton_eval.curation import import_layout
 from vton_eval.datasets.authoring import check_name
-from vton_eval.datasets.layouts import LAYOUTS, ImportOptions, import_layout
+from vton_eval.datasets.layouts import LAYOUTS, ImportOptions
 from vton_eval.datasets.layouts.dresscode import CATEGORIES
 from vton_eval.datasets.validation import validate_dataset
 from vton_eval.errors import VtonEvalError
@@ -21,6 +24,7 @@ REPORT = "dsi_report"
 def import_section() -> None:
     st.caption("Write a dataset for a test set on this server, where it lies: its images are not copied, the new "
                f"dataset (in {md(datasets_root())}) points into the folder.")
+    roots_note()
     cols = st.columns([1, 3])
     layout = cols[0].selectbox("Layout", list(LAYOUTS), key="dsi_layout",
                                format_func={"viton-hd": "VITON-HD", "dresscode": "DressCode"}.get)
@@ -39,7 +43,9 @@ def import_section() -> None:
         categories = cols[1].multiselect("Categories", list(CATEGORIES), key="dsi_categories", placeholder="all")
         masks = cols[2].checkbox("Derive garment masks from the label maps", key="dsi_masks_dc")
     else:
-        masks = cols[2].checkbox("Use its agnostic masks (when present)", value=True, key="dsi_masks_vh")
+        # Ticked: the importer's default, masks where the folder has agnostic-mask/ (a folder without is no error).
+        masks = None if cols[2].checkbox("Use its agnostic masks (when present)", value=True, key="dsi_masks_vh") \
+            else False
     validate = cols[3].checkbox("Validate after importing", value=True, key="dsi_validate")
     problems = []
     if not source.strip():
@@ -57,11 +63,26 @@ def import_section() -> None:
     show_report()
 
 
+def roots_note() -> None:
+    """Which server folders may be imported from (the roles file's [datasets] import_roots)."""
+    try:
+        config = access.load_config()
+    except VtonEvalError as exc:
+        st.error(md(exc))
+        return
+    if config.import_roots:
+        st.caption("Folders test sets may be imported from (the roles file's `[datasets] import_roots`):")
+        st.code("\n".join(str(r) for r in config.import_roots), language=None)
+    elif auth.sign_in_configured():
+        st.warning("No folder of this server may be imported from yet: an administrator lists the folders that "
+                   "hold test sets in `[datasets] import_roots` of the roles file.", icon=":material/folder_off:")
+
+
 def run_import(layout: str, source: str, name: str, options: ImportOptions, validate: bool) -> None:
     folder = datasets_root() / name
     bar = st.progress(0.0, text="Reading the pair files…")
     try:
-        report = import_layout(layout, source, folder, options,
+        report = import_layout(layout, source, folder, options, actor=auth.actor(), db=database(),
                                progress=lambda done, total: bar.progress(done / max(total, 1),
                                                                          text=f"Masks: {done} of {total}"))
         summary = None

@@ -11,6 +11,7 @@ from dashboard.datasets_view import dataset_choice, datasets_root, pair_gallery
 from vton_eval import launch, token_rules
 from vton_eval.analytics.runs import typical_latency_s
 from vton_eval.errors import VtonEvalError
+from vton_eval.quota_ledger import Outlook, known_quota, quota_outlook
 from vton_eval.runner import RunSettings
 from vton_eval.runner.plan import SelectionError, profile_refusals, select_pairs
 from vton_eval.services import Profile, load_profile
@@ -100,6 +101,17 @@ def offered_by(inspection: Inspection | None, profile: Profile) -> list[str] | N
     return [str(c) for c in params[index].choices]
 
 
+def quota_note(ahead: Outlook, known: str | None) -> None:
+    """What the quota ledger holds for this endpoint from this machine: how long the first call waits, and why."""
+    if ahead.wait_s > 0:
+        st.warning(f"Quota: {md(ahead.describe())}.", icon=":material/hourglass_top:")
+    elif ahead.rate is not None:
+        st.caption(f"Quota: {md(ahead.describe())}.")
+    if ahead.rate is None and known:
+        st.caption(f"Earlier runs of this endpoint used the rate limit {md(known)}; this run has none, so it does not "
+                   "wait for the quota (only for a wait the service asks for).")
+
+
 def token_note(endpoint: str) -> token_rules.TokenUse:
     """Whether the token goes to this endpoint, said before starting (a refused endpoint: said by the caller)."""
     use = token_rules.token_use(endpoint, auth.service_token() is not None)
@@ -168,7 +180,9 @@ def launch_form() -> None:
     if not problems:
         cases = len(chosen) * settings.repeats
         latency = typical_latency_s(database(), settings.endpoint)
-        st.info(launch.estimate(cases, settings.concurrency, settings.rate_limit, latency).describe())
+        ahead = quota_outlook(database(), settings.endpoint, settings.rate_limit)
+        st.info(launch.estimate(cases, settings.concurrency, settings.rate_limit, latency, ahead.wait_s).describe())
+        quota_note(ahead, known_quota(database(), settings.endpoint))
         profile = load_profile(settings.profile)
         # Before the start, as the command line says it: what will not be sent, and why.
         offered = offered_by(inspection, profile)
@@ -193,6 +207,7 @@ def launch_form() -> None:
         else:
             data.runs.clear()
             st.session_state["launched_run"] = run_id
+            st.session_state["runs_follow"] = run_id  # the Runs tab selects it: Cancel at hand
             st.session_state[SHOW_RUNS] = True
             st.rerun()  # the Runs tab, drawn again: the list now has the run, and polls while it goes
     if st.session_state.get("launched_run"):

@@ -108,7 +108,8 @@ def case_card(run_id: str, case: dict[str, Any], judge: bool = True) -> None:
             _zoom_cell(case)
         with cols[4]:
             status = case["status"] if case["status"] == "ok" else f"{case['status']}: {case['error_kind']}"
-            st.markdown(f"**{md(pair)}** · {case['workflow']} · {fmt_ms(case['latency_ms'])} · {md(status)}")
+            st.markdown(f"**{md(pair)}** · repeat {repeat} · {md(case['workflow'])} · {fmt_ms(case['latency_ms'])} · "
+                        f"{md(status)}")
             if case["error_message"]:
                 st.text(case["error_message"][:300])
             if case["flags"]:

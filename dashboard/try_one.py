@@ -81,7 +81,15 @@ def try_one_pair() -> None:
             st.error(md(use.note()))
             refused = True
     timeout_s = st.number_input("Timeout (s)", min_value=1, max_value=3600, value=300, key=f"{key}_timeout")
-    if st.button("Try it", type="primary", disabled=ds is None or not endpoint or refused, key=f"{key}_go",
+    waiting = False
+    if endpoint and not refused:
+        ahead = launch.try_outlook(database(), endpoint)
+        waiting = ahead.wait_s > launch.TRY_MAX_WAIT_S
+        if ahead.wait_s > 0:
+            (st.error if waiting else st.warning)(f"Quota: {md(ahead.describe())}.", icon=":material/hourglass_top:")
+        elif ahead.rate is not None:
+            st.caption(f"Quota: {md(ahead.describe())}.")
+    if st.button("Try it", type="primary", disabled=ds is None or not endpoint or refused or waiting, key=f"{key}_go",
                  icon=":material/bolt:"):
         db = database()
         with st.spinner("Calling the endpoint…"):

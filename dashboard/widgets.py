@@ -33,11 +33,15 @@ def filter_bar(key: str, workflows: bool = True) -> RunFilter:
     return RunFilter(tuple(datasets), tuple(chosen_wf), tuple(labels), since, until)
 
 
-def system_label(row: pd.Series | Mapping[str, Any]) -> str:
-    """Which system a run called: its profile and endpoint ("catvton @ http://127.0.0.1:7861")."""
+def system_label(row: pd.Series | Mapping[str, Any], compact: bool = False) -> str:
+    """Which system a run called: its profile and endpoint ("catvton @ http://127.0.0.1:7861"); `compact` leaves
+    the http(s):// out, for a table column: the host and port are what tell two systems apart."""
     profile = row.get("profile")
     profile = profile if isinstance(profile, str) and profile else "sm4ll"
-    return f"{profile} @ {row.get('endpoint') or '?'}"
+    endpoint = str(row.get("endpoint") or "?")
+    if compact:
+        endpoint = endpoint.removeprefix("http://").removeprefix("https://")
+    return f"{profile} @ {endpoint}"
 
 
 def run_label(row: pd.Series | Mapping[str, Any]) -> str:
@@ -54,8 +58,15 @@ def run_picker(runs: pd.DataFrame, key: str, label: str = "Run", default: str | 
         return None
     ids = runs["run_id"].tolist()
     by_id = {r["run_id"]: r for r in runs.to_dict("records")}
-    index = ids.index(default) if default in ids else 0
-    return st.selectbox(label, ids, index=index, key=key, format_func=lambda i: run_label(by_id[i]))
+    # The run a person picked stays picked, also after a visit to another page (Streamlit forgets the value of a
+    # widget a page run does not draw, and the default would then be whatever run was launched last): it is kept
+    # under a key of its own, and only a vanished one falls back to the default.
+    state, kept = st.session_state, f"{key}_picked"
+    if state.get(key) not in ids:
+        state[key] = next(i for i in (state.get(kept), default, ids[0]) if i in ids)
+    chosen = st.selectbox(label, ids, key=key, format_func=lambda i: run_label(by_id[i]))
+    state[kept] = chosen
+    return chosen
 
 
 def _count(value: Any) -> int:

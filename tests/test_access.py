@@ -38,9 +38,10 @@ viewer = ["group:vton-viewers"]
 
 
 def person(sub: str, email: str | None = None, groups: tuple[str, ...] = (), **extra) -> dict:
+    """Claims as a provider sends them for a verified address (`email_verified` true unless `extra` says else)."""
     claims = {"is_logged_in": True, "sub": sub, "iss": ISSUER, "groups": list(groups), **extra}
     if email:
-        claims["email"] = email
+        claims = {"email": email, "email_verified": True, **claims}
     return claims
 
 
@@ -68,6 +69,20 @@ def test_roles_come_from_the_roles_file_by_email_domain_group_or_subject(roles):
     with pytest.raises(AccessDenied, match="has no role here"):
         actor_from_claims(person("n2", "nemo@evil-example.com"))  # not @example.com
     assert parse_config({"roles": {"others": "viewer"}}).others == access.Role.VIEWER
+
+
+@pytest.mark.parametrize("flag", ["<missing>", "no", "FALSE", "false", "true", "True", 1, "yes", None, [True]])
+def test_an_email_counts_only_when_the_provider_says_it_is_verified(roles, flag):
+    """An account at the provider carrying the operator's address, without `email_verified` exactly true, is not
+    the operator: it is `sub:ID`, matched by group and subject rules only."""
+    claims = {k: v for k, v in person("x1", "olga@example.com", ("vton-viewers",)).items() if k != "email_verified"}
+    if flag != "<missing>":
+        claims["email_verified"] = flag
+    fake = actor_from_claims(claims)
+    assert (fake.name, fake.role) == ("sub:x1", access.Role.VIEWER)
+    with pytest.raises(AccessDenied, match="has no role here"):  # no group either: no role at all
+        actor_from_claims({**claims, "groups": []})
+    assert actor_from_claims({**claims, "email_verified": True}).role == access.Role.OPERATOR
 
 
 def test_a_roles_file_with_mistakes_is_refused_saying_what_is_wrong(tmp_path, monkeypatch):
@@ -231,6 +246,48 @@ def test_the_token_goes_only_to_endpoints_on_the_allow_list(db, roles, recorder,
             assert TOKEN.encode() not in path.read_bytes(), path
 
 
+def test_the_command_line_follows_the_token_rules_of_a_configured_roles_file(db, roles, recorder, tmp_path):
+    """`vton-eval run`, `resume` and `endpoints inspect`, against a server that records what reaches it."""
+    env = {**os.environ, "HF_TOKEN": TOKEN}
+    env.pop(access.ACCESS_ENV)
+
+    def cli(*args: str, rules: str | None = None) -> subprocess.CompletedProcess:
+        where = ["--access", str(roles)] if rules is not None else []
+        if rules is not None:
+            roles.write_text(ROLES + rules, encoding="utf-8")
+        return subprocess.run([sys.executable, "-m", "vton_eval", *args, *where], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=120)
+
+    run = ["run", "--dataset", str(SAMPLE), "--endpoint", recorder.url, "--pairs", "top-01", "--retries", "0",
+           "--db", db.location]
+    inspect = ["endpoints", "inspect", recorder.url, "--timeout", "20"]
+    # Off the list (the default list, or one naming others): no token reaches the endpoint.
+    for args in (run, inspect):
+        recorder.requests.clear()
+        done = cli(*args, rules="")
+        assert "not on the token allow-list" in done.stderr and "Traceback" not in done.stderr, done.stderr
+        assert recorder.requests and _tokens_seen(recorder) == [None] * len(recorder.requests)
+    # On the list: it goes there (the control).
+    recorder.requests.clear()
+    cli(*inspect, rules=f'[token]\nallow = ["{recorder.url}"]\n')
+    assert recorder.requests and set(_tokens_seen(recorder)) == {f"Bearer {TOKEN}"}
+    # Refused: nothing starts, nothing reaches it; the refusal is in the audit trail.
+    first = list_runs(db)[0]["run_id"]
+    recorder.requests.clear()
+    for args in (run, inspect, ["resume", first, "--db", db.location]):
+        done = cli(*args, rules='[token]\nothers = "refuse"\n')
+        assert done.returncode == 1 and "endpoints off the list are refused" in done.stderr, done.stderr
+    assert not recorder.requests and len(list_runs(db)) == 1
+    assert [(r["action"], r["outcome"]) for r in audit_log(db) if r["outcome"] == "refused"] == [
+        ("resume", "refused"), ("launch", "refused")]
+    # $VTON_EVAL_ACCESS names the file as well as --access does.
+    env[access.ACCESS_ENV] = str(roles)
+    recorder.requests.clear()
+    done = subprocess.run([sys.executable, "-m", "vton_eval", *inspect], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 1 and not recorder.requests
+
+
 def test_a_run_process_inherits_no_token_for_an_endpoint_off_the_list():
     use = token_rules.token_use("http://127.0.0.1:7860", have_token=True)
     base = {"HF_TOKEN": TOKEN, "HUGGING_FACE_HUB_TOKEN": TOKEN, "HF_API_TOKEN": TOKEN, "PATH": "/bin"}
@@ -258,6 +315,35 @@ def test_launch_and_cancel_are_recorded_with_who_and_when(db, roles, live_sandbo
     acts = run_acts(db, run_id)
     assert [(a["actor"], a["action"]) for a in acts] == [("olga@example.com", "launch"), ("olga@example.com", "cancel")]
     assert acts[0]["acted_at"] <= acts[1]["acted_at"]
+
+
+def test_cancel_signals_only_the_live_vton_eval_process_of_that_run(db, roles, live_sandbox):
+    """A forged run row (anyone who writes the store can write one) names an unrelated process, or the process of
+    another run: nothing is signalled, by the dashboard's engine or by `vton-eval cancel`."""
+    from vton_eval.store.runs import update_run
+
+    operator = actor_from_claims(person("o1", "olga@example.com"))
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    live_sandbox.hold_after(0)
+    try:
+        real = launch.start_run(db, RunSettings(dataset=str(SAMPLE), endpoint=live_sandbox.url, pairs=["top-01"]),
+                                operator)
+        wait_until(lambda: live_sandbox.held_now >= 1, what="the run's call to be held", timeout=90)
+        forged = record_sample_run(db, "forged")
+        for pid in (bystander.pid, get_run(db, real)["pid"], os.getpid()):
+            db.write(lambda w, pid=pid: update_run(w, forged, status="running", pid=pid, host=socket.gethostname()))
+            with pytest.raises(access.VtonEvalError, match="nothing was signalled"):
+                launch.cancel_run(db, forged, operator)
+            cli = subprocess.run([sys.executable, "-m", "vton_eval", "cancel", forged, "--db", db.location], cwd=REPO,
+                                 capture_output=True, text=True, timeout=60)
+            assert cli.returncode == 1 and "nothing was signalled" in cli.stderr and "Traceback" not in cli.stderr
+        assert bystander.poll() is None and get_run(db, real)["status"] == "running"
+        launch.cancel_run(db, real, operator)  # the run's own process: stopped
+        wait_until(lambda: get_run(db, real)["status"] == "cancelled", what="the run to be cancelled", interval=0.1)
+    finally:
+        live_sandbox.hold_after(None)
+        bystander.kill()
+        bystander.wait()
 
 
 def test_the_command_line_records_its_acts_as_the_unverified_local_user(db, finished):

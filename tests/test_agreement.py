@@ -1,163 +1,162 @@
-"""Agreement of the checks with reviewers (`checks agreement`) and thresholds proposed from verdicts
-(`checks calibrate`), on runs of the sample dataset judged by the engine's own checks, with verdicts saved
-through the reviews module."""
+"""Reviewers who agree: Krippendorff's alpha and agreement checked against a hand-computed example, the queue of
+disagreements a lead settles (through roles and the audit trail), exports with who judged, gate --preference."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
+import csv
+import io
 
 import pytest
+from click.testing import CliRunner
 
-from vton_eval.access import local_actor
-from vton_eval.analytics.agreement import ANY_HARD, agreement
-from vton_eval.calibration import CALIBRATABLE, calibrate
-from vton_eval.checks import Thresholds
-from vton_eval.reviews import save_verdict
-from vton_eval.store.reads import reading
+from vton_eval import reviews, settlements
+from vton_eval.access import AccessDenied, Actor, Role, local_actor
+from vton_eval.agreement import agreement
+from vton_eval.cli import main
+from vton_eval.preferences import export_picks_csv, left_run_for, record_preference
+from vton_eval.store.judgements import canonical
 
+from .helpers.pages import sql, table_with, texts, visible_text
 from .helpers.seed import record_sample_run
+from .test_arena import make_runs
 
 
-@pytest.fixture(scope="module")
-def judged(tmp_path_factory):
-    """A run with silent failures (the person image sent back); two reviewers fail exactly those, except
-    one case the second reviewer passes and the first fails (a tie: left out of the verdicts)."""
-    from vton_eval.store import Database
-
-    db = Database(tmp_path_factory.mktemp("agree") / "results.duckdb")
-    run_id = record_sample_run(db, "judged", noop_rate=0.4, seed=5)
-    with reading(db) as read:
-        cases = read.rows('SELECT pair_id, "repeat", error_kind FROM results WHERE run_id = ? ORDER BY pair_id',
-                          [run_id])
-    ana, ben = local_actor("ana"), local_actor("ben")
-    for i, case in enumerate(cases):
-        verdict = "fail" if case["error_kind"] == "silent_failure" else "pass"
-        save_verdict(db, run_id, case["pair_id"], case["repeat"], ana, verdict)
-        if i == 0:
-            save_verdict(db, run_id, case["pair_id"], case["repeat"], ben, "pass" if verdict == "fail" else "fail")
-    return db, run_id, cases
+def pick(db, x: str, y: str, pair_id: str, who: str, preferred: str | None, workflow: str = "top") -> None:
+    left = left_run_for(x, y, pair_id, 1, who)
+    choice = "tie" if preferred is None else ("left" if preferred == left else "right")
+    record_preference(db, x, y, pair_id, 1, workflow, local_actor(who), choice, left)
 
 
-def test_agreement_counts_precision_recall_and_kappa_per_check(judged):
-    db, run_id, cases = judged
-    table = agreement(db, [run_id]).set_index("check")
-    silent = sum(c["error_kind"] == "silent_failure" for c in cases)
-    assert 0 < silent < len(cases)
-    hard = table.loc[ANY_HARD]
-    # The tie on the first case leaves it out; every other verdict is the checks' own decision.
-    assert hard["cases"] == len(cases) - 1
-    assert hard["fn"] == 0 and hard["fp"] == 0
-    assert hard["tp"] + hard["tn"] == len(cases) - 1
-    assert hard["precision"] == 1.0 and hard["recall"] == 1.0
-    assert hard["kappa"] == pytest.approx(1.0)
-    assert hard["kappa_low"] <= 1.0 <= hard["kappa_high"] + 1e-9
-    # The noop check made most of those silent failures (the person image sent back): it never fails a
-    # case reviewers passed.
-    assert table.loc["noop", "precision"] == 1.0 and table.loc["noop", "recall"] > 0.5
-    # A check that fails nowhere catches none of the failed cases.
-    assert table.loc["decodes", "tp"] == 0 and table.loc["decodes", "recall"] == 0.0
+@pytest.fixture()
+def judged(db):
+    """Hand-computed example. Verdicts on run X (reviewers A, B, C):
+        top-01: pass pass pass · top-02: pass fail - · top-03: fail fail unsure · top-04: unsure - -
+    Nominal alpha: coincidences o_pp=3, o_pf=o_fp=1, o_ff=1, o_fu=o_uf=1; n_p=4, n_f=3, n_u=1, n=8;
+    D_o = 4/8, D_e = 2(4·3 + 4·1 + 3·1)/(8·7) = 38/56, alpha = 1 - (1/2)/(38/56) = 5/19 = 0.2632.
+    Agreement: 4 agreeing of 7 pairs. C alone, paired with each other reviewer: (pass,pass) x2,
+    (unsure,fail) x2: D_o = 4/8, D_e = 2(4·2 + 4·2 + 2·2)/56 = 40/56, alpha = 1 - 0.7 = 0.3; agreement 2/4.
+    Picks between runs X and Y: top-01: X X · top-02: X Y · top-03: tie X X. Agreement 2 of 5 pairs;
+    alpha (nominal, first/tie/second): n_X=5, n_Y=1, n_T=1, n=7, D_o = 4/7, D_e = 22/42, alpha = -1/11."""
+    x, y = make_runs(db, 2)
+    verdicts = {"top-01": "ppp", "top-02": "pf.", "top-03": "ffu", "top-04": "u.."}
+    names = {"p": "pass", "f": "fail", "u": "unsure"}
+    for pair, given in verdicts.items():
+        for who, v in zip("ABC", given, strict=True):
+            if v != ".":
+                reviews.save_verdict(db, x, pair, 1, local_actor(who), names[v])
+    for pair, given in {"top-01": "XX.", "top-02": "XY.", "top-03": "TXX"}.items():
+        for who, v in zip("ABC", given, strict=True):
+            if v != ".":
+                pick(db, x, y, pair, who, {"X": x, "Y": y, "T": None}[v])
+    return db, x, y
 
 
-def test_agreement_command_prints_the_table_and_its_json(judged, tmp_path):
-    db, run_id, _ = judged
-    args = [sys.executable, "-m", "vton_eval", "checks", "agreement", run_id[:8], "--db", str(db.path)]
-    text = subprocess.run(args, capture_output=True, text=True, timeout=120)
-    assert text.returncode == 0, text.stderr
-    assert ANY_HARD in text.stdout and "kappa" in text.stdout
-    as_json = subprocess.run([*args, "--json"], capture_output=True, text=True, timeout=120)
-    data = json.loads(as_json.stdout)
-    assert data["runs"] == [run_id]
-    rows = {r["check"]: r for r in data["checks"]}
-    assert rows[ANY_HARD]["kappa"] == pytest.approx(1.0)
-    unknown = subprocess.run([sys.executable, "-m", "vton_eval", "checks", "agreement", "nope", "--db", str(db.path)],
-                             capture_output=True, text=True, timeout=120)
-    assert unknown.returncode == 1 and "no run matches 'nope'" in unknown.stderr
-    assert "Traceback" not in unknown.stderr
+def test_agreement_matches_the_hand_computed_example(judged):
+    db, x, y = judged
+    result = agreement(db, "sample")
+    run = result.verdict_runs.set_index("run_id").loc[x]
+    assert run["alpha"] == pytest.approx(5 / 19) and run["agreement"] == pytest.approx(4 / 7)
+    assert (run["units"], run["multi"], run["reviewers"]) == (4, 3, 3)
+    people = result.verdict_reviewers.set_index("reviewer")
+    assert people.loc["C", "alpha"] == pytest.approx(0.3) and people.loc["C", "agreement"] == pytest.approx(0.5)
+    assert people.loc["A", "agreement"] == pytest.approx(3 / 5) and people.loc["A", "shared_pairs"] == 5
+    assert result.picks_overall["agreement"] == pytest.approx(2 / 5)
+    assert result.picks_overall["alpha"] == pytest.approx(-1 / 11)
+    # The overlap target counts the cases judged by k reviewers; a lead sets it (operator), audited.
+    assert result.overlap == 1 and result.verdicts_overall["at_target"] == 4
+    with pytest.raises(AccessDenied):
+        settlements.set_overlap_target(db, "sample", 3, Actor("rita", Role.REVIEWER))
+    settlements.set_overlap_target(db, "sample", 3, local_actor("lead"))
+    assert agreement(db, "sample").verdicts_overall["at_target"] == 2
+    out = CliRunner().invoke(main, ["agreement", "--db", db.location])
+    assert out.exit_code == 0 and "overlap target 3" in out.output and "0.26" in out.output
 
 
-def test_agreement_without_verdicts_is_empty_and_says_so(tmp_path):
-    from vton_eval.store import Database
-
-    db = Database(tmp_path / "results.duckdb")
-    run_id = record_sample_run(db, "unjudged")
-    assert agreement(db, [run_id]).empty
-    out = subprocess.run([sys.executable, "-m", "vton_eval", "checks", "agreement", run_id, "--db", str(db.path)],
-                         capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0 and "no verdicts" in out.stdout
-
-
-def test_calibrate_proposes_thresholds_that_keep_recall_and_writes_usable_overrides(judged, tmp_path):
-    db, run_id, _ = judged
-    proposals, overrides = calibrate(db, [run_id], Thresholds())
-    assert proposals
-    for p in proposals:
-        assert p.check in CALIBRATABLE
-        hard = CALIBRATABLE[p.check][2]
-        if p.proposed is not None and hard and p.recall_now is not None:
-            assert p.recall_proposed >= p.recall_now  # never trades away recall on a hard defect
-        if p.proposed is None:
-            assert p.notes  # says why nothing was proposed
-    Thresholds.from_overrides(overrides)  # the file is a valid override
-    out = tmp_path / "proposed.json"
-    proc = subprocess.run([sys.executable, "-m", "vton_eval", "checks", "calibrate", run_id, "--out", str(out),
-                           "--db", str(db.path), "--json"], capture_output=True, text=True, timeout=180)
-    assert proc.returncode == 0, proc.stderr
-    report = json.loads(proc.stdout)
-    assert json.loads(out.read_text()) == report["overrides"]
-    assert {p["check"] for p in report["proposals"]} == {p.check for p in proposals}
+def test_a_lead_settles_the_disagreements(judged):
+    db, x, y = judged
+    queue = settlements.disagreements(db, "sample")
+    keys = [(q["kind"], q["pair_id"]) for q in queue.to_dict("records")]
+    # Strong first (pass against fail; opposite picks), then an unsure or a tie against an answer.
+    assert set(keys[:2]) == {("verdict", "top-02"), ("pick", "top-02")} and len(keys) == 4
+    assert set(keys[2:]) == {("verdict", "top-03"), ("pick", "top-03")}
+    with pytest.raises(AccessDenied):
+        settlements.settle_verdict(db, x, "top-02", 1, Actor("rita", Role.REVIEWER), "fail")
+    settlements.settle_verdict(db, x, "top-02", 1, local_actor("lead"), "fail", "the sleeve is wrong")
+    settlements.settle_pick(db, y, x, "top-02", 1, local_actor("lead"), x)
+    left = settlements.disagreements(db, "sample")
+    assert {(q["kind"], q["pair_id"]) for q in left.to_dict("records")} == set(keys[2:])
+    audit = sql(db, "SELECT actor, action, outcome, run_id, subject FROM audit WHERE action = 'settle' "
+                    "ORDER BY acted_at")
+    assert audit == [("rita", "settle", "refused", x, "top-02#1"), ("lead", "settle", "done", x, "top-02#1"),
+                     ("lead", "settle", "done", canonical(x, y)[0], "top-02#1")]
+    # Exports say who judged, and the ruling.
+    rows = list(csv.DictReader(io.StringIO(reviews.export_csv(db, x))))
+    settled = [r for r in rows if r["pair_id"] == "top-02"]
+    assert {r["reviewer"] for r in settled} == {"A", "B"} and {r["settled_verdict"] for r in settled} == {"fail"}
+    assert all("identity" in r for r in rows)
+    picks = list(csv.DictReader(io.StringIO(export_picks_csv(db, "sample"))))
+    assert len(picks) == 7 and {p["reviewer"] for p in picks} == {"A", "B", "C"}
+    two = [p for p in picks if p["pair_id"] == "top-02"]
+    assert {p["preferred"] for p in two} == {x, y} and {p["settled_preferred"] for p in two} == {x}
 
 
-def test_recheck_still_answers_to_a_bare_run_id(judged):
-    db, run_id, _ = judged
-    proc = subprocess.run([sys.executable, "-m", "vton_eval", "checks", run_id, "--db", str(db.path)],
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    assert "rechecked" in proc.stdout and run_id in proc.stdout
+def test_the_leaderboard_page_draws_the_ranking_and_lets_a_lead_settle(judged, open_page):
+    db, x, y = judged
+    at = open_page(db, "leaderboard")
+    table = table_with(at, "ci_low")
+    assert list(table["run_id"]) == [x, y]  # X took 5 of the 7 picks, a tie counting half
+    assert table.iloc[0]["ci_low"] <= table.iloc[0]["score"] <= table.iloc[0]["ci_high"]
+    assert any(c.proto.id and "lb_chart" in c.proto.id for c in at.get("plotly_chart"))
+    assert "Not settled" in texts(at) or "not settled" in texts(at)
+    at.text_input(key="lb_reviewer_input").set_value("lead")
+    at.button(key="FormSubmitter:lb_reviewer_form-Start").click().run()
+    assert "Disagreements to settle (4)" in visible_text(at)
+    at.button(key="lb_settle_0_tie").click().run()  # the first in the queue: the opposite picks on top-02
+    assert not at.exception, [e.value for e in at.exception]
+    assert sql(db, "SELECT kind, pair_id, decision, settled_by FROM settlements") == [("pick", "top-02", "tie", "lead")]
+    assert "Disagreements to settle (3)" in visible_text(at)
 
 
-def test_review_and_overview_show_the_agreement_table(judged, open_page):
-    db, run_id, _ = judged
-    expected = agreement(db, [run_id]).set_index("check")
+def test_the_gate_asks_people(file_db):
+    base = record_sample_run(file_db, "base")
+    cand = record_sample_run(file_db, "cand", seed=3)
+    gate = ["gate", "--candidate", cand, "--baseline", base, "--preference", "--db", file_db.location]
+    out = CliRunner().invoke(main, gate)
+    assert out.exit_code == 2 and "too few to judge" in out.output  # no pick yet: cannot judge
+    pairs = [p for (p,) in sql(file_db, "SELECT pair_id FROM results WHERE run_id = ? ORDER BY pair_id", [base])]
+    for k, pair_id in enumerate(pairs):
+        workflow = sql(file_db, "SELECT workflow FROM results WHERE run_id = ? AND pair_id = ?", [base, pair_id])[0][0]
+        for who in ("ana", "bo"):
+            preferred = cand if k % 10 == 0 else None if k % 10 == 1 else base  # the candidate mostly loses
+            pick(file_db, base, cand, pair_id, who, preferred, workflow)
+    out = CliRunner().invoke(main, gate)
+    assert out.exit_code == 1, out.output
+    assert "preference" in out.output and "people prefer the baseline beyond noise" in out.output
+    # The same picks the other way round: the candidate wins, and the gate passes.
+    out = CliRunner().invoke(main, ["gate", "--candidate", base, "--baseline", cand, "--preference",
+                                    "--db", file_db.location])
+    assert out.exit_code == 0, out.output
 
-    def table_of(at):
-        frames = [d.value for d in at.dataframe if "kappa" in getattr(d.value, "columns", [])]
-        assert frames, "no agreement table on the page"
-        return frames[0].set_index("check")
 
-    overview = open_page(db, "overview")
-    assert not overview.exception
-    shown = table_of(overview)
-    assert shown.loc[ANY_HARD, "tp"] == expected.loc[ANY_HARD, "tp"]
-    assert shown.loc[ANY_HARD, "kappa"] == pytest.approx(expected.loc[ANY_HARD, "kappa"])
-    review = open_page(db, "review")
-    review.text_input(key="rv_reviewer_input").set_value("ann")
-    review.button(key="FormSubmitter:rv_reviewer_form-Start reviewing").click().run()
-    assert not review.exception
-    assert table_of(review).loc["noop", "precision"] == 1.0
+def test_the_overlap_target_brings_cases_to_k_reviewers_first(file_db):
+    """With k = 2, a second reviewer is offered the cases one other reviewer judged before fresh ones."""
+    x = record_sample_run(file_db, "x", noop_rate=0.5, seed=21)
+    y = record_sample_run(file_db, "y", noop_rate=0.5, seed=22)
+    from vton_eval.preferences import blind_state
 
-
-def test_each_check_has_a_crop_for_reviews_zoom(judged):
-    from PIL import Image
-
-    from vton_eval.analytics.review import case_detail
-    from vton_eval.zoom import ZoomItem, make_zoom
-
-    db, run_id, cases = judged
-    case = next(c for c in cases if c["error_kind"] is None)
-    detail = case_detail(db, run_id, case["pair_id"], case["repeat"])
-    boxes = detail["check_boxes"]
-    assert {"change_in_region", "fidelity.colour"} <= set(boxes)
-    person = Image.open(db.artifacts.abspath(detail["base_path"]))
-    for check in ("change_in_region", "identity"):
-        if check not in boxes:
-            continue
-        crop = Image.open(make_zoom(db.artifacts, ZoomItem(detail["output_path"], detail["base_path"],
-                                                           detail["mask_path"], detail["workflow"], boxes[check])))
-        x0, y0, x1, y1 = boxes[check]
-        assert crop.width <= 320 and crop.height <= 320
-        # The crop frames the check's box (padded), not the whole picture.
-        assert (x1 - x0) < 1.0 or (y1 - y0) < 1.0
-        assert abs(crop.width / crop.height - person.width * min(1.0, (x1 - x0) * 1.4 + 0.01) /
-                   (person.height * min(1.0, (y1 - y0) * 1.4 + 0.01))) < 2.0
+    seen = []
+    for _ in range(3):
+        case, _, counts = blind_state(file_db, x, y, "ana")
+        assert counts["total"] >= 6, "the two runs should differ on enough cases"
+        seen.append(case["pair_id"])
+        pick(file_db, x, y, case["pair_id"], "ana", None, case["workflow"])
+    fresh, _, _ = blind_state(file_db, x, y, "bo")  # target 1: ana's cases are done, bo gets another
+    assert fresh["pair_id"] not in seen
+    settlements.set_overlap_target(file_db, "sample", 2, local_actor("lead"))
+    for _ in range(3):
+        case, _, _ = blind_state(file_db, x, y, "bo")
+        assert case["pair_id"] in seen, (case["pair_id"], seen)
+        pick(file_db, x, y, case["pair_id"], "bo", x, case["workflow"])
+    case, _, _ = blind_state(file_db, x, y, "bo")
+    assert case["pair_id"] not in seen  # all three at the target: a fresh case
+    assert sql(file_db, "SELECT count(*) FROM preferences WHERE reviewer = 'bo'")[0][0] == 3

@@ -33,7 +33,7 @@ from vton_eval.store import Database
 from vton_eval.store.runs import insert_run, utcnow
 from vton_eval.store.writes import insert_results
 
-from .helpers.pages import sql, table_with, visible_text
+from .helpers.pages import as_read, sql, table_with, visible_text
 
 
 def choose(at: AppTest, baseline: str, others: list[str]) -> AppTest:
@@ -242,7 +242,7 @@ def test_three_runs_side_by_side(runs, open_compare):
     cols = at.main.get_by_key("cmp_row_0").columns
     assert len(cols) == 6  # person | product | mask | three outputs, no difference column
     # Each column names its system (profile @ endpoint) first, then the run.
-    titles = [c.value.replace("\\", "") for c in at.caption]
+    titles = [as_read(c.value) for c in at.caption]
     assert any(t.startswith("run 3: sm4ll @ ") and "third-build" in t for t in titles), titles
     assert not at.metric  # the change summary is for two runs
 

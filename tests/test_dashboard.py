@@ -78,7 +78,7 @@ def test_overview_headline_matches_the_database_and_compares_with_the_previous_r
     assert at.download_button[0].label.startswith("Download")
     at.selectbox(key="ov_run").set_value(v1).run()
     assert _metric(at, "Error rate").value == f"{rates[v1] * 100:.1f}%"
-    assert "No earlier finished run" in texts(at)
+    assert "No blessed baseline and no earlier finished run" in texts(at)
 
 
 def test_overview_charts_show_every_workflow_with_counts_and_a_box_per_workflow(seeded, open_page):
@@ -101,9 +101,11 @@ def test_overview_charts_show_every_workflow_with_counts_and_a_box_per_workflow(
                   [v2])[0]
     row = heat["y"].index("top")
     assert heat["text"][row][heat["x"].index("drawn")] == f"{tagged[0]} of {tagged[1]}"
-    table = next(f for f in at.dataframe if "p50_ms" in f.value.columns)  # the data; people read these names:
+    table = next(f for f in at.dataframe if "p50_s" in f.value.columns)  # the data; people read these names:
     names = {column: config.get("label") for column, config in json.loads(table.proto.columns).items()}
-    assert names["p50_ms"] == "Median (p50)" and names["mean_queue_ms"] == "Mean queue wait"
+    assert names["p50_s"] == "p50" and names["mean_queue_s"] == "Mean queue"
+    medians = dict(zip(table.value["workflow"], table.value["p50_s"], strict=True))
+    assert medians == pytest.approx({w: p50[w] / 1000 for w in medians})  # in seconds
 
 
 def _stopped_run(db: Database, stop_after: int) -> str:

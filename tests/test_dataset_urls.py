@@ -4,6 +4,7 @@ and a run that copies them into its artifact store without fetching anything twi
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import subprocess
 import sys
 from pathlib import Path
@@ -12,8 +13,8 @@ import httpx
 import pytest
 
 from vton_eval.datasets import load_dataset
-from vton_eval.datasets.urls import UrlCache, UrlLimits, check_redirect, is_private_host
-from vton_eval.http_fetch import FetchRefused
+from vton_eval.datasets.urls import UrlCache, UrlLimits, dataset_reach
+from vton_eval.http_fetch import FetchRefused, addresses_of, is_private
 from vton_eval.runner import RunSettings, create_run, execute_run
 from vton_eval.store.reads import reading
 
@@ -51,7 +52,7 @@ def test_validate_names_every_row_whose_url_fails_and_sends_no_credential(host, 
         f"file,top,{u('/redirect?to=file:///etc/passwd')},{u('/img/top.png')},,,",     # 8: a redirect to a file
         f"userinfo,top,http://bob:pw@{host.host}:{host.port}/img/x.png,{u('/img/top.png')},,,",  # 9
         f"relay,top,{u('/redirect?to=http://eve:pw@127.0.0.1:9/x.png')},{u('/img/top.png')},,,",  # 10
-        f"gif,top,{person},{u('/img/anim.gif')},,,",                                   # 11: kept, service refuses
+        f"gif,top,{person},{u('/img/anim.gif')},,,",                                   # 11: a GIF: not kept
         f"small,top,{person},{u('/small/p')},,,",                                      # 12: kept, too small
         f"cookie,top,{u('/cookie')},{u('/img/top.png')},{u('/img/mask.png')},{person},",  # 13: fine
     ]
@@ -66,7 +67,9 @@ def test_validate_names_every_row_whose_url_fails_and_sends_no_credential(host, 
                  "only http(s)", "user name or password", "GIF images are not accepted", "under the minimum"):
         assert text in proc.stderr, text
     assert "bob" not in proc.stderr + proc.stdout  # the user info of a URL is never repeated
-    assert "4 usable pairs" in proc.stdout  # ok, gif, small, cookie
+    assert "3 usable pairs" in proc.stdout  # ok, small, cookie
+    cached = [p.suffix for p in (tmp_path / "cache" / "objects").rglob("*") if p.is_file()]
+    assert cached and set(cached) <= {".png", ".jpg"}  # only accepted images are kept: no GIF, no page
     for request in host.requests:  # no credential of any kind reached the host, at any hop
         assert not {"authorization", "cookie", "x-hf-authorization"} & set(request["headers"]), request
         assert TOKEN not in str(request)
@@ -123,19 +126,23 @@ def test_a_run_copies_url_inputs_into_its_artifacts_and_never_fetches_a_url_twic
         assert db.artifacts.abspath(case["base_path"]).is_relative_to(db.artifacts.root)
 
 
-def test_redirects_are_checked_again_at_every_hop():
-    def hop(a: str, b: str) -> None:
-        check_redirect(httpx.URL(a), httpx.URL(b))
+def test_a_public_address_redirects_to_no_private_one_however_it_is_spelt():
+    """Decided by the address a host resolves to (and, once connected, the one reached), never by its text."""
+    public = ipaddress.ip_address("93.184.216.34")
 
-    hop("https://cdn.example.com/a.png", "https://images.example.net/a.png")  # another public host: fine
-    hop("http://127.0.0.1:8000/a", "http://127.0.0.1:8001/b")  # loopback to loopback (a dataset served locally)
-    for target in ("http://127.0.0.1/x", "http://169.254.169.254/latest/meta-data", "http://10.0.0.5/x",
-                   "http://[::1]/x", "http://localhost/x", "http://intranet.localhost/x"):
+    def hop(target: str, came_from=public) -> None:
+        url = httpx.URL(target)
+        dataset_reach(url, addresses_of(url.host, url.port or 80), came_from)
+
+    hop("http://93.184.216.35/a.png")  # public to public: fine
+    hop("http://127.0.0.1:8001/b", came_from=ipaddress.ip_address("127.0.0.1"))  # a dataset served on this machine
+    hop("http://127.0.0.1:8001/b", came_from=None)  # the URL the dataset itself names: where it points
+    for target in ("http://127.0.0.1/x", "http://2130706433/x", "http://0x7f000001/x", "http://127.1/x",
+                   "http://localhost/x", "http://[::1]/x", "http://[::ffff:127.0.0.1]/x", "http://169.254.169.254/x",
+                   "http://10.0.0.5/x", "http://0.0.0.0/x"):
         with pytest.raises(FetchRefused, match="private address"):
-            hop("https://cdn.example.com/a.png", target)
-    with pytest.raises(FetchRefused, match="user name or password"):
-        hop("https://cdn.example.com/a.png", "https://u:p@cdn.example.com/a.png")
-    assert is_private_host("192.168.1.2") and not is_private_host("93.184.216.34")
+            hop(target)
+    assert is_private(ipaddress.ip_address("192.168.1.2")) and not is_private(public)
 
 
 def test_a_connection_dropped_once_is_tried_again_one_always_dropped_is_named(host, tmp_path):

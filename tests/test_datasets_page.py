@@ -15,7 +15,7 @@ from vton_eval.datasets.layouts import ImportOptions, import_layout
 from vton_eval.samples.trees import make_dresscode_tree, make_viton_hd_tree
 
 from .helpers.image_host import start_image_host
-from .helpers.pages import texts
+from .helpers.pages import as_read, texts
 from .helpers.paths import SAMPLE
 
 HOSTILE_ID = "<img src=x onerror=alert(1)>"
@@ -50,7 +50,7 @@ def library(tmp_path, monkeypatch, host) -> Path:
 
 def _said(elements) -> list[str]:
     """What boxes say, markdown escapes off (text from people and files is escaped in them)."""
-    return [e.value.replace("\\", "") for e in elements]
+    return [as_read(e.value) for e in elements]
 
 
 def _errors(at) -> list[str]:
@@ -194,3 +194,17 @@ def test_a_test_set_is_imported_from_a_folder_on_the_server_and_validated(librar
     at.text_input(key="dsi_name").set_value("other").run()
     at.button(key="dsi_go").click().run()
     assert any("is not a folder" in e for e in _errors(at)) and not at.exception
+
+
+def test_a_viton_hd_folder_is_imported_with_its_agnostic_masks_only_when_it_has_them(library, tmp_path, open_page):
+    """The page's defaults: masks when the folder has agnostic-mask/, none (and no error) when it has not."""
+    at = _open(open_page, tmp_path, "Import a test set")
+    for name, masks in (("vh-bare", False), ("vh-masked", True)):
+        src = make_viton_hd_tree(tmp_path / name / "VITON-HD", 3, masks=masks)
+        at.text_input(key="dsi_source").set_value(str(src))
+        at.text_input(key="dsi_name").set_value(name).run()
+        assert at.checkbox(key="dsi_masks_vh").value  # left as it is
+        at.button(key="dsi_go").click().run()
+        assert not _errors(at) and not at.exception, _errors(at)
+        ds = load_dataset(library / name)
+        assert len(ds.pairs) == 3 and all((p.mask is not None) == masks for p in ds.pairs), name

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import io
+
+from rich.console import Console
+
+from vton_eval.cli.dashboard_cmd import gate_the_candidate
 from vton_eval.demo import BASELINE, CANDIDATE, has_sample_runs, record_demo
 from vton_eval.gate import REGRESSION, blessed_run, gate
 from vton_eval.provenance import tool_version
@@ -32,6 +37,12 @@ def test_the_demo_records_a_blessed_baseline_and_a_regressed_candidate_every_pag
     dress = next(w for w in result.workflows if w.workflow == "dress").criterion("p95_latency")
     assert dress.verdict == REGRESSION and dress.candidate > dress.baseline  # the slower workflow
     assert any(c.name == "error_rate" for c in result.regressions)
+    # What `make demo` prints under it: the FAIL is the regression the demo recorded on purpose.
+    out = io.StringIO()
+    gate_the_candidate(db, Console(file=out, width=160, highlight=False))
+    said = " ".join(out.getvalue().split())
+    assert "GATE FAIL" in said and "This GATE FAIL is the demo working as intended" in said
+    assert said.index("GATE FAIL") < said.index("working as intended") and "model-v2" in said
 
     # Overview: the candidate by default, with changes against the baseline and a trend of two runs.
     at = open_page(db)

@@ -272,3 +272,64 @@ def test_a_run_calls_with_the_profile_text_it_recorded_even_after_the_file_chang
     assert report.status == "finished"
     assert {r["status"] for r in _rows(db, "SELECT status FROM results WHERE run_id = ?", [run_id])} == {"ok"}
     assert _rows(db, "SELECT profile FROM runs WHERE run_id = ?", [run_id])[0]["profile"] == "mine"
+
+
+# -- what the services' own Gradio does with what we send ---------------------------------------------
+
+
+def _jpeg_dataset(tmp_path):
+    """The sample plus two JPEG persons for an ImageEditor: one with a JPEG mask, one without a mask."""
+    root = tmp_path / "ds"
+    shutil.copytree(SAMPLE, root)
+    Image.open(root / "masks" / "top-01.png").convert("RGB").save(root / "masks" / "top-01.jpg", quality=95)
+    with (root / "manifest.csv").open("a", encoding="utf-8") as manifest:
+        manifest.write("jpeg-masked,top,persons/cameraman.jpg,products/top_tshirt_yellow.png,masks/top-01.jpg,,photo\n")
+        manifest.write("jpeg-plain,top,persons/astronaut.jpg,products/top_tank_wine.png,,,photo\n")
+    return root
+
+
+def test_a_jpeg_in_an_image_editor_is_sent_as_png_as_the_browser_sends_it(db, tmp_path):
+    from gradio_client import Client, handle_file
+
+    root = _jpeg_dataset(tmp_path)
+    with start_sandbox(SandboxConfig(profile="catvton")) as sandbox:
+        # The control: the JPEG itself in the editor fails inside Gradio's own preprocessing, as with CatVTON's app.
+        client = Client(sandbox.url, download_files=False, verbose=False)
+        with pytest.raises(Exception, match="cannot write mode RGBA as JPEG"):
+            client.predict({"background": handle_file(str(root / "persons" / "cameraman.jpg")), "layers": [],
+                            "composite": None}, handle_file(str(root / "products" / "top_tshirt_yellow.png")),
+                           "upper", 50, 2.5, 42, "result only", api_name="/submit_function")
+        client.close()
+        run_id, report = _run(db, sandbox.url, dataset=root, profile="catvton", pairs=["jpeg-masked", "jpeg-plain"],
+                              repeats=2)
+        calls = sandbox.calls
+    assert report.status == "finished"
+    rows = _rows(db, "SELECT * FROM results WHERE run_id = ?", [run_id])
+    assert sorted((r["pair_id"], r["status"], r["attempts"]) for r in rows) == [
+        ("jpeg-masked", "ok", 1), ("jpeg-masked", "ok", 1), ("jpeg-plain", "ok", 1), ("jpeg-plain", "ok", 1)], rows
+    # The JPEG mask arrived as the editor's layer (drawn: the app masks with it); the plain case's layer was empty.
+    assert sorted(c["mask"] is not None for c in calls) == [False, False, True, True]
+    # Each call's editor files are its own (Gradio re-saves byte-identical uploads in place, where a call in
+    # flight may be reading them): the two repeats of a case reach the app as different files.
+    assert len({c["base"] for c in calls}) == 4
+
+
+@pytest.mark.parametrize(("name", "old", "new", "says"), [
+    ("catvton", '"{workflow}", 50,', '"{workflow}", "",', 'sends \'\' as argument 4 of /submit_function'),
+    ("idm-vton", '"{workflow}", true,', '"{workflow}", "yes",', "true or false is expected"),
+    ("catvton", '42, "result only"', '42, "everything"', "it must be one of its choices ('result only'"),
+])
+def test_a_literal_the_parameter_cannot_take_fails_the_run_before_anything_is_sent(db, tmp_path, name, old, new,
+                                                                                   says):
+    from vton_eval.services.profiles import built_in_text
+
+    text = built_in_text(name)
+    assert old in text
+    path = tmp_path / "mine.toml"
+    path.write_text(text.replace(old, new), encoding="utf-8")
+    with start_sandbox(SandboxConfig(profile=name)) as sandbox:
+        run_id, report = _run(db, sandbox.url, profile=str(path), pairs=["top-02"])
+        calls = len(sandbox.calls)
+    assert report.status == "failed" and says in report.message and "nothing was sent" in report.message, \
+        report.message
+    assert calls == 0

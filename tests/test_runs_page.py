@@ -1,5 +1,6 @@
 """The Runs page (its list, the launch form, tries) and `vton-eval runs`, headless with AppTest against real
-databases and the session sandbox; the launched runs are real `vton-eval` processes."""
+databases and a sandbox (the session's, or the test's own where it holds calls); the launched runs are real
+`vton-eval` processes."""
 
 from __future__ import annotations
 
@@ -43,11 +44,11 @@ def test_runs_page_lists_runs_and_refuses_bad_settings(seeded, sandbox, open_pag
     assert any("5 case(s)" in i.value for i in at.info)
 
 
-def test_launch_a_run_from_the_page_then_cancel_and_resume(seeded, sandbox, tmp_path, open_page):
+def test_launch_a_run_from_the_page_then_cancel_and_resume(seeded, live_sandbox, tmp_path, open_page):
     db = Database(tmp_path / "launch.duckdb")
     at = open_page(db, "runs")
     at.selectbox(key="launch_endpoint").set_value("Other URL or Space…").run()
-    at.text_input(key="launch_endpoint_text").set_value(sandbox.url).run()
+    at.text_input(key="launch_endpoint_text").set_value(live_sandbox.url).run()
     at.radio(key="launch_mode").set_value("Pick pairs by hand").run()
     at.checkbox(key="launch_pick_top-01").check()
     at.checkbox(key="launch_pick_dress-02").check().run()
@@ -68,7 +69,7 @@ def test_launch_a_run_from_the_page_then_cancel_and_resume(seeded, sandbox, tmp_
     at.run()
     assert runs_table(at).loc[run_id, ["status", "recorded"]].tolist() == ["finished", "2 of 2"]
 
-    sandbox.hold_after(1)  # one answer, then every call waits: the run is still going when it is cancelled
+    live_sandbox.hold_after(1)  # one answer, then every call waits: the run is still going when it is cancelled
     try:
         at.radio(key="launch_mode").set_value("All pairs").run()
         at.button(key="launch_start").click().run()
@@ -78,7 +79,7 @@ def test_launch_a_run_from_the_page_then_cancel_and_resume(seeded, sandbox, tmp_
         action_on(open_page, db, slow, "cancel_run").click().run()
         wait_until(lambda: get_run(db, slow)["status"] != "running", what="the cancel", interval=0.1)
         assert get_run(db, slow)["status"] == "cancelled"
-        sandbox.hold_after(None)
+        live_sandbox.hold_after(None)
         # The list is cached for a second: a page opened meanwhile may still offer Cancel.
         wait_until(lambda: action_on(open_page, db, slow, "resume_run"), what="the Resume button",
                    interval=0.1).click().run()
@@ -86,7 +87,7 @@ def test_launch_a_run_from_the_page_then_cancel_and_resume(seeded, sandbox, tmp_
                    interval=0.1)
         assert get_run(db, slow)["done"] == 20
     finally:
-        sandbox.hold_after(None)
+        live_sandbox.hold_after(None)
 
 
 def action_on(open_page, db: Database, run_id: str, button: str):

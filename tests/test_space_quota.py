@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from vton_eval.quota_ledger import forget_holds
 from vton_eval.runner import RunSettings, create_run, execute_run
 from vton_eval.runner.settings import parse_duration
 from vton_eval.services.classify import classify_message, plain_text, retry_after_s
@@ -68,6 +69,14 @@ def test_a_quota_wait_beyond_the_patience_interrupts_the_run_and_resume_finishes
             # The refused case is not recorded as a failure: a resume sends it.
             assert con.execute("SELECT count(*) FROM results WHERE run_id = ? AND error_kind = 'rate_limited'",
                                [run_id]).fetchone()[0] == 0
+        calls = app.calls
+        # The wait outlives the stop: a resume before it ends sends nothing, and says until when and why.
+        report = execute_run(db, run_id)
+        assert report.status == "interrupted" and app.calls == calls
+        assert "the service asked at" in report.message and "longer than the run's patience" in report.message
+        assert "--clear-holds" in report.message
+        # Someone knows the quota is back (a new token): the wait is forgotten, and the resume finishes.
+        assert forget_holds(db, app.url) == 1
         report = execute_run(db, run_id)
     assert report.status == "finished"
     with db.connect(read_only=True) as con:

@@ -9,7 +9,7 @@ import pytest
 from vton_eval.preferences import win_rates
 from vton_eval.store import Database
 
-from .helpers.pages import blind_view, visible_text
+from .helpers.pages import as_read, blind_view, visible_text
 from .helpers.seed import record_sample_run
 
 SYSTEMS = (("sm4ll", "http://127.0.0.1:7860"), ("catvton", "http://127.0.0.1:7861"),
@@ -33,7 +33,7 @@ def test_compare_shows_one_column_per_system(systems, open_compare):
     at.multiselect(key=f"cmp_others_{sm4ll}").set_value([catvton, ootd]).run()
     assert not at.exception, [e.value for e in at.exception]
     assert len(at.main.get_by_key("cmp_row_0").columns) == 6  # person | product | mask | three systems
-    titles = [c.value.replace("\\", "") for c in at.caption]
+    titles = [as_read(c.value) for c in at.caption]
     for prefix, (profile, endpoint) in zip(("baseline: ", "run 2: ", "run 3: "), SYSTEMS, strict=True):
         assert any(t.startswith(f"{prefix}{profile} @ {endpoint}") for t in titles), titles
 
@@ -65,7 +65,7 @@ def test_the_launch_form_offers_the_profiles_says_what_is_not_sent_and_inspects(
     at.radio(key="launch_mode").set_value("Filter by workflow and tags").run()
     at.multiselect(key="launch_wf").set_value(["eyewear", "top"]).run()
     at.selectbox(key="launch_profile").set_value("catvton").run()
-    warnings = " ".join(w.value.replace("\\", "") for w in at.warning)
+    warnings = " ".join(as_read(w.value) for w in at.warning)
     assert "case(s) will not be sent" in warnings and "'eyewear'" in warnings, warnings
     # Inspect: the sandbox's named APIs, the try-on one marked, and a suggested profile.
     at.button(key="launch_inspect").click().run()

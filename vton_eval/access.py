@@ -5,7 +5,9 @@
   the identity `issuer#subject`. Without sign-in (a dashboard on 127.0.0.1 for one person, or the
   command line) the actor is unverified: a typed reviewer name, or the OS user.
 - **Roles.** `viewer` reads; `reviewer` also gives verdicts and blind picks; `operator` also launches,
-  cancels and resumes runs, tries one pair and blesses baselines. A signed-in person's role comes
+  cancels and resumes runs, tries one pair, blesses baselines, changes datasets (creates one, adds
+  pairs, edits tags, imports a server folder), and is the lead who settles reviewers' disagreements and
+  sets how many reviewers judge each case. A signed-in person's role comes
   from the roles file (rules by e-mail, e-mail domain, group claim or subject); without sign-in the
   single local person is an operator. Every engine function that acts takes the actor and calls
   `permit` first: a page that offers a button it should not, or a request forged around the page,
@@ -27,6 +29,12 @@ The roles file (TOML; `$VTON_EVAL_ACCESS`, else `.streamlit/access.toml` in the 
     [token]
     allow = ["sm4ll-VTON/sm4ll-VTON-Demo", "https://my-org-vton.hf.space"]
     others = "without-token"   # an endpoint not on the list: "without-token" or "refuse"
+
+    [datasets]
+    import_roots = ["/data/test-sets"]   # the server folders the Datasets page may import from
+
+An e-mail counts only when the provider says it is verified (`email_verified` exactly true): a provider
+that never says so (Entra ID) is matched by group or `sub:` rules.
 """
 
 from __future__ import annotations
@@ -88,6 +96,12 @@ class Action(enum.Enum):
     RESUME = "resume"
     TRY = "try"
     BLESS = "bless"
+    SETTLE = "settle"  # a lead's ruling where reviewers disagree
+    TARGET = "overlap_target"  # how many reviewers judge each case of a dataset
+    CREATE_DATASET = "create_dataset"
+    ADD_PAIR = "add_pair"
+    SET_TAGS = "set_tags"
+    IMPORT_DATASET = "import_dataset"
 
     @property
     def needs(self) -> Role:
@@ -96,7 +110,12 @@ class Action(enum.Enum):
 
 _DOING = {Action.VERDICT: "giving verdicts", Action.PICK: "blind picks", Action.LAUNCH: "launching runs",
           Action.CANCEL: "cancelling runs", Action.RESUME: "resuming runs", Action.TRY: "trying one pair",
-          Action.BLESS: "blessing baselines"}
+          Action.BLESS: "blessing baselines", Action.SETTLE: "settling disagreements",
+          Action.TARGET: "setting the overlap target", Action.CREATE_DATASET: "creating datasets",
+          Action.ADD_PAIR: "adding pairs to datasets", Action.SET_TAGS: "editing tags",
+          Action.IMPORT_DATASET: "importing datasets"}
+# What a sign-in the roles file gives no role is recorded as (it is no act of a role, so no Action).
+SIGN_IN = "sign_in"
 
 
 @dataclass(frozen=True)
@@ -137,6 +156,8 @@ def local_actor(name: str | None = None, via: str = "dashboard") -> Actor:
 TOKEN_OTHERS = ("without-token", "refuse")
 _ROLE_KEYS = ("operator", "reviewer", "viewer", "others", "groups_claim")
 _TOKEN_KEYS = ("allow", "others")
+_DATASET_KEYS = ("import_roots",)
+_TABLES = ("roles", "token", "datasets")
 
 
 @dataclass(frozen=True)
@@ -162,6 +183,8 @@ class AccessConfig:
     groups_claim: str = "groups"
     token_allow: tuple[str, ...] = (SM4LL_SPACE,)
     token_others: str = "without-token"
+    # Server folders a dataset may be imported from by someone not at the command line (absolute, resolved).
+    import_roots: tuple[Path, ...] = ()
     source: str | None = None  # the file it was read from (None: the defaults)
     _allowed: frozenset[tuple[str, ...]] = field(default=frozenset(), repr=False, compare=False)
 
@@ -213,13 +236,15 @@ def _parse_rule(role: Role, text: Any, where: str) -> Rule:
 def parse_config(data: Mapping[str, Any], source: str | None = None) -> AccessConfig:
     """An AccessConfig from the roles file's tables; AccessConfigError naming what is wrong."""
     where = source or "the roles file"
-    unknown = set(data) - {"roles", "token"}
+    unknown = set(data) - set(_TABLES)
     if unknown:
         key = sorted(unknown)[0]
-        raise AccessConfigError(f"{where}: unknown table [{key}]{_suggest(key, ('roles', 'token'))}")
+        raise AccessConfigError(f"{where}: unknown table [{key}]{_suggest(key, _TABLES)}")
     roles = data.get("roles", {})
     token = data.get("token", {})
-    for table, keys, name in ((roles, _ROLE_KEYS, "roles"), (token, _TOKEN_KEYS, "token")):
+    datasets = data.get("datasets", {})
+    for table, keys, name in ((roles, _ROLE_KEYS, "roles"), (token, _TOKEN_KEYS, "token"),
+                              (datasets, _DATASET_KEYS, "datasets")):
         if not isinstance(table, Mapping):
             raise AccessConfigError(f"{where}: [{name}] must be a table")
         for key in table:
@@ -251,7 +276,23 @@ def parse_config(data: Mapping[str, Any], source: str | None = None) -> AccessCo
         raise AccessConfigError(f"{where}: token.others must be \"without-token\" or \"refuse\", got {token_others!r}")
     return AccessConfig(rules=tuple(rules), others=None if others_text == "none" else ROLE_NAMES[others_text],
                         groups_claim=groups_claim, token_allow=tuple(str(e) for e in allow),
-                        token_others=token_others, source=source)
+                        token_others=token_others, import_roots=_import_roots(datasets, where), source=source)
+
+
+def _import_roots(table: Mapping[str, Any], where: str) -> tuple[Path, ...]:
+    entries = table.get("import_roots", [])
+    if not isinstance(entries, list):
+        raise AccessConfigError(f"{where}: datasets.import_roots must be a list of folders")
+    roots = []
+    for entry in entries:
+        if not isinstance(entry, str) or not Path(entry).is_absolute():
+            raise AccessConfigError(f"{where}: datasets.import_roots: {entry!r} is not an absolute folder path")
+        root = Path(entry).resolve()
+        if root == root.parent:
+            raise AccessConfigError(f"{where}: datasets.import_roots: {entry!r} is the whole file system; name the "
+                                    "folders that hold test sets")
+        roots.append(root)
+    return tuple(roots)
 
 
 def config_path() -> Path:
@@ -279,6 +320,8 @@ def load_config(path: Path | str | None = None) -> AccessConfig:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise AccessConfigError(f"the roles file {path} cannot be read: {exc}") from None
+    except RecursionError:
+        raise AccessConfigError(f"the roles file {path} cannot be read: it is nested too deeply") from None
     config = parse_config(data, str(path))
     _loaded[str(path)] = (stamp, config)
     return config
@@ -297,13 +340,14 @@ def _groups(claims: Mapping[str, Any], claim: str) -> frozenset[str]:
 
 def actor_from_claims(claims: Mapping[str, Any], config: AccessConfig | None = None) -> Actor:
     """The signed-in person the ID token's claims describe, with their role; AccessDenied when the roles
-    file gives them none. An e-mail counts only when the provider does not say it is unverified."""
+    file gives them none. An e-mail counts only when the provider says it is verified: `email_verified`
+    exactly true (a missing claim, "true" as text, "yes" or 1 do not), else the person is `sub:ID`."""
     config = config or load_config()
     sub = str(claims.get("sub") or "").strip()
     if not sub:
         raise AccessDenied("the sign-in provider sent no subject (sub) for this account")
     email_text = str(claims.get("email") or "").strip().lower()
-    verified = claims.get("email_verified", True) not in (False, "false", "False")
+    verified = claims.get("email_verified") is True
     email = email_text if email_text and verified else None
     groups = _groups(claims, config.groups_claim)
     matched = [r.role for r in config.rules if r.matches(email, groups, sub)]
@@ -333,15 +377,17 @@ def record(w: Writer, actor: Actor, action: str, run_id: str | None = None, subj
     audit.record(w, audit_entry(actor, action, audit.DONE, run_id, subject, detail))
 
 
-def refuse(db: Store, actor: Actor, action: Action, reason: str, run_id: str | None = None,
+def refuse(db: Store | None, actor: Actor, action: Action, reason: str, run_id: str | None = None,
            subject: str | None = None) -> AccessDenied:
-    """Record a refused attempt and return the error to raise."""
-    entry = audit_entry(actor, action.value, audit.REFUSED, run_id, subject, {"reason": reason})
-    db.write(lambda w: audit.record(w, entry))
+    """Record a refused attempt (in `db`, when there is one) and return the error to raise."""
+    if db is not None:
+        entry = audit_entry(actor, action.value, audit.REFUSED, run_id, subject, {"reason": reason})
+        db.write(lambda w: audit.record(w, entry))
     return AccessDenied(reason)
 
 
-def permit(db: Store, actor: Actor, action: Action, run_id: str | None = None, subject: str | None = None) -> None:
+def permit(db: Store | None, actor: Actor, action: Action, run_id: str | None = None,
+           subject: str | None = None) -> None:
     """Raise AccessDenied (and write the refusal to the audit trail) unless the actor's role allows `action`."""
     if not isinstance(actor, Actor):
         raise TypeError("an acting function needs the Actor (vton_eval.access), not a name")
@@ -350,6 +396,25 @@ def permit(db: Store, actor: Actor, action: Action, run_id: str | None = None, s
     reason = (f"{actor.name} is a {actor.role.label}: {_DOING[action]} needs the {action.needs.label} role "
               "(roles are set in the roles file)")
     raise refuse(db, actor, action, reason, run_id, subject)
+
+
+def record_act(db: Store | None, actor: Actor, action: Action, subject: str | None = None,
+               detail: Mapping[str, Any] | None = None) -> None:
+    """Append an act that writes no row of its own (a dataset changed on disk) to the audit trail of `db`."""
+    if db is not None:
+        db.write(lambda w: record(w, actor, action.value, subject=subject, detail=detail))
+
+
+def refuse_sign_in(db: Store, claims: Mapping[str, Any], reason: str) -> None:
+    """Record that a signed-in account was let in with no role (the roles file names it nowhere)."""
+    sub = str(claims.get("sub") or "").strip()
+    email = str(claims.get("email") or "").strip().lower()
+    name = email if email and claims.get("email_verified") is True else f"sub:{sub or '?'}"
+    issuer = str(claims.get("iss") or claims.get("provider") or "unknown").strip()
+    entry = audit.AuditEntry(acted_at=utcnow(), actor=name, identity=f"{issuer}#{sub}" if sub else None, role=None,
+                             action=SIGN_IN, outcome=audit.REFUSED, detail=json.dumps({"reason": reason}),
+                             tool_version=tool_version())
+    db.write(lambda w: audit.record(w, entry))
 
 
 def owns(held: list[dict[str, Any]], actor: Actor) -> bool:

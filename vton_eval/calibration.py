@@ -2,7 +2,7 @@
 
 For each workflow and each check whose verdict is one value against one threshold, the candidate
 thresholds are the midpoints between the values seen; the proposal is the one with the best Cohen's kappa
-against the verdicts (`vton_eval.analytics.agreement`). Its agreement is then estimated honestly by
+against the verdicts (`vton_eval.analytics.check_agreement`). Its agreement is then estimated honestly by
 k-fold cross-validation (the threshold chosen on the other folds, judged on the held-out one).
 
 Hard defects keep their recall: for a check that can fail hard, a threshold that catches fewer of the
@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from vton_eval.analytics.agreement import check_outcomes, scores
+from vton_eval.analytics.check_agreement import check_outcomes, scores
 from vton_eval.checks.config import Thresholds
 from vton_eval.store.base import Store
 

@@ -11,7 +11,6 @@ token allow-list; the token is never part of a run's settings.
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -19,7 +18,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from vton_eval import access, token_rules
+from vton_eval import access, run_process, token_rules
 from vton_eval.access import Action, Actor
 from vton_eval.analytics.runs import try_result
 from vton_eval.datasets import Dataset, load_dataset
@@ -27,6 +26,7 @@ from vton_eval.datasets.catalog import find_dataset_folders
 from vton_eval.errors import InvalidValue
 from vton_eval.images import ImageProblem, inspect_image
 from vton_eval.quota import parse_rate
+from vton_eval.quota_ledger import DOCUMENTED_QUOTAS, Outlook, known_quota, ledger_endpoint, quota_outlook
 from vton_eval.runner import RunSettings, create_run, execute_run
 from vton_eval.runner.plan import select_pairs
 from vton_eval.runner.run import RunReport
@@ -34,7 +34,7 @@ from vton_eval.secrets import get_token
 from vton_eval.services import DEFAULT_PROFILE
 from vton_eval.services.spaces import SM4LL_SPACE
 from vton_eval.store.base import Store, Writer
-from vton_eval.store.runs import TRY, get_run, process_alive, update_run
+from vton_eval.store.runs import TRY, get_run, update_run
 
 SANDBOX_URL_ENV = "VTON_EVAL_SANDBOX_URL"
 DEFAULT_SANDBOX_URL = "http://127.0.0.1:7860"
@@ -56,6 +56,7 @@ class Estimate:
     seconds_min: float
     latency_s: float | None
     bound_by_rate: bool
+    quota_wait_s: float = 0.0  # before the first call: the quota ledger's wait
 
     def describe(self) -> str:
         if self.cases == 0:
@@ -63,6 +64,8 @@ class Estimate:
         text = f"{self.cases} case(s); expected duration at least {format_duration(self.seconds_min)}"
         if self.bound_by_rate:
             text += " (set by the rate limit)"
+        if self.quota_wait_s > 0:
+            text += f", of which {format_duration(self.quota_wait_s)} before the first call (the quota, below)"
         if self.latency_s is None:
             text += "; the endpoint's latency is not known yet, so this counts the rate limit only"
         else:
@@ -70,11 +73,13 @@ class Estimate:
         return text
 
 
-def estimate(cases: int, concurrency: int, rate_limit: str | None, latency_s: float | None) -> Estimate:
-    """How long a run takes at the least: the slower of the rate limit and the calls themselves."""
+def estimate(cases: int, concurrency: int, rate_limit: str | None, latency_s: float | None,
+             quota_wait_s: float = 0.0) -> Estimate:
+    """How long a run takes at the least: the wait the quota ledger makes before the first call, then the slower
+    of the rate limit and the calls themselves."""
     by_rate = parse_rate(rate_limit).min_duration_s(cases) if rate_limit else 0.0
     by_calls = (cases / max(concurrency, 1)) * latency_s if latency_s else 0.0
-    return Estimate(cases, max(by_rate, by_calls), latency_s, by_rate > by_calls)
+    return Estimate(cases, quota_wait_s + max(by_rate, by_calls), latency_s, by_rate > by_calls, quota_wait_s)
 
 
 def format_duration(seconds: float) -> str:
@@ -98,6 +103,7 @@ def _spawn(db: Store, run_id: str, use: token_rules.TokenUse, token: str | None)
         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
     )
     log.close()
+    run_process.mark(db.artifacts.root, run_id, proc.pid)  # a Cancel at once finds it, before it marks itself
     return proc.pid
 
 
@@ -135,8 +141,18 @@ def resume_run(db: Store, run_id: str, actor: Actor, token: str | None = None) -
     use = token_rules.token_use(run["endpoint"], bool(token))
     token_rules.check_token_use(db, actor, Action.RESUME, use, run_id)
     pid = _spawn(db, run_id, use, token)
-    db.write(lambda w: access.record(w, actor, Action.RESUME.value, run_id, detail={"endpoint": run["endpoint"],
-                                                                                    "token_sent": use.send}))
+
+    def resumed(w: Writer) -> None:
+        # Running from now on, in the process just started (its pid): a page shows it so at once instead of the
+        # old status until the process claims the run. Unless the process already claimed it (its heartbeat
+        # moved) and maybe finished: then what it wrote stands.
+        w.execute("UPDATE runs SET status = 'running', pid = ?, host = ?, message = NULL, finished_at = NULL "
+                  "WHERE run_id = ? AND updated_at IS NOT DISTINCT FROM ?",
+                  [pid, socket.gethostname(), run_id, run.get("updated_at")])
+        access.record(w, actor, Action.RESUME.value, run_id, detail={"endpoint": run["endpoint"],
+                                                                     "token_sent": use.send})
+
+    db.write(resumed)
     return pid
 
 
@@ -146,9 +162,8 @@ def cancel_run(db: Store, run_id: str, actor: Actor) -> None:
     run = get_run(db, run_id)
     if run is None or run["status"] != "running":
         raise InvalidValue(f"run {run_id} is not running")
-    if not process_alive(run.get("pid"), run.get("host")):
-        raise InvalidValue(f"run {run_id} runs on another machine ({run.get('host')}); cancel it there")
-    os.kill(int(run["pid"]), signal.SIGTERM)
+    # Only the live vton-eval process executing this run (the row alone could name any process).
+    run_process.stop(db.artifacts.root, run)
     db.write(lambda w: access.record(w, actor, Action.CANCEL.value, run_id))
 
 
@@ -192,17 +207,34 @@ def one_pair_dataset(db: Store, base: bytes, product: bytes, workflow: str, mask
     return load_dataset(folder)
 
 
+# A try is waited for on the page: it waits this long for the quota at most, else it is refused with the reason.
+TRY_MAX_WAIT_S = 30.0
+
+
+def try_outlook(db: Store, endpoint: str) -> Outlook:
+    """What the quota ledger says about a try of `endpoint` now: under the endpoint's known quota (the rate
+    limit its runs declared, or the one its service documents), and any wait a service asked for."""
+    return quota_outlook(db, endpoint, known_quota(db, endpoint) if db.exists() else DOCUMENTED_QUOTAS.get(
+        ledger_endpoint(endpoint)))
+
+
 def try_one(db: Store, dataset: Dataset, pair_id: str, endpoint: str, actor: Actor, timeout_s: float = 300.0,
             label: str | None = "try one pair", token: str | None = None, profile: str = DEFAULT_PROFILE) -> RunReport:
     """Send one pair now and wait for it; recorded as a one-case run of kind "try" (listed apart, kept out
-    of defaults, trends, comparisons and `latest`). The token goes only to an allowed endpoint."""
+    of defaults, trends, comparisons and `latest`). The token goes only to an allowed endpoint. The call
+    honours the quota ledger like a run (under the endpoint's known quota); a wait longer than
+    TRY_MAX_WAIT_S refuses the try, saying how long and why."""
     access.permit(db, actor, Action.TRY)
     token = _token(token)
     use = token_rules.token_use(endpoint, bool(token))
     token_rules.check_token_use(db, actor, Action.TRY, use)
     select_pairs(dataset, pair_ids=[pair_id])
+    ahead = try_outlook(db, endpoint)
+    if ahead.wait_s > TRY_MAX_WAIT_S:
+        raise InvalidValue(f"not sent: {ahead.describe()}")
     settings = RunSettings(dataset=str(dataset.root), endpoint=endpoint, pairs=[pair_id], concurrency=1,
-                           retries=0, timeout_s=timeout_s, label=label, kind=TRY, profile=profile or DEFAULT_PROFILE)
+                           retries=0, timeout_s=timeout_s, label=label, kind=TRY, profile=profile or DEFAULT_PROFILE,
+                           rate_limit=str(ahead.rate) if ahead.rate else None, patience_s=TRY_MAX_WAIT_S)
     run_id = create_run(db, settings, dataset=dataset, token=token if use.send else None)
     db.write(lambda w: access.record(w, actor, Action.TRY.value, run_id, subject=pair_id,
                                      detail={"endpoint": endpoint, "token_sent": use.send}))

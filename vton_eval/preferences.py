@@ -21,7 +21,9 @@ reviewers per case the interval is optimistic).
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,7 +31,10 @@ import pandas as pd
 
 from vton_eval import access
 from vton_eval.access import Action, Actor
+from vton_eval.analytics import arena as arena_queries
 from vton_eval.analytics import blind
+from vton_eval.arena.board import Board
+from vton_eval.arena.schedule import Choice, next_pair
 from vton_eval.errors import InvalidValue
 from vton_eval.provenance import tool_version
 from vton_eval.store import judgements
@@ -37,6 +42,7 @@ from vton_eval.store.base import Store, Writer
 from vton_eval.store.judgements import canonical
 from vton_eval.store.reads import reading
 from vton_eval.store.runs import utcnow
+from vton_eval.textsafe import spreadsheet_cell
 
 CHOICES = ("left", "right", "tie")  # what is stored: the side clicked (the winner follows from left_run)
 MAX_REVIEWER = 80  # as on the Review page, which shares the session's reviewer name
@@ -87,7 +93,8 @@ def record_preference(db: Store, baseline: str, candidate: str, pair_id: str, re
 
 
 def blind_state(db: Store, baseline: str, candidate: str, reviewer: str, workflows: Sequence[str] = (),
-                case: tuple[str, int] | None = None) -> tuple[dict[str, Any] | None, pd.DataFrame, dict[str, int]]:
+                case: tuple[str, int] | None = None,
+                overlap: int | None = None) -> tuple[dict[str, Any] | None, pd.DataFrame, dict[str, int]]:
     """What the blind view shows, read on one connection: the next case this reviewer has not judged (or
     the given (pair_id, repeat)), the win rates so far, and the counts.
 
@@ -99,10 +106,41 @@ def blind_state(db: Store, baseline: str, candidate: str, reviewer: str, workflo
     """
     a, b = canonical(baseline, candidate)
     with reading(db) as read:
+        k = overlap if overlap is not None else _overlap(read, baseline)
         counts = blind.counts(read, baseline, candidate, a, b, reviewer, workflows)
-        row = blind.next_case(read, baseline, candidate, a, b, reviewer, workflows, case)
+        row = blind.next_case(read, baseline, candidate, a, b, reviewer, workflows, case, k)
         rates = blind.win_rates_on(read, baseline, candidate)
     return _shown(row, baseline, candidate, reviewer, case), rates, counts
+
+
+def _overlap(read: Any, run_id: str) -> int:
+    dataset = read.scalar("SELECT dataset FROM runs WHERE run_id = ?", [run_id])
+    target = arena_queries.overlap_target(read, dataset) if dataset else None
+    return int(target["k"]) if target else 1
+
+
+def arena_state(db: Store, run_ids: Sequence[str], reviewer: str, board: Board,
+                workflows: Sequence[str] = ()) -> tuple[dict[str, Any] | None, Choice | None, int]:
+    """The arena's next comparison for `reviewer` among `run_ids` (runs of one dataset): the case to show, the
+    pair chosen and why (`vton_eval.arena.schedule`), and how many comparisons are left for this reviewer.
+
+    `board` is the dataset's current leaderboard (the caller may cache it between picks). The case is as
+    `blind_state` gives it, with `baseline` / `candidate` set to the chosen pair (run_a, run_b). None when
+    this reviewer has judged every case of every pair."""
+    with reading(db) as read:
+        k = _overlap(read, run_ids[0]) if run_ids else 1
+        left = arena_queries.open_cases(read, run_ids, reviewer, workflows, k)
+        open_cases = {(r["run_a"], r["run_b"]): int(r["open"]) for r in left.to_dict("records")}
+        judged = arena_queries.judged_pairs(read, run_ids)
+        choice = next_pair(board, open_cases, judged)
+        if choice is None:
+            return None, None, 0
+        row = blind.next_case(read, choice.run_a, choice.run_b, choice.run_a, choice.run_b, reviewer, workflows,
+                              None, k)
+    shown = _shown(row, choice.run_a, choice.run_b, reviewer, None)
+    if shown is not None:
+        shown.update(baseline=choice.run_a, candidate=choice.run_b)
+    return shown, choice, sum(open_cases.values())
 
 
 def blind_counts(db: Store, baseline: str, candidate: str, reviewer: str,
@@ -130,3 +168,33 @@ def win_rates(db: Store, baseline: str, candidate: str) -> pd.DataFrame:
     (candidate's share of decisive picks), ci_low / ci_high (95% Wilson), left_share, reviewers."""
     with reading(db) as read:
         return blind.win_rates_on(read, baseline, candidate)
+
+
+PICK_EXPORT_COLUMNS = ("run_a", "label_a", "run_b", "label_b", "pair_id", "repeat", "workflow", "reviewer", "identity",
+                       "choice", "left_run", "preferred", "created_at", "settled_preferred", "settled_by")
+
+
+def export_picks_csv(db: Store, dataset: str) -> str:
+    """Every blind pick between two suite runs of `dataset`, with who gave it (the name, and the signed-in
+    identity `issuer#subject`, empty for a typed name), the run preferred ('tie' for a tie) and a lead's
+    ruling on the case if any, as CSV text."""
+    from vton_eval.analytics import agreement as agreement_queries
+
+    with reading(db) as read:
+        picks = arena_queries.picks(read, dataset)
+        runs = arena_queries.runs(read, dataset)
+        settled = agreement_queries.settlements(read, dataset)
+    labels = dict(zip(runs["run_id"], runs["label"], strict=True)) if not runs.empty else {}
+    rulings = {(s["run_a"], s["run_b"], s["pair_id"], int(s["repeat"])): s for s in settled.to_dict("records")
+               if s["kind"] == "pick"}
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(PICK_EXPORT_COLUMNS)
+    for p in picks.to_dict("records"):
+        ruling = rulings.get((p["run_a"], p["run_b"], p["pair_id"], int(p["repeat"])), {})
+        row = {**p, "label_a": labels.get(p["run_a"]), "label_b": labels.get(p["run_b"]),
+               "preferred": p["winner"] or "tie", "settled_preferred": ruling.get("decision"),
+               "settled_by": ruling.get("settled_by")}
+        # Labels and reviewers' names are people's text: no cell may start a spreadsheet formula.
+        writer.writerow(["" if row[c] is None else spreadsheet_cell(row[c]) for c in PICK_EXPORT_COLUMNS])
+    return out.getvalue()

@@ -1,6 +1,7 @@
-"""Request quotas: "N requests in any window of length W", on the client and on the sandbox server.
+"""Request quotas: "N requests in any window of length W": the rate, and the sandbox server's counter.
 
-Both sides use a sliding window of send times, so a client that respects its own window never
+The client side, which every run honours across processes and stops, is the store's quota ledger
+(`vton_eval.quota_ledger`); it keeps a sliding window too, so a client that respects its own window never
 trips a server that counts the same window, whether the server slides or resets by the clock.
 """
 
@@ -68,82 +69,6 @@ def parse_rate(text: str) -> Rate:
 
 class QuotaCancelled(Exception):
     """The wait for a quota slot was abandoned because the run is stopping."""
-
-
-class SlidingWindowLimiter:
-    """Blocks callers so that the service never sees more than `rate.count` calls in a window.
-
-    The service counts a call when it handles it, which is some unknown time after we send it
-    (upload, its queue). Counting our own send times would let two calls that were sent a window
-    apart arrive closer than that. So a call occupies the window until it *ends*: a new call may
-    go only when fewer than `count` calls are in flight or ended less than a window ago. Any call
-    the service counts in the window before the new one then ended after the new one was sent
-    minus a window, so it was among those we counted. `margin_s` covers clock granularity.
-    """
-
-    def __init__(
-        self,
-        rate: Rate,
-        margin_s: float | None = None,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.rate = rate
-        self.margin_s = (min(0.01 * rate.window_s, 30.0) + 0.05) if margin_s is None else margin_s
-        self._clock = clock
-        self._ended: deque[float] = deque()  # end times of finished calls, oldest first
-        self._in_flight = 0
-        self._cond = threading.Condition()
-
-    @property
-    def window_s(self) -> float:
-        return self.rate.window_s + self.margin_s
-
-    def wait_time(self) -> float:
-        """Seconds until a slot frees up: 0 when one is free, inf while only a running call can free one."""
-        with self._cond:
-            return self._wait_time_locked(self._clock())
-
-    def _wait_time_locked(self, now: float) -> float:
-        while self._ended and now - self._ended[0] >= self.window_s:
-            self._ended.popleft()
-        if self._in_flight + len(self._ended) < self.rate.count:
-            return 0.0
-        if not self._ended:
-            return float("inf")
-        return self._ended[0] + self.window_s - now
-
-    def acquire(self, stop: threading.Event | None = None, on_wait: Callable[[float], None] | None = None) -> None:
-        """Take a slot, waiting as long as needed; raise QuotaCancelled if `stop` is set meanwhile.
-
-        Every acquire must be followed by `release()` when the call ends (whatever its outcome).
-        """
-        with self._cond:
-            while True:
-                if stop is not None and stop.is_set():
-                    raise QuotaCancelled()
-                wait = self._wait_time_locked(self._clock())
-                if wait <= 0:
-                    self._in_flight += 1
-                    return
-                if on_wait is not None:
-                    on_wait(wait)
-                # Wake at least every half second so a stop request is noticed quickly.
-                self._cond.wait(timeout=min(wait, 0.5))
-
-    def release(self) -> None:
-        """The call ended: from now on it occupies the window for one window length."""
-        with self._cond:
-            self._in_flight = max(0, self._in_flight - 1)
-            self._ended.append(self._clock())
-            self._cond.notify_all()
-
-    def hold_off(self, seconds: float) -> None:
-        """Make every caller wait `seconds` from now (the service said we are rate limited)."""
-        with self._cond:
-            until = self._clock() + seconds - self.window_s
-            # Fill the window with calls dated so that the first slot frees at now + seconds.
-            self._ended = deque([until] * self.rate.count)
-            self._cond.notify_all()
 
 
 class KeyedWindowCounter:

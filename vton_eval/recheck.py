@@ -41,8 +41,14 @@ def recheck(db: Store, run_id: str, overrides: Mapping[str, Any] | None = None,
         raise RecheckError(f"check thresholds: {exc}") from None
     thresholds_json = thresholds.to_json()
     rows = checkable_results(db, run_id)
-    # A workflow a service offered when the run was planned, new to this process: its generic entry.
-    workflows.ensure_known({result.workflow for result, _ in rows})
+    # A workflow a service offered when the run was planned, new to this process: its generic entry, while the
+    # checks are submitted (each job carries its entry to the worker).
+    with workflows.offered({result.workflow for result, _ in rows}):
+        return _recheck(db, run_id, rows, thresholds_json, on_progress)
+
+
+def _recheck(db: Store, run_id: str, rows: list, thresholds_json: str,
+             on_progress: Callable[[int, int], None] | None) -> dict[str, Any]:
     before = Counter(result.error_kind or "ok" for result, _ in rows)
     finals: list[Recorded] = []
     stage = CheckStage(thresholds_json, parses=known_parses(db, db.artifacts, [case for _, case in rows]))

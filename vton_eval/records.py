@@ -26,8 +26,9 @@ class PlannedCase:
     pair_id: str
     workflow: str
     tags: str | None
-    base_path: str
-    product_path: str
+    # None: the input is not an accepted image, so it was never copied (the case is invalid_input, unsent).
+    base_path: str | None
+    product_path: str | None
     mask_path: str | None
     reference_path: str | None
     base_source: str | None = None

@@ -15,15 +15,17 @@ from typing import Any
 
 from vton_eval import access, workflows
 from vton_eval.access import Action, Actor
+from vton_eval.agreement import alpha
 from vton_eval.analytics import review as review_queries
 from vton_eval.errors import VtonEvalError
 from vton_eval.provenance import tool_version
 from vton_eval.store import judgements
 from vton_eval.store.base import Store, Writer
+from vton_eval.store.judgements import VERDICTS
 from vton_eval.store.reads import Reader, reading
 from vton_eval.store.runs import utcnow
+from vton_eval.textsafe import spreadsheet_cell
 
-VERDICTS: tuple[str, ...] = ("pass", "fail", "unsure")
 MAX_NOTE = 2000
 
 
@@ -87,17 +89,20 @@ def clear_verdict(db: Store, run_id: str, pair_id: str, repeat: int, actor: Acto
         raise _not_yours(db, actor, run_id, subject)
 
 
-EXPORT_COLUMNS = ("run_id", "pair_id", "repeat", "workflow", "reviewer", "verdict", "reasons", "note", "created_at",
-                  "status", "error_kind", "latency_ms", "flags")
+EXPORT_COLUMNS = ("run_id", "pair_id", "repeat", "workflow", "reviewer", "identity", "verdict", "reasons", "note",
+                  "created_at", "status", "error_kind", "latency_ms", "flags", "settled_verdict", "settled_by")
 
 
 def export_csv(db: Store, run_id: str) -> str:
-    """Every verdict of a run with the case's outcome, as CSV text (reasons ';'-separated)."""
+    """Every verdict of a run with who gave it (the name, and the signed-in identity `issuer#subject`, empty
+    for a typed name), the case's outcome and a lead's ruling on the case if any, as CSV text (reasons
+    ';'-separated)."""
     rows = review_queries.verdicts_with_outcomes(db, run_id)
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(EXPORT_COLUMNS)
-    writer.writerows([[row[c] for c in EXPORT_COLUMNS] for row in rows])
+    # Reviewers' notes, pair ids and messages are other people's text: no cell may start a formula.
+    writer.writerows([[spreadsheet_cell(row[c]) for c in EXPORT_COLUMNS] for row in rows])
     return out.getvalue()
 
 
@@ -105,8 +110,8 @@ def agreement(db: Store, run_id: str) -> dict[str, Any]:
     """How far reviewers agree on the cases two or more of them judged.
 
     `agreement` is the share of such cases where every verdict is the same; `kappa` is Fleiss'
-    kappa over those cases (agreement beyond chance: 1 = perfect, 0 = chance level), None when
-    it cannot be computed.
+    kappa over those cases and `alpha` Krippendorff's alpha (agreement beyond chance: 1 = perfect,
+    0 = chance level; `vton_eval.agreement`), None when they cannot be computed.
     """
     with reading(db) as read:
         return agreement_from(read, run_id)
@@ -116,9 +121,10 @@ def agreement_from(read: Reader, run_id: str) -> dict[str, Any]:
     """`agreement` on an open reader (see `vton_eval.store.reads.reading`)."""
     reviewers, cases = review_queries.multi_judged(read, run_id)
     if not cases:
-        return {"reviewers": reviewers, "cases": 0, "agreement": None, "kappa": None}
+        return {"reviewers": reviewers, "cases": 0, "agreement": None, "kappa": None, "alpha": None}
     same = sum(1 for v in cases if len(set(v)) == 1)
-    return {"reviewers": reviewers, "cases": len(cases), "agreement": same / len(cases), "kappa": fleiss_kappa(cases)}
+    return {"reviewers": reviewers, "cases": len(cases), "agreement": same / len(cases), "kappa": fleiss_kappa(cases),
+            "alpha": alpha(cases, VERDICTS)}
 
 
 def fleiss_kappa(cases: Sequence[Sequence[str]]) -> float | None:

@@ -35,3 +35,15 @@ def cap(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
     if note is not None and note.start() <= limit:
         return text
     return f"{text[:limit]}… [cut: {len(text):,} characters in all]"
+
+
+# What a spreadsheet reads as the start of a formula (OWASP's list: = + - @, and tab or carriage return before one).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_cell(value: object) -> object:
+    """A value for a CSV that people open in a spreadsheet: a text starting like a formula (`=HYPERLINK(...)`,
+    `@SUM`, `-1+cmd|...`) gets a leading apostrophe, so it is shown as the text it is; numbers stay numbers."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value

@@ -13,7 +13,10 @@ A service may offer a workflow this registry does not know (the SM4LL Space list
 a dropdown, and adds to it without a release of ours). Such a name gets a *generic* entry
 (`generic(name)`): the whole figure is its product region, the default check thresholds and the
 common review reasons apply. A generic entry is a pure function of its name, so every process that
-meets the name in recorded data (`ensure_known`) arrives at the same entry.
+meets the name in recorded data arrives at the same entry. In a process that outlives one run (the
+dashboard), such names are known only for the work that met them (`offered(names)`, a block): what an
+endpoint offered does not grow the registry for the next run, form or manifest. A process of its own
+(the sandbox, the check worker) may keep them (`ensure_known`).
 """
 
 from __future__ import annotations
@@ -229,6 +232,37 @@ def ensure_known(names: Iterable[str]) -> list[str]:
                 register(generic(name))
                 added.append(name)
     return added
+
+
+_scoped: dict[str, int] = {}  # generic entries known for the blocks of `offered` running now: name -> blocks
+
+
+@contextmanager
+def offered(names: Iterable[str]) -> Iterator[list[str]]:
+    """Generic entries for those of `names` this registry does not know, for the block's duration only (several
+    blocks may share one; the last to end removes it). Raises VtonEvalError, registering nothing, for a name that
+    cannot be a workflow. Yields the names it made known."""
+    wanted = [name for name in dict.fromkeys(names) if not is_known(name) or name in _scoped]
+    entries = {name: generic(name) for name in wanted if name not in _scoped}
+    with _lock:
+        for name in wanted:
+            if name in _scoped:
+                _scoped[name] += 1
+            elif is_known(name):  # registered meanwhile (for good): nothing of ours to undo
+                continue
+            else:
+                register(entries.get(name) or generic(name))
+                _scoped[name] = 1
+        held = [name for name in wanted if name in _scoped]
+    try:
+        yield held
+    finally:
+        with _lock:
+            for name in held:
+                _scoped[name] -= 1
+                if not _scoped[name]:
+                    del _scoped[name]
+                    _REGISTRY.pop(name, None)
 
 
 def register(workflow: Workflow) -> None:

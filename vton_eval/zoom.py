@@ -14,12 +14,10 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image
-
 from vton_eval import workflows
 from vton_eval.artifacts import ArtifactStore, write_thumbnail
 from vton_eval.errors import VtonEvalError
-from vton_eval.images import load_rgb
+from vton_eval.images import decoded, load_rgb
 
 ZOOM_SIDE = 320
 PADDING = 0.2  # of the region's size, on each side: the product and a little of what surrounds it
@@ -53,14 +51,14 @@ def region_fractions(store: ArtifactStore, item: ZoomItem) -> tuple[float, float
     padded for viewing."""
     from vton_eval.checks.regions import locate_box
 
-    person = Image.open(store.abspath(store.thumbnail(item.base_path))).convert("RGB")
+    person = decoded(store.abspath(store.thumbnail(item.base_path))).convert("RGB")
     w, h = person.size
     if item.box is not None:
         x0, y0, x1, y1 = item.box
     else:
         mask = None
         if item.mask_path:
-            mask = Image.open(store.abspath(store.thumbnail(item.mask_path)))
+            mask = decoded(store.abspath(store.thumbnail(item.mask_path)))
         box, _, _ = locate_box(person, item.workflow, mask)
         x0, y0, x1, y1 = box[0] / w, box[1] / h, box[2] / w, box[3] / h
     pad_x, pad_y = PADDING * (x1 - x0), PADDING * (y1 - y0)
@@ -91,16 +89,24 @@ def make_zooms(store: ArtifactStore | Path, items: list[ZoomItem]) -> int:
     """Make the crops of these items that are missing; a bad file is skipped. Returns how many were made."""
     store = store if isinstance(store, ArtifactStore) else ArtifactStore(store)
     made = 0
-    try:  # recorded workflows a service offered that this process has not met: their generic entries
-        workflows.ensure_known({item.workflow for item in items})
-    except VtonEvalError:
-        pass  # a name that cannot be a workflow has no region; its crop is skipped below
-    for item in items:
-        if zoom_path(store, item).exists():
-            continue
-        try:
-            make_zoom(store, item)
-            made += 1
-        except Exception:  # a missing or undecodable output has no crop; the card says so
-            continue
+    # Recorded workflows a service offered that this process has not met: their generic entries, while the crops
+    # are made (a name that cannot be a workflow has no region; its crop is skipped below).
+    names = {item.workflow for item in items if workflows.is_known(item.workflow) or _can_be(item.workflow)}
+    with workflows.offered(names):
+        for item in items:
+            if zoom_path(store, item).exists():
+                continue
+            try:
+                make_zoom(store, item)
+                made += 1
+            except Exception:  # a missing or undecodable output has no crop; the card says so
+                continue
     return made
+
+
+def _can_be(name: str) -> bool:
+    try:
+        workflows.generic(name)
+    except VtonEvalError:
+        return False
+    return True

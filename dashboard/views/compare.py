@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard import auth
+from dashboard import arena_blind, auth
 from dashboard import compare_view as view
 from dashboard.common import artifact_file, database, db_path, empty_database, md, render
 from dashboard.widgets import run_label, run_status
@@ -19,6 +19,7 @@ from vton_eval.errors import VtonEvalError
 from vton_eval.store import DatabaseBusy
 
 MODES = ("Side by side", "Blind preference")
+BLIND_MODES = ("Chosen for the ranking", "Two runs I pin")
 
 
 def choose_runs() -> tuple[list[dict[str, Any]] | None, CompareSetup]:
@@ -28,23 +29,40 @@ def choose_runs() -> tuple[list[dict[str, Any]] | None, CompareSetup]:
     draws its own pickers (Streamlit forgets the value of a widget that a rerun does not draw).
     """
     path, state = str(db_path()), st.session_state
-    setup = view.setup(path, state.get("cmp_base"))
+    # A choice is also kept under a key of its own: a visit to another page forgets the widgets' values, and the
+    # defaults would then be whatever run was launched last.
+    setup = view.setup(path, state.get("cmp_base") or state.get("cmp_base_picked"))
     if setup.baseline is None:
         empty_database()
         return None, setup
     by_id = {r["run_id"]: r for r in setup.runs.to_dict("records")}
     state["cmp_base"] = setup.baseline
-    st.selectbox("Baseline run", list(by_id), key="cmp_base", format_func=lambda i: run_label(by_id[i]))
+    blessed = set(setup.blessed)
+    st.selectbox("Baseline run", list(by_id), key="cmp_base",
+                 format_func=lambda i: ("★ blessed baseline · " if i in blessed else "") + run_label(by_id[i]))
     base = setup.baseline
+    state["cmp_base_picked"] = base
+    if base in blessed:
+        st.caption(f"The baseline is the blessed baseline of {md(by_id[base]['dataset'])}: what the team ships, and "
+                   "what release gates compare with.")
+    else:
+        dataset = by_id[base]["dataset"]
+        theirs = [i for i in by_id if i in blessed and by_id[i]["dataset"] == dataset]
+        st.caption(f"The blessed baseline of {md(dataset)} is {md(view.short_label(by_id[theirs[0]]))}; this baseline "
+                   "is another run." if theirs else
+                   f"No run of {md(dataset)} is blessed as its baseline: the default is the run before the latest "
+                   "(bless one on the Runs page to compare with what you ship).")
     if setup.others.empty:
         st.warning(f"No other run over the dataset {md(by_id[base]['dataset'])} shares a case with this one. Run "
                    "the same dataset again (another endpoint or model version) and come back.")
         return None, setup
     o_by_id = {r["run_id"]: r for r in setup.others.to_dict("records")}
     key = f"cmp_others_{base}"
-    state[key] = [i for i in state[key] if i in o_by_id][:3] if key in state else list(o_by_id)[:1]
+    kept = [i for i in state.get(f"{key}_picked", []) if i in o_by_id][:3]
+    state[key] = [i for i in state[key] if i in o_by_id][:3] if key in state else (kept or list(o_by_id)[:1])
     st.multiselect("Compare with (1 to 3 runs over the same dataset)", list(o_by_id), key=key, max_selections=3,
                    format_func=lambda i: f"{run_label(o_by_id[i])} · {o_by_id[i]['shared']:,} shared cases")
+    state[f"{key}_picked"] = list(state[key])
     if not state[key]:
         st.info("Pick at least one run to compare with the baseline.")
         return None, setup
@@ -130,24 +148,22 @@ def _pick(baseline: str, candidate: str, case: dict[str, Any], choice: str) -> N
     st.session_state["cmp_picks"] = int(st.session_state.get("cmp_picks", 0)) + 1
 
 
-def _rejudge(pair_id: str, repeat: int) -> None:
-    st.session_state["cmp_rejudge"] = (pair_id, repeat)
+def _rejudge(pair_id: str, repeat: int, runs: tuple[str, str]) -> None:
+    st.session_state["cmp_rejudge"] = (pair_id, repeat, *runs)
     st.session_state.pop("cmp_last_pick", None)
 
 
-def _reveal(runs: list[dict[str, Any]]) -> None:
-    """After a pick, and only then, which run was on which side."""
+def _reveal(names: dict[str, str]) -> None:
+    """After a pick, and only then, which run was on which side. `names`: run id -> how the page names it."""
     last = st.session_state.get("cmp_last_pick")
-    if not last or last["runs"] != (runs[0]["run_id"], runs[1]["run_id"]):
+    if not last or not set(last["runs"]) <= set(names):
         return
-    role = {runs[0]["run_id"]: f"run A ({view.short_label(runs[0])})",
-            runs[1]["run_id"]: f"run B ({view.short_label(runs[1])})"}
-    right = runs[1]["run_id"] if last["left_run"] == runs[0]["run_id"] else runs[0]["run_id"]
+    right = last["runs"][1] if last["left_run"] == last["runs"][0] else last["runs"][0]
     left_col, right_col = st.columns([5, 1], vertical_alignment="center")
     left_col.success(f"You picked **{PICK_LABELS[last['choice']].lower()}** for {md(last['pair_id'])} (repeat "
-                     f"{last['repeat']}). Left was {md(role[last['left_run']])}; right was {md(role[right])}.")
+                     f"{last['repeat']}). Left was {md(names[last['left_run']])}; right was {md(names[right])}.")
     right_col.button("Change this pick", key="cmp_rejudge_btn", on_click=_rejudge,
-                     args=(last["pair_id"], last["repeat"]))
+                     args=(last["pair_id"], last["repeat"], last["runs"]))
 
 
 def blind_runs() -> list[dict[str, Any]] | None:
@@ -172,11 +188,44 @@ def blind_runs() -> list[dict[str, Any]] | None:
     return [by_id[setup.baseline], others[state["cmp_blind_b"]]]
 
 
-def blind() -> None:
-    """Two outputs for the same inputs in a stable random order, no run named until the pick."""
-    person = auth.reviewer("cmp", "Start judging")
-    if person is None:
-        return
+def blind_case(person: Any, base: str, cand: str, case: dict[str, Any]) -> None:
+    """One case: the inputs, the three buttons (not for a viewer), the two outputs, no run named."""
+    note = f" · your earlier pick: {PICK_LABELS[case['choice']].lower()}" if case["choice"] else ""
+    st.markdown(f"**{md(case['pair_id'])}** · {md(case['workflow'])} · repeat {case['repeat']} · "
+                f"{case['judged']:,} of {case['total']:,} judged{note}")
+    inputs = st.columns(6)
+    for col, key, title in zip(inputs[:3], ("base_path", "product_path", "mask_path"),
+                               ("person", "product", "mask"), strict=True):
+        image = artifact_file(case[key])
+        if image:
+            col.image(image, caption=title, width="stretch")
+    # The buttons above the outputs: in view with the images, however tall they are. Not for a viewer.
+    buttons = st.columns(3)
+    for col, (choice, label) in zip(buttons, PICK_LABELS.items(), strict=True):
+        if person.may(Action.PICK):
+            col.button(label, key=f"cmp_pick_{choice}", width="stretch", shortcut=PICK_KEYS[choice],
+                       on_click=_pick, args=(base, cand, case, choice))
+    sides = st.columns(2)
+    for col, side in zip(sides, ("left", "right"), strict=True):
+        with col:
+            st.caption(side.capitalize())
+            image = view.large_file(case[f"{side}_output"])
+            if image:
+                st.image(image, width="stretch")
+            else:
+                st.text("output file missing or unreadable")
+
+
+def _rejudging(runs: tuple[str, str]) -> tuple[str, int] | None:
+    """The case the reviewer asked to judge again, when it is of these two runs."""
+    target = st.session_state.get("cmp_rejudge")
+    if target and set(target[2:]) == set(runs):
+        return target[0], int(target[1])
+    return None
+
+
+def pinned(person: Any) -> None:
+    """Two runs the reviewer pins: every case they share, in a stable random order."""
     reviewer = person.name
     runs = blind_runs()
     if runs is None:
@@ -190,10 +239,10 @@ def blind() -> None:
                "revealed and the next case follows.")
     if error := st.session_state.pop("cmp_pick_error", None):
         st.error(f"The pick was not stored: {md(error)}")
-    _reveal(runs)
+    _reveal({base: f"run A ({view.short_label(runs[0])})", cand: f"run B ({view.short_label(runs[1])})"})
     workflows = st.multiselect("Workflow", view.setup(str(db_path()), base).workflows, key="cmp_blind_wf",
                                placeholder="all")
-    target = st.session_state.get("cmp_rejudge")
+    target = _rejudging((base, cand))
     case, rates, counts = preferences.blind_state(database(), base, cand, reviewer, workflows, case=target)
     if counts["identical"]:
         st.caption(f"{counts['identical']:,} case(s) where both runs returned the very same file are not offered: "
@@ -206,33 +255,23 @@ def blind() -> None:
         else:
             st.info("These runs share no case where both returned an output and the outputs differ.")
     else:
-        note = f" · your earlier pick: {PICK_LABELS[case['choice']].lower()}" if case["choice"] else ""
-        st.markdown(f"**{md(case['pair_id'])}** · {md(case['workflow'])} · repeat {case['repeat']} · "
-                    f"{case['judged']:,} of {case['total']:,} judged{note}")
-        inputs = st.columns(6)
-        for col, key, title in zip(inputs[:3], ("base_path", "product_path", "mask_path"),
-                                   ("person", "product", "mask"), strict=True):
-            image = artifact_file(case[key])
-            if image:
-                col.image(image, caption=title, width="stretch")
-        # The buttons above the outputs: in view with the images, however tall they are. Not for a viewer.
-        buttons = st.columns(3)
-        for col, (choice, label) in zip(buttons, PICK_LABELS.items(), strict=True):
-            if person.may(Action.PICK):
-                col.button(label, key=f"cmp_pick_{choice}", width="stretch", shortcut=PICK_KEYS[choice],
-                           on_click=_pick, args=(base, cand, case, choice))
-        sides = st.columns(2)
-        for col, side in zip(sides, ("left", "right"), strict=True):
-            with col:
-                st.caption(side.capitalize())
-                image = view.large_file(case[f"{side}_output"])
-                if image:
-                    st.image(image, width="stretch")
-                else:
-                    st.text("output file missing or unreadable")
+        blind_case(person, base, cand, case)
     st.subheader("Win rates so far")
     st.caption(f"Candidate = run B ({md(view.short_label(runs[1]))}), baseline = run A.")
     win_rate_table(rates)
+
+
+def blind() -> None:
+    """Blind preference: the next comparison chosen for the ranking among several runs, or two runs pinned."""
+    person = auth.reviewer("cmp", "Start judging")
+    if person is None:
+        return
+    how = st.segmented_control("Which runs", BLIND_MODES, default=BLIND_MODES[0], key="cmp_blind_how") \
+        or BLIND_MODES[0]
+    if how == BLIND_MODES[1]:
+        pinned(person)
+    else:
+        arena_blind.arena(person, blind_case, _reveal)
 
 
 def body() -> None:

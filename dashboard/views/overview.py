@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import io
-import math
+from collections.abc import Callable
 
-import pandas as pd
 import streamlit as st
 
 from dashboard import charts, data
-from dashboard.agreement_view import agreement_section
+from dashboard.check_agreement_view import agreement_section
 from dashboard.common import NO_CHANGE, db_path, empty_database, fmt_delta, fmt_ms, fmt_pct, is_missing, md, render
 from dashboard.widgets import filter_bar, run_picker, run_status
-from vton_eval.analytics.overview import Overview, default_run
+from vton_eval.analytics.overview import Overview, default_run, overview_csv
 
 _METRICS = (  # key, label, formatter, a rise is good?
     ("cases", "Cases", lambda v: f"{int(v):,}", None),
@@ -24,7 +22,7 @@ _METRICS = (  # key, label, formatter, a rise is good?
 )
 
 
-def headline(view: Overview, partial: bool, recorded: str | None) -> None:
+def headline(view: Overview, partial: bool, recorded: str | None, run_name: Callable[[str], str]) -> None:
     info = view.headline
     cols = st.columns(len(_METRICS))
     for col, (key, label, fmt, rise_good) in zip(cols, _METRICS, strict=True):
@@ -37,20 +35,28 @@ def headline(view: Overview, partial: bool, recorded: str | None) -> None:
         colour = "off" if rise_good is None or flat else ("normal" if rise_good else "inverse")
         col.metric(label + (" (partial)" if partial else ""), shown, delta, delta_color=colour,
                    delta_arrow="off" if flat else "auto", border=True)
-    if info["previous_run"]:
-        st.caption(f"Change against the previous comparable run {md(info['previous_run'])} (the latest earlier "
-                   "finished suite run over the same dataset and workflows).")
+    other = info["previous_run"]
+    if other and info.get("compared_with") == "baseline":
+        st.caption(f"Change against the blessed baseline of this dataset: {md(run_name(other))} (what release gates "
+                   "compare with; bless another run on the Runs page).")
+    elif other:
+        st.caption(f"Change against the previous comparable run {md(run_name(other))} (the latest earlier finished "
+                   "suite run over the same dataset and workflows; no run of this dataset is blessed as its baseline).")
     else:
-        st.caption("No earlier finished run over the same dataset and workflows to compare with.")
+        st.caption("No blessed baseline and no earlier finished run over the same dataset and workflows to compare "
+                   "with.")
 
 
+# In half the page (about 460 px): every column wide enough for its text in the grid's font, in seconds (a
+# five-minute call is "300.00 s", not a number wider than its column).
 _LATENCY_COLUMNS = {
-    "workflow": st.column_config.TextColumn("Workflow"),
-    "n": st.column_config.NumberColumn("OK calls", format="%d"),
-    "p50_ms": st.column_config.NumberColumn("Median (p50)", format="%.0f ms"),
-    "p95_ms": st.column_config.NumberColumn("p95", format="%.0f ms"),
-    "p99_ms": st.column_config.NumberColumn("p99", format="%.0f ms"),
-    "mean_queue_ms": st.column_config.NumberColumn("Mean queue wait", format="%.0f ms"),
+    "workflow": st.column_config.TextColumn("Workflow", width=76),
+    "n": st.column_config.NumberColumn("OK", format="%d", width=44, help="ok calls"),
+    "p50_s": st.column_config.NumberColumn("p50", format="%.2f s", width=72, help="median latency of ok calls"),
+    "p95_s": st.column_config.NumberColumn("p95", format="%.2f s", width=72),
+    "p99_s": st.column_config.NumberColumn("p99", format="%.2f s", width=72),
+    "mean_queue_s": st.column_config.NumberColumn("Mean queue", format="%.2f s", width=88,
+                                                  help="mean wait in the service's queue before processing"),
 }
 _FLAG_COLUMNS = {
     "workflow": st.column_config.TextColumn("Workflow"),
@@ -80,7 +86,9 @@ def charts_section(view: Overview, partial: bool) -> None:
         else:
             st.plotly_chart(charts.latency_boxes(view.latency), key="latency_chart")
             st.caption("Ok calls only. Box: middle half (p25–p75) with the median; whiskers: p5–p95; diamond: p99.")
-            st.dataframe(view.latency[list(_LATENCY_COLUMNS)], hide_index=True, column_config=_LATENCY_COLUMNS,
+            seconds = view.latency.assign(**{f"{c}_s": view.latency[f"{c}_ms"] / 1000.0
+                                              for c in ("p50", "p95", "p99", "mean_queue")})
+            st.dataframe(seconds[list(_LATENCY_COLUMNS)], hide_index=True, column_config=_LATENCY_COLUMNS,
                          key="latency_table")
 
     left, right = st.columns(2)
@@ -108,35 +116,6 @@ def charts_section(view: Overview, partial: bool) -> None:
                      column_config=_FLAG_COLUMNS, key="flags_table")
 
 
-def page_csv(run_id: str, view: Overview) -> bytes:
-    """All the page's numbers in one long CSV: section, run, workflow, key, value."""
-    info = view.headline
-    rows = []
-    for which in ("current", "previous"):
-        values = info.get(which) or {}
-        rid = run_id if which == "current" else info.get("previous_run")
-        for key, value in values.items():
-            if key != "run_id":
-                rows.append({"section": f"headline_{which}", "run_id": rid, "workflow": "", "key": key, "value": value})
-    tables = {"errors_by_workflow": view.errors, "latency": view.latency, "trend": view.trend,
-              "tag_heatmap": view.heatmap, "flag_rates": view.flags}
-    for name, df in tables.items():
-        for rec in df.to_dict("records"):
-            wf = rec.get("workflow", "")
-            for key, value in rec.items():
-                if key == "workflow" or (isinstance(value, float) and math.isnan(value)):
-                    continue
-                if name == "tag_heatmap":
-                    key = f"{rec['tag']}:{key}"
-                elif name == "errors_by_workflow":
-                    key = f"{rec['error_kind'] or 'none'}:{key}"
-                rows.append({"section": name, "run_id": rec.get("run_id", run_id), "workflow": wf, "key": key,
-                             "value": value})
-    buf = io.StringIO()
-    pd.DataFrame(rows).to_csv(buf, index=False)
-    return buf.getvalue().encode("utf-8")
-
-
 def body() -> None:
     st.title("Overview")
     flt = filter_bar("ov")
@@ -152,11 +131,12 @@ def body() -> None:
     partial = run_status(row)
     view = data.overview_data(str(db_path()), run_id, flt)
     recorded = f"{int(row['done']):,} of {int(row['total_cases'] or 0):,}" if not flt.workflows else None
-    headline(view, partial, recorded)
+    names = {r["run_id"]: f"{r['label'] or '(no label)'} · {r['run_id']}" for r in runs.to_dict("records")}
+    headline(view, partial, recorded, lambda i: names.get(i, i))
     charts_section(view, partial)
     st.subheader("Automatic checks against reviewers' verdicts")
     agreement_section(run_id, key="ov_agreement")
-    st.download_button("Download this page's numbers (CSV)", lambda: page_csv(run_id, view),
+    st.download_button("Download this page's numbers (CSV)", lambda: overview_csv(run_id, view),
                        file_name=f"overview-{run_id}.csv", mime="text/csv", icon=":material/download:")
 
 

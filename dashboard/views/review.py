@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import auth, data
-from dashboard.agreement_view import agreement_section
+from dashboard.check_agreement_view import agreement_section
 from dashboard.common import cached, database, db_path, empty_database, fmt_pct, md, render
 from dashboard.review_card import case_card, make_later, missing_zooms
 from dashboard.review_detail import OPENED, case_view
@@ -32,7 +32,9 @@ def header(run_id: str, reviewer: str) -> None:
     cols[2].metric("Reviewed by anyone", f"{p['reviewed_by_anyone']} / {p['cases']}", border=True)
     cols[3].metric("Reviewer agreement", fmt_pct(agree["agreement"]), border=True,
                    help=f"{agree['cases']} case(s) judged by two or more of {agree['reviewers']} reviewer(s); "
-                        f"Fleiss' kappa {agree['kappa']:.2f}" if agree["kappa"] is not None else
+                        + (f"Krippendorff's alpha {agree['alpha']:.2f}, " if agree["alpha"] is not None else "")
+                        + f"Fleiss' kappa {agree['kappa']:.2f}. Per reviewer, and the disagreements to settle: "
+                        "Leaderboard, Reviewers tab." if agree["kappa"] is not None else
                    "needs cases judged by two or more reviewers")
     st.progress(p["reviewed"] / p["cases"] if p["cases"] else 0.0)
     # Built when clicked, not on every render.

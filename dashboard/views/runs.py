@@ -22,27 +22,30 @@ TABS = ("Runs", "Launch a run", "Try one pair")
 READ_ONLY_TABS = ("Runs", "Tries")  # for a role that may not launch: no form, no Try button
 POLL_S = 2.0
 
-# Sized to fit a 1400 px window beside the sidebar, without scrolling sideways; progress is one column.
+# Sized to fit a 1400 px window beside the sidebar, without scrolling sideways; progress is one column. The
+# columns that carry the answer (the run id, its status, how much it recorded, which system and port it called)
+# are wide enough for their text in the grid's font (tests/helpers/grid.py measures them).
 RUN_COLUMNS = {
-    "run": st.column_config.TextColumn("Run", width=156),
-    "label": st.column_config.TextColumn("Label", width=96),
-    "status": st.column_config.TextColumn("Status", width=78),
-    "recorded": st.column_config.TextColumn("Recorded", width=72, help="cases with a result, of those planned"),
-    "ok": st.column_config.NumberColumn("OK", width=42),
-    "errors": st.column_config.NumberColumn("Errors", width=50),
-    "dataset": st.column_config.TextColumn("Dataset", width=70),
-    "endpoint": st.column_config.TextColumn("System", width=128, help="the run's profile @ its endpoint"),
-    "duration": st.column_config.NumberColumn("Duration", width=64, format="%.0f s"),
-    "started": st.column_config.DatetimeColumn("Started (UTC)", width=92, format="MM-DD HH:mm"),
-    "baseline": st.column_config.CheckboxColumn("Baseline", width=62),
+    "run": st.column_config.TextColumn("Run", width=152),
+    "label": st.column_config.TextColumn("Label", width=84),
+    "status": st.column_config.TextColumn("Status", width=84),
+    "recorded": st.column_config.TextColumn("Recorded", width=76, help="cases with a result, of those planned "
+                                                                      "(the ok ones: recorded less errors)"),
+    "errors": st.column_config.NumberColumn("Errors", width=52),
+    "dataset": st.column_config.TextColumn("Dataset", width=64),
+    "endpoint": st.column_config.TextColumn("System", width=172, help="the run's profile @ its endpoint"),
+    "duration": st.column_config.NumberColumn("Duration", width=68, format="%.0f s"),
+    "started": st.column_config.DatetimeColumn("Started", width=84, format="MM-DD HH:mm", help="UTC"),
+    "baseline": st.column_config.CheckboxColumn("Baseline", width=66),
 }
 
 
 def runs_frame(runs: list[dict[str, Any]], blessed: set[str]) -> pd.DataFrame:
     rows = [{
         "run": r["run_id"], "label": r["label"] or "", "status": r["status"],
-        "recorded": f"{r['done']} of {r['total_cases'] or 0}", "ok": r["ok"], "errors": r["errors"],
-        "dataset": r["dataset"], "endpoint": system_label(r), "duration": r["duration_s"], "started": r["created_at"],
+        "recorded": f"{r['done']} of {r['total_cases'] or 0}", "errors": r["errors"],
+        "dataset": r["dataset"], "endpoint": system_label(r, compact=True), "duration": r["duration_s"],
+        "started": r["created_at"],
         "baseline": r["run_id"] in blessed,
     } for r in runs]
     return pd.DataFrame(rows, columns=list(RUN_COLUMNS))
@@ -67,9 +70,17 @@ def _resume(run_id: str) -> None:
     try:
         launch.resume_run(database(), run_id, auth.actor(), token=auth.service_token())
         st.session_state["runs_note"] = f"Resuming run {run_id} in its own process."
+        follow(run_id)
     except VtonEvalError as exc:
         st.session_state["runs_error"] = str(exc)
     data.runs.clear()
+
+
+FOLLOW = "runs_follow"  # the run this session started or resumed last: the page selects it and follows it
+
+
+def follow(run_id: str) -> None:
+    st.session_state[FOLLOW] = run_id
 
 
 def _bless(run_id: str) -> None:
@@ -85,6 +96,9 @@ ACTED = {"launch": "launched", "resume": "resumed", "cancel": "cancelled", "bles
 
 def actions(runs: list[dict[str, Any]], blessed: set[str]) -> None:
     by_id = {r["run_id"]: r for r in runs}
+    followed = st.session_state.pop(FOLLOW, None)
+    if followed in by_id:  # just started or resumed here: its buttons (Cancel) are the ones at hand
+        st.session_state["runs_action_run"] = followed
     # The status is in the table: a label that changes under a selectbox is not redrawn by the browser.
     chosen = st.selectbox("Run", list(by_id), key="runs_action_run",
                           format_func=lambda i: f"{i} · {by_id[i]['label'] or '(no label)'}")
@@ -131,8 +145,10 @@ def runs_section() -> None:
     def live() -> None:
         current = data.runs(str(db_path()))
         still_running = any(r["status"] == "running" for r in current)
-        if running and not still_running:
-            st.rerun(scope="app")  # the last run ended: redraw everything once, and stop polling
+        if running != still_running:
+            # The last run ended (redraw everything once, and stop polling), or one started or was resumed
+            # while nothing was running (poll from now on).
+            st.rerun(scope="app")
         if not current:
             st.info("No runs yet. Launch one in the next tab, or from a terminal with `vton-eval run`.")
             return

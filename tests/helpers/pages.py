@@ -47,16 +47,31 @@ def open_compare(monkeypatch: pytest.MonkeyPatch, db: Any, state: dict | None = 
     return at
 
 
+_CODE_SPAN = re.compile(r"(`+) ?(.*?) ?\1")
+
+
+def as_read(markdown: object) -> str:
+    """Markdown source as a reader sees the text: escapes (dashboard.common.md) taken off, and a URL or an
+    address md() set as code shown as its text."""
+    out, last, text = [], 0, str(markdown)
+    for match in _CODE_SPAN.finditer(text):
+        out.append(re.sub(r"\\(.)", r"\1", text[last:match.start()]))
+        out.append(match.group(2))
+        last = match.end()
+    out.append(re.sub(r"\\(.)", r"\1", text[last:]))
+    return "".join(out)
+
+
 def texts(at: AppTest) -> str:
-    """The page's text as a reader sees it: markdown escapes (dashboard.common.md) taken off."""
+    """The page's text as a reader sees it (`as_read`)."""
     parts = [e.value for kind in ("info", "warning", "error", "success", "markdown", "caption", "text", "code")
              for e in getattr(at, kind)]
-    return re.sub(r"\\(.)", r"\1", "\n".join(str(p) for p in parts))
+    return "\n".join(as_read(p) for p in parts)
 
 
 def errors(at: AppTest) -> list[str]:
     """The error boxes as a reader sees them: pages escape engine text for markdown (dashboard.common.md)."""
-    return [re.sub(r"\\(.)", r"\1", str(e.value)) for e in at.error]
+    return [as_read(e.value) for e in at.error]
 
 
 def visible_text(at: AppTest) -> str:
@@ -66,7 +81,7 @@ def visible_text(at: AppTest) -> str:
         for widget in getattr(at, kind):
             parts += [str(widget.label), str(getattr(widget, "options", "")), str(widget.value)]
     parts += [frame.value.to_string() for frame in at.dataframe]
-    return "\n".join(parts).replace("\\", "")  # markdown escapes off: "base\-build" is "base-build"
+    return as_read("\n".join(parts))  # markdown escapes off: "base\-build" is "base-build"
 
 
 def metric(at: AppTest, label: str):
@@ -91,13 +106,14 @@ def sql(db: Any, query: str, params=()) -> list[tuple]:
 
 
 def blind_view(open_compare, db: Any, run_a: str, run_b: str, name: str = "ana") -> AppTest:
-    """The blind view with its own pickers set to runs A and B, signed in as `name` (typed, then Start: no
-    Enter needed). `open_compare` is the test's fixture."""
+    """The blind view with two runs pinned, its own pickers set to runs A and B, signed in as `name` (typed, then
+    Start: no Enter needed). `open_compare` is the test's fixture."""
     at = open_compare(db)
     at.segmented_control(key="cmp_mode").set_value("Blind preference").run()
     at.text_input(key="cmp_reviewer_input").set_value(name)
     at.button(key="FormSubmitter:cmp_reviewer_form-Start judging").click().run()
     assert at.session_state["reviewer"] == name
+    at.segmented_control(key="cmp_blind_how").set_value("Two runs I pin").run()
     at.selectbox(key="cmp_blind_a").set_value(run_a).run()
     at.selectbox(key="cmp_blind_b").set_value(run_b).run()
     assert not at.exception, [e.value for e in at.exception]

@@ -23,7 +23,9 @@ def _pairs_sql(workflows: Sequence[str]) -> str:
     return f"""
         SELECT x.pair_id, x."repeat", x.workflow, c.base_path, c.product_path, c.mask_path,
                x.output_path AS out_x, y.output_path AS out_y, p.choice,
-               coalesce(x.output_sha256, x.output_path) = coalesce(y.output_sha256, y.output_path) AS same
+               coalesce(x.output_sha256, x.output_path) = coalesce(y.output_sha256, y.output_path) AS same,
+               (SELECT count(*) FROM preferences o WHERE o.run_a = ? AND o.run_b = ? AND o.pair_id = x.pair_id
+                AND o."repeat" = x."repeat" AND o.reviewer <> ?) AS others
         FROM results x JOIN results y ON y.run_id = ? AND y.pair_id = x.pair_id AND y."repeat" = x."repeat"
         LEFT JOIN cases c ON c.run_id = x.run_id AND c.pair_id = x.pair_id
         LEFT JOIN preferences p ON p.run_a = ? AND p.run_b = ? AND p.reviewer = ? AND p.pair_id = x.pair_id
@@ -33,7 +35,7 @@ def _pairs_sql(workflows: Sequence[str]) -> str:
 
 def _pairs_params(baseline: str, candidate: str, run_a: str, run_b: str, reviewer: str,
                   workflows: Sequence[str]) -> list[Any]:
-    return [candidate, run_a, run_b, reviewer, baseline, *workflows]
+    return [run_a, run_b, reviewer, candidate, run_a, run_b, reviewer, baseline, *workflows]
 
 
 def counts(read: Reader, baseline: str, candidate: str, run_a: str, run_b: str, reviewer: str,
@@ -48,16 +50,20 @@ def counts(read: Reader, baseline: str, candidate: str, run_a: str, run_b: str, 
 
 
 def next_case(read: Reader, baseline: str, candidate: str, run_a: str, run_b: str, reviewer: str,
-              workflows: Sequence[str], case: tuple[str, int] | None) -> dict[str, Any] | None:
-    """The first offered case in this reviewer's shuffled order (unjudged first), or the given one; raw
-    (both outputs as out_x / out_y, the reviewer's earlier choice, judged and total)."""
+              workflows: Sequence[str], case: tuple[str, int] | None, overlap: int = 1) -> dict[str, Any] | None:
+    """The first offered case in this reviewer's shuffled order, or the given one; raw (both outputs as out_x /
+    out_y, the reviewer's earlier choice, judged and total). Unjudged first; among them, the cases other
+    reviewers judged fewer than `overlap` times (the overlap target) come first, those closest to it first,
+    so a team brings cases to k judgements before starting new ones."""
     only = 'AND pair_id = ? AND "repeat" = ?' if case else ""
     row = read.one(f"""
         WITH q AS ({_pairs_sql(workflows)})
         SELECT * FROM (SELECT *, count(*) FILTER (WHERE choice IS NOT NULL) OVER () AS judged,
                               count(*) OVER () AS total FROM q WHERE NOT same)
-        WHERE TRUE {only} ORDER BY choice IS NOT NULL, md5(concat(pair_id, ':', "repeat", ':', ?)) LIMIT 1""",
-        [*_pairs_params(baseline, candidate, run_a, run_b, reviewer, workflows), *(case or ()), reviewer])
+        WHERE TRUE {only}
+        ORDER BY choice IS NOT NULL, others >= ?, others DESC, md5(concat(pair_id, ':', "repeat", ':', ?)) LIMIT 1""",
+        [*_pairs_params(baseline, candidate, run_a, run_b, reviewer, workflows), *(case or ()), max(1, int(overlap)),
+         reviewer])
     if row is None:
         return None
     return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}

@@ -12,12 +12,13 @@ Output similarity (SSIM and a difference image per case) is cached in `pair_simi
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
+from vton_eval.analytics.baselines import blessed_on
 from vton_eval.analytics.blind import win_rates_on
 from vton_eval.analytics.overview import with_liveness
 from vton_eval.analytics.similarity import (  # noqa: F401  (re-exported: the page and tests use them here)
@@ -232,13 +233,19 @@ class CompareSetup:
     others: pd.DataFrame  # runs over the baseline's dataset, newest first, with `shared` (cases in common)
     workflows: list[str]  # of the baseline's results
     tags: list[str]  # of the baseline's cases
+    blessed: tuple[str, ...] = ()  # runs blessed as a baseline (of their dataset and endpoint)
 
 
-def default_baseline(runs: pd.DataFrame) -> str | None:
-    """The run before the latest (finished first) run over the same dataset: "what did the latest change"."""
+def default_baseline(runs: pd.DataFrame, blessed: Callable[[str, str], str | None] | None = None) -> str | None:
+    """What the latest (finished first) run is compared with: the blessed baseline of its dataset when there is
+    one (what the team ships), else the run before it over the same dataset ("what did the latest change")."""
     if runs.empty:
         return None
     ordered = pd.concat([runs[runs["status"] == "finished"], runs[runs["status"] != "finished"]])
+    latest = ordered.iloc[0]
+    chosen = blessed(latest["dataset"], latest["endpoint"]) if blessed is not None else None
+    if chosen in set(runs["run_id"]) and chosen != latest["run_id"]:
+        return str(chosen)
     for row in ordered.itertuples():
         older = runs[(runs["dataset"] == row.dataset) & (runs["created_at"] < row.created_at)]
         if not older.empty:
@@ -260,7 +267,7 @@ def compare_setup(db: Store, baseline: str | None = None) -> CompareSetup:
         if runs.empty:
             return CompareSetup(empty, None, empty, [], [])
         if baseline not in set(runs["run_id"]):
-            baseline = default_baseline(runs)
+            baseline = default_baseline(runs, lambda dataset, endpoint: blessed_on(read, dataset, endpoint))
         dataset = runs.loc[runs["run_id"] == baseline, "dataset"].iloc[0]
         others = runs[(runs["dataset"] == dataset) & (runs["run_id"] != baseline)].copy()
         shared = read(f"""
@@ -275,8 +282,9 @@ def compare_setup(db: Store, baseline: str | None = None) -> CompareSetup:
             SELECT DISTINCT trim(t) AS tag
             FROM (SELECT unnest(string_split(tags, ';')) AS t FROM cases WHERE run_id = ?)
             WHERE trim(t) <> '' ORDER BY 1""", [baseline])
+        blessed = read.rows("SELECT DISTINCT run_id FROM baselines")
     return CompareSetup(runs, baseline, others[others["shared"] > 0].reset_index(drop=True),
-                        workflows["workflow"].tolist(), tags["tag"].tolist())
+                        workflows["workflow"].tolist(), tags["tag"].tolist(), tuple(r["run_id"] for r in blessed))
 
 
 def missing_similarities(db: Store, run_a: str, run_b: str, limit: int | None = None) -> tuple[list[Item], int]:

@@ -7,15 +7,20 @@ it is compared with). Only suite runs appear: single-pair tries are listed on th
 
 from __future__ import annotations
 
+import csv
+import io
+import math
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
+from vton_eval.analytics.baselines import blessed_on
 from vton_eval.analytics.filters import RunFilter
 from vton_eval.store.base import Store
 from vton_eval.store.reads import Reader, frame, reading
 from vton_eval.store.runs import SUITE, process_alive
+from vton_eval.textsafe import spreadsheet_cell
 
 HEADLINE_KEYS = ("cases", "success_rate", "error_rate", "p50_ms", "p95_ms", "p99_ms")
 TREND_RUNS = 60
@@ -105,21 +110,42 @@ def headline(db: Store, run_ids: list[str], flt: RunFilter = RunFilter()) -> pd.
         return _headline(read, run_ids, flt)
 
 
-def _with_change(read: Reader, run_id: str, flt: RunFilter) -> dict[str, Any]:
+def _compared_with(read: Reader, run_id: str) -> tuple[str | None, str | None]:
+    """(the run a run's numbers are compared with, why): the blessed baseline of its dataset when there is one
+    (what the team ships; on the run's endpoint, else the dataset's latest blessing, as the gate takes it), else
+    the previous comparable run. A blessed run itself is compared with the run before it."""
+    run = read.one("SELECT dataset, endpoint FROM runs WHERE run_id = ?", [run_id])
+    if run is not None:
+        blessed = blessed_on(read, run["dataset"], run["endpoint"])
+        if blessed and blessed != run_id and read.scalar("SELECT count(*) FROM run_summary WHERE run_id = ?",
+                                                         [blessed]):
+            return blessed, "baseline"
     prev = _previous(read, run_id)
-    df = _headline(read, [run_id] + ([prev] if prev else []), flt)
+    return (prev, "previous") if prev else (None, None)
+
+
+def _with_change(read: Reader, run_id: str, flt: RunFilter) -> dict[str, Any]:
+    other, why = _compared_with(read, run_id)
+    df = _headline(read, [run_id], flt)
+    if other:
+        # The other run over the workflows this one planned (a baseline may cover more of the dataset).
+        planned = read.scalar("SELECT workflows FROM runs WHERE run_id = ?", [run_id])
+        only = [w for w in (planned or "").split(",") if w]
+        narrowed = RunFilter(workflows=flt.workflows or tuple(only))
+        df = pd.concat([df, _headline(read, [other], narrowed)], ignore_index=True)
     rows = {r["run_id"]: r for r in df.to_dict("records")}
     current = rows.get(run_id, dict.fromkeys(HEADLINE_KEYS))
-    previous = rows.get(prev) if prev else None
+    previous = rows.get(other) if other else None
     delta = {}
     for key in HEADLINE_KEYS:
         a, b = current.get(key), previous.get(key) if previous else None
         delta[key] = None if a is None or b is None or pd.isna(a) or pd.isna(b) else a - b
-    return {"current": current, "previous": previous, "previous_run": prev, "delta": delta}
+    return {"current": current, "previous": previous, "previous_run": other, "compared_with": why, "delta": delta}
 
 
 def headline_with_change(db: Store, run_id: str, flt: RunFilter = RunFilter()) -> dict[str, Any]:
-    """{'current': {...}, 'previous': {...} | None, 'previous_run': id | None, 'delta': {...}}."""
+    """{'current': {...}, 'previous': {...} | None, 'previous_run': id | None (the run compared with),
+    'compared_with': 'baseline' | 'previous' | None, 'delta': {...}}."""
     with reading(db) as read:
         return _with_change(read, run_id, flt)
 
@@ -236,3 +262,35 @@ def overview(db: Store, run_id: str, flt: RunFilter = RunFilter(), trend_runs: i
         return Overview(_with_change(read, run_id, flt), _errors_by_workflow(read, run_id, flt),
                         _latency(read, run_id, flt), _trend(read, flt, trend_runs), _tag_heatmap(read, run_id, flt),
                         _flag_rates(read, run_id, flt))
+
+
+def overview_csv(run_id: str, view: Overview) -> bytes:
+    """All the Overview page's numbers in one long CSV: section, run, workflow, key, value."""
+    info = view.headline
+    rows = []
+    for which in ("current", "previous"):
+        values = info.get(which) or {}
+        rid = run_id if which == "current" else info.get("previous_run")
+        for key, value in values.items():
+            if key != "run_id":
+                rows.append({"section": f"headline_{which}", "run_id": rid, "workflow": "", "key": key, "value": value})
+    tables = {"errors_by_workflow": view.errors, "latency": view.latency, "trend": view.trend,
+              "tag_heatmap": view.heatmap, "flag_rates": view.flags}
+    for name, df in tables.items():
+        for rec in df.to_dict("records"):
+            wf = rec.get("workflow", "")
+            for key, value in rec.items():
+                if key == "workflow" or (isinstance(value, float) and math.isnan(value)):
+                    continue
+                if name == "tag_heatmap":
+                    key = f"{rec['tag']}:{key}"
+                elif name == "errors_by_workflow":
+                    key = f"{rec['error_kind'] or 'none'}:{key}"
+                rows.append({"section": name, "run_id": rec.get("run_id", run_id), "workflow": wf, "key": key,
+                             "value": value})
+    buf = io.StringIO()
+    # Labels, tags and run ids are people's text: no cell may start a spreadsheet formula.
+    # Texts are quoted, so a carriage return inside one (a tag can hold one) starts no new row in a spreadsheet.
+    pd.DataFrame([{k: spreadsheet_cell(v) for k, v in row.items()} for row in rows]).to_csv(
+        buf, index=False, quoting=csv.QUOTE_NONNUMERIC)
+    return buf.getvalue().encode("utf-8")

@@ -93,8 +93,9 @@ def case_page(db: Store, run_id: str, reviewer: str, flt: ReviewFilter = ReviewF
     gives now. A page keeps its cards in place while they are judged (a verdict would otherwise move
     a card under the reviewer's pointer, as "unreviewed first" sorts judged cases last)."""
     where, flt_params = flt.sql()
-    where, params = _named(flt_params, where)
-    params.update(run=run_id, reviewer=reviewer or "")
+    where, filter_params = _named(flt_params, where)
+    base = {"run": run_id, "reviewer": reviewer or ""}
+    params = {**base, **filter_params}
     order = SORTS.get(sort, SORTS["unreviewed first"])
     columns = """res.pair_id, res."repeat", res.workflow, res.status, res.error_kind, res.error_message,
                res.latency_ms, res.output_path, res.flags, c.base_path, c.product_path, c.mask_path,
@@ -108,7 +109,7 @@ def case_page(db: Store, run_id: str, reviewer: str, flt: ReviewFilter = ReviewF
             rows = read(f"""
             SELECT {columns}, list_position([{", ".join("$" + k for k in keys)}],
                                             res.pair_id || chr(31) || res."repeat") AS _pos
-            {_BASE} AND _pos IS NOT NULL ORDER BY _pos""", {**params, **keys})
+            {_BASE} AND _pos IS NOT NULL ORDER BY _pos""", {**base, **keys})  # DuckDB refuses unused parameters
             return rows.drop(columns=["_pos"], errors="ignore"), n
         rows = read(f"""
         SELECT {columns}
@@ -200,9 +201,12 @@ def verdicts_with_outcomes(db: Store, run_id: str) -> list[dict[str, Any]]:
     """Every verdict of a run with its case's outcome (what the CSV export holds)."""
     with reading(db) as read:
         return read.rows("""
-            SELECT v.run_id, v.pair_id, v."repeat", v.workflow, v.reviewer, v.verdict, v.reasons, v.note,
-                   v.created_at, r.status, r.error_kind, r.latency_ms, r.flags
+            SELECT v.run_id, v.pair_id, v."repeat", v.workflow, v.reviewer, v.identity, v.verdict, v.reasons, v.note,
+                   v.created_at, r.status, r.error_kind, r.latency_ms, r.flags, s.decision AS settled_verdict,
+                   s.settled_by
             FROM reviews v LEFT JOIN results r USING (run_id, pair_id, "repeat")
+            LEFT JOIN settlements s ON s.kind = 'verdict' AND s.run_a = v.run_id AND s.pair_id = v.pair_id
+                 AND s."repeat" = v."repeat"
             WHERE v.run_id = ? ORDER BY v.pair_id, v."repeat", v.reviewer""", [run_id])
 
 

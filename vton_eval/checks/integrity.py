@@ -4,14 +4,12 @@ does it decode, has it the person's size, is it more than one colour, is it not 
 
 from __future__ import annotations
 
-import io
-import warnings
-
 import numpy as np
 from PIL import Image
 
 from vton_eval.checks import measures
 from vton_eval.checks.results import HARD, SOFT, CheckResult
+from vton_eval.images import decoded
 
 
 def decode(output: bytes | Image.Image) -> tuple[Image.Image | None, CheckResult]:
@@ -24,10 +22,7 @@ def decode(output: bytes | Image.Image) -> tuple[Image.Image | None, CheckResult
         if isinstance(output, bytes | bytearray | memoryview):
             if not output:
                 raise ValueError("empty response (0 bytes)")
-            with warnings.catch_warnings():
-                warnings.simplefilter("error", Image.DecompressionBombWarning)
-                image = Image.open(io.BytesIO(bytes(output)))
-                image.load()
+            image = decoded(bytes(output))  # the image rules: JPEG, PNG or WEBP, within the pixel limit
         elif isinstance(output, Image.Image):
             image = output
             image.load()

@@ -17,6 +17,7 @@ from vton_eval.checks import aligned, fidelity, integrity, measures, regions
 from vton_eval.checks import people as person_checks
 from vton_eval.checks.config import Thresholds
 from vton_eval.checks.results import HARD, CheckReport, CheckResult
+from vton_eval.images import decoded
 from vton_eval.person.model import PersonParse
 
 # `person` argument of run_checks: parse the person image here (cached by content in this process).
@@ -240,9 +241,7 @@ def _person_side(base: Image.Image, base_rgb: Image.Image, work: tuple[int, int]
 
 
 def _open(path: str | Path) -> Image.Image:
-    image = Image.open(path)
-    image.load()
-    return image
+    return decoded(path)
 
 
 def check_paths(

@@ -51,19 +51,21 @@ def main(ctx: click.Context) -> None:
 
 def _register() -> None:
     from vton_eval.cli import (
+        arena_cmd,
         audit_cmd,
         checks_cmd,
         dashboard_cmd,
         datasets_cmd,
         endpoints_cmd,
         gate_cmd,
+        quota_cmd,
         run_cmd,
         sandbox_cmd,
         store_cmd,
     )
 
-    for module in (run_cmd, checks_cmd, datasets_cmd, endpoints_cmd, sandbox_cmd, dashboard_cmd, gate_cmd, store_cmd,
-                   audit_cmd):
+    for module in (run_cmd, quota_cmd, checks_cmd, datasets_cmd, endpoints_cmd, sandbox_cmd, dashboard_cmd, gate_cmd,
+                   store_cmd, audit_cmd, arena_cmd):
         for command in module.COMMANDS:
             main.add_command(command)
 

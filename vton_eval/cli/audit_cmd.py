@@ -19,7 +19,8 @@ from vton_eval.store.runs import resolve_run_id
 @click.option("--run", "run_id", default=None, metavar="RUN_ID", help="Only what was done to this run.")
 @click.option("--actor", default=None, help="Only what this person did (e-mail, or name).")
 @click.option("--action", default=None,
-              type=click.Choice(["launch", "resume", "cancel", "try", "bless", "verdict", "verdict_cleared", "pick"]))
+              type=click.Choice(["launch", "resume", "cancel", "try", "bless", "verdict", "verdict_cleared", "pick",
+                                 "settle", "overlap_target"]))
 @click.option("--limit", default=200, show_default=True, type=int)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
 @click.option("--db", "db_path", default=None, metavar="PATH",

@@ -85,7 +85,7 @@ def _clean(value: Any) -> Any:
 def agreement_command(run_ids: tuple[str, ...], as_json: bool, db_path: str | None) -> None:
     """How each check agrees with the reviewers' verdicts (fail = positive): counts, precision, recall,
     Cohen's kappa with its 95 % interval."""
-    from vton_eval.analytics.agreement import agreement
+    from vton_eval.analytics.check_agreement import agreement
 
     db = open_store(db_path)
     full = _runs(db, run_ids)

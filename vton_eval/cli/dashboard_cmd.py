@@ -8,11 +8,16 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from vton_eval import access, binding
+from vton_eval.secrets import TOKEN_ENV, hand_over_token, without_tokens
 from vton_eval.store import Store, open_store, resolve_location
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def _app_path() -> Path:
@@ -31,17 +36,28 @@ def secrets_files(app: Path, given: Path | None) -> list[Path]:
 
 
 def start_dashboard(db_path: Path | str, port: int, host: str, env: dict[str, str] | None = None,
-                    secrets: Path | None = None) -> subprocess.Popen:
+                    secrets: Path | None = None, hosts: list[str] | None = None) -> subprocess.Popen:
+    """The Streamlit process. `hosts`: the names it answers to (Streamlit's `server.allowedHosts`; None: any,
+    for a dashboard with sign-in, whose cookie is bound to its own name anyway)."""
     app = _app_path()
     # The address always explicit: unset, Streamlit listens on every interface.
     command = [
         sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port), "--server.address", host,
         "--server.headless", "true", "--browser.gatherUsageStats", "false",
-        *(["--secrets.files", str(secrets)] if secrets is not None else []), "--", "--db", str(db_path),
+        *(["--secrets.files", str(secrets)] if secrets is not None else []),
+        *[arg for name in hosts or () for arg in ("--server.allowedHosts", name)], "--", "--db", str(db_path),
     ]
-    full_env = {**os.environ, **(env or {}), "VTON_EVAL_DB": str(db_path), "GRADIO_ANALYTICS_ENABLED": "False"}
-    # Run from the repo so .streamlit/config.toml (theme, loopback binding) applies.
-    return subprocess.Popen(command, env=full_env, cwd=app.parent.parent)
+    # The token is handed over through a pipe, not the environment: every process the dashboard starts (a
+    # check worker, a run) would inherit an environment's token, allowed endpoint or not.
+    full_env = {**without_tokens(os.environ), **without_tokens(env or {}), "VTON_EVAL_DB": str(db_path),
+                "GRADIO_ANALYTICS_ENABLED": "False"}
+    fds = hand_over_token(os.environ.get(TOKEN_ENV, "").strip() or None, full_env)
+    try:
+        # Run from the repo so .streamlit/config.toml (theme, loopback binding) applies.
+        return subprocess.Popen(command, env=full_env, cwd=app.parent.parent, pass_fds=fds)
+    finally:
+        for fd in fds:
+            os.close(fd)
 
 
 def _wait(proc: subprocess.Popen) -> int:
@@ -78,8 +94,12 @@ def _wait(proc: subprocess.Popen) -> int:
 @click.option("--unsafe-listen-without-sign-in", "unsafe", is_flag=True,
               help="Listen beyond loopback with NO sign-in: anyone who reaches the port can launch runs, spend the "
                    "token and write verdicts under any name.")
+@click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME",
+              help="Without sign-in the dashboard answers only to loopback names (localhost, 127.0.0.1, ::1), so a "
+                   "web page that rebinds its own name to this machine cannot drive it; add a name people use "
+                   "(repeatable).")
 def dashboard_command(db_path: str | None, port: int, host: str, secrets_file: Path | None,
-                      access_file: Path | None, unsafe: bool) -> None:
+                      access_file: Path | None, unsafe: bool, allow_hosts: tuple[str, ...]) -> None:
     """Open the dashboard on a database."""
     path = resolve_location(db_path)
     env: dict[str, str] = {}
@@ -91,6 +111,13 @@ def dashboard_command(db_path: str | None, port: int, host: str, secrets_file: P
     if named is not None or roles.exists():
         env[access.ACCESS_ENV] = str(roles.resolve())
     signed = binding.sign_in_configured(secrets_files(app, secrets_file))
+    hosts = None
+    if not signed:
+        env[binding.ALLOWED_HOSTS_ENV] = ",".join(allow_hosts)
+        listening_on_one = host not in ("0.0.0.0", "::", "")
+        # Listening on every interface on purpose (the loud flag): any address may be used, so Streamlit is not
+        # told the names; the app's gate still refuses a name that is not an address nor configured.
+        hosts = binding.allowed_hosts([*allow_hosts, host]) if listening_on_one else None
     if not signed and not binding.is_loopback(host):
         if not unsafe:
             raise click.ClickException(
@@ -102,7 +129,20 @@ def dashboard_command(db_path: str | None, port: int, host: str, secrets_file: P
                     "spend the token and write verdicts under any name.", fg="red", bold=True, err=True)
     click.echo(f"dashboard for {path} at http://{host}:{port}" + (" (sign-in required)" if signed else ""))
     secrets = secrets_file.resolve() if secrets_file else None
-    sys.exit(_wait(start_dashboard(path, port, host, env=env, secrets=secrets)))
+    sys.exit(_wait(start_dashboard(path, port, host, env=env, secrets=secrets, hosts=hosts)))
+
+
+def gate_the_candidate(db: Store, console: Console) -> None:
+    """The demo's last word before the dashboard: the gate's verdict on the candidate, and what it means."""
+    from vton_eval.cli.gate_cmd import run_gate
+    from vton_eval.demo import CANDIDATE, gate_verdict_note
+    from vton_eval.gate import REGRESSION
+
+    console.print("the baseline is blessed; gating the candidate against it (vton-eval gate --candidate latest):")
+    result = run_gate(db, "latest", console=console)
+    console.print()
+    console.print(gate_verdict_note(CANDIDATE.label, result.verdict == REGRESSION))
+    console.print()
 
 
 @click.command("demo")
@@ -117,7 +157,6 @@ def demo_command(db_path: str | None, port: int, sandbox_port: int, no_dashboard
     baseline, gate the candidate, and open the dashboard."""
     from rich.console import Console
 
-    from vton_eval.cli.gate_cmd import run_gate
     from vton_eval.cli.run_cmd import drive_run, print_report
     from vton_eval.demo import SAMPLE, has_sample_runs, record_demo
     from vton_eval.runner import RunReport
@@ -148,13 +187,13 @@ def demo_command(db_path: str | None, port: int, sandbox_port: int, no_dashboard
         else:
             click.echo(f"recording a baseline and a candidate of {SAMPLE} into {path} ...")
             record_demo(db, sandbox, execute)
-            click.echo("the baseline is blessed; gating the candidate against it (vton-eval gate --candidate latest):")
             # As `vton-eval gate` does: a log that is not a terminal gets wide lines, not an 80-column fold.
-            run_gate(db, "latest", console=Console(highlight=False, width=None if sys.stdout.isatty() else 160))
+            gate_the_candidate(db, Console(highlight=False, width=None if sys.stdout.isatty() else 160))
         if no_dashboard:
             return
         click.echo(f"dashboard at http://127.0.0.1:{port} (Ctrl-C stops everything)")
-        _wait(start_dashboard(path, port, "127.0.0.1", env={"VTON_EVAL_SANDBOX_URL": sandbox.url}))
+        _wait(start_dashboard(path, port, "127.0.0.1", env={"VTON_EVAL_SANDBOX_URL": sandbox.url},
+                              hosts=binding.allowed_hosts()))
     finally:
         sandbox.close()
 

@@ -80,12 +80,15 @@ def import_command(layout: str, src: Path, into: Path, split: str, pairs: str, c
 
     Every problem of the source (a malformed line, a pair naming a missing file) is reported with its
     file and line; exit 1 if any line was left out for an error."""
-    from vton_eval.datasets.layouts import ImportOptions, import_layout
+    from vton_eval.access import local_actor
+    from vton_eval.curation import import_layout
+    from vton_eval.datasets.layouts import ImportOptions
 
     wanted = tuple(c.strip() for given in categories for c in given.split(",") if c.strip()) or None
     options = ImportOptions(split=split, pairs=pairs, categories=wanted, limit=limit, seed=seed, masks=masks)
     try:
-        report = import_layout(layout, src, into, options, overwrite=overwrite)
+        # The person at the terminal reads their own disk: no import roots apply, and no store is involved.
+        report = import_layout(layout, src, into, options, overwrite=overwrite, actor=local_actor(via="cli"))
     except DatasetError as exc:
         raise click.ClickException(str(exc)) from None
     for problem in report.problems:

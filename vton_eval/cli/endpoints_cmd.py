@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
@@ -14,6 +15,7 @@ from vton_eval.services import check_endpoint_text
 from vton_eval.services.api import Endpoint
 from vton_eval.services.inspection import inspect_endpoint, tryon_score
 from vton_eval.services.profiles import BUILT_IN, built_in_text, load_profile
+from vton_eval.token_rules import command_line_rules, command_line_token
 
 
 @click.group("endpoints")
@@ -46,13 +48,20 @@ def api_table(endpoint: Endpoint, chosen: bool) -> Table:
 @click.option("--timeout", "timeout_s", default=60.0, show_default=True, type=float,
               help="Seconds to wait for the endpoint (a Space that is building or asleep).")
 @click.option("--toml-only", is_flag=True, help="Print only the suggested profile (to redirect into a file).")
-def inspect_command(endpoint: str, timeout_s: float, toml_only: bool) -> None:
+@click.option("--access", "access_file", default=None, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Roles file whose [token] rules decide whether HF_TOKEN goes to this endpoint (default: "
+                   "$VTON_EVAL_ACCESS, else .streamlit/access.toml when it exists).")
+def inspect_command(endpoint: str, timeout_s: float, toml_only: bool, access_file: Path | None) -> None:
     """Print an endpoint's named APIs (parameters, types, defaults, choices) and a suggested profile TOML for
     the one that looks like a try-on."""
     console = Console(highlight=False, stderr=toml_only)
     src = check_endpoint_text(endpoint)
     notes = Console(stderr=True, highlight=False)
-    result = inspect_endpoint(src, token=get_token(), open_timeout_s=timeout_s,
+    # An unknown app is inspected first: the token rules hold here as for a run.
+    token, note = command_line_token(src, get_token(), command_line_rules(access_file))
+    if note:
+        notes.print(f"[yellow]{safe(note)}")
+    result = inspect_endpoint(src, token=token, open_timeout_s=timeout_s,
                               on_note=lambda text: notes.print(f"[dim]{safe(text)}"))
     if not toml_only:
         console.print(f"{safe(result.src)}: {len(result.endpoints)} named API(s)")

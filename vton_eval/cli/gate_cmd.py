@@ -16,7 +16,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from vton_eval.cli.term import plain
+from vton_eval.cli.term import one_line, plain
 from vton_eval.cli.term import safe as escape
 from vton_eval.store import DatabaseBusy, Store, open_store
 
@@ -42,6 +42,14 @@ _GATE_OPTIONS = [
                  help="Fewer shared cases: cannot judge (exit 2); in a workflow: its rates are not judged."),
     click.option("--min-ok-calls", default=10, show_default=True, type=int,
                  help="Fewer ok calls in a run's workflow: its p95 is not judged."),
+    click.option("--preference", is_flag=True,
+                 help="Ask people too: fail when the baseline wins the blind picks between the two runs beyond "
+                      "the interval; too few picks: cannot judge (exit 2)."),
+    click.option("--min-picks", default=20, show_default=True, type=int,
+                 help="With --preference: fewer blind picks between the runs (in a workflow: that workflow's) "
+                      "cannot be judged."),
+    click.option("--max-preference-loss", default=0.0, show_default=True, type=float,
+                 help="With --preference: allowed loss in (candidate share - baseline share) of the picks."),
     click.option("--junit", type=click.Path(dir_okay=False), default=None, help="Write a JUnit XML report here."),
     click.option("--markdown", type=click.Path(dir_okay=False), default=None,
                  help="Write a Markdown report here (thumbnails in <name>_files/ beside it)."),
@@ -113,7 +121,8 @@ def run_gate_from_options(db: Store, candidate: str, console: Console | None = N
         thresholds = GateThresholds(
             max_error_rate_increase=options["max_error_rate_increase"], max_p95_increase=options["max_p95_increase"],
             max_flag_rate_increase=options["max_flag_rate_increase"], min_cases=options["min_cases"],
-            min_ok_calls=options["min_ok_calls"],
+            min_ok_calls=options["min_ok_calls"], preference=bool(options.get("preference")),
+            min_picks=options.get("min_picks", 20), max_preference_loss=options.get("max_preference_loss", 0.0),
         ).validate()
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None  # a usage error exits 2, like cannot judge
@@ -139,14 +148,28 @@ def gate_command(candidate: str, db_path: str | None, **options: Any) -> None:
 
 
 def _baselines_table(rows: list[dict[str, Any]]) -> Table:
+    """A run id is what people copy into the next command: never cut or wrapped (the other columns fold)."""
     table = Table()
+    widest = max(len(r["run_id"]) for r in rows)
     for name in ("dataset", "endpoint", "run", "label", "status", "results", "run finished", "blessed"):
-        table.add_column(name)
+        if name == "run":
+            table.add_column(name, no_wrap=True, min_width=widest, overflow="ignore")
+        else:
+            table.add_column(name, overflow="fold")
     for r in rows:
         table.add_row(escape(r["dataset"]), escape(r["endpoint"]), r["run_id"], escape(r["label"] or ""),
                       r["status"] or "[red]deleted[/]", str(r["results"]),
-                      str(r["finished_at"] or "-")[:19], str(r["blessed_at"])[:19])
+                      str(r["finished_at"] or "-")[:16], str(r["blessed_at"])[:16])
     return table
+
+
+def _baseline_lines(rows: list[dict[str, Any]], console: Console) -> None:
+    """A narrow terminal: two lines a blessing, the run id first and whole."""
+    for r in rows:
+        console.print(f"{r['run_id']}  {r['status'] or 'deleted'}  {r['results']} results  blessed "
+                      f"{str(r['blessed_at'])[:16]}", soft_wrap=True)
+        console.print(f"  {one_line(r['dataset'])} · {one_line(r['endpoint'])} · "
+                      f"{one_line(r['label'] or '(no label)')}", soft_wrap=True)
 
 
 def _show_baselines(db: Store, as_json: bool) -> None:
@@ -159,7 +182,14 @@ def _show_baselines(db: Store, as_json: bool) -> None:
     elif not rows:
         click.echo(f"no blessed baseline in {db.location} yet (vton-eval bless RUN_ID)")
     else:
-        Console(highlight=False).print(_baselines_table(rows))
+        console = Console(highlight=False)
+        if console.width >= BASELINES_MIN_WIDTH:
+            console.print(_baselines_table(rows))
+        else:
+            _baseline_lines(rows, console)
+
+
+BASELINES_MIN_WIDTH = 100  # narrower, the table's columns fold into slivers
 
 
 @click.command("bless")

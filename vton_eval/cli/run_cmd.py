@@ -14,16 +14,18 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from vton_eval import access
+from vton_eval import access, run_process, token_rules
 from vton_eval.analytics.runs import planned_summary
 from vton_eval.cli.gate_cmd import gate_options, run_gate_from_options
 from vton_eval.cli.progress_view import kinds_table, summary_table, watch
 from vton_eval.cli.term import one_line, plain, safe
-from vton_eval.errors import InvalidValue
+from vton_eval.errors import InvalidValue, VtonEvalError
+from vton_eval.quota_ledger import quota_outlook
 from vton_eval.runner import Progress, RunReport, RunSettings, create_run, execute_run
 from vton_eval.runner.create import RunStopped
 from vton_eval.runner.plan import parse_list
 from vton_eval.runner.settings import DEFAULT_PATIENCE_S, parse_duration
+from vton_eval.secrets import FROM_ENVIRONMENT, get_token
 from vton_eval.services.profiles import BUILT_IN, DEFAULT_PROFILE
 from vton_eval.store import DatabaseBusy, Store, open_store, resolve_location
 from vton_eval.store.runs import get_run, list_runs, process_alive, resolve_run_id
@@ -33,6 +35,21 @@ EXIT_BY_STATUS = {"finished": 0, "interrupted": 130, "cancelled": 3, "failed": 1
 
 db_option = click.option("--db", "db_path", default=None, metavar="PATH",
                          help="Database file or shared store URL (default: $VTON_EVAL_DB or ./results.duckdb).")
+access_option = click.option(
+    "--access", "access_file", default=None, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help=f"Roles file whose [token] rules decide where HF_TOKEN goes (default: ${access.ACCESS_ENV}, else "
+         f"{access.DEFAULT_ACCESS_FILE} when it exists; with none, the token goes to the endpoint named).")
+
+
+def token_for(endpoint: str, access_file: Path | None, console: Console, db: Store | None = None,
+              action: access.Action = access.Action.LAUNCH, run_id: str | None = None) -> str | None:
+    """HF_TOKEN as the roles file's token rules allow it for `endpoint` (said on the terminal when withheld)."""
+    rules = token_rules.command_line_rules(access_file)
+    token, note = token_rules.command_line_token(endpoint, get_token(), rules, db, access.local_actor(via="cli"),
+                                                 action, run_id)
+    if note:
+        console.print(f"[yellow]{safe(note)}")
+    return token
 
 
 def load_json_option(text: str | None) -> dict | None:
@@ -44,6 +61,8 @@ def load_json_option(text: str | None) -> dict | None:
         value = json.loads(source)
     except json.JSONDecodeError as exc:
         raise click.BadParameter(f"not valid JSON ({exc.msg} at position {exc.pos})") from None
+    except RecursionError:
+        raise click.BadParameter("not usable JSON: it is nested too deeply") from None
     if not isinstance(value, dict):
         raise click.BadParameter("expected a JSON object like {\"key\": value}")
     return value
@@ -92,18 +111,20 @@ class StopSignals:
         self.stop.set()
 
 
-def drive_run(db: Store, run_id: str, console: Console, signals: StopSignals | None = None) -> RunReport:
-    """Execute a run in a worker thread; the main thread draws progress and takes signals."""
+def drive_run(db: Store, run_id: str, console: Console, signals: StopSignals | None = None,
+              token: object = FROM_ENVIRONMENT) -> RunReport:
+    """Execute a run in a worker thread; the main thread draws progress and takes signals. `token`: what the
+    run sends (default: HF_TOKEN of this process's environment)."""
     if signals is None:
         with StopSignals(console) as own:
-            return drive_run(db, run_id, console, own)
+            return drive_run(db, run_id, console, own, token)
     progress = Progress()
     outcome: dict[str, Any] = {}
 
     def work() -> None:
         try:
             outcome["report"] = execute_run(db, run_id, stop=signals.stop, stop_reason=lambda: signals.status,
-                                            progress=progress)
+                                            progress=progress, token=token)
         except BaseException as exc:  # handed to the main thread, which reports it
             outcome["error"] = exc
 
@@ -161,10 +182,12 @@ def print_report(db: Store, report: RunReport, console: Console) -> None:
               help="After the run, gate it against the baseline; exit with the gate's code (0/1/2).")
 @gate_options
 @db_option
+@access_option
 def run_command(dataset: str, endpoint: str, workflows: str | None, pairs: str | None, tags: str | None,
                 concurrency: int, rate_limit: str | None, repeats: int, retries: int, timeout_s: float,
                 label: str | None, shard: str | None, skip_bad_rows: bool, checks: bool, check_thresholds: str | None,
-                profile: str, patience: str, with_gate: bool, db_path: str | None, **gate_settings: Any) -> None:
+                profile: str, patience: str, with_gate: bool, db_path: str | None, access_file: Path | None,
+                **gate_settings: Any) -> None:
     """Send every case of a dataset to an endpoint and record the outcomes."""
     console = _console()
     db = open_store(db_path)
@@ -178,13 +201,14 @@ def run_command(dataset: str, endpoint: str, workflows: str | None, pairs: str |
         retries=retries, timeout_s=timeout_s, label=label, shard=shard, skip_bad_rows=skip_bad_rows,
         checks=checks, check_thresholds=load_json_option(check_thresholds), profile=profile, patience_s=patience_s,
     )
+    token = token_for(endpoint, access_file, console, db)  # refused here, before anything is recorded
     with StopSignals(console) as signals:
         if signals.stop.is_set():
             console.print("interrupted before the run started; nothing was recorded")
             sys.exit(EXIT_BY_STATUS[signals.status])
         try:
             run_id = create_run(db, settings, stop=signals.stop,
-                                on_note=lambda text: console.print(f"[dim]{safe(text)}"))
+                                on_note=lambda text: console.print(f"[dim]{safe(text)}"), token=token)
         except RunStopped:
             console.print("interrupted before the run started; nothing was recorded")
             sys.exit(EXIT_BY_STATUS[signals.status])
@@ -192,13 +216,27 @@ def run_command(dataset: str, endpoint: str, workflows: str | None, pairs: str |
         print(f"run {run_id}: dataset {plain(dataset)} -> {plain(settings.endpoint)} (profile "
               f"{plain(settings.profile)})", flush=True)
         print_plan(db, run_id, console)
-        report = _execute(db, run_id, console, signals)
+        print_quota(db, run_id, console)
+        report = _execute(db, run_id, console, signals, token)
     if with_gate:
         if report.status != "finished":
             console.print(f"[red]not gating: the run is {report.status}")
             sys.exit(2)
         sys.exit(run_gate_from_options(db, run_id, Console(highlight=False, width=160), **gate_settings))
     sys.exit(EXIT_BY_STATUS.get(report.status, 1))
+
+
+def print_quota(db: Store, run_id: str, console: Console) -> None:
+    """Before the first call: what the quota ledger holds for the endpoint from this machine, and how long
+    the next call must wait (a rate-limited run always says it; any run when a service asked for a wait)."""
+    run = get_run(db, run_id) or {}
+    try:
+        ahead = quota_outlook(db, run.get("endpoint") or "", run.get("rate_limit") or None)
+    except VtonEvalError:
+        return
+    if ahead.rate is not None or ahead.wait_s > 0:
+        colour = "yellow" if ahead.wait_s > 0 else "dim"
+        console.print(f"[{colour}]quota: {safe(ahead.describe())}")
 
 
 def print_plan(db: Store, run_id: str, console: Console) -> None:
@@ -216,8 +254,8 @@ def _audit(db: Store, action: str, run_id: str, detail: dict[str, Any] | None = 
     db.write(lambda w: access.record(w, actor, action, run_id, detail=detail))
 
 
-def _execute(db: Store, run_id: str, console: Console, signals: StopSignals) -> RunReport:
-    report = drive_run(db, run_id, console, signals)
+def _execute(db: Store, run_id: str, console: Console, signals: StopSignals, token: str | None) -> RunReport:
+    report = drive_run(db, run_id, console, signals, token)
     print_report(db, report, console)
     return report
 
@@ -225,9 +263,10 @@ def _execute(db: Store, run_id: str, console: Console, signals: StopSignals) -> 
 @click.command("resume")
 @click.argument("run_id")
 @db_option
+@access_option
 # The dashboard starts its runs as `resume --audited`: it has recorded who launched or resumed them.
 @click.option("--audited", is_flag=True, hidden=True)
-def resume_command(run_id: str, db_path: str | None, audited: bool) -> None:
+def resume_command(run_id: str, db_path: str | None, access_file: Path | None, audited: bool) -> None:
     """Finish an interrupted run: send only the cases without a recorded result."""
     console = _console()
     # Signals first: a Cancel that comes while the store is being opened (seconds, for a shared one) stops
@@ -237,12 +276,14 @@ def resume_command(run_id: str, db_path: str | None, audited: bool) -> None:
         full = resolve_run_id(db, run_id)
         if full is None:
             raise click.ClickException(f"no run matches {run_id!r} in {db.location}")
+        run = get_run(db, full) or {}
+        token = token_for(run.get("endpoint") or "", access_file, console, db, access.Action.RESUME, full)
         if not audited:
             _audit(db, "resume", full)
-        run = get_run(db, full) or {}
         console.print(f"resuming run {full} ({safe(run.get('endpoint') or '')}, profile "
                       f"{safe(run.get('profile') or 'sm4ll')})")
-        report = _execute(db, full, console, signals)
+        print_quota(db, full, console)
+        report = _execute(db, full, console, signals, token)
     sys.exit(EXIT_BY_STATUS.get(report.status, 1))
 
 
@@ -258,9 +299,9 @@ def cancel_command(run_id: str, db_path: str | None) -> None:
         raise click.ClickException(f"no run matches {run_id!r} in {db.location}")
     if run["status"] != "running" or not process_alive(run.get("pid"), run.get("host")):
         raise click.ClickException(f"run {full} is not running (status {run['status']})")
-    os.kill(run["pid"], signal.SIGTERM)
+    pid = run_process.stop(db.artifacts.root, run)  # the run's own process, or an error saying why not
     _audit(db, "cancel", full)
-    click.echo(f"asked run {full} (process {run['pid']}) to stop")
+    click.echo(f"asked run {full} (process {pid}) to stop")
 
 
 def _jsonable(run: dict[str, Any]) -> dict[str, Any]:

@@ -3,6 +3,9 @@ tags edited. Every change rewrites the manifest atomically, keeping its other ro
 
 Uploaded images are kept in the dataset's `images/` folder under their content hash (the upload's own
 file name is never used as a path), so the same person added twice is stored once.
+
+These functions only write files; they check no role. People act through `vton_eval.curation`, whose
+functions of the same names take the actor, check the role (and the import roots) and keep the audit trail.
 """
 
 from __future__ import annotations

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import os
 import tempfile
-import warnings
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from vton_eval.images import DEFAULT_MAX_PIXELS
+from vton_eval.images import DEFAULT_MAX_PIXELS, ImageProblem, opened
 
 ATR_NAMES = {4: "upper clothes", 5: "skirt", 6: "pants", 7: "dress"}
 
@@ -27,23 +26,20 @@ class LabelMapProblem(ValueError):
 
 def garment_mask(label_map: Path, classes: tuple[int, ...], max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
     """The mask of `classes` in a label map; raises LabelMapProblem."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        try:
-            with Image.open(label_map) as img:
-                if img.format != "PNG":
-                    raise LabelMapProblem(f"is {img.format or 'not an image'}, not a PNG label map")
-                if img.mode not in ("P", "L", "I", "I;16"):
-                    raise LabelMapProblem(f"is a {img.mode} image: a label map holds one class number per pixel "
-                                          "(palette or greyscale)")
-                width, height = img.size
-                if width * height > max_pixels:
-                    raise LabelMapProblem(f"is {width}x{height}, over the limit of {max_pixels / 1e6:.1f} MP")
-                values = np.asarray(img)
-        except LabelMapProblem:
-            raise
-        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise LabelMapProblem(f"cannot be read: {exc}") from None
+    try:
+        with opened(label_map, max_pixels) as img:
+            if img.format != "PNG":
+                raise LabelMapProblem(f"is {img.format or 'not an image'}, not a PNG label map")
+            if img.mode not in ("P", "L", "I", "I;16"):
+                raise LabelMapProblem(f"is a {img.mode} image: a label map holds one class number per pixel "
+                                      "(palette or greyscale)")
+            values = np.asarray(img)
+    except LabelMapProblem:
+        raise
+    except ImageProblem as exc:
+        raise LabelMapProblem(f"is not a usable PNG label map: {exc}") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise LabelMapProblem(f"cannot be read: {exc}") from None
     mask = np.isin(values, classes)
     if not mask.any():
         names = ", ".join(f"{c} ({ATR_NAMES.get(c, 'class')})" for c in classes)

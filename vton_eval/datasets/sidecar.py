@@ -3,7 +3,8 @@ validation).
 
 `dataset.json` is optional. Its `root` says where the manifest's relative paths point: an imported
 VITON-HD or DressCode tree is used where it lies, not copied, so its dataset declares that tree as its
-root (absolute, or relative to the dataset's folder), and no path may leave it. `imported` records how
+root (absolute, or relative to the dataset's folder), and no path may leave it. A root of `/`, or of a
+home folder (or one holding it), is refused: the manifest could then name any file there. `imported` records how
 the dataset was made (layout, source, split, pairs, categories, sample). A dataset.json is data from
 outside like the manifest: it is size-capped, and a broken one is a clear DatasetError.
 
@@ -54,8 +55,26 @@ def read_declaration(folder: Path) -> Declaration:
         resolved = (folder / root).resolve()
         if not resolved.is_dir():
             raise DatasetError(f"{path}: the declared root {root!r} is not a folder (moved? edit 'root')")
+        too_wide = _too_wide(resolved)
+        if too_wide:
+            raise DatasetError(f"{path}: the declared root {root!r} is {too_wide}: the manifest could name any file "
+                               "there; declare the folder of the test set itself")
     imported = data.get("imported")
     return Declaration(resolved, imported if isinstance(imported, dict) else None)
+
+
+def _too_wide(root: Path) -> str | None:
+    """Why a folder cannot be a dataset's root (None when it can): the whole file system, or a home folder (or a
+    folder holding one), whose files are a person's own, not a test set's."""
+    if root == root.parent:
+        return "the whole file system"
+    try:
+        home = Path.home().resolve()
+    except (OSError, RuntimeError, KeyError):  # no home for this user (a container): nothing to protect there
+        return None
+    if home.is_relative_to(root):
+        return "a home folder" if home == root else f"a folder holding the home folder {home}"
+    return None
 
 
 def write_declaration(folder: Path, root: Path | None, imported: dict[str, Any] | None = None) -> Path:
@@ -106,6 +125,8 @@ def _read_json(path: Path) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise DatasetError(f"{path} cannot be read: {exc}") from None
+    except RecursionError:
+        raise DatasetError(f"{path} cannot be read: it is nested too deeply") from None
 
 
 def atomic_write_text(path: Path, text: str) -> None:

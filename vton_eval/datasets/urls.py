@@ -4,10 +4,12 @@ A URL in a dataset is untrusted input, like a service's answer:
 - only http(s), and no credential is ever sent: the fetcher (vton_eval.http_fetch) is given none, a URL
   with a user name or password is refused (httpx would turn it into a Basic auth header), and so is a
   redirect to one; redirects are followed one hop at a time and each hop is checked again (scheme,
-  user info, and a public address may not send us to a private or loopback one);
+  user info, and a public address may not send us to a private or loopback one, judged by the address
+  the host resolves to and the one actually reached, whatever its spelling);
 - every download has a deadline and a size cap;
-- what answers is kept only if it is an image (by its first bytes); a 404 page, a login form or any
-  other text is reported, not cached.
+- what answers is kept only if it is an accepted image (JPEG, PNG or WEBP by its signature and header, as
+  `vton_eval.images` reads them); a 404 page, a login form, a GIF, an EPS or any other file is reported, not
+  cached.
 
 The cache is content-addressed (`objects/ab/<sha256>.<ext>`), with one small index file per URL
 (`index/ab/<sha256 of the URL>.json`), both written atomically. A URL found in the index is not
@@ -20,14 +22,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import io
-import ipaddress
 import json
 import os
 import re
+import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,16 +36,13 @@ from pathlib import Path
 import httpx
 
 from vton_eval.datasets.sidecar import atomic_write_text
-from vton_eval.http_fetch import Fetcher, FetchRefused, FetchTimeout, FetchTooLarge
+from vton_eval.http_fetch import Address, Fetcher, FetchRefused, FetchTimeout, FetchTooLarge, is_private
+from vton_eval.images import ImageProblem, opened, signature_format
 from vton_eval.secrets import clean_message
 from vton_eval.textsafe import cap
 
 CACHE_ENV = "VTON_EVAL_URL_CACHE"
 _ANY_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
-_MAGIC: tuple[tuple[bytes, int, str], ...] = (
-    (b"\xff\xd8\xff", 0, "jpg"), (b"\x89PNG\r\n\x1a\n", 0, "png"), (b"GIF87a", 0, "gif"), (b"GIF89a", 0, "gif"),
-    (b"BM", 0, "bmp"), (b"II*\x00", 0, "tif"), (b"MM\x00*", 0, "tif"),
-)
 
 
 def looks_like_url(text: str) -> bool:
@@ -106,43 +104,31 @@ def check_url(url: str) -> str | None:
     return None
 
 
-def is_private_host(host: str) -> bool:
-    """Loopback, private, link-local or otherwise non-public addresses (by name or literal)."""
-    host = host.strip("[]").lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_unspecified \
-        or ip.is_multicast
+def dataset_reach(url: httpx.URL, addresses: Sequence[Address], came_from: Address | None) -> None:
+    """Where a dataset's URL may lead (a `Reach` rule, asked by address before and after each connection): the
+    URL as the dataset names it goes where it points (an image server on this network is the dataset's own
+    business), but a public address may not redirect us to a private one, however the host is spelt."""
+    if came_from is None or is_private(came_from):
+        return
+    private = next((a for a in addresses if is_private(a)), None)
+    if private is not None:
+        raise FetchRefused(f"a redirect from the public address {came_from} to {url.host} (the private address "
+                           f"{private}) is not followed")
 
 
-def check_redirect(source: httpx.URL, target: httpx.URL) -> None:
-    """Each hop is checked again: no user info, and a public address may not send us to a private one
-    (the dataset named a public image; a redirect into this machine's network is not what it named)."""
-    if target.userinfo:
-        raise FetchRefused("a redirect to an address with a user name or password is not followed")
-    if target.host and is_private_host(target.host) and not is_private_host(source.host or ""):
-        raise FetchRefused(f"a redirect from {source.host} to the private address {target.host} is not followed")
+_EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
 
 
 def sniff_extension(data: bytes) -> str | None:
-    """The image format of these bytes by their signature (None: not an image we can name)."""
-    for magic, offset, ext in _MAGIC:
-        if data[offset:offset + len(magic)] == magic:
-            return ext
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "webp"
-    if data[4:8] == b"ftyp" and data[8:12] in (b"avif", b"avis", b"heic", b"heix", b"mif1"):
-        return "avif" if data[8:11] == b"avi" else "heic"
-    try:  # rarer formats: let Pillow name them (identifying reads the header only)
-        from PIL import Image
-
-        with Image.open(io.BytesIO(data)) as img:
-            return (img.format or "").lower() or None
-    except Exception:
+    """The extension of an accepted image (JPEG, PNG, WEBP: its signature, and a header its format's reader
+    parses); None for anything else, which the cache does not keep."""
+    fmt = signature_format(data[:16])
+    if fmt not in _EXTENSIONS:
+        return None
+    try:
+        with opened(data, max_pixels=sys.maxsize):  # the pixel limit is the validation's to apply, with its message
+            return _EXTENSIONS[fmt]
+    except ImageProblem:
         return None
 
 
@@ -193,7 +179,7 @@ class UrlCache:
             return out
         fetcher = Fetcher(credentials=None, connect_timeout_s=min(15.0, self.limits.timeout_s),
                           read_timeout_s=self.limits.timeout_s, max_connections=max(4, 2 * self.limits.workers),
-                          redirect_check=check_redirect)
+                          reach=dataset_reach)
         try:
             with ThreadPoolExecutor(max_workers=max(1, self.limits.workers), thread_name_prefix="vton-url") as pool:
                 futures = {pool.submit(self._fetch, fetcher, url): url for url in missing}
@@ -229,6 +215,10 @@ class UrlCache:
             return UrlFailure("url_failed", f"{shown_url(url)}: does not answer ({detail})")
         ext = sniff_extension(data)
         if ext is None:
+            named = signature_format(data[:16])
+            if named is not None and named not in _EXTENSIONS:
+                return UrlFailure("url_not_image", f"{shown_url(url)}: {named} images are not accepted (use JPG, PNG "
+                                                   "or WEBP); nothing was kept")
             return UrlFailure("url_not_image", f"{shown_url(url)}: answered {len(data):,} bytes that are not an image")
         return self._store(url, data, ext)
 

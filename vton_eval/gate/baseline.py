@@ -62,15 +62,6 @@ def unbless(db: Store, dataset: str, endpoint: str) -> bool:
     return db.write(lambda w: baselines.unbless(w, dataset, endpoint))
 
 
-def blessed_run(db: Store, dataset: str, endpoint: str) -> str | None:
-    """The blessed run for (dataset, endpoint); else the latest blessing for the dataset on any
-    endpoint (a candidate served from a new URL compares with the last release); else None."""
-    with reading(db) as read:
-        return (read.scalar("SELECT run_id FROM baselines WHERE dataset = ? AND endpoint = ?", [dataset, endpoint])
-                or read.scalar("SELECT run_id FROM baselines WHERE dataset = ? ORDER BY blessed_at DESC LIMIT 1",
-                               [dataset]))
-
-
 def list_baselines(db: Store) -> list[dict[str, Any]]:
     """Every blessing, newest first, with the blessed run's label, status and dates (None if the
     run was deleted since)."""

@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
-
+from vton_eval.images import decoded, load_rgb
 from vton_eval.store.base import Store
 from vton_eval.store.reads import reading
 
@@ -88,9 +87,8 @@ def _similarity(db: Store, row: dict[str, Any]) -> dict[str, float] | None:
     from vton_eval.checks import similarity  # numpy/scikit-image work: loaded only when a report needs it
 
     try:
-        with Image.open(db.artifacts.abspath(row["b_output"])) as a, \
-                Image.open(db.artifacts.abspath(row["c_output"])) as b:
-            return similarity(a, b)
+        return similarity(decoded(db.artifacts.abspath(row["b_output"])),
+                          decoded(db.artifacts.abspath(row["c_output"])))
     except Exception:  # an output that no longer decodes (or was deleted) cannot be ranked
         return None
 
@@ -135,9 +133,8 @@ def thumbnail(db: Store, relpath: str | None, folder: Path, size: int = 160) -> 
     if target.exists():
         return name
     try:
-        with Image.open(source) as img:
-            img.thumbnail((size, size))
-            rgb = img.convert("RGB")
+        rgb = load_rgb(source)
+        rgb.thumbnail((size, size))
     except Exception:
         return None
     folder.mkdir(parents=True, exist_ok=True)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vton_eval.gate.baseline import blessed_run
+from vton_eval.analytics.baselines import blessed_run
 from vton_eval.gate.load import Comparison, Counts, load_comparison
 from vton_eval.gate.model import (
     CANNOT_JUDGE,
@@ -30,6 +30,7 @@ from vton_eval.gate.model import (
     OVERALL,
     P95_LATENCY,
     PASS,
+    PREFERENCE,
     REGRESSION,
     Criterion,
     GateError,
@@ -225,6 +226,12 @@ def gate(
         return result
     for wf in [*data.workflows, OVERALL]:
         result.workflows.append(_compare_workflow(wf, data.counts[wf], data, t))
+    if t.preference:
+        from vton_eval.gate.preference import preference_criteria  # numpy-heavy; only when asked
+
+        asked = preference_criteria(db, result.candidate, result.baseline, list(data.workflows), t)
+        for w in result.workflows:
+            w.criteria.append(asked[w.workflow])
     for w in result.workflows:
         if w.new_error_kinds and w.workflow != OVERALL:
             kinds = ", ".join(f"{k} ({v})" for k, v in w.new_error_kinds.items())
@@ -232,4 +239,8 @@ def gate(
     regressions = result.regressions
     result.verdict = REGRESSION if regressions else PASS
     result.reasons = [f"{c.workflow} {c.name}: {c.reason}" for c in regressions]
+    overall = result.workflows[-1].criterion(PREFERENCE)
+    if not regressions and overall is not None and overall.verdict == NOT_JUDGED:
+        result.verdict = CANNOT_JUDGE  # people were asked and have not said enough yet
+        result.reasons = [f"preference: {overall.reason}"]
     return result

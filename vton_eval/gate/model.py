@@ -20,7 +20,8 @@ EXIT_CODES = {PASS: 0, REGRESSION: 1, CANNOT_JUDGE: 2}
 ERROR_RATE = "error_rate"
 P95_LATENCY = "p95_latency"
 FLAG_RATE = "flag_rate"
-CRITERIA = (ERROR_RATE, P95_LATENCY, FLAG_RATE)
+PREFERENCE = "preference"  # blind picks between the two runs (`gate --preference`)
+CRITERIA = (ERROR_RATE, P95_LATENCY, FLAG_RATE, PREFERENCE)
 
 # The row that pools every workflow; not a workflow name the service uses.
 OVERALL = "overall"
@@ -48,6 +49,11 @@ class GateThresholds:
     confidence: float = 0.95
     bootstrap_resamples: int = 2000
     seed: int = 20240611
+    # Ask people too: the candidate must not lose to the baseline in blind picks beyond the interval.
+    preference: bool = False
+    min_picks: int = 20
+    # Allowed loss in (candidate share - baseline share) of the picks: 0 = any loss beyond noise fails.
+    max_preference_loss: float = 0.0
 
     def validate(self) -> GateThresholds:
         for name in ("max_error_rate_increase", "max_flag_rate_increase"):
@@ -59,6 +65,8 @@ class GateThresholds:
             raise ValueError("min_cases must be at least 1 and min_ok_calls at least 2")
         if not 0.5 <= self.confidence < 1.0:
             raise ValueError(f"confidence must be in [0.5, 1) (got {self.confidence})")
+        if self.min_picks < 1 or not 0.0 <= self.max_preference_loss < 1.0:
+            raise ValueError("min_picks must be at least 1 and max_preference_loss in [0, 1)")
         if self.bootstrap_resamples < 100:
             raise ValueError("bootstrap_resamples must be at least 100")
         return self

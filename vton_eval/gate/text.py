@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from vton_eval.gate.model import P95_LATENCY, Criterion
+from vton_eval.gate.model import P95_LATENCY, PREFERENCE, Criterion
 
 VERDICT_TEXT = {"pass": "pass", "regression": "REGRESSION", "not_judged": "not judged"}
 
@@ -16,6 +16,9 @@ def value_text(crit: Criterion, side: str) -> str:
     if crit.name == P95_LATENCY:
         n = getattr(crit, f"{side}_n")
         return "-" if value is None else f"{value:.0f} ms (n={n})"
+    if crit.name == PREFERENCE:
+        n = getattr(crit, f"{side}_n")
+        return "-" if value is None or not n else f"{value * 100:.1f} % of {n} picks"
     k, n = getattr(crit, f"{side}_count"), getattr(crit, f"{side}_n")
     if value is None or k is None or not n:
         return "-"
@@ -39,6 +42,8 @@ def interval_text(crit: Criterion) -> str:
 
 
 def threshold_text(crit: Criterion) -> str:
+    if crit.name == PREFERENCE:
+        return f"-{crit.threshold * 100:.1f} pp"
     return f"+{crit.threshold * 100:.0f} %" if crit.name == P95_LATENCY else f"+{crit.threshold * 100:.1f} pp"
 
 

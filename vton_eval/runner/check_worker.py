@@ -7,7 +7,6 @@ would copy the runner's HTTP threads and locks.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import sys
@@ -18,14 +17,13 @@ from typing import Any
 from PIL import Image
 
 from vton_eval.artifacts import write_thumbnail
+from vton_eval.images import decoded
 
 
 @lru_cache(maxsize=64)
 def _image(path: str, mtime: float) -> Image.Image:
     # Inputs repeat across cases (one person, many products): decode each once.
-    image = Image.open(path)
-    image.load()
-    return image
+    return decoded(path)  # the image rules (format by signature, pixel limit) hold for every input
 
 
 def _load(path: str | None) -> Image.Image | None:
@@ -95,8 +93,7 @@ def _thumbnail(output: bytes, target: str | None) -> None:
     if not target or Path(target).exists():
         return
     try:
-        image = Image.open(io.BytesIO(output))
-        image.load()
+        image = decoded(output)
     except Exception:  # an undecodable output has no thumbnail; its grid cell shows the error
         return
     write_thumbnail(image, Path(target))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import queue
 import re
 import subprocess
@@ -24,6 +25,7 @@ from typing import Any
 from vton_eval import workflows
 from vton_eval.artifacts import ArtifactStore
 from vton_eval.records import CheckRow, ParseRow, PlannedCase, Recorded, ResultRow
+from vton_eval.secrets import without_tokens
 
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 
@@ -184,6 +186,7 @@ class CheckStage:
         proc = subprocess.Popen(
             [sys.executable, "-m", "vton_eval.runner.check_worker"], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1,
+            env=without_tokens(os.environ),  # it judges images: no token of ours goes with it
         )
         threading.Thread(target=self._read, args=(proc,), name="vton-checks-read", daemon=True).start()
         return proc

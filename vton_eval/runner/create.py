@@ -26,7 +26,7 @@ from vton_eval import workflows as registry
 from vton_eval.artifacts import ArtifactStore
 from vton_eval.datasets import Dataset, Pair, load_dataset
 from vton_eval.errors import VtonEvalError
-from vton_eval.images import inspect_image
+from vton_eval.images import ImageProblem, decoded, inspect_image, opened
 from vton_eval.provenance import tool_version
 from vton_eval.records import PlannedCase
 from vton_eval.runner.plan import select_pairs
@@ -54,8 +54,9 @@ class RunStopped(RunError):
 def offered_workflows(settings: RunSettings, profile: Profile, stop: threading.Event | None = None,
                       on_note: Callable[[str], None] | None = None,
                       token: str | None = None) -> tuple[list[str] | None, str | None]:
-    """The workflows the endpoint offers (a profile that reads them from it), with generic registry entries
-    made for names new to us; and a note when they could not be read (the profile's own table is used)."""
+    """The workflows the endpoint offers (a profile that reads them from it), each a name that can be a workflow
+    (the caller makes generic entries for the new ones, for its own work: `workflows.offered`); and a note when
+    they could not be read (the profile's own table is used)."""
     if not profile.workflows_from_endpoint:
         return None, None
     try:
@@ -67,7 +68,9 @@ def offered_workflows(settings: RunSettings, profile: Profile, stop: threading.E
     if offered is None:
         return None, f"{settings.endpoint} does not list its workflows; using the profile's list"
     try:
-        registry.ensure_known(offered)
+        for name in offered:
+            if not registry.is_known(name):
+                registry.generic(name)  # raises for a name that cannot be a workflow
     except VtonEvalError as exc:
         return None, f"{settings.endpoint} offers a workflow that cannot be used ({exc}); using the profile's list"
     return offered, None
@@ -96,6 +99,13 @@ def create_run(db: Store, settings: RunSettings, dataset: Dataset | None = None,
     offered, note = offered_workflows(settings, profile, stop, on_note, sent) if discover else (None, None)
     if note and on_note is not None:
         on_note(note)
+    # What the endpoint offers is a valid workflow while this run is planned (its manifest and pairs checked).
+    with registry.offered(offered or ()):
+        return _plan_run(db, settings, profile, offered, dataset)
+
+
+def _plan_run(db: Store, settings: RunSettings, profile: Profile, offered: list[str] | None,
+              dataset: Dataset | None) -> str:
     ds = dataset or load_dataset(settings.dataset)
     if ds.row_errors and not settings.skip_bad_rows:
         lines = "\n".join(f"  {p}" for p in ds.row_errors[:20])
@@ -137,12 +147,24 @@ def _plan(store: ArtifactStore, run_id: str, pair: Pair, profile: Profile, offer
     profile limits their size), whether it is sent at all, and what is sent differently from its files.
     (Thumbnails of the inputs are made by the check worker when the run starts.)"""
 
-    def put(source: Path | None) -> str | None:
-        return store.put_file(source)[0] if source is not None else None
+    refused: list[str] = []
 
-    invalid = pair.invalid_reason or profile.unsupported_reason(pair.workflow, offered)
+    def put(column: str, source: Path | None) -> str | None:
+        # Only an accepted image is copied (and, on a shared store, uploaded): a dataset row naming any other file
+        # (/etc/passwd, a database) makes the case invalid_input, and the file stays where it is, unread.
+        if source is None:
+            return None
+        problem = not_accepted(source)
+        if problem is not None:
+            refused.append(f"{column}: {problem}")
+            return None
+        return store.put_file(source)[0]
+
+    base, product, mask = put("base", pair.base), put("product", pair.product), put("mask", pair.mask)
+    reference = put("reference", pair.reference)
+    invalid = (refused[0] if refused else None) or pair.invalid_reason \
+        or profile.unsupported_reason(pair.workflow, offered)
     notes: list[str] = []
-    base, product, mask = put(pair.base), put(pair.product), put(pair.mask)
     limit = profile.max_pixels()
     if limit and not invalid:
         resized = _resized(store, pair.base, limit, "person")
@@ -160,10 +182,19 @@ def _plan(store: ArtifactStore, run_id: str, pair: Pair, profile: Profile, offer
     return PlannedCase(
         run_id=run_id, pair_id=pair.pair_id, workflow=pair.workflow, tags=pair.tags_text,
         base_path=base, product_path=product, mask_path=mask,
-        reference_path=put(pair.reference), base_source=pair.source("base"),
+        reference_path=reference, base_source=pair.source("base"),
         product_source=pair.source("product"),
         invalid_reason=invalid, sent_note="; ".join(notes) or None,
     )
+
+
+def not_accepted(source: Path) -> str | None:
+    """Why a file is not an accepted image by its signature and header (None when it is one)."""
+    try:
+        with opened(source):
+            return None
+    except ImageProblem as exc:
+        return str(exc)
 
 
 def _resized(store: ArtifactStore, source: Path, max_pixels: int, role: str) -> tuple[str, str, tuple[int, int]] | None:
@@ -185,8 +216,7 @@ def _resized(store: ArtifactStore, source: Path, max_pixels: int, role: str) -> 
 
 
 def _resized_to(store: ArtifactStore, source: Path, size: tuple[int, int]) -> str | None:
-    with Image.open(source) as image:
-        image.load()
+    with decoded(source) as image:
         if image.size == size:
             return None
         keep = image.mode if image.mode in ("RGB", "RGBA", "L", "LA") else "RGBA" if "transparency" in image.info \

@@ -1,4 +1,10 @@
-"""Sending the cases: bounded concurrency, a client-side quota, and retries for transient errors."""
+"""Sending the cases: bounded concurrency, a client-side quota, and retries for transient errors.
+
+A server error that comes back with the same message as the try before it is taken as deterministic (an
+app that fails the same way on the same input: CatVTON's "cannot write mode RGBA as JPEG" cost three
+calls a case of a 30-an-hour quota) and that case is not retried again. Load-shaped failures (rate
+limits, a full queue, timeouts, lost connections) repeat by nature and keep their retries.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +16,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from vton_eval.outcome import Outcome
-from vton_eval.quota import QuotaCancelled, SlidingWindowLimiter
+from vton_eval.quota import QuotaCancelled
+from vton_eval.quota_ledger import QuotaWaitTooLong
+from vton_eval.quota_ledger import duration_text as _duration
 from vton_eval.records import PlannedCase
+from vton_eval.runner.limiter import LedgerLimiter
 from vton_eval.services import CallInputs, Service
 
 # Without a window to wait out, a rate-limited call waits this long before its retry.
 DEFAULT_RATE_LIMIT_WAIT_S = 60.0
+# Kinds whose repeated message says the failure is the app's answer to this input, not a passing state.
+_REPEATS_ARE_FINAL = frozenset({"server_error"})
 
 
 @dataclass(frozen=True)
@@ -24,7 +35,7 @@ class Task:
 
     case: PlannedCase
     repeat: int
-    inputs: CallInputs
+    inputs: CallInputs | None  # None: a case refused before sending (its inputs are not images we send)
 
 
 @dataclass
@@ -43,7 +54,7 @@ class Dispatcher:
         concurrency: int,
         retries: int,
         timeout_s: float,
-        limiter: SlidingWindowLimiter | None,
+        limiter: LedgerLimiter | None,
         stop: threading.Event,
         backoff_base_s: float = 1.0,
         backoff_cap_s: float = 30.0,
@@ -89,25 +100,32 @@ class Dispatcher:
     def _attempt(self, task: Task) -> Attempted | None:
         started = time.time()
         attempt = 0
+        previous: Outcome | None = None
         while True:
             attempt += 1
+            ticket = None
             if self.limiter is not None:
                 try:
-                    self.limiter.acquire(self.stop, on_wait=self._announce_quota_wait)
+                    ticket = self.limiter.acquire(self.stop, on_wait=self._announce_quota_wait)
                 except QuotaCancelled:
+                    return None
+                except QuotaWaitTooLong as exc:
+                    # A wait the service asked for (of this run, or of an earlier one) outlasts the patience.
+                    self._stop_with(str(exc))
                     return None
             with self._sent_lock:
                 self.sent += 1
             try:
                 outcome = self.service.call(task.inputs, timeout_s=self.timeout_s, stop=self.stop)
             finally:
-                if self.limiter is not None:
-                    self.limiter.release()
+                if self.limiter is not None and ticket is not None:
+                    self.limiter.release(ticket)
             if self.stop.is_set() and outcome.status == "error" and outcome.error_kind == "cancelled":
                 # Cut short by our own stop: not a result. Resume sends it again.
                 return None
-            if not outcome.transient or attempt > self.retries:
+            if not outcome.transient or attempt > self.retries or _repeated(previous, outcome):
                 return Attempted(task, outcome, attempt, started, time.time())
+            previous = outcome
             if outcome.error_kind == "rate_limited" and (outcome.retry_after_s or 0) > self.patience_s:
                 # Sleeping for a day helps nobody: stop, and let `resume` send this case (and the rest) later.
                 self._give_up(outcome)
@@ -119,10 +137,13 @@ class Dispatcher:
         if outcome.error_kind == "rate_limited":
             wait = outcome.retry_after_s
             if wait is None:
-                wait = self.limiter.window_s if self.limiter is not None else DEFAULT_RATE_LIMIT_WAIT_S
+                wait = self.limiter.window_s if self.limiter is not None and self.limiter.window_s else \
+                    DEFAULT_RATE_LIMIT_WAIT_S
             if self.limiter is not None:
-                # Everyone waits: the service counts all our calls, not just this one.
-                self.limiter.hold_off(wait)
+                # Everyone waits: the service counts all our calls (and the ledger tells later runs too).
+                self.limiter.hold_off(wait, outcome.error_message)
+                if self.on_wait is not None:
+                    self.on_wait(f"rate limited by the service: every call waits {_duration(wait)}")
                 return 0.0
             if self.on_wait is not None:
                 self.on_wait(f"rate limited by the service: waiting {wait:.0f} s before retrying")
@@ -131,27 +152,33 @@ class Dispatcher:
         return delay * (0.5 + random.random() / 2)
 
     def _give_up(self, outcome: Outcome) -> None:
+        said = (outcome.error_message or "")[:300]
+        wait = outcome.retry_after_s or 0
+        if self.limiter is not None:
+            # Written in the ledger: a resume (or another run) started before the wait ends does not call.
+            self.limiter.hold_off(wait, said)
+        self._stop_with(f"the service asks to wait {_duration(wait)} before the next call, longer than the run's "
+                        f"patience ({_duration(self.patience_s)}): {said}")
+
+    def _stop_with(self, why: str) -> None:
         with self._sent_lock:
             if self.gave_up is None:
-                said = (outcome.error_message or "")[:300]
-                self.gave_up = (f"the service asks to wait {_duration(outcome.retry_after_s or 0)} before the next "
-                                f"call, longer than the run's patience ({_duration(self.patience_s)}): {said}")
+                self.gave_up = why
         if self.on_wait is not None:
-            self.on_wait("quota: the service's wait is longer than the run's patience; stopping")
+            self.on_wait("quota: the wait is longer than the run's patience; stopping")
         self.stop.set()
 
     def _sleep(self, seconds: float) -> bool:
         """Sleep unless stopped; False when the run is stopping."""
         return not self.stop.wait(seconds) if seconds > 0 else not self.stop.is_set()
 
-    def _announce_quota_wait(self, seconds: float) -> None:
+    def _announce_quota_wait(self, seconds: float, why: str) -> None:
         if self.on_wait is not None and seconds > 2:
-            self.on_wait(f"quota reached: next call in {seconds:.0f} s")
+            self.on_wait(f"quota: {why}")
 
 
-def _duration(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60):02d} min"
+def _repeated(previous: Outcome | None, outcome: Outcome) -> bool:
+    """The same deterministic-looking failure as the try before it."""
+    return (previous is not None and outcome.error_kind in _REPEATS_ARE_FINAL
+            and (previous.error_kind, previous.error_message) == (outcome.error_kind, outcome.error_message))
+

@@ -6,6 +6,7 @@ makes a fresh run and a resume the same code path.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -14,15 +15,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from vton_eval import run_process
 from vton_eval import workflows as registry
 from vton_eval.analytics.runs import run_plan
 from vton_eval.artifacts import ArtifactStore
 from vton_eval.errors import VtonEvalError
 from vton_eval.outcome import Outcome
-from vton_eval.quota import SlidingWindowLimiter, parse_rate
+from vton_eval.quota import parse_rate
 from vton_eval.records import PlannedCase
 from vton_eval.runner.create import RunError
 from vton_eval.runner.dispatch import Attempted, Dispatcher, Task
+from vton_eval.runner.limiter import LedgerLimiter
 from vton_eval.runner.recorder import Recorder, ResultsNotWritten
 from vton_eval.runner.settings import RunSettings, run_profile
 from vton_eval.runner.sink import ResultSink
@@ -92,13 +95,14 @@ def _tasks(store: ArtifactStore, cases: list[PlannedCase], repeats: int, done: s
     """The cases still to send, and those refused before sending (the service would refuse them)."""
     tasks, refused, now = [], [], time.time()
     for case in cases:
+        usable = not case.invalid_reason and case.base_path is not None and case.product_path is not None
         inputs = CallInputs(store.abspath(case.base_path), store.abspath(case.product_path), case.workflow,
-                            store.abspath(case.mask_path) if case.mask_path else None)
+                            store.abspath(case.mask_path) if case.mask_path else None) if usable else None
         for repeat in range(1, repeats + 1):
             if (case.pair_id, repeat) in done:
                 continue
             task = Task(case, repeat, inputs)
-            if case.invalid_reason:
+            if inputs is None:
                 # Recorded as invalid_input without a request: it costs no quota.
                 outcome = Outcome.error("invalid_input", case.invalid_reason, 0.0)
                 refused.append(Attempted(task, outcome, 0, now, now))
@@ -137,6 +141,13 @@ def execute_run(
     for Ctrl-C, 'cancelled' for a cancel request). `token`: the one to send (None: none); by default
     HF_TOKEN from this process's environment (a run process inherits it only for an allowed endpoint).
     """
+    with contextlib.ExitStack() as scope:
+        return _execute_run(db, run_id, stop, stop_reason, progress, on_note, token, scope)
+
+
+def _execute_run(db: Store, run_id: str, stop: threading.Event | None, stop_reason: Callable[[], str] | None,
+                 progress: Progress | None, on_note: Callable[[str], None] | None, token: str | None | object,
+                 scope: contextlib.ExitStack) -> RunReport:
     run = get_run(db, run_id)
     if run is None:
         raise RunError(f"no run {run_id} in {db.location}")
@@ -169,10 +180,12 @@ def execute_run(
 
     recorder = Recorder(db, run_id, on_broken=on_broken)
     cases, stored, counts = run_plan(db, run_id)
-    # Workflows a service offered when the run was planned, new to this process: their generic entries.
-    registry.ensure_known({c.workflow for c in cases})
+    # Workflows a service offered when the run was planned, new to this process: their generic entries, for this
+    # run only (a dashboard's process goes on to other runs and forms).
+    scope.enter_context(registry.offered({c.workflow for c in cases}))
     progress.total = len(cases) * settings.repeats
     db.write(lambda w: claim_run(w, run_id))
+    run_process.mark(recorder.artifacts.root, run_id)  # what a cancel checks before it signals this process
     for row in counts:
         for _ in range(row["n"]):
             progress.add(row["status"], row["error_kind"])
@@ -198,22 +211,29 @@ def execute_run(
                 tasks = _offered_now(tasks, profile, service.offered_workflows, sink)
                 sink.start_checks()
                 sink.make_thumbnails(cases)
-                limiter = SlidingWindowLimiter(parse_rate(settings.rate_limit)) if settings.rate_limit else None
+                # Every call goes through the store's quota ledger: this run honours the calls of earlier
+                # runs, resumes and tries of the endpoint, and later ones honour this run's.
+                limiter = LedgerLimiter(db, settings.endpoint, parse_rate(settings.rate_limit) if settings.rate_limit
+                                        else None, run_id, settings.timeout_s, settings.patience_s)
+                ahead = limiter.outlook()
+                if ahead.wait_s > 1:
+                    note(f"quota: {ahead.describe()}")
                 dispatcher = Dispatcher(service, settings.concurrency, settings.retries, settings.timeout_s,
                                         limiter, stop, backoff_base_s=settings.backoff_s, on_wait=note,
                                         patience_s=settings.patience_s)
                 try:
                     dispatcher.run(tasks, sink.accept)
                 finally:
+                    limiter.close()
                     sent, gave_up = dispatcher.sent, dispatcher.gave_up
         if broken:
             status, message = "failed", f"stopped: the database cannot be written ({broken[0]})"
         elif gave_up and status != "failed":
             status = "interrupted"
-            message = f"{gave_up}; stopped with {progress.done} of {progress.total} cases recorded"
+            message = f"{gave_up}; {STOPPED}"
         elif stop.is_set() and status != "failed":
             status = stop_reason() if stop_reason is not None else "interrupted"
-            message = f"stopped with {progress.done} of {progress.total} cases recorded"
+            message = STOPPED
     except BaseException as exc:
         status, message = "failed", clean_message(f"{type(exc).__name__}: {exc}")
         raise
@@ -226,8 +246,22 @@ def execute_run(
         finally:
             if recorder.all_written and not sink.unfinished:
                 recorder.journal.remove()
+            if message is not None and STOPPED in message:
+                # Written from the final counts: results whose checks ended during the stop are in them.
+                message = message.replace(STOPPED, _stopped(progress, sink.unfinished))
+            run_process.unmark(recorder.artifacts.root, run_id)
             _finish(db, run_id, status, message, recorder)
     return RunReport(run_id, status, message, progress, sent, sink.largest_backlog)
+
+
+STOPPED = "stopped with {recorded}"  # filled in once the last results are written
+
+
+def _stopped(progress: Progress, unfinished: int) -> str:
+    text = f"stopped with {progress.done} of {progress.total} cases recorded"
+    if unfinished:
+        text += f" ({unfinished} more received, their checks unfinished: resume records them)"
+    return text
 
 
 def _finish(db: Store, run_id: str, status: str, message: str | None, recorder: Recorder) -> None:

@@ -5,11 +5,12 @@
 every call, so a test can switch faults, latency or the rate limit on a live server. Only
 `concurrency` and `max_queue` are fixed at start (they configure Gradio's queue).
 
-The inputs are declared as `gr.Image` (so the browser UI and the API info look like the Space's)
-but the event runs with `preprocess=False`: the handler gets the uploaded file exactly as sent (a
-FileData dict with its path). `gr.Image(type="filepath")` would hand over the original file too,
-but it opens every upload with PIL first, so an undecodable upload would fail inside Gradio with
-an anonymous error instead of our message.
+The SM4LL signature's inputs are declared as `gr.Image` (so the browser UI and the API info look like
+the Space's) but its event runs with `preprocess=False`: the handler gets the uploaded file exactly as
+sent (a FileData dict with its path). `gr.Image(type="filepath")` would hand over the original file
+too, but it opens every upload with PIL first, so an undecodable upload would fail inside Gradio with
+an anonymous error instead of our message. The other services' signatures preprocess as their apps do
+(`vton_eval.sandbox.signatures`).
 
 The input rules, the exact refusal messages and the fault triggers are listed in
 `vton_eval.sandbox.service`.
@@ -19,6 +20,7 @@ note: no `from __future__ import annotations` here, because Gradio finds the `gr
 parameter of the handler through its evaluated annotation.
 """
 
+import contextlib
 import os
 import socket
 import threading
@@ -30,7 +32,9 @@ from vton_eval import workflows
 from vton_eval.body import warm_up
 from vton_eval.errors import VtonEvalError
 from vton_eval.quota import parse_rate
+from vton_eval.sandbox.gradio_compat import supported
 from vton_eval.sandbox.service import SandboxService
+from vton_eval.sandbox.signatures import SHOWS_ERRORS
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
@@ -169,8 +173,10 @@ def port_available(port: int, host: str = "127.0.0.1") -> bool:
 class SandboxHandle:
     """A running sandbox. `url` is its address; `config` is live; `close()` stops it."""
 
-    def __init__(self, demo: Any, service: SandboxService, host: str, port: int) -> None:
+    def __init__(self, demo: Any, service: SandboxService, host: str, port: int,
+                 known: contextlib.ExitStack | None = None) -> None:
         self.demo = demo
+        self._known = known or contextlib.ExitStack()
         self.service = service
         self.host = host
         self.port = port
@@ -208,6 +214,7 @@ class SandboxHandle:
         self.service.close()
         self.demo.close(verbose=False)
         self.service.remove_files()
+        self._known.close()
 
     def __enter__(self) -> "SandboxHandle":
         return self
@@ -228,9 +235,19 @@ def start_sandbox(
     """
     config = config or SandboxConfig()
     config.validate()
+    known = contextlib.ExitStack()
     if config.workflows:
-        # The sandbox draws a workflow it offers but the registry does not know with a generic entry.
-        workflows.ensure_known(config.workflows)
+        # The sandbox draws a workflow it offers but the registry does not know with a generic entry, while it
+        # serves (a test's process goes on after it).
+        known.enter_context(workflows.offered(config.workflows))
+    try:
+        return _start(config, port, host, known)
+    except BaseException:
+        known.close()
+        raise
+
+
+def _start(config: SandboxConfig, port: int | None, host: str, known: contextlib.ExitStack) -> SandboxHandle:
     if port is None:
         port = free_port(host)
     elif not port_available(port, host):
@@ -246,10 +263,15 @@ def start_sandbox(
             server_port=port,
             prevent_thread_lock=True,
             quiet=True,
-            ssr_mode=False,
+            show_error=config.profile in SHOWS_ERRORS,
             allowed_paths=[str(service.output_dir)],
+            **supported(demo.launch, ssr_mode=False),
         )
     except BaseException:
+        try:
+            demo.close(verbose=False)  # launch may fail after its server started (Gradio's reachability check)
+        except Exception:
+            pass
         service.remove_files()
         raise
-    return SandboxHandle(demo, service, host, port)
+    return SandboxHandle(demo, service, host, port, known)

@@ -104,10 +104,10 @@ def is_inappropriate(image: Image.Image) -> bool:
 
 
 def _error(message: str) -> Exception:
-    import gradio as gr
+    from vton_eval.sandbox.gradio_compat import error
 
-    # print_exception=False: refusals are the expected business of a sandbox, not server faults.
-    return gr.Error(message, print_exception=False)
+    # Without a server traceback where Gradio allows it: refusals are the expected business of a sandbox.
+    return error(message)
 
 
 def _judge(data: bytes, role: str, check_content: bool) -> str | None:
@@ -196,15 +196,18 @@ class SandboxService:
     async def _wait_for_turn(self) -> None:
         """Hold the call while `answer_limit` calls have already been let through."""
         held = False
-        while (self.config.answer_limit is not None and self._let_through >= self.config.answer_limit
-               and not self._closing.is_set()):
-            if not held:
-                held = True
-                self.stats["held"] += 1
-                self.held_now += 1
-            await self._sleep(0.02)
-        if held:
-            self.held_now -= 1
+        try:
+            while (self.config.answer_limit is not None and self._let_through >= self.config.answer_limit
+                   and not self._closing.is_set()):
+                if not held:
+                    held = True
+                    self.stats["held"] += 1
+                    self.held_now += 1
+                await self._sleep(0.02)
+        finally:
+            # Gradio cancels a held call whose client went away: it is no longer held.
+            if held:
+                self.held_now -= 1
         self._let_through += 1
 
     # -- per-call decisions ----------------------------------------------------------------

@@ -7,9 +7,17 @@ the same components in the same order (ImageEditor dicts, radios, sliders), the 
 asked for the result only; Kolors answers trouble in a text output instead of raising). Inside each,
 the sandbox's usual work (`SandboxService.generate`: quota, input rules, faults, the composite).
 
-Events run with `preprocess=False`, so a handler gets what the client sent: FileData dicts, an
-ImageEditor dict, plain values. No `from __future__ import annotations` here: Gradio finds the
-`gr.Request` parameter of a handler through its evaluated annotation.
+Gradio preprocesses the inputs as it does for the real apps (same component types: `type="pil"`,
+`"numpy"`, `"filepath"`, an ImageEditor dict), so what fails inside Gradio for a real app fails here too:
+CatVTON's ImageEditor re-saves an uploaded background as RGBA in the upload's own format, which a JPEG
+cannot hold. What a handler is handed becomes files for the service through `handed.HandedFiles`. Only
+the SM4LL signature takes its uploads unprocessed (`preprocess=False`): the Space's code is not public,
+and its documented refusals of a GIF or a corrupt upload are messages of its own, which Gradio's
+decoding would pre-empt with an anonymous error.
+
+The code runs under every Gradio the compatibility suite serves (4.16 to current); the few differences
+go through `gradio_compat`. No `from __future__ import annotations` here: Gradio finds the `gr.Request`
+parameter of a handler through its evaluated annotation.
 """
 
 import asyncio
@@ -20,9 +28,13 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from vton_eval.sandbox.gradio_compat import supported
+from vton_eval.sandbox.handed import HandedFiles
 from vton_eval.sandbox.service import SandboxService, _error, _upload_path
 
 SIGNATURES = ("sm4ll", "idm-vton", "catvton", "ootdiffusion", "leffa", "omnitry", "kolors")
+# Apps launched with show_error=True (CatVTON's app.py): an exception's own message reaches the client.
+SHOWS_ERRORS = frozenset({"catvton"})
 
 # The services' own category values (from their apps) and the workflow the sandbox draws for each.
 CATVTON_TYPES = {"upper": "top", "lower": "bottom", "overall": "dress"}
@@ -47,14 +59,14 @@ def _category(value: Any, table: dict[str, str], what: str) -> str:
 
 def build(name: str, service: SandboxService) -> None:
     """Add signature `name`'s components and events to the Blocks being built."""
-    builders: dict[str, Callable[[SandboxService], None]] = {
+    builders: dict[str, Callable[[SandboxService, HandedFiles], None]] = {
         "sm4ll": _sm4ll, "idm-vton": _idm_vton, "catvton": _catvton, "ootdiffusion": _ootdiffusion,
         "leffa": _leffa, "omnitry": _omnitry, "kolors": _kolors,
     }
-    builders[name](service)
+    builders[name](service, HandedFiles(service.output_dir / "handed"))
 
 
-def _sm4ll(service: SandboxService) -> None:
+def _sm4ll(service: SandboxService, files: HandedFiles) -> None:
     import gradio as gr
 
     async def generate(base, product, workflow, mask, request: gr.Request):
@@ -69,13 +81,14 @@ def _sm4ll(service: SandboxService) -> None:
     workflow = gr.Dropdown(choices=list(service.offered), value=service.offered[0], label="Workflow",
                            allow_custom_value=True)
     button = gr.Button("Generate", variant="primary")
-    output = gr.Image(label="Result", type="filepath", format="webp")
+    output = gr.Image(label="Result", type="filepath", **supported(gr.Image, format="webp"))
     button.click(generate, inputs=[base, product, workflow, mask], outputs=output, api_name="generate",
                  preprocess=False)
 
 
-def _idm_vton(service: SandboxService) -> None:
-    """yisol/IDM-VTON: an ImageEditor person (auto-mask of the upper body, or the drawn layer), -> (image, mask)."""
+def _idm_vton(service: SandboxService, files: HandedFiles) -> None:
+    """yisol/IDM-VTON: an ImageEditor person (auto-mask of the upper body, or the drawn layer), -> (image, mask).
+    Gradio hands it PIL images (the editor's background and layers, the garment)."""
     import gradio as gr
 
     async def start_tryon(dict, garm_img, garment_des, is_checked, is_checked_crop, denoise_steps, seed,  # noqa: A002
@@ -87,7 +100,9 @@ def _idm_vton(service: SandboxService) -> None:
             if not layers:
                 raise _error("list index out of range")
             mask = layers[0]
-        result = await service.generate(editor.get("background"), garm_img, "top", mask, client=_client(request))
+        person, garment, mask = await asyncio.to_thread(
+            lambda: [files.path(v) for v in (editor.get("background"), garm_img, mask)])
+        result = await service.generate(person, garment, "top", mask, client=_client(request))
         return result, result
 
     gr.Markdown("## IDM-VTON (sandbox)")
@@ -101,7 +116,7 @@ def _idm_vton(service: SandboxService) -> None:
     denoise_steps = gr.Number(label="Denoising Steps", minimum=20, maximum=40, value=30, step=1)
     seed = gr.Number(label="Seed", minimum=-1, maximum=2147483647, step=1, value=42)
     gr.Button("Try-on").click(start_tryon, [imgs, garm_img, prompt, is_checked, is_checked_crop, denoise_steps, seed],
-                              [image_out, masked_img], api_name="tryon", preprocess=False)
+                              [image_out, masked_img], api_name="tryon")
 
 
 def _one_colour(layer: Any) -> bool:
@@ -112,8 +127,9 @@ def _one_colour(layer: Any) -> bool:
         return len(np.unique(np.asarray(image.convert("L")))) == 1
 
 
-def _catvton(service: SandboxService) -> None:
-    """Zheng-Chong/CatVTON: the editor's first layer is the mask (one colour: none), cloth type; no api_name."""
+def _catvton(service: SandboxService, files: HandedFiles) -> None:
+    """Zheng-Chong/CatVTON: the editor's first layer is the mask (one colour: none), cloth type; no api_name.
+    Gradio hands it file paths (the editor's background and layers re-saved by Gradio, the cloth)."""
     import gradio as gr
 
     async def submit_function(person_image, cloth_image, cloth_type, num_inference_steps, guidance_scale, seed,
@@ -139,10 +155,10 @@ def _catvton(service: SandboxService) -> None:
     show_type = gr.Radio(label="Show Type", choices=list(CATVTON_SHOW), value="input & mask & result")
     result_image = gr.Image(interactive=False, label="Result")
     gr.Button("Submit").click(submit_function, [person_image, cloth_image, cloth_type, num_inference_steps,
-                                                guidance_scale, seed, show_type], result_image, preprocess=False)
+                                                guidance_scale, seed, show_type], result_image)
 
 
-def _ootdiffusion(service: SandboxService) -> None:
+def _ootdiffusion(service: SandboxService, files: HandedFiles) -> None:
     """levihsu/OOTDiffusion: /process_hd (upper body) and /process_dc (with a category), each -> a gallery."""
     import gradio as gr
 
@@ -167,10 +183,10 @@ def _ootdiffusion(service: SandboxService) -> None:
         image_scale = gr.Slider(label="Guidance scale", minimum=1.0, maximum=5.0, value=2.0, step=0.1)
         seed = gr.Slider(label="Seed", minimum=-1, maximum=2147483647, step=1, value=-1)
         inputs = [vton_img, garm_img, *([category] if dc else []), n_samples, n_steps, image_scale, seed]
-        gr.Button("Run").click(process_dc if dc else process_hd, inputs, [gallery], preprocess=False)
+        gr.Button("Run").click(process_dc if dc else process_hd, inputs, [gallery])
 
 
-def _leffa(service: SandboxService) -> None:
+def _leffa(service: SandboxService, files: HandedFiles) -> None:
     """franciszzj/Leffa: leffa_predict_vt(...) -> (image, mask, densepose); pose transfer beside it."""
     import gradio as gr
 
@@ -204,7 +220,7 @@ def _leffa(service: SandboxService) -> None:
     vt_densepose = gr.Image(label="Generated DensePose")
     gr.Button("Generate").click(leffa_predict_vt, [vt_src_image, vt_ref_image, vt_ref_acceleration, vt_step, vt_scale,
                                                    vt_seed, vt_model_type, vt_garment_type, vt_repaint, vt_preprocess],
-                                [vt_gen_image, vt_mask, vt_densepose], preprocess=False)
+                                [vt_gen_image, vt_mask, vt_densepose])
     pt_ref_image = gr.Image(sources=["upload"], type="filepath", label="Person Image")
     pt_src_image = gr.Image(sources=["upload"], type="filepath", label="Target Pose Person Image")
     pt_gen_image = gr.Image(label="Generated Image")
@@ -214,11 +230,12 @@ def _leffa(service: SandboxService) -> None:
     pt_scale = gr.Number(label="Guidance Scale", value=2.5)
     pt_seed = gr.Number(label="Random Seed", value=42)
     gr.Button("Generate").click(leffa_predict_pt, [pt_src_image, pt_ref_image, pt_ref_acceleration, pt_step, pt_scale,
-                                                   pt_seed], [pt_gen_image], preprocess=False)
+                                                   pt_seed], [pt_gen_image])
 
 
-def _omnitry(service: SandboxService) -> None:
-    """Kunbyte-AI/OmniTry: generate(person, object, object class (15), steps, guidance, seed) -> image."""
+def _omnitry(service: SandboxService, files: HandedFiles) -> None:
+    """Kunbyte-AI/OmniTry: generate(person, object, object class (15), steps, guidance, seed) -> image. Gradio
+    hands it PIL images."""
     import gradio as gr
 
     async def generate(person_image, object_image, object_class, steps, guidance_scale, seed, request: gr.Request):
@@ -226,8 +243,8 @@ def _omnitry(service: SandboxService) -> None:
             raise _error(f"'{object_class}'")  # the app's KeyError on its object map
         if object_class not in OMNITRY_DRAWN:
             raise _error(f"the sandbox does not draw a {object_class} (it draws: {', '.join(OMNITRY_DRAWN)})")
-        return await service.generate(person_image, object_image, OMNITRY_DRAWN[object_class], None,
-                                      client=_client(request))
+        person, product = await asyncio.to_thread(lambda: [files.path(v) for v in (person_image, object_image)])
+        return await service.generate(person, product, OMNITRY_DRAWN[object_class], None, client=_client(request))
 
     gr.Markdown("# Demo of OmniTry (sandbox)")
     person_image = gr.Image(type="pil", label="Person Image")
@@ -238,7 +255,7 @@ def _omnitry(service: SandboxService) -> None:
     steps = gr.Slider(label="Steps", minimum=1, maximum=50, value=20, step=1)
     seed = gr.Number(label="Seed", value=-1, precision=0)
     gr.Button("Submit").click(generate, inputs=[person_image, object_image, object_class, steps, guidance_scale, seed],
-                              outputs=[image_out], preprocess=False)
+                              outputs=[image_out])
 
 
 def _garment_workflow(product: Any) -> str:
@@ -253,17 +270,18 @@ def _garment_workflow(product: Any) -> str:
     return "dress" if piece.height > 1.6 * piece.width else "top"
 
 
-def _kolors(service: SandboxService) -> None:
+def _kolors(service: SandboxService, files: HandedFiles) -> None:
     """Kolors VTO mirror: start_tryon(person, garment, seed, randomize) -> (image, seed, response text); trouble is
-    answered in the text, with no image, not raised."""
+    answered in the text, with no image, not raised. Gradio hands it NumPy arrays."""
     import gradio as gr
 
     async def start_tryon(person_img, garment_img, seed, randomize_seed, request: gr.Request):
         if person_img is None or garment_img is None:
             return None, None, "Empty image"
+        person, garment = await asyncio.to_thread(lambda: [files.path(v) for v in (person_img, garment_img)])
         try:
-            workflow = await asyncio.to_thread(_garment_workflow, garment_img)
-            result = await service.generate(person_img, garment_img, workflow, None, client=_client(request))
+            workflow = await asyncio.to_thread(_garment_workflow, garment)
+            result = await service.generate(person, garment, workflow, None, client=_client(request))
         except gr.Error as exc:
             return None, seed, exc.message
         return result, seed, "Success"
@@ -277,4 +295,4 @@ def _kolors(service: SandboxService) -> None:
     seed_used = gr.Number(label="Seed used")
     result_info = gr.Text(label="Response")
     gr.Button("Run").click(start_tryon, inputs=[imgs, garm_img, seed, randomize_seed],
-                           outputs=[image_out, seed_used, result_info], api_name="tryon", preprocess=False)
+                           outputs=[image_out, seed_used, result_info], api_name="tryon")

@@ -6,24 +6,23 @@ base64 text or a `data:image/...;base64,` URI (the SM4LL-VTON Space documents "a
 a data field containing a base64-encoded PNG image"). Anything else is `bad_output`, never a
 reason to retry.
 
-A path on the service's own disk (a FileData with a `path` and no `url`, or a plain string that
-looks like one) is never opened: it names a file on *our* disk, which the service has no business
-choosing.
+A FileData with a `path` and no `url` is how Gradio up to 4.16 answers a file: the path is on the
+service's disk, and gradio_client downloads it from the service's own file route. So do we, through
+`file_url(path)` (the caller's URL on the endpoint's own origin, see `services.gradio`) and the same
+`fetch` as any download; without a `file_url` such an answer is `bad_output`. A path is never opened on
+*our* disk, and a plain string that looks like a path is not a file answer at all.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import io
 import re
-import warnings
 from collections.abc import Callable
 from typing import Any
 
-from PIL import Image
-
 from vton_eval.errors import VtonEvalError
+from vton_eval.images import ImageProblem, opened
 
 MAX_OUTPUT_BYTES = 64 * 1024 * 1024
 # Try-on outputs are one to a few megapixels; 25 MP (5000x5000) leaves ample room while keeping the
@@ -40,15 +39,16 @@ class BadAnswer(VtonEvalError):
     """The service answered, but not with an image we may use (recorded as bad_output)."""
 
 
-def answer_image(value: Any, fetch: Callable[[str], bytes]) -> bytes:
-    """The image bytes an answer carries. `fetch(url)` downloads an http(s) URL. Raises BadAnswer."""
+def answer_image(value: Any, fetch: Callable[[str], bytes], file_url: Callable[[str], str] | None = None) -> bytes:
+    """The image bytes an answer carries. `fetch(url)` downloads an http(s) URL; `file_url(path)` is the URL of
+    a file the service names by its path alone (None: such an answer is refused). Raises BadAnswer."""
     if isinstance(value, list | tuple):
         if not value:
             raise BadAnswer("the service returned an empty list instead of an image")
         value = value[0]
     if isinstance(value, dict):
         if isinstance(value.get("image"), dict | str):  # a gallery item
-            return answer_image(value["image"], fetch)
+            return answer_image(value["image"], fetch, file_url)
         url = value.get("url")
         if isinstance(url, str) and url:
             return _from_text(url, fetch, named_as="url")
@@ -56,11 +56,13 @@ def answer_image(value: Any, fetch: Callable[[str], bytes]) -> bytes:
         if isinstance(path, str) and path:
             if _BASE64_TEXT.match(path) and len(path) >= 64 and _is_image_base64(path):
                 return _decode_base64(path)
-            raise BadAnswer(f"the service named a file on its own disk ({_excerpt(path)}) and no URL to download "
-                            "it from; a path named by a service is never opened")
+            if file_url is None:
+                raise BadAnswer(f"the service named a file on its own disk ({_excerpt(path)}) and no URL to download "
+                                "it from; a path named by a service is never opened")
+            return fetch(file_url(path))
         data = value.get("data")
         if data is not None:  # {"data": [...]} as the raw HTTP API answers
-            return answer_image(data, fetch)
+            return answer_image(data, fetch, file_url)
         raise BadAnswer(f"the service returned a {type(value).__name__} without an image (keys: "
                         f"{_excerpt(', '.join(map(str, list(value)[:8])))})")
     if isinstance(value, str):
@@ -126,28 +128,25 @@ def _decode_data_uri(text: str) -> bytes:
 
 
 def image_size(data: bytes, max_pixels: int = MAX_OUTPUT_PIXELS) -> tuple[int, int]:
-    """(width, height) of an output, read from its header first: an image over `max_pixels` is refused
-    before anything is decoded; the rest is decoded once, to prove it is an image. Raises BadAnswer."""
+    """(width, height) of an output, by the image rules (`vton_eval.images`): JPEG, PNG or WEBP by its signature,
+    and read from its header first, so an image over `max_pixels` is refused before anything is decoded; the rest
+    is decoded once, to prove it is an image. Raises BadAnswer."""
     if len(data) > MAX_OUTPUT_BYTES:
         raise BadAnswer(f"the output is larger than {MAX_OUTPUT_BYTES // 2**20} MB")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))
-        width, height = img.size
-    except Exception as exc:  # Pillow raises many types for garbage
-        raise BadAnswer(f"the output is not a decodable image ({len(data)} bytes: {_excerpt(str(exc))})") from None
-    if width * height > max_pixels:
-        raise BadAnswer(f"the output is {width}x{height} ({width * height / 1e6:.0f} MP), over the limit of "
-                        f"{max_pixels / 1e6:.0f} MP; it was not decoded")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with opened(data, max_pixels) as img:
+            width, height = img.size
             img.load()
-    except Exception as exc:
+    except ImageProblem as exc:
+        if exc.reason == "too_large":
+            raise BadAnswer(f"the output {exc}; it was not decoded") from None
+        if exc.reason == "format":
+            # A try-on output is a photograph: a GIF (or a BMP, a TIFF...) is no answer the Space gives, and
+            # would be kept as a file of no known kind.
+            raise BadAnswer(f"the output is not accepted: {exc}; an output must be JPEG, PNG or WEBP") from None
+        raise BadAnswer(f"the output is not a decodable image ({len(data)} bytes: {exc})") from None
+    except Exception as exc:  # Pillow raises many types for a damaged stream
         raise BadAnswer(f"the output is not a decodable image ({len(data)} bytes: {_excerpt(str(exc))})") from None
-    finally:
-        img.close()
     return width, height
 
 

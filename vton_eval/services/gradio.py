@@ -7,6 +7,10 @@ by `services.answer` (no local path it names is opened), its files are downloade
 `vton_eval.http_fetch` (the token goes to the endpoint's own origin only, every download has a
 deadline), and one deadline covers the whole call: upload, queue, processing and download.
 
+An ImageEditor's background and layers are sent as PNG files of the call's own, as a browser's editor
+sends them (`services.editor`). A file answer with no URL (Gradio up to 4.16) is downloaded from the endpoint's own
+file route, `{root}/file=` (`{root}/gradio_api/file=` from Gradio 5 on), as gradio_client does.
+
 Two things keep the per-call cost low on a busy machine (DESIGN.md has the measurements): one
 shared SSL context (httpx otherwise reloads the CA bundle on every one of the several requests a
 call makes, about 200 ms of CPU per call), and downloading the output through our own pooled HTTP
@@ -17,12 +21,10 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
-import shutil
-import tempfile
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -34,14 +36,18 @@ from vton_eval.http_fetch import (
     FetchRefused,
     FetchStopped,
     FetchTimeout,
+    FetchTooLarge,
+    endpoint_reach,
     origin_of,
 )
 from vton_eval.outcome import Outcome
 from vton_eval.secrets import clean_message
 from vton_eval.services import CallInputs
 from vton_eval.services.answer import BadAnswer, answer_image, image_size
-from vton_eval.services.api import Endpoint, read_api
+from vton_eval.services.api import Endpoint, read_api, with_config_values
 from vton_eval.services.classify import classify_exception, classify_message, retry_after_s
+from vton_eval.services.connection import Connection, cancel_in_background
+from vton_eval.services.editor import EditorFiles
 from vton_eval.services.endpoints import EndpointError, EndpointStopped, check_endpoint_text
 from vton_eval.services.profiles import DEFAULT_PROFILE, Profile, load_profile
 from vton_eval.services.spaces import resolve_space
@@ -83,8 +89,7 @@ class GradioService:
         self.api: dict[str, Endpoint] = {}
         self.offered_workflows: list[str] | None = None
         self._outputs: int | None = None
-        self._blank_dir: Path | None = None
-        self._blanks: dict[tuple[int, int], str] = {}
+        self._editor = EditorFiles()
         # Only a token given here is sent: nothing reads HF_TOKEN behind the caller's back (vton_eval.access
         # decides which endpoints may receive it).
         self._token = token or None
@@ -92,7 +97,7 @@ class GradioService:
         self._read_timeout_s = read_timeout_s
         # Above the server's 15 s heartbeat, so an idle SSE stream is not mistaken for a dead one.
         self._timeout = httpx.Timeout(read_timeout_s, connect=connect_timeout_s)
-        self._conn: _Connection | None = None
+        self._conn: Connection | None = None
         self._fetcher: Fetcher | None = None
         self._lock = threading.Lock()
 
@@ -138,14 +143,17 @@ class GradioService:
                 self._conn = conn
                 token_header = {"x-hf-authorization": f"Bearer {self._token}"} if self._token else {}
                 client = conn.client
+                # An output (and each redirect of it) may be fetched from the endpoint's own origin or a public
+                # address, never from another private one (a service naming 127.0.0.2 or the cloud's metadata).
                 self._fetcher = Fetcher(
                     Credentials(origin_of(client.src), {**client.headers, **token_header}, dict(client.cookies)),
-                    self._connect_timeout_s, self._read_timeout_s, verify=_SSL_CONTEXT)
+                    self._connect_timeout_s, self._read_timeout_s, verify=_SSL_CONTEXT,
+                    reach=endpoint_reach(origin_of(client.src)))
                 return self
         conn.close()  # another thread connected first
         return self
 
-    def _connect(self, stop: threading.Event | None, deadline: float) -> _Connection:
+    def _connect(self, stop: threading.Event | None, deadline: float) -> Connection:
         from gradio_client import Client
 
         url = self.src
@@ -154,22 +162,37 @@ class GradioService:
         # The client gets no token of its own (token=False: not even HF_TOKEN read behind our back);
         # the guard adds it to requests for this origin only.
         guard = ClientGuard(origin_of(url), self._token)
+
+        def make_client() -> Any:
+            try:
+                client = Client(
+                    url,
+                    token=False,
+                    download_files=False,
+                    httpx_kwargs={"timeout": self._timeout, "auth": guard},
+                    ssl_verify=_SSL_CONTEXT,
+                    verbose=False,
+                )
+            except Exception as exc:  # gradio_client raises many types here; all mean "cannot use it"
+                kind, message = classify_exception(exc)
+                if isinstance(exc, FetchTooLarge):  # its /config or API description, capped while read
+                    message = str(exc)
+                elif kind in ("server_error", "bad_output"):
+                    message = f"{type(exc).__name__}: {exc}"
+                raise EndpointError(clean_message(f"cannot connect to {self.src}: {message}")) from None
+            try:
+                self._check_origins(client)
+            except BaseException:
+                client.close()
+                raise
+            return client
+
         try:
-            client = Client(
-                url,
-                token=False,
-                download_files=False,
-                httpx_kwargs={"timeout": self._timeout, "auth": guard},
-                ssl_verify=_SSL_CONTEXT,
-                verbose=False,
-            )
-        except Exception as exc:  # gradio_client raises many types here; all mean "cannot use it"
+            client = make_client()
+        except BaseException:
             guard.shutdown()
-            kind, message = classify_exception(exc)
-            if kind in ("server_error", "bad_output"):
-                message = f"{type(exc).__name__}: {exc}"
-            raise EndpointError(clean_message(f"cannot connect to {self.src}: {message}")) from None
-        conn = _Connection(client, guard)
+            raise
+        conn = Connection(client, guard, make_client)
         try:
             self._check(client)
         except BaseException:
@@ -177,7 +200,7 @@ class GradioService:
             raise
         return conn
 
-    def _check(self, client: Any) -> None:
+    def _check_origins(self, client: Any) -> None:
         # The app's config chooses the path of every later request (api_prefix); requests carry the
         # token, so they must all stay on the origin we were pointed at.
         home = origin_of(client.src)
@@ -185,8 +208,11 @@ class GradioService:
             if origin_of(url) != home:
                 raise EndpointError(f"{self.src} is not usable: its configuration sends requests to another "
                                     f"origin ({origin_of(url)[1]}), where the token would follow")
+
+    def _check(self, client: Any) -> None:
         try:
-            self.api = read_api(client.view_api(print_info=False, return_format="dict") or {})
+            self.api = with_config_values(read_api(client.view_api(print_info=False, return_format="dict") or {}),
+                                          getattr(client, "config", None))
         except Exception as exc:
             raise EndpointError(clean_message(f"{self.src} does not describe its API: {type(exc).__name__}: {exc}")
                                 ) from None
@@ -211,6 +237,13 @@ class GradioService:
         missing = [p.name for p in params[len(profile.args):] if not p.has_default]
         if missing:
             raise EndpointError(clean_message(f"{where}; it also needs {', '.join(missing)}"))
+        for position, (arg, param) in enumerate(zip(profile.args, params, strict=False), start=1):
+            why = param.refuses(arg.value) if arg.kind == "literal" else None
+            if why is not None:
+                raise EndpointError(clean_message(
+                    f"the profile {profile.name} sends {arg.describe()} as argument {position} of {self.api_name} "
+                    f"({param.name or param.label}, a {param.component or 'component'}), which cannot take it: {why}; "
+                    "nothing was sent"))
         self._outputs = len(endpoint.outputs) or None
         if self._outputs is not None and profile.output >= self._outputs:
             raise EndpointError(f"the profile {profile.name} reads output {profile.output} of {self.api_name}, "
@@ -225,30 +258,11 @@ class GradioService:
         with self._lock:
             fetcher, self._fetcher = self._fetcher, None
             conn, self._conn = self._conn, None
-            blank_dir, self._blank_dir = self._blank_dir, None
-            self._blanks = {}
         if fetcher is not None:
             fetcher.close()
         if conn is not None:
             conn.close()
-        if blank_dir is not None:
-            shutil.rmtree(blank_dir, ignore_errors=True)
-
-    def _blank_layer(self, person: Path) -> str:
-        """A transparent layer of the person image's size (what an ImageEditor sends when nothing is drawn)."""
-        from PIL import Image
-
-        with Image.open(person) as image:
-            size = image.size
-        with self._lock:
-            if size in self._blanks:
-                return self._blanks[size]
-            if self._blank_dir is None:
-                self._blank_dir = Path(tempfile.mkdtemp(prefix="vton-layers-"))
-            path = self._blank_dir / f"blank-{size[0]}x{size[1]}.png"
-            Image.new("RGBA", size, (0, 0, 0, 0)).save(path)
-            self._blanks[size] = str(path)
-            return str(path)
+        self._editor.close()
 
     def __enter__(self) -> GradioService:
         return self.open()
@@ -259,7 +273,6 @@ class GradioService:
     def call(self, inputs: CallInputs, timeout_s: float = 300.0, stop: threading.Event | None = None) -> Outcome:
         """Submit one try-on and wait for it, at most `timeout_s` in all; never raises for service trouble."""
         from gradio_client import handle_file
-        from gradio_client.utils import Status
 
         started = time.perf_counter()
         deadline = time.monotonic() + timeout_s
@@ -273,19 +286,39 @@ class GradioService:
         conn, fetcher = self._conn, self._fetcher
         if conn is None or fetcher is None:  # closed meanwhile by the run ending
             return Outcome.error("cancelled", "the endpoint was closed before the call", _elapsed_ms(started))
-        queue_ms: float | None = None
+        copies: list[str] = []
         try:
             plan = self.profile.plan(inputs.workflow, inputs.mask is not None)
-            files = {"person": handle_file(str(inputs.person)), "product": handle_file(str(inputs.product))}
-            if inputs.mask is not None:
-                files["mask"] = handle_file(str(inputs.mask))
-            blank = handle_file(self._blank_layer(inputs.person)) if plan.mask == "blank" else None
-            args = self.profile.arguments(plan, files, blank)
+            paths = {"person": inputs.person, "product": inputs.product, "mask": inputs.mask}
+            files = {role: handle_file(str(path)) for role, path in paths.items() if path is not None}
+            editor_files = {}
+            for role in self.profile.editor_roles(plan):
+                copies.append(self._editor.png(paths[role]))
+                editor_files[role] = handle_file(copies[-1])
+            blank = None
+            if plan.mask == "blank":
+                copies.append(self._editor.blank_layer(inputs.person))
+                blank = handle_file(copies[-1])
+            args = self.profile.arguments(plan, files, blank, editor_files)
         except Exception as exc:  # our own input file vanished or is unreadable: no retry will fix it
+            self._editor.release(copies)
             return Outcome.error("invalid_input", clean_message(f"cannot read an input file: {exc}") or "",
                                  _elapsed_ms(started))
         try:
-            job = conn.client.submit(*args, api_name=self.api_name)
+            with conn.lease() as client:
+                return self._send(conn, client, args, fetcher, started, deadline, stop, timeout_s)
+        except EndpointError as exc:  # another client for an sse_v1 server could not connect
+            return Outcome.error("connection", str(exc), _elapsed_ms(started))
+        finally:
+            self._editor.release(copies)
+
+    def _send(self, conn: Connection, client: Any, args: list[Any], fetcher: Fetcher, started: float,
+              deadline: float, stop: threading.Event | None, timeout_s: float) -> Outcome:
+        from gradio_client.utils import Status
+
+        queue_ms: float | None = None
+        try:
+            job = client.submit(*args, api_name=self.api_name)
         except Exception as exc:
             return self._error(exc, started, None)
         running = (Status.PROCESSING, Status.ITERATING, Status.PROGRESS, Status.FINISHED)
@@ -301,17 +334,22 @@ class GradioService:
             if done:
                 break
             if time.monotonic() >= deadline:
-                _cancel_in_background(job)
+                conn.spoil(client)
+                cancel_in_background(job)
                 return Outcome.error("timeout", f"no answer within {timeout_s:g} s", _elapsed_ms(started), queue_ms)
             if stop is not None and stop.is_set():
-                _cancel_in_background(job)
+                conn.spoil(client)
+                cancel_in_background(job)
                 return Outcome.error("cancelled", "the run was stopped before the call finished",
                                      _elapsed_ms(started), queue_ms)
         try:
             value = job.result(timeout=0)
         except Exception as exc:
-            return self._error(exc, started, queue_ms)
-        return self._decode(value, fetcher, started, queue_ms, deadline, stop, timeout_s)
+            outcome = self._error(exc, started, queue_ms)
+            if outcome.error_kind in ("connection", "timeout"):
+                conn.spoil(client)  # its event stream may be gone with the call
+            return outcome
+        return self._decode(value, fetcher, started, queue_ms, deadline, stop, timeout_s, client.src_prefixed)
 
     def _error(self, exc: BaseException, started: float, queue_ms: float | None) -> Outcome:
         kind, message = classify_exception(exc)
@@ -320,11 +358,16 @@ class GradioService:
         return Outcome.error(kind, message, _elapsed_ms(started), queue_ms, retry)
 
     def _decode(self, value: Any, fetcher: Fetcher, started: float, queue_ms: float | None, deadline: float,
-                stop: threading.Event | None, timeout_s: float) -> Outcome:
+                stop: threading.Event | None, timeout_s: float, root: str) -> Outcome:
         from vton_eval.services.answer import MAX_OUTPUT_BYTES
 
         def fetch(url: str) -> bytes:
             return fetcher.fetch(url, MAX_OUTPUT_BYTES, deadline=deadline, stop=stop)
+
+        def file_url(path: str) -> str:
+            # The app's own file route, under the root `_check` kept on the endpoint's origin (gradio_client's
+            # URL for a file answer); the path is quoted, so it cannot leave that route.
+            return f"{root}file={urllib.parse.quote(path, safe='/')}"
 
         try:
             picked = self._pick(value)
@@ -335,7 +378,7 @@ class GradioService:
                     message = clean_message(said) or kind
                     retry = retry_after_s(message) if kind == "rate_limited" else None
                     return Outcome.error(kind, message, _elapsed_ms(started), queue_ms, retry)
-            data = answer_image(picked, fetch)
+            data = answer_image(picked, fetch, file_url)
             width, height = image_size(data)
         except (BadAnswer, FetchRefused) as exc:
             return Outcome.error("bad_output", clean_message(str(exc)) or "bad output", _elapsed_ms(started), queue_ms)
@@ -372,33 +415,6 @@ class GradioService:
 
 def _empty(value: Any) -> bool:
     return value is None or (isinstance(value, str | list | tuple | dict) and not value)
-
-
-def _cancel_in_background(job: Any) -> None:
-    """Tell the server to drop the job without waiting: the cancel request may hang like the call did."""
-    threading.Thread(target=_cancel_quietly, args=(job,), name="vton-cancel", daemon=True).start()
-
-
-def _cancel_quietly(job: Any) -> None:
-    try:
-        job.cancel()
-    except Exception:  # best effort: the job ends when the server notices the closed stream
-        pass
-
-
-class _Connection:
-    """A gradio_client Client and the guard its requests go through; closing ends both."""
-
-    def __init__(self, client: Any, guard: ClientGuard) -> None:
-        self.client = client
-        self.guard = guard
-
-    def close(self) -> None:
-        try:
-            self.client.close()
-        except Exception:  # best effort: closing a client whose server died must not fail a run
-            pass
-        self.guard.shutdown()
 
 
 __all__ = ["GradioService"]

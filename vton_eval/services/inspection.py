@@ -208,6 +208,8 @@ def _literal(p: Parameter) -> tuple[str, str]:
             return _toml(only), "the result alone (no inputs beside it)"
     if p.has_default and isinstance(p.default, bool | int | float | str):
         return _toml(p.default), "its default"
+    if p.has_value and isinstance(p.value, bool | int | float | str):
+        return _toml(p.value), "its value in the app (its /config; the API describes no default)"
     if p.choices and isinstance(p.choices[0], str | int | float):
         return _toml(p.choices[0]), "its first choice (no default)"
     return '""', "FIXME: no default; set a value"

@@ -2,7 +2,8 @@
 
 DuckDB writes the files itself (`COPY ... TO ... (FORMAT parquet)`), so a million-row run exports
 without passing through Python. One folder per run: `run.parquet` (the run's row), `cases`,
-`results`, `checks`, `reviews`; a table with no rows for the run still gets a file (with its
+`results`, `checks`, `reviews`, `preferences` (blind picks it took part in) and `settlements`; a table
+with no rows for the run still gets a file (with its
 columns), so readers need no special case. Paths inside (output_path...) stay relative to the
 database's folder, as in the database.
 """
@@ -22,6 +23,12 @@ EXPORTED = {
     "results": 'SELECT * FROM results WHERE run_id = {id} ORDER BY pair_id, "repeat"',
     "checks": 'SELECT * FROM checks WHERE run_id = {id} ORDER BY pair_id, "repeat", "check"',
     "reviews": 'SELECT * FROM reviews WHERE run_id = {id} ORDER BY pair_id, "repeat", reviewer',
+    # Blind picks between this run and another, with who gave them (reviewer, identity).
+    "preferences": 'SELECT * FROM preferences WHERE run_a = {id} OR run_b = {id} '
+                   'ORDER BY run_a, run_b, pair_id, "repeat", reviewer',
+    # A lead's rulings on this run's cases (verdicts, and picks it took part in).
+    "settlements": 'SELECT * FROM settlements WHERE run_a = {id} OR run_b = {id} '
+                   'ORDER BY kind, run_a, run_b, pair_id, "repeat"',
 }
 
 

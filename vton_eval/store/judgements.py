@@ -1,4 +1,5 @@
-"""Writing what people judge: reviewers' verdicts on cases, and blind A/B picks between two runs.
+"""Writing what people judge: reviewers' verdicts on cases, blind A/B picks between two runs, and a lead's
+rulings where reviewers disagree (settlements) with the overlap target per dataset.
 
 One verdict per (run, case, repeat, reviewer) and one pick per (pair of runs, case, repeat,
 reviewer): a later one replaces the earlier one, so these are replace-by-key writes.
@@ -10,6 +11,7 @@ from typing import Any
 
 from vton_eval.store.base import Writer
 
+VERDICTS: tuple[str, ...] = ("pass", "fail", "unsure")  # a reviewer's verdict on a case
 REVIEW_COLUMNS = ("run_id", "pair_id", "workflow", "repeat", "reviewer", "verdict", "reasons", "note", "created_at",
                   "tool_version", "identity")
 REVIEW_KEY = ("run_id", "pair_id", "repeat", "reviewer")
@@ -51,3 +53,18 @@ def clear_verdict(w: Writer, run_id: str, pair_id: str, repeat: int, reviewer: s
 
 def save_preference(w: Writer, pick: dict[str, Any]) -> None:
     w.replace("preferences", PREFERENCE_COLUMNS, tuple(pick[c] for c in PREFERENCE_COLUMNS), PREFERENCE_KEY)
+
+
+SETTLEMENT_COLUMNS = ("kind", "run_a", "run_b", "pair_id", "repeat", "workflow", "decision", "note", "settled_by",
+                      "identity", "settled_at", "tool_version")
+SETTLEMENT_KEY = ("kind", "run_a", "run_b", "pair_id", "repeat")
+TARGET_COLUMNS = ("dataset", "k", "set_by", "identity", "set_at")
+
+
+def save_settlement(w: Writer, settlement: dict[str, Any]) -> None:
+    """A lead's ruling on a case; a later ruling on the same case replaces it."""
+    w.replace("settlements", SETTLEMENT_COLUMNS, tuple(settlement[c] for c in SETTLEMENT_COLUMNS), SETTLEMENT_KEY)
+
+
+def save_overlap_target(w: Writer, target: dict[str, Any]) -> None:
+    w.replace("overlap_targets", TARGET_COLUMNS, tuple(target[c] for c in TARGET_COLUMNS), ("dataset",))

@@ -196,7 +196,60 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE reviews ADD COLUMN identity VARCHAR",
         "ALTER TABLE preferences ADD COLUMN identity VARCHAR",
     ],
-    # 6: the person parser. Its cache: one parse per person image (by the file's SHA-256) and parser
+    # 6: several reviewers. A lead's ruling on a case where reviewers disagree (`kind` 'verdict': `run_a` is
+    # the run, `run_b` ''; 'pick': the two runs in sorted order, `decision` the preferred run's id or 'tie'),
+    # and the overlap target per dataset (each case judged by k reviewers).
+    [
+        """CREATE TABLE IF NOT EXISTS settlements (
+            kind VARCHAR NOT NULL,
+            run_a VARCHAR NOT NULL,
+            run_b VARCHAR NOT NULL,
+            pair_id VARCHAR NOT NULL,
+            "repeat" INTEGER NOT NULL,
+            workflow VARCHAR,
+            decision VARCHAR NOT NULL,
+            note VARCHAR,
+            settled_by VARCHAR NOT NULL,
+            identity VARCHAR,
+            settled_at TIMESTAMP NOT NULL,
+            tool_version VARCHAR,
+            PRIMARY KEY (kind, run_a, run_b, pair_id, "repeat")
+        )""",
+        """CREATE TABLE IF NOT EXISTS overlap_targets (
+            dataset VARCHAR NOT NULL,
+            k INTEGER NOT NULL,
+            set_by VARCHAR NOT NULL,
+            identity VARCHAR,
+            set_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (dataset)
+        )""",
+    ],
+    # 7: the quota ledger (vton_eval.quota_ledger): every call sent to an endpoint, with whose quota it counts
+    # against (`quota_key`: a machine's host name, or VTON_EVAL_QUOTA_KEY), when it was sent, when it ended
+    # (NULL while in flight; a crashed process never writes it, so `ends_by`, the call's deadline, bounds it),
+    # and the waits a service asked for ("retry in 0:09:48"). Every run, resume and try honours it.
+    [
+        """CREATE TABLE IF NOT EXISTS endpoint_calls (
+            call_id VARCHAR PRIMARY KEY,
+            endpoint VARCHAR NOT NULL,
+            quota_key VARCHAR NOT NULL,
+            run_id VARCHAR,
+            host VARCHAR,
+            pid INTEGER,
+            sent_at TIMESTAMP NOT NULL,
+            ends_by TIMESTAMP NOT NULL,
+            ended_at TIMESTAMP
+        )""",
+        """CREATE TABLE IF NOT EXISTS endpoint_holds (
+            endpoint VARCHAR NOT NULL,
+            quota_key VARCHAR NOT NULL,
+            asked_at TIMESTAMP NOT NULL,
+            until TIMESTAMP NOT NULL,
+            run_id VARCHAR,
+            reason VARCHAR
+        )""",
+    ],
+    # 8: the person parser. Its cache: one parse per person image (by the file's SHA-256) and parser
     # version, so each person image is parsed once per store whatever the runs that send it (`found` false
     # records that no person was found: the checks fell back to geometry). And where each check looks
     # (`check_boxes.box`, JSON [x0, y0, x1, y1] as fractions of the person image), for Review's zoom: a table

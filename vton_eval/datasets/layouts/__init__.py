@@ -7,6 +7,9 @@ mask), keeps a reproducible sample when asked (`limit` pairs drawn with `seed`, 
 derives garment masks when asked (DressCode), and writes `DIR/manifest.csv` with paths relative to SRC,
 `DIR/dataset.json` (`root` = SRC, and how the dataset was imported) and derived masks under `DIR/masks/`.
 Tags record the source, split, category and paired/unpaired (`source:viton-hd;split:test;...`).
+
+These functions only write files; they check no role. People act through `vton_eval.curation`, whose
+functions of the same names take the actor, check the role (and the import roots) and keep the audit trail.
 """
 
 from __future__ import annotations

@@ -146,22 +146,42 @@ class Profile:
             notes.append("no mask: an empty editor layer is sent, so the service makes its own mask")
         return CallPlan(self.value_for(workflow), fallback, tuple(notes))
 
-    def arguments(self, plan: CallPlan, files: Mapping[str, Any], blank: Any = None) -> list[Any]:
+    def editor_roles(self, plan: CallPlan) -> set[str]:
+        """The case's files that go inside an ImageEditor value (its background, or the file sent as its layer)."""
+        roles = set()
+        for arg in self.args:
+            if arg.kind != "image" or not arg.editor:
+                continue
+            if arg.role != "mask":
+                roles.add(str(arg.role))
+            if (arg.layer_mask or arg.role == "mask") and plan.mask in ("mask", "person"):
+                roles.add(plan.mask)
+        return roles
+
+    def arguments(self, plan: CallPlan, files: Mapping[str, Any], blank: Any = None,
+                  editor_files: Mapping[str, Any] | None = None) -> list[Any]:
         """The positional arguments of one call. `files` maps person/product/mask to what the client sends
-        for that file (gradio_client's handle_file of it); `blank` is a blank layer of the person's size."""
-        mask = {"mask": files.get("mask"), "person": files["person"], "blank": blank, "none": None}[plan.mask]
+        for that file (gradio_client's handle_file of it); `blank` is a blank layer of the person's size;
+        `editor_files` what to send instead inside an ImageEditor value (a PNG of the file, see
+        `editor_roles`)."""
+        def pick(table: Mapping[str, Any], editor: bool) -> Any:
+            chosen = {**table, **(editor_files or {})} if editor else table
+            return {"mask": chosen.get("mask"), "person": chosen["person"], "blank": blank, "none": None}[plan.mask]
+
         out: list[Any] = []
         for arg in self.args:
             if arg.kind == "literal":
                 out.append(arg.value)
             elif arg.kind == "workflow":
                 out.append(plan.workflow_value)
+            elif arg.editor:
+                mask = pick(files, editor=True)
+                layers = [mask] if arg.layer_mask and mask is not None else []
+                background = mask if arg.role == "mask" else (editor_files or {}).get(str(arg.role),
+                                                                                       files[str(arg.role)])
+                out.append({"background": background, "layers": layers, "composite": None})
             else:
-                value = mask if arg.role == "mask" else files[str(arg.role)]
-                if arg.editor:
-                    layers = [mask] if arg.layer_mask and mask is not None else []
-                    value = {"background": value, "layers": layers, "composite": None}
-                out.append(value)
+                out.append(pick(files, editor=False) if arg.role == "mask" else files[str(arg.role)])
         return out
 
     def max_pixels(self) -> int | None:
@@ -214,6 +234,8 @@ def parse_profile(text: str, source: str = "text") -> Profile:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ProfileError(f"{where}: not valid TOML: {_toml_reason(exc)}") from None
+    except RecursionError:  # arrays or tables nested thousands deep: Python's parser gives up
+        raise ProfileError(f"{where}: not a usable profile: its values are nested too deeply") from None
 
     def fail(message: str, key: str | None = None, table: str | None = None) -> ProfileError:
         line = _line_of(text, key, table) if key else None

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.common import cached, db_path
-from vton_eval.analytics.agreement import agreement
+from vton_eval.analytics.check_agreement import agreement
 from vton_eval.store import open_store
 
 _COLUMNS = {

@@ -1,0 +1,1 @@
+"""The old-Gradio compatibility suite (`make compat`); see conftest.py."""
