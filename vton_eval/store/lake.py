@@ -37,7 +37,7 @@ from vton_eval.secrets import redact
 from vton_eval.store.base import Store, T, Writer
 from vton_eval.store.db import DatabaseBusy, DatabaseUnusable, insert_staged
 from vton_eval.store.extensions import load_extensions
-from vton_eval.store.lake_copies import read_copies
+from vton_eval.store.lake_copies import forget, read_copies
 from vton_eval.store.lake_schema import lake_statement
 from vton_eval.store.location import StoreUrl, parse_store_url
 from vton_eval.store.schema import SCHEMA_VERSION, current_version, migrate
@@ -77,6 +77,21 @@ _guard = threading.RLock()
 _instances: dict[str, duckdb.DuckDBPyConnection] = {}
 _attached: dict[str, str] = {}  # store key -> alias in its instance
 _migrated: set[str] = set()
+
+
+def _stale(exc: BaseException) -> bool:
+    """The process's DuckLake names a table of inlined rows that `store compact` elsewhere has dropped."""
+    text = str(exc)
+    return "ducklake_inlined_data" in text and "does not exist" in text
+
+
+def _detach(key: str) -> None:
+    """Forget the process's instance of a store, so the next use attaches it afresh (cursors still open on
+    the old one finish on it)."""
+    with _guard:
+        _instances.pop(key, None)
+        _attached.pop(key, None)
+    forget(key)
 
 
 def _instance(key: str) -> duckdb.DuckDBPyConnection:
@@ -277,44 +292,71 @@ class Lake(Store):
     def connect(self, read_only: bool = False, busy_timeout_s: float | None = None) -> Iterator[
         duckdb.DuckDBPyConnection
     ]:
-        from vton_eval.store.db import NoDatabase
-
-        with self._cursor() as cur:
-            if self.url.key not in _migrated:
-                version = current_version(cur)
-                if read_only and version == 0:
-                    raise NoDatabase(f"nothing recorded in {self.location} yet")
-                if version < SCHEMA_VERSION:
-                    self._migrate(cur)
-                else:
-                    _migrated.add(self.url.key)
-            if not read_only:
+        for attempt in (1, 2):
+            with self._cursor() as cur:
+                self._ensure_schema(cur, read_only)
+                if not read_only:
+                    try:
+                        yield cur
+                    except duckdb.Error as exc:
+                        raise self._failure(exc) from None
+                    return
+                # A reader: the hot tables from this process's copies, and every query at one snapshot (one
+                # transaction: the catalog is asked for the snapshot once, not at each query).
+                try:
+                    fresh = read_copies(cur, self.url.key, _attached[self.url.key])
+                    if fresh:
+                        cur.execute("BEGIN TRANSACTION")
+                except duckdb.Error as exc:
+                    raise self._failure(exc) from None
+                if not fresh and attempt == 1:
+                    _detach(self.url.key)  # compacted elsewhere: attach afresh, then read
+                    continue
                 try:
                     yield cur
-                except duckdb.IOException as exc:
-                    raise StoreUnreachable(f"the shared store {self.location} failed: {_first_line(exc)}") from None
+                except duckdb.Error as exc:
+                    raise self._failure(exc) from None
+                finally:
+                    try:
+                        cur.execute("ROLLBACK")  # it wrote nothing
+                    except duckdb.Error:
+                        pass
                 return
-            # A reader: the hot tables from this process's copies, and every query at one snapshot (one
-            # transaction: the catalog is asked for the snapshot once, not at each query).
-            try:
-                read_copies(cur, self.url.key, _attached[self.url.key])
-                cur.execute("BEGIN TRANSACTION")
-            except duckdb.IOException as exc:
-                raise StoreUnreachable(f"the shared store {self.location} failed: {_first_line(exc)}") from None
-            try:
-                yield cur
-            except duckdb.IOException as exc:
-                raise StoreUnreachable(f"the shared store {self.location} failed: {_first_line(exc)}") from None
-            finally:
-                try:
-                    cur.execute("ROLLBACK")  # it wrote nothing
-                except duckdb.Error:
-                    pass
+
+    def _ensure_schema(self, cur: duckdb.DuckDBPyConnection, read_only: bool) -> None:
+        from vton_eval.store.db import NoDatabase
+
+        if self.url.key not in _migrated:
+            version = current_version(cur)
+            if read_only and version == 0:
+                raise NoDatabase(f"nothing recorded in {self.location} yet")
+            if version < SCHEMA_VERSION:
+                self._migrate(cur)
+            else:
+                _migrated.add(self.url.key)
+
+    def _failure(self, exc: duckdb.Error) -> BaseException:
+        """What a failed statement means to the caller: the store unreachable, or the error itself."""
+        if _stale(exc):
+            _detach(self.url.key)
+            return StoreUnreachable(f"the shared store {self.location} was compacted during this read; "
+                                    "try again (the next read sees the compacted store)")
+        if isinstance(exc, duckdb.IOException):
+            return StoreUnreachable(f"the shared store {self.location} failed: {_first_line(exc)}")
+        return exc
 
     def write(self, work: Callable[[Writer], T], busy_timeout_s: float | None = None) -> T:
         timeout = self.busy_timeout_s if busy_timeout_s is None else busy_timeout_s
-        with self.connect() as cur:
-            return _in_transaction(cur, lambda c: work(LakeWriter(c)), timeout, self.location)
+        try:
+            with self.connect() as cur:
+                return _in_transaction(cur, lambda c: work(LakeWriter(c)), timeout, self.location)
+        except StoreUnreachable:
+            if self.url.key in _attached:
+                raise
+            # Detached because another process compacted the store under this one's cache: nothing was
+            # committed, so the whole unit runs again on a fresh attach.
+            with self.connect() as cur:
+                return _in_transaction(cur, lambda c: work(LakeWriter(c)), timeout, self.location)
 
 
 def cache_folder(url: StoreUrl) -> Path:
