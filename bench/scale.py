@@ -156,7 +156,7 @@ def copy_to_lake(source: Path, url: str, live_runs: int = 2, batch: int = 250) -
                                        [run_id]).fetchone()[0]
                     for offset in range(0, rows, batch):
                         cur.execute(f"INSERT INTO {table} BY NAME SELECT * FROM src.main.{table} WHERE run_id = ? "
-                                    f"ORDER BY pair_id, \"repeat\" LIMIT {batch} OFFSET {offset}", [run_id])
+                                    f"ORDER BY ALL LIMIT {batch} OFFSET {offset}", [run_id])
             else:
                 order = " ORDER BY run_id" if table not in ("preferences",) else ""
                 cur.execute(f"INSERT INTO {table} BY NAME SELECT * FROM src.main.{table}{order}")
