@@ -32,7 +32,6 @@ from vton_eval.sandbox.gradio_compat import supported
 from vton_eval.sandbox.handed import HandedFiles
 from vton_eval.sandbox.service import SandboxService, _error, _upload_path
 
-SIGNATURES = ("sm4ll", "idm-vton", "catvton", "ootdiffusion", "leffa", "omnitry", "kolors")
 # Apps launched with show_error=True (CatVTON's app.py): an exception's own message reaches the client.
 SHOWS_ERRORS = frozenset({"catvton"})
 
@@ -59,11 +58,7 @@ def _category(value: Any, table: dict[str, str], what: str) -> str:
 
 def build(name: str, service: SandboxService) -> None:
     """Add signature `name`'s components and events to the Blocks being built."""
-    builders: dict[str, Callable[[SandboxService, HandedFiles], None]] = {
-        "sm4ll": _sm4ll, "idm-vton": _idm_vton, "catvton": _catvton, "ootdiffusion": _ootdiffusion,
-        "leffa": _leffa, "omnitry": _omnitry, "kolors": _kolors,
-    }
-    builders[name](service, HandedFiles(service.output_dir / "handed"))
+    BUILDERS[name](service, HandedFiles(service.output_dir / "handed"))
 
 
 def _sm4ll(service: SandboxService, files: HandedFiles) -> None:
@@ -296,3 +291,11 @@ def _kolors(service: SandboxService, files: HandedFiles) -> None:
     result_info = gr.Text(label="Response")
     gr.Button("Run").click(start_tryon, inputs=[imgs, garm_img, seed, randomize_seed],
                            outputs=[image_out, seed_used, result_info], api_name="tryon")
+
+
+# One builder per service, named as its built-in profile; the list of signatures is this table's keys.
+BUILDERS: dict[str, Callable[[SandboxService, HandedFiles], None]] = {
+    "sm4ll": _sm4ll, "idm-vton": _idm_vton, "catvton": _catvton, "ootdiffusion": _ootdiffusion,
+    "leffa": _leffa, "omnitry": _omnitry, "kolors": _kolors,
+}
+SIGNATURES = tuple(BUILDERS)

@@ -11,7 +11,7 @@ An ImageEditor's background and layers are sent as PNG files of the call's own, 
 sends them (`services.editor`). A file answer with no URL (Gradio up to 4.16) is downloaded from the endpoint's own
 file route, `{root}/file=` (`{root}/gradio_api/file=` from Gradio 5 on), as gradio_client does.
 
-Two things keep the per-call cost low on a busy machine (DESIGN.md has the measurements): one
+Two things keep the per-call cost low on a busy machine (the guide's figures, bench/dispatch.py, measure it): one
 shared SSL context (httpx otherwise reloads the CA bundle on every one of the several requests a
 call makes, about 200 ms of CPU per call), and downloading the output through our own pooled HTTP
 client instead of a fresh connection and a temporary file.
@@ -49,6 +49,7 @@ from vton_eval.services.classify import classify_exception, classify_message, re
 from vton_eval.services.connection import Connection, cancel_in_background
 from vton_eval.services.editor import EditorFiles
 from vton_eval.services.endpoints import EndpointError, EndpointStopped, check_endpoint_text
+from vton_eval.services.gradio_call import GradioCall
 from vton_eval.services.profiles import DEFAULT_PROFILE, Profile, load_profile
 from vton_eval.services.spaces import resolve_space
 
@@ -81,7 +82,11 @@ class GradioService:
     ) -> None:
         self.src = check_endpoint_text(src)
         self.profile = profile or load_profile(DEFAULT_PROFILE)
-        self.api_name = self.profile.api_name
+        if not isinstance(self.profile.call, GradioCall):
+            raise EndpointError(f"the profile {self.profile.name} is for a {self.profile.kind} service, not a "
+                                "Gradio app")
+        self.shape: GradioCall = self.profile.call
+        self.api_name = self.shape.api_name
         self.open_timeout_s = open_timeout_s
         self.on_note = on_note
         self.require_api = require_api  # False: connect to read the API only (inspection)
@@ -229,15 +234,15 @@ class GradioService:
     def _check_shape(self, endpoint: Endpoint) -> None:
         """The profile's call must fit the endpoint's signature: a wrong profile fails the run at once, clearly,
         instead of failing every case with the service's confusion."""
-        profile, params = self.profile, endpoint.parameters
-        where = f"the profile {profile.name} sends {len(profile.args)} argument(s) to {self.api_name}"
-        if len(profile.args) > len(params):
+        profile, shape, params = self.profile, self.shape, endpoint.parameters
+        where = f"the profile {profile.name} sends {len(shape.args)} argument(s) to {self.api_name}"
+        if len(shape.args) > len(params):
             raise EndpointError(clean_message(f"{where}, which takes {len(params)} "
                                               f"({', '.join(p.name for p in params)})"))
-        missing = [p.name for p in params[len(profile.args):] if not p.has_default]
+        missing = [p.name for p in params[len(shape.args):] if not p.has_default]
         if missing:
             raise EndpointError(clean_message(f"{where}; it also needs {', '.join(missing)}"))
-        for position, (arg, param) in enumerate(zip(profile.args, params, strict=False), start=1):
+        for position, (arg, param) in enumerate(zip(shape.args, params, strict=False), start=1):
             why = param.refuses(arg.value) if arg.kind == "literal" else None
             if why is not None:
                 raise EndpointError(clean_message(
@@ -245,10 +250,10 @@ class GradioService:
                     f"({param.name or param.label}, a {param.component or 'component'}), which cannot take it: {why}; "
                     "nothing was sent"))
         self._outputs = len(endpoint.outputs) or None
-        if self._outputs is not None and profile.output >= self._outputs:
-            raise EndpointError(f"the profile {profile.name} reads output {profile.output} of {self.api_name}, "
+        if self._outputs is not None and shape.output >= self._outputs:
+            raise EndpointError(f"the profile {profile.name} reads output {shape.output} of {self.api_name}, "
                                 f"which has {self._outputs} output(s) (counting from 0)")
-        index = profile.workflow_arg
+        index = shape.workflow_arg
         if profile.workflows_from_endpoint and index is not None and index < len(params):
             choices = params[index].choices
             if choices:
@@ -263,6 +268,11 @@ class GradioService:
         if conn is not None:
             conn.close()
         self._editor.close()
+
+    def discover_workflows(self, stop: threading.Event | None = None) -> list[str] | None:
+        """The choices of the argument that receives {workflow}, for a profile that reads its workflows from the
+        endpoint (None: it does not say); connects if not yet connected."""
+        return self.open(stop=stop).offered_workflows
 
     def __enter__(self) -> GradioService:
         return self.open()
@@ -292,14 +302,14 @@ class GradioService:
             paths = {"person": inputs.person, "product": inputs.product, "mask": inputs.mask}
             files = {role: handle_file(str(path)) for role, path in paths.items() if path is not None}
             editor_files = {}
-            for role in self.profile.editor_roles(plan):
+            for role in self.shape.editor_roles(plan.mask):
                 copies.append(self._editor.png(paths[role]))
                 editor_files[role] = handle_file(copies[-1])
             blank = None
             if plan.mask == "blank":
                 copies.append(self._editor.blank_layer(inputs.person))
                 blank = handle_file(copies[-1])
-            args = self.profile.arguments(plan, files, blank, editor_files)
+            args = self.shape.arguments(plan.workflow_value, plan.mask, files, blank, editor_files)
         except Exception as exc:  # our own input file vanished or is unreadable: no retry will fix it
             self._editor.release(copies)
             return Outcome.error("invalid_input", clean_message(f"cannot read an input file: {exc}") or "",
@@ -371,7 +381,7 @@ class GradioService:
 
         try:
             picked = self._pick(value)
-            if _empty(picked) and self.profile.message_output is not None:
+            if _empty(picked) and self.shape.message_output is not None:
                 said = self._said(value)
                 if said:  # the service said in words why no image came back (Kolors: "Too many users...")
                     kind = classify_message(said)
@@ -399,22 +409,30 @@ class GradioService:
         several = self._outputs > 1 if self._outputs is not None else isinstance(value, tuple)
         if not several:
             return value
-        if not isinstance(value, tuple | list) or len(value) <= self.profile.output:
+        if not isinstance(value, tuple | list) or len(value) <= self.shape.output:
             count = len(value) if isinstance(value, tuple | list) else 1
             raise BadAnswer(f"the service returned {count} output(s); the profile {self.profile.name} reads output "
-                            f"{self.profile.output}")
-        return value[self.profile.output]
+                            f"{self.shape.output}")
+        return value[self.shape.output]
 
     def _said(self, value: Any) -> str | None:
-        index = self.profile.message_output
+        index = self.shape.message_output
         if index is None or not isinstance(value, tuple | list) or len(value) <= index:
             return None
         said = value[index]
         return said.strip() if isinstance(said, str) and said.strip() else None
 
 
+def make(endpoint: str, profile: Profile, *, token: str | None = None, call_timeout_s: float = 300.0,
+         open_timeout_s: float = DEFAULT_OPEN_TIMEOUT_S, on_note: Callable[[str], None] | None = None) -> GradioService:
+    """A Gradio service for the kinds table (`services.kinds`): reads above the server's 15 s heartbeat, capped
+    by the call's own deadline."""
+    return GradioService(endpoint, token=token, read_timeout_s=max(60.0, min(call_timeout_s, 300.0)), profile=profile,
+                         open_timeout_s=open_timeout_s, on_note=on_note)
+
+
 def _empty(value: Any) -> bool:
     return value is None or (isinstance(value, str | list | tuple | dict) and not value)
 
 
-__all__ = ["GradioService"]
+__all__ = ["GradioService", "make"]
