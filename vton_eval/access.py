@@ -14,8 +14,8 @@
   is refused here, and the refusal is written to the audit trail.
 - **The token.** HF_TOKEN goes only to endpoints on the allow-list (`[token] allow`); any other
   endpoint runs without it, or is refused when `[token] others = "refuse"`. `token_use` says which
-  before anything starts; `run_environment` builds the environment of a run process so that it
-  inherits the token only for an allowed endpoint (both in `vton_eval.token_rules`).
+  before anything starts (the allow-list itself, and `run_environment`, which builds the environment of a
+  run process so that it inherits the token only for an allowed endpoint, are `vton_eval.token_rules`).
 
 The roles file (TOML; `$VTON_EVAL_ACCESS`, else `.streamlit/access.toml` in the working directory):
 
@@ -47,19 +47,16 @@ import os
 import socket
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-
+from vton_eval.clock import utcnow
 from vton_eval.errors import InvalidValue, VtonEvalError
 from vton_eval.provenance import tool_version
-from vton_eval.services.endpoints import SPACE_ID
-from vton_eval.services.spaces import SM4LL_SPACE
 from vton_eval.store import audit
 from vton_eval.store.base import Store, Writer
-from vton_eval.store.runs import utcnow
+from vton_eval.token_rules import TOKEN_KEYS, TokenRules, TokenUse, decide, parse_token_table
 
 ACCESS_ENV = "VTON_EVAL_ACCESS"
 DEFAULT_ACCESS_FILE = Path(".streamlit") / "access.toml"
@@ -116,6 +113,10 @@ _DOING = {Action.VERDICT: "giving verdicts", Action.PICK: "blind picks", Action.
           Action.IMPORT_DATASET: "importing datasets"}
 # What a sign-in the roles file gives no role is recorded as (it is no act of a role, so no Action).
 SIGN_IN = "sign_in"
+# A verdict taken back: recorded under its own name, with the verdict's role.
+VERDICT_CLEARED = "verdict_cleared"
+# Every name the audit trail records an act under.
+AUDIT_ACTIONS: tuple[str, ...] = (*(a.value for a in Action), VERDICT_CLEARED, SIGN_IN)
 
 
 @dataclass(frozen=True)
@@ -153,9 +154,7 @@ def local_actor(name: str | None = None, via: str = "dashboard") -> Actor:
 
 # -- the roles file ------------------------------------------------------------------------------------------
 
-TOKEN_OTHERS = ("without-token", "refuse")
 _ROLE_KEYS = ("operator", "reviewer", "viewer", "others", "groups_claim")
-_TOKEN_KEYS = ("allow", "others")
 _DATASET_KEYS = ("import_roots",)
 _TABLES = ("roles", "token", "datasets")
 
@@ -181,36 +180,10 @@ class AccessConfig:
     rules: tuple[Rule, ...] = ()
     others: Role | None = None  # None: a signed-in person no rule names is refused
     groups_claim: str = "groups"
-    token_allow: tuple[str, ...] = (SM4LL_SPACE,)
-    token_others: str = "without-token"
+    token: TokenRules = TokenRules()
     # Server folders a dataset may be imported from by someone not at the command line (absolute, resolved).
     import_roots: tuple[Path, ...] = ()
     source: str | None = None  # the file it was read from (None: the defaults)
-    _allowed: frozenset[tuple[str, ...]] = field(default=frozenset(), repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_allowed", frozenset(endpoint_key(e) for e in self.token_allow))
-
-    def allows_token(self, endpoint: str) -> bool:
-        try:
-            return endpoint_key(endpoint) in self._allowed
-        except InvalidValue:
-            return False
-
-
-def endpoint_key(endpoint: str) -> tuple[str, ...]:
-    """What the allow-list compares: a Space id (case-insensitive), or a URL's origin (scheme, host, port),
-    the unit the token is bound to when a call is made (`vton_eval.http_fetch.ClientGuard`)."""
-    text = (endpoint or "").strip()
-    if text.startswith(("http://", "https://")):
-        url = httpx.URL(text)
-        if not url.host or url.userinfo:
-            raise InvalidValue(f"{text!r} is not an endpoint URL")
-        port = url.port or (443 if url.scheme == "https" else 80)
-        return ("url", url.scheme, url.host.lower(), str(port))
-    if SPACE_ID.match(text):
-        return ("space", text.lower())
-    raise InvalidValue(f"{text!r} is neither an http(s) URL nor a Space id like owner/name")
 
 
 def _suggest(key: str, known: tuple[str, ...]) -> str:
@@ -243,7 +216,7 @@ def parse_config(data: Mapping[str, Any], source: str | None = None) -> AccessCo
     roles = data.get("roles", {})
     token = data.get("token", {})
     datasets = data.get("datasets", {})
-    for table, keys, name in ((roles, _ROLE_KEYS, "roles"), (token, _TOKEN_KEYS, "token"),
+    for table, keys, name in ((roles, _ROLE_KEYS, "roles"), (token, TOKEN_KEYS, "token"),
                               (datasets, _DATASET_KEYS, "datasets")):
         if not isinstance(table, Mapping):
             raise AccessConfigError(f"{where}: [{name}] must be a table")
@@ -263,20 +236,13 @@ def parse_config(data: Mapping[str, Any], source: str | None = None) -> AccessCo
     groups_claim = roles.get("groups_claim", "groups")
     if not isinstance(groups_claim, str) or not groups_claim:
         raise AccessConfigError(f"{where}: roles.groups_claim must be a claim name")
-    allow = token.get("allow", [SM4LL_SPACE])
-    if not isinstance(allow, list):
-        raise AccessConfigError(f"{where}: token.allow must be a list of endpoints")
-    for entry in allow:
-        try:
-            endpoint_key(str(entry))
-        except InvalidValue as exc:
-            raise AccessConfigError(f"{where}: token.allow: {exc}") from None
-    token_others = token.get("others", "without-token")
-    if token_others not in TOKEN_OTHERS:
-        raise AccessConfigError(f"{where}: token.others must be \"without-token\" or \"refuse\", got {token_others!r}")
+    try:
+        token_rules = parse_token_table(token)
+    except InvalidValue as exc:
+        raise AccessConfigError(f"{where}: {exc}") from None
     return AccessConfig(rules=tuple(rules), others=None if others_text == "none" else ROLE_NAMES[others_text],
-                        groups_claim=groups_claim, token_allow=tuple(str(e) for e in allow),
-                        token_others=token_others, import_roots=_import_roots(datasets, where), source=source)
+                        groups_claim=groups_claim, token=token_rules, import_roots=_import_roots(datasets, where),
+                        source=source)
 
 
 def _import_roots(table: Mapping[str, Any], where: str) -> tuple[Path, ...]:
@@ -421,3 +387,17 @@ def owns(held: list[dict[str, Any]], actor: Actor) -> bool:
     """Whether `actor` may replace or clear the row `held` describes (its identity; [] when there is none): a
     row a signed-in person wrote is theirs alone; a typed name's row is anyone's with that name."""
     return not held or held[0].get("identity") is None or held[0]["identity"] == actor.identity
+
+
+# -- the token ------------------------------------------------------------------------------------------------
+
+
+def token_use(endpoint: str, have_token: bool, config: AccessConfig | None = None) -> TokenUse:
+    """What happens to the token for a call to `endpoint` under the roles file (`config`, else the configured one)."""
+    return decide(endpoint, have_token, (config or load_config()).token)
+
+
+def check_token_use(db: Store, actor: Actor, action: Action, use: TokenUse, run_id: str | None = None) -> None:
+    if use.refused:
+        raise refuse(db, actor, action, f"{use.endpoint} is not on the token allow-list, and endpoints off the list "
+                                        "are refused", run_id)

@@ -29,6 +29,7 @@ from typing import Any
 from PIL import Image
 
 from vton_eval.checks import Thresholds, run_checks
+from vton_eval.clock import utcnow
 from vton_eval.images import load_rgb
 from vton_eval.records import Recorded, ResultRow
 from vton_eval.runner import RunSettings, create_run
@@ -40,7 +41,7 @@ from vton_eval.services.classify import classify_message
 from vton_eval.store import Database
 from vton_eval.store.base import Writer
 from vton_eval.store.reads import reading
-from vton_eval.store.runs import claim_run, finish_run, get_run, utcnow
+from vton_eval.store.runs import claim_run, finish_run, get_run
 from vton_eval.store.writes import insert_checks, insert_results
 
 from .paths import SAMPLE
