@@ -140,7 +140,7 @@ MIGRATIONS: list[list[str]] = [
             PRIMARY KEY (dataset, endpoint)
         )""",
     ],
-    # 2: the similarity cache of the Compare page (derived data, see vton_eval.analytics.similarity)
+    # 2: the similarity cache of the Compare page (derived data, see vton_eval.similarity_cache)
     [
         """CREATE TABLE IF NOT EXISTS pair_similarity (
             output_a VARCHAR NOT NULL,
