@@ -20,28 +20,11 @@ from typing import Any
 import duckdb
 
 from vton_eval.artifacts import ArtifactStore
-from vton_eval.errors import VtonEvalError
-from vton_eval.store.base import Store, T, Writer
+from vton_eval.store.base import DatabaseBusy, DatabaseDamaged, DatabaseUnusable, NoDatabase, Store, T, Writer
 from vton_eval.store.lake_schema import file_statement
 from vton_eval.store.schema import SCHEMA_VERSION, current_version, migrate
 
 DEFAULT_DB = "results.duckdb"
-
-
-class DatabaseBusy(VtonEvalError):
-    """Another process held the database lock for longer than we were willing to wait."""
-
-
-class NoDatabase(VtonEvalError):
-    """The database file does not exist yet (nothing has been recorded)."""
-
-
-class DatabaseUnusable(VtonEvalError):
-    """The file cannot be used: damaged, not a database, or not readable / writable here."""
-
-
-class DatabaseDamaged(DatabaseUnusable):
-    """The file is not a DuckDB database, or parts of it cannot be read."""
 
 
 _DAMAGE_SIGNS = ("not a valid duckdb database", "corrupt", "checksum", "could not read enough bytes",
