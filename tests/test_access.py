@@ -204,7 +204,7 @@ def test_the_token_goes_only_to_endpoints_on_the_allow_list(db, roles, recorder,
         return run_id
 
     # Not on the list (the default list: the SM4LL Space only): the run process has no token at all.
-    assert not token_rules.token_use(recorder.url, True).allowed
+    assert not access.token_use(recorder.url, True).allowed
     first = launched_and_ended()
     assert recorder.requests and _tokens_seen(recorder) == [None] * len(recorder.requests)
     assert get_run(db, first)["status"] == "failed"  # not a Gradio app: that is all the run learns
@@ -289,13 +289,13 @@ def test_the_command_line_follows_the_token_rules_of_a_configured_roles_file(db,
 
 
 def test_a_run_process_inherits_no_token_for_an_endpoint_off_the_list():
-    use = token_rules.token_use("http://127.0.0.1:7860", have_token=True)
+    use = access.token_use("http://127.0.0.1:7860", have_token=True)
     base = {"HF_TOKEN": TOKEN, "HUGGING_FACE_HUB_TOKEN": TOKEN, "HF_API_TOKEN": TOKEN, "PATH": "/bin"}
     assert token_rules.run_environment(base, use, TOKEN) == {"PATH": "/bin"}
-    allowed = token_rules.token_use("sm4ll-VTON/sm4ll-VTON-Demo", have_token=True)
+    allowed = access.token_use("sm4ll-VTON/sm4ll-VTON-Demo", have_token=True)
     assert allowed.send and token_rules.run_environment(base, allowed, TOKEN) == {"PATH": "/bin", "HF_TOKEN": TOKEN}
-    assert token_rules.token_use("SM4LL-vton/SM4LL-VTON-Demo", True).allowed  # Space ids: case-insensitive
-    assert not token_rules.token_use("https://sm4ll-vton-sm4ll-vton-demo.hf.space", True).allowed  # a URL is not the id
+    assert access.token_use("SM4LL-vton/SM4LL-VTON-Demo", True).allowed  # Space ids: case-insensitive
+    assert not access.token_use("https://sm4ll-vton-sm4ll-vton-demo.hf.space", True).allowed  # a URL is not the id
 
 
 def test_launch_and_cancel_are_recorded_with_who_and_when(db, roles, live_sandbox):
