@@ -14,7 +14,7 @@ from vton_eval import access
 from vton_eval.curation import import_layout
 from vton_eval.datasets.authoring import check_name
 from vton_eval.datasets.layouts import LAYOUTS, ImportOptions
-from vton_eval.datasets.layouts.dresscode import CATEGORIES
+from vton_eval.datasets.layouts.common import PAIRS_CHOICES
 from vton_eval.datasets.validation import validate_dataset
 from vton_eval.errors import VtonEvalError
 
@@ -26,26 +26,27 @@ def import_section() -> None:
                f"dataset (in {md(datasets_root())}) points into the folder.")
     roots_note()
     cols = st.columns([1, 3])
-    layout = cols[0].selectbox("Layout", list(LAYOUTS), key="dsi_layout",
-                               format_func={"viton-hd": "VITON-HD", "dresscode": "DressCode"}.get)
-    source = cols[1].text_input("Folder on the server", key="dsi_source",
-                                placeholder="/data/VITON-HD" if layout == "viton-hd" else "/data/DressCode")
+    layout = cols[0].selectbox("Layout", list(LAYOUTS), key="dsi_layout", format_func=lambda n: LAYOUTS[n].title)
+    chosen = LAYOUTS[layout]
+    source = cols[1].text_input("Folder on the server", key="dsi_source", placeholder=chosen.example)
     cols = st.columns(4)
     name = cols[0].text_input("New dataset's name", key="dsi_name", placeholder=f"{layout}-test")
     split = cols[1].text_input("Split", value="test", key="dsi_split")
-    pairs = cols[2].radio("Pairs", ["unpaired", "paired"], key="dsi_pairs", horizontal=True,
+    pairs = cols[2].radio("Pairs", sorted(PAIRS_CHOICES, reverse=True), key="dsi_pairs", horizontal=True,
                           help="paired: each person with the garment they wear; the person image is the reference")
     limit = cols[3].number_input("Sample of (0 = all pairs)", min_value=0, value=0, step=100, key="dsi_limit")
     cols = st.columns(4)
     seed = cols[0].number_input("Seed", min_value=0, value=0, key="dsi_seed", help="same seed, same sample")
     categories: list[str] = []
-    if layout == "dresscode":
-        categories = cols[1].multiselect("Categories", list(CATEGORIES), key="dsi_categories", placeholder="all")
-        masks = cols[2].checkbox("Derive garment masks from the label maps", key="dsi_masks_dc")
+    if chosen.categories:
+        categories = cols[1].multiselect("Categories", list(chosen.categories), key="dsi_categories",
+                                         placeholder="all")
+    if chosen.masks_by_default:
+        # Ticked: the importer's default, masks where the folder has them (a folder without is no error).
+        masks = None if cols[2].checkbox(f"{chosen.masks[:1].upper()}{chosen.masks[1:]} (when present)", value=True,
+                                         key=f"dsi_masks_{layout}") else False
     else:
-        # Ticked: the importer's default, masks where the folder has agnostic-mask/ (a folder without is no error).
-        masks = None if cols[2].checkbox("Use its agnostic masks (when present)", value=True, key="dsi_masks_vh") \
-            else False
+        masks = cols[2].checkbox(f"{chosen.masks[:1].upper()}{chosen.masks[1:]}", key=f"dsi_masks_{layout}")
     validate = cols[3].checkbox("Validate after importing", value=True, key="dsi_validate")
     problems = []
     if not source.strip():

@@ -61,6 +61,9 @@ class Workflow:
     check_defaults: Mapping[str, float] = field(default_factory=dict)  # thresholds unlike the defaults
     skip_checks: tuple[str, ...] = ()  # automatic checks that do not apply to this workflow
     generic: bool = False  # made for a name a service offered that this registry did not know
+    # Words in a service's category choices that name this workflow (`endpoints inspect` maps a dropdown by them).
+    words: tuple[str, ...] = ()
+    description: str = ""  # the product as a service's text prompt names it ("a top")
 
 
 # The region-based checks a workflow may declare inapplicable (see vton_eval.checks.run).
@@ -75,21 +78,23 @@ _GARMENT_CHECKS = MappingProxyType({"preservation.max_changed_share": 0.15})
 
 _BUILT_IN = (
     Workflow("eyewear", "glasses", Placement(width=0.115, on_eyes=True), "center", "face",
-             ("frame misplaced",)),
+             ("frame misplaced",), words=("glasses", "eyewear", "spectacle"), description="glasses"),
     Workflow("footwear", "shoes", Placement((0.90, 1.0), 0.30), "bottom", "feet",
-             ("ground contact",)),
+             ("ground contact",), words=("shoe", "footwear", "foot", "sneaker", "boot"), description="shoes"),
     Workflow("dress", "dress", Placement((0.16, 0.74), 0.42), "top", "body",
-             ("length or fit",), _GARMENT_CHECKS),
+             ("length or fit",), _GARMENT_CHECKS, words=("dress", "overall", "full"), description="a dress"),
     Workflow("top", "top", Placement((0.16, 0.47), 0.42), "top", "torso",
-             ("length or fit",), _GARMENT_CHECKS),
+             ("length or fit",), _GARMENT_CHECKS, words=("top", "upper", "shirt", "tee"), description="a top"),
     # Trousers or a skirt: from the waist (about 0.42 of the figure) down to the ankles.
     Workflow("bottom", "trousers or skirt", Placement((0.42, 0.94), 0.34), "top", "legs",
-             ("length or fit", "waistline"), _GARMENT_CHECKS),
+             ("length or fit", "waistline"), _GARMENT_CHECKS,
+             words=("bottom", "lower", "pant", "trouser", "skirt", "jean"), description="trousers"),
     # A whole outfit, shoulders to feet. `placement` is left out: it asks whether the product went
     # somewhere other than its region, and an outfit's region is the whole figure, so the only
     # "elsewhere" is the background, which the preservation checks already judge.
     Workflow("lookbook", "outfit", Placement((0.14, 1.0), 0.46), "top", "outfit",
-             ("length or fit", "outfit incomplete"), _GARMENT_CHECKS, ("placement",)),
+             ("length or fit", "outfit incomplete"), _GARMENT_CHECKS, ("placement",), words=("lookbook", "outfit"),
+             description="an outfit"),
 )
 
 _REGISTRY: dict[str, Workflow] = {w.name: w for w in _BUILT_IN}
@@ -107,6 +112,12 @@ def get(name: str) -> Workflow:
         return _REGISTRY[name]
     except (KeyError, TypeError):
         raise UnknownWorkflow(f"unknown workflow {name!r} (use {', '.join(_REGISTRY)})") from None
+
+
+def entries() -> tuple[Workflow, ...]:
+    """The known workflows' entries, in registration order."""
+    with _lock:
+        return tuple(_REGISTRY.values())
 
 
 def is_known(name: object) -> bool:
@@ -129,7 +140,7 @@ def to_spec(name: str) -> dict[str, Any]:
     return {"name": entry.name, "product": entry.product, "placement": dataclasses.asdict(entry.placement),
             "anchor": entry.anchor, "zoom": entry.zoom, "reasons": list(entry.reasons),
             "check_defaults": dict(entry.check_defaults), "skip_checks": list(entry.skip_checks),
-            "generic": entry.generic}
+            "generic": entry.generic, "words": list(entry.words), "description": entry.description}
 
 
 def adopt(spec: dict[str, Any] | str) -> str:
@@ -143,7 +154,8 @@ def adopt(spec: dict[str, Any] | str) -> str:
                               Placement(tuple(placement["span"]), placement["width"], placement["on_eyes"]),
                               spec["anchor"], spec["zoom"], tuple(spec["reasons"]),
                               MappingProxyType(dict(spec["check_defaults"])), tuple(spec.get("skip_checks", ())),
-                              bool(spec.get("generic", False))))
+                              bool(spec.get("generic", False)), tuple(spec.get("words", ())),
+                              str(spec.get("description", ""))))
     return spec["name"]
 
 
@@ -157,7 +169,8 @@ def generic(name: str) -> Workflow:
     if not isinstance(name, str) or not _NAME.match(name):
         raise VtonEvalError(f"{name!r} cannot be a workflow name (lower-case letters, digits, - and _, "
                             "at most 40 characters)")
-    return Workflow(name, name, Placement((0.14, 1.0), 0.46), "top", "body", generic=True)
+    return Workflow(name, name, Placement((0.14, 1.0), 0.46), "top", "body", generic=True, words=(name,),
+                    description=name)
 
 
 def ensure_known(names: Iterable[str]) -> list[str]:

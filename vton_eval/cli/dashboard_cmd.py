@@ -83,7 +83,7 @@ def _wait(proc: subprocess.Popen) -> int:
 @click.command("dashboard")
 @click.option("--db", "db_path", default=None, metavar="PATH",
               help="Database file or shared store URL (default: $VTON_EVAL_DB or ./results.duckdb).")
-@click.option("--port", default=8501, show_default=True, type=int)
+@click.option("--port", default=8501, show_default=True, type=int, help="Port to listen on.")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on. Beyond loopback only with sign-in configured ([auth] in the secrets).")
 @click.option("--secrets", "secrets_file", default=None, type=click.Path(exists=True, dir_okay=False, path_type=Path),
