@@ -11,6 +11,7 @@ from dashboard.datasets_view import dataset_choice, datasets_root, thumb
 from dashboard.launch_form import endpoint_choice, profile_choice, token_note
 from dashboard.widgets import system_label
 from vton_eval import launch, workflows
+from vton_eval.datasets.authoring import Upload
 from vton_eval.errors import VtonEvalError
 from vton_eval.runner import RunError
 
@@ -42,8 +43,9 @@ def _from_upload(key: str):
         st.caption("Upload a person and a product image.")
         return None, None
     try:
-        ds = launch.one_pair_dataset(database(), base.getvalue(), product.getvalue(), workflow,
-                                     mask.getvalue() if mask is not None else None, base.name, product.name)
+        ds = launch.one_pair_dataset(database(), Upload(base.name, base.getvalue()),
+                                     Upload(product.name, product.getvalue()), workflow,
+                                     Upload(mask.name, mask.getvalue()) if mask is not None else None)
     except VtonEvalError as exc:
         st.error(md(exc))
         return None, None
