@@ -39,8 +39,7 @@ from vton_eval.gate.model import (
     WorkflowComparison,
 )
 from vton_eval.stats import bootstrap_quantile_ratio, newcombe_difference, percentile
-from vton_eval.store.base import Store
-from vton_eval.store.db import DatabaseBusy, NoDatabase
+from vton_eval.store.base import DatabaseBusy, NoDatabase, Store
 from vton_eval.store.runs import get_run, latest_run, resolve_run_id
 
 
