@@ -37,7 +37,7 @@ def _commands(command: click.Command, path: tuple[str, ...] = ("vton-eval",)):
 
 def test_every_built_in_profile_has_a_sandbox_signature_and_a_run_test():
     assert set(SIGNATURES) == set(BUILT_IN), "each built-in profile needs its service's signature in the sandbox"
-    assert SIGNATURES == tuple(BUILDERS)
+    assert tuple(BUILDERS) == SIGNATURES
     run_test = test_profiles.test_a_run_per_built_in_profile_against_its_sandbox_signature
     [marker] = [m for m in run_test.pytestmark if m.name == "parametrize"]
     assert tuple(marker.args[1]) == BUILT_IN, "the run test covers every built-in profile"
