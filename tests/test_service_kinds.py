@@ -49,7 +49,8 @@ def test_without_its_table_line_a_kind_is_refused_clearly():
     assert isinstance(make_service("http://127.0.0.1:9", profile=load_profile("sm4ll")), GradioService)
 
 
-def test_a_run_of_another_kind_goes_through_the_unchanged_runner(rest, db, tmp_path):
+def test_a_run_of_another_kind_goes_through_the_unchanged_runner(rest, file_db, tmp_path):
+    db = file_db  # the store is not what is tested here (the runner is): one store kind is enough
     path = tmp_path / "rest.toml"
     path.write_text(PROFILE, encoding="utf-8")
     settings = RunSettings(dataset=str(SAMPLE), endpoint=rest.url, profile=str(path), backoff_s=0.05, retries=0,
