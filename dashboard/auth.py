@@ -154,7 +154,7 @@ def _half_configured(problems: list[str]) -> Callable[[], None]:
     def screen() -> None:
         st.title("vton-eval")
         st.error(f"Sign-in is configured only in part ([auth] in the secrets: {md('; '.join(problems))}), so nobody "
-                 "can sign in. An administrator completes it (see the README's Team access) or removes it.",
+                 "can sign in. An administrator completes it (see docs/team-access.md) or removes it.",
                  icon=":material/gpp_bad:")
     return screen
 

@@ -122,7 +122,7 @@ def dashboard_command(db_path: str | None, port: int, host: str, secrets_file: P
         if not unsafe:
             raise click.ClickException(
                 f"refusing to listen on {host} without sign-in: anyone who can reach it could launch runs and spend "
-                "the token. Configure sign-in ([auth] in .streamlit/secrets.toml, see the README's Team access), or "
+                "the token. Configure sign-in ([auth] in .streamlit/secrets.toml, see docs/team-access.md), or "
                 "listen on 127.0.0.1, or pass --unsafe-listen-without-sign-in if that is really meant.")
         env[binding.UNSAFE_LISTEN_ENV] = "1"
         click.secho(f"WARNING: listening on {host} WITHOUT SIGN-IN: anyone who can reach port {port} can launch runs, "

@@ -1,6 +1,6 @@
 """`gate()`: compare a candidate run with a baseline per workflow and decide pass / regression.
 
-Rules (the README's "Release pipelines" section states them for users):
+Rules (the guide's Release pipelines page, docs/release-pipelines.md, states them for users):
 
 - error rate = errors (any kind, silent_failure included) / shared cases. Regression when the
   lower end of the 95 % Newcombe interval of (candidate - baseline) is above the allowed increase.

@@ -42,7 +42,7 @@ def damage_error(path: Path, exc: BaseException) -> DatabaseUnusable | None:
     if "newer version of duckdb" in lowered or "version number 999" in lowered:
         return DatabaseUnusable(
             f"{path} was written by DuckDB 2.0, and vton-eval now runs DuckDB 1.5.5 (the version whose shared-store "
-            "extensions install offline): convert it once as the README's 'DuckDB version' section says")
+            "extensions install offline): convert it once as docs/team-deployment.md's 'DuckDB version' says")
     if "permission denied" in lowered or "no space left" in lowered or "read-only file system" in lowered:
         return DatabaseUnusable(f"{path} cannot be used here: {first}")
     if isinstance(exc, duckdb.IOException | duckdb.SerializationException) or any(

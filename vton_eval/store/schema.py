@@ -1,6 +1,6 @@
 """The database schema, as numbered migrations. A database records the version it is at.
 
-The tables follow the data contract in the README: `runs`, `cases` (the inputs a run planned),
+The tables follow the data contract (docs/data-contract.md): `runs`, `cases` (the inputs a run planned),
 `results` (one row per finished case), `checks` (automatic checks per output), `reviews`,
 `preferences` (blind A/B picks) and `baselines` (blessed runs). Later features add columns through new
 migrations; existing databases are upgraded when a writer first opens them.

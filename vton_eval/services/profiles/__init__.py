@@ -1,7 +1,7 @@
 """Endpoint profiles: how one of our cases becomes a call of one try-on service.
 
 A profile is data: a TOML text (the built-in ones ship beside this module, a person's own is a file)
-loaded into a `Profile`. The format, and what each field means, is the README's "Profiles" section;
+loaded into a `Profile`. The format, and what each field means, is the guide's "Endpoint profiles" (docs/services.md);
 in short:
 
     name = "ootd-dc"
