@@ -11,7 +11,7 @@ import pandas as pd
 from dashboard.common import cached, store_at
 from vton_eval import settlements
 from vton_eval.agreement import Agreement, agreement
-from vton_eval.analytics import compare, failures, filters, overview, review
+from vton_eval.analytics import check_agreement, compare, failures, filters, overview, review
 from vton_eval.analytics.compare import CaseFilter, CompareSetup, CompareView
 from vton_eval.analytics.filters import RunFilter
 from vton_eval.analytics.overview import Overview
@@ -82,6 +82,12 @@ def compare_view(path: str, run_ids: tuple[str, ...], flt: CaseFilter, sort: str
 @cached(ttl=30.0)
 def review_options(path: str, run_id: str) -> dict[str, list[str]]:
     return review.review_options(_db(path), run_id)
+
+
+@cached(ttl=15.0)
+def check_agreement_table(path: str, run_id: str) -> pd.DataFrame:
+    """Each automatic check's agreement with the run's verdicts (Review and Overview show it)."""
+    return check_agreement.agreement(_db(path), [run_id])
 
 
 # -- the arena: Leaderboard and the blind view ------------------------------------------------------------------

@@ -9,8 +9,8 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import arena_blind, auth
-from dashboard import side_by_side as view
 from dashboard import data as reads
+from dashboard import side_by_side as view
 from dashboard.common import artifact_file, database, db_path, empty_database, md, render
 from dashboard.widgets import run_label, run_status
 from vton_eval import preferences
