@@ -53,8 +53,10 @@ def test_a_run_of_another_kind_goes_through_the_unchanged_runner(rest, file_db, 
     db = file_db  # the store is not what is tested here (the runner is): one store kind is enough
     path = tmp_path / "rest.toml"
     path.write_text(PROFILE, encoding="utf-8")
+    # Checks off: what the calls answered is the point here, not how the checks judge the stand-in's composite
+    # (top-01's flat T-shirt covers the cameraman's face, which `identity` rightly fails).
     settings = RunSettings(dataset=str(SAMPLE), endpoint=rest.url, profile=str(path), backoff_s=0.05, retries=0,
-                           pairs=["top-01", "top-02", "dress-01", "eyewear-01"])
+                           pairs=["top-01", "top-02", "dress-01", "eyewear-01"], checks=False)
     run_id = create_run(db, settings)
     report = execute_run(db, run_id)
     assert report.status == "finished"

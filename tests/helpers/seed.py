@@ -35,7 +35,8 @@ from vton_eval.records import Recorded, ResultRow
 from vton_eval.runner import RunSettings, create_run
 from vton_eval.runner.checking import apply_report, report_from_dict
 from vton_eval.sandbox.composite import tryon_composite
-from vton_eval.sandbox.service import SERVER_ERROR_MESSAGE, WEBP_OPTIONS
+from vton_eval.sandbox.rules import SERVER_ERROR_MESSAGE
+from vton_eval.sandbox.service import WEBP_OPTIONS
 from vton_eval.secrets import clean_message
 from vton_eval.services.classify import classify_message
 from vton_eval.store import Database

@@ -23,7 +23,6 @@ import concurrent.futures
 import os
 import threading
 import time
-import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
@@ -33,9 +32,6 @@ from vton_eval.http_fetch import (
     ClientGuard,
     Credentials,
     Fetcher,
-    FetchRefused,
-    FetchStopped,
-    FetchTimeout,
     FetchTooLarge,
     endpoint_reach,
     origin_of,
@@ -43,12 +39,12 @@ from vton_eval.http_fetch import (
 from vton_eval.outcome import Outcome
 from vton_eval.secrets import clean_message
 from vton_eval.services import CallInputs
-from vton_eval.services.answer import BadAnswer, answer_image, image_size
 from vton_eval.services.api import Endpoint, read_api, with_config_values
-from vton_eval.services.classify import classify_exception, classify_message, retry_after_s
+from vton_eval.services.classify import classify_exception, retry_after_s
 from vton_eval.services.connection import Connection, cancel_in_background
 from vton_eval.services.editor import EditorFiles
 from vton_eval.services.endpoints import EndpointError, EndpointStopped, check_endpoint_text
+from vton_eval.services.gradio_answer import AnswerReading, elapsed_ms
 from vton_eval.services.gradio_call import GradioCall
 from vton_eval.services.profiles import DEFAULT_PROFILE, Profile, load_profile
 from vton_eval.services.spaces import resolve_space
@@ -60,10 +56,6 @@ _SSL_CONTEXT = httpx.create_ssl_context()
 # Connecting fetches the app's config and API description; a Space that is building can keep
 # gradio_client waiting for ever, so the whole connection has its own deadline.
 DEFAULT_OPEN_TIMEOUT_S = 120.0
-
-
-def _elapsed_ms(started: float) -> float:
-    return (time.perf_counter() - started) * 1000.0
 
 
 class GradioService:
@@ -290,12 +282,12 @@ class GradioService:
             try:
                 self.open(stop=stop)
             except EndpointStopped as exc:
-                return Outcome.error("cancelled", str(exc), _elapsed_ms(started))
+                return Outcome.error("cancelled", str(exc), elapsed_ms(started))
             except EndpointError as exc:
-                return Outcome.error("connection", str(exc), _elapsed_ms(started))
+                return Outcome.error("connection", str(exc), elapsed_ms(started))
         conn, fetcher = self._conn, self._fetcher
         if conn is None or fetcher is None:  # closed meanwhile by the run ending
-            return Outcome.error("cancelled", "the endpoint was closed before the call", _elapsed_ms(started))
+            return Outcome.error("cancelled", "the endpoint was closed before the call", elapsed_ms(started))
         copies: list[str] = []
         try:
             plan = self.profile.plan(inputs.workflow, inputs.mask is not None)
@@ -313,12 +305,12 @@ class GradioService:
         except Exception as exc:  # our own input file vanished or is unreadable: no retry will fix it
             self._editor.release(copies)
             return Outcome.error("invalid_input", clean_message(f"cannot read an input file: {exc}") or "",
-                                 _elapsed_ms(started))
+                                 elapsed_ms(started))
         try:
             with conn.lease() as client:
                 return self._send(conn, client, args, fetcher, started, deadline, stop, timeout_s)
         except EndpointError as exc:  # another client for an sse_v1 server could not connect
-            return Outcome.error("connection", str(exc), _elapsed_ms(started))
+            return Outcome.error("connection", str(exc), elapsed_ms(started))
         finally:
             self._editor.release(copies)
 
@@ -340,18 +332,18 @@ class GradioService:
                 except Exception:
                     code = None
                 if code in running:
-                    queue_ms = _elapsed_ms(started)
+                    queue_ms = elapsed_ms(started)
             if done:
                 break
             if time.monotonic() >= deadline:
                 conn.spoil(client)
                 cancel_in_background(job)
-                return Outcome.error("timeout", f"no answer within {timeout_s:g} s", _elapsed_ms(started), queue_ms)
+                return Outcome.error("timeout", f"no answer within {timeout_s:g} s", elapsed_ms(started), queue_ms)
             if stop is not None and stop.is_set():
                 conn.spoil(client)
                 cancel_in_background(job)
                 return Outcome.error("cancelled", "the run was stopped before the call finished",
-                                     _elapsed_ms(started), queue_ms)
+                                     elapsed_ms(started), queue_ms)
         try:
             value = job.result(timeout=0)
         except Exception as exc:
@@ -359,68 +351,15 @@ class GradioService:
             if outcome.error_kind in ("connection", "timeout"):
                 conn.spoil(client)  # its event stream may be gone with the call
             return outcome
-        return self._decode(value, fetcher, started, queue_ms, deadline, stop, timeout_s, client.src_prefixed)
+        reading = AnswerReading(self.shape, self._outputs, self.profile.name, fetcher, deadline, stop, timeout_s,
+                                client.src_prefixed)
+        return reading.outcome(value, started, queue_ms)
 
     def _error(self, exc: BaseException, started: float, queue_ms: float | None) -> Outcome:
         kind, message = classify_exception(exc)
         message = clean_message(message) or kind
         retry = retry_after_s(message) if kind == "rate_limited" else None
-        return Outcome.error(kind, message, _elapsed_ms(started), queue_ms, retry)
-
-    def _decode(self, value: Any, fetcher: Fetcher, started: float, queue_ms: float | None, deadline: float,
-                stop: threading.Event | None, timeout_s: float, root: str) -> Outcome:
-        from vton_eval.services.answer import MAX_OUTPUT_BYTES
-
-        def fetch(url: str) -> bytes:
-            return fetcher.fetch(url, MAX_OUTPUT_BYTES, deadline=deadline, stop=stop)
-
-        def file_url(path: str) -> str:
-            # The app's own file route, under the root `_check` kept on the endpoint's origin (gradio_client's
-            # URL for a file answer); the path is quoted, so it cannot leave that route.
-            return f"{root}file={urllib.parse.quote(path, safe='/')}"
-
-        try:
-            picked = self._pick(value)
-            if _empty(picked) and self.shape.message_output is not None:
-                said = self._said(value)
-                if said:  # the service said in words why no image came back (Kolors: "Too many users...")
-                    kind = classify_message(said)
-                    message = clean_message(said) or kind
-                    retry = retry_after_s(message) if kind == "rate_limited" else None
-                    return Outcome.error(kind, message, _elapsed_ms(started), queue_ms, retry)
-            data = answer_image(picked, fetch, file_url)
-            width, height = image_size(data)
-        except (BadAnswer, FetchRefused) as exc:
-            return Outcome.error("bad_output", clean_message(str(exc)) or "bad output", _elapsed_ms(started), queue_ms)
-        except FetchTimeout:
-            return Outcome.error("timeout", f"no answer within {timeout_s:g} s (the download of the output was "
-                                 "still running)", _elapsed_ms(started), queue_ms)
-        except FetchStopped:
-            return Outcome.error("cancelled", "the run was stopped during the download of the output",
-                                 _elapsed_ms(started), queue_ms)
-        except Exception as exc:
-            kind, message = classify_exception(exc)
-            return Outcome.error(kind, f"downloading the output failed: {clean_message(message)}",
-                                 _elapsed_ms(started), queue_ms)
-        return Outcome.ok(data, width, height, _elapsed_ms(started), queue_ms)
-
-    def _pick(self, value: Any) -> Any:
-        """The output the profile names. gradio_client returns one output as itself and several as a tuple."""
-        several = self._outputs > 1 if self._outputs is not None else isinstance(value, tuple)
-        if not several:
-            return value
-        if not isinstance(value, tuple | list) or len(value) <= self.shape.output:
-            count = len(value) if isinstance(value, tuple | list) else 1
-            raise BadAnswer(f"the service returned {count} output(s); the profile {self.profile.name} reads output "
-                            f"{self.shape.output}")
-        return value[self.shape.output]
-
-    def _said(self, value: Any) -> str | None:
-        index = self.shape.message_output
-        if index is None or not isinstance(value, tuple | list) or len(value) <= index:
-            return None
-        said = value[index]
-        return said.strip() if isinstance(said, str) and said.strip() else None
+        return Outcome.error(kind, message, elapsed_ms(started), queue_ms, retry)
 
 
 def make(endpoint: str, profile: Profile, *, token: str | None = None, call_timeout_s: float = 300.0,
@@ -429,10 +368,6 @@ def make(endpoint: str, profile: Profile, *, token: str | None = None, call_time
     by the call's own deadline."""
     return GradioService(endpoint, token=token, read_timeout_s=max(60.0, min(call_timeout_s, 300.0)), profile=profile,
                          open_timeout_s=open_timeout_s, on_note=on_note)
-
-
-def _empty(value: Any) -> bool:
-    return value is None or (isinstance(value, str | list | tuple | dict) and not value)
 
 
 __all__ = ["GradioService", "make"]
