@@ -1,5 +1,6 @@
 """The pages' cached reads: vton_eval's read queries, keyed by the database path (a plain string), each cached for
-a few seconds (pages rerun on every click, the data changes slowly). A page that reads the store reads it here."""
+a few seconds (pages rerun on every click, the data changes slowly), and the datasets, keyed by their folder and
+their manifest's change time. A page that reads the store or a dataset reads it here."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from vton_eval.analytics.compare import CaseFilter, CompareSetup, CompareView
 from vton_eval.analytics.filters import RunFilter
 from vton_eval.analytics.overview import Overview
 from vton_eval.arena import Board, board, leaderboard
+from vton_eval.datasets import Dataset, load_dataset
 from vton_eval.store import Store
 from vton_eval.store.runs import SUITE, TRY, list_runs
 
@@ -122,3 +124,18 @@ def arena_agreement(path: str, dataset: str, settled: int = 0) -> Agreement:
 @cached()
 def arena_queue(path: str, dataset: str, settled: int = 0) -> pd.DataFrame:
     return settlements.disagreements(_db(path), dataset)
+
+
+# -- Datasets: files, keyed by the folder and its manifest's change time ----------------------------------------
+
+
+@cached(ttl=30.0)
+def dataset(path: str, stamp: float) -> Dataset:
+    """A dataset with its images checked (what a run would send)."""
+    return load_dataset(path)
+
+
+@cached(ttl=30.0)
+def dataset_to_browse(path: str, stamp: float) -> Dataset:
+    """A dataset without decoding an image (validation does that); images named by URL come from the cache."""
+    return load_dataset(path, check_images=False)

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard import auth
+from dashboard import auth, data
 from dashboard.actions import act_here
 from dashboard.common import database, md
-from dashboard.datasets_browse import PICK, _load
+from dashboard.datasets_browse import PICK
 from dashboard.datasets_view import datasets_root
 from vton_eval import workflows
 from vton_eval.curation import add_pair, create_dataset
@@ -144,7 +144,7 @@ def many_pairs(target: Path, workflow: str, tags: str) -> None:
 
 
 def _added(note: str) -> None:
-    _load.clear()
+    data.dataset_to_browse.clear()
     st.session_state["dsc_nonce"] = _nonce() + 1
     st.session_state["dsc_note"] = note
     st.rerun()

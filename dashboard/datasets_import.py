@@ -6,14 +6,15 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import auth
+from dashboard import auth, data
+from dashboard.actions import act_here
 from dashboard.common import database, md
-from dashboard.datasets_browse import PICK, _load
+from dashboard.datasets_browse import PICK
 from dashboard.datasets_view import datasets_root
 from vton_eval import access
 from vton_eval.curation import import_layout
 from vton_eval.datasets.authoring import check_name
-from vton_eval.datasets.layouts import LAYOUTS, ImportOptions
+from vton_eval.datasets.layouts import LAYOUTS, ImportOptions, ImportReport
 from vton_eval.datasets.layouts.common import PAIRS_CHOICES
 from vton_eval.datasets.validation import validate_dataset
 from vton_eval.errors import VtonEvalError
@@ -82,20 +83,22 @@ def roots_note() -> None:
 def run_import(layout: str, source: str, name: str, options: ImportOptions, validate: bool) -> None:
     folder = datasets_root() / name
     bar = st.progress(0.0, text="Reading the pair files…")
-    try:
+
+    def work() -> tuple[ImportReport, str | None]:
         report = import_layout(layout, source, folder, options, actor=auth.actor(), db=database(),
                                progress=lambda done, total: bar.progress(done / max(total, 1),
                                                                          text=f"Masks: {done} of {total}"))
-        summary = None
-        if validate and report.written:
-            bar.progress(0.0, text="Validating every image…")
-            summary = validate_dataset(folder).describe()
-    except VtonEvalError as exc:
-        bar.empty()
-        st.error(md(exc))
-        return
+        if not (validate and report.written):
+            return report, None
+        bar.progress(0.0, text="Validating every image…")
+        return report, validate_dataset(folder).describe()
+
+    done = act_here(work)
     bar.empty()
-    _load.clear()
+    if done is None:
+        return
+    report, summary = done
+    data.dataset_to_browse.clear()
     problems = [p.to_dict() for p in report.problems]
     st.session_state[REPORT] = {"describe": report.describe(), "written": report.written, "problems": problems,
                                 "validation": summary, "errors": len(report.errors)}

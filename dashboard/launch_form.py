@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import auth, data, keys
+from dashboard.actions import act_here
 from dashboard.common import database, md
 from dashboard.datasets_view import dataset_choice, datasets_root, pair_gallery
 from vton_eval import access, launch, token_rules
@@ -200,11 +201,8 @@ def launch_form() -> None:
     # a value typed just before the click (a text box commits on blur, in the same rerun as the click).
     if st.button("Start run", type="primary", disabled=bool(problems), key=f"{key}_start",
                  icon=":material/play_arrow:"):
-        try:
-            run_id = launch.start_run(database(), settings, auth.actor(), token=auth.service_token())
-        except VtonEvalError as exc:
-            st.error(md(exc))
-        else:
+        run_id = act_here(lambda: launch.start_run(database(), settings, auth.actor(), token=auth.service_token()))
+        if run_id is not None:
             data.runs.clear()
             st.session_state["launched_run"] = run_id
             st.session_state[keys.RUNS_FOLLOW] = run_id  # the Runs tab selects it: Cancel at hand

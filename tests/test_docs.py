@@ -167,3 +167,12 @@ def test_the_dataset_layouts_are_the_commands_choices():
 @pytest.mark.parametrize("page", [p.name for p in GUIDE] + ["reference.md"])
 def test_every_guide_page_is_in_the_nav(page):
     assert re.search(rf":\s*{re.escape(page)}\s*$", (REPO / "mkdocs.yml").read_text(encoding="utf-8"), re.M)
+
+
+def test_the_readme_is_the_front_door():
+    """What it is, the two commands, where to go next: the guide holds the rest, so the README cannot drift."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert len(readme.splitlines()) <= 400
+    assert readme.index("make demo") < readme.index("make test") < readme.index("## Who it is for")
+    linked = set(re.findall(r"\]\(docs/([\w-]+\.md)\)", readme))
+    assert linked == {p.name for p in DOCS.glob("*.md")}, "the README links every page of the guide"
