@@ -310,7 +310,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=500)
     parser.add_argument("--cases", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--compact", action="store_true", help="then run `store compact` on the shared store and measure it again")
+    parser.add_argument("--compact", action="store_true",
+                        help="then run `store compact` on the shared store and measure it again")
     parser.add_argument("--keep", type=Path, help="keep the seeded file and store in this folder (reused when there)")
     parser.add_argument("--only", choices=("file", "lake"))
     parser.add_argument("--seed-only", action="store_true", help="seed the file (into --keep) and stop")

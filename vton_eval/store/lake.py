@@ -34,8 +34,8 @@ import duckdb
 
 from vton_eval.artifacts import ArtifactStore
 from vton_eval.secrets import redact
-from vton_eval.store.base import Store, T, Writer
-from vton_eval.store.db import DatabaseBusy, DatabaseUnusable, insert_staged
+from vton_eval.store.base import DatabaseBusy, DatabaseUnusable, Store, T, Writer
+from vton_eval.store.db import insert_staged
 from vton_eval.store.extensions import load_extensions
 from vton_eval.store.lake_copies import forget, read_copies
 from vton_eval.store.lake_schema import lake_statement
@@ -324,7 +324,7 @@ class Lake(Store):
                 return
 
     def _ensure_schema(self, cur: duckdb.DuckDBPyConnection, read_only: bool) -> None:
-        from vton_eval.store.db import NoDatabase
+        from vton_eval.store.base import NoDatabase
 
         if self.url.key not in _migrated:
             version = current_version(cur)
