@@ -205,7 +205,9 @@ def sandbox(
     signal.signal(signal.SIGTERM, stop)
     from vton_eval.services.profiles import load_profile
 
-    click.echo(f"Sandbox serving the {profile} signature ({load_profile(profile).api_name}) at {handle.url}")
+    # A Gradio profile names its endpoint in its call shape (a REST profile has none to name).
+    api_name = getattr(load_profile(profile).call, "api_name", "")
+    click.echo(f"Sandbox serving the {profile} signature ({api_name}) at {handle.url}")
     for line in config.describe():
         click.echo(f"  {line}")
     click.echo("Press Ctrl-C to stop.")
