@@ -56,6 +56,10 @@ class StoreUnreachable(DatabaseUnusable):
     """The shared store's catalog (PostgreSQL) or its data path cannot be reached or used."""
 
 
+class CompactedMeanwhile(StoreUnreachable):
+    """Another process compacted the store under this one's cached catalog; the next use attaches afresh."""
+
+
 def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
@@ -339,8 +343,8 @@ class Lake(Store):
         """What a failed statement means to the caller: the store unreachable, or the error itself."""
         if _stale(exc):
             _detach(self.url.key)
-            return StoreUnreachable(f"the shared store {self.location} was compacted during this read; "
-                                    "try again (the next read sees the compacted store)")
+            return CompactedMeanwhile(f"the shared store {self.location} was compacted during this read; "
+                                      "try again (the next read sees the compacted store)")
         if isinstance(exc, duckdb.IOException):
             return StoreUnreachable(f"the shared store {self.location} failed: {_first_line(exc)}")
         return exc
@@ -350,11 +354,9 @@ class Lake(Store):
         try:
             with self.connect() as cur:
                 return _in_transaction(cur, lambda c: work(LakeWriter(c)), timeout, self.location)
-        except StoreUnreachable:
-            if self.url.key in _attached:
-                raise
-            # Detached because another process compacted the store under this one's cache: nothing was
-            # committed, so the whole unit runs again on a fresh attach.
+        except CompactedMeanwhile:
+            # Another process compacted the store under this one's cache: nothing was committed, so the whole
+            # unit runs again on a fresh attach.
             with self.connect() as cur:
                 return _in_transaction(cur, lambda c: work(LakeWriter(c)), timeout, self.location)
 
