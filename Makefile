@@ -63,9 +63,13 @@ SANDBOX_PORT ?= 7860
 demo: product
 	$(BIN)/vton-eval demo --port $(PORT) --sandbox-port $(SANDBOX_PORT)
 
+# The suite runs on WORKERS parallel pytest processes (pytest-xdist), each with its own sandbox, PostgreSQL,
+# ports and folders; more workers than cores, since most tests wait on servers and subprocesses more than
+# they compute. `make test WORKERS=0` runs it in one process.
+WORKERS ?= 4
 test: venv browser postgres
 	$(BIN)/lint-imports --no-cache
-	@$(BIN)/python -m pytest; status=$$?; \
+	@$(BIN)/python -m pytest -n $(WORKERS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo 'pytest collected no tests: failing' >&2; exit 1; fi; exit $$status
 
 # The whole suite N times in a row (make test-repeat N=5): a test that fails by chance shows up here. Every run
