@@ -31,12 +31,10 @@ class Build:
     settings: dict[str, Any]  # SandboxConfig fields
 
 
-# Latencies are short so `make demo` records in seconds; the dress workflow's fivefold slowdown is what the
-# gate's p95 criterion (relative) must catch, with room for a loaded machine's own delays on top.
-BASELINE = Build("model-v1", {"latency": 0.2, "jitter": 0.3, "error_rate": 0.02, "noop_rate": 0.0,
+BASELINE = Build("model-v1", {"latency": 0.5, "jitter": 0.3, "error_rate": 0.02, "noop_rate": 0.0,
                               "latency_by_workflow": {}, "seed": 1})
-CANDIDATE = Build("model-v2", {"latency": 0.2, "jitter": 0.3, "error_rate": 0.15, "noop_rate": 0.08,
-                               "latency_by_workflow": {"dress": 1.0}, "seed": 2})
+CANDIDATE = Build("model-v2", {"latency": 0.5, "jitter": 0.3, "error_rate": 0.15, "noop_rate": 0.08,
+                               "latency_by_workflow": {"dress": 3.0}, "seed": 2})
 
 
 def gate_verdict_note(candidate_label: str, regressed: bool) -> str:
