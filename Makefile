@@ -16,7 +16,7 @@ UV_PIP := env VIRTUAL_ENV=$(CURDIR)/$(VENV) UV_PYTHON_DOWNLOADS=never $(BIN)/uv 
 NO_DEPS = $$($(BIN)/python -c 'import tomllib; t = tomllib.load(open("pyproject.toml", "rb")); \
 	print(*t.get("tool", {}).get("vton-eval", {}).get("no-deps", []))')
 
-.PHONY: venv product demo test test-repeat compat lint bench browser postgres clean
+.PHONY: venv product demo test test-repeat compat lint docs bench browser postgres clean
 
 # The whole development environment (product + dev extra), as `make test` uses it.
 venv: $(DEV)
@@ -69,6 +69,7 @@ demo: product
 WORKERS ?= 4
 test: venv browser postgres
 	$(BIN)/lint-imports --no-cache
+	@NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir test-output/site
 	@$(BIN)/python -m pytest -n $(WORKERS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo 'pytest collected no tests: failing' >&2; exit 1; fi; exit $$status
 
@@ -110,8 +111,13 @@ lint: venv
 	$(BIN)/ruff check vton_eval dashboard tests bench compat
 	$(BIN)/lint-imports --no-cache
 
+# The user's guide (docs/, MkDocs Material) on http://127.0.0.1:$(DOCS_PORT), rebuilt as you edit it.
+DOCS_PORT ?= 8000
+docs: venv
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:$(DOCS_PORT)
+
 bench: venv
 	$(BIN)/python bench/dispatch.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache test-output $(COMPAT_DIR)
+	rm -rf $(VENV) .pytest_cache test-output site $(COMPAT_DIR)

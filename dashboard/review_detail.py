@@ -11,19 +11,19 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard import auth
+from dashboard import auth, keys
+from dashboard.actions import act
 from dashboard.common import artifact_file, artifacts, database, fmt_ms, md
 from vton_eval import workflows
 from vton_eval.analytics.review import case_detail
 from vton_eval.checks import difference_image
-from vton_eval.errors import VtonEvalError
+from vton_eval.crossfade import blend
 from vton_eval.images import load_rgb
-from vton_eval.imaging import blend
 from vton_eval.reviews import VERDICTS, save_verdict
 from vton_eval.zoom import ZoomItem, make_zoom
 
 SHORTCUTS = {"pass": "P", "fail": "F", "unsure": "U"}
-OPENED = "review_case"  # session key: (run_id, pair_id, repeat) of the case shown in full
+OPENED = keys.REVIEW_CASE
 
 
 def _full(relpath: str | None) -> str | None:
@@ -98,19 +98,17 @@ def viewer(detail: dict[str, Any], key: str) -> None:
 
 def forget_widgets(run_id: str, pair_id: str, repeat: int) -> None:
     """After a verdict changes elsewhere, the card's and the form's widgets show it again from the database."""
-    st.session_state.pop(f"quick_{run_id}_{pair_id}_{repeat}", None)
-    st.session_state.pop(f"detail_{run_id}_{pair_id}_{repeat}_verdict", None)
+    st.session_state.pop(keys.quick_verdict(run_id, pair_id, repeat), None)
+    st.session_state.pop(keys.detail_verdict(run_id, pair_id, repeat), None)
 
 
 def _quick(run_id: str, detail: dict[str, Any], reviewer: str, verdict: str) -> None:
     """A verdict button's callback: the verdict, keeping this reviewer's reasons and note (none for a pass)."""
     mine = _mine(detail, reviewer)
     reasons = [r for r in (mine.get("reasons") or "").split(";") if r] if verdict != "pass" else []
-    try:  # as the person signed in at the click (`reviewer` names whose verdicts the page showed)
-        save_verdict(database(), run_id, detail["pair_id"], int(detail["repeat"]), auth.acting_reviewer(), verdict,
-                     reasons, mine.get("note") or "")
-    except VtonEvalError as exc:
-        st.session_state["review_error"] = str(exc)
+    # As the person signed in at the click (`reviewer` names whose verdicts the page showed).
+    if act(lambda: save_verdict(database(), run_id, detail["pair_id"], int(detail["repeat"]), auth.acting_reviewer(),
+                                verdict, reasons, mine.get("note") or ""), keys.REVIEW_ERROR) is None:
         return
     forget_widgets(run_id, detail["pair_id"], int(detail["repeat"]))
     st.toast(f"Saved: {detail['pair_id']} {verdict}")
@@ -120,15 +118,13 @@ def _save_form(run_id: str, detail: dict[str, Any], reviewer: str, key: str) -> 
     """The form's callback: verdict, reasons and note together."""
     verdict = st.session_state.get(f"{key}_verdict")
     if verdict is None:
-        st.session_state["review_error"] = "Choose pass, fail or unsure first."
+        st.session_state[keys.REVIEW_ERROR] = "Choose pass, fail or unsure first."
         return
-    try:
-        save_verdict(database(), run_id, detail["pair_id"], int(detail["repeat"]), auth.acting_reviewer(), verdict,
-                     st.session_state.get(f"{key}_reasons") or [], st.session_state.get(f"{key}_note") or "")
-    except VtonEvalError as exc:
-        st.session_state["review_error"] = str(exc)
+    if act(lambda: save_verdict(database(), run_id, detail["pair_id"], int(detail["repeat"]), auth.acting_reviewer(),
+                                verdict, st.session_state.get(f"{key}_reasons") or [],
+                                st.session_state.get(f"{key}_note") or ""), keys.REVIEW_ERROR) is None:
         return
-    st.session_state.pop(f"quick_{run_id}_{detail['pair_id']}_{int(detail['repeat'])}", None)
+    st.session_state.pop(keys.quick_verdict(run_id, detail["pair_id"], detail["repeat"]), None)
     st.toast(f"Saved: {detail['pair_id']} {verdict}")
 
 
@@ -175,7 +171,7 @@ def case_view(run_id: str, pair_id: str, repeat: int, reviewer: str, page_keys: 
     if detail is None:
         st.warning("This case is not in the run any more.")
         return
-    key = f"detail_{run_id}_{pair_id}_{repeat}"
+    key = keys.detail(run_id, pair_id, repeat)
     with st.container(border=True, key=f"{key}_box"):
         top = st.columns([4, 1, 1], vertical_alignment="center")
         top[0].subheader(f"{md(pair_id)} · {detail['workflow']} · repeat {repeat}")
