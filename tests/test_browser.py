@@ -16,9 +16,10 @@ import pytest
 from vton_eval.store import Database
 from vton_eval.store.runs import list_runs
 
-from .helpers.browser import CHROMIUM, chromium, dashboard_process, free_port
+from .helpers.browser import CHROMIUM, chromium, dashboard_process
 from .helpers.paths import REPO
 from .helpers.seed import record_sample_run
+from .helpers.servers import free_port
 from .helpers.wait import wait_until
 
 SHOTS = REPO / "test-output" / "screenshots"

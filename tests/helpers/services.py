@@ -18,8 +18,10 @@ from typing import Any
 from PIL import Image
 
 from vton_eval.images import load_rgb
-from vton_eval.sandbox.app import free_port, wait_answering
+from vton_eval.sandbox.app import wait_answering
 from vton_eval.sandbox.composite import tryon_composite
+
+from .servers import free_port
 
 ZEROGPU_LONG = ("You have exceeded your GPU quota (60s requested vs. 0s left). "
                 '<a style="white-space: nowrap" href="https://huggingface.co/settings/billing/subscription">Subscribe '

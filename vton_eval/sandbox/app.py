@@ -251,10 +251,22 @@ def start_sandbox(
 
 
 def _start(config: SandboxConfig, port: int | None, host: str, known: contextlib.ExitStack) -> SandboxHandle:
-    if port is None:
-        port = free_port(host)
-    elif not port_available(port, host):
-        raise OSError(f"port {port} is already in use on {host}")
+    if port is not None:
+        if not port_available(port, host):
+            raise OSError(f"port {port} is already in use on {host}")
+        return _launch(config, port, host, known)
+    for attempt in range(5):
+        # A port found free can be taken before the server binds it (another process starting a server
+        # at the same moment, as parallel test workers do): try another.
+        try:
+            return _launch(config, free_port(host), host, known)
+        except OSError:
+            if attempt == 4:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _launch(config: SandboxConfig, port: int, host: str, known: contextlib.ExitStack) -> SandboxHandle:
     service = SandboxService(config)
     # Load the face detector (and its scikit-image / SciPy imports, ~1 s) while Gradio starts,
     # so the first call is not the slow one.
