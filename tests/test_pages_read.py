@@ -1,0 +1,75 @@
+"""What the pages say to the people who read them: the evidence of a silent failure and a readable cause on
+Failures, the baseline beside each workflow and checks explained on Overview, one percentage style, Compare's
+latency table for people with the blessed baseline marked."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from vton_eval.access import local_actor
+from vton_eval.checks.meanings import meaning
+from vton_eval.gate import bless
+
+from .conftest import make_store
+from .helpers.pages import sql, texts
+from .helpers.seed import record_sample_run
+
+
+@pytest.fixture(scope="module")
+def shipped(request, tmp_path_factory):
+    """model-v1 (blessed, clean), then model-v2 with server errors and silent failures (the person unchanged)."""
+    db = make_store("file", tmp_path_factory.mktemp("read"), request)
+    base = record_sample_run(db, "model-v1", error_rate=0.1, seed=1)
+    bless(db, base, local_actor("ann"))
+    worse = record_sample_run(db, "model-v2", error_rate=0.25, noop_rate=0.4, seed=7)
+    return db, base, worse
+
+
+def test_a_silent_failure_shows_its_output_and_why_and_causes_read_as_words(shipped, open_page):
+    db, base, worse = shipped
+    at = open_page(db, "failures")
+    at.selectbox(key="fl_run").set_value(worse).run()
+    table = next(f.value for f in at.dataframe if "cause" in f.value.columns)
+    # Causes read as words: no folding marks (<n>, <id>...) in the table or the picker.
+    assert not any("<" in c for c in table["cause"]), list(table["cause"])
+    picker = at.selectbox(key="fl_group")
+    for label in picker.options:
+        assert "<" not in label, label
+        # A long cause is cut at a word, with an ellipsis: never mid-token.
+        assert len(label) < 130 and (not label.endswith("…") or label[-2].isalnum() or label[-2] in "%)"), label
+    silent = next(i for i, label in enumerate(picker.options) if label.startswith("silent_failure"))
+    at.selectbox(key="fl_group").set_value(silent).run()
+    assert not at.exception
+    shown = sql(db, "SELECT count(*) FROM results WHERE run_id = ? AND error_kind = 'silent_failure'", [worse])[0][0]
+    outputs = [img for img in at.image if "output (what came back)" in img.captions]
+    assert shown and len(outputs) == shown  # the evidence, on every card of the cause
+    said = texts(at)
+    assert f"noop: {meaning('noop')}" in said
+    assert "measured: the output is the person image unchanged" in said
+
+
+def test_the_failed_checks_are_read_from_the_message_each_with_its_detail():
+    from vton_eval.analytics.failures import failed_checks
+
+    message = "placement: the product region changed (3%); 80% of the changed pixels lie outside; blank: flat grey"
+    assert failed_checks("blank;placement", message) == [
+        {"name": "placement", "detail": "the product region changed (3%); 80% of the changed pixels lie outside",
+         "meaning": meaning("placement")},
+        {"name": "blank", "detail": "flat grey", "meaning": meaning("blank")}]
+    assert failed_checks(None, message) == []
+    assert failed_checks("noop", "something else") == [{"name": "noop", "detail": "", "meaning": meaning("noop")}]
+
+
+def test_readable_causes_cut_at_a_word():
+    from vton_eval.analytics.failures import normalize_message, readable_cause
+
+    folded = normalize_message("noop: the output is the person image unchanged: 0.012% of the pixels changed "
+                               "(limit 0.50%), 0.00% of the product region (limit 5.0%)")
+    assert "<n>" in folded
+    short = readable_cause(folded, 90)
+    assert short.endswith("…") and len(short) <= 90 and "<" not in short
+    assert re.search(r"N%\)?…$|[a-z]…$", short), short
+    assert readable_cause(normalize_message("HTTP 503 from https://a.example/x after 12 s")) == \
+        "HTTP 503 from URL after N s"
