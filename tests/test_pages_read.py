@@ -73,3 +73,22 @@ def test_readable_causes_cut_at_a_word():
     assert re.search(r"N%\)?…$|[a-z]…$", short), short
     assert readable_cause(normalize_message("HTTP 503 from https://a.example/x after 12 s")) == \
         "HTTP 503 from URL after N s"
+
+
+def test_compares_latency_table_names_its_columns_for_people_and_pins_the_change(shipped, open_compare):
+    import json
+
+    db, base, worse = shipped
+    at = open_compare(db)
+    # The baseline picker marks the blessed run, whichever is picked.
+    picker = at.selectbox(key="cmp_base")
+    assert picker.value == base
+    marked = [label for label in picker.options if label.startswith("★ blessed baseline")]
+    assert len(marked) == 1 and base in marked[0] and not any(worse in label for label in marked)
+    table = next(f for f in at.dataframe if "p95_change_ms" in f.value.columns)
+    config = json.loads(table.proto.columns)
+    labels = [config[c]["label"] for c in table.value.columns]
+    assert labels[:3] == ["Workflow", "p95 change", "p50 change"]
+    assert not any("_" in label for label in labels), labels  # no raw names (n_baseline, p50_baseline (ms))
+    assert [c for c in table.value.columns if config[c].get("pinned")] == ["workflow", "p95_change_ms",
+                                                                            "p50_change_ms"]
