@@ -69,7 +69,8 @@ def load_json_option(text: str | None) -> dict | None:
 
 
 def _console() -> Console:
-    return Console(stderr=True, highlight=False)
+    # Into a log (CI, the dashboard's log view) a line is not broken at 80 columns: its reader's viewer wraps it.
+    return Console(stderr=True, highlight=False, soft_wrap=not sys.stderr.isatty())
 
 
 class StopSignals:
