@@ -30,11 +30,13 @@ def _full(relpath: str | None) -> str | None:
     return artifact_file(relpath, thumb=False)
 
 
-def _zoom(relpath: str | None, detail: dict[str, Any]) -> str | None:
-    """A crop of `relpath` (the person or the output) around the workflow's region, made now if need be."""
+def _zoom(relpath: str | None, detail: dict[str, Any], box: tuple[float, float, float, float] | None = None
+          ) -> str | None:
+    """A crop of `relpath` (the person or the output) around the workflow's region (or a check's box), made
+    now if need be."""
     if not relpath or not detail.get("base_path"):
         return None
-    item = ZoomItem(relpath, detail["base_path"], detail.get("mask_path"), detail["workflow"])
+    item = ZoomItem(relpath, detail["base_path"], detail.get("mask_path"), detail["workflow"], box)
     try:
         return str(make_zoom(artifacts(), item))
     except Exception:  # a missing or undecodable file: the view says so in text
@@ -44,7 +46,10 @@ def _zoom(relpath: str | None, detail: dict[str, Any]) -> str | None:
 def viewer(detail: dict[str, Any], key: str) -> None:
     person, output = _full(detail["base_path"]), _full(detail["output_path"])
     region = workflows.region_name(detail["workflow"])
+    boxes = detail.get("check_boxes") or {}
     modes = ["Slider", f"Zoom on the {region}", "Side by side", "Person", "Output"]
+    if boxes and output:
+        modes.insert(2, "Zoom on a check")
     if detail.get("reference_path"):
         modes.append("Reference")
     if person and output:
@@ -63,6 +68,17 @@ def viewer(detail: dict[str, Any], key: str) -> None:
             crop = _zoom(rel, detail)
             if crop:
                 col.image(crop, caption=f"{title}, {region}", width="stretch")
+            else:
+                col.text(f"{title}: no zoom available")
+    elif mode == "Zoom on a check":
+        check = st.selectbox("Check", list(boxes), key=f"{key}_zoom_check",
+                             help="Where the check looked: the face for identity, the body, the product region, "
+                                  "the changed background. Failed checks first.")
+        cols = st.columns(2)
+        for col, rel, title in ((cols[0], detail["base_path"], "person"), (cols[1], detail["output_path"], "output")):
+            crop = _zoom(rel, detail, boxes.get(check))
+            if crop:
+                col.image(crop, caption=f"{title}, where {check} looked", width="stretch")
             else:
                 col.text(f"{title}: no zoom available")
     elif mode == "Side by side":

@@ -77,3 +77,49 @@ def test_a_stop_frees_a_submit_that_waits_for_a_full_backlog_and_leaves_the_rest
             os.kill(stage._proc.pid, signal.SIGCONT)
     assert len(left) == 2 and len(left) + len(done) == submitted
     assert "p99" not in {r.pair_id for r in left} | {r.result.pair_id for r in done}
+
+
+def test_each_person_is_parsed_once_and_a_known_parse_is_not_parsed_again():
+    """The worker parses a person image the first time it meets it and sends the parse back (for the store);
+    later jobs of that person, and a worker sent the stored parse, parse nothing."""
+    stage = CheckStage(None)
+    done: list[Recorded] = []
+    for i in range(3):
+        assert stage.submit(*_job(i), done.append)
+    assert stage.close() == []
+    parses = [p for r in done for p in r.parses]
+    assert len(parses) == 1, [r.parses for r in done]  # one person image, parsed once
+    row = parses[0]
+    assert row.found and row.parser.startswith("mediapipe")
+    assert all(r.checks for r in done)
+    assert any(c.check == "identity" and c.box for r in done for c in r.checks)  # where a reviewer looks
+
+    again = CheckStage(None, parses={row.image_sha256: row.parse})
+    later: list[Recorded] = []
+    assert again.submit(*_job(9), later.append)
+    assert again.close() == []
+    assert later and not later[0].parses  # sent with the job: not parsed again
+
+
+def test_parses_are_kept_in_the_store_once_per_person_image(tmp_path):
+    from vton_eval.recheck import recheck
+    from vton_eval.store import Database
+    from vton_eval.store.reads import reading
+
+    from .helpers.seed import record_sample_run
+
+    db = Database(tmp_path / "results.duckdb")
+    run_id = record_sample_run(db, "parsed")
+    recheck(db, run_id)
+    with reading(db) as read:
+        first = read.rows("SELECT image_sha256, parser, found, parsed_at FROM person_parses ORDER BY image_sha256")
+        persons = read.scalar("SELECT count(DISTINCT base_path) FROM cases WHERE run_id = ?", [run_id])
+        boxes = read.scalar("""SELECT count(*) FROM check_boxes WHERE run_id = ? AND "check" = 'identity'""",
+                            [run_id])
+    assert len(first) == persons  # every person image once, found or not ("found" false is recorded too)
+    assert any(r["found"] for r in first)
+    assert boxes > 0
+    recheck(db, run_id)  # a second pass: every parse is sent from the store, none made or written again
+    with reading(db) as read:
+        assert read.rows("SELECT image_sha256, parser, found, parsed_at FROM person_parses "
+                         "ORDER BY image_sha256") == first

@@ -126,7 +126,10 @@ def test_what_changed_matches_sql(runs, open_compare):
     for kind, count in sql(db, "SELECT error_kind, count(*) FROM results WHERE run_id = ? AND status = 'error' "
                                "GROUP BY 1", [cand]):
         assert kinds.loc[kind, "candidate"] == count
-    assert bool(kinds.loc["silent_failure", "new"])  # the baseline had none
+    # "new" when the baseline had none (read, not assumed).
+    baseline_silent = sql(db, "SELECT count(*) FROM results WHERE run_id = ? AND error_kind = 'silent_failure'",
+                          [base])[0][0]
+    assert bool(kinds.loc["silent_failure", "new"]) == (baseline_silent == 0)
     latency = table_with(at, "p50_baseline_ms")
     assert latency["workflow"].tolist() == ["dress", "eyewear", "footwear", "top", "(all)"]
     p50 = sql(db, "SELECT quantile_cont(latency_ms, 0.5) FROM results WHERE run_id = ? AND status = 'ok' "

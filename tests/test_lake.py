@@ -189,6 +189,7 @@ def test_verdicts_from_many_sessions_at_once_keep_one_row_per_key(postgres, tmp_
     assert rows == keys == 5
 
 
+@pytest.mark.timeout(720)
 def test_concurrent_runs_into_one_store_lose_and_repeat_nothing(postgres, tmp_path, live_sandbox):
     live_sandbox.config.latency = 0.05
     db = open_store(postgres.url(tmp_path / "shared"))
@@ -197,7 +198,9 @@ def test_concurrent_runs_into_one_store_lose_and_repeat_nothing(postgres, tmp_pa
                                live_sandbox.url, "--repeats", "2", "--concurrency", "4", "--label", f"w{k}",
                                "--db", db.location], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True) for k in range(3)]
-    outs = [p.communicate(timeout=240) for p in procs]
+    # Each output's checks parse the person in it (MediaPipe, ~0.1 s a core): three runs' checks share two
+    # loaded cores.
+    outs = [p.communicate(timeout=600) for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0], [o[1][-2000:] for o in outs]
     with reading(db) as read:
         per_run = read.rows("SELECT run_id, count(*) AS n, count(DISTINCT pair_id || '/' || \"repeat\") AS keys "

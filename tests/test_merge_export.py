@@ -90,7 +90,8 @@ def record(db_path: Path, ds: Dataset, shard: tuple[int, int] | None, *, label: 
         insert_cases(con, cases)
         insert_results(con, results)
         first_ok = results[0]
-        con.execute("INSERT INTO checks VALUES (?, ?, 1, ?, 'blank', 0.4, 0.02, true, 'hard')",
+        con.execute('INSERT INTO checks (run_id, pair_id, "repeat", workflow, "check", value, threshold, passed, '
+                    "severity) VALUES (?, ?, 1, ?, 'blank', 0.4, 0.02, true, 'hard')",
                     [run_id, first_ok["pair_id"], first_ok["workflow"]])
         con.execute('INSERT INTO reviews (run_id, pair_id, workflow, "repeat", reviewer, verdict, reasons, note, '
                     "created_at) VALUES (?, ?, ?, 1, 'ana', 'pass', NULL, 'looks right', ?)",

@@ -16,7 +16,7 @@ from vton_eval.analytics.runs import checkable_results
 from vton_eval.checks import Thresholds
 from vton_eval.errors import VtonEvalError
 from vton_eval.records import Recorded
-from vton_eval.runner.checking import CheckStage, case_inputs
+from vton_eval.runner.checking import CheckStage, case_inputs, known_parses
 from vton_eval.store.base import Store
 from vton_eval.store.runs import get_run
 from vton_eval.store.writes import apply_recheck
@@ -51,7 +51,7 @@ def _recheck(db: Store, run_id: str, rows: list, thresholds_json: str,
              on_progress: Callable[[int, int], None] | None) -> dict[str, Any]:
     before = Counter(result.error_kind or "ok" for result, _ in rows)
     finals: list[Recorded] = []
-    stage = CheckStage(thresholds_json)
+    stage = CheckStage(thresholds_json, parses=known_parses(db, db.artifacts, [case for _, case in rows]))
     try:
         for result, case in rows:
             stage.submit(result, case_inputs(db.artifacts, case, result.output_path or ""), finals.append)

@@ -77,14 +77,28 @@ class CheckRow:
     threshold: float | None
     passed: bool
     severity: str
+    box: str | None = None  # JSON [x0, y0, x1, y1], fractions of the person image: where to look
+
+
+@dataclass(frozen=True)
+class ParseRow:
+    """A person image's parse, for the store's parse cache (`person_parses`)."""
+
+    image_sha256: str
+    parser: str
+    found: bool
+    parse: str  # PersonParse JSON
+    parsed_at: dt.datetime
 
 
 @dataclass(frozen=True)
 class Recorded:
-    """A final result and the rows of its automatic checks (none when checks were off or failed)."""
+    """A final result, the rows of its automatic checks (none when checks were off or failed), and the
+    person parses its checks made (new to the store; derived data, not journalled)."""
 
     result: ResultRow
     checks: tuple[CheckRow, ...] = field(default=())
+    parses: tuple[ParseRow, ...] = field(default=())
 
 
 def columns(record: type) -> tuple[str, ...]:

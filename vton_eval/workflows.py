@@ -51,6 +51,35 @@ class Placement:
 
 
 @dataclass(frozen=True)
+class BodyRegion:
+    """Where the product goes on a parsed person (`vton_eval.person`): named landmarks, not fractions.
+
+    Names are MediaPipe Pose's landmarks ("left_shoulder", "right_hip", "left_heel"...), the face mesh's
+    groups ("face.eyes", "face.brows", "face.oval"), or "person" for the whole person mask. `core` is
+    where the product must appear: the hull of its points grown by `grow` (in torso lengths, shoulder
+    centre to hip centre), and with `on_person` only the person's pixels of it (a top is on the body, not
+    the wall behind it). `zone` names what the product may also change (the arms under a sleeve, a hem
+    below the knee): everything outside the hull of core and zone points, grown by `zone_grow`, must stay
+    as it was. A product region mostly out of frame (shoes on a portrait) falls back to `Placement`.
+    """
+
+    core: tuple[str, ...]
+    zone: tuple[str, ...] = ()
+    grow: float = 0.08
+    zone_grow: float = 0.2
+    on_person: bool = True
+
+
+_SHOULDERS = ("left_shoulder", "right_shoulder")
+_HIPS = ("left_hip", "right_hip")
+_ARMS = ("left_elbow", "right_elbow", "left_wrist", "right_wrist")
+_KNEES = ("left_knee", "right_knee")
+_ANKLES = ("left_ankle", "right_ankle")
+_FEET = (*_ANKLES, "left_heel", "right_heel", "left_foot_index", "right_foot_index")
+WHOLE_PERSON = BodyRegion(("person",), grow=0.05, zone_grow=0.15)
+
+
+@dataclass(frozen=True)
 class Workflow:
     name: str
     product: str  # what the product is, in words: "glasses", "shoes", "top", "dress"
@@ -61,10 +90,13 @@ class Workflow:
     check_defaults: Mapping[str, float] = field(default_factory=dict)  # thresholds unlike the defaults
     skip_checks: tuple[str, ...] = ()  # automatic checks that do not apply to this workflow
     generic: bool = False  # made for a name a service offered that this registry did not know
+    # Where the product goes on a parsed person; `placement` is the fallback when no person is found.
+    body: BodyRegion = WHOLE_PERSON
 
 
 # The region-based checks a workflow may declare inapplicable (see vton_eval.checks.run).
-SKIPPABLE_CHECKS: tuple[str, ...] = ("change_in_region", "placement", "noop")
+SKIPPABLE_CHECKS: tuple[str, ...] = ("change_in_region", "placement", "noop", "identity", "body", "background",
+                                      "fidelity")
 
 COMMON_REASONS: tuple[str, ...] = (
     "product distorted", "wrong product", "person changed", "background changed", "artifacts", "wrong placement",
@@ -74,22 +106,30 @@ COMMON_REASONS: tuple[str, ...] = (
 _GARMENT_CHECKS = MappingProxyType({"preservation.max_changed_share": 0.15})
 
 _BUILT_IN = (
+    # Glasses: the eyes and the brow band; the frame's arms may reach the ears.
     Workflow("eyewear", "glasses", Placement(width=0.115, on_eyes=True), "center", "face",
-             ("frame misplaced",)),
+             ("frame misplaced",), MappingProxyType({"fidelity.min_colour": 0.3}),
+             body=BodyRegion(("face.eyes", "face.brows"), ("face.oval",), 0.06, 0.04, False)),
+    # Shoes: ankles, heels and toes; a shoe is bigger than the foot it covers, so not clipped to the person.
     Workflow("footwear", "shoes", Placement((0.90, 1.0), 0.30), "bottom", "feet",
-             ("ground contact",)),
+             ("ground contact",), MappingProxyType({"fidelity.min_colour": 0.35}),
+             body=BodyRegion(_FEET, (*_KNEES,), 0.12, 0.12, False)),
+    # A dress: shoulders to the knees (or the ankles, for a long one), with the arms it may cover.
     Workflow("dress", "dress", Placement((0.16, 0.74), 0.42), "top", "body",
-             ("length or fit",), _GARMENT_CHECKS),
+             ("length or fit",), _GARMENT_CHECKS,
+             body=BodyRegion((*_SHOULDERS, *_HIPS, *_KNEES), (*_ARMS, *_ANKLES), 0.08, 0.2)),
+    # A top: shoulders to hips, with the arms it covers.
     Workflow("top", "top", Placement((0.16, 0.47), 0.42), "top", "torso",
-             ("length or fit",), _GARMENT_CHECKS),
+             ("length or fit",), _GARMENT_CHECKS, body=BodyRegion((*_SHOULDERS, *_HIPS), _ARMS, 0.08, 0.2)),
     # Trousers or a skirt: from the waist (about 0.42 of the figure) down to the ankles.
     Workflow("bottom", "trousers or skirt", Placement((0.42, 0.94), 0.34), "top", "legs",
-             ("length or fit", "waistline"), _GARMENT_CHECKS),
+             ("length or fit", "waistline"), _GARMENT_CHECKS,
+             body=BodyRegion((*_HIPS, *_KNEES, *_ANKLES), _FEET, 0.08, 0.2)),
     # A whole outfit, shoulders to feet. `placement` is left out: it asks whether the product went
     # somewhere other than its region, and an outfit's region is the whole figure, so the only
     # "elsewhere" is the background, which the preservation checks already judge.
     Workflow("lookbook", "outfit", Placement((0.14, 1.0), 0.46), "top", "outfit",
-             ("length or fit", "outfit incomplete"), _GARMENT_CHECKS, ("placement",)),
+             ("length or fit", "outfit incomplete"), _GARMENT_CHECKS, ("placement",), body=WHOLE_PERSON),
 )
 
 _REGISTRY: dict[str, Workflow] = {w.name: w for w in _BUILT_IN}
@@ -129,7 +169,7 @@ def to_spec(name: str) -> dict[str, Any]:
     return {"name": entry.name, "product": entry.product, "placement": dataclasses.asdict(entry.placement),
             "anchor": entry.anchor, "zoom": entry.zoom, "reasons": list(entry.reasons),
             "check_defaults": dict(entry.check_defaults), "skip_checks": list(entry.skip_checks),
-            "generic": entry.generic}
+            "generic": entry.generic, "body": dataclasses.asdict(entry.body)}
 
 
 def adopt(spec: dict[str, Any] | str) -> str:
@@ -139,12 +179,32 @@ def adopt(spec: dict[str, Any] | str) -> str:
     with _lock:
         if not is_known(spec["name"]):
             placement = spec["placement"]
+            body = spec.get("body")
+            region = WHOLE_PERSON if body is None else BodyRegion(
+                tuple(body["core"]), tuple(body["zone"]), body["grow"], body["zone_grow"], body["on_person"])
             register(Workflow(spec["name"], spec["product"],
                               Placement(tuple(placement["span"]), placement["width"], placement["on_eyes"]),
                               spec["anchor"], spec["zoom"], tuple(spec["reasons"]),
                               MappingProxyType(dict(spec["check_defaults"])), tuple(spec.get("skip_checks", ())),
-                              bool(spec.get("generic", False))))
+                              bool(spec.get("generic", False)), region))
     return spec["name"]
+
+
+# The names a BodyRegion may use (MediaPipe Pose's landmarks, the face mesh's groups, the whole person).
+# Kept here, not imported from vton_eval.person, because the registry asks nothing of the engine.
+LANDMARKS: tuple[str, ...] = (
+    "nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye", "right_eye_outer",
+    "left_ear", "right_ear", "mouth_left", "mouth_right", "left_shoulder", "right_shoulder", "left_elbow",
+    "right_elbow", "left_wrist", "right_wrist", "left_pinky", "right_pinky", "left_index", "right_index",
+    "left_thumb", "right_thumb", "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
+    "left_heel", "right_heel", "left_foot_index", "right_foot_index",
+    "face.eyes", "face.brows", "face.oval", "face.left_eye", "face.right_eye", "face.left_brow", "face.right_brow",
+    "face.mouth", "face.nose", "person",
+)
+
+
+def _is_landmark(name: str) -> bool:
+    return name in LANDMARKS
 
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
@@ -157,7 +217,7 @@ def generic(name: str) -> Workflow:
     if not isinstance(name, str) or not _NAME.match(name):
         raise VtonEvalError(f"{name!r} cannot be a workflow name (lower-case letters, digits, - and _, "
                             "at most 40 characters)")
-    return Workflow(name, name, Placement((0.14, 1.0), 0.46), "top", "body", generic=True)
+    return Workflow(name, name, Placement((0.14, 1.0), 0.46), "top", "body", generic=True, body=WHOLE_PERSON)
 
 
 def ensure_known(names: Iterable[str]) -> list[str]:
@@ -211,6 +271,10 @@ def register(workflow: Workflow) -> None:
         raise VtonEvalError(f"unknown checks to skip {sorted(unknown)} (use {', '.join(SKIPPABLE_CHECKS)})")
     if workflow.name in _REGISTRY:
         raise VtonEvalError(f"workflow {workflow.name!r} is already registered")
+    bad = [n for n in (*workflow.body.core, *workflow.body.zone) if not _is_landmark(n)]
+    if bad or not workflow.body.core:
+        raise VtonEvalError(f"workflow {workflow.name!r}: its body region needs landmarks ({', '.join(LANDMARKS)}); "
+                            f"unknown: {', '.join(bad) or 'none given'}")
     if workflow.anchor not in ("top", "bottom", "center"):
         raise VtonEvalError(f"anchor must be top, bottom or center, not {workflow.anchor!r}")
     _REGISTRY[workflow.name] = workflow

@@ -32,27 +32,35 @@ class ZoomItem:
     base_path: str
     mask_path: str | None
     workflow: str
+    # Where to look instead of the workflow's region: a check's box (fractions of the image: the face for
+    # identity, the changed background...), as the checks recorded it.
+    box: tuple[float, float, float, float] | None = None
 
 
 def zoom_path(store: ArtifactStore, item: ZoomItem) -> Path:
     """Where the crop of `item` lives (made or not)."""
     key = "\x00".join((Path(item.output_path).stem, Path(item.base_path).stem,
-                       Path(item.mask_path).stem if item.mask_path else "", item.workflow))
+                       Path(item.mask_path).stem if item.mask_path else "", item.workflow,
+                       ",".join(f"{v:.4f}" for v in item.box) if item.box else ""))
     name = hashlib.sha256(key.encode()).hexdigest()[:32]
     return store.root / "zoom" / name[:2] / f"{name}_{ZOOM_SIDE}.jpg"
 
 
 def region_fractions(store: ArtifactStore, item: ZoomItem) -> tuple[float, float, float, float]:
-    """The product region as fractions (x0, y0, x1, y1) of the person image, padded for viewing."""
+    """The product region (or the item's check box) as fractions (x0, y0, x1, y1) of the person image,
+    padded for viewing."""
     from vton_eval.checks.regions import locate_box
 
     person = decoded(store.abspath(store.thumbnail(item.base_path))).convert("RGB")
-    mask = None
-    if item.mask_path:
-        mask = decoded(store.abspath(store.thumbnail(item.mask_path)))
-    box, _, _ = locate_box(person, item.workflow, mask)
     w, h = person.size
-    x0, y0, x1, y1 = box[0] / w, box[1] / h, box[2] / w, box[3] / h
+    if item.box is not None:
+        x0, y0, x1, y1 = item.box
+    else:
+        mask = None
+        if item.mask_path:
+            mask = decoded(store.abspath(store.thumbnail(item.mask_path)))
+        box, _, _ = locate_box(person, item.workflow, mask)
+        x0, y0, x1, y1 = box[0] / w, box[1] / h, box[2] / w, box[3] / h
     pad_x, pad_y = PADDING * (x1 - x0), PADDING * (y1 - y0)
     x0, y0, x1, y1 = x0 - pad_x, y0 - pad_y, x1 + pad_x, y1 + pad_y
     # Widen a tiny region around its centre, keeping the image's proportions.

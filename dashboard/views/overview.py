@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import io
-import math
 from collections.abc import Callable
 
-import pandas as pd
 import streamlit as st
 
 from dashboard import charts, data
+from dashboard.check_agreement_view import agreement_section
 from dashboard.common import NO_CHANGE, db_path, empty_database, fmt_delta, fmt_ms, fmt_pct, is_missing, md, render
 from dashboard.widgets import filter_bar, run_picker, run_status
 from vton_eval.analytics.overview import Overview, default_run, overview_csv
@@ -136,6 +134,8 @@ def body() -> None:
     names = {r["run_id"]: f"{r['label'] or '(no label)'} · {r['run_id']}" for r in runs.to_dict("records")}
     headline(view, partial, recorded, lambda i: names.get(i, i))
     charts_section(view, partial)
+    st.subheader("Automatic checks against reviewers' verdicts")
+    agreement_section(run_id, key="ov_agreement")
     st.download_button("Download this page's numbers (CSV)", lambda: overview_csv(run_id, view),
                        file_name=f"overview-{run_id}.csv", mime="text/csv", icon=":material/download:")
 

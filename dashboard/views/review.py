@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import auth, data
+from dashboard.check_agreement_view import agreement_section
 from dashboard.common import cached, database, db_path, empty_database, fmt_pct, md, render
 from dashboard.review_card import case_card, make_later, missing_zooms
 from dashboard.review_detail import OPENED, case_view
@@ -126,6 +127,8 @@ def body() -> None:
     if error := st.session_state.pop("review_error", None):
         st.error(md(error))
     header(run_id, reviewer)
+    with st.expander("Automatic checks against the verdicts"):
+        agreement_section(run_id, key="rv_agreement")
     flt, sort, size = filters(run_id)
     cases, total, page, pages = page_cases(run_id, reviewer, flt, sort, size)
     if total == 0:

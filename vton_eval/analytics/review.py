@@ -6,6 +6,7 @@ costs the same per page as a run of fifty.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -168,6 +169,12 @@ def _detail(read: Any, run_id: str, pair_id: str, repeat: int) -> dict[str, Any]
         SELECT "check", value, threshold, passed, severity FROM checks
         WHERE run_id = ? AND pair_id = ? AND "repeat" = ? ORDER BY severity, "check" """,
                                    [run_id, pair_id, int(repeat)])
+    # Where each check looks (the face, the body, the product region), for a zoom per check; failed first.
+    boxes = read.rows("""
+        SELECT b."check", b.box FROM check_boxes b JOIN checks c USING (run_id, pair_id, "repeat", "check")
+        WHERE b.run_id = ? AND b.pair_id = ? AND b."repeat" = ? ORDER BY c.passed, c.severity, b."check" """,
+                      [run_id, pair_id, int(repeat)])
+    detail["check_boxes"] = {r["check"]: tuple(json.loads(r["box"])) for r in boxes}
     detail["reviews"] = read("""
         SELECT reviewer, verdict, reasons, note, created_at FROM reviews
         WHERE run_id = ? AND pair_id = ? AND "repeat" = ? ORDER BY created_at""", [run_id, pair_id, int(repeat)])

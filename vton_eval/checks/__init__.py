@@ -18,6 +18,12 @@ preservation.           soft/hard a moderate / most share of the pixels outside 
 preservation.ssim       soft/hard structure outside the region degraded / lost (blur, re-render)
 change_in_region        soft      the product region barely changed
 placement               hard      the region barely changed but the image did: product put elsewhere
+identity                soft/hard the face is not the person's (aligned faces; hard: pasted or blurred away)
+body                    soft/hard a body part's landmarks moved (hard: a moved limb, another body)
+body.scale              soft/hard the person's size changed (hard: rescaled or cropped)
+background              soft/hard outside the person the photo changed (hard: replaced)
+fidelity.colour         hard      the painted region's colours are not the product's (a different garment)
+fidelity.texture        soft      the region's pattern is unlike the product's
 reference.ssim / .psnr  soft      far from the reference image (only when one is given)
 ======================  ========  ====================================================================
 

@@ -38,8 +38,9 @@ def noop(changed: np.ndarray, core: np.ndarray, min_changed: float, min_region: 
     return CheckResult("noop", overall, min_changed, passed, HARD, detail)
 
 
-def _escalating(
-    name: str, value: float, soft_limit: float, hard_limit: float, higher_is_worse: bool, describe: str
+def escalating(
+    name: str, value: float, soft_limit: float, hard_limit: float, higher_is_worse: bool, describe: str,
+    hard_word: str = "repainted", box: tuple[float, float, float, float] | None = None,
 ) -> CheckResult:
     """One value judged against a soft limit and a stricter hard one: the result carries the
     severity and limit of the worst verdict reached (hard when the hard limit is crossed)."""
@@ -48,14 +49,17 @@ def _escalating(
         return value > limit if higher_is_worse else value < limit
 
     if crossed(hard_limit):
-        detail = f"repainted: {describe} (hard limit {_fmt(name, hard_limit)})"
-        return CheckResult(name, value, hard_limit, False, HARD, detail)
+        detail = f"{hard_word}: {describe} (hard limit {_fmt(name, hard_limit)})"
+        return CheckResult(name, value, hard_limit, False, HARD, detail, box)
     passed = not crossed(soft_limit)
-    return CheckResult(name, value, soft_limit, passed, SOFT, f"{describe} (limit {_fmt(name, soft_limit)})")
+    return CheckResult(name, value, soft_limit, passed, SOFT, f"{describe} (limit {_fmt(name, soft_limit)})", box)
+
+
+_escalating = escalating
 
 
 def _fmt(name: str, value: float) -> str:
-    return f"{value:.0%}" if name.endswith("share") else f"{value:.2f}"
+    return f"{value:.0%}" if name.endswith("share") or name == "background" else f"{value:.2f}"
 
 
 def preservation(

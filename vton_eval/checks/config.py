@@ -43,6 +43,30 @@ placement.min_inside_share             hard    0.25     when the product region 
                                                         the grown region; under it the product went somewhere else
 reference.min_ssim                     soft    0.75     least SSIM (of L*) against the reference image, if given
 reference.min_psnr                     soft    20       least PSNR (dB, RGB) against the reference image, if given
+identity.min_similarity                soft    0.7      least likeness of the aligned faces (person image vs output,
+                                                        inside the face oval; eyewear: outside the glasses' region):
+                                                        the lower of their SSIM and the share of fine detail kept
+identity.hard_similarity               hard    0.5      under it the face is another person's, pasted, or blurred
+                                                        beyond recognition ("identity lost")
+body.max_shift                         soft    0.2      most a body part's landmarks may move (median, in torso lengths;
+                                                        those inside the product region are left out)
+body.hard_shift                        hard    0.4      past it the body changed: a moved limb, another body, a cropped
+                                                        or rescaled person
+body.max_scale_change                  soft    0.1      most the person's size may change (spread of the landmarks both
+                                                        images see outside the product region, output over person
+                                                        image, relative)
+body.hard_scale_change                 hard    0.2      past it the person was rescaled or cropped ("rescaled")
+background.max_changed_share           soft    0.05     share of the background (outside both images' person masks and
+                                                        the product's zone) allowed to change colour
+background.repaint_share               hard    0.4      past it the background was replaced
+background.person_margin               -       0.03     how far the person masks are grown before "background" begins,
+                                                        as a share of the long side (hair, soft mask edges)
+fidelity.min_colour                    hard    0.45     least share of colours (Bhattacharyya coefficient of CIELAB
+                                                        histograms) the painted region has in common with the product
+                                                        image; under it the garment is not the product sent
+                                                        (eyewear 0.3, footwear 0.35: small, partly hidden products)
+fidelity.min_texture                   soft    0.3      least likeness of pattern (edge-pixel shares, product scaled to
+                                                        the region) between the region and the product image
 =====================================  ======  =======  ================================================================
 
 Per-workflow defaults (garments allow more change around their region) are part of each workflow's
@@ -85,6 +109,17 @@ DEFAULTS: dict[str, float] = {
     "placement.min_inside_share": 0.25,
     "reference.min_ssim": 0.75,
     "reference.min_psnr": 20.0,
+    "identity.min_similarity": 0.7,
+    "identity.hard_similarity": 0.5,
+    "body.max_shift": 0.2,
+    "body.hard_shift": 0.4,
+    "body.max_scale_change": 0.1,
+    "body.hard_scale_change": 0.2,
+    "background.max_changed_share": 0.05,
+    "background.repaint_share": 0.4,
+    "background.person_margin": 0.03,
+    "fidelity.min_colour": 0.45,
+    "fidelity.min_texture": 0.3,
 }
 
 

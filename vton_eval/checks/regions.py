@@ -8,8 +8,13 @@ Two masks per output:
   be untouched (`preservation`); a band between the two is judged by neither, because try-ons
   legitimately spill a little past a mask or a rough body estimate.
 
-The box comes from `vton_eval.body.product_region` (a usable mask's bounding box, else face /
-figure geometry), which reads where each workflow's product goes from `vton_eval.workflows`.
+Where the region comes from, first that applies (`Region.source`):
+
+1. "mask": a usable mask sent with the case (a dataset's mask always wins);
+2. "pose": the workflow's `BodyRegion` rule applied to the person parse (landmarks and person mask,
+   `vton_eval.person.regions`);
+3. "body": rough geometry (`vton_eval.body.product_region`: face detector or figure proportions) when
+   there is no parser, no person was found, or the region is mostly out of frame.
 """
 
 from __future__ import annotations
@@ -19,7 +24,9 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from vton_eval import workflows
 from vton_eval.body import product_region
+from vton_eval.person.model import PersonParse
 
 Box = tuple[int, int, int, int]
 
@@ -32,9 +39,10 @@ _MAX_MASK_COVERAGE = 0.95
 @dataclass(frozen=True)
 class Region:
     box: Box  # (x0, y0, x1, y1) in full-size person-image pixels
-    source: str  # "mask" | "body"
+    source: str  # "mask" | "pose" | "body"
     core: np.ndarray  # bool, work scale
     zone: np.ndarray  # bool, work scale, core grown by the tolerance
+    person: np.ndarray | None = None  # bool, work scale: the person's pixels (from the parse), when known
 
 
 def normalise_mask(mask: Image.Image, size: tuple[int, int]) -> Image.Image:
@@ -92,6 +100,7 @@ def locate(
     mask: Image.Image | None,
     mask_dilation: float,
     box_padding: float,
+    parse: PersonParse | None = None,
 ) -> Region:
     """The product region as work-scale `core` and `zone` masks (see the module docstring).
 
@@ -104,8 +113,21 @@ def locate(
     if mask is not None:
         # BOX keeps thin straps as grey instead of dropping them like NEAREST would.
         small_mask = normalise_mask(mask, full_size).resize(work, Image.BOX)
-    box, source, binary = locate_box(base_small, workflow, small_mask)
     sx, sy = full_size[0] / work[0], full_size[1] / work[1]
+    person = None
+    if parse is not None and parse.found:
+        from vton_eval.person.regions import body_masks
+
+        person = parse.scaled(work).person_mask(work)
+        usable_mask = small_mask is not None and _usable_mask(base_small, small_mask)
+        if not usable_mask:
+            masks = body_masks(parse, workflows.get(workflow).body, work)
+            if masks is not None:
+                x0, y0, x1, y1 = _bbox(masks.core)  # type: ignore[misc]
+                full_box = (max(0, int(np.floor(x0 * sx))), max(0, int(np.floor(y0 * sy))),
+                            min(full_size[0], int(np.ceil(x1 * sx))), min(full_size[1], int(np.ceil(y1 * sy))))
+                return Region(full_box, "pose", masks.core, masks.zone, masks.person)
+    box, source, binary = locate_box(base_small, workflow, small_mask)
     full_box = (
         max(0, int(np.floor(box[0] * sx))),
         max(0, int(np.floor(box[1] * sy))),
@@ -119,9 +141,16 @@ def locate(
         from scipy.ndimage import maximum_filter
 
         zone = maximum_filter(core, size=2 * radius + 1)
-        return Region(full_box, source, core, zone)
+        return Region(full_box, source, core, zone, person)
     x0, y0, x1, y1 = box
     pad_x, pad_y = box_padding * (x1 - x0), box_padding * (y1 - y0)
     core = _box_mask((x0, y0, x1, y1), work)
     zone = _box_mask((x0 - pad_x, y0 - pad_y, x1 + pad_x, y1 + pad_y), work)
-    return Region(full_box, source, core, zone)
+    return Region(full_box, source, core, zone, person)
+
+
+def _usable_mask(base_small: Image.Image, small_mask: Image.Image) -> bool:
+    """Whether `vton_eval.body` would use this mask (its coverage, and not the person photo sent as mask)."""
+    from vton_eval.body import mask_box
+
+    return mask_box(small_mask, base_small) is not None

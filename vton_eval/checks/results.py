@@ -16,6 +16,8 @@ class CheckResult:
     `severity` "hard" means a failed check makes the output a silent failure (the service answered
     with an unusable image); "soft" means a failed check is a flag worth a look.
     `threshold` is the limit the value was judged against (a minimum or a maximum, as `detail` says).
+    `box` is where a reviewer should look to see it (x0, y0, x1, y1 as fractions of the person image:
+    the face for identity, the product region for the region checks), None for whole-image checks.
     """
 
     name: str
@@ -24,9 +26,13 @@ class CheckResult:
     passed: bool
     severity: str
     detail: str
+    box: tuple[float, float, float, float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        if self.box is not None:
+            out["box"] = [round(float(v), 4) for v in self.box]
+        return out
 
 
 @dataclass
@@ -37,12 +43,16 @@ class CheckReport:
     output has only `decodes`; an output of the wrong aspect ratio has no pixel-aligned checks
     (noop, preservation, change_in_region, placement, reference).
     `region` is the product region (x0, y0, x1, y1) in person-image pixels the checks used and
-    `region_source` where it came from ("mask" or "body"); both None when not computed.
+    `region_source` where it came from ("mask", "pose" or "body"); both None when not computed.
+    `person` is the person image's parse the checks used (None without a parser), `person_note` what
+    the parse meant for the checks ("no person found: rough geometry"...).
     """
 
     results: list[CheckResult] = field(default_factory=list)
     region: tuple[int, int, int, int] | None = None
     region_source: str | None = None
+    person: Any = None
+    person_note: str | None = None
 
     @property
     def hard_failures(self) -> list[CheckResult]:
@@ -81,4 +91,5 @@ class CheckReport:
             "results": [r.to_dict() for r in self.results],
             "region": list(self.region) if self.region else None,
             "region_source": self.region_source,
+            "person_note": self.person_note,
         }

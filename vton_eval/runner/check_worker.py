@@ -39,23 +39,53 @@ def _thresholds(text: str | None) -> Any:
     return Thresholds.from_overrides(text) if text else Thresholds()
 
 
+def _person(job: dict[str, Any], base: Image.Image) -> tuple[Any, dict[str, Any] | None]:
+    """The person image's parse: sent with the job (the store's cache), made here before (this process's
+    cache, by the file's SHA-256), or made now, in which case it also goes back to be stored."""
+    from vton_eval import person
+    from vton_eval.person.model import PersonParse
+
+    sha = job.get("base_sha")
+    if sha is None:
+        return person.parse_image(base), None
+    if job.get("person_parse"):
+        try:
+            person.remember(sha, PersonParse.from_json(job["person_parse"]))
+        except (ValueError, KeyError, TypeError):  # an older format: parse again
+            pass
+    known = person.cached(sha)
+    if known is not None:
+        return known, None
+    parse = person.parse_image(base, key=sha)
+    if parse is None:  # no parser here: nothing to cache (a later worker with one will parse it)
+        return None, None
+    return parse, {"sha": sha, "parser": parse.parser, "found": parse.found, "parse": parse.to_json()}
+
+
 def judge(job: dict[str, Any]) -> dict[str, Any]:
+    """One output's checks: {"report": ..., "person_parse": ... when the person was parsed here}."""
     from vton_eval import workflows
     from vton_eval.checks import run_checks
     from vton_eval.checks.results import HARD, CheckReport, CheckResult
 
     inputs = job["inputs"]
     workflow = workflows.adopt(job["workflow"])
+    new_parse = None
     try:
         output = Path(inputs["output"]).read_bytes()
     except OSError as exc:
         report = CheckReport([CheckResult("decodes", 0.0, None, False, HARD, f"cannot read the output: {exc}")])
     else:
-        report = run_checks(output, _load(inputs["base"]), _load(inputs["product"]), workflow,
+        base = _load(inputs["base"])
+        parse, new_parse = _person(job, base)
+        report = run_checks(output, base, _load(inputs["product"]), workflow,
                             _load(inputs.get("mask")), _load(inputs.get("reference")),
-                            _thresholds(job.get("thresholds")))
+                            _thresholds(job.get("thresholds")), person=parse)
         _thumbnail(output, inputs.get("thumbnail"))
-    return {"results": [r.to_dict() for r in report.results]}
+    answer: dict[str, Any] = {"report": {"results": [r.to_dict() for r in report.results]}}
+    if new_parse is not None:
+        answer["person_parse"] = new_parse
+    return answer
 
 
 def _thumbnail(output: bytes, target: str | None) -> None:
@@ -98,7 +128,7 @@ def main() -> None:
             sys.stdout.flush()
             continue
         try:
-            answer = {"id": job["id"], "report": judge(job)}
+            answer = {"id": job["id"], **judge(job)}
         except Exception as exc:  # report it for this job; the worker lives on for the next ones
             answer = {"id": job["id"], "error": f"{type(exc).__name__}: {exc}"}
         sys.stdout.write(json.dumps(answer) + "\n")

@@ -8,26 +8,46 @@ rates and gates count it.
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import json
 import os
 import queue
+import re
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from vton_eval import workflows
 from vton_eval.artifacts import ArtifactStore
-from vton_eval.records import CheckRow, PlannedCase, Recorded, ResultRow
+from vton_eval.records import CheckRow, ParseRow, PlannedCase, Recorded, ResultRow
 from vton_eval.secrets import without_tokens
+
+_SHA = re.compile(r"^[0-9a-f]{64}$")
+
+
+def file_sha256(path: str | Path) -> str:
+    """The SHA-256 of a file's bytes: the person parse cache's key. A content-addressed artifact is named by
+    it already (`objects/ab/<sha256>.jpg`), so only other files are read."""
+    stem = Path(path).stem
+    if _SHA.match(stem):
+        return stem
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def report_from_dict(data: dict[str, Any]) -> Any:
     from vton_eval.checks.results import CheckReport, CheckResult
 
-    return CheckReport([CheckResult(**r) for r in data["results"]])
+    return CheckReport([CheckResult(**{**r, "box": tuple(r["box"]) if r.get("box") else None})
+                        for r in data["results"]])
 
 
 def apply_report(result: ResultRow, report: Any) -> Recorded:
@@ -40,13 +60,32 @@ def apply_report(result: ResultRow, report: Any) -> Recorded:
         # Re-checked with other thresholds and now passes: back to what the service answered.
         changes.update(status="ok", error_kind=None, error_message=None)
     checks = tuple(CheckRow(result.run_id, result.pair_id, result.repeat, result.workflow, r.name, r.value,
-                            r.threshold, r.passed, r.severity) for r in report.results)
+                            r.threshold, r.passed, r.severity, json.dumps(list(r.box)) if r.box else None)
+                   for r in report.results)
     return Recorded(result.replace(**changes), checks)
 
 
 def unchecked(result: ResultRow, why: str) -> Recorded:
     """The result kept as the service answered it, saying why its checks did not run."""
     return Recorded(result.replace(checks=json.dumps({"error": f"checks failed: {why}"})))
+
+
+def known_parses(db: Any, store: ArtifactStore, cases: list[PlannedCase]) -> dict[str, str]:
+    """The store's cached parses of these cases' person images (a failure to read them costs only time)."""
+    from vton_eval.person import parser_name
+    from vton_eval.store.parses import load_parses
+
+    shas = set()
+    for case in cases:
+        if case.base_path:
+            try:
+                shas.add(file_sha256(store.abspath(case.base_path)))
+            except OSError:
+                continue
+    try:
+        return load_parses(db, shas, parser_name())
+    except Exception:  # a busy or older store: the worker parses what it is not sent
+        return {}
 
 
 def case_inputs(store: ArtifactStore, case: PlannedCase, output_path: str) -> dict[str, str | None]:
@@ -68,8 +107,13 @@ class CheckStage:
     settles the jobs it held (kept, unchecked); the next job starts a new worker.
     """
 
-    def __init__(self, thresholds_json: str | None, max_backlog: int = 256) -> None:
+    def __init__(self, thresholds_json: str | None, max_backlog: int = 256,
+                 parses: dict[str, str] | None = None) -> None:
         self.thresholds_json = thresholds_json
+        # Person parses (JSON) by the person image's SHA-256: the store's cache, and what the worker made
+        # here. A job carries its person's parse when known, so the worker parses each person once.
+        self.parses: dict[str, str] = dict(parses or {})
+        self._shas: dict[str, str] = {}
         self.max_backlog = max_backlog
         self._slots = threading.BoundedSemaphore(max_backlog)
         self._lock = threading.Lock()
@@ -95,10 +139,31 @@ class CheckStage:
             if stop is not None and stop.is_set():
                 return False
         # The workflow's entry travels with the job: the worker knows a workflow registered here only now.
-        line = json.dumps({"workflow": workflows.to_spec(result.workflow), "inputs": inputs,
-                           "thresholds": self.thresholds_json})
+        job: dict[str, Any] = {"workflow": workflows.to_spec(result.workflow), "inputs": inputs,
+                               "thresholds": self.thresholds_json}
+        sha = self.person_sha(inputs.get("base"))
+        if sha is not None:
+            job["base_sha"] = sha
+            with self._lock:
+                known = self.parses.get(sha)
+            if known is not None:
+                job["person_parse"] = known
+        line = json.dumps(job)
         self._enqueue(line, (result, on_done))
         return True
+
+    def person_sha(self, path: str | None) -> str | None:
+        """The person image's SHA-256 (remembered per path), or None when it cannot be read."""
+        if not path:
+            return None
+        sha = self._shas.get(path)
+        if sha is None:
+            try:
+                sha = file_sha256(path)
+            except OSError:
+                return None
+            self._shas[path] = sha
+        return sha
 
     def thumbnails(self, items: list[tuple[str, str]]) -> None:
         """Ask the worker to write (source, target) thumbnails; nothing waits for them."""
@@ -169,9 +234,17 @@ class CheckStage:
             return
         self._slots.release()
         result, on_done = entry
+        new_parse = answer.get("person_parse")
+        parses: tuple[ParseRow, ...] = ()
+        if isinstance(new_parse, dict):
+            with self._lock:
+                self.parses[new_parse["sha"]] = new_parse["parse"]
+            parses = (ParseRow(new_parse["sha"], new_parse["parser"], bool(new_parse["found"]), new_parse["parse"],
+                               dt.datetime.now(dt.UTC).replace(tzinfo=None)),)
         if on_done is not None and result is not None and not closed:
             if "report" in answer:
-                on_done(apply_report(result, report_from_dict(answer["report"])))
+                recorded = apply_report(result, report_from_dict(answer["report"]))
+                on_done(Recorded(recorded.result, recorded.checks, parses))
             else:
                 self.failures += 1
                 on_done(unchecked(result, answer.get("error", "unknown failure")))
@@ -213,4 +286,4 @@ class CheckStage:
         return left
 
 
-__all__ = ["CheckStage", "apply_report", "case_inputs", "unchecked"]
+__all__ = ["CheckStage", "apply_report", "case_inputs", "file_sha256", "unchecked"]

@@ -11,7 +11,7 @@ import threading
 from typing import Any
 
 from vton_eval.records import PlannedCase, Recorded, ResultRow
-from vton_eval.runner.checking import CheckStage, case_inputs
+from vton_eval.runner.checking import CheckStage, case_inputs, known_parses
 from vton_eval.runner.dispatch import Attempted
 from vton_eval.runner.journal import RECEIVED
 from vton_eval.runner.recorder import Recorder
@@ -40,7 +40,8 @@ class ResultSink:
 
     def start_checks(self) -> None:
         if self.checks and self.stage is None:
-            self.stage = CheckStage(self.thresholds_json)
+            self.stage = CheckStage(self.thresholds_json, parses=known_parses(
+                self.recorder.db, self.recorder.artifacts, list(self.cases.values())))
 
     def make_thumbnails(self, cases: list[PlannedCase]) -> None:
         """Have the check worker make the inputs' grid thumbnails (skipped when checks are off:

@@ -42,7 +42,8 @@ from vton_eval.store.location import StoreUrl, parse_store_url
 from vton_eval.store.schema import SCHEMA_VERSION, current_version, migrate
 
 # Tables written by many people at once: their writes take the table's lock row.
-LOCKED_TABLES = ("runs", "reviews", "preferences", "baselines", "pair_similarity", "settlements", "overlap_targets")
+LOCKED_TABLES = ("runs", "reviews", "preferences", "baselines", "pair_similarity", "settlements", "overlap_targets",
+                "person_parses")
 # Every lock row: those tables', migrations', merges' and the quota ledger's (a call is reserved under it).
 LOCKS = (*LOCKED_TABLES, "schema", "merge", "quota")
 # Rows up to this many per insert stay in the PostgreSQL catalog instead of a Parquet file each

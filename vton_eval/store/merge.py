@@ -44,6 +44,7 @@ _KEYS = {
     "cases": ("run_id", "pair_id"),
     "results": ("run_id", "pair_id", "repeat"),
     "checks": ("run_id", "pair_id", "repeat", "check"),
+    "check_boxes": ("run_id", "pair_id", "repeat", "check"),
     "reviews": ("run_id", "pair_id", "repeat", "reviewer"),
     "preferences": ("run_a", "run_b", "pair_id", "repeat", "reviewer"),
 }
@@ -53,6 +54,7 @@ _TABLES = {
     "cases": (("run_id",), ("base_path", "product_path", "mask_path", "reference_path")),
     "results": (("run_id",), ("output_path",)),
     "checks": (("run_id",), ()),
+    "check_boxes": (("run_id",), ()),
     "reviews": (("run_id",), ()),
     "preferences": (("run_a", "run_b"), ()),
 }
@@ -217,7 +219,7 @@ def merge(sources: Sequence[str | os.PathLike[str]], into: str | os.PathLike[str
         for row, members in plans:
             sources_ids = {r["run_id"] for _, r in members}
             for old in _superseded(w, sources_ids):
-                for t in ("cases", "results", "checks", "reviews", "runs"):
+                for t in ("cases", "results", "checks", "check_boxes", "reviews", "runs"):
                     w.execute(f"DELETE FROM {t} WHERE run_id = ?", [old])
                 report.superseded.append(old)
             _insert_run(w, row, replace=True)

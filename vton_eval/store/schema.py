@@ -249,6 +249,29 @@ MIGRATIONS: list[list[str]] = [
             reason VARCHAR
         )""",
     ],
+    # 8: the person parser. Its cache: one parse per person image (by the file's SHA-256) and parser
+    # version, so each person image is parsed once per store whatever the runs that send it (`found` false
+    # records that no person was found: the checks fell back to geometry). And where each check looks
+    # (`check_boxes.box`, JSON [x0, y0, x1, y1] as fractions of the person image), for Review's zoom: a table
+    # of its own, because DuckLake 0.x loses the inlined rows of `checks` once a column is added to it.
+    [
+        """CREATE TABLE IF NOT EXISTS person_parses (
+            image_sha256 VARCHAR NOT NULL,
+            parser VARCHAR NOT NULL,
+            found BOOLEAN NOT NULL,
+            parse VARCHAR NOT NULL,
+            parsed_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (image_sha256, parser)
+        )""",
+        """CREATE TABLE IF NOT EXISTS check_boxes (
+            run_id VARCHAR NOT NULL,
+            pair_id VARCHAR NOT NULL,
+            "repeat" INTEGER NOT NULL,
+            "check" VARCHAR NOT NULL,
+            box VARCHAR NOT NULL,
+            PRIMARY KEY (run_id, pair_id, "repeat", "check")
+        )""",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
