@@ -64,7 +64,8 @@ def quick_verdict(run_id: str, pair_id: str, repeat: int, key: str, reasons: str
             save_verdict(db, run_id, pair_id, repeat, person, verdict, kept, note or "")
     except VtonEvalError as exc:
         st.session_state["review_error"] = str(exc)
-    st.session_state.pop(f"detail_{run_id}_{pair_id}_{repeat}_verdict", None)
+    for words in ("reasons", "note"):  # the details' boxes read them again from the database
+        st.session_state.pop(f"detail_{run_id}_{pair_id}_{repeat}_{words}", None)
 
 
 def _open(run_id: str, pair_id: str, repeat: int) -> None:

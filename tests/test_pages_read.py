@@ -4,6 +4,7 @@ latency table for people with the blessed baseline marked."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -13,7 +14,7 @@ from vton_eval.checks.meanings import meaning
 from vton_eval.gate import bless
 
 from .conftest import make_store
-from .helpers.pages import sql, texts
+from .helpers.pages import metric, spec, sql, texts
 from .helpers.seed import record_sample_run
 
 
@@ -42,7 +43,7 @@ def test_a_silent_failure_shows_its_output_and_why_and_causes_read_as_words(ship
     silent = next(i for i, label in enumerate(picker.options) if label.startswith("silent_failure"))
     at.selectbox(key="fl_group").set_value(silent).run()
     assert not at.exception
-    shown = sql(db, "SELECT count(*) FROM results WHERE run_id = ? AND error_kind = 'silent_failure'", [worse])[0][0]
+    shown = int(picker.options[silent].split(" · ")[1])  # the cases of this cause
     outputs = [img for img in at.image if "output (what came back)" in img.captions]
     assert shown and len(outputs) == shown  # the evidence, on every card of the cause
     said = texts(at)
@@ -73,6 +74,64 @@ def test_readable_causes_cut_at_a_word():
     assert re.search(r"N%\)?…$|[a-z]…$", short), short
     assert readable_cause(normalize_message("HTTP 503 from https://a.example/x after 12 s")) == \
         "HTTP 503 from URL after N s"
+
+
+def test_overview_sets_each_workflows_error_rate_beside_the_baseline(shipped, open_page):
+    db, v1, v2 = shipped
+    at = open_page(db)
+    assert at.selectbox(key="ov_run").value == v2
+    traces = spec(at, "errors_chart")["data"]
+    compared = next(t for t in traces if t.get("meta") == "compared counts")
+    before = {w: (e, n) for w, e, n in sql(db, "SELECT workflow, count(*) FILTER (WHERE status = 'error'), "
+                                                "count(*) FROM results WHERE run_id = ? GROUP BY 1", [v1])}
+    assert dict(zip(compared["x"], compared["text"], strict=True)) == {w: f"{e} of {n}" for w, (e, n) in before.items()}
+    assert compared["name"] == "blessed baseline" and compared["offsetgroup"] != "run"
+    assert {t["offsetgroup"] for t in traces if t is not compared} == {"run"}  # this run's stack, beside it
+    assert "grey bar beside it: the blessed baseline" in texts(at)
+    at.selectbox(key="ov_run").set_value(v1).run()  # nothing earlier to compare with: no grey bar
+    assert not [t for t in spec(at, "errors_chart")["data"] if t.get("meta") == "compared counts"]
+
+
+def test_overview_checks_table_counts_what_it_names_and_says_what_each_check_means(shipped, open_page):
+    db, _, v2 = shipped  # the person sent back unchanged: silent failures
+    at = open_page(db)
+    table = next(f for f in at.dataframe if "flag_pct" in f.value.columns)
+    config = json.loads(table.proto.columns)
+    assert config["flag_pct"]["label"] == "Flagged for a look" and config["silent_failure_pct"]["label"] == (
+        "Silent failures")
+    silent = dict(sql(db, "SELECT workflow, count(*) FROM results WHERE run_id = ? AND error_kind = 'silent_failure' "
+                           "GROUP BY 1", [v2]))
+    assert silent, "the seeded run has silent failures"
+    for row in table.value.to_dict("records"):
+        # A rate of 0 stands beside no check's name; each name's count is within the count beside it.
+        for pct, names, outputs in (("flag_pct", "flags", round(row["flag_pct"] * row["outputs"] / 100)),
+                                    ("silent_failure_pct", "silent_flags", silent.get(row["workflow"], 0))):
+            named = {n.rsplit(" ", 1)[0]: int(n.rsplit(" ", 1)[1]) for n in (row[names] or "").split(", ") if n}
+            assert (row[pct] == 0) == (not named), row
+            assert all(1 <= c <= outputs for c in named.values()), row
+    explained = next(f for f in at.dataframe if "meaning" in f.value.columns).value
+    named = {n.rsplit(" ", 1)[0] for r in table.value.to_dict("records") for c in ("flags", "silent_flags")
+             for n in (r[c] or "").split(", ") if n}
+    assert set(explained["check"]) == named and "change_in_region" in named  # the person sent back: nothing changed
+    said = dict(zip(explained["check"], explained["meaning"], strict=True))
+    assert said["change_in_region"] == meaning("change_in_region") and "product is probably missing" in said[
+        "change_in_region"]
+    assert all(said[n] == meaning(n) for n in named)  # every check on the page is explained
+
+
+def test_overview_states_every_percentage_in_one_style(shipped, open_page):
+    db, _, _ = shipped
+    at = open_page(db)
+    for label in ("Success rate", "Error rate"):
+        assert re.fullmatch(r"\d+\.\d%", metric(at, label).value), metric(at, label).value
+    table = next(f for f in at.dataframe if "flag_pct" in f.value.columns)
+    formats = {c: v.get("type_config", {}).get("format") for c, v in json.loads(table.proto.columns).items()
+               if c.endswith("_pct")}
+    assert set(formats.values()) == {"%.1f%%"}, formats
+    stated = [t.get("hovertemplate", "") + t.get("texttemplate", "") for key in ("errors_chart", "heatmap_chart")
+              for t in spec(at, key)["data"]]
+    percentages = {m for text in stated for m in re.findall(r"%\{[a-z]:([^}]*%)\}", text)}
+    assert percentages == {".1%"}, percentages
 
 
 def test_compares_latency_table_names_its_columns_for_people_and_pins_the_change(shipped, open_compare):

@@ -108,7 +108,7 @@ def test_the_launch_forms_estimate_is_an_estimate_at_the_pace_the_endpoint_kept(
     service's queue. A run of 4 at once does not wait there: the estimate for it is near what it then takes."""
     db = file_db
     live_sandbox.config.latency = 0.4
-    for _ in range(2):  # the first one in this process also loads what the checks need: the second one is a run's usual
+    for _ in range(2):  # two runs to learn from: one on a busy machine says little about the next
         wide = create_run(db, RunSettings(dataset=str(SAMPLE), endpoint=live_sandbox.url, concurrency=8, retries=0))
         execute_run(db, wide)
     at = open_page(db, "runs")

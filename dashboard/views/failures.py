@@ -13,8 +13,9 @@ from vton_eval.analytics.overview import default_run
 # Fits the page beside the sidebar in a 1400 px window; the times are whole (the year is in the filters).
 FAILURE_COLUMNS = {
     "error_kind": st.column_config.TextColumn("kind", width=100),
-    "cause": st.column_config.TextColumn("cause", width=268, help="The error message with its numbers (N), ids (ID), "
-                                         "addresses (URL) and file paths (PATH) folded, so alike failures count as one"),
+    "cause": st.column_config.TextColumn("cause", width=268, help="The error message with its numbers (N), ids "
+                                         "(ID), addresses (URL) and file paths (PATH) folded, so alike failures count "
+                                         "as one"),
     "count": st.column_config.NumberColumn("count", width=56),
     "share": st.column_config.ProgressColumn("share", format="percent", min_value=0, max_value=1, width=96),
     "workflows": st.column_config.TextColumn("workflows", width=140),

@@ -12,8 +12,8 @@ from typing import Any
 
 import pandas as pd
 
-from vton_eval.checks.meanings import meaning
 from vton_eval.analytics.filters import RunFilter
+from vton_eval.checks.meanings import meaning
 from vton_eval.store.base import Store
 from vton_eval.store.reads import frame
 
