@@ -145,8 +145,12 @@ def test_the_dashboard_in_a_real_browser(dashboard, page, sandbox):
     page.wait_for_function(_NEAR_TOP, arg="review_opened")
     # A page turned from the pager under the cards shows from its first card; a pager is above them too.
     page.locator(".st-key-review_close button").click()
-    page.get_by_label("Cases per page").click()
-    page.get_by_role("option", name="12", exact=True).click()
+    page.locator(".st-key-review_opened").wait_for(state="detached")
+    page.wait_for_function(_SETTLED)  # a rerun under an open list closes it
+    size = page.locator(".st-key-rv_page_size input")
+    size.click()
+    size.fill("12")
+    page.keyboard.press("Enter")
     bottom = page.locator(".st-key-rv_pager_bottom")
     bottom.get_by_role("button", name="2", exact=True).click()
     page.wait_for_function(_NEAR_TOP, arg="rv_grid")
