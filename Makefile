@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: venv demo test test-repeat compat lint bench browser postgres clean
+.PHONY: venv demo test test-repeat compat lint docs bench browser postgres clean
 
 venv: $(STAMP)
 
@@ -44,6 +44,7 @@ demo: venv
 
 test: venv browser postgres
 	$(BIN)/lint-imports --no-cache
+	@NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir test-output/site
 	@$(BIN)/python -m pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo 'pytest collected no tests: failing' >&2; exit 1; fi; exit $$status
 
@@ -85,8 +86,13 @@ lint: venv
 	$(BIN)/ruff check vton_eval dashboard tests bench compat
 	$(BIN)/lint-imports --no-cache
 
+# The user's guide (docs/, MkDocs Material) on http://127.0.0.1:$(DOCS_PORT), rebuilt as you edit it.
+DOCS_PORT ?= 8000
+docs: venv
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:$(DOCS_PORT)
+
 bench: venv
 	$(BIN)/python bench/dispatch.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache test-output $(COMPAT_DIR)
+	rm -rf $(VENV) .pytest_cache test-output site $(COMPAT_DIR)

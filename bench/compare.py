@@ -30,9 +30,10 @@ sys.path.insert(0, str(REPO))
 from PIL import Image, ImageEnhance  # noqa: E402
 
 from vton_eval.artifacts import ArtifactStore  # noqa: E402
+from vton_eval.clock import utcnow  # noqa: E402
 from vton_eval.samples import draw_person, draw_product  # noqa: E402
 from vton_eval.store import Database  # noqa: E402
-from vton_eval.store.runs import insert_run, utcnow  # noqa: E402
+from vton_eval.store.runs import insert_run  # noqa: E402
 from vton_eval.store.writes import insert_cases, insert_results  # noqa: E402
 
 TARGET_MS = 400.0
@@ -154,7 +155,7 @@ def main() -> None:
     os.environ["VTON_EVAL_DB"] = str(db.path)
     import streamlit as st
 
-    from dashboard.compare_view import wait_for_similarities
+    from dashboard.side_by_side import wait_for_similarities
 
     app = str(REPO / "dashboard" / "app.py")
     at = _open(app)

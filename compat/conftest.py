@@ -7,8 +7,8 @@ PYTHONPATH) serving all seven signatures on free loopback ports; they start toge
 starts and stop when it ends (or when this process dies: they watch their stdin). The clients are ours:
 the runner and gradio_client of `.venv`.
 
-At the end, the session prints the table README's "Figures" shows: per Gradio version and profile, the
-sample's cases ok / not sent (a workflow the profile does not support) / failed.
+At the end, the session prints the table the guide's Figures page (docs/figures.md) shows: per Gradio version
+and profile, the sample's cases ok / not sent (a workflow the profile does not support) / failed.
 """
 
 from __future__ import annotations

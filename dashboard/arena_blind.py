@@ -9,7 +9,7 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard import leaderboard_view
+from dashboard import data
 from dashboard.common import database, db_path, md
 from vton_eval import preferences
 
@@ -18,12 +18,12 @@ MAX_RUNS = 12
 
 def _runs(path: str) -> tuple[str, dict[str, dict[str, Any]]] | None:
     """The dataset and the runs chosen for the arena (at least two), or None with the reason shown."""
-    known = leaderboard_view.datasets(path)
+    known = data.arena_datasets(path)
     if known.empty:
         st.info("The arena needs two or more suite runs of one dataset (different services, or versions of one).")
         return None
     dataset = st.selectbox("Dataset", known["dataset"].tolist(), key="cmp_arena_ds")
-    runs = leaderboard_view.runs(path, dataset)
+    runs = data.arena_runs(path, dataset)
     runs = runs[runs["outputs"] > 0]
     by_id = {r["run_id"]: r for r in runs.to_dict("records")}
     key = f"cmp_arena_runs_{dataset}"
@@ -51,7 +51,7 @@ def arena(person: Any, draw_case: Callable[..., None], reveal: Callable[[dict[st
     if error := st.session_state.pop("cmp_pick_error", None):
         st.error(f"The pick was not stored: {md(error)}")
     reveal(names)
-    workflows = st.multiselect("Workflow", leaderboard_view.workflows(path, dataset) or [], key="cmp_arena_wf",
+    workflows = st.multiselect("Workflow", data.arena_workflows(path, dataset) or [], key="cmp_arena_wf",
                                placeholder="all")
     target = st.session_state.get("cmp_rejudge")
     if target and target[2] in runs and target[3] in runs:
@@ -60,7 +60,7 @@ def arena(person: Any, draw_case: Callable[..., None], reveal: Callable[[dict[st
         if case is not None:
             draw_case(person, a, b, case)
             return
-    board = leaderboard_view.board(path, dataset, None, int(st.session_state.get("cmp_picks", 0)))
+    board = data.arena_board(path, dataset, None, int(st.session_state.get("cmp_picks", 0)))
     case, choice, left = preferences.arena_state(database(), list(runs), person.name, board, workflows)
     if board.settled:
         st.success("The ranking is settled: every two neighbours are apart or alike with confidence, so more picks "

@@ -12,6 +12,7 @@ checks every act again.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -19,13 +20,16 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard.common import database, log, md
+from dashboard.db import database
+from dashboard.text import md
 from vton_eval import access, binding, preferences
 from vton_eval.access import AccessConfigError, AccessDenied, Action, Actor
 from vton_eval.errors import VtonEvalError
 from vton_eval.secrets import TOKEN_ENV, handed_token, remember_secret
 
 PAGES_DIR = Path(__file__).resolve().parent / "views"
+
+log = logging.getLogger("vton_eval.dashboard")
 
 
 def _auth_section() -> Mapping[str, Any] | None:
@@ -150,7 +154,7 @@ def _half_configured(problems: list[str]) -> Callable[[], None]:
     def screen() -> None:
         st.title("vton-eval")
         st.error(f"Sign-in is configured only in part ([auth] in the secrets: {md('; '.join(problems))}), so nobody "
-                 "can sign in. An administrator completes it (see the README's Team access) or removes it.",
+                 "can sign in. An administrator completes it (see docs/team-access.md) or removes it.",
                  icon=":material/gpp_bad:")
     return screen
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
-from dashboard.common import cached, db_path
-from vton_eval.analytics.check_agreement import agreement
-from vton_eval.store import open_store
+from dashboard import data
+from dashboard.db import db_path
 
 _COLUMNS = {
     "check": st.column_config.TextColumn("check"),
@@ -24,14 +22,9 @@ _COLUMNS = {
 }
 
 
-@cached(ttl=15.0)
-def _table(path: str, run_id: str) -> pd.DataFrame:
-    return agreement(open_store(path, busy_timeout_s=3.0), [run_id])
-
-
 def agreement_section(run_id: str, key: str) -> None:
     """The table, or a line saying there are no verdicts yet."""
-    table = _table(str(db_path()), run_id)
+    table = data.check_agreement_table(str(db_path()), run_id)
     if table.empty:
         st.text("No verdicts on this run yet: the checks' agreement with reviewers shows once cases are judged.")
         return

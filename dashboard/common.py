@@ -1,49 +1,27 @@
-"""What every page shares: the database path, error screens, cached queries and small formatters."""
+"""What every page shares: the page frame (`render`: sign-in, error screens), cached queries and small formatters.
+
+The session's store is `dashboard.db`, text for Markdown is `dashboard.text`; both are imported here for the
+pages, and neither imports the sign-in (`dashboard.auth`), which this module does."""
 
 from __future__ import annotations
 
-import argparse
 import logging
 import math
-import re
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
-from vton_eval.artifacts import ArtifactStore
+from dashboard.auth import checkpoint
+from dashboard.db import artifacts, database, db_path, store_at
+from dashboard.text import md
 from vton_eval.errors import VtonEvalError
-from vton_eval.store import DatabaseBusy, DatabaseUnusable, NoDatabase, Store, open_store, resolve_location
+from vton_eval.store import DatabaseBusy, DatabaseUnusable, NoDatabase
 from vton_eval.store.reads import one_connection
 
 log = logging.getLogger("vton_eval.dashboard")
 REPO = Path(__file__).resolve().parents[1]
-
-
-def _flag_db() -> str | None:
-    parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("--db")
-    known, _ = parser.parse_known_args(sys.argv[1:])
-    return known.db
-
-
-def db_path() -> str:
-    """The store, chosen once per session: --db after `--` on the streamlit command line, VTON_EVAL_DB, or the
-    default; a file path or a shared store URL (a string either way: a URL is no Path)."""
-    if "db_path" not in st.session_state:
-        st.session_state["db_path"] = resolve_location(_flag_db())
-    return st.session_state["db_path"]
-
-
-def database() -> Store:
-    return open_store(db_path(), busy_timeout_s=3.0)
-
-
-def artifacts() -> ArtifactStore:
-    """The store's image files (beside a file, or under a shared store's data_path)."""
-    return database().artifacts
 
 
 def sidebar_status() -> None:
@@ -63,8 +41,6 @@ def render(body: Callable[[], None], needs_data: bool = True, shared_reads: bool
 
     `shared_reads`: the body's queries share one connection (see `one_connection`); only for a body
     that writes nothing itself (writes belong in widget callbacks, which run before the body)."""
-    from dashboard.auth import checkpoint  # (auth uses this module's helpers)
-
     checkpoint()  # nobody sees a page before signing in, however the page was reached
     try:
         if needs_data and not database().exists():
@@ -152,32 +128,6 @@ def is_missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-_MD_SPECIAL = "\\`*_{}[]()#+-.!|<>~$:&="
-# What Streamlit's Markdown turns into a link by itself, escapes or not (it links URLs, www. names and e-mail
-# addresses found in the text it has parsed): such a value goes into a code span, where nothing is linked.
-_LINKABLE = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://[^\s<>]+|\bwww\.[^\s<>]+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-_TRAILING = ".,;:!?'\")]}"
-
-
-def _escape(text: str) -> str:
-    return "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in text)
-
-
-def _code_span(text: str) -> str:
-    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
-    pad = " " if text.startswith("`") or text.endswith("`") else ""
-    return f"{fence}{pad}{text}{pad}{fence}"
-
-
-def md(text: object) -> str:
-    """Text from a file or a server, for Markdown: shown as the text it is, never as markup and never as a link
-    (a URL, a www. name or an e-mail address goes into a code span; everything else is escaped)."""
-    text = str(text)
-    out, last = [], 0
-    for match in _LINKABLE.finditer(text):
-        value = match.group(0).rstrip(_TRAILING)
-        out.append(_escape(text[last:match.start()]))
-        out.append(_code_span(value))
-        last = match.start() + len(value)
-    out.append(_escape(text[last:]))
-    return "".join(out)
+__all__ = ["NO_CHANGE", "REPO", "artifact_file", "artifacts", "cached", "database", "db_path", "empty_database",
+           "fmt_delta", "fmt_ms", "fmt_pct", "is_missing", "log", "md", "no_database", "render", "sidebar_status",
+           "store_at"]

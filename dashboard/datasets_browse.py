@@ -8,16 +8,16 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from dashboard import auth
-from dashboard.common import cached, database, md
+from dashboard import auth, data
+from dashboard.actions import act_here
+from dashboard.common import database, md
 from dashboard.datasets_view import PAGE_SIZE, datasets_root, thumb
 from vton_eval.access import Action
 from vton_eval.curation import set_tags
-from vton_eval.datasets import Dataset, DatasetError, load_dataset
+from vton_eval.datasets import Dataset, DatasetError
 from vton_eval.datasets.catalog import DatasetSummary, catalog
 from vton_eval.datasets.sidecar import read_validation
 from vton_eval.datasets.validation import validate_dataset
-from vton_eval.errors import VtonEvalError
 
 PICK = "ds_pick"  # the chosen dataset's folder (other tabs set it after creating or importing one)
 CATALOG_COLUMNS = {
@@ -32,15 +32,9 @@ CATALOG_COLUMNS = {
 }
 
 
-@cached(ttl=30.0)
-def _load(path: str, stamp: float) -> Dataset:
-    # No image is decoded for browsing (validation does that); images named by URL come from the cache.
-    return load_dataset(path, check_images=False)
-
-
 def load(folder: Path) -> Dataset:
     manifest = folder / "manifest.csv"
-    return _load(str(folder), manifest.stat().st_mtime_ns if manifest.exists() else 0)
+    return data.dataset_to_browse(str(folder), manifest.stat().st_mtime_ns if manifest.exists() else 0)
 
 
 def validated_text(summary: DatasetSummary) -> str:
@@ -145,13 +139,11 @@ def validation(ds: Dataset) -> None:
             bar.progress(done / max(total, 1), text=f"Images named by URL: {done} of {total}")
 
         with st.spinner("Checking every image…"):
-            try:
-                result = validate_dataset(ds.root, progress=progress)
-            except VtonEvalError as exc:
-                st.error(md(exc))
-                return
+            result = act_here(lambda: validate_dataset(ds.root, progress=progress))
+        if result is None:
+            return
         bar.empty()
-        _load.clear()
+        data.dataset_to_browse.clear()
         if not result.recorded:
             st.warning("The dataset's folder cannot be written: this report is not kept.")
         record = read_validation(ds.root) or {**result.summary, "problems": [p.to_dict() for p in
@@ -210,12 +202,10 @@ def tags_editor(ds: Dataset, pairs: list) -> None:
     if cols[3].button("Remove from all shown", key="ds_remove_tag", disabled=not tag.strip()):
         action = {p.pair_id: [t for t in p.tags if t != tag.strip()] for p in pairs}
     if action is not None:
-        try:
-            changed = set_tags(ds.root, action, actor=auth.actor(), db=database())
-        except VtonEvalError as exc:
-            st.error(md(exc))
+        changed = act_here(lambda: set_tags(ds.root, action, actor=auth.actor(), db=database()))
+        if changed is None:
             return
-        _load.clear()
+        data.dataset_to_browse.clear()
         st.session_state["ds_tag_nonce"] = nonce + 1
         st.session_state["ds_tags_note"] = f"Tags of {changed} pair(s) changed."
         st.rerun()

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard import auth
+from dashboard import auth, data
+from dashboard.actions import act_here
 from dashboard.common import database, md
-from dashboard.datasets_browse import PICK, _load
+from dashboard.datasets_browse import PICK
 from dashboard.datasets_view import datasets_root
 from vton_eval import workflows
 from vton_eval.curation import add_pair, create_dataset
@@ -44,11 +45,8 @@ def new_dataset() -> None:
     with st.form("dsc_new", border=True):
         name = st.text_input("New dataset's name", key="dsc_name", placeholder="e.g. spring-catalogue")
         if st.form_submit_button("Create dataset", icon=":material/create_new_folder:"):
-            try:
-                folder = create_dataset(datasets_root(), name, actor=auth.actor(), db=database())
-            except VtonEvalError as exc:
-                st.error(md(exc))
-            else:
+            folder = act_here(lambda: create_dataset(datasets_root(), name, actor=auth.actor(), db=database()))
+            if folder is not None:
                 st.session_state["dsc_target"] = str(folder)
                 st.session_state[PICK] = str(folder)
                 st.success(f"Dataset {md(folder.name)} created: add its pairs below.")
@@ -102,11 +100,9 @@ def one_pair(target: Path, workflow: str, tags: str) -> None:
     if not ready:
         st.caption("A person and a product image are needed.")
     if st.button("Add pair", type="primary", disabled=not ready, key="dsc_add", icon=":material/add:"):
-        try:
-            added = add_pair(target, workflow, base, product, mask, reference, pair_id or None, tags,
-                             actor=auth.actor(), db=database())
-        except VtonEvalError as exc:
-            st.error(md(exc))
+        added = act_here(lambda: add_pair(target, workflow, base, product, mask, reference, pair_id or None, tags,
+                                          actor=auth.actor(), db=database()))
+        if added is None:
             return
         _added(f"Pair {added} added to {target.name}.")
 
@@ -148,7 +144,7 @@ def many_pairs(target: Path, workflow: str, tags: str) -> None:
 
 
 def _added(note: str) -> None:
-    _load.clear()
+    data.dataset_to_browse.clear()
     st.session_state["dsc_nonce"] = _nonce() + 1
     st.session_state["dsc_note"] = note
     st.rerun()

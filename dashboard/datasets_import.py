@@ -6,15 +6,16 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import auth
+from dashboard import auth, data
+from dashboard.actions import act_here
 from dashboard.common import database, md
-from dashboard.datasets_browse import PICK, _load
+from dashboard.datasets_browse import PICK
 from dashboard.datasets_view import datasets_root
 from vton_eval import access
 from vton_eval.curation import import_layout
 from vton_eval.datasets.authoring import check_name
-from vton_eval.datasets.layouts import LAYOUTS, ImportOptions
-from vton_eval.datasets.layouts.dresscode import CATEGORIES
+from vton_eval.datasets.layouts import LAYOUTS, ImportOptions, ImportReport
+from vton_eval.datasets.layouts.common import PAIRS_CHOICES
 from vton_eval.datasets.validation import validate_dataset
 from vton_eval.errors import VtonEvalError
 
@@ -26,26 +27,27 @@ def import_section() -> None:
                f"dataset (in {md(datasets_root())}) points into the folder.")
     roots_note()
     cols = st.columns([1, 3])
-    layout = cols[0].selectbox("Layout", list(LAYOUTS), key="dsi_layout",
-                               format_func={"viton-hd": "VITON-HD", "dresscode": "DressCode"}.get)
-    source = cols[1].text_input("Folder on the server", key="dsi_source",
-                                placeholder="/data/VITON-HD" if layout == "viton-hd" else "/data/DressCode")
+    layout = cols[0].selectbox("Layout", list(LAYOUTS), key="dsi_layout", format_func=lambda n: LAYOUTS[n].title)
+    chosen = LAYOUTS[layout]
+    source = cols[1].text_input("Folder on the server", key="dsi_source", placeholder=chosen.example)
     cols = st.columns(4)
     name = cols[0].text_input("New dataset's name", key="dsi_name", placeholder=f"{layout}-test")
     split = cols[1].text_input("Split", value="test", key="dsi_split")
-    pairs = cols[2].radio("Pairs", ["unpaired", "paired"], key="dsi_pairs", horizontal=True,
+    pairs = cols[2].radio("Pairs", sorted(PAIRS_CHOICES, reverse=True), key="dsi_pairs", horizontal=True,
                           help="paired: each person with the garment they wear; the person image is the reference")
     limit = cols[3].number_input("Sample of (0 = all pairs)", min_value=0, value=0, step=100, key="dsi_limit")
     cols = st.columns(4)
     seed = cols[0].number_input("Seed", min_value=0, value=0, key="dsi_seed", help="same seed, same sample")
     categories: list[str] = []
-    if layout == "dresscode":
-        categories = cols[1].multiselect("Categories", list(CATEGORIES), key="dsi_categories", placeholder="all")
-        masks = cols[2].checkbox("Derive garment masks from the label maps", key="dsi_masks_dc")
+    if chosen.categories:
+        categories = cols[1].multiselect("Categories", list(chosen.categories), key="dsi_categories",
+                                         placeholder="all")
+    if chosen.masks_by_default:
+        # Ticked: the importer's default, masks where the folder has them (a folder without is no error).
+        masks = None if cols[2].checkbox(f"{chosen.masks[:1].upper()}{chosen.masks[1:]} (when present)", value=True,
+                                         key=f"dsi_masks_{layout}") else False
     else:
-        # Ticked: the importer's default, masks where the folder has agnostic-mask/ (a folder without is no error).
-        masks = None if cols[2].checkbox("Use its agnostic masks (when present)", value=True, key="dsi_masks_vh") \
-            else False
+        masks = cols[2].checkbox(f"{chosen.masks[:1].upper()}{chosen.masks[1:]}", key=f"dsi_masks_{layout}")
     validate = cols[3].checkbox("Validate after importing", value=True, key="dsi_validate")
     problems = []
     if not source.strip():
@@ -81,20 +83,22 @@ def roots_note() -> None:
 def run_import(layout: str, source: str, name: str, options: ImportOptions, validate: bool) -> None:
     folder = datasets_root() / name
     bar = st.progress(0.0, text="Reading the pair files…")
-    try:
+
+    def work() -> tuple[ImportReport, str | None]:
         report = import_layout(layout, source, folder, options, actor=auth.actor(), db=database(),
                                progress=lambda done, total: bar.progress(done / max(total, 1),
                                                                          text=f"Masks: {done} of {total}"))
-        summary = None
-        if validate and report.written:
-            bar.progress(0.0, text="Validating every image…")
-            summary = validate_dataset(folder).describe()
-    except VtonEvalError as exc:
-        bar.empty()
-        st.error(md(exc))
-        return
+        if not (validate and report.written):
+            return report, None
+        bar.progress(0.0, text="Validating every image…")
+        return report, validate_dataset(folder).describe()
+
+    done = act_here(work)
     bar.empty()
-    _load.clear()
+    if done is None:
+        return
+    report, summary = done
+    data.dataset_to_browse.clear()
     problems = [p.to_dict() for p in report.problems]
     st.session_state[REPORT] = {"describe": report.describe(), "written": report.written, "problems": problems,
                                 "validation": summary, "errors": len(report.errors)}

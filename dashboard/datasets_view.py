@@ -7,9 +7,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard.common import REPO, artifacts, cached, md
+from dashboard import data
+from dashboard.common import REPO, artifacts, md
 from vton_eval import launch
-from vton_eval.datasets import Dataset, DatasetError, load_dataset
+from vton_eval.datasets import Dataset, DatasetError
 
 PAGE_SIZE = 24
 DATASETS_ENV = "VTON_EVAL_DATASETS"
@@ -20,14 +21,9 @@ def datasets_root() -> Path:
     return Path(os.environ.get(DATASETS_ENV) or REPO / "datasets")
 
 
-@cached(ttl=30.0)
-def _load(path: str, mtime: float) -> Dataset:
-    return load_dataset(path)
-
-
 def load(path: Path) -> Dataset:
     manifest = path / "manifest.csv" if path.is_dir() else path
-    return _load(str(path), manifest.stat().st_mtime if manifest.exists() else 0.0)
+    return data.dataset(str(path), manifest.stat().st_mtime if manifest.exists() else 0.0)
 
 
 def dataset_choice(key: str, root: Path) -> Dataset | None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import auth, data
+from dashboard import auth, data, keys
+from dashboard.actions import act_here
 from dashboard.common import database, md
 from dashboard.datasets_view import dataset_choice, datasets_root, pair_gallery
-from vton_eval import launch, token_rules
+from vton_eval import access, launch, token_rules
 from vton_eval.analytics.runs import endpoint_pace
 from vton_eval.errors import VtonEvalError
 from vton_eval.quota_ledger import Outlook, known_quota, quota_outlook
@@ -51,7 +52,7 @@ def _inspect(endpoint: str) -> Inspection | str:
     try:
         # The token only where the allow-list lets it go, as for the run itself.
         token = auth.service_token()
-        use = token_rules.token_use(endpoint, token is not None)
+        use = access.token_use(endpoint, token is not None)
         return inspect_endpoint(endpoint, token=token if use.send else None, open_timeout_s=INSPECT_TIMEOUT_S)
     except VtonEvalError as exc:
         return str(exc)
@@ -93,9 +94,9 @@ def inspection_view(key: str, endpoint: str) -> Inspection | None:
 
 def offered_by(inspection: Inspection | None, profile: Profile) -> list[str] | None:
     """What an inspected endpoint's workflow argument offers, for a profile that reads its workflows from it."""
-    if inspection is None or not profile.workflows_from_endpoint or profile.api_name not in inspection.endpoints:
+    if inspection is None or not profile.workflows_from_endpoint or profile.call.api_name not in inspection.endpoints:
         return None
-    params, index = inspection.endpoints[profile.api_name].parameters, profile.workflow_arg
+    params, index = inspection.endpoints[profile.call.api_name].parameters, profile.call.workflow_arg
     if index is None or index >= len(params) or not params[index].choices:
         return None
     return [str(c) for c in params[index].choices]
@@ -114,7 +115,7 @@ def quota_note(ahead: Outlook, known: str | None) -> None:
 
 def token_note(endpoint: str) -> token_rules.TokenUse:
     """Whether the token goes to this endpoint, said before starting (a refused endpoint: said by the caller)."""
-    use = token_rules.token_use(endpoint, auth.service_token() is not None)
+    use = access.token_use(endpoint, auth.service_token() is not None)
     if use.have_token and not use.refused:
         (st.caption if use.send else st.warning)(use.note())
     return use
@@ -201,14 +202,11 @@ def launch_form() -> None:
     # a value typed just before the click (a text box commits on blur, in the same rerun as the click).
     if st.button("Start run", type="primary", disabled=bool(problems), key=f"{key}_start",
                  icon=":material/play_arrow:"):
-        try:
-            run_id = launch.start_run(database(), settings, auth.actor(), token=auth.service_token())
-        except VtonEvalError as exc:
-            st.error(md(exc))
-        else:
+        run_id = act_here(lambda: launch.start_run(database(), settings, auth.actor(), token=auth.service_token()))
+        if run_id is not None:
             data.runs.clear()
             st.session_state["launched_run"] = run_id
-            st.session_state["runs_follow"] = run_id  # the Runs tab selects it: Cancel at hand
+            st.session_state[keys.RUNS_FOLLOW] = run_id  # the Runs tab selects it: Cancel at hand
             st.session_state[SHOW_RUNS] = True
             st.rerun()  # the Runs tab, drawn again: the list now has the run, and polls while it goes
     if st.session_state.get("launched_run"):

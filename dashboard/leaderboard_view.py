@@ -8,54 +8,17 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard import auth, charts
-from dashboard.common import cached, database, fmt_pct, md
+from dashboard import auth, charts, data
+from dashboard.common import database, fmt_pct, md
 from vton_eval import settlements
 from vton_eval.access import Action
-from vton_eval.agreement import Agreement, agreement
-from vton_eval.arena import Board, leaderboard
-from vton_eval.arena.board import arena_datasets, arena_runs, pick_workflows
+from vton_eval.arena import Board
 from vton_eval.arena.model import EQUIVALENCE
 from vton_eval.errors import VtonEvalError
 from vton_eval.preferences import export_picks_csv
-from vton_eval.store import DatabaseBusy, Store, open_store
+from vton_eval.store import DatabaseBusy
 
 QUEUE_SHOWN = 20
-
-
-def _db(path: str) -> Store:
-    return open_store(path, busy_timeout_s=3.0)
-
-
-@cached()
-def datasets(path: str) -> pd.DataFrame:
-    return arena_datasets(_db(path))
-
-
-@cached()
-def runs(path: str, dataset: str) -> pd.DataFrame:
-    return arena_runs(_db(path), dataset)
-
-
-@cached()
-def workflows(path: str, dataset: str) -> list[str]:
-    return pick_workflows(_db(path), dataset)
-
-
-@cached(ttl=10.0)
-def board(path: str, dataset: str, workflow: str | None, picks_made: int = 0) -> Board:
-    """The board (a bootstrap: ~0.1-0.5 s). `picks_made` counts this session's picks: a new one refits at once."""
-    return leaderboard(_db(path), dataset, workflow)
-
-
-@cached()
-def agreement_of(path: str, dataset: str, settled: int = 0) -> Agreement:
-    return agreement(_db(path), dataset)
-
-
-@cached()
-def queue(path: str, dataset: str, settled: int = 0) -> pd.DataFrame:
-    return settlements.disagreements(_db(path), dataset)
 
 
 def ranking(b: Board) -> None:
@@ -145,7 +108,7 @@ def reviewers_tab(path: str, dataset: str, names: dict[str, str]) -> None:
     if error := st.session_state.pop("lb_error", None):
         st.error(md(error))
     settled = int(st.session_state.get("lb_settled", 0))
-    result = agreement_of(path, dataset, settled)
+    result = data.arena_agreement(path, dataset, settled)
     lead = person is not None and person.may(Action.SETTLE)
     cols = st.columns([1, 1, 3], vertical_alignment="bottom")
     cols[0].number_input("Overlap target (reviewers per case)", min_value=1, max_value=settlements.MAX_OVERLAP,
@@ -156,7 +119,7 @@ def reviewers_tab(path: str, dataset: str, names: dict[str, str]) -> None:
                     "and settling disagreements are a lead's acts (the operator role).")
     _agreement_tables("Verdicts", result.verdicts_overall, result.verdict_runs, result.verdict_reviewers, "lb_v")
     _agreement_tables("Blind picks", result.picks_overall, result.pick_runs, result.pick_reviewers, "lb_p")
-    items = queue(path, dataset, settled)
+    items = data.arena_queue(path, dataset, settled)
     st.subheader(f"Disagreements to settle ({len(items):,})")
     if items.empty:
         st.caption("No open disagreement: every case judged by two or more reviewers got one answer, or a lead "

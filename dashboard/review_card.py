@@ -11,10 +11,10 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard import auth, background
+from dashboard import auth, background, keys
+from dashboard.actions import act
 from dashboard.common import artifact_file, artifacts, database, db_path, fmt_ms, md
 from vton_eval import workflows
-from vton_eval.errors import VtonEvalError
 from vton_eval.reviews import VERDICTS, clear_verdict, save_verdict
 from vton_eval.zoom import ZoomItem, make_zooms, zoom_path
 
@@ -54,22 +54,22 @@ def quick_verdict(run_id: str, pair_id: str, repeat: int, key: str, reasons: str
     """Saved the moment a verdict is clicked, as the person signed in at the click; clicking the chosen one
     again clears it."""
     verdict = st.session_state.get(key)
-    db = database()
-    try:
-        person = auth.acting_reviewer()
+    kept = [r for r in (reasons or "").split(";") if r] if verdict != "pass" else []
+
+    def work() -> None:
+        db, person = database(), auth.acting_reviewer()
         if verdict is None:
             clear_verdict(db, run_id, pair_id, repeat, person)
         else:
-            kept = [r for r in (reasons or "").split(";") if r] if verdict != "pass" else []
             save_verdict(db, run_id, pair_id, repeat, person, verdict, kept, note or "")
-    except VtonEvalError as exc:
-        st.session_state["review_error"] = str(exc)
-    for words in ("reasons", "note"):  # the details' boxes read them again from the database
-        st.session_state.pop(f"detail_{run_id}_{pair_id}_{repeat}_{words}", None)
+
+    act(work, keys.REVIEW_ERROR)
+    for words in keys.detail_words(run_id, pair_id, repeat):  # the details' boxes read them again from the store
+        st.session_state.pop(words, None)
 
 
 def _open(run_id: str, pair_id: str, repeat: int) -> None:
-    st.session_state["review_case"] = (run_id, pair_id, repeat)
+    st.session_state[keys.REVIEW_CASE] = (run_id, pair_id, repeat)
 
 
 def _zoom_cell(case: dict[str, Any]) -> None:
@@ -115,7 +115,7 @@ def case_card(run_id: str, case: dict[str, Any], judge: bool = True) -> None:
                 st.text(case["error_message"][:300])
             if case["flags"]:
                 st.caption(f"flags: {md(case['flags'])}")
-            key = f"quick_{run_id}_{pair}_{repeat}"
+            key = keys.quick_verdict(run_id, pair, repeat)
             if judge:
                 st.segmented_control(
                     "Verdict", VERDICTS, key=key, default=case["my_verdict"], label_visibility="collapsed",

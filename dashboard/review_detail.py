@@ -11,19 +11,19 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard import auth
+from dashboard import auth, keys
+from dashboard.actions import act
 from dashboard.common import artifact_file, artifacts, database, fmt_ms, md
 from vton_eval import workflows
 from vton_eval.analytics.review import case_detail
 from vton_eval.checks import difference_image
-from vton_eval.errors import VtonEvalError
+from vton_eval.crossfade import blend
 from vton_eval.images import load_rgb
-from vton_eval.imaging import blend
 from vton_eval.reviews import VERDICTS, save_verdict
 from vton_eval.zoom import ZoomItem, make_zoom
 
 SHORTCUTS = {"pass": "P", "fail": "F", "unsure": "U"}
-OPENED = "review_case"  # session key: (run_id, pair_id, repeat) of the case shown in full
+OPENED = keys.REVIEW_CASE
 OPENED_BOX = "review_opened"  # the key of the opened case's container (one at a time)
 SCROLL_TO = "rv_scroll_to"  # session key: the container (its key) to bring into view on the next render
 
@@ -100,15 +100,14 @@ def viewer(detail: dict[str, Any], key: str) -> None:
 
 def _quick(run_id: str, detail: dict[str, Any], reviewer: str, verdict: str) -> None:
     """A verdict button's callback: the verdict with the reasons and note beside it (no reasons for a pass)."""
-    key = _key(run_id, detail)
     mine = _mine(detail, reviewer)
-    state = st.session_state
-    reasons = state.get(f"{key}_reasons")
+    reasons_key, note_key = _words(run_id, detail)
+    reasons = st.session_state.get(reasons_key)
     if reasons is None:
         reasons = [r for r in (mine.get("reasons") or "").split(";") if r]
-    note = state.get(f"{key}_note")
-    _save(run_id, detail, verdict, [] if verdict == "pass" else list(reasons), mine.get("note") or "" if note is None
-          else note)
+    note = st.session_state.get(note_key)
+    _save(run_id, detail, verdict, [] if verdict == "pass" else list(reasons),
+          (mine.get("note") or "") if note is None else note)
 
 
 def _save_words(run_id: str, detail: dict[str, Any], reviewer: str) -> None:
@@ -116,26 +115,24 @@ def _save_words(run_id: str, detail: dict[str, Any], reviewer: str) -> None:
     verdict = _mine(detail, reviewer).get("verdict")
     if verdict not in VERDICTS:
         return
-    key = _key(run_id, detail)
-    _save(run_id, detail, verdict, list(st.session_state.get(f"{key}_reasons") or []),
-          st.session_state.get(f"{key}_note") or "")
+    reasons_key, note_key = _words(run_id, detail)
+    _save(run_id, detail, verdict, list(st.session_state.get(reasons_key) or []),
+          st.session_state.get(note_key) or "")
 
 
 def _save(run_id: str, detail: dict[str, Any], verdict: str, reasons: list[str], note: str) -> None:
-    try:  # as the person signed in at the click (`reviewer` names whose verdicts the page showed)
-        save_verdict(database(), run_id, detail["pair_id"], int(detail["repeat"]), auth.acting_reviewer(), verdict,
-                     reasons, note)
-    except VtonEvalError as exc:
-        st.session_state["review_error"] = str(exc)
+    # As the person signed in at the click (`reviewer` names whose verdicts the page showed).
+    if act(lambda: save_verdict(database(), run_id, detail["pair_id"], int(detail["repeat"]), auth.acting_reviewer(),
+                                verdict, reasons, note), keys.REVIEW_ERROR) is None:
         return
-    st.session_state.pop(f"quick_{run_id}_{detail['pair_id']}_{int(detail['repeat'])}", None)
+    st.session_state.pop(keys.quick_verdict(run_id, detail["pair_id"], detail["repeat"]), None)
     if not reasons:  # a pass keeps none: the box says so
-        st.session_state[f"{_key(run_id, detail)}_reasons"] = []
+        st.session_state[_words(run_id, detail)[0]] = []
     st.toast(f"Saved: {detail['pair_id']} {verdict}")
 
 
-def _key(run_id: str, detail: dict[str, Any]) -> str:
-    return f"detail_{run_id}_{detail['pair_id']}_{int(detail['repeat'])}"
+def _words(run_id: str, detail: dict[str, Any]) -> tuple[str, str]:
+    return keys.detail_words(run_id, detail["pair_id"], detail["repeat"])
 
 
 def _mine(detail: dict[str, Any], reviewer: str) -> dict[str, Any]:
@@ -144,18 +141,19 @@ def _mine(detail: dict[str, Any], reviewer: str) -> dict[str, Any]:
     return mine.iloc[0].to_dict() if not mine.empty else {}
 
 
-def verdict_words(run_id: str, detail: dict[str, Any], reviewer: str, key: str) -> None:
+def verdict_words(run_id: str, detail: dict[str, Any], reviewer: str) -> None:
     """Reasons and a note beside the verdict buttons: the one way to judge here is a button; these go with it."""
     current = _mine(detail, reviewer)
     options = list(workflows.reasons_for(detail["workflow"]))
-    if f"{key}_reasons" not in st.session_state:
-        st.session_state[f"{key}_reasons"] = [r for r in (current.get("reasons") or "").split(";") if r in options]
-    if f"{key}_note" not in st.session_state:
-        st.session_state[f"{key}_note"] = current.get("note") or ""
+    reasons_key, note_key = _words(run_id, detail)
+    if reasons_key not in st.session_state:
+        st.session_state[reasons_key] = [r for r in (current.get("reasons") or "").split(";") if r in options]
+    if note_key not in st.session_state:
+        st.session_state[note_key] = current.get("note") or ""
     args = (run_id, detail, reviewer)
-    st.multiselect("Reasons", options, key=f"{key}_reasons", on_change=_save_words, args=args,
+    st.multiselect("Reasons", options, key=reasons_key, on_change=_save_words, args=args,
                    help="Saved with the verdict (a pass keeps none); changed after it, saved at once.")
-    st.text_area("Note", key=f"{key}_note", max_chars=2000, on_change=_save_words, args=args,
+    st.text_area("Note", key=note_key, max_chars=2000, on_change=_save_words, args=args,
                  help="Saved with the verdict; changed after it, saved when you leave the box.")
 
 
@@ -185,7 +183,7 @@ def case_view(run_id: str, pair_id: str, repeat: int, reviewer: str, page_keys: 
     if detail is None:
         st.warning("This case is not in the run any more.")
         return
-    key = f"detail_{run_id}_{pair_id}_{repeat}"
+    key = keys.detail(run_id, pair_id, repeat)
     with st.container(border=True, key=OPENED_BOX):
         top = st.columns([4, 1, 1], vertical_alignment="center")
         top[0].subheader(f"{md(pair_id)} · {detail['workflow']} · repeat {repeat}")
@@ -213,7 +211,7 @@ def case_view(run_id: str, pair_id: str, repeat: int, reviewer: str, page_keys: 
                                args=(run_id, detail, reviewer, verdict))
                 st.caption("Keys: P pass · F fail · U unsure · N next case. The reasons and note below go with the "
                            "verdict.")
-                verdict_words(run_id, detail, reviewer, key)
+                verdict_words(run_id, detail, reviewer)
             reviews = detail["reviews"]
             if not reviews.empty:
                 st.caption("Verdicts on this case")

@@ -6,11 +6,13 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import auth, data
+from dashboard.actions import act_here
 from dashboard.common import artifact_file, database, db_path, fmt_ms, md
 from dashboard.datasets_view import dataset_choice, datasets_root, thumb
 from dashboard.launch_form import endpoint_choice, profile_choice, token_note
 from dashboard.widgets import system_label
 from vton_eval import launch, workflows
+from vton_eval.datasets.authoring import Upload
 from vton_eval.errors import VtonEvalError
 from vton_eval.runner import RunError
 
@@ -41,13 +43,10 @@ def _from_upload(key: str):
     if base is None or product is None:
         st.caption("Upload a person and a product image.")
         return None, None
-    try:
-        ds = launch.one_pair_dataset(database(), base.getvalue(), product.getvalue(), workflow,
-                                     mask.getvalue() if mask is not None else None, base.name, product.name)
-    except VtonEvalError as exc:
-        st.error(md(exc))
-        return None, None
-    return ds, "upload"
+    ds = act_here(lambda: launch.one_pair_dataset(database(), Upload(base.name, base.getvalue()),
+                                                  Upload(product.name, product.getvalue()), workflow,
+                                                  Upload(mask.name, mask.getvalue()) if mask is not None else None))
+    return (ds, "upload") if ds is not None else (None, None)
 
 
 def show_result(result: dict) -> None:

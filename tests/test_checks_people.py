@@ -2,7 +2,7 @@
 the drawn full-body figures: clean try-ons pass, and each defect the issue names is caught by its check.
 Regions and faces are measured by hand on the photos, never by the parser the checks use.
 
-The README's detection table is this file's outcome."""
+The detection table in docs/checks.md ("Evidence on real photographs") is this file's outcome."""
 
 from __future__ import annotations
 

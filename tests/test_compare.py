@@ -16,21 +16,17 @@ import streamlit as st
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from dashboard import compare_view
+from dashboard import data, side_by_side
 from vton_eval.access import local_actor
 from vton_eval.analytics.blind import win_table
-from vton_eval.analytics.compare import (
-    CaseFilter,
-    case_similarity,
-    fill_similarities,
-    missing_similarities,
-    shared_page,
-)
-from vton_eval.checks.compare import similarity
+from vton_eval.analytics.compare import CaseFilter, missing_similarities, shared_page
+from vton_eval.checks.likeness import similarity
+from vton_eval.clock import utcnow
 from vton_eval.preferences import left_run_for, record_preference, win_rates
+from vton_eval.similarity_cache import case_similarity, fill_similarities
 from vton_eval.stats import wilson
 from vton_eval.store import Database
-from vton_eval.store.runs import insert_run, utcnow
+from vton_eval.store.runs import insert_run
 from vton_eval.store.writes import insert_results
 
 from .helpers.pages import as_read, sql, table_with, visible_text
@@ -193,7 +189,7 @@ def test_filters_and_most_changed_order(runs, open_compare):
 
 def test_similarity_of_outputs_computed_in_the_background(runs, open_compare):
     db, (base, cand, _) = runs
-    compare_view.wait_for_similarities()  # earlier tests' pages may still be computing
+    side_by_side.wait_for_similarities()  # earlier tests' pages may still be computing
     with db.connect() as con:  # start with nothing cached (the table itself always exists: migration 2)
         con.execute("DELETE FROM pair_similarity")
     st.cache_data.clear()  # pages cached in earlier tests knew the similarities just dropped
@@ -210,9 +206,9 @@ def test_similarity_of_outputs_computed_in_the_background(runs, open_compare):
     assert "computing the similarity…" in shown  # the page did not wait for it
     assert "Similarity joins the order once" in shown  # not known for every case yet
     at.button(key="cmp_fill").click().run()  # compute them all, in the background
-    compare_view.wait_for_similarities()
+    side_by_side.wait_for_similarities()
     assert missing_similarities(db, base, cand)[1] == 0
-    compare_view.view_data.clear()  # on a server the progress fragment does this when the fill ends
+    data.compare_view.clear()  # on a server the progress fragment does this when the fill ends
     at.run()
     assert "then lowest similarity" in visible_text(at)
     stored = dict(sql(db, """SELECT a.pair_id, s.ssim FROM results a JOIN results b ON b.pair_id = a.pair_id

@@ -182,7 +182,7 @@ def test_a_test_set_is_imported_from_a_folder_on_the_server_and_validated(librar
     at.text_input(key="dsi_source").set_value(str(src))
     at.text_input(key="dsi_name").set_value("dc-lower")
     at.multiselect(key="dsi_categories").set_value(["lower_body", "dresses"])
-    at.checkbox(key="dsi_masks_dc").check().run()
+    at.checkbox(key="dsi_masks_dresscode").check().run()
     at.button(key="dsi_go").click().run()
     assert not at.exception
     assert any("imported 3 pairs" in w for w in _said(at.warning)), texts(at)  # with errors: a warning, not success
@@ -206,7 +206,7 @@ def test_a_viton_hd_folder_is_imported_with_its_agnostic_masks_only_when_it_has_
         src = make_viton_hd_tree(tmp_path / name / "VITON-HD", 3, masks=masks)
         at.text_input(key="dsi_source").set_value(str(src))
         at.text_input(key="dsi_name").set_value(name).run()
-        assert at.checkbox(key="dsi_masks_vh").value  # left as it is
+        assert at.checkbox(key="dsi_masks_viton-hd").value  # left as it is
         at.button(key="dsi_go").click().run()
         assert not _errors(at) and not at.exception, _errors(at)
         ds = load_dataset(library / name)

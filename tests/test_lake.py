@@ -212,7 +212,9 @@ def test_concurrent_runs_into_one_store_lose_and_repeat_nothing(postgres, tmp_pa
 
 
 def test_a_run_on_another_machine_is_alive_while_it_beats_and_interrupted_after(db):
-    from vton_eval.store.runs import STALE_AFTER_S, get_run, update_run, utcnow
+    from vton_eval.clock import utcnow
+    from vton_eval.run_process import STALE_AFTER_S
+    from vton_eval.store.runs import get_run, update_run
 
     run_id = record_sample_run(db, "remote", status="finished")
     db.write(lambda w: update_run(w, run_id, status="running", host="another-machine", pid=1, updated_at=utcnow()))

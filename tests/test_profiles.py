@@ -41,7 +41,7 @@ def _run(db, url, **kw):
 def test_every_built_in_profile_loads_and_names_its_call():
     for name in BUILT_IN:
         profile = load_profile(name)
-        assert profile.name == name and profile.text and profile.api_name.startswith("/")
+        assert profile.name == name and profile.text and profile.call.api_name.startswith("/")
         assert "{person}" in profile.summary() and "{product}" in profile.summary()
     assert load_profile(None).name == "sm4ll"
 
@@ -237,7 +237,7 @@ def test_the_profile_inspect_suggests_runs_against_that_endpoint(name, db, tmp_p
         assert suggested.exit_code == 0, suggested.output
         path = tmp_path / "suggested.toml"
         path.write_text(suggested.output, encoding="utf-8")
-        assert load_profile(str(path)).api_name == load_profile(name).api_name
+        assert load_profile(str(path)).call.api_name == load_profile(name).call.api_name
         run_id, report = _run(db, sandbox.url, profile=str(path), pairs=["top-02", "dress-04"])
     assert report.status == "finished"
     # What the suggestion sends comes back as a try-on (a guess without a category argument lists `top` only).

@@ -14,8 +14,8 @@
   is refused here, and the refusal is written to the audit trail.
 - **The token.** HF_TOKEN goes only to endpoints on the allow-list (`[token] allow`); any other
   endpoint runs without it, or is refused when `[token] others = "refuse"`. `token_use` says which
-  before anything starts; `run_environment` builds the environment of a run process so that it
-  inherits the token only for an allowed endpoint (both in `vton_eval.token_rules`).
+  before anything starts (the allow-list itself, and `run_environment`, which builds the environment of a
+  run process so that it inherits the token only for an allowed endpoint, are `vton_eval.token_rules`).
 
 The roles file (TOML; `$VTON_EVAL_ACCESS`, else `.streamlit/access.toml` in the working directory):
 
@@ -39,51 +39,36 @@ that never says so (Entra ID) is matched by group or `sub:` rules.
 
 from __future__ import annotations
 
-import difflib
 import enum
 import getpass
 import json
 import os
 import socket
-import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
+from vton_eval.clock import utcnow
 from vton_eval.errors import InvalidValue, VtonEvalError
 from vton_eval.provenance import tool_version
-from vton_eval.services.endpoints import SPACE_ID
-from vton_eval.services.spaces import SM4LL_SPACE
+
+# The roles file's names, re-exported: the pages, the CLI and the tests ask access for them.
+from vton_eval.roles_file import ACCESS_ENV as ACCESS_ENV
+from vton_eval.roles_file import DEFAULT_ACCESS_FILE as DEFAULT_ACCESS_FILE
+from vton_eval.roles_file import ROLE_NAMES as ROLE_NAMES
+from vton_eval.roles_file import AccessConfig as AccessConfig
+from vton_eval.roles_file import AccessConfigError as AccessConfigError
+from vton_eval.roles_file import Role as Role
+from vton_eval.roles_file import config_path as config_path
+from vton_eval.roles_file import load_config as load_config
+from vton_eval.roles_file import parse_config as parse_config
 from vton_eval.store import audit
 from vton_eval.store.base import Store, Writer
-from vton_eval.store.runs import utcnow
-
-ACCESS_ENV = "VTON_EVAL_ACCESS"
-DEFAULT_ACCESS_FILE = Path(".streamlit") / "access.toml"
+from vton_eval.token_rules import TokenUse, decide
 
 
 class AccessDenied(VtonEvalError, PermissionError):
     """The actor's role does not allow the action, or the endpoint may not be called from here."""
-
-
-class AccessConfigError(VtonEvalError):
-    """The roles file cannot be used as written; nobody gets in until it is fixed."""
-
-
-class Role(enum.IntEnum):
-    VIEWER = 1
-    REVIEWER = 2
-    OPERATOR = 3
-
-    @property
-    def label(self) -> str:
-        return self.name.lower()
-
-
-ROLE_NAMES = {r.label: r for r in Role}
 
 
 class Action(enum.Enum):
@@ -116,6 +101,10 @@ _DOING = {Action.VERDICT: "giving verdicts", Action.PICK: "blind picks", Action.
           Action.IMPORT_DATASET: "importing datasets"}
 # What a sign-in the roles file gives no role is recorded as (it is no act of a role, so no Action).
 SIGN_IN = "sign_in"
+# A verdict taken back: recorded under its own name, with the verdict's role.
+VERDICT_CLEARED = "verdict_cleared"
+# Every name the audit trail records an act under.
+AUDIT_ACTIONS: tuple[str, ...] = (*(a.value for a in Action), VERDICT_CLEARED, SIGN_IN)
 
 
 @dataclass(frozen=True)
@@ -149,182 +138,6 @@ def local_actor(name: str | None = None, via: str = "dashboard") -> Actor:
     if not name:
         raise InvalidValue("a reviewer name is needed")
     return Actor(name=name, role=Role.OPERATOR, identity=None, via=via)
-
-
-# -- the roles file ------------------------------------------------------------------------------------------
-
-TOKEN_OTHERS = ("without-token", "refuse")
-_ROLE_KEYS = ("operator", "reviewer", "viewer", "others", "groups_claim")
-_TOKEN_KEYS = ("allow", "others")
-_DATASET_KEYS = ("import_roots",)
-_TABLES = ("roles", "token", "datasets")
-
-
-@dataclass(frozen=True)
-class Rule:
-    role: Role
-    kind: str  # "email", "domain", "group" or "sub"
-    value: str
-
-    def matches(self, email: str | None, groups: frozenset[str], sub: str | None) -> bool:
-        if self.kind == "email":
-            return email == self.value
-        if self.kind == "domain":
-            return email is not None and email.endswith(self.value)
-        if self.kind == "group":
-            return self.value in groups
-        return sub == self.value
-
-
-@dataclass(frozen=True)
-class AccessConfig:
-    rules: tuple[Rule, ...] = ()
-    others: Role | None = None  # None: a signed-in person no rule names is refused
-    groups_claim: str = "groups"
-    token_allow: tuple[str, ...] = (SM4LL_SPACE,)
-    token_others: str = "without-token"
-    # Server folders a dataset may be imported from by someone not at the command line (absolute, resolved).
-    import_roots: tuple[Path, ...] = ()
-    source: str | None = None  # the file it was read from (None: the defaults)
-    _allowed: frozenset[tuple[str, ...]] = field(default=frozenset(), repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_allowed", frozenset(endpoint_key(e) for e in self.token_allow))
-
-    def allows_token(self, endpoint: str) -> bool:
-        try:
-            return endpoint_key(endpoint) in self._allowed
-        except InvalidValue:
-            return False
-
-
-def endpoint_key(endpoint: str) -> tuple[str, ...]:
-    """What the allow-list compares: a Space id (case-insensitive), or a URL's origin (scheme, host, port),
-    the unit the token is bound to when a call is made (`vton_eval.http_fetch.ClientGuard`)."""
-    text = (endpoint or "").strip()
-    if text.startswith(("http://", "https://")):
-        url = httpx.URL(text)
-        if not url.host or url.userinfo:
-            raise InvalidValue(f"{text!r} is not an endpoint URL")
-        port = url.port or (443 if url.scheme == "https" else 80)
-        return ("url", url.scheme, url.host.lower(), str(port))
-    if SPACE_ID.match(text):
-        return ("space", text.lower())
-    raise InvalidValue(f"{text!r} is neither an http(s) URL nor a Space id like owner/name")
-
-
-def _suggest(key: str, known: tuple[str, ...]) -> str:
-    close = difflib.get_close_matches(key, known, n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def _parse_rule(role: Role, text: Any, where: str) -> Rule:
-    if not isinstance(text, str) or not text.strip():
-        raise AccessConfigError(f"{where}: each rule is a non-empty string, got {text!r}")
-    text = text.strip()
-    if text.startswith("group:"):
-        return Rule(role, "group", text[len("group:"):])
-    if text.startswith("sub:"):
-        return Rule(role, "sub", text[len("sub:"):])
-    if text.startswith("@") and "." in text:
-        return Rule(role, "domain", text.lower())
-    if "@" in text[1:]:
-        return Rule(role, "email", text.lower())
-    raise AccessConfigError(f"{where}: {text!r} is not an e-mail address, @domain, group:NAME or sub:ID")
-
-
-def parse_config(data: Mapping[str, Any], source: str | None = None) -> AccessConfig:
-    """An AccessConfig from the roles file's tables; AccessConfigError naming what is wrong."""
-    where = source or "the roles file"
-    unknown = set(data) - set(_TABLES)
-    if unknown:
-        key = sorted(unknown)[0]
-        raise AccessConfigError(f"{where}: unknown table [{key}]{_suggest(key, _TABLES)}")
-    roles = data.get("roles", {})
-    token = data.get("token", {})
-    datasets = data.get("datasets", {})
-    for table, keys, name in ((roles, _ROLE_KEYS, "roles"), (token, _TOKEN_KEYS, "token"),
-                              (datasets, _DATASET_KEYS, "datasets")):
-        if not isinstance(table, Mapping):
-            raise AccessConfigError(f"{where}: [{name}] must be a table")
-        for key in table:
-            if key not in keys:
-                raise AccessConfigError(f"{where}: unknown key {key!r} in [{name}]{_suggest(key, keys)}")
-    rules = []
-    for role in Role:
-        entries = roles.get(role.label, [])
-        if not isinstance(entries, list):
-            raise AccessConfigError(f"{where}: roles.{role.label} must be a list of rules")
-        rules += [_parse_rule(role, e, f"{where}: roles.{role.label}") for e in entries]
-    others_text = roles.get("others", "none")
-    if others_text not in ("none", "viewer", "reviewer"):
-        raise AccessConfigError(f"{where}: roles.others must be \"none\", \"viewer\" or \"reviewer\" (an operator "
-                                f"is always named), got {others_text!r}")
-    groups_claim = roles.get("groups_claim", "groups")
-    if not isinstance(groups_claim, str) or not groups_claim:
-        raise AccessConfigError(f"{where}: roles.groups_claim must be a claim name")
-    allow = token.get("allow", [SM4LL_SPACE])
-    if not isinstance(allow, list):
-        raise AccessConfigError(f"{where}: token.allow must be a list of endpoints")
-    for entry in allow:
-        try:
-            endpoint_key(str(entry))
-        except InvalidValue as exc:
-            raise AccessConfigError(f"{where}: token.allow: {exc}") from None
-    token_others = token.get("others", "without-token")
-    if token_others not in TOKEN_OTHERS:
-        raise AccessConfigError(f"{where}: token.others must be \"without-token\" or \"refuse\", got {token_others!r}")
-    return AccessConfig(rules=tuple(rules), others=None if others_text == "none" else ROLE_NAMES[others_text],
-                        groups_claim=groups_claim, token_allow=tuple(str(e) for e in allow),
-                        token_others=token_others, import_roots=_import_roots(datasets, where), source=source)
-
-
-def _import_roots(table: Mapping[str, Any], where: str) -> tuple[Path, ...]:
-    entries = table.get("import_roots", [])
-    if not isinstance(entries, list):
-        raise AccessConfigError(f"{where}: datasets.import_roots must be a list of folders")
-    roots = []
-    for entry in entries:
-        if not isinstance(entry, str) or not Path(entry).is_absolute():
-            raise AccessConfigError(f"{where}: datasets.import_roots: {entry!r} is not an absolute folder path")
-        root = Path(entry).resolve()
-        if root == root.parent:
-            raise AccessConfigError(f"{where}: datasets.import_roots: {entry!r} is the whole file system; name the "
-                                    "folders that hold test sets")
-        roots.append(root)
-    return tuple(roots)
-
-
-def config_path() -> Path:
-    return Path(os.environ.get(ACCESS_ENV) or DEFAULT_ACCESS_FILE)
-
-
-_loaded: dict[str, tuple[tuple[int, int], AccessConfig]] = {}
-
-
-def load_config(path: Path | str | None = None) -> AccessConfig:
-    """The roles file at `path` (default: `config_path()`), read again when it changes; the defaults when
-    there is none (no one is named, the token goes to the SM4LL Space only)."""
-    path = Path(path) if path is not None else config_path()
-    try:
-        stat = path.stat()
-    except FileNotFoundError:
-        if os.environ.get(ACCESS_ENV):
-            raise AccessConfigError(f"the roles file {path} named by {ACCESS_ENV} does not exist") from None
-        return AccessConfig()
-    stamp = (stat.st_mtime_ns, stat.st_size)
-    cached = _loaded.get(str(path))
-    if cached and cached[0] == stamp:
-        return cached[1]
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise AccessConfigError(f"the roles file {path} cannot be read: {exc}") from None
-    except RecursionError:
-        raise AccessConfigError(f"the roles file {path} cannot be read: it is nested too deeply") from None
-    config = parse_config(data, str(path))
-    _loaded[str(path)] = (stamp, config)
-    return config
 
 
 # -- identity from the sign-in provider ----------------------------------------------------------------------
@@ -421,3 +234,17 @@ def owns(held: list[dict[str, Any]], actor: Actor) -> bool:
     """Whether `actor` may replace or clear the row `held` describes (its identity; [] when there is none): a
     row a signed-in person wrote is theirs alone; a typed name's row is anyone's with that name."""
     return not held or held[0].get("identity") is None or held[0]["identity"] == actor.identity
+
+
+# -- the token ------------------------------------------------------------------------------------------------
+
+
+def token_use(endpoint: str, have_token: bool, config: AccessConfig | None = None) -> TokenUse:
+    """What happens to the token for a call to `endpoint` under the roles file (`config`, else the configured one)."""
+    return decide(endpoint, have_token, (config or load_config()).token)
+
+
+def check_token_use(db: Store, actor: Actor, action: Action, use: TokenUse, run_id: str | None = None) -> None:
+    if use.refused:
+        raise refuse(db, actor, action, f"{use.endpoint} is not on the token allow-list, and endpoints off the list "
+                                        "are refused", run_id)

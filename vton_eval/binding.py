@@ -74,7 +74,7 @@ def sign_in_configured(secrets_files: list[Path]) -> bool:
     problems = auth_problems(merged)
     if problems:
         raise AccessConfigError(f"[auth] in {' and '.join(named)} is incomplete ({'; '.join(problems)}): sign-in "
-                                "cannot work. Complete it (see the README's Team access) or remove it.")
+                                "cannot work. Complete it (see docs/team-access.md) or remove it.")
     return True
 
 

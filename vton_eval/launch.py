@@ -12,20 +12,22 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import socket
 import subprocess
 import sys
-import tempfile
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from vton_eval import access, run_process, token_rules
 from vton_eval.access import Action, Actor
 from vton_eval.analytics.runs import Pace, try_result
+from vton_eval.clock import duration_text
 from vton_eval.datasets import Dataset, load_dataset
+from vton_eval.datasets.authoring import Upload, add_pair, create_dataset
 from vton_eval.datasets.catalog import find_dataset_folders
 from vton_eval.errors import InvalidValue
-from vton_eval.images import ImageProblem, inspect_image
 from vton_eval.quota import parse_rate
 from vton_eval.quota_ledger import DOCUMENTED_QUOTAS, Outlook, known_quota, ledger_endpoint, quota_outlook
 from vton_eval.runner import RunSettings, create_run, execute_run
@@ -67,11 +69,11 @@ class Estimate:
         if self.cases == 0:
             return "no case selected"
         cases = f"{self.cases} case{'' if self.cases == 1 else 's'}"
-        wait = (f", of which {format_duration(self.quota_wait_s)} before the first call (the quota, below)"
+        wait = (f", of which {duration_text(self.quota_wait_s)} before the first call (the quota, below)"
                 if self.quota_wait_s > 0 else "")
         if self.pace is None or self.seconds is None:
             if self.at_least_s > 0:
-                return (f"{cases}: at least {format_duration(self.at_least_s)}, set by the rate limit{wait}; how "
+                return (f"{cases}: at least {duration_text(self.at_least_s)}, set by the rate limit{wait}; how "
                         "long the calls take is not known yet (no earlier run of this endpoint)")
             return f"{cases}: how long they take is not known yet (no earlier run of this endpoint to learn from)"
         pace = self.pace
@@ -80,11 +82,11 @@ class Estimate:
         how = (f"{pace.call_s:.1f} s a call, {self.concurrency} at a time" if not capped else
                f"{pace.call_s:.1f} s a call, at most {pace.calls_per_s(self.concurrency):.1f} calls a second")
         if pace.overhead_s >= 1:
-            how += f", {format_duration(pace.overhead_s)} to start and finish"
-        text = (f"{cases}: about {format_duration(self.seconds)}{wait} (an estimate, not a promise: {how}, as the "
+            how += f", {duration_text(pace.overhead_s)} to start and finish"
+        text = (f"{cases}: about {duration_text(self.seconds)}{wait} (an estimate, not a promise: {how}, as the "
                 f"endpoint answered in its latest {runs})")
         if self.at_least_s > 0 and self.at_least_s >= self.seconds - 0.5:
-            text += f"; the rate limit alone makes it at least {format_duration(self.at_least_s)}"
+            text += f"; the rate limit alone makes it at least {duration_text(self.at_least_s)}"
         return text
 
 
@@ -99,14 +101,6 @@ def estimate(cases: int, concurrency: int, rate_limit: str | None, pace: Pace | 
     rate = pace.calls_per_s(concurrency)
     by_calls = (cases / rate if math.isfinite(rate) and rate > 0 else 0.0) + pace.overhead_s
     return Estimate(cases, quota_wait_s + max(by_rate, by_calls), at_least, pace, concurrency, quota_wait_s)
-
-
-def format_duration(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 def _spawn(db: Store, run_id: str, use: token_rules.TokenUse, token: str | None) -> int:
@@ -135,8 +129,8 @@ def start_run(db: Store, settings: RunSettings, actor: Actor, token: str | None 
     dashboard's HF_TOKEN (default: this process's environment), passed on only to an allowed endpoint."""
     access.permit(db, actor, Action.LAUNCH)
     token = _token(token)
-    use = token_rules.token_use(settings.endpoint, bool(token))
-    token_rules.check_token_use(db, actor, Action.LAUNCH, use)
+    use = access.token_use(settings.endpoint, bool(token))
+    access.check_token_use(db, actor, Action.LAUNCH, use)
     run_id = create_run(db, settings, token=token if use.send else None)
     pid = _spawn(db, run_id, use, token)
 
@@ -157,8 +151,8 @@ def resume_run(db: Store, run_id: str, actor: Actor, token: str | None = None) -
     if run["status"] == "running":
         raise InvalidValue(f"run {run_id} is still running")
     token = _token(token)
-    use = token_rules.token_use(run["endpoint"], bool(token))
-    token_rules.check_token_use(db, actor, Action.RESUME, use, run_id)
+    use = access.token_use(run["endpoint"], bool(token))
+    access.check_token_use(db, actor, Action.RESUME, use, run_id)
     pid = _spawn(db, run_id, use, token)
 
     def resumed(w: Writer) -> None:
@@ -194,35 +188,17 @@ def log_tail(db: Store, run_id: str, lines: int = 20) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-def check_upload(data: bytes, what: str) -> None:
-    """Validate an uploaded image like a dataset image; raise ValueError naming the upload."""
-    try:
-        inspect_image(data)
-    except ImageProblem as exc:
-        raise InvalidValue(f"the {what} image cannot be used: {exc}") from None
-
-
-def one_pair_dataset(db: Store, base: bytes, product: bytes, workflow: str, mask: bytes | None = None,
-                     base_name: str = "person.png", product_name: str = "product.png") -> Dataset:
-    """A one-pair dataset from uploaded images, kept beside the database (uploads/<id>/)."""
-    check_upload(base, "person")
-    check_upload(product, "product")
-    if mask is not None:
-        check_upload(mask, "mask")
+def one_pair_dataset(db: Store, base: Upload, product: Upload, workflow: str, mask: Upload | None = None) -> Dataset:
+    """A one-pair dataset from uploaded images (each checked as a dataset's images are), kept beside the database
+    (uploads/try-<id>/): the same path as any dataset made by hand (`datasets.authoring`)."""
     root = db.artifacts.root / "uploads"
     root.mkdir(parents=True, exist_ok=True)
-    folder = Path(tempfile.mkdtemp(prefix="try-", dir=root))
-    names = {"base": "person" + Path(base_name).suffix.lower(),
-             "product": "product" + Path(product_name).suffix.lower()}
-    (folder / names["base"]).write_bytes(base)
-    (folder / names["product"]).write_bytes(product)
-    mask_name = ""
-    if mask is not None:
-        mask_name = "mask.png"
-        (folder / mask_name).write_bytes(mask)
-    (folder / "manifest.csv").write_text(
-        "pair_id,workflow,base,product,mask,reference,tags\n"
-        f"upload,{workflow},{names['base']},{names['product']},{mask_name},,upload\n", encoding="utf-8")
+    folder = create_dataset(root, f"try-{uuid.uuid4().hex[:12]}")
+    try:
+        add_pair(folder, workflow, base, product, mask, pair_id="upload", tags="upload")
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
     return load_dataset(folder)
 
 
@@ -245,8 +221,8 @@ def try_one(db: Store, dataset: Dataset, pair_id: str, endpoint: str, actor: Act
     TRY_MAX_WAIT_S refuses the try, saying how long and why."""
     access.permit(db, actor, Action.TRY)
     token = _token(token)
-    use = token_rules.token_use(endpoint, bool(token))
-    token_rules.check_token_use(db, actor, Action.TRY, use)
+    use = access.token_use(endpoint, bool(token))
+    access.check_token_use(db, actor, Action.TRY, use)
     select_pairs(dataset, pair_ids=[pair_id])
     ahead = try_outlook(db, endpoint)
     if ahead.wait_s > TRY_MAX_WAIT_S:

@@ -35,13 +35,13 @@ from vton_eval.analytics import arena as arena_queries
 from vton_eval.analytics import blind
 from vton_eval.arena.board import Board
 from vton_eval.arena.schedule import Choice, next_pair
+from vton_eval.clock import utcnow
 from vton_eval.errors import InvalidValue
 from vton_eval.provenance import tool_version
 from vton_eval.store import judgements
 from vton_eval.store.base import Store, Writer
 from vton_eval.store.judgements import canonical
 from vton_eval.store.reads import reading
-from vton_eval.store.runs import utcnow
 from vton_eval.textsafe import spreadsheet_cell
 
 CHOICES = ("left", "right", "tie")  # what is stored: the side clicked (the winner follows from left_run)
@@ -141,13 +141,6 @@ def arena_state(db: Store, run_ids: Sequence[str], reviewer: str, board: Board,
     if shown is not None:
         shown.update(baseline=choice.run_a, candidate=choice.run_b)
     return shown, choice, sum(open_cases.values())
-
-
-def blind_counts(db: Store, baseline: str, candidate: str, reviewer: str,
-                 workflows: Sequence[str] = ()) -> dict[str, int]:
-    """{'total': cases offered, 'judged': judged by this reviewer, 'identical': byte-identical pairs left out}."""
-    with reading(db) as read:
-        return blind.counts(read, baseline, candidate, *canonical(baseline, candidate), reviewer, workflows)
 
 
 def _shown(row: dict[str, Any] | None, baseline: str, candidate: str, reviewer: str,

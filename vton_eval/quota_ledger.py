@@ -36,6 +36,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from vton_eval.clock import duration_text
 from vton_eval.errors import VtonEvalError
 from vton_eval.quota import Rate, parse_rate
 from vton_eval.services.endpoints import SPACE_ID
@@ -92,15 +93,6 @@ def utc(t: float) -> dt.datetime:
 
 class QuotaWaitTooLong(VtonEvalError):
     """The ledger holds the endpoint for longer than the run's patience (a service asked for a long wait)."""
-
-
-def duration_text(seconds: float) -> str:
-    """A wait as people read it: 45 s, 12 min, 23 h 51 min."""
-    if seconds < 120:
-        return f"{max(seconds, 0):.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60):02d} min"
 
 
 def _window_words(rate: Rate) -> str:

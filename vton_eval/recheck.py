@@ -12,12 +12,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from vton_eval import workflows
-from vton_eval.analytics.runs import checkable_results
 from vton_eval.checks import Thresholds
 from vton_eval.errors import VtonEvalError
 from vton_eval.records import Recorded
 from vton_eval.runner.checking import CheckStage, case_inputs, known_parses
 from vton_eval.store.base import Store
+from vton_eval.store.cases import checkable_results
 from vton_eval.store.runs import get_run
 from vton_eval.store.writes import apply_recheck
 

@@ -1,4 +1,6 @@
-"""Typed records of a case on its way from a dataset to the database.
+"""Typed records of a run and its cases on their way from a dataset to the database.
+
+A `RunRow` is the row of `runs` a new run starts as (its settings; the progress columns come later).
 
 A `PlannedCase` is a row of `cases` (what a run will send: its inputs copied into the artifact
 store). A `ResultRow` is a row of `results` (what came back, for one repeat of a case), and a
@@ -18,6 +20,34 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class RunRow:
+    run_id: str
+    label: str | None
+    endpoint: str
+    dataset: str
+    dataset_path: str
+    status: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    workflows: str
+    pairs_filter: str | None
+    tags_filter: str | None
+    concurrency: int
+    rate_limit: str | None
+    repeats: int
+    retries: int
+    timeout_s: float
+    total_cases: int
+    settings: str  # the RunSettings as JSON: what a resume runs with
+    shard: str | None
+    checks_config: str | None
+    kind: str  # "suite" or "try"
+    tool_version: str
+    profile: str
+    profile_text: str
 
 
 @dataclass(frozen=True)

@@ -17,13 +17,13 @@ from vton_eval import access, workflows
 from vton_eval.access import Action, Actor
 from vton_eval.agreement import alpha
 from vton_eval.analytics import review as review_queries
+from vton_eval.clock import utcnow
 from vton_eval.errors import VtonEvalError
 from vton_eval.provenance import tool_version
 from vton_eval.store import judgements
 from vton_eval.store.base import Store, Writer
 from vton_eval.store.judgements import VERDICTS
 from vton_eval.store.reads import Reader, reading
-from vton_eval.store.runs import utcnow
 from vton_eval.textsafe import spreadsheet_cell
 
 MAX_NOTE = 2000
@@ -82,7 +82,7 @@ def clear_verdict(db: Store, run_id: str, pair_id: str, repeat: int, actor: Acto
             return False
         if held:
             judgements.clear_verdict(w, run_id, pair_id, repeat, actor.name)
-            access.record(w, actor, "verdict_cleared", run_id, subject)
+            access.record(w, actor, access.VERDICT_CLEARED, run_id, subject)
         return True
 
     if not db.write(clear):

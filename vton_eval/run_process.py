@@ -1,4 +1,5 @@
-"""The process executing a run, as this machine knows it, so that a cancel signals that process and no other.
+"""The process executing a run, as this machine knows it: whether it still lives (a row recorded as running whose
+process is gone reads as interrupted), and which process a cancel may signal (that one and no other).
 
 A run's row names its process (`pid`, `host`), but a row is data anyone who writes the store can forge: a
 cancel that trusted it would signal whatever process has that number. So the run process also leaves a
@@ -16,6 +17,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
+from vton_eval.clock import utcnow
 from vton_eval.errors import InvalidValue
 
 
@@ -89,3 +91,53 @@ def stop(artifact_root: Path, run: dict[str, Any]) -> int:
     pid = run_pid(artifact_root, run)
     os.kill(pid, signal.SIGTERM)
     return pid
+
+
+# -- is it alive? ----------------------------------------------------------------------------------
+
+
+def process_alive(pid: int | None, host: str | None) -> bool | None:
+    """Whether a run's process still lives; None when it ran on another machine (we cannot tell)."""
+    if not pid:
+        return False
+    if host and host != socket.gethostname():
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return not _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
+
+
+# A running run writes a heartbeat (`updated_at`) at least every 5 s; one silent for this long, on a
+# machine whose processes we cannot see (a shared store), is taken as gone.
+STALE_AFTER_S = 60.0
+
+
+def run_alive(run: dict[str, Any]) -> bool | None:
+    """Whether a run's process still lives: asked of the OS on this machine; on another machine, judged by
+    its heartbeat (None: it beat recently, so it may well be running)."""
+    alive = process_alive(run.get("pid"), run.get("host"))
+    if alive is None:
+        beat = run.get("updated_at") or run.get("created_at")
+        if beat is None or (utcnow() - beat).total_seconds() > STALE_AFTER_S:
+            return False
+    return alive
+
+
+def with_liveness(run: dict[str, Any]) -> dict[str, Any]:
+    """A run recorded as running whose process is gone was killed: show it as interrupted."""
+    if run["status"] == "running" and run_alive(run) is False:
+        run["status"] = "interrupted"
+        run["message"] = run.get("message") or "the run's process is gone (killed?); resume it to finish"
+    return run

@@ -18,6 +18,7 @@ from vton_eval.access import Action, Actor
 from vton_eval.agreement import PICK_VALUES, pick_answers
 from vton_eval.analytics import agreement as queries
 from vton_eval.analytics import arena as arena_queries
+from vton_eval.clock import utcnow
 from vton_eval.errors import InvalidValue
 from vton_eval.provenance import tool_version
 from vton_eval.reviews import VERDICTS
@@ -25,7 +26,6 @@ from vton_eval.store import judgements
 from vton_eval.store.base import Store, Writer
 from vton_eval.store.judgements import canonical
 from vton_eval.store.reads import reading
-from vton_eval.store.runs import utcnow
 
 TIE = "tie"
 MAX_NOTE = 2000

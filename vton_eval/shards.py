@@ -13,8 +13,8 @@ import hashlib
 import json
 from typing import Any
 
+from vton_eval.clock import utcnow
 from vton_eval.errors import InvalidValue
-from vton_eval.store.runs import utcnow
 
 
 def parse_shard(text: str | None) -> tuple[int, int] | None:

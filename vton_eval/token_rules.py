@@ -1,23 +1,78 @@
-"""Who may spend the token: for a call to an endpoint, whether HF_TOKEN is sent, withheld or the call refused
-(the `[token]` table of the roles file, see `vton_eval.access`), decided before anything starts.
+"""Who may spend the token: the allow-list of endpoints that may receive HF_TOKEN (the `[token]` table of the roles
+file, see `vton_eval.access`), what happens to the token for a call (sent, withheld or the call refused), decided
+before anything starts, and the environment a run process inherits.
 
 The dashboard always follows these rules (with no roles file: the token goes to the SM4LL Space only). The
 command line follows them once a roles file is configured (`--access FILE`, `$VTON_EVAL_ACCESS`, or
-`.streamlit/access.toml` in the working directory): `vton-eval run`, `resume` and `endpoints inspect` then send
-the token exactly where the dashboard would. Without one, the person at the terminal sends their own token to
-the endpoint they name.
+`.streamlit/access.toml` in the working directory; `vton_eval.cli.tokens`): `vton-eval run`, `resume` and
+`endpoints inspect` then send the token exactly where the dashboard would. Without one, the person at the
+terminal sends their own token to the endpoint they name.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
+from typing import Any
 
-from vton_eval.access import ACCESS_ENV, AccessConfig, AccessDenied, Action, Actor, config_path, load_config, refuse
+import httpx
+
+from vton_eval.errors import InvalidValue
 from vton_eval.secrets import TOKEN_ENV, without_tokens
-from vton_eval.store.base import Store
+from vton_eval.services.endpoints import SPACE_ID
+from vton_eval.services.spaces import SM4LL_SPACE
+
+TOKEN_OTHERS = ("without-token", "refuse")
+TOKEN_KEYS = ("allow", "others")
+
+
+def endpoint_key(endpoint: str) -> tuple[str, ...]:
+    """What the allow-list compares: a Space id (case-insensitive), or a URL's origin (scheme, host, port),
+    the unit the token is bound to when a call is made (`vton_eval.http_fetch.ClientGuard`)."""
+    text = (endpoint or "").strip()
+    if text.startswith(("http://", "https://")):
+        url = httpx.URL(text)
+        if not url.host or url.userinfo:
+            raise InvalidValue(f"{text!r} is not an endpoint URL")
+        port = url.port or (443 if url.scheme == "https" else 80)
+        return ("url", url.scheme, url.host.lower(), str(port))
+    if SPACE_ID.match(text):
+        return ("space", text.lower())
+    raise InvalidValue(f"{text!r} is neither an http(s) URL nor a Space id like owner/name")
+
+
+@dataclass(frozen=True)
+class TokenRules:
+    """The `[token]` table: the endpoints that may receive the token, and what happens to the others."""
+
+    allow: tuple[str, ...] = (SM4LL_SPACE,)
+    others: str = "without-token"  # or "refuse"
+    _allowed: frozenset[tuple[str, ...]] = field(default=frozenset(), repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_allowed", frozenset(endpoint_key(e) for e in self.allow))
+
+    def allows(self, endpoint: str) -> bool:
+        try:
+            return endpoint_key(endpoint) in self._allowed
+        except InvalidValue:
+            return False
+
+
+def parse_token_table(table: Mapping[str, Any]) -> TokenRules:
+    """The `[token]` table of a roles file; InvalidValue naming what is wrong."""
+    allow = table.get("allow", [SM4LL_SPACE])
+    if not isinstance(allow, list):
+        raise InvalidValue("token.allow must be a list of endpoints")
+    for entry in allow:
+        try:
+            endpoint_key(str(entry))
+        except InvalidValue as exc:
+            raise InvalidValue(f"token.allow: {exc}") from None
+    others = table.get("others", "without-token")
+    if others not in TOKEN_OTHERS:
+        raise InvalidValue(f"token.others must be \"without-token\" or \"refuse\", got {others!r}")
+    return TokenRules(tuple(str(e) for e in allow), others)
 
 
 @dataclass(frozen=True)
@@ -45,45 +100,9 @@ class TokenUse:
         return "This endpoint is not on the token allow-list: it runs without the HF_TOKEN."
 
 
-def token_use(endpoint: str, have_token: bool, config: AccessConfig | None = None) -> TokenUse:
-    config = config or load_config()
-    allowed = config.allows_token(endpoint)
-    return TokenUse(endpoint, have_token, allowed, refused=not allowed and config.token_others == "refuse")
-
-
-def check_token_use(db: Store, actor: Actor, action: Action, use: TokenUse, run_id: str | None = None) -> None:
-    if use.refused:
-        raise refuse(db, actor, action, f"{use.endpoint} is not on the token allow-list, and endpoints off the list "
-                                        "are refused", run_id)
-
-
-def command_line_rules(access_file: Path | None = None) -> AccessConfig | None:
-    """The roles file the command line follows: `access_file`, else `$VTON_EVAL_ACCESS`, else
-    `.streamlit/access.toml` when it exists; None when none is configured."""
-    if access_file is not None:
-        return load_config(access_file)
-    if os.environ.get(ACCESS_ENV) or config_path().exists():
-        return load_config()
-    return None
-
-
-def command_line_token(endpoint: str, token: str | None, rules: AccessConfig | None, db: Store | None = None,
-                       actor: Actor | None = None, action: Action = Action.LAUNCH,
-                       run_id: str | None = None) -> tuple[str | None, str | None]:
-    """(the token a command sends to `endpoint`, a note for the terminal or None). With `rules`: sent only to an
-    allowed endpoint, withheld from others, or AccessDenied (recorded in `db` when given) when they are refused."""
-    if rules is None or not token:
-        return token, None
-    use = token_use(endpoint, True, rules)
-    if use.refused:
-        reason = (f"{endpoint} is not on the token allow-list of {rules.source}, and endpoints off the list are "
-                  "refused")
-        if db is not None and actor is not None:
-            raise refuse(db, actor, action, reason, run_id)
-        raise AccessDenied(reason)
-    if use.send:
-        return token, None
-    return None, f"{endpoint} is not on the token allow-list of {rules.source}: the call goes without the HF_TOKEN"
+def decide(endpoint: str, have_token: bool, rules: TokenRules) -> TokenUse:
+    allowed = rules.allows(endpoint)
+    return TokenUse(endpoint, have_token, allowed, refused=not allowed and rules.others == "refuse")
 
 
 def run_environment(base: Mapping[str, str], use: TokenUse, token: str | None) -> dict[str, str]:

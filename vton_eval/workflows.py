@@ -90,6 +90,9 @@ class Workflow:
     check_defaults: Mapping[str, float] = field(default_factory=dict)  # thresholds unlike the defaults
     skip_checks: tuple[str, ...] = ()  # automatic checks that do not apply to this workflow
     generic: bool = False  # made for a name a service offered that this registry did not know
+    # Words in a service's category choices that name this workflow (`endpoints inspect` maps a dropdown by them).
+    words: tuple[str, ...] = ()
+    description: str = ""  # the product as a service's text prompt names it ("a top")
     # Where the product goes on a parsed person; `placement` is the fallback when no person is found.
     body: BodyRegion = WHOLE_PERSON
 
@@ -109,27 +112,32 @@ _BUILT_IN = (
     # Glasses: the eyes and the brow band; the frame's arms may reach the ears.
     Workflow("eyewear", "glasses", Placement(width=0.115, on_eyes=True), "center", "face",
              ("frame misplaced",), MappingProxyType({"fidelity.min_colour": 0.3}),
+             words=("glasses", "eyewear", "spectacle"), description="glasses",
              body=BodyRegion(("face.eyes", "face.brows"), ("face.oval",), 0.06, 0.04, False)),
     # Shoes: ankles, heels and toes; a shoe is bigger than the foot it covers, so not clipped to the person.
     Workflow("footwear", "shoes", Placement((0.90, 1.0), 0.30), "bottom", "feet",
              ("ground contact",), MappingProxyType({"fidelity.min_colour": 0.35}),
+             words=("shoe", "footwear", "foot", "sneaker", "boot"), description="shoes",
              body=BodyRegion(_FEET, (*_KNEES,), 0.12, 0.12, False)),
     # A dress: shoulders to the knees (or the ankles, for a long one), with the arms it may cover.
     Workflow("dress", "dress", Placement((0.16, 0.74), 0.42), "top", "body",
-             ("length or fit",), _GARMENT_CHECKS,
+             ("length or fit",), _GARMENT_CHECKS, words=("dress", "overall", "full"), description="a dress",
              body=BodyRegion((*_SHOULDERS, *_HIPS, *_KNEES), (*_ARMS, *_ANKLES), 0.08, 0.2)),
     # A top: shoulders to hips, with the arms it covers.
     Workflow("top", "top", Placement((0.16, 0.47), 0.42), "top", "torso",
-             ("length or fit",), _GARMENT_CHECKS, body=BodyRegion((*_SHOULDERS, *_HIPS), _ARMS, 0.08, 0.2)),
+             ("length or fit",), _GARMENT_CHECKS, words=("top", "upper", "shirt", "tee"), description="a top",
+             body=BodyRegion((*_SHOULDERS, *_HIPS), _ARMS, 0.08, 0.2)),
     # Trousers or a skirt: from the waist (about 0.42 of the figure) down to the ankles.
     Workflow("bottom", "trousers or skirt", Placement((0.42, 0.94), 0.34), "top", "legs",
              ("length or fit", "waistline"), _GARMENT_CHECKS,
+             words=("bottom", "lower", "pant", "trouser", "skirt", "jean"), description="trousers",
              body=BodyRegion((*_HIPS, *_KNEES, *_ANKLES), _FEET, 0.08, 0.2)),
     # A whole outfit, shoulders to feet. `placement` is left out: it asks whether the product went
     # somewhere other than its region, and an outfit's region is the whole figure, so the only
     # "elsewhere" is the background, which the preservation checks already judge.
     Workflow("lookbook", "outfit", Placement((0.14, 1.0), 0.46), "top", "outfit",
-             ("length or fit", "outfit incomplete"), _GARMENT_CHECKS, ("placement",), body=WHOLE_PERSON),
+             ("length or fit", "outfit incomplete"), _GARMENT_CHECKS, ("placement",), words=("lookbook", "outfit"),
+             description="an outfit", body=WHOLE_PERSON),
 )
 
 _REGISTRY: dict[str, Workflow] = {w.name: w for w in _BUILT_IN}
@@ -147,6 +155,12 @@ def get(name: str) -> Workflow:
         return _REGISTRY[name]
     except (KeyError, TypeError):
         raise UnknownWorkflow(f"unknown workflow {name!r} (use {', '.join(_REGISTRY)})") from None
+
+
+def entries() -> tuple[Workflow, ...]:
+    """The known workflows' entries, in registration order."""
+    with _lock:
+        return tuple(_REGISTRY.values())
 
 
 def is_known(name: object) -> bool:
@@ -169,7 +183,8 @@ def to_spec(name: str) -> dict[str, Any]:
     return {"name": entry.name, "product": entry.product, "placement": dataclasses.asdict(entry.placement),
             "anchor": entry.anchor, "zoom": entry.zoom, "reasons": list(entry.reasons),
             "check_defaults": dict(entry.check_defaults), "skip_checks": list(entry.skip_checks),
-            "generic": entry.generic, "body": dataclasses.asdict(entry.body)}
+            "generic": entry.generic, "words": list(entry.words), "description": entry.description,
+            "body": dataclasses.asdict(entry.body)}
 
 
 def adopt(spec: dict[str, Any] | str) -> str:
@@ -186,7 +201,8 @@ def adopt(spec: dict[str, Any] | str) -> str:
                               Placement(tuple(placement["span"]), placement["width"], placement["on_eyes"]),
                               spec["anchor"], spec["zoom"], tuple(spec["reasons"]),
                               MappingProxyType(dict(spec["check_defaults"])), tuple(spec.get("skip_checks", ())),
-                              bool(spec.get("generic", False)), region))
+                              bool(spec.get("generic", False)), tuple(spec.get("words", ())),
+                              str(spec.get("description", "")), region))
     return spec["name"]
 
 
@@ -217,7 +233,8 @@ def generic(name: str) -> Workflow:
     if not isinstance(name, str) or not _NAME.match(name):
         raise VtonEvalError(f"{name!r} cannot be a workflow name (lower-case letters, digits, - and _, "
                             "at most 40 characters)")
-    return Workflow(name, name, Placement((0.14, 1.0), 0.46), "top", "body", generic=True, body=WHOLE_PERSON)
+    return Workflow(name, name, Placement((0.14, 1.0), 0.46), "top", "body", generic=True, words=(name,),
+                    description=name, body=WHOLE_PERSON)
 
 
 def ensure_known(names: Iterable[str]) -> list[str]:

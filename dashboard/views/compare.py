@@ -9,7 +9,8 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import arena_blind, auth
-from dashboard import compare_view as view
+from dashboard import data as reads
+from dashboard import side_by_side as view
 from dashboard.common import artifact_file, database, db_path, empty_database, md, render
 from dashboard.widgets import run_label, run_status
 from vton_eval import preferences
@@ -31,7 +32,7 @@ def choose_runs() -> tuple[list[dict[str, Any]] | None, CompareSetup]:
     path, state = str(db_path()), st.session_state
     # A choice is also kept under a key of its own: a visit to another page forgets the widgets' values, and the
     # defaults would then be whatever run was launched last.
-    setup = view.setup(path, state.get("cmp_base") or state.get("cmp_base_picked"))
+    setup = reads.compare_setup(path, state.get("cmp_base") or state.get("cmp_base_picked"))
     if setup.baseline is None:
         empty_database()
         return None, setup
@@ -87,11 +88,11 @@ def side_by_side(runs: list[dict[str, Any]], setup: CompareSetup) -> None:
     number = int(state.get("cmp_page") or 1)
     picks = int(state.get("cmp_picks", 0))
     started = time.time()
-    data, read_at = view.view_data(path, ids, flt, sort, number, picks)
+    data, read_at = reads.compare_view(path, ids, flt, sort, number, view.PAGE_SIZE, picks)
     if number > view.page_count(data.page.total):
         state.pop("cmp_page", None)
         number = 1
-        data, read_at = view.view_data(path, ids, flt, sort, number, picks)
+        data, read_at = reads.compare_view(path, ids, flt, sort, number, view.PAGE_SIZE, picks)
     if data.summary is not None:
         view.summary(runs[0], runs[1], data.summary)
     st.subheader("Side by side")
@@ -169,7 +170,7 @@ def _reveal(names: dict[str, str]) -> None:
 def blind_runs() -> list[dict[str, Any]] | None:
     """The blind view's own pickers: run A (the reference) and run B over the same dataset."""
     path, state = str(db_path()), st.session_state
-    setup = view.setup(path, state.get("cmp_blind_a"))
+    setup = reads.compare_setup(path, state.get("cmp_blind_a"))
     if setup.baseline is None:
         empty_database()
         return None
@@ -240,7 +241,7 @@ def pinned(person: Any) -> None:
     if error := st.session_state.pop("cmp_pick_error", None):
         st.error(f"The pick was not stored: {md(error)}")
     _reveal({base: f"run A ({view.short_label(runs[0])})", cand: f"run B ({view.short_label(runs[1])})"})
-    workflows = st.multiselect("Workflow", view.setup(str(db_path()), base).workflows, key="cmp_blind_wf",
+    workflows = st.multiselect("Workflow", reads.compare_setup(str(db_path()), base).workflows, key="cmp_blind_wf",
                                placeholder="all")
     target = _rejudging((base, cand))
     case, rates, counts = preferences.blind_state(database(), base, cand, reviewer, workflows, case=target)

@@ -5,18 +5,17 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import auth, data
+from dashboard import auth, data, keys
 from dashboard.check_agreement_view import agreement_section
-from dashboard.common import cached, database, db_path, empty_database, fmt_pct, md, render
+from dashboard.common import database, db_path, empty_database, fmt_pct, md, render
 from dashboard.review_card import case_card, make_later, missing_zooms
 from dashboard.review_detail import OPENED, OPENED_BOX, SCROLL_TO, case_view
 from dashboard.widgets import run_picker, run_status, scroll_into_view
 from vton_eval.access import Action
 from vton_eval.analytics.filters import RunFilter
 from vton_eval.analytics.overview import default_run
-from vton_eval.analytics.review import SORTS, VERDICT_FILTERS, ReviewFilter, case_page, review_options
+from vton_eval.analytics.review import SORTS, VERDICT_FILTERS, ReviewFilter, case_page
 from vton_eval.reviews import export_csv, review_status
-from vton_eval.store import open_store
 
 PAGE_SIZES = (12, 24, 48)
 
@@ -42,13 +41,8 @@ def header(run_id: str, reviewer: str) -> None:
                        mime="text/csv", key="export_verdicts", icon=":material/download:")
 
 
-@cached(ttl=30.0)
-def _options(path: str, run_id: str) -> dict[str, list[str]]:
-    return review_options(open_store(path, busy_timeout_s=3.0), run_id)
-
-
 def filters(run_id: str) -> tuple[ReviewFilter, str, int]:
-    options = _options(str(db_path()), run_id)
+    options = data.review_options(str(db_path()), run_id)
     cols = st.columns(6)
     workflows = cols[0].multiselect("Workflow", options["workflows"], key="rv_workflows", placeholder="all")
     statuses = cols[1].multiselect("Status", ["ok", "error"], key="rv_status", placeholder="all")
@@ -144,7 +138,7 @@ def body() -> None:
         return
     run_id = run_picker(runs, key="rv_run", default=default_run(runs))
     run_status(runs[runs["run_id"] == run_id].iloc[0])
-    if error := st.session_state.pop("review_error", None):
+    if error := st.session_state.pop(keys.REVIEW_ERROR, None):
         st.error(md(error))
     header(run_id, reviewer)
     with st.expander("Automatic checks against the verdicts"):

@@ -8,14 +8,15 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import auth, data
+from dashboard.actions import act
 from dashboard.common import database, db_path, md, render
+from dashboard.keys import RUNS_ERROR, RUNS_FOLLOW, RUNS_NOTE
 from dashboard.launch_form import RUNS_TAB_KEY, launch_form, show_runs_tab_if_asked
 from dashboard.try_one import earlier_tries, try_one_pair
 from dashboard.widgets import system_label
 from vton_eval import launch
 from vton_eval.access import Action
 from vton_eval.analytics.audit import run_acts
-from vton_eval.errors import VtonEvalError
 from vton_eval.gate import bless, list_baselines
 
 TABS = ("Runs", "Launch a run", "Try one pair")
@@ -58,25 +59,19 @@ def blessed_ids() -> set[str]:
 # The buttons' callbacks run in the polling fragment's reruns: they leave a note for the fragment to show
 # (an element drawn by a callback would land at the top of the page).
 def _cancel(run_id: str) -> None:
-    try:
-        launch.cancel_run(database(), run_id, auth.actor())
-        st.session_state["runs_note"] = f"Asked run {run_id} to stop."
-    except VtonEvalError as exc:
-        st.session_state["runs_error"] = str(exc)
+    act(lambda: launch.cancel_run(database(), run_id, auth.actor()), RUNS_ERROR, RUNS_NOTE,
+        f"Asked run {run_id} to stop.")
     data.runs.clear()
 
 
 def _resume(run_id: str) -> None:
-    try:
-        launch.resume_run(database(), run_id, auth.actor(), token=auth.service_token())
-        st.session_state["runs_note"] = f"Resuming run {run_id} in its own process."
+    if act(lambda: launch.resume_run(database(), run_id, auth.actor(), token=auth.service_token()), RUNS_ERROR,
+           RUNS_NOTE, f"Resuming run {run_id} in its own process.") is not None:
         follow(run_id)
-    except VtonEvalError as exc:
-        st.session_state["runs_error"] = str(exc)
     data.runs.clear()
 
 
-FOLLOW = "runs_follow"  # the run this session started or resumed last: the page selects it and follows it
+FOLLOW = RUNS_FOLLOW
 
 
 def follow(run_id: str) -> None:
@@ -84,11 +79,8 @@ def follow(run_id: str) -> None:
 
 
 def _bless(run_id: str) -> None:
-    try:
-        row = bless(database(), run_id, auth.actor())
-        st.session_state["runs_note"] = f"Run {run_id} is now the baseline for {row['dataset']}."
-    except VtonEvalError as exc:
-        st.session_state["runs_error"] = str(exc)
+    act(lambda: bless(database(), run_id, auth.actor()), RUNS_ERROR, RUNS_NOTE,
+        lambda row: f"Run {run_id} is now the baseline for {row['dataset']}.")
 
 
 ACTED = {"launch": "launched", "resume": "resumed", "cancel": "cancelled", "bless": "blessed", "try": "tried"}
@@ -103,9 +95,9 @@ def actions(runs: list[dict[str, Any]], blessed: set[str]) -> None:
     chosen = st.selectbox("Run", list(by_id), key="runs_action_run",
                           format_func=lambda i: f"{i} · {by_id[i]['label'] or '(no label)'}")
     run = by_id[chosen]
-    if error := st.session_state.pop("runs_error", None):
+    if error := st.session_state.pop(RUNS_ERROR, None):
         st.error(md(error))
-    if note := st.session_state.pop("runs_note", None):
+    if note := st.session_state.pop(RUNS_NOTE, None):
         st.success(md(note))
     row = st.container(horizontal=True, vertical_alignment="center")
     # The buttons of an operator's acts are offered to operators only (the engine refuses them to others too).

@@ -51,7 +51,7 @@ _CODE_SPAN = re.compile(r"(`+) ?(.*?) ?\1")
 
 
 def as_read(markdown: object) -> str:
-    """Markdown source as a reader sees the text: escapes (dashboard.common.md) taken off, and a URL or an
+    """Markdown source as a reader sees the text: escapes (dashboard.text.md) taken off, and a URL or an
     address md() set as code shown as its text."""
     out, last, text = [], 0, str(markdown)
     for match in _CODE_SPAN.finditer(text):
@@ -70,7 +70,7 @@ def texts(at: AppTest) -> str:
 
 
 def errors(at: AppTest) -> list[str]:
-    """The error boxes as a reader sees them: pages escape engine text for markdown (dashboard.common.md)."""
+    """The error boxes as a reader sees them: pages escape engine text for markdown (dashboard.text.md)."""
     return [as_read(e.value) for e in at.error]
 
 

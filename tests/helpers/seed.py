@@ -29,18 +29,20 @@ from typing import Any
 from PIL import Image
 
 from vton_eval.checks import Thresholds, run_checks
+from vton_eval.clock import utcnow
 from vton_eval.images import load_rgb
 from vton_eval.records import Recorded, ResultRow
 from vton_eval.runner import RunSettings, create_run
 from vton_eval.runner.checking import apply_report, report_from_dict
 from vton_eval.sandbox.composite import tryon_composite
-from vton_eval.sandbox.service import SERVER_ERROR_MESSAGE, WEBP_OPTIONS
+from vton_eval.sandbox.rules import SERVER_ERROR_MESSAGE
+from vton_eval.sandbox.service import WEBP_OPTIONS
 from vton_eval.secrets import clean_message
 from vton_eval.services.classify import classify_message
 from vton_eval.store import Database
 from vton_eval.store.base import Writer
 from vton_eval.store.reads import reading
-from vton_eval.store.runs import claim_run, finish_run, get_run, utcnow
+from vton_eval.store.runs import claim_run, finish_run, get_run
 from vton_eval.store.writes import insert_checks, insert_results
 
 from .paths import SAMPLE

@@ -5,13 +5,12 @@ baseline first and up to three other runs; everything is counted, ordered and pa
 rows, and only the page's rows are read in full, so a page of a 10,000-case comparison costs a few
 small queries on one connection.
 
-Output similarity (SSIM and a difference image per case) is cached in `pair_similarity`; see
-`vton_eval.analytics.similarity`.
+Output similarity (SSIM and a difference image per case) is cached in `pair_similarity`: read here, computed
+and stored by `vton_eval.similarity_cache`.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,16 +20,12 @@ import pandas as pd
 from vton_eval.analytics.baselines import blessed_on
 from vton_eval.analytics.blind import win_rates_on
 from vton_eval.analytics.overview import with_liveness
-from vton_eval.analytics.similarity import (  # noqa: F401  (re-exported: the page and tests use them here)
-    Item,
-    case_similarity,
-    ensure_similarities,
-    stored_similarities,
-)
 from vton_eval.store.base import Store
 from vton_eval.store.reads import Reader, reading
 
 MAX_RUNS = 4
+# A (key_a, path_a, key_b, path_b) to compare: content keys and artifact paths of the two outputs.
+Item = tuple[str, str, str, str]
 
 
 @dataclass(frozen=True)
@@ -201,12 +196,6 @@ def _summary(read: Reader, baseline: str, candidate: str, flt: CaseFilter) -> Tw
     return TwoRunSummary(transitions, kinds, latency)
 
 
-def two_run_summary(db: Store, baseline: str, candidate: str, flt: CaseFilter = CaseFilter()) -> TwoRunSummary:
-    """What changed from `baseline` to `candidate` over their shared cases (the filter's workflows and tag)."""
-    with reading(db) as read:
-        return _summary(read, baseline, candidate, flt)
-
-
 @dataclass
 class CompareView:
     page: ComparePage
@@ -298,15 +287,12 @@ def missing_similarities(db: Store, run_a: str, run_b: str, limit: int | None = 
     return (items[:limit] if limit else items), len(items)
 
 
-def fill_similarities(db: Store, run_a: str, run_b: str, batch: int = 32,
-                      stop: threading.Event | None = None) -> int:
-    """Compute every missing similarity of two runs, `batch` at a time (each batch stored before the
-    next, so a reader sees progress and a stopped fill keeps its work). Returns how many were computed."""
-    done = 0
-    while not (stop and stop.is_set()):
-        items, _ = missing_similarities(db, run_a, run_b, limit=batch)
-        if not items:
-            break
-        ensure_similarities(db, items)
-        done += len(items)
-    return done
+def stored_similarities(db: Store, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """The stored similarity rows of these (key_a, key_b) output pairs (those computed so far)."""
+    if not pairs:
+        return {}
+    with reading(db) as read:
+        df = read("SELECT * FROM pair_similarity WHERE list_contains(?, output_a || '|' || output_b)",
+                  [[f"{a}|{b}" for a, b in pairs]])
+    df = df.astype(object).where(df.notna(), None)  # NULL is None, not NaN
+    return {(r["output_a"], r["output_b"]): r for r in df.to_dict("records")}

@@ -17,9 +17,10 @@ import pandas as pd
 
 from vton_eval.analytics.baselines import blessed_on
 from vton_eval.analytics.filters import RunFilter
+from vton_eval.run_process import process_alive
 from vton_eval.store.base import Store
 from vton_eval.store.reads import Reader, frame, reading
-from vton_eval.store.runs import SUITE, process_alive
+from vton_eval.store.runs import SUITE
 from vton_eval.textsafe import spreadsheet_cell
 
 HEADLINE_KEYS = ("cases", "success_rate", "error_rate", "p50_ms", "p95_ms", "p99_ms")
@@ -75,13 +76,6 @@ _PREVIOUS = """
     WHERE r.run_id = ? AND p.kind = 'suite' AND p.status = 'finished'
       AND EXISTS (SELECT 1 FROM run_summary s WHERE s.run_id = p.run_id)
     ORDER BY p.created_at DESC LIMIT 1"""
-
-
-def previous_comparable(db: Store, run_id: str) -> str | None:
-    """The latest earlier finished suite run over the same dataset and workflows, through the same profile
-    (what 'change' compares with)."""
-    with reading(db) as read:
-        return _previous(read, run_id)
 
 
 def _previous(read: Reader, run_id: str) -> str | None:
@@ -143,13 +137,6 @@ def _with_change(read: Reader, run_id: str, flt: RunFilter) -> dict[str, Any]:
     return {"current": current, "previous": previous, "previous_run": other, "compared_with": why, "delta": delta}
 
 
-def headline_with_change(db: Store, run_id: str, flt: RunFilter = RunFilter()) -> dict[str, Any]:
-    """{'current': {...}, 'previous': {...} | None, 'previous_run': id | None (the run compared with),
-    'compared_with': 'baseline' | 'previous' | None, 'delta': {...}}."""
-    with reading(db) as read:
-        return _with_change(read, run_id, flt)
-
-
 def _errors_by_workflow(read: Reader, run_id: str, flt: RunFilter) -> pd.DataFrame:
     """Every workflow of the run (planned or recorded), with its errors split by kind: rows (workflow,
     error_kind (None when it had none), n, cases, rate). `cases` counts recorded results."""
@@ -176,12 +163,6 @@ def _latency(read: Reader, run_id: str, flt: RunFilter) -> pd.DataFrame:
     return read(f"""
         SELECT workflow, ok AS n, min_ms, p05_ms, p25_ms, p50_ms, p75_ms, p95_ms, p99_ms, max_ms, mean_queue_ms
         FROM run_summary s WHERE run_id = ? AND ok > 0 AND {wf} ORDER BY workflow""", [run_id, *params])
-
-
-def latency_percentiles(db: Store, run_id: str, flt: RunFilter = RunFilter()) -> pd.DataFrame:
-    """Per workflow, ok calls: n, min, p5, p25, p50, p75, p95, p99, max latency and mean queue time (ms)."""
-    with reading(db) as read:
-        return _latency(read, run_id, flt)
 
 
 def _trend(read: Reader, flt: RunFilter, limit_runs: int) -> pd.DataFrame:

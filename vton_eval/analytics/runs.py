@@ -1,5 +1,6 @@
-"""Queries about single runs outside the pages' grids: what a run (or a resume) still has to send, what
-a recheck reads, what a try gave back, how fast an endpoint answered lately."""
+"""Queries about single runs outside the pages' grids: a run's end-of-run summary (what `run` and `resume` print),
+what a try gave back, how fast an endpoint answered lately. (What a run, a resume or a recheck works from is the
+store's: `store.cases`.)"""
 
 from __future__ import annotations
 
@@ -7,34 +8,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from vton_eval.records import PlannedCase, ResultRow, from_row
 from vton_eval.store.base import Store
 from vton_eval.store.reads import reading
-
-
-def run_plan(db: Store, run_id: str) -> tuple[list[PlannedCase], set[tuple[str, int]], list[dict[str, Any]]]:
-    """A run's planned cases, the (pair, repeat) already recorded, and the counts recorded by outcome."""
-    with reading(db) as read:
-        cases = [from_row(PlannedCase, r) for r in read.rows(
-            "SELECT * FROM cases WHERE run_id = ? ORDER BY pair_id", [run_id])]
-        done = {(r["pair_id"], int(r["repeat"])) for r in read.rows(
-            'SELECT pair_id, "repeat" FROM results WHERE run_id = ?', [run_id])}
-        counts = read.rows("SELECT status, error_kind, count(*) AS n FROM results WHERE run_id = ? GROUP BY ALL",
-                           [run_id])
-    return cases, done, counts
-
-
-def checkable_results(db: Store, run_id: str) -> list[tuple[ResultRow, PlannedCase]]:
-    """The results of a run that have an output to check (ok, or a silent failure), with their cases."""
-    with reading(db) as read:
-        rows = read.rows("""
-            SELECT res.*, c.tags, c.base_path, c.product_path, c.mask_path, c.reference_path, c.base_source,
-                   c.product_source, c.invalid_reason
-            FROM results res JOIN cases c USING (run_id, pair_id)
-            WHERE res.run_id = ? AND res.output_path IS NOT NULL
-              AND (res.status = 'ok' OR res.error_kind = 'silent_failure')
-            ORDER BY res.pair_id, res."repeat\"""", [run_id])
-    return [(from_row(ResultRow, r), from_row(PlannedCase, r)) for r in rows]
 
 
 def try_result(db: Store, run_id: str) -> dict[str, Any] | None:
@@ -115,3 +90,43 @@ def planned_summary(db: Store, run_id: str) -> dict[str, Any]:
                           [run_id])
     return {"cases": cases, "refused": [(r["reason"], int(r["n"])) for r in refused],
             "notes": [(r["note"], int(r["n"])) for r in notes]}
+
+
+# -- the end-of-run summary ------------------------------------------------------------------------------------
+
+_SUMMARY_BY_WORKFLOW = """
+SELECT workflow,
+       count(*) AS cases,
+       count(*) FILTER (WHERE status = 'ok') AS ok,
+       count(*) FILTER (WHERE status = 'error') AS errors,
+       count(*) FILTER (WHERE status = 'error') / count(*) AS error_rate,
+       quantile_cont(latency_ms, 0.5) FILTER (WHERE status = 'ok') AS p50_ms,
+       quantile_cont(latency_ms, 0.95) FILTER (WHERE status = 'ok') AS p95_ms,
+       quantile_cont(latency_ms, 0.99) FILTER (WHERE status = 'ok') AS p99_ms,
+       avg(queue_ms) FILTER (WHERE status = 'ok') AS mean_queue_ms
+FROM results WHERE run_id = ?
+GROUP BY ALL ORDER BY workflow
+"""
+
+_SUMMARY_KINDS = """
+SELECT error_kind, count(*) AS n, any_value(error_message) AS example
+FROM results WHERE run_id = ? AND status = 'error'
+GROUP BY ALL ORDER BY n DESC, error_kind
+"""
+
+
+def run_summary(db: Store, run_id: str) -> dict[str, Any]:
+    """{'workflows': [...per-workflow rows...], 'error_kinds': [...], 'total': {...}}."""
+    with reading(db) as read:
+        workflows = read.rows(_SUMMARY_BY_WORKFLOW, [run_id])
+        kinds = read.rows(_SUMMARY_KINDS, [run_id])
+        total = read.one(
+            """SELECT count(*) AS cases, count(*) FILTER (WHERE status='ok') AS ok,
+                      quantile_cont(latency_ms, 0.5) FILTER (WHERE status='ok') AS p50_ms,
+                      quantile_cont(latency_ms, 0.95) FILTER (WHERE status='ok') AS p95_ms
+               FROM results WHERE run_id = ?""", [run_id]) or {"cases": 0, "ok": 0, "p50_ms": None, "p95_ms": None}
+    return {
+        "workflows": workflows,
+        "error_kinds": kinds,
+        "total": {**total, "errors": total["cases"] - total["ok"]},
+    }

@@ -31,8 +31,8 @@ Thresholds: `Thresholds` (see `vton_eval.checks.config` for the table of keys an
 This package imports no UI library (streamlit, plotly, gradio).
 """
 
-from vton_eval.checks.compare import difference_image, similarity
 from vton_eval.checks.config import Thresholds
+from vton_eval.checks.likeness import difference_image, similarity
 from vton_eval.checks.results import HARD, SOFT, CheckReport, CheckResult
 from vton_eval.checks.run import check_paths, run_checks
 

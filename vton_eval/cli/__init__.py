@@ -25,13 +25,11 @@ class _Cli(click.Group):
         except VtonEvalError as exc:
             raise click.ClickException(plain(str(exc))) from None
         except Exception as exc:
-            import duckdb
+            from vton_eval.store.failures import database_failure
 
-            if isinstance(exc, duckdb.Error):  # our store turns known failures into clear errors; the rest:
-                from vton_eval.secrets import redact
-
-                first = (redact(str(exc)).strip().splitlines() or [type(exc).__name__])[0]
-                raise click.ClickException(plain(f"database error: {first}")) from None
+            line = database_failure(exc)  # the store turns known failures into clear errors; the rest: one line
+            if line is not None:
+                raise click.ClickException(plain(line)) from None
             raise
 
 

@@ -9,6 +9,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from vton_eval.access import AUDIT_ACTIONS
 from vton_eval.analytics.audit import audit_log
 from vton_eval.cli.term import safe
 from vton_eval.store import open_store
@@ -18,10 +19,8 @@ from vton_eval.store.runs import resolve_run_id
 @click.command("audit")
 @click.option("--run", "run_id", default=None, metavar="RUN_ID", help="Only what was done to this run.")
 @click.option("--actor", default=None, help="Only what this person did (e-mail, or name).")
-@click.option("--action", default=None,
-              type=click.Choice(["launch", "resume", "cancel", "try", "bless", "verdict", "verdict_cleared", "pick",
-                                 "settle", "overlap_target"]))
-@click.option("--limit", default=200, show_default=True, type=int)
+@click.option("--action", default=None, type=click.Choice(AUDIT_ACTIONS), help="Only acts of this kind.")
+@click.option("--limit", default=200, show_default=True, type=int, help="At most this many entries, newest first.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
 @click.option("--db", "db_path", default=None, metavar="PATH",
               help="Database (default: $VTON_EVAL_DB or ./results.duckdb).")

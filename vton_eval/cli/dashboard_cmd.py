@@ -83,7 +83,7 @@ def _wait(proc: subprocess.Popen) -> int:
 @click.command("dashboard")
 @click.option("--db", "db_path", default=None, metavar="PATH",
               help="Database file or shared store URL (default: $VTON_EVAL_DB or ./results.duckdb).")
-@click.option("--port", default=8501, show_default=True, type=int)
+@click.option("--port", default=8501, show_default=True, type=int, help="Port to listen on.")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on. Beyond loopback only with sign-in configured ([auth] in the secrets).")
 @click.option("--secrets", "secrets_file", default=None, type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -122,7 +122,7 @@ def dashboard_command(db_path: str | None, port: int, host: str, secrets_file: P
         if not unsafe:
             raise click.ClickException(
                 f"refusing to listen on {host} without sign-in: anyone who can reach it could launch runs and spend "
-                "the token. Configure sign-in ([auth] in .streamlit/secrets.toml, see the README's Team access), or "
+                "the token. Configure sign-in ([auth] in .streamlit/secrets.toml, see docs/team-access.md), or "
                 "listen on 127.0.0.1, or pass --unsafe-listen-without-sign-in if that is really meant.")
         env[binding.UNSAFE_LISTEN_ENV] = "1"
         click.secho(f"WARNING: listening on {host} WITHOUT SIGN-IN: anyone who can reach port {port} can launch runs, "

@@ -10,6 +10,8 @@ import click
 
 from vton_eval.cli.term import plain
 from vton_eval.datasets import DatasetError
+from vton_eval.datasets.layouts import LAYOUTS
+from vton_eval.datasets.layouts.common import PAIRS_CHOICES
 from vton_eval.images import DEFAULT_MAX_PIXELS
 
 
@@ -59,24 +61,25 @@ def validate_command(path: Path, max_pixels: int, url_cache: Path | None, url_ti
 
 
 @datasets_group.command("import")
-@click.argument("layout", type=click.Choice(["viton-hd", "dresscode"]))
+@click.argument("layout", type=click.Choice(list(LAYOUTS)))
 @click.argument("src", type=click.Path(path_type=Path))
 @click.option("--into", "into", required=True, type=click.Path(path_type=Path),
               help="The new dataset's folder (its manifest.csv and dataset.json go there; images stay in SRC).")
 @click.option("--split", default="test", show_default=True, help="Which split: test or train.")
-@click.option("--pairs", "pairs", type=click.Choice(["paired", "unpaired"]), default="unpaired", show_default=True,
+@click.option("--pairs", "pairs", type=click.Choice(PAIRS_CHOICES), default="unpaired", show_default=True,
               help="paired: each person with the garment they wear (the person image is the reference).")
 @click.option("--category", "categories", multiple=True,
-              help="DressCode: upper_body, lower_body, dresses (repeat or comma-separate) [default: all present].")
+              help="; ".join(f"{lay.title}: {', '.join(lay.categories)}" for lay in LAYOUTS.values() if lay.categories)
+              + " (repeat or comma-separate) [default: all present].")
 @click.option("--limit", type=int, default=None, help="Keep a sample of this many pairs.")
 @click.option("--seed", type=int, default=0, show_default=True, help="The sample's seed (same seed, same pairs).")
 @click.option("--masks/--no-masks", default=None,
-              help="DressCode: derive garment masks from the label maps. VITON-HD: use agnostic-mask/ "
-                   "[default: when present].")
+              help=" ".join(f"{lay.title}: {lay.masks}{' [default: when present]' if lay.masks_by_default else ''}."
+                            for lay in LAYOUTS.values()))
 @click.option("--overwrite", is_flag=True, help="Replace a dataset already in --into.")
 def import_command(layout: str, src: Path, into: Path, split: str, pairs: str, categories: tuple[str, ...],
                    limit: int | None, seed: int, masks: bool | None, overwrite: bool) -> None:
-    """Write a dataset for a VITON-HD or DressCode folder, without copying its images.
+    """Write a dataset for a folder of a public test set's layout, without copying its images.
 
     Every problem of the source (a malformed line, a pair naming a missing file) is reported with its
     file and line; exit 1 if any line was left out for an error."""

@@ -10,12 +10,12 @@ from rich.console import Console
 from rich.table import Table
 
 from vton_eval.cli.term import one_line, safe
+from vton_eval.cli.tokens import command_line_rules, command_line_token
 from vton_eval.secrets import get_token
 from vton_eval.services import check_endpoint_text
 from vton_eval.services.api import Endpoint
 from vton_eval.services.inspection import inspect_endpoint, tryon_score
 from vton_eval.services.profiles import BUILT_IN, built_in_text, load_profile
-from vton_eval.token_rules import command_line_rules, command_line_token
 
 
 @click.group("endpoints")

@@ -14,13 +14,15 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from vton_eval import access, run_process, token_rules
-from vton_eval.analytics.runs import planned_summary
+from vton_eval import access, run_process
+from vton_eval.analytics.runs import planned_summary, run_summary
+from vton_eval.cli import tokens
 from vton_eval.cli.gate_cmd import gate_options, run_gate_from_options
 from vton_eval.cli.progress_view import kinds_table, summary_table, watch
 from vton_eval.cli.term import counted, one_line, plain, safe
 from vton_eval.errors import InvalidValue, VtonEvalError
 from vton_eval.quota_ledger import quota_outlook
+from vton_eval.run_process import process_alive
 from vton_eval.runner import Progress, RunReport, RunSettings, create_run, execute_run
 from vton_eval.runner.create import RunStopped
 from vton_eval.runner.plan import parse_list
@@ -28,8 +30,7 @@ from vton_eval.runner.settings import DEFAULT_PATIENCE_S, parse_duration
 from vton_eval.secrets import FROM_ENVIRONMENT, get_token
 from vton_eval.services.profiles import BUILT_IN, DEFAULT_PROFILE
 from vton_eval.store import DatabaseBusy, Store, open_store, resolve_location
-from vton_eval.store.runs import get_run, list_runs, process_alive, resolve_run_id
-from vton_eval.store.summary import run_summary
+from vton_eval.store.runs import get_run, list_runs, resolve_run_id
 
 EXIT_BY_STATUS = {"finished": 0, "interrupted": 130, "cancelled": 3, "failed": 1}
 
@@ -44,8 +45,8 @@ access_option = click.option(
 def token_for(endpoint: str, access_file: Path | None, console: Console, db: Store | None = None,
               action: access.Action = access.Action.LAUNCH, run_id: str | None = None) -> str | None:
     """HF_TOKEN as the roles file's token rules allow it for `endpoint` (said on the terminal when withheld)."""
-    rules = token_rules.command_line_rules(access_file)
-    token, note = token_rules.command_line_token(endpoint, get_token(), rules, db, access.local_actor(via="cli"),
+    rules = tokens.command_line_rules(access_file)
+    token, note = tokens.command_line_token(endpoint, get_token(), rules, db, access.local_actor(via="cli"),
                                                  action, run_id)
     if note:
         console.print(f"[yellow]{safe(note)}")
@@ -326,7 +327,7 @@ def _jsonable(run: dict[str, Any]) -> dict[str, Any]:
 
 @click.command("runs")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (one array) instead of a table.")
-@click.option("--limit", default=50, show_default=True, type=int)
+@click.option("--limit", default=50, show_default=True, type=int, help="At most this many runs, newest first.")
 @click.option("--kind", type=click.Choice(["suite", "try", "all"]), default="suite", show_default=True,
               help="Suite runs, single-pair tries (from the dashboard's Runs page), or both. Tries are left out "
                    "by default, as everywhere else.")

@@ -50,10 +50,6 @@ def looks_like_url(text: str) -> bool:
     return bool(_ANY_SCHEME.match(text))
 
 
-def is_http_url(text: str) -> bool:
-    return text[:8].lower().startswith(("http://", "https://"))
-
-
 def default_cache_root() -> Path:
     """$VTON_EVAL_URL_CACHE, else $XDG_CACHE_HOME/vton-eval/urls, else ~/.cache/vton-eval/urls."""
     if os.environ.get(CACHE_ENV):

@@ -11,7 +11,7 @@ Modules: `stats` (intervals), `load` (SQL), `compare` (verdicts), `baseline` (bl
 
 from vton_eval.analytics.baselines import blessed_run
 from vton_eval.gate.baseline import BlessError, bless, list_baselines, unbless
-from vton_eval.gate.compare import gate
+from vton_eval.gate.decide import gate
 from vton_eval.gate.junit import write_junit
 from vton_eval.gate.markdown import write_markdown
 from vton_eval.gate.model import (

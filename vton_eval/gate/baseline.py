@@ -10,11 +10,12 @@ from typing import Any
 
 from vton_eval import access
 from vton_eval.access import Action, Actor
+from vton_eval.clock import utcnow
 from vton_eval.gate.model import GateError
 from vton_eval.store import baselines
 from vton_eval.store.base import Store, Writer
 from vton_eval.store.reads import reading
-from vton_eval.store.runs import get_run, latest_run, resolve_run_id, utcnow
+from vton_eval.store.runs import get_run, latest_run, resolve_run_id
 
 
 class BlessError(GateError):

@@ -24,18 +24,19 @@ from PIL import Image
 
 from vton_eval import workflows as registry
 from vton_eval.artifacts import ArtifactStore
+from vton_eval.clock import utcnow
 from vton_eval.datasets import Dataset, Pair, load_dataset
 from vton_eval.errors import VtonEvalError
 from vton_eval.images import ImageProblem, decoded, inspect_image, opened
 from vton_eval.provenance import tool_version
-from vton_eval.records import PlannedCase
+from vton_eval.records import PlannedCase, RunRow
 from vton_eval.runner.plan import select_pairs
 from vton_eval.runner.settings import RunSettings
 from vton_eval.secrets import FROM_ENVIRONMENT, get_token
-from vton_eval.services import EndpointError, EndpointStopped, Profile, endpoint_workflows, load_profile
+from vton_eval.services import EndpointError, EndpointStopped, Profile, load_profile, make_service
 from vton_eval.shards import parse_shard
 from vton_eval.store.base import Store, Writer
-from vton_eval.store.runs import insert_run, utcnow
+from vton_eval.store.runs import insert_run
 from vton_eval.store.writes import insert_cases
 
 # Reading the workflows a live endpoint offers is one connection; a Space that is asleep is not waited
@@ -60,7 +61,12 @@ def offered_workflows(settings: RunSettings, profile: Profile, stop: threading.E
     if not profile.workflows_from_endpoint:
         return None, None
     try:
-        offered = endpoint_workflows(settings.endpoint, profile, DISCOVERY_TIMEOUT_S, stop, on_note, token=token)
+        service = make_service(settings.endpoint, profile=profile, on_note=on_note, token=token,
+                               open_timeout_s=DISCOVERY_TIMEOUT_S)
+        try:
+            offered = service.discover_workflows(stop)
+        finally:
+            service.close()
     except EndpointStopped:
         raise RunStopped("stopped while reading the endpoint's workflows; nothing was recorded") from None
     except EndpointError as exc:
@@ -124,18 +130,17 @@ def _plan_run(db: Store, settings: RunSettings, profile: Profile, offered: list[
     now = utcnow()
 
     def record(w: Writer) -> None:
-        insert_run(w, {
-            "run_id": run_id, "label": settings.label, "endpoint": settings.endpoint, "dataset": ds.name,
-            "dataset_path": str(ds.root), "status": "running", "created_at": now, "updated_at": now,
-            "workflows": ",".join(sorted({p.workflow for p in pairs})),
-            "pairs_filter": ",".join(settings.pairs) if settings.pairs else None,
-            "tags_filter": ";".join(settings.tags) if settings.tags else None,
-            "concurrency": settings.concurrency, "rate_limit": settings.rate_limit, "repeats": settings.repeats,
-            "retries": settings.retries, "timeout_s": settings.timeout_s,
-            "total_cases": len(pairs) * settings.repeats, "settings": settings.to_json(), "shard": settings.shard,
-            "checks_config": thresholds_json, "kind": settings.kind, "tool_version": tool_version(),
-            "profile": profile.name, "profile_text": profile.text,
-        })
+        insert_run(w, RunRow(
+            run_id=run_id, label=settings.label, endpoint=settings.endpoint, dataset=ds.name,
+            dataset_path=str(ds.root), status="running", created_at=now, updated_at=now,
+            workflows=",".join(sorted({p.workflow for p in pairs})),
+            pairs_filter=",".join(settings.pairs) if settings.pairs else None,
+            tags_filter=";".join(settings.tags) if settings.tags else None,
+            concurrency=settings.concurrency, rate_limit=settings.rate_limit, repeats=settings.repeats,
+            retries=settings.retries, timeout_s=settings.timeout_s, total_cases=len(pairs) * settings.repeats,
+            settings=settings.to_json(), shard=settings.shard, checks_config=thresholds_json, kind=settings.kind,
+            tool_version=tool_version(), profile=profile.name, profile_text=profile.text,
+        ))
         insert_cases(w, cases)
 
     db.write(record)

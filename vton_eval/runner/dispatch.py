@@ -15,10 +15,10 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from vton_eval.clock import duration_text as _duration
 from vton_eval.outcome import Outcome
 from vton_eval.quota import QuotaCancelled
 from vton_eval.quota_ledger import QuotaWaitTooLong
-from vton_eval.quota_ledger import duration_text as _duration
 from vton_eval.records import PlannedCase
 from vton_eval.runner.limiter import LedgerLimiter
 from vton_eval.services import CallInputs, Service

@@ -14,11 +14,11 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from vton_eval.clock import duration_text
 from vton_eval.quota import QuotaCancelled, Rate
 from vton_eval.quota_ledger import (
     Outlook,
     QuotaWaitTooLong,
-    duration_text,
     ledger_endpoint,
     margin_s,
     outlook_of,
@@ -26,9 +26,8 @@ from vton_eval.quota_ledger import (
     quota_outlook,
     utc,
 )
-from vton_eval.store.base import Store
+from vton_eval.store.base import DatabaseBusy, Store
 from vton_eval.store.calls import Refused, add_hold, end_calls, insert_calls, reserve
-from vton_eval.store.db import DatabaseBusy
 
 log = logging.getLogger(__name__)
 

@@ -20,8 +20,7 @@ from collections.abc import Callable
 from vton_eval.errors import VtonEvalError
 from vton_eval.records import Recorded, ResultRow
 from vton_eval.runner.journal import FINAL, RECEIVED, Journal, journal_path
-from vton_eval.store.base import Store
-from vton_eval.store.db import DatabaseBusy
+from vton_eval.store.base import DatabaseBusy, Store
 from vton_eval.store.writes import record_batch
 
 log = logging.getLogger(__name__)

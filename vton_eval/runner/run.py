@@ -17,12 +17,12 @@ from typing import Any
 
 from vton_eval import run_process
 from vton_eval import workflows as registry
-from vton_eval.analytics.runs import run_plan
 from vton_eval.artifacts import ArtifactStore
 from vton_eval.errors import VtonEvalError
 from vton_eval.outcome import Outcome
 from vton_eval.quota import parse_rate
 from vton_eval.records import PlannedCase
+from vton_eval.run_process import process_alive
 from vton_eval.runner.create import RunError
 from vton_eval.runner.dispatch import Attempted, Dispatcher, Task
 from vton_eval.runner.limiter import LedgerLimiter
@@ -32,7 +32,8 @@ from vton_eval.runner.sink import ResultSink
 from vton_eval.secrets import FROM_ENVIRONMENT, clean_message, get_token
 from vton_eval.services import CallInputs, EndpointError, EndpointStopped, Profile, make_service
 from vton_eval.store.base import Store
-from vton_eval.store.runs import claim_run, finish_run, get_run, process_alive
+from vton_eval.store.cases import run_plan
+from vton_eval.store.runs import claim_run, finish_run, get_run
 
 
 @dataclass

@@ -5,7 +5,7 @@ Importing this package does not import gradio; only starting a sandbox does.
 
 from vton_eval.sandbox.app import SandboxConfig, SandboxHandle, start_sandbox
 from vton_eval.sandbox.composite import tryon_composite
-from vton_eval.sandbox.service import (
+from vton_eval.sandbox.rules import (
     MISSING_IMAGES_MESSAGE,
     NSFW_MESSAGE,
     SERVER_ERROR_MESSAGE,

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from vton_eval.sandbox.lru import LRU
-from vton_eval.sandbox.service import _upload_path
+from vton_eval.sandbox.rules import upload_path
 
 _KEPT = 256
 
@@ -34,7 +34,7 @@ class HandedFiles:
         if value is None:
             return None
         if isinstance(value, str | dict) or hasattr(value, "path"):
-            return _upload_path(value)
+            return upload_path(value)
         from PIL import Image
 
         image = value if isinstance(value, Image.Image) else Image.fromarray(value)

@@ -1,20 +1,10 @@
 """What one sandbox `/generate` call does: quota, input rules, injected faults, latency, the picture.
 
-Kept apart from the Gradio wiring (`app.py`) so the rules read in one place. Gradio is imported
+Kept apart from the Gradio wiring (`app.py`) so what a call does reads in one place. Gradio is imported
 only when a call has to raise `gr.Error`, which is how a message reaches the client intact.
 
-Input rules, checked in this order (each refusal is immediate, without the configured latency):
-
-- rate limit (when configured), per client IP:
-  "Rate limit exceeded: 30 requests per hour per IP. Try again in 123 s."
-- a missing person or product image: "Please upload both a person image and a product image."
-- an unknown workflow: "Unknown workflow 'x'. Choose one of: eyewear, footwear, dress, top."
-- an image that is not JPG/PNG/WEBP, is corrupt or is under 100x100, as judged by
-  `vton_eval.images.inspect_image`: "Invalid person image: GIF images are not accepted (use JPG,
-  PNG or WEBP)" (likewise "Invalid product image: ..." and "Invalid mask image: ...").
-- an "inappropriate" product, deterministic trigger: more than half of the product's pixels are
-  pure magenta (#FF00FF, each channel within +-8):
-  "Product image contains inappropriate content. Please use a different image."
+The input rules and the service's messages are `sandbox.rules`; they are checked first (each refusal is
+immediate, without the configured latency).
 
 Then, for calls that pass those rules, the injected faults, drawn from one seeded RNG in a fixed
 order per call (error, bad output, hang, jitter) so a seed replays the same sequence whatever the
@@ -33,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
-import math
 import os
 import random
 import shutil
@@ -44,92 +33,31 @@ from collections import Counter, deque
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from PIL import Image
 
 from vton_eval import workflows
-from vton_eval.images import ImageProblem, inspect_image, load_rgb
-from vton_eval.quota import KeyedWindowCounter, Rate, parse_rate
+from vton_eval.images import load_rgb
+from vton_eval.quota import KeyedWindowCounter, parse_rate
 from vton_eval.sandbox.lru import LRU
+from vton_eval.sandbox.rules import (
+    MISSING_IMAGES_MESSAGE,
+    NSFW_MESSAGE,
+    SERVER_ERROR_MESSAGE,
+    SHUTDOWN_MESSAGE,
+    judge,
+    rate_limit_message,
+    refusal,
+    unknown_workflow_message,
+    upload_path,
+)
 
 if TYPE_CHECKING:
     from vton_eval.sandbox.app import SandboxConfig
-
-MISSING_IMAGES_MESSAGE = "Please upload both a person image and a product image."
-NSFW_MESSAGE = "Product image contains inappropriate content. Please use a different image."
-SERVER_ERROR_MESSAGE = "Internal server error: worker crashed (sandbox fault injection)"
-SHUTDOWN_MESSAGE = "The sandbox is shutting down."
-
-# The magenta trigger: share of pixels within +-8 of #FF00FF above which a product is refused.
-MAGENTA = (255, 0, 255)
-MAGENTA_TOLERANCE = 8
-MAGENTA_SHARE = 0.5
 
 HANG_SECONDS = 24 * 3600.0
 WEBP_OPTIONS = {"quality": 85, "method": 0}  # method 0: fastest encode (~10 ms at 512x768)
 _OUTPUT_CACHE_SIZE = 256
 _VERDICT_CACHE_SIZE = 2048
-
-
-def unknown_workflow_message(workflow: object, offered: list[str] | tuple[str, ...] | None = None) -> str:
-    return f"Unknown workflow {str(workflow)!r}. Choose one of: {', '.join(offered or workflows.names())}."
-
-
-def rate_limit_message(rate: Rate, retry_after_s: float) -> str:
-    return (
-        f"Rate limit exceeded: {rate.count} requests per {_window_phrase(rate.window_s)} per IP. "
-        f"Try again in {max(1, math.ceil(retry_after_s))} s."
-    )
-
-
-def _window_phrase(seconds: float) -> str:
-    for unit, size in (("day", 86400.0), ("hour", 3600.0), ("minute", 60.0), ("second", 1.0)):
-        if seconds % size == 0:
-            n = int(seconds // size)
-            return unit if n == 1 else f"{n} {unit}s"
-    return f"{seconds:g} seconds"
-
-
-def magenta_share(image: Image.Image) -> float:
-    """Share of pixels that are pure magenta (within the tolerance), on a small copy."""
-    small = image.convert("RGB")
-    small.thumbnail((128, 128), Image.NEAREST)
-    rgb = np.asarray(small, dtype=np.int16)
-    near = np.abs(rgb - np.array(MAGENTA, dtype=np.int16)) <= MAGENTA_TOLERANCE
-    return float(near.all(axis=2).mean())
-
-
-def is_inappropriate(image: Image.Image) -> bool:
-    return magenta_share(image) > MAGENTA_SHARE
-
-
-def _error(message: str) -> Exception:
-    from vton_eval.sandbox.gradio_compat import error
-
-    # Without a server traceback where Gradio allows it: refusals are the expected business of a sandbox.
-    return error(message)
-
-
-def _judge(data: bytes, role: str, check_content: bool) -> str | None:
-    """The refusal message for one uploaded file, or None when it is acceptable."""
-    try:
-        inspect_image(data)
-    except ImageProblem as problem:
-        return f"Invalid {role} image: {problem}"
-    if check_content and is_inappropriate(load_rgb(data)):
-        return NSFW_MESSAGE
-    return None
-
-
-def _upload_path(value: Any) -> str | None:
-    """The local path of an uploaded file as Gradio hands it over unprocessed (a FileData dict)."""
-    if value is None:
-        return None
-    if isinstance(value, dict):
-        return value.get("path") or None
-    if isinstance(value, str):
-        return value or None
-    return getattr(value, "path", None)
 
 
 class SandboxService:
@@ -220,14 +148,14 @@ class SandboxService:
             try:
                 rate = parse_rate(text)
             except ValueError as exc:
-                raise _error(f"Sandbox misconfigured: {exc}") from None
+                raise refusal(f"Sandbox misconfigured: {exc}") from None
             # A new setting starts with fresh counts (tests switch it on and off).
             self._limiter = (text, KeyedWindowCounter(rate))
         counter = self._limiter[1]
         wait = counter.try_take(client)
         if wait > 0:
             self.stats["rate_limited"] += 1
-            raise _error(rate_limit_message(counter.rate, wait))
+            raise refusal(rate_limit_message(counter.rate, wait))
 
     def _draw_faults(self, workflow: str) -> tuple[bool, bool, bool, float]:
         """(hang, server error, bad output, service time in seconds) for one call."""
@@ -249,7 +177,7 @@ class SandboxService:
             key = (sha, role)
             verdict = self._verdicts.get(key)
             if verdict is None:
-                verdict = (_judge(data, role, check_content=role == "product"),)
+                verdict = (judge(data, role, check_content=role == "product"),)
                 self._verdicts.put(key, verdict)
             out.append(verdict[0])
         return out
@@ -303,7 +231,7 @@ class SandboxService:
             width, height = image.size
             column = Image.new("RGB", (width // 2, height), (255, 255, 255))
             for i, source in enumerate((person, product)):
-                piece = load_rgb(Path(_upload_path(source) or ""))
+                piece = load_rgb(Path(upload_path(source) or ""))
                 piece.thumbnail((width // 2, height // 2))
                 column.paste(piece, (0, i * height // 2))
             canvas = Image.new("RGB", (width + width // 2 + 5, height), (255, 255, 255))
@@ -336,13 +264,13 @@ class SandboxService:
         self.calls.append(entry)
         await self._wait_for_turn()
         self._check_rate(client)
-        base_path, product_path, mask_path = _upload_path(base), _upload_path(product), _upload_path(mask)
+        base_path, product_path, mask_path = upload_path(base), upload_path(product), upload_path(mask)
         if base_path is None or product_path is None:
             self.stats["invalid_input"] += 1
-            raise _error(MISSING_IMAGES_MESSAGE)
+            raise refusal(MISSING_IMAGES_MESSAGE)
         if workflow not in self.offered or not workflows.is_known(workflow):
             self.stats["invalid_input"] += 1
-            raise _error(unknown_workflow_message(workflow, self.offered))
+            raise refusal(unknown_workflow_message(workflow, self.offered))
 
         files = [("person", base_path), ("product", product_path)]
         if mask_path is not None:
@@ -360,13 +288,13 @@ class SandboxService:
         for verdict in verdicts:
             if verdict is not None:
                 self.stats["nsfw_rejected" if verdict == NSFW_MESSAGE else "invalid_input"] += 1
-                raise _error(verdict)
+                raise refusal(verdict)
 
         hang, fail, bad, service_time = self._draw_faults(workflow)
         if hang:
             self.stats["hung"] += 1
             await self._sleep(HANG_SECONDS)
-            raise _error(SHUTDOWN_MESSAGE)
+            raise refusal(SHUTDOWN_MESSAGE)
 
         if fail or bad:
             result = None
@@ -387,10 +315,10 @@ class SandboxService:
 
         await self._sleep(service_time - (time.monotonic() - started))
         if self._closing.is_set():
-            raise _error(SHUTDOWN_MESSAGE)
+            raise refusal(SHUTDOWN_MESSAGE)
         if fail:
             self.stats["server_error"] += 1
-            raise _error(SERVER_ERROR_MESSAGE)
+            raise refusal(SERVER_ERROR_MESSAGE)
         if bad:
             self.stats["bad_output"] += 1
             return self._bad_output()

@@ -30,9 +30,9 @@ from PIL import Image
 
 from vton_eval.sandbox.gradio_compat import supported
 from vton_eval.sandbox.handed import HandedFiles
-from vton_eval.sandbox.service import SandboxService, _error, _upload_path
+from vton_eval.sandbox.rules import refusal, upload_path
+from vton_eval.sandbox.service import SandboxService
 
-SIGNATURES = ("sm4ll", "idm-vton", "catvton", "ootdiffusion", "leffa", "omnitry", "kolors")
 # Apps launched with show_error=True (CatVTON's app.py): an exception's own message reaches the client.
 SHOWS_ERRORS = frozenset({"catvton"})
 
@@ -53,17 +53,13 @@ def _client(request: Any) -> str:
 
 def _category(value: Any, table: dict[str, str], what: str) -> str:
     if value not in table:
-        raise _error(f"Unknown {what} {str(value)!r}. Choose one of: {', '.join(table)}.")
+        raise refusal(f"Unknown {what} {str(value)!r}. Choose one of: {', '.join(table)}.")
     return table[value]
 
 
 def build(name: str, service: SandboxService) -> None:
     """Add signature `name`'s components and events to the Blocks being built."""
-    builders: dict[str, Callable[[SandboxService, HandedFiles], None]] = {
-        "sm4ll": _sm4ll, "idm-vton": _idm_vton, "catvton": _catvton, "ootdiffusion": _ootdiffusion,
-        "leffa": _leffa, "omnitry": _omnitry, "kolors": _kolors,
-    }
-    builders[name](service, HandedFiles(service.output_dir / "handed"))
+    BUILDERS[name](service, HandedFiles(service.output_dir / "handed"))
 
 
 def _sm4ll(service: SandboxService, files: HandedFiles) -> None:
@@ -98,7 +94,7 @@ def _idm_vton(service: SandboxService, files: HandedFiles) -> None:
         if not is_checked:  # the app reads the first drawn layer
             layers = editor.get("layers") or []
             if not layers:
-                raise _error("list index out of range")
+                raise refusal("list index out of range")
             mask = layers[0]
         person, garment, mask = await asyncio.to_thread(
             lambda: [files.path(v) for v in (editor.get("background"), garm_img, mask)])
@@ -120,7 +116,7 @@ def _idm_vton(service: SandboxService, files: HandedFiles) -> None:
 
 
 def _one_colour(layer: Any) -> bool:
-    path = _upload_path(layer)
+    path = upload_path(layer)
     if path is None:
         return True
     with Image.open(path) as image:
@@ -137,7 +133,7 @@ def _catvton(service: SandboxService, files: HandedFiles) -> None:
         editor = person_image if isinstance(person_image, dict) else {}
         layers = editor.get("layers") or []
         if not layers:  # the app indexes layers[0]; the editor always sends one
-            raise _error("list index out of range")
+            raise refusal("list index out of range")
         workflow = _category(cloth_type, CATVTON_TYPES, "cloth type")
         mask = None if await asyncio.to_thread(_one_colour, layers[0]) else layers[0]
         result = await service.generate(editor.get("background"), cloth_image, workflow, mask, client=_client(request))
@@ -193,13 +189,13 @@ def _leffa(service: SandboxService, files: HandedFiles) -> None:
     async def leffa_predict_vt(src_image_path, ref_image_path, ref_acceleration, step, scale, seed, vt_model_type,
                                vt_garment_type, vt_repaint, preprocess_garment, request: gr.Request):
         if vt_model_type not in ("viton_hd", "dress_code"):
-            raise _error(f"Invalid model type: {vt_model_type}")
+            raise refusal(f"Invalid model type: {vt_model_type}")
         workflow = _category(vt_garment_type, LEFFA_GARMENTS, "garment type")
         result = await service.generate(src_image_path, ref_image_path, workflow, None, client=_client(request))
         return result, result, result
 
     async def leffa_predict_pt(src_image_path, ref_image_path, ref_acceleration, step, scale, seed):
-        raise _error("pose transfer is not part of the sandbox")
+        raise refusal("pose transfer is not part of the sandbox")
 
     gr.Markdown("## Leffa (sandbox)")
     vt_src_image = gr.Image(sources=["upload"], type="filepath", label="Person Image")
@@ -240,9 +236,9 @@ def _omnitry(service: SandboxService, files: HandedFiles) -> None:
 
     async def generate(person_image, object_image, object_class, steps, guidance_scale, seed, request: gr.Request):
         if object_class not in OMNITRY_CLASSES:
-            raise _error(f"'{object_class}'")  # the app's KeyError on its object map
+            raise refusal(f"'{object_class}'")  # the app's KeyError on its object map
         if object_class not in OMNITRY_DRAWN:
-            raise _error(f"the sandbox does not draw a {object_class} (it draws: {', '.join(OMNITRY_DRAWN)})")
+            raise refusal(f"the sandbox does not draw a {object_class} (it draws: {', '.join(OMNITRY_DRAWN)})")
         person, product = await asyncio.to_thread(lambda: [files.path(v) for v in (person_image, object_image)])
         return await service.generate(person, product, OMNITRY_DRAWN[object_class], None, client=_client(request))
 
@@ -260,7 +256,7 @@ def _omnitry(service: SandboxService, files: HandedFiles) -> None:
 
 def _garment_workflow(product: Any) -> str:
     """Kolors has no category: the sandbox reads a tall garment as a dress, anything else as a top."""
-    path = _upload_path(product)
+    path = upload_path(product)
     if path is None:
         return "top"
     from vton_eval.images import load_rgb
@@ -296,3 +292,11 @@ def _kolors(service: SandboxService, files: HandedFiles) -> None:
     result_info = gr.Text(label="Response")
     gr.Button("Run").click(start_tryon, inputs=[imgs, garm_img, seed, randomize_seed],
                            outputs=[image_out, seed_used, result_info], api_name="tryon")
+
+
+# One builder per service, named as its built-in profile; the list of signatures is this table's keys.
+BUILDERS: dict[str, Callable[[SandboxService, HandedFiles], None]] = {
+    "sm4ll": _sm4ll, "idm-vton": _idm_vton, "catvton": _catvton, "ootdiffusion": _ootdiffusion,
+    "leffa": _leffa, "omnitry": _omnitry, "kolors": _kolors,
+}
+SIGNATURES = tuple(BUILDERS)

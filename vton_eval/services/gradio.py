@@ -11,7 +11,7 @@ An ImageEditor's background and layers are sent as PNG files of the call's own, 
 sends them (`services.editor`). A file answer with no URL (Gradio up to 4.16) is downloaded from the endpoint's own
 file route, `{root}/file=` (`{root}/gradio_api/file=` from Gradio 5 on), as gradio_client does.
 
-Two things keep the per-call cost low on a busy machine (DESIGN.md has the measurements): one
+Two things keep the per-call cost low on a busy machine (the guide's figures, bench/dispatch.py, measure it): one
 shared SSL context (httpx otherwise reloads the CA bundle on every one of the several requests a
 call makes, about 200 ms of CPU per call), and downloading the output through our own pooled HTTP
 client instead of a fresh connection and a temporary file.
@@ -23,7 +23,6 @@ import concurrent.futures
 import os
 import threading
 import time
-import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
@@ -33,9 +32,6 @@ from vton_eval.http_fetch import (
     ClientGuard,
     Credentials,
     Fetcher,
-    FetchRefused,
-    FetchStopped,
-    FetchTimeout,
     FetchTooLarge,
     endpoint_reach,
     origin_of,
@@ -43,12 +39,13 @@ from vton_eval.http_fetch import (
 from vton_eval.outcome import Outcome
 from vton_eval.secrets import clean_message
 from vton_eval.services import CallInputs
-from vton_eval.services.answer import BadAnswer, answer_image, image_size
 from vton_eval.services.api import Endpoint, read_api, with_config_values
-from vton_eval.services.classify import classify_exception, classify_message, retry_after_s
+from vton_eval.services.classify import classify_exception, retry_after_s
 from vton_eval.services.connection import Connection, cancel_in_background
 from vton_eval.services.editor import EditorFiles
 from vton_eval.services.endpoints import EndpointError, EndpointStopped, check_endpoint_text
+from vton_eval.services.gradio_answer import AnswerReading, elapsed_ms
+from vton_eval.services.gradio_call import GradioCall
 from vton_eval.services.profiles import DEFAULT_PROFILE, Profile, load_profile
 from vton_eval.services.spaces import resolve_space
 
@@ -59,10 +56,6 @@ _SSL_CONTEXT = httpx.create_ssl_context()
 # Connecting fetches the app's config and API description; a Space that is building can keep
 # gradio_client waiting for ever, so the whole connection has its own deadline.
 DEFAULT_OPEN_TIMEOUT_S = 120.0
-
-
-def _elapsed_ms(started: float) -> float:
-    return (time.perf_counter() - started) * 1000.0
 
 
 class GradioService:
@@ -81,7 +74,11 @@ class GradioService:
     ) -> None:
         self.src = check_endpoint_text(src)
         self.profile = profile or load_profile(DEFAULT_PROFILE)
-        self.api_name = self.profile.api_name
+        if not isinstance(self.profile.call, GradioCall):
+            raise EndpointError(f"the profile {self.profile.name} is for a {self.profile.kind} service, not a "
+                                "Gradio app")
+        self.shape: GradioCall = self.profile.call
+        self.api_name = self.shape.api_name
         self.open_timeout_s = open_timeout_s
         self.on_note = on_note
         self.require_api = require_api  # False: connect to read the API only (inspection)
@@ -229,15 +226,15 @@ class GradioService:
     def _check_shape(self, endpoint: Endpoint) -> None:
         """The profile's call must fit the endpoint's signature: a wrong profile fails the run at once, clearly,
         instead of failing every case with the service's confusion."""
-        profile, params = self.profile, endpoint.parameters
-        where = f"the profile {profile.name} sends {len(profile.args)} argument(s) to {self.api_name}"
-        if len(profile.args) > len(params):
+        profile, shape, params = self.profile, self.shape, endpoint.parameters
+        where = f"the profile {profile.name} sends {len(shape.args)} argument(s) to {self.api_name}"
+        if len(shape.args) > len(params):
             raise EndpointError(clean_message(f"{where}, which takes {len(params)} "
                                               f"({', '.join(p.name for p in params)})"))
-        missing = [p.name for p in params[len(profile.args):] if not p.has_default]
+        missing = [p.name for p in params[len(shape.args):] if not p.has_default]
         if missing:
             raise EndpointError(clean_message(f"{where}; it also needs {', '.join(missing)}"))
-        for position, (arg, param) in enumerate(zip(profile.args, params, strict=False), start=1):
+        for position, (arg, param) in enumerate(zip(shape.args, params, strict=False), start=1):
             why = param.refuses(arg.value) if arg.kind == "literal" else None
             if why is not None:
                 raise EndpointError(clean_message(
@@ -245,10 +242,10 @@ class GradioService:
                     f"({param.name or param.label}, a {param.component or 'component'}), which cannot take it: {why}; "
                     "nothing was sent"))
         self._outputs = len(endpoint.outputs) or None
-        if self._outputs is not None and profile.output >= self._outputs:
-            raise EndpointError(f"the profile {profile.name} reads output {profile.output} of {self.api_name}, "
+        if self._outputs is not None and shape.output >= self._outputs:
+            raise EndpointError(f"the profile {profile.name} reads output {shape.output} of {self.api_name}, "
                                 f"which has {self._outputs} output(s) (counting from 0)")
-        index = profile.workflow_arg
+        index = shape.workflow_arg
         if profile.workflows_from_endpoint and index is not None and index < len(params):
             choices = params[index].choices
             if choices:
@@ -263,6 +260,11 @@ class GradioService:
         if conn is not None:
             conn.close()
         self._editor.close()
+
+    def discover_workflows(self, stop: threading.Event | None = None) -> list[str] | None:
+        """The choices of the argument that receives {workflow}, for a profile that reads its workflows from the
+        endpoint (None: it does not say); connects if not yet connected."""
+        return self.open(stop=stop).offered_workflows
 
     def __enter__(self) -> GradioService:
         return self.open()
@@ -280,35 +282,35 @@ class GradioService:
             try:
                 self.open(stop=stop)
             except EndpointStopped as exc:
-                return Outcome.error("cancelled", str(exc), _elapsed_ms(started))
+                return Outcome.error("cancelled", str(exc), elapsed_ms(started))
             except EndpointError as exc:
-                return Outcome.error("connection", str(exc), _elapsed_ms(started))
+                return Outcome.error("connection", str(exc), elapsed_ms(started))
         conn, fetcher = self._conn, self._fetcher
         if conn is None or fetcher is None:  # closed meanwhile by the run ending
-            return Outcome.error("cancelled", "the endpoint was closed before the call", _elapsed_ms(started))
+            return Outcome.error("cancelled", "the endpoint was closed before the call", elapsed_ms(started))
         copies: list[str] = []
         try:
             plan = self.profile.plan(inputs.workflow, inputs.mask is not None)
             paths = {"person": inputs.person, "product": inputs.product, "mask": inputs.mask}
             files = {role: handle_file(str(path)) for role, path in paths.items() if path is not None}
             editor_files = {}
-            for role in self.profile.editor_roles(plan):
+            for role in self.shape.editor_roles(plan.mask):
                 copies.append(self._editor.png(paths[role]))
                 editor_files[role] = handle_file(copies[-1])
             blank = None
             if plan.mask == "blank":
                 copies.append(self._editor.blank_layer(inputs.person))
                 blank = handle_file(copies[-1])
-            args = self.profile.arguments(plan, files, blank, editor_files)
+            args = self.shape.arguments(plan.workflow_value, plan.mask, files, blank, editor_files)
         except Exception as exc:  # our own input file vanished or is unreadable: no retry will fix it
             self._editor.release(copies)
             return Outcome.error("invalid_input", clean_message(f"cannot read an input file: {exc}") or "",
-                                 _elapsed_ms(started))
+                                 elapsed_ms(started))
         try:
             with conn.lease() as client:
                 return self._send(conn, client, args, fetcher, started, deadline, stop, timeout_s)
         except EndpointError as exc:  # another client for an sse_v1 server could not connect
-            return Outcome.error("connection", str(exc), _elapsed_ms(started))
+            return Outcome.error("connection", str(exc), elapsed_ms(started))
         finally:
             self._editor.release(copies)
 
@@ -330,18 +332,18 @@ class GradioService:
                 except Exception:
                     code = None
                 if code in running:
-                    queue_ms = _elapsed_ms(started)
+                    queue_ms = elapsed_ms(started)
             if done:
                 break
             if time.monotonic() >= deadline:
                 conn.spoil(client)
                 cancel_in_background(job)
-                return Outcome.error("timeout", f"no answer within {timeout_s:g} s", _elapsed_ms(started), queue_ms)
+                return Outcome.error("timeout", f"no answer within {timeout_s:g} s", elapsed_ms(started), queue_ms)
             if stop is not None and stop.is_set():
                 conn.spoil(client)
                 cancel_in_background(job)
                 return Outcome.error("cancelled", "the run was stopped before the call finished",
-                                     _elapsed_ms(started), queue_ms)
+                                     elapsed_ms(started), queue_ms)
         try:
             value = job.result(timeout=0)
         except Exception as exc:
@@ -349,72 +351,23 @@ class GradioService:
             if outcome.error_kind in ("connection", "timeout"):
                 conn.spoil(client)  # its event stream may be gone with the call
             return outcome
-        return self._decode(value, fetcher, started, queue_ms, deadline, stop, timeout_s, client.src_prefixed)
+        reading = AnswerReading(self.shape, self._outputs, self.profile.name, fetcher, deadline, stop, timeout_s,
+                                client.src_prefixed)
+        return reading.outcome(value, started, queue_ms)
 
     def _error(self, exc: BaseException, started: float, queue_ms: float | None) -> Outcome:
         kind, message = classify_exception(exc)
         message = clean_message(message) or kind
         retry = retry_after_s(message) if kind == "rate_limited" else None
-        return Outcome.error(kind, message, _elapsed_ms(started), queue_ms, retry)
-
-    def _decode(self, value: Any, fetcher: Fetcher, started: float, queue_ms: float | None, deadline: float,
-                stop: threading.Event | None, timeout_s: float, root: str) -> Outcome:
-        from vton_eval.services.answer import MAX_OUTPUT_BYTES
-
-        def fetch(url: str) -> bytes:
-            return fetcher.fetch(url, MAX_OUTPUT_BYTES, deadline=deadline, stop=stop)
-
-        def file_url(path: str) -> str:
-            # The app's own file route, under the root `_check` kept on the endpoint's origin (gradio_client's
-            # URL for a file answer); the path is quoted, so it cannot leave that route.
-            return f"{root}file={urllib.parse.quote(path, safe='/')}"
-
-        try:
-            picked = self._pick(value)
-            if _empty(picked) and self.profile.message_output is not None:
-                said = self._said(value)
-                if said:  # the service said in words why no image came back (Kolors: "Too many users...")
-                    kind = classify_message(said)
-                    message = clean_message(said) or kind
-                    retry = retry_after_s(message) if kind == "rate_limited" else None
-                    return Outcome.error(kind, message, _elapsed_ms(started), queue_ms, retry)
-            data = answer_image(picked, fetch, file_url)
-            width, height = image_size(data)
-        except (BadAnswer, FetchRefused) as exc:
-            return Outcome.error("bad_output", clean_message(str(exc)) or "bad output", _elapsed_ms(started), queue_ms)
-        except FetchTimeout:
-            return Outcome.error("timeout", f"no answer within {timeout_s:g} s (the download of the output was "
-                                 "still running)", _elapsed_ms(started), queue_ms)
-        except FetchStopped:
-            return Outcome.error("cancelled", "the run was stopped during the download of the output",
-                                 _elapsed_ms(started), queue_ms)
-        except Exception as exc:
-            kind, message = classify_exception(exc)
-            return Outcome.error(kind, f"downloading the output failed: {clean_message(message)}",
-                                 _elapsed_ms(started), queue_ms)
-        return Outcome.ok(data, width, height, _elapsed_ms(started), queue_ms)
-
-    def _pick(self, value: Any) -> Any:
-        """The output the profile names. gradio_client returns one output as itself and several as a tuple."""
-        several = self._outputs > 1 if self._outputs is not None else isinstance(value, tuple)
-        if not several:
-            return value
-        if not isinstance(value, tuple | list) or len(value) <= self.profile.output:
-            count = len(value) if isinstance(value, tuple | list) else 1
-            raise BadAnswer(f"the service returned {count} output(s); the profile {self.profile.name} reads output "
-                            f"{self.profile.output}")
-        return value[self.profile.output]
-
-    def _said(self, value: Any) -> str | None:
-        index = self.profile.message_output
-        if index is None or not isinstance(value, tuple | list) or len(value) <= index:
-            return None
-        said = value[index]
-        return said.strip() if isinstance(said, str) and said.strip() else None
+        return Outcome.error(kind, message, elapsed_ms(started), queue_ms, retry)
 
 
-def _empty(value: Any) -> bool:
-    return value is None or (isinstance(value, str | list | tuple | dict) and not value)
+def make(endpoint: str, profile: Profile, *, token: str | None = None, call_timeout_s: float = 300.0,
+         open_timeout_s: float = DEFAULT_OPEN_TIMEOUT_S, on_note: Callable[[str], None] | None = None) -> GradioService:
+    """A Gradio service for the kinds table (`services.kinds`): reads above the server's 15 s heartbeat, capped
+    by the call's own deadline."""
+    return GradioService(endpoint, token=token, read_timeout_s=max(60.0, min(call_timeout_s, 300.0)), profile=profile,
+                         open_timeout_s=open_timeout_s, on_note=on_note)
 
 
-__all__ = ["GradioService"]
+__all__ = ["GradioService", "make"]

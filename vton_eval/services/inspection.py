@@ -25,17 +25,6 @@ _SEED = re.compile(r"seed", re.I)
 _RANDOM = re.compile(r"random", re.I)
 _DESCRIPTION = re.compile(r"desc|_des\b|prompt|caption|text", re.I)
 _TRYON_NAME = re.compile(r"try|vton|generate|submit|predict|process|run", re.I)
-# Words in a service's category choices that name one of our workflows (first match wins).
-_WORKFLOW_WORDS: dict[str, tuple[str, ...]] = {
-    "top": ("top", "upper", "shirt", "tee"),
-    "bottom": ("bottom", "lower", "pant", "trouser", "skirt", "jean"),
-    "dress": ("dress", "overall", "full"),
-    "footwear": ("shoe", "footwear", "foot", "sneaker", "boot"),
-    "eyewear": ("glasses", "eyewear", "spectacle"),
-    "lookbook": ("lookbook", "outfit"),
-}
-_DESCRIPTIONS = {"top": "a top", "bottom": "trousers", "dress": "a dress", "footwear": "shoes",
-                 "eyewear": "glasses", "lookbook": "an outfit"}
 
 
 @dataclass
@@ -116,9 +105,12 @@ def _roles(params: tuple[Parameter, ...]) -> dict[int, str]:
 
 
 def workflow_choices(choices: tuple[object, ...]) -> dict[str, object]:
-    """Our workflow -> the service's choice, by the words in the choices."""
+    """Our workflow -> the service's choice, by the words in the choices (each workflow's `words` in the registry)."""
     out: dict[str, object] = {}
-    for workflow, words in _WORKFLOW_WORDS.items():
+    for entry in registry.entries():
+        workflow, words = entry.name, entry.words
+        if entry.generic or not words:
+            continue
         exact = next((c for c in choices if str(c).strip().lower() == workflow), None)
         found = exact if exact is not None else next(
             (c for c in choices if any(w in str(c).lower() for w in words)), None)
@@ -159,7 +151,7 @@ def suggest_profile(src: str, endpoint: Endpoint) -> str:
         if (category is None and not workflow_used and not p.choices and _DESCRIPTION.search(p.name + " " + p.label)
                 and "str" in p.python_type.lower()):
             workflow_used = True
-            table = {"top": _DESCRIPTIONS["top"]}
+            table = {"top": registry.get("top").description}
             args.append(_toml("{workflow}"))
             comments.append(f"{what}: {{workflow}} as a garment description (check [workflows])")
             continue

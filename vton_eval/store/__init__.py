@@ -9,15 +9,8 @@ whole runs in and out. Reads: `store.reads.reading(store)`.
 
 import os
 
-from vton_eval.store.base import Store, Writer
-from vton_eval.store.db import (
-    Database,
-    DatabaseBusy,
-    DatabaseDamaged,
-    DatabaseUnusable,
-    NoDatabase,
-    resolve_db_path,
-)
+from vton_eval.store.base import DatabaseBusy, DatabaseDamaged, DatabaseUnusable, NoDatabase, Store, Writer
+from vton_eval.store.db import Database, resolve_db_path
 from vton_eval.store.location import StoreUrlError, is_store_url, resolve_location
 
 

@@ -17,8 +17,28 @@ from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
 from vton_eval.artifacts import ArtifactStore
+from vton_eval.errors import VtonEvalError
 
 T = TypeVar("T")
+
+
+# -- what any store raises for a person to read ----------------------------------------------------
+
+
+class DatabaseBusy(VtonEvalError):
+    """Another process held the database lock for longer than we were willing to wait."""
+
+
+class NoDatabase(VtonEvalError):
+    """The database file does not exist yet (nothing has been recorded)."""
+
+
+class DatabaseUnusable(VtonEvalError):
+    """The file cannot be used: damaged, not a database, or not readable / writable here."""
+
+
+class DatabaseDamaged(DatabaseUnusable):
+    """The file is not a DuckDB database, or parts of it cannot be read."""
 
 
 class Writer(ABC):

@@ -20,28 +20,11 @@ from typing import Any
 import duckdb
 
 from vton_eval.artifacts import ArtifactStore
-from vton_eval.errors import VtonEvalError
-from vton_eval.store.base import Store, T, Writer
+from vton_eval.store.base import DatabaseBusy, DatabaseDamaged, DatabaseUnusable, NoDatabase, Store, T, Writer
 from vton_eval.store.lake_schema import file_statement
 from vton_eval.store.schema import SCHEMA_VERSION, current_version, migrate
 
 DEFAULT_DB = "results.duckdb"
-
-
-class DatabaseBusy(VtonEvalError):
-    """Another process held the database lock for longer than we were willing to wait."""
-
-
-class NoDatabase(VtonEvalError):
-    """The database file does not exist yet (nothing has been recorded)."""
-
-
-class DatabaseUnusable(VtonEvalError):
-    """The file cannot be used: damaged, not a database, or not readable / writable here."""
-
-
-class DatabaseDamaged(DatabaseUnusable):
-    """The file is not a DuckDB database, or parts of it cannot be read."""
 
 
 _DAMAGE_SIGNS = ("not a valid duckdb database", "corrupt", "checksum", "could not read enough bytes",
@@ -59,7 +42,7 @@ def damage_error(path: Path, exc: BaseException) -> DatabaseUnusable | None:
     if "newer version of duckdb" in lowered or "version number 999" in lowered:
         return DatabaseUnusable(
             f"{path} was written by DuckDB 2.0, and vton-eval now runs DuckDB 1.5.5 (the version whose shared-store "
-            "extensions install offline): convert it once as the README's 'DuckDB version' section says")
+            "extensions install offline): convert it once as docs/team-deployment.md's 'DuckDB version' says")
     if "permission denied" in lowered or "no space left" in lowered or "read-only file system" in lowered:
         return DatabaseUnusable(f"{path} cannot be used here: {first}")
     if isinstance(exc, duckdb.IOException | duckdb.SerializationException) or any(

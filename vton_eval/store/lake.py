@@ -34,8 +34,8 @@ import duckdb
 
 from vton_eval.artifacts import ArtifactStore
 from vton_eval.secrets import redact
-from vton_eval.store.base import Store, T, Writer
-from vton_eval.store.db import DatabaseBusy, DatabaseUnusable, insert_staged
+from vton_eval.store.base import DatabaseBusy, DatabaseUnusable, Store, T, Writer
+from vton_eval.store.db import insert_staged
 from vton_eval.store.extensions import load_extensions
 from vton_eval.store.lake_schema import lake_statement
 from vton_eval.store.location import StoreUrl, parse_store_url
@@ -276,7 +276,7 @@ class Lake(Store):
     def connect(self, read_only: bool = False, busy_timeout_s: float | None = None) -> Iterator[
         duckdb.DuckDBPyConnection
     ]:
-        from vton_eval.store.db import NoDatabase
+        from vton_eval.store.base import NoDatabase
 
         with self._cursor() as cur:
             if self.url.key not in _migrated:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import socket
+from collections.abc import Mapping
 from typing import Any
 
+from vton_eval.clock import utcnow
+from vton_eval.records import RunRow, columns, values
+from vton_eval.run_process import with_liveness
 from vton_eval.store.base import Store, Writer
 from vton_eval.store.reads import reading
 
@@ -23,11 +26,10 @@ SUITE, TRY = "suite", "try"
 RUN_KINDS = (SUITE, TRY)
 
 
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
-
-
-def insert_run(w: Writer, run: dict[str, Any]) -> None:
+def insert_run(w: Writer, run: RunRow | Mapping[str, Any]) -> None:
+    """A new row of `runs`: a run's `RunRow`, or (merges, seeds) any mapping of its columns."""
+    if isinstance(run, RunRow):
+        run = dict(zip(columns(RunRow), values(run), strict=True))
     unknown = set(run) - set(RUN_COLUMNS)
     if unknown:
         raise ValueError(f"unknown run fields {sorted(unknown)}")
@@ -83,7 +85,7 @@ def list_runs(db: Store, limit: int | None = None, kind: str | None = None) -> l
     where = " WHERE r.kind = ?" if kind else ""
     sql = _LIST_SQL + where + " ORDER BY r.created_at DESC, r.run_id DESC" + (f" LIMIT {int(limit)}" if limit else "")
     with reading(db) as read:
-        return [_with_liveness(r) for r in read.rows(sql, [kind] if kind else [])]
+        return [with_liveness(r) for r in read.rows(sql, [kind] if kind else [])]
 
 
 def latest_run(db: Store) -> str | None:
@@ -96,7 +98,7 @@ def latest_run(db: Store) -> str | None:
 def get_run(db: Store, run_id: str) -> dict[str, Any] | None:
     with reading(db) as read:
         run = read.one(_LIST_SQL + " WHERE r.run_id = ?", [run_id])
-    return _with_liveness(run) if run else None
+    return with_liveness(run) if run else None
 
 
 def resolve_run_id(db: Store, prefix: str) -> str | None:
@@ -107,50 +109,3 @@ def resolve_run_id(db: Store, prefix: str) -> str | None:
     if prefix in ids:
         return prefix
     return ids[0] if len(ids) == 1 else None
-
-
-def process_alive(pid: int | None, host: str | None) -> bool | None:
-    """Whether a run's process still lives; None when it ran on another machine (we cannot tell)."""
-    if not pid:
-        return False
-    if host and host != socket.gethostname():
-        return None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return not _is_zombie(pid)
-
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except (OSError, IndexError):
-        return False
-
-
-# A running run writes a heartbeat (`updated_at`) at least every 5 s; one silent for this long, on a
-# machine whose processes we cannot see (a shared store), is taken as gone.
-STALE_AFTER_S = 60.0
-
-
-def run_alive(run: dict[str, Any]) -> bool | None:
-    """Whether a run's process still lives: asked of the OS on this machine; on another machine, judged by
-    its heartbeat (None: it beat recently, so it may well be running)."""
-    alive = process_alive(run.get("pid"), run.get("host"))
-    if alive is None:
-        beat = run.get("updated_at") or run.get("created_at")
-        if beat is None or (utcnow() - beat).total_seconds() > STALE_AFTER_S:
-            return False
-    return alive
-
-
-def _with_liveness(run: dict[str, Any]) -> dict[str, Any]:
-    """A run recorded as running whose process is gone was killed: show it as interrupted."""
-    if run["status"] == "running" and run_alive(run) is False:
-        run["status"] = "interrupted"
-        run["message"] = run.get("message") or "the run's process is gone (killed?); resume it to finish"
-    return run

@@ -1,6 +1,6 @@
 """The database schema, as numbered migrations. A database records the version it is at.
 
-The tables follow the data contract in the README: `runs`, `cases` (the inputs a run planned),
+The tables follow the data contract (docs/data-contract.md): `runs`, `cases` (the inputs a run planned),
 `results` (one row per finished case), `checks` (automatic checks per output), `reviews`,
 `preferences` (blind A/B picks) and `baselines` (blessed runs). Later features add columns through new
 migrations; existing databases are upgraded when a writer first opens them.
@@ -140,7 +140,7 @@ MIGRATIONS: list[list[str]] = [
             PRIMARY KEY (dataset, endpoint)
         )""",
     ],
-    # 2: the similarity cache of the Compare page (derived data, see vton_eval.analytics.similarity)
+    # 2: the similarity cache of the Compare page (derived data, see vton_eval.similarity_cache)
     [
         """CREATE TABLE IF NOT EXISTS pair_similarity (
             output_a VARCHAR NOT NULL,

@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from vton_eval.clock import utcnow
 from vton_eval.records import CheckRow, ParseRow, PlannedCase, Recorded, ResultRow, columns, from_row, values
 from vton_eval.store.base import Writer
-from vton_eval.store.runs import update_run, utcnow
+from vton_eval.store.runs import update_run
 from vton_eval.store.summaries import refresh_summaries
 
 RESULT_COLUMNS = columns(ResultRow)

@@ -23,14 +23,14 @@ from pathlib import Path
 
 from vton_eval.datasets.labelmaps import LabelMapProblem, write_garment_mask
 from vton_eval.datasets.layouts import dresscode, viton_hd
-from vton_eval.datasets.layouts.common import Candidate, ImportOptions, ImportProblem, Scan
+from vton_eval.datasets.layouts.common import Candidate, ImportOptions, ImportProblem, Layout
 from vton_eval.datasets.manifest import OWN_PREFIX
 from vton_eval.datasets.model import COLUMNS, DatasetError
 from vton_eval.datasets.sidecar import atomic_write_text, write_declaration
 from vton_eval.provenance import tool_version
 
-LAYOUTS: dict[str, Callable[[Path, ImportOptions], Scan]] = {viton_hd.NAME: viton_hd.scan,
-                                                             dresscode.NAME: dresscode.scan}
+# Every layout, by name: the importer, `vton-eval datasets import`'s choices and the Datasets page read this.
+LAYOUTS: dict[str, Layout] = {layout.name: layout for layout in (viton_hd.LAYOUT, dresscode.LAYOUT)}
 MASKS_FOLDER = "masks"
 
 
@@ -73,8 +73,8 @@ def import_layout(layout: str, src: str | Path, into: str | Path, options: Impor
     at all (unknown layout, not such a folder, a bad option, a dataset already there)."""
     options = options or ImportOptions()
     options.check()
-    scanner = LAYOUTS.get(layout)
-    if scanner is None:
+    chosen_layout = LAYOUTS.get(layout)
+    if chosen_layout is None:
         raise DatasetError(f"unknown layout {layout!r} (use {', '.join(LAYOUTS)})")
     source = Path(src).expanduser().resolve()
     if not source.is_dir():
@@ -84,7 +84,7 @@ def import_layout(layout: str, src: str | Path, into: str | Path, options: Impor
         raise DatasetError(f"{folder} already holds a dataset (its manifest.csv); choose another folder or overwrite")
     if folder.exists() and not folder.is_dir():
         raise DatasetError(f"{folder} is not a folder")
-    scan = scanner(source, options)
+    scan = chosen_layout.scan(source, options)
     report = ImportReport(layout, source, folder, options, found=len(scan.candidates), lines=scan.lines,
                           problems=list(scan.problems))
     chosen = sample(scan.candidates, options.limit, options.seed)

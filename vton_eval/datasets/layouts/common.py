@@ -3,6 +3,7 @@ pairs it found before they are written."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +32,20 @@ class ImportOptions:
             raise DatasetError(f"--split must be a plain name such as test or train, not {self.split!r}")
         if self.limit is not None and self.limit < 1:
             raise DatasetError(f"--limit must be at least 1, not {self.limit}")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """One public test-set layout: what the command line's choices, the Datasets page's import form and the
+    importer all read (one entry per layout in `layouts.LAYOUTS`)."""
+
+    name: str  # as typed: `vton-eval datasets import NAME`
+    title: str  # as shown
+    scan: Callable[[Path, ImportOptions], Scan]
+    example: str  # a typical folder, for a form's placeholder
+    categories: tuple[str, ...] = ()  # the categories one may choose (none: the layout has none)
+    masks: str = ""  # what asking for masks does
+    masks_by_default: bool = False  # None options.masks: the layout's own default (True: where present)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from vton_eval.datasets.layouts.common import (
     Candidate,
     ImportOptions,
     ImportProblem,
+    Layout,
     Scan,
     accept_pair,
     file_problem,
@@ -92,3 +93,7 @@ def scan(src: Path, options: ImportOptions) -> Scan:
                     result.problems.append(ImportProblem(listing, number, f"{why} (the pair has no mask)", "warning"))
             result.candidates.append(candidate)
     return result
+
+
+LAYOUT = Layout(NAME, "DressCode", scan, "/data/DressCode",
+                categories=tuple(CATEGORIES), masks="derive garment masks from the label maps", masks_by_default=False)

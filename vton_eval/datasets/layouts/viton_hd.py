@@ -19,6 +19,7 @@ from vton_eval.datasets.layouts.common import (
     Candidate,
     ImportOptions,
     ImportProblem,
+    Layout,
     Scan,
     accept_pair,
     file_problem,
@@ -79,3 +80,7 @@ def scan(src: Path, options: ImportOptions) -> Scan:
         result.candidates.append(candidate)
     return result
 
+
+LAYOUT = Layout(NAME, "VITON-HD", scan, "/data/VITON-HD",
+                masks="use its agnostic masks (<split>/agnostic-mask/, CatVTON's and IDM-VTON's re-packagings)",
+                masks_by_default=True)

@@ -1,7 +1,7 @@
 """Endpoint profiles: how one of our cases becomes a call of one try-on service.
 
 A profile is data: a TOML text (the built-in ones ship beside this module, a person's own is a file)
-loaded into a `Profile`. The format, and what each field means, is the README's "Profiles" section;
+loaded into a `Profile`. The format, and what each field means, is the guide's "Endpoint profiles" (docs/services.md);
 in short:
 
     name = "ootd-dc"
@@ -35,40 +35,21 @@ from typing import Any
 
 from vton_eval import workflows as registry
 from vton_eval.errors import InvalidValue
+from vton_eval.services.kinds import DEFAULT_KIND, KINDS, CallShape
 
 DEFAULT_PROFILE = "sm4ll"
-BUILT_IN = ("sm4ll", "idm-vton", "catvton", "ootdiffusion", "leffa", "omnitry", "kolors")
+# The built-in profiles are the TOML files beside this module (the default first): adding one is adding its file.
+BUILT_IN = (DEFAULT_PROFILE, *sorted(p.name.removesuffix(".toml") for p in resources.files(__package__).iterdir()
+                                     if p.name.endswith(".toml") and p.name != f"{DEFAULT_PROFILE}.toml"))
 
-IMAGE_ROLES = ("person", "product", "mask")
 MASK_FALLBACKS = ("person", "blank", "none")  # what {mask} becomes for a case without a mask
-_PLACEHOLDER = re.compile(r"^\{(?P<name>[a-z_]+)\}(?::(?P<mod>[a-z+_]+))?$")
-_LOOKS_LIKE_PLACEHOLDER = re.compile(r"^\{[^{}]*\}(:.*)?$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")
-_FIELDS = ("name", "api_name", "args", "output", "max_megapixels", "message_output", "workflows_from_endpoint",
-           "description", "workflows", "missing_mask")
+_FIELDS = ("name", "kind", "max_megapixels", "workflows_from_endpoint", "description", "workflows", "missing_mask")
 MAX_PROFILE_BYTES = 64 * 1024
 
 
 class ProfileError(InvalidValue):
     """A profile that cannot be used, with where (line) and why."""
-
-
-@dataclass(frozen=True)
-class Arg:
-    """One positional argument: an image of the case, the workflow's value, or a literal."""
-
-    kind: str  # "image", "workflow" or "literal"
-    role: str | None = None  # image: person, product or mask
-    editor: bool = False  # image: sent as an ImageEditor value
-    layer_mask: bool = False  # editor: the mask (or a blank layer) as its one layer
-    value: Any = None  # literal
-
-    def describe(self) -> str:
-        if self.kind == "literal":
-            return repr(self.value)
-        if self.kind == "workflow":
-            return "{workflow}"
-        return "{" + str(self.role) + "}" + (":editor+mask" if self.layer_mask else ":editor" if self.editor else "")
 
 
 @dataclass(frozen=True)
@@ -83,29 +64,19 @@ class CallPlan:
 
 @dataclass(frozen=True)
 class Profile:
+    """What the runner needs to know of a service (its workflows, missing-mask rules, size limit) and, in
+    `call`, the shape of its calls, which only the service of its `kind` reads (`services.kinds`)."""
+
     name: str
-    api_name: str
-    args: tuple[Arg, ...]
+    call: CallShape
     workflows: Mapping[str, Any]
-    output: int = 0
+    kind: str = DEFAULT_KIND
     max_megapixels: float = 0.0
-    message_output: int | None = None
     workflows_from_endpoint: bool = False
     missing_mask: Mapping[str, str] = field(default_factory=dict)
     description: str = ""
     text: str = ""  # the TOML it was read from: stored with a run, so a resume sends exactly the same
     source: str = ""  # "built-in" or the file it came from
-
-    # -- what it sends -----------------------------------------------------------------------
-
-    @property
-    def uses_mask(self) -> bool:
-        return any(a.kind == "image" and a.role == "mask" or a.layer_mask for a in self.args)
-
-    @property
-    def workflow_arg(self) -> int | None:
-        """The position of the argument that receives {workflow} (whose choices name what the endpoint offers)."""
-        return next((i for i, a in enumerate(self.args) if a.kind == "workflow"), None)
 
     def supports(self, workflow: str) -> bool:
         return workflow in self.workflows
@@ -129,67 +100,28 @@ class Profile:
     def plan(self, workflow: str, has_mask: bool) -> CallPlan:
         """How a case of `workflow` (with or without a mask) is sent, and what differs from the case."""
         notes = []
-        if has_mask and not self.uses_mask:
+        if has_mask and not self.call.uses_mask:
             notes.append(f"mask not sent: the profile {self.name} has no mask argument (the service masks by itself)")
             return CallPlan(self.value_for(workflow), "none", tuple(notes))
         if has_mask:
             return CallPlan(self.value_for(workflow), "mask")
         fallback = self.missing_mask.get(workflow, "none")
-        if not self.uses_mask:
+        if not self.call.uses_mask:
             return CallPlan(self.value_for(workflow), "none")
         if fallback == "person":
             notes.append(f"no mask: the person image is sent as the mask (the profile {self.name} says the "
                          f"service needs one for {workflow})")
-        elif fallback == "blank" or (fallback == "none" and any(a.layer_mask for a in self.args)):
-            # An editor layer cannot be left out: an empty layer is what the editor sends when nothing is drawn.
+        elif fallback == "blank" or (fallback == "none" and self.call.mask_cannot_be_left_out):
             fallback = "blank"
             notes.append("no mask: an empty editor layer is sent, so the service makes its own mask")
         return CallPlan(self.value_for(workflow), fallback, tuple(notes))
-
-    def editor_roles(self, plan: CallPlan) -> set[str]:
-        """The case's files that go inside an ImageEditor value (its background, or the file sent as its layer)."""
-        roles = set()
-        for arg in self.args:
-            if arg.kind != "image" or not arg.editor:
-                continue
-            if arg.role != "mask":
-                roles.add(str(arg.role))
-            if (arg.layer_mask or arg.role == "mask") and plan.mask in ("mask", "person"):
-                roles.add(plan.mask)
-        return roles
-
-    def arguments(self, plan: CallPlan, files: Mapping[str, Any], blank: Any = None,
-                  editor_files: Mapping[str, Any] | None = None) -> list[Any]:
-        """The positional arguments of one call. `files` maps person/product/mask to what the client sends
-        for that file (gradio_client's handle_file of it); `blank` is a blank layer of the person's size;
-        `editor_files` what to send instead inside an ImageEditor value (a PNG of the file, see
-        `editor_roles`)."""
-        def pick(table: Mapping[str, Any], editor: bool) -> Any:
-            chosen = {**table, **(editor_files or {})} if editor else table
-            return {"mask": chosen.get("mask"), "person": chosen["person"], "blank": blank, "none": None}[plan.mask]
-
-        out: list[Any] = []
-        for arg in self.args:
-            if arg.kind == "literal":
-                out.append(arg.value)
-            elif arg.kind == "workflow":
-                out.append(plan.workflow_value)
-            elif arg.editor:
-                mask = pick(files, editor=True)
-                layers = [mask] if arg.layer_mask and mask is not None else []
-                background = mask if arg.role == "mask" else (editor_files or {}).get(str(arg.role),
-                                                                                       files[str(arg.role)])
-                out.append({"background": background, "layers": layers, "composite": None})
-            else:
-                out.append(pick(files, editor=False) if arg.role == "mask" else files[str(arg.role)])
-        return out
 
     def max_pixels(self) -> int | None:
         return int(self.max_megapixels * 1_000_000) if self.max_megapixels > 0 else None
 
     def summary(self) -> str:
         """One line: the call it makes."""
-        return f"{self.api_name}({', '.join(a.describe() for a in self.args)}) -> output {self.output}"
+        return self.call.summary()
 
 
 # -- loading ---------------------------------------------------------------------------------
@@ -241,33 +173,28 @@ def parse_profile(text: str, source: str = "text") -> Profile:
         line = _line_of(text, key, table) if key else None
         return ProfileError(f"{where}{f', line {line}' if line else ''}: {message}")
 
-    unknown = [k for k in data if k not in _FIELDS]
+    kind_name = data.get("kind", DEFAULT_KIND)
+    if kind_name not in KINDS:
+        raise fail(f"kind must be one of {', '.join(KINDS)} (the kinds of service vton-eval calls)", "kind")
+    kind = KINDS[kind_name]
+    fields = (*_FIELDS, *kind.fields)
+    unknown = [k for k in data if k not in fields]
     if unknown:
-        close = difflib.get_close_matches(unknown[0], _FIELDS, n=1)
+        close = difflib.get_close_matches(unknown[0], fields, n=1)
         hint = f" (did you mean {close[0]}?)" if close else ""
-        raise fail(f"unknown field {unknown[0]!r}{hint}; fields are {', '.join(_FIELDS)}", unknown[0])
+        raise fail(f"unknown field {unknown[0]!r}{hint}; fields are {', '.join(fields)}", unknown[0])
     name = data.get("name")
     if not isinstance(name, str) or not _NAME.match(name):
         raise fail("name must be text of letters, digits, '.', '-' or '_' (at most 40), e.g. name = \"my-vton\"",
                    "name")
-    api_name = data.get("api_name")
-    if not isinstance(api_name, str) or not re.match(r"^/[\w./-]+$", api_name):
-        raise fail('api_name must be the endpoint\'s API name starting with "/", e.g. api_name = "/generate"',
-                   "api_name")
-    args = _args(data.get("args"), lambda m: fail(m, "args"))
-    output = _index(data.get("output", 0), "output", lambda m: fail(m, "output"))
-    message_output = data.get("message_output")
-    if message_output is not None:
-        message_output = _index(message_output, "message_output", lambda m: fail(m, "message_output"))
-        if message_output == output:
-            raise fail("message_output must name another output than `output`", "message_output")
+    call = kind.parse_call(data, fail)
     megapixels = data.get("max_megapixels", 0)
     if isinstance(megapixels, bool) or not isinstance(megapixels, int | float) or megapixels < 0:
         raise fail("max_megapixels must be a number >= 0 (0: never resize)", "max_megapixels")
     live = data.get("workflows_from_endpoint", False)
     if not isinstance(live, bool):
         raise fail("workflows_from_endpoint must be true or false", "workflows_from_endpoint")
-    if live and not any(a.kind == "workflow" for a in args):
+    if live and call.workflow_arg is None:
         raise fail("workflows_from_endpoint needs a {workflow} argument (its choices are what the endpoint offers)",
                    "workflows_from_endpoint")
     description = data.get("description", "")
@@ -294,46 +221,8 @@ def parse_profile(text: str, source: str = "text") -> Profile:
         if value not in MASK_FALLBACKS:
             raise fail(f"[missing_mask] {workflow} must be one of {', '.join(MASK_FALLBACKS)}", workflow,
                        "missing_mask")
-    return Profile(name, api_name, args, MappingProxyType(dict(table)), output, float(megapixels), message_output,
-                   live, MappingProxyType(dict(fallbacks)), description.strip(), text, source)
-
-
-def _args(value: Any, fail: Any) -> tuple[Arg, ...]:
-    if not isinstance(value, list) or not value:
-        raise fail('args must be a non-empty list, e.g. args = ["{person}", "{product}", "{workflow}", 42]')
-    out = []
-    for i, item in enumerate(value, start=1):
-        if isinstance(item, str) and _LOOKS_LIKE_PLACEHOLDER.match(item.strip()):
-            match = _PLACEHOLDER.match(item.strip())
-            name, mod = (match.group("name"), match.group("mod")) if match else (None, None)
-            if name not in (*IMAGE_ROLES, "workflow"):
-                raise fail(f"argument {i}: unknown placeholder {item!r} (use {{person}} {{product}} {{mask}} "
-                           "{workflow}, an image one optionally followed by :editor or :editor+mask)")
-            if name == "workflow":
-                if mod:
-                    raise fail(f"argument {i}: {{workflow}} takes no :{mod}")
-                out.append(Arg("workflow"))
-                continue
-            if mod not in (None, "editor", "editor+mask"):
-                raise fail(f"argument {i}: unknown modifier :{mod} (use :editor or :editor+mask)")
-            if mod == "editor+mask" and name == "mask":
-                raise fail(f"argument {i}: {{mask}}:editor+mask would send the mask as its own layer; use {{mask}}")
-            out.append(Arg("image", name, editor=mod is not None, layer_mask=mod == "editor+mask"))
-        elif isinstance(item, dict | list):
-            raise fail(f"argument {i}: a table or list is not a supported literal (use text, a number or a boolean)")
-        else:
-            out.append(Arg("literal", value=item))
-    roles = [a.role for a in out if a.kind == "image"]
-    for needed in ("person", "product"):
-        if needed not in roles:
-            raise fail(f"args has no {{{needed}}}: a try-on sends the {needed} image")
-    return tuple(out)
-
-
-def _index(value: Any, name: str, fail: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise fail(f"{name} must be the position of an output, counting from 0")
-    return value
+    return Profile(name, call, MappingProxyType(dict(table)), kind.name, float(megapixels), live,
+                   MappingProxyType(dict(fallbacks)), description.strip(), text, source)
 
 
 def _toml_reason(exc: tomllib.TOMLDecodeError) -> str:
@@ -362,5 +251,5 @@ def _line_of(text: str, key: str, table: str | None = None) -> int | None:
     return None
 
 
-__all__ = ["BUILT_IN", "DEFAULT_PROFILE", "Arg", "CallPlan", "Profile", "ProfileError", "built_in_text",
-           "load_profile", "parse_profile"]
+__all__ = ["BUILT_IN", "DEFAULT_PROFILE", "CallPlan", "Profile", "ProfileError", "built_in_text", "load_profile",
+           "parse_profile"]

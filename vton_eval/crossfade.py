@@ -1,4 +1,4 @@
-"""Pictures made for people looking at results: a person/output crossfade and side-by-side views."""
+"""A crossfade for people looking at results: the output over the person, at a chosen share."""
 
 from __future__ import annotations
 

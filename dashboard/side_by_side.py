@@ -1,42 +1,26 @@
-"""The Compare page's side-by-side part: cached queries, the two-run summary and the grid of shared cases."""
+"""The Compare page's side-by-side part: the two-run summary and the grid of shared cases, with similarities
+computed in the background."""
 
 from __future__ import annotations
 
 import math
 import threading
-import time
 from dataclasses import replace
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
-from dashboard import background
-from dashboard.common import artifact_file, artifacts, cached, fmt_ms, fmt_pct, is_missing, md
+from dashboard import background, data
+from dashboard.common import artifact_file, artifacts, fmt_ms, fmt_pct, is_missing, md, store_at
 from dashboard.widgets import system_label
+from vton_eval import similarity_cache
 from vton_eval.analytics import compare
-from vton_eval.analytics.compare import CaseFilter, ComparePage, CompareSetup, CompareView, TwoRunSummary
-from vton_eval.store import DatabaseBusy, Store, open_store
+from vton_eval.analytics.compare import ComparePage, TwoRunSummary
+from vton_eval.store import DatabaseBusy
 
 PAGE_SIZE = 12
 SORTS = {"pair": "Pair id", "most_changed": "Most changed first"}
-
-
-def _db(path: str) -> Store:
-    return open_store(path, busy_timeout_s=3.0)
-
-
-@cached()
-def setup(path: str, baseline: str | None) -> CompareSetup:
-    return compare.compare_setup(_db(path), baseline)
-
-
-@cached()
-def view_data(path: str, run_ids: tuple[str, ...], flt: CaseFilter, sort: str, page: int,
-              picks: int) -> tuple[CompareView, float]:
-    """What the side-by-side view shows, and when it was read. `picks` counts this session's blind
-    picks: a new one makes the win rates fresh at once."""
-    return compare.compare_view(_db(path), run_ids, flt, sort, page, PAGE_SIZE), time.time()
 
 
 def short_label(run: dict[str, Any]) -> str:
@@ -60,7 +44,7 @@ def compute_later(path: str, items: list[compare.Item]) -> None:
     """Compute these output pairs' similarities in the background (those not already being computed)."""
     by_key = {(path, i[0], i[2]): i for i in items}
     background.start_once("similarities of a page", by_key,
-                          lambda keys: compare.ensure_similarities(_db(path), [by_key[k] for k in keys]))
+                          lambda keys: similarity_cache.ensure_similarities(store_at(path), [by_key[k] for k in keys]))
 
 
 def wait_for_similarities(timeout: float = 60.0) -> None:
@@ -77,7 +61,8 @@ def start_fill(path: str, run_a: str, run_b: str) -> None:
     with _FILL_LOCK:  # two clicks, two sessions: one fill
         if not fill_running(path, run_a, run_b):
             _FILLS[(path, run_a, run_b)] = background.start(f"similarities of {run_a} and {run_b}",
-                                                            compare.fill_similarities, _db(path), run_a, run_b)
+                                                            similarity_cache.fill_similarities, store_at(path), run_a,
+                                                            run_b)
 
 
 def _lacking(rows: pd.DataFrame) -> list[compare.Item]:
@@ -93,7 +78,7 @@ def _lacking(rows: pd.DataFrame) -> list[compare.Item]:
 def _merged(path: str, rows: pd.DataFrame, items: list[compare.Item]) -> tuple[pd.DataFrame, list[compare.Item]]:
     """The rows with the similarities stored since they were read, and the items still missing."""
     try:
-        found = compare.stored_similarities(_db(path), [(i[0], i[2]) for i in items])
+        found = compare.stored_similarities(store_at(path), [(i[0], i[2]) for i in items])
     except DatabaseBusy:  # a run is writing a batch: show what we have, the next poll reads it
         found = {}
     if not found:
@@ -127,7 +112,7 @@ def live_grid(path: str, runs: list[dict[str, Any]], page: ComparePage, fresh: b
         current, missing = (rows, items) if first[0] else _merged(path, page.rows, items)
         if not first[0]:
             if not missing:
-                view_data.clear()  # the cached rows predate the similarities
+                data.compare_view.clear()  # the cached rows predate the similarities
                 st.rerun(scope="app")  # a full run draws them and stops this polling
             compute_later(path, missing)  # again, in case a computation failed (it is in the log)
         first[0] = False
@@ -145,9 +130,9 @@ def similarity_progress(path: str, run_a: str, run_b: str, page: ComparePage) ->
     @st.fragment(run_every="2s" if running else None)
     def progress() -> None:
         if running:
-            _, missing = compare.missing_similarities(_db(path), run_a, run_b)
+            _, missing = compare.missing_similarities(store_at(path), run_a, run_b)
             if missing == 0 or not fill_running(path, run_a, run_b):
-                view_data.clear()
+                data.compare_view.clear()
                 st.rerun(scope="app")
             st.caption(f"Computing similarities in the background: {missing:,} output pair(s) to go.")
             return

@@ -1,6 +1,6 @@
 """`gate()`: compare a candidate run with a baseline per workflow and decide pass / regression.
 
-Rules (the README's "Release pipelines" section states them for users):
+Rules (the guide's Release pipelines page, docs/release-pipelines.md, states them for users):
 
 - error rate = errors (any kind, silent_failure included) / shared cases. Regression when the
   lower end of the 95 % Newcombe interval of (candidate - baseline) is above the allowed increase.
@@ -39,8 +39,7 @@ from vton_eval.gate.model import (
     WorkflowComparison,
 )
 from vton_eval.stats import bootstrap_quantile_ratio, newcombe_difference, percentile
-from vton_eval.store.base import Store
-from vton_eval.store.db import DatabaseBusy, NoDatabase
+from vton_eval.store.base import DatabaseBusy, NoDatabase, Store
 from vton_eval.store.runs import get_run, latest_run, resolve_run_id
 
 

@@ -1,4 +1,5 @@
-"""The similarity cache: how alike two outputs are (SSIM, changed share, PSNR, a difference image).
+"""The similarity cache, computed and stored: how alike two outputs are (SSIM, changed share, PSNR, a difference
+image). Its reads are analytics' (`analytics.compare`); this module computes what is missing and writes it.
 
 Comparing two outputs costs ~0.1 s, too slow to repeat on every page view of a big comparison,
 so results are kept in the `pair_similarity` table (schema migration 2), keyed by the two
@@ -10,21 +11,21 @@ It is derived data: deleting its rows loses nothing but time.
 from __future__ import annotations
 
 import io
+import threading
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from vton_eval.analytics.compare import Item, missing_similarities, stored_similarities
 from vton_eval.artifacts import ArtifactStore
-from vton_eval.checks.compare import difference_image, similarity
+from vton_eval.checks.likeness import difference_image, similarity
+from vton_eval.clock import utcnow
 from vton_eval.images import load_rgb
 from vton_eval.store.base import Store
-from vton_eval.store.reads import frame, reading
-from vton_eval.store.runs import utcnow
+from vton_eval.store.reads import frame
 from vton_eval.store.similarity import save_similarities
 
 DIFF_SIDE = 512
-# A (key_a, path_a, key_b, path_b) to compare: content keys and artifact paths of the two outputs.
-Item = tuple[str, str, str, str]
 
 
 def _compute(store: ArtifactStore, item: Item) -> dict[str, Any]:
@@ -42,17 +43,6 @@ def _compute(store: ArtifactStore, item: Item) -> dict[str, Any]:
     except (OSError, ValueError, SyntaxError) as exc:  # missing or undecodable output: say so, do not retry
         row["problem"] = f"cannot compare: {type(exc).__name__}: {exc}"[:300]
     return row
-
-
-def stored_similarities(db: Store, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
-    """The stored similarity rows of these (key_a, key_b) output pairs (those computed so far)."""
-    if not pairs:
-        return {}
-    with reading(db) as read:
-        df = read("SELECT * FROM pair_similarity WHERE list_contains(?, output_a || '|' || output_b)",
-                  [[f"{a}|{b}" for a, b in pairs]])
-    df = df.astype(object).where(df.notna(), None)  # NULL is None, not NaN
-    return {(r["output_a"], r["output_b"]): r for r in df.to_dict("records")}
 
 
 def ensure_similarities(db: Store, items: Iterable[Item], workers: int = 4) -> dict[tuple[str, str], dict]:
@@ -91,3 +81,15 @@ def case_similarity(db: Store, run_a: str, run_b: str, pair_id: str, repeat: int
     return {k: row.get(k) for k in ("ssim", "changed_share", "psnr", "diff_path", "problem")} | {"identical": False}
 
 
+def fill_similarities(db: Store, run_a: str, run_b: str, batch: int = 32,
+                      stop: threading.Event | None = None) -> int:
+    """Compute every missing similarity of two runs, `batch` at a time (each batch stored before the
+    next, so a reader sees progress and a stopped fill keeps its work). Returns how many were computed."""
+    done = 0
+    while not (stop and stop.is_set()):
+        items, _ = missing_similarities(db, run_a, run_b, limit=batch)
+        if not items:
+            break
+        ensure_similarities(db, items)
+        done += len(items)
+    return done
