@@ -3,7 +3,7 @@
 Opens the app, launches a run of the sample dataset against the in-process sandbox and watches it
 appear and finish in the Runs list without a reload, checks that list fits a 1400 px window, opens
 each page, judges a case on the Review page with a keyboard shortcut and with a button, reasons and a note
-(finding both in DuckDB), sees Next and a turned page brought into view, checks the Failures table fits too,
+(finding both in DuckDB), sees Next and a turned page brought into view,
 picks a side in the blind preference view (stored as clicked), and saves a screenshot of every page to the
 folder it prints.
 """
@@ -152,21 +152,13 @@ def test_the_dashboard_in_a_real_browser(dashboard, page, sandbox):
     size.fill("12")
     page.keyboard.press("Enter")
     bottom = page.locator(".st-key-rv_pager_bottom")
-    bottom.get_by_role("button", name="2", exact=True).click()
+    bottom.get_by_text("2", exact=True).click()
     page.wait_for_function(_NEAR_TOP, arg="rv_grid")
-    page.locator(".st-key-rv_pager_top").get_by_role("button", name="1", exact=True).wait_for()
+    page.locator(".st-key-rv_pager_top").get_by_text("1", exact=True).wait_for()
 
     # A second run of the same dataset, from a worse build of the service, to compare with the first: data for
     # the Compare page, written as such a run writes it (tests/helpers/seed.py).
     record_sample_run(db, "worse", error_rate=0.3, noop_rate=0.3, seed=4, endpoint=sandbox.url)
-    # Its failures: the table of causes fits the page, first and last seen included (no sideways scrolling).
-    _goto(page, url, "Failures")
-    causes = page.get_by_test_id("stDataFrame").first
-    causes.locator("tr").filter(has_text="silent_failure").first.wait_for(state="attached")
-    width, room = causes.evaluate("el => { const s = el.querySelector('.dvn-scroller') || el; "
-                                  "return [s.scrollWidth, s.clientWidth]; }")
-    assert width <= room, f"the causes table scrolls sideways in a 1400 px window ({width} > {room} px)"
-    assert causes.locator("th").filter(has_text="last seen").count() == 1
     _goto(page, url, "Compare")
     page.get_by_text("ok → error").first.wait_for()
     page.get_by_test_id("stImage").nth(7).wait_for()  # inputs and both runs' outputs, side by side
