@@ -10,18 +10,19 @@ from dashboard.widgets import filter_bar, run_picker, run_status
 from vton_eval.analytics.failures import failed_checks, readable_cause
 from vton_eval.analytics.overview import default_run
 
-# Fits the page beside the sidebar in a 1400 px window; the times are whole (the year is in the filters).
+# 788 px in all: fits the page beside the sidebar in a 1280 px window (tests/test_failures_browser.py); the times
+# are to the minute (the year is in the filters), a cause's whole text is in the cases below.
 FAILURE_COLUMNS = {
-    "error_kind": st.column_config.TextColumn("kind", width=100),
-    "cause": st.column_config.TextColumn("cause", width=268, help="The error message with its numbers (N), ids "
+    "error_kind": st.column_config.TextColumn("kind", width=96),
+    "cause": st.column_config.TextColumn("cause", width=220, help="The error message with its numbers (N), ids "
                                          "(ID), addresses (URL) and file paths (PATH) folded, so alike failures count "
                                          "as one"),
-    "count": st.column_config.NumberColumn("count", width=56),
-    "share": st.column_config.ProgressColumn("share", format="percent", min_value=0, max_value=1, width=96),
-    "workflows": st.column_config.TextColumn("workflows", width=140),
-    "runs": st.column_config.NumberColumn("runs", width=48),
-    "first_seen": st.column_config.DatetimeColumn("first seen", format="MM-DD HH:mm:ss", width=104, help="UTC"),
-    "last_seen": st.column_config.DatetimeColumn("last seen", format="MM-DD HH:mm:ss", width=104, help="UTC"),
+    "count": st.column_config.NumberColumn("count", width=52),
+    "share": st.column_config.ProgressColumn("share", format="percent", min_value=0, max_value=1, width=80),
+    "workflows": st.column_config.TextColumn("workflows", width=112),
+    "runs": st.column_config.NumberColumn("runs", width=44),
+    "first_seen": st.column_config.DatetimeColumn("first seen", format="MM-DD HH:mm", width=92, help="UTC"),
+    "last_seen": st.column_config.DatetimeColumn("last seen", format="MM-DD HH:mm", width=92, help="UTC"),
 }
 
 
