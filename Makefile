@@ -2,21 +2,42 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+# Stamps name pyproject.toml's checksum: an edit reinstalls, nothing else does. The demo installs only the
+# product (`make demo`); `make test` and the other developer targets add the dev extra (test and lint tools).
+STAMP_ID := $(shell cksum pyproject.toml | cut -d' ' -f1)
+PRODUCT := $(VENV)/.product-$(STAMP_ID)
+DEV := $(VENV)/.dev-$(STAMP_ID)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# uv installs (pip's resolver took minutes here); bootstrapped into the venv by pip, so the machine needs only
+# Python and make. Its download cache is the user's (~/.cache/uv): a second clone installs from it.
+UV_PIP := env VIRTUAL_ENV=$(CURDIR)/$(VENV) UV_PYTHON_DOWNLOADS=never $(BIN)/uv pip install --quiet --python $(BIN)/python
+# [tool.vton-eval] no-deps in pyproject.toml: packages installed without their declared dependencies
+# (pyproject.toml says why), after the project.
+NO_DEPS = $$($(BIN)/python -c 'import tomllib; t = tomllib.load(open("pyproject.toml", "rb")); \
+	print(*t.get("tool", {}).get("vton-eval", {}).get("no-deps", []))')
 
-.PHONY: venv demo test test-repeat compat lint docs bench browser postgres clean
+.PHONY: venv product demo test test-repeat compat lint docs bench browser postgres clean
 
-venv: $(STAMP)
+# The whole development environment (product + dev extra), as `make test` uses it.
+venv: $(DEV)
 
-$(STAMP): pyproject.toml
+product: $(PRODUCT)
+
+$(BIN)/uv:
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	$(BIN)/python -m pip install --quiet --no-deps $$($(BIN)/python -c \
-		'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["tool"]["vton-eval"]["no-deps"])')
-	@rm -f $(VENV)/.installed-*
+	$(BIN)/python -m pip install --quiet uv
+
+$(PRODUCT): pyproject.toml | $(BIN)/uv
+	$(UV_PIP) -e .
+	@deps="$(NO_DEPS)"; [ -z "$$deps" ] || $(UV_PIP) --no-deps $$deps
+	@rm -f $(VENV)/.product-*
 	@touch $@
+
+$(DEV): pyproject.toml | $(BIN)/uv
+	$(UV_PIP) -e '.[dev]'
+	@deps="$(NO_DEPS)"; [ -z "$$deps" ] || $(UV_PIP) --no-deps $$deps
+	@rm -f $(VENV)/.product-* $(VENV)/.dev-* $(VENV)/.installed-*
+	@touch $(PRODUCT) $@
 
 # The real-browser test drives Debian's chromium through Playwright (no browser download).
 browser:
@@ -39,13 +60,17 @@ postgres:
 PORT ?= 8501
 SANDBOX_PORT ?= 7860
 
-demo: venv
+demo: product
 	$(BIN)/vton-eval demo --port $(PORT) --sandbox-port $(SANDBOX_PORT)
 
+# The suite runs on WORKERS parallel pytest processes (pytest-xdist), each with its own sandbox, PostgreSQL,
+# ports and folders; more workers than cores, since most tests wait on servers and subprocesses more than
+# they compute. `make test WORKERS=0` runs it in one process.
+WORKERS ?= 4
 test: venv browser postgres
 	$(BIN)/lint-imports --no-cache
 	@NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir test-output/site
-	@$(BIN)/python -m pytest; status=$$?; \
+	@$(BIN)/python -m pytest -n $(WORKERS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo 'pytest collected no tests: failing' >&2; exit 1; fi; exit $$status
 
 # The whole suite N times in a row (make test-repeat N=5): a test that fails by chance shows up here. Every run
@@ -76,7 +101,7 @@ compat: venv $(COMPAT_ENVS)
 	@$(BIN)/python -m pytest compat -p no:cacheprovider; status=$$?; \
 	if [ $$status -eq 5 ]; then echo 'pytest collected no tests: failing' >&2; exit 1; fi; exit $$status
 
-$(COMPAT_DIR)/gradio-%/.built: compat/gradio-%.txt | $(STAMP)
+$(COMPAT_DIR)/gradio-%/.built: compat/gradio-%.txt | $(DEV)
 	@rm -rf $(COMPAT_DIR)/gradio-$*
 	$(UV) venv --quiet --python $(PYTHON) $(COMPAT_DIR)/gradio-$*
 	$(UV) pip sync --quiet --python $(COMPAT_DIR)/gradio-$*/bin/python $<

@@ -27,27 +27,54 @@ def _escape(value: object) -> str:
     return html.escape(str(value))
 
 
-def error_rates(errors: pd.DataFrame) -> go.Figure:
-    """Error rate per workflow stacked by error kind, every workflow shown (0 % too) with "k of n" above it."""
+PCT = ".1%"  # every percentage a figure states (hover, cell), as the page's numbers: "12.5%"
+COMPARED_COLOUR = "#b8b8b8"
+
+
+def error_rates(errors: pd.DataFrame, compared: pd.DataFrame | None = None, compared_name: str = "baseline"
+                ) -> go.Figure:
+    """Error rate per workflow stacked by error kind, every workflow shown (0 % too) with "k of n" above it; beside
+    each, in grey, the run the page compares with (`compared`: workflow, n, cases, rate), when there is one.
+
+    Bars of one run share an offset group, stacked by hand (`base`): plotly stacks or groups a figure's bars,
+    not both."""
     workflows = list(dict.fromkeys(errors["workflow"]))
+    names = [_escape(w) for w in workflows]
     per = errors.groupby("workflow", sort=False).agg(n=("n", "sum"), cases=("cases", "first"))
     fig = go.Figure()
     kinds = errors[errors["error_kind"].notna()]
+    base = {w: 0.0 for w in workflows}
     for kind in sorted(kinds["error_kind"].unique(), key=lambda k: (k not in KIND_COLOURS, k)):
         part = kinds[kinds["error_kind"] == kind]
-        fig.add_bar(x=[_escape(w) for w in part["workflow"]], y=part["rate"].tolist(), name=_escape(kind),
-                    marker_color=KIND_COLOURS.get(kind), customdata=part[["n", "cases"]].to_numpy().tolist(),
-                    hovertemplate="%{x}: %{customdata[0]} of %{customdata[1]} (%{y:.0%})<extra>%{fullData.name}"
-                                  "</extra>")
+        rates = part["rate"].fillna(0.0).tolist()
+        fig.add_bar(x=[_escape(w) for w in part["workflow"]], y=rates, base=[base[w] for w in part["workflow"]],
+                    name=_escape(kind), offsetgroup="run", marker_color=KIND_COLOURS.get(kind),
+                    customdata=part[["n", "cases"]].to_numpy().tolist(),
+                    hovertemplate=f"%{{x}}: %{{customdata[0]}} of %{{customdata[1]}} (%{{y:{PCT}}})"
+                                  "<extra>%{fullData.name}</extra>")
+        for w, rate in zip(part["workflow"], rates, strict=True):
+            base[w] += rate
     totals = [(int(per.at[w, "n"]) / int(per.at[w, "cases"])) if per.at[w, "cases"] else 0.0 for w in workflows]
     labels = [f"{int(per.at[w, 'n'])} of {int(per.at[w, 'cases'])}" if per.at[w, "cases"] else "no result"
               for w in workflows]
-    fig.add_scatter(x=[_escape(w) for w in workflows], y=totals, mode="text", text=labels,
-                    textposition="top center", showlegend=False, hoverinfo="skip")
-    top = max([*totals, 0.05]) * 1.25
-    fig.update_layout(barmode="stack", height=HEIGHT, margin=_MARGIN, legend_title_text="error kind",
-                      yaxis=dict(tickformat=".0%", range=[0, top], title="error rate"),
-                      xaxis=dict(categoryorder="array", categoryarray=[_escape(w) for w in workflows]))
+    # "k of n" above each bar: text on a see-through bar as tall as the stack (a text trace would sit between
+    # the run's bar and the one beside it).
+    fig.add_bar(x=names, y=[max(t, 1e-9) for t in totals], offsetgroup="run", text=labels, textposition="outside",
+                marker=dict(opacity=0), showlegend=False, hoverinfo="skip", meta="counts", cliponaxis=False)
+    top = max([*totals, 0.05])
+    if compared is not None and not compared.empty:
+        by = {w: (int(n), int(c), r) for w, n, c, r in compared[["workflow", "n", "cases", "rate"]].itertuples(
+            index=False)}
+        rates = [by[w][2] if w in by and by[w][2] is not None and by[w][1] else 0.0 for w in workflows]
+        text = [f"{by[w][0]} of {by[w][1]}" if w in by and by[w][1] else "no result" for w in workflows]
+        fig.add_bar(x=names, y=[max(r, 1e-9) for r in rates], offsetgroup="compared", name=_escape(compared_name),
+                    marker_color=COMPARED_COLOUR, text=text, textposition="outside", cliponaxis=False,
+                    meta="compared counts", customdata=text,
+                    hovertemplate=f"%{{x}}: %{{customdata}} (%{{y:{PCT}}})<extra>%{{fullData.name}}</extra>")
+        top = max(top, *rates)
+    fig.update_layout(barmode="group", height=HEIGHT, margin=_MARGIN, legend_title_text="error kind",
+                      yaxis=dict(tickformat=".0%", range=[0, top * 1.3], title="error rate"),
+                      xaxis=dict(categoryorder="array", categoryarray=names))
     return fig
 
 
@@ -79,8 +106,9 @@ def trend(points: pd.DataFrame, y: str) -> go.Figure:
         labels = [_escape(label or "(no label)") for label in part["label"]]
         fig.add_scatter(x=part["run_id"].tolist(), y=part[y].tolist(), mode="lines+markers", name=_escape(workflow),
                         customdata=list(zip(part["run_id"], labels, part["cases"], strict=True)),
-                        hovertemplate="%{customdata[1]} · %{customdata[0]}<br>%{y}<br>%{customdata[2]} cases"
-                                      "<extra>%{fullData.name}</extra>")
+                        hovertemplate="%{customdata[1]} · %{customdata[0]}<br>"
+                                      + (f"%{{y:{PCT}}}" if y == "error_rate" else "%{y:.0f} ms")
+                                      + "<br>%{customdata[2]} cases<extra>%{fullData.name}</extra>")
     fig.update_layout(height=HEIGHT, margin=_MARGIN, legend_title_text="workflow",
                       xaxis=dict(type="category", categoryorder="array", categoryarray=ids, tickmode="array",
                                  tickvals=ids, ticktext=ticks, title="run (by start time, UTC)"),
@@ -93,7 +121,7 @@ HEATMAP_TEXT_PX = 14
 
 
 def tag_heatmap(heat: pd.DataFrame) -> go.Figure:
-    """Error rate per workflow x tag, each cell with its count: "40%" over "2 of 5"."""
+    """Error rate per workflow x tag, each cell with its count: "40.0%" over "2 of 5"."""
     rates = heat.pivot(index="workflow", columns="tag", values="error_rate")
     errors = heat.pivot(index="workflow", columns="tag", values="errors")
     cases = heat.pivot(index="workflow", columns="tag", values="cases")
@@ -104,9 +132,9 @@ def tag_heatmap(heat: pd.DataFrame) -> go.Figure:
         z=rates.to_numpy().tolist(), x=[_escape(t) for t in rates.columns], y=[_escape(w) for w in rates.index],
         text=text,
         # Large enough to read; plotly picks dark or light text by each cell's colour.
-        texttemplate="<b>%{z:.0%}</b><br>%{text}", textfont=dict(size=HEATMAP_TEXT_PX), colorscale="Reds", zmin=0,
-        zmax=top, colorbar=dict(title="error rate", tickformat=".0%" if top >= 0.1 else ".1%", nticks=5),
-        hoverongaps=False, hovertemplate="%{y} · %{x}: %{text} (%{z:.0%})<extra></extra>"))
+        texttemplate=f"<b>%{{z:{PCT}}}</b><br>%{{text}}", textfont=dict(size=HEATMAP_TEXT_PX), colorscale="Reds",
+        zmin=0, zmax=top, colorbar=dict(title="error rate", tickformat=".0%" if top >= 0.1 else ".1%", nticks=5),
+        hoverongaps=False, hovertemplate=f"%{{y}} · %{{x}}: %{{text}} (%{{z:{PCT}}})<extra></extra>"))
     fig.update_layout(height=HEIGHT, margin=_MARGIN)
     return fig
 

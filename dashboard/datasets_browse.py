@@ -112,8 +112,9 @@ def gallery(ds: Dataset, pairs: list) -> None:
         return
     pages = max(1, -(-len(pairs) // PAGE_SIZE))
     page = st.pagination(pages, key="ds_page") if pages > 1 else 1
-    cols = st.columns(4)
     for i, pair in enumerate(pairs[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]):
+        if i % 4 == 0:  # a row of four at a time: read left to right, top to bottom, in the dataset's order
+            cols = st.columns(4)
         with cols[i % 4].container(border=True):
             images = st.columns(3 if pair.mask is not None else 2)
             for col, path in zip(images, (pair.base, pair.product, pair.mask), strict=False):

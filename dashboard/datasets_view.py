@@ -65,8 +65,9 @@ def pair_gallery(ds: Dataset, key: str) -> list[str]:
     pages = max(1, -(-len(ds.pairs) // PAGE_SIZE))
     page = st.pagination(pages, key=f"{key}_page") if pages > 1 else 1
     shown = ds.pairs[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
-    cols = st.columns(4)
     for i, pair in enumerate(shown):
+        if i % 4 == 0:  # row by row, so the pairs read in the dataset's order (not column by column)
+            cols = st.columns(4)
         with cols[i % 4].container(border=True):
             a, b = st.columns(2)
             for col, path in ((a, pair.base), (b, pair.product)):

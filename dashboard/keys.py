@@ -19,9 +19,11 @@ def quick_verdict(run_id: str, pair_id: str, repeat: int) -> str:
 
 
 def detail(run_id: str, pair_id: str, repeat: int) -> str:
-    """The prefix of the full case view's widgets (`…_verdict`, `…_reasons`, `…_note`)."""
+    """The prefix of the full case view's widgets (`…_reasons`, `…_note`)."""
     return f"detail_{run_id}_{pair_id}_{int(repeat)}"
 
 
-def detail_verdict(run_id: str, pair_id: str, repeat: int) -> str:
-    return f"{detail(run_id, pair_id, repeat)}_verdict"
+def detail_words(run_id: str, pair_id: str, repeat: int) -> tuple[str, str]:
+    """The full case view's reasons and note boxes, which go with the verdict buttons."""
+    prefix = detail(run_id, pair_id, repeat)
+    return f"{prefix}_reasons", f"{prefix}_note"

@@ -10,7 +10,7 @@ from dashboard.actions import act_here
 from dashboard.common import database, md
 from dashboard.datasets_view import dataset_choice, datasets_root, pair_gallery
 from vton_eval import access, launch, token_rules
-from vton_eval.analytics.runs import typical_latency_s
+from vton_eval.analytics.runs import endpoint_pace
 from vton_eval.errors import VtonEvalError
 from vton_eval.quota_ledger import Outlook, known_quota, quota_outlook
 from vton_eval.runner import RunSettings
@@ -180,9 +180,10 @@ def launch_form() -> None:
             problems.append(use.note())
     if not problems:
         cases = len(chosen) * settings.repeats
-        latency = typical_latency_s(database(), settings.endpoint)
+        pace = endpoint_pace(database(), settings.endpoint)
         ahead = quota_outlook(database(), settings.endpoint, settings.rate_limit)
-        st.info(launch.estimate(cases, settings.concurrency, settings.rate_limit, latency, ahead.wait_s).describe())
+        st.info(launch.estimate(cases, settings.concurrency, settings.rate_limit, pace, ahead.wait_s).describe(),
+                icon=":material/schedule:")
         quota_note(ahead, known_quota(database(), settings.endpoint))
         profile = load_profile(settings.profile)
         # Before the start, as the command line says it: what will not be sent, and why.

@@ -64,7 +64,8 @@ def quick_verdict(run_id: str, pair_id: str, repeat: int, key: str, reasons: str
             save_verdict(db, run_id, pair_id, repeat, person, verdict, kept, note or "")
 
     act(work, keys.REVIEW_ERROR)
-    st.session_state.pop(keys.detail_verdict(run_id, pair_id, repeat), None)
+    for words in keys.detail_words(run_id, pair_id, repeat):  # the details' boxes read them again from the store
+        st.session_state.pop(words, None)
 
 
 def _open(run_id: str, pair_id: str, repeat: int) -> None:

@@ -24,6 +24,8 @@ from vton_eval.zoom import ZoomItem, make_zoom
 
 SHORTCUTS = {"pass": "P", "fail": "F", "unsure": "U"}
 OPENED = keys.REVIEW_CASE
+OPENED_BOX = "review_opened"  # the key of the opened case's container (one at a time)
+SCROLL_TO = "rv_scroll_to"  # session key: the container (its key) to bring into view on the next render
 
 
 def _full(relpath: str | None) -> str | None:
@@ -96,36 +98,41 @@ def viewer(detail: dict[str, Any], key: str) -> None:
         st.image(_full(detail[rel]), caption=mode.lower(), width="stretch")
 
 
-def forget_widgets(run_id: str, pair_id: str, repeat: int) -> None:
-    """After a verdict changes elsewhere, the card's and the form's widgets show it again from the database."""
-    st.session_state.pop(keys.quick_verdict(run_id, pair_id, repeat), None)
-    st.session_state.pop(keys.detail_verdict(run_id, pair_id, repeat), None)
-
-
 def _quick(run_id: str, detail: dict[str, Any], reviewer: str, verdict: str) -> None:
-    """A verdict button's callback: the verdict, keeping this reviewer's reasons and note (none for a pass)."""
+    """A verdict button's callback: the verdict with the reasons and note beside it (no reasons for a pass)."""
     mine = _mine(detail, reviewer)
-    reasons = [r for r in (mine.get("reasons") or "").split(";") if r] if verdict != "pass" else []
+    reasons_key, note_key = _words(run_id, detail)
+    reasons = st.session_state.get(reasons_key)
+    if reasons is None:
+        reasons = [r for r in (mine.get("reasons") or "").split(";") if r]
+    note = st.session_state.get(note_key)
+    _save(run_id, detail, verdict, [] if verdict == "pass" else list(reasons),
+          (mine.get("note") or "") if note is None else note)
+
+
+def _save_words(run_id: str, detail: dict[str, Any], reviewer: str) -> None:
+    """Reasons or note changed: saved at once with the verdict already given (before one, they wait for it)."""
+    verdict = _mine(detail, reviewer).get("verdict")
+    if verdict not in VERDICTS:
+        return
+    reasons_key, note_key = _words(run_id, detail)
+    _save(run_id, detail, verdict, list(st.session_state.get(reasons_key) or []),
+          st.session_state.get(note_key) or "")
+
+
+def _save(run_id: str, detail: dict[str, Any], verdict: str, reasons: list[str], note: str) -> None:
     # As the person signed in at the click (`reviewer` names whose verdicts the page showed).
     if act(lambda: save_verdict(database(), run_id, detail["pair_id"], int(detail["repeat"]), auth.acting_reviewer(),
-                                verdict, reasons, mine.get("note") or ""), keys.REVIEW_ERROR) is None:
-        return
-    forget_widgets(run_id, detail["pair_id"], int(detail["repeat"]))
-    st.toast(f"Saved: {detail['pair_id']} {verdict}")
-
-
-def _save_form(run_id: str, detail: dict[str, Any], reviewer: str, key: str) -> None:
-    """The form's callback: verdict, reasons and note together."""
-    verdict = st.session_state.get(f"{key}_verdict")
-    if verdict is None:
-        st.session_state[keys.REVIEW_ERROR] = "Choose pass, fail or unsure first."
-        return
-    if act(lambda: save_verdict(database(), run_id, detail["pair_id"], int(detail["repeat"]), auth.acting_reviewer(),
-                                verdict, st.session_state.get(f"{key}_reasons") or [],
-                                st.session_state.get(f"{key}_note") or ""), keys.REVIEW_ERROR) is None:
+                                verdict, reasons, note), keys.REVIEW_ERROR) is None:
         return
     st.session_state.pop(keys.quick_verdict(run_id, detail["pair_id"], detail["repeat"]), None)
+    if not reasons:  # a pass keeps none: the box says so
+        st.session_state[_words(run_id, detail)[0]] = []
     st.toast(f"Saved: {detail['pair_id']} {verdict}")
+
+
+def _words(run_id: str, detail: dict[str, Any]) -> tuple[str, str]:
+    return keys.detail_words(run_id, detail["pair_id"], detail["repeat"])
 
 
 def _mine(detail: dict[str, Any], reviewer: str) -> dict[str, Any]:
@@ -134,17 +141,20 @@ def _mine(detail: dict[str, Any], reviewer: str) -> dict[str, Any]:
     return mine.iloc[0].to_dict() if not mine.empty else {}
 
 
-def verdict_form(run_id: str, detail: dict[str, Any], reviewer: str, key: str) -> None:
+def verdict_words(run_id: str, detail: dict[str, Any], reviewer: str) -> None:
+    """Reasons and a note beside the verdict buttons: the one way to judge here is a button; these go with it."""
     current = _mine(detail, reviewer)
-    with st.form(f"{key}_form", border=True):
-        st.radio("Verdict", VERDICTS, horizontal=True, key=f"{key}_verdict",
-                 index=VERDICTS.index(current["verdict"]) if current.get("verdict") in VERDICTS else None)
-        options = list(workflows.reasons_for(detail["workflow"]))
-        chosen = [r for r in (current.get("reasons") or "").split(";") if r in options]
-        st.multiselect("Reasons", options, default=chosen, key=f"{key}_reasons")
-        st.text_area("Note", value=current.get("note") or "", key=f"{key}_note", max_chars=2000)
-        st.form_submit_button("Save verdict", type="primary", on_click=_save_form,
-                              args=(run_id, detail, reviewer, key))
+    options = list(workflows.reasons_for(detail["workflow"]))
+    reasons_key, note_key = _words(run_id, detail)
+    if reasons_key not in st.session_state:
+        st.session_state[reasons_key] = [r for r in (current.get("reasons") or "").split(";") if r in options]
+    if note_key not in st.session_state:
+        st.session_state[note_key] = current.get("note") or ""
+    args = (run_id, detail, reviewer)
+    st.multiselect("Reasons", options, key=reasons_key, on_change=_save_words, args=args,
+                   help="Saved with the verdict (a pass keeps none); changed after it, saved at once.")
+    st.text_area("Note", key=note_key, max_chars=2000, on_change=_save_words, args=args,
+                 help="Saved with the verdict; changed after it, saved when you leave the box.")
 
 
 def _open_next(page_keys: list[tuple[str, str, int]], here: tuple[str, str, int], pages: int) -> None:
@@ -152,12 +162,14 @@ def _open_next(page_keys: list[tuple[str, str, int]], here: tuple[str, str, int]
     position = page_keys.index(here) if here in page_keys else -1
     if position + 1 < len(page_keys):
         st.session_state[OPENED] = page_keys[position + 1]
+        st.session_state[SCROLL_TO] = OPENED_BOX  # the next card may be a row lower, below the fold
         return
     st.session_state.pop(OPENED, None)
     page = int(st.session_state.get("rv_page") or 1)
     if page < pages:
         st.session_state["rv_page"] = page + 1
         st.session_state["rv_open_first"] = True
+        st.session_state[SCROLL_TO] = OPENED_BOX
 
 
 def _close() -> None:
@@ -172,7 +184,7 @@ def case_view(run_id: str, pair_id: str, repeat: int, reviewer: str, page_keys: 
         st.warning("This case is not in the run any more.")
         return
     key = keys.detail(run_id, pair_id, repeat)
-    with st.container(border=True, key=f"{key}_box"):
+    with st.container(border=True, key=OPENED_BOX):
         top = st.columns([4, 1, 1], vertical_alignment="center")
         top[0].subheader(f"{md(pair_id)} · {detail['workflow']} · repeat {repeat}")
         top[1].button("Next case", key="review_next", icon=":material/skip_next:", shortcut="N", width="stretch",
@@ -197,8 +209,9 @@ def case_view(run_id: str, pair_id: str, repeat: int, reviewer: str, page_keys: 
                     col.button(verdict.capitalize(), key=f"review_{verdict}", shortcut=SHORTCUTS[verdict],
                                width="stretch", type="primary" if verdict == mine else "secondary", on_click=_quick,
                                args=(run_id, detail, reviewer, verdict))
-                st.caption("Keys: P pass · F fail · U unsure · N next case. Reasons and a note: the form.")
-                verdict_form(run_id, detail, reviewer, key)
+                st.caption("Keys: P pass · F fail · U unsure · N next case. The reasons and note below go with the "
+                           "verdict.")
+                verdict_words(run_id, detail, reviewer)
             reviews = detail["reviews"]
             if not reviews.empty:
                 st.caption("Verdicts on this case")

@@ -183,11 +183,13 @@ def summary(baseline: dict, candidate: dict, info: TwoRunSummary) -> None:
         st.dataframe(info.error_kinds, hide_index=True, key="cmp_kinds")
 
 
-# The answer (how much slower or faster) first, on the page's whole width; each column fits its text.
+# The answer (how much slower or faster) first, on the page's whole width; each column fits its text. The workflow
+# and the changes are pinned: on a narrow window the grid scrolls sideways and they stay in view.
 LATENCY_COLUMNS = {
-    "workflow": st.column_config.TextColumn("Workflow", width=76),
-    "p95_change_ms": st.column_config.NumberColumn("p95 change", format="%+.0f ms", width=96),
-    "p50_change_ms": st.column_config.NumberColumn("p50 change", format="%+.0f ms", width=96),
+    "workflow": st.column_config.TextColumn("Workflow", width=76, pinned=True),
+    "p95_change_ms": st.column_config.NumberColumn("p95 change", format="%+.0f ms", width=96, pinned=True,
+                                                   help="candidate minus baseline, ok calls"),
+    "p50_change_ms": st.column_config.NumberColumn("p50 change", format="%+.0f ms", width=96, pinned=True),
     "p95_baseline_ms": st.column_config.NumberColumn("p95 before", format="%.0f ms", width=84),
     "p95_candidate_ms": st.column_config.NumberColumn("p95 after", format="%.0f ms", width=84),
     "p50_baseline_ms": st.column_config.NumberColumn("p50 before", format="%.0f ms", width=84),

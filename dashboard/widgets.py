@@ -1,8 +1,10 @@
-"""Widgets more than one page uses: the filter bar, the run picker, a run's status line (who reviews: auth.py)."""
+"""Widgets more than one page uses: the filter bar, the run picker, a run's status line, bringing a part of a page
+into view (who reviews: auth.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -98,3 +100,33 @@ def run_status(run: pd.Series | Mapping[str, Any], what: str = "This run") -> bo
     else:  # finished, but fewer results than planned (e.g. a partial merge)
         st.warning(f"**{what} finished with {counts}.**{why} {note}", icon=":material/warning:")
     return True
+
+
+_KEY = re.compile(r"^[a-z_]+$")
+# Streamlit scrolls its own container, not the window: the element is brought to the top of whatever scrolls it.
+# Polled, because the script runs while the page is still being drawn (an element of the last render is marked
+# stale until this one reaches it); once more a moment later, for images that finish loading above it.
+_SCROLL = """<script>
+(() => {{
+  const until = Date.now() + 6000;
+  let again = true;
+  const tick = () => {{
+    const el = document.querySelector(".st-key-{key}");
+    if (el && !el.closest('[data-stale="true"]')) {{
+      el.scrollIntoView({{block: "start"}});
+      if (again) {{ again = false; setTimeout(tick, 400); }}
+      return;
+    }}
+    if (Date.now() < until) setTimeout(tick, 100);
+  }};
+  tick();
+}})();
+</script><!-- {nonce} -->"""
+
+
+def scroll_into_view(key: str) -> None:
+    """Brings the container with this `key` (one of the page's own, never data) into view once, in the browser."""
+    if not _KEY.match(key):
+        raise ValueError(f"not a container key this can scroll to: {key!r}")
+    nonce = st.session_state["_scroll_nonce"] = st.session_state.get("_scroll_nonce", 0) + 1
+    st.html(_SCROLL.format(key=key, nonce=nonce), unsafe_allow_javascript=True)

@@ -7,6 +7,9 @@ test one of each (ids `file` and `lake`), since every behaviour they test must b
 from __future__ import annotations
 
 import functools
+import os
+import shutil
+import tempfile
 
 import pytest
 
@@ -18,10 +21,21 @@ def pytest_configure(config: pytest.Config) -> None:
     # apps and clients (it reads this when imported), nor from the `vton-eval` processes tests start
     # (they inherit it). Set before any test module imports gradio; undone when the session ends.
     _process_env.setenv("GRADIO_ANALYTICS_ENABLED", "False")
+    # This test process's own caches (a shared store's local copy, images fetched by URL), not the user's:
+    # parallel workers (pytest-xdist) and the suites of other checkouts never share one.
+    global _caches
+    _caches = tempfile.mkdtemp(prefix="vton-test-cache-")
+    _process_env.setenv("VTON_EVAL_CACHE", os.path.join(_caches, "stores"))
+    _process_env.setenv("VTON_EVAL_URL_CACHE", os.path.join(_caches, "urls"))
+
+
+_caches: str | None = None
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     _process_env.undo()
+    if _caches:
+        shutil.rmtree(_caches, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -11,9 +11,10 @@ import pytest
 
 from vton_eval.store import Database
 
-from .helpers.browser import CHROMIUM, chromium, dashboard_process, free_port
+from .helpers.browser import CHROMIUM, chromium, dashboard_process
 from .helpers.paths import REPO
 from .helpers.seed import record_sample_run
+from .helpers.servers import free_port
 from .helpers.wait import wait_until
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (make test "

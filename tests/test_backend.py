@@ -20,6 +20,7 @@ from vton_eval.services.classify import classify_message, retry_after_s
 from vton_eval.services.gradio import GradioService
 
 from .helpers.paths import REPO, SAMPLE
+from .helpers.servers import free_port
 from .helpers.wait import wait_until
 
 
@@ -135,24 +136,18 @@ def test_queue_full():
         assert "queue_full" in kinds and "ok" in kinds, kinds
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _listening(port: int) -> bool:
     with socket.socket() as s:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 def test_connection_refused_and_server_killed_mid_call():
-    dead = f"http://127.0.0.1:{_free_port()}"
+    dead = f"http://127.0.0.1:{free_port()}"
     with pytest.raises(EndpointError, match="cannot connect"):
         GradioService(dead).open()
     assert GradioService(dead).call(CallInputs(*_pair(), "top"), timeout_s=5).error_kind == "connection"
 
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "vton_eval", "sandbox", "--port", str(port), "--latency", "5"],
                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

@@ -2,9 +2,10 @@
 
 Opens the app, launches a run of the sample dataset against the in-process sandbox and watches it
 appear and finish in the Runs list without a reload, checks that list fits a 1400 px window, opens
-each page, judges a case on the Review page with a keyboard shortcut and with the form (finding both
-in DuckDB), picks a side in the blind preference view (stored as clicked), and saves a screenshot
-of every page to the folder it prints.
+each page, judges a case on the Review page with a keyboard shortcut and with a button, reasons and a note
+(finding both in DuckDB), sees Next and a turned page brought into view,
+picks a side in the blind preference view (stored as clicked), and saves a screenshot of every page to the
+folder it prints.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ import pytest
 from vton_eval.store import Database
 from vton_eval.store.runs import list_runs
 
-from .helpers.browser import CHROMIUM, chromium, dashboard_process, free_port
+from .helpers.browser import CHROMIUM, chromium, dashboard_process
 from .helpers.paths import REPO
 from .helpers.seed import record_sample_run
+from .helpers.servers import free_port
 from .helpers.wait import wait_until
 
 SHOTS = REPO / "test-output" / "screenshots"
@@ -64,6 +66,12 @@ def _goto(tab, url: str, title: str) -> None:
     tab.get_by_role("heading", name=title).first.wait_for()
 
 
+# The top of a container (by its key) near the top of the window: brought into view, not left where it was.
+_NEAR_TOP = """key => { const e = document.querySelector('.st-key-' + key);
+                        if (!e || e.closest('[data-stale="true"]')) return false;
+                        const top = e.getBoundingClientRect().top; return top > -10 && top < 300; }"""
+
+
 def _in_view(tab, locator) -> bool:
     """Whether the element's top is inside the window (Streamlit scrolls its own container, not the page)."""
     box = locator.evaluate("el => { const r = el.getBoundingClientRect(); return [r.top, r.bottom]; }")
@@ -80,7 +88,7 @@ def test_the_dashboard_in_a_real_browser(dashboard, page, sandbox):
     # Launch a run; it is listed at once and updates live, without reloading the page.
     _goto(page, url, "Runs")
     page.get_by_role("tab", name="Launch a run").click()
-    page.get_by_text("20 case(s)").wait_for()
+    page.get_by_text("20 cases:").wait_for()
     page.get_by_label("Label (e.g. the model version)").fill("browser")
     page.get_by_role("button", name="Start run").click()
     run_id = wait_until(lambda: list_runs(db) and list_runs(db)[0]["run_id"], what="the run to be recorded",
@@ -112,24 +120,42 @@ def test_the_dashboard_in_a_real_browser(dashboard, page, sandbox):
     details = page.get_by_role("button", name="Details")
     details.nth(5).wait_for()
     details.nth(5).click()
-    form = page.get_by_test_id("stForm")
-    form.wait_for()
+    opened_box = page.locator(".st-key-review_opened")
+    form = opened_box  # the reasons and note beside the verdict buttons
+    form.get_by_role("textbox", name="Note").wait_for()
     assert _in_view(page, page.get_by_role("button", name="Next case")), "the opened case is out of sight"
     opened = page.get_by_role("heading").filter(has_text=" · repeat 1").first.inner_text()
     pair = opened.split(" · ")[0].strip()
     page.keyboard.press("u")  # Unsure, by its shortcut
     wait_until(lambda: _rows(db, "SELECT pair_id, verdict FROM reviews") == [(pair, "unsure")],
                what="the verdict from the keyboard", interval=0.1)
-    form.get_by_text("fail", exact=True).click()
+    # One way to judge: the buttons; the reasons and note beside them go with the verdict.
+    assert form.get_by_role("button", name="Save verdict").count() == 0
     form.get_by_test_id("stMultiSelect").click()
     page.get_by_role("option", name="artifacts").click()
     page.keyboard.press("Escape")
     # Typing in the note does not fire the P / F / U / N shortcuts.
-    form.get_by_label("Note").fill("fun, plus a nap")
-    form.get_by_role("button", name="Save verdict").click()
+    form.get_by_role("textbox", name="Note").fill("fun, plus a nap")
+    opened_box.locator(".st-key-review_fail button").click()
     wait_until(lambda: _rows(db, "SELECT reviewer, verdict, reasons, note FROM reviews") == [
-        ("playwright", "fail", "artifacts", "fun, plus a nap")], what="the verdict from the form", interval=0.1)
+        ("playwright", "fail", "artifacts", "fun, plus a nap")], what="the verdict with its words", interval=0.1)
     shots.append(_shot(page, "4-review"))
+    # Next: the case it opens is brought to the top of the view, not left below the fold.
+    opened_box.locator(".st-key-review_next button").click()
+    page.get_by_role("heading").filter(has_text=" · repeat 1").filter(has_not_text=pair).first.wait_for()
+    page.wait_for_function(_NEAR_TOP, arg="review_opened")
+    # A page turned from the pager under the cards shows from its first card; a pager is above them too.
+    page.locator(".st-key-review_close button").click()
+    page.locator(".st-key-review_opened").wait_for(state="detached")
+    page.wait_for_function(_SETTLED)  # a rerun under an open list closes it
+    size = page.locator(".st-key-rv_page_size input")
+    size.click()
+    size.fill("12")
+    page.keyboard.press("Enter")
+    bottom = page.locator(".st-key-rv_pager_bottom")
+    bottom.get_by_text("2", exact=True).click()
+    page.wait_for_function(_NEAR_TOP, arg="rv_grid")
+    page.locator(".st-key-rv_pager_top").get_by_text("1", exact=True).wait_for()
 
     # A second run of the same dataset, from a worse build of the service, to compare with the first: data for
     # the Compare page, written as such a run writes it (tests/helpers/seed.py).

@@ -13,8 +13,9 @@ from vton_eval.gate import bless
 from vton_eval.store import Database
 from vton_eval.store.runs import update_run
 
-from .helpers.browser import CHROMIUM, chromium, dashboard_process, free_port
+from .helpers.browser import CHROMIUM, chromium, dashboard_process
 from .helpers.seed import record_sample_run
+from .helpers.servers import free_port
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (make test "
                                                                     "installs it)")

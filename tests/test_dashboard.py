@@ -86,7 +86,7 @@ def test_overview_charts_show_every_workflow_with_counts_and_a_box_per_workflow(
     at = open_page(db)
     counts = {w: (e, n) for w, e, n in _sql(db, "SELECT workflow, count(*) FILTER (WHERE status = 'error'), "
                                                 "count(*) FROM results WHERE run_id = ? GROUP BY 1", [v2])}
-    labels = next(t for t in _spec(at, "errors_chart")["data"] if t.get("mode") == "text")
+    labels = next(t for t in _spec(at, "errors_chart")["data"] if t.get("meta") == "counts")
     shown = dict(zip(labels["x"], labels["text"], strict=True))
     assert shown == {w: f"{e} of {n}" for w, (e, n) in counts.items()}  # all four, "0 of 5" too
     boxes = [t for t in _spec(at, "latency_chart")["data"] if t["type"] == "box"]
@@ -140,7 +140,7 @@ def test_a_stopped_or_failed_run_says_so_before_any_number(seeded, tmp_path, ope
         assert not at.success and "No errors" not in texts(at)
         if recorded:
             assert _metric(at, "Cases").value == f"{recorded} of 20"
-        labels = next(t for t in _spec(at, "errors_chart")["data"] if t.get("mode") == "text")
+        labels = next(t for t in _spec(at, "errors_chart")["data"] if t.get("meta") == "counts")
         assert sorted(labels["x"]) == ["dress", "eyewear", "footwear", "top"]  # planned workflows, even unrecorded
         fl = open_page(db, "failures")
         fl.selectbox(key="fl_run").set_value(run_id).run()

@@ -14,8 +14,9 @@ import pytest
 from vton_eval import binding
 from vton_eval.access import AccessConfigError
 
-from .helpers.browser import dashboard_process, free_port
+from .helpers.browser import dashboard_process
 from .helpers.paths import REPO
+from .helpers.servers import free_port
 
 TOKEN = "hf_DashboardTokenOnlyThroughThePipe42"
 

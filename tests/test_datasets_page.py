@@ -76,6 +76,9 @@ def test_datasets_are_listed_with_counts_per_workflow_paired_or_not_and_last_val
 
     at.selectbox(key="ds_pick").set_value(str(library / "dc")).run()
     assert len(at.image) == 6 * 3  # person, product and derived mask of each pair
+    # The gallery reads in the dataset's order, row by row (not column by column: 1, 5, 2, 6, 3, 4).
+    order = [p.pair_id for p in load_dataset(library / "dc").pairs]
+    assert [t.value.split(" · ")[0] for t in at.text if t.value.split(" · ")[0] in order] == order
     at.multiselect(key="ds_wf").set_value(["bottom"]).run()
     assert "2 of 6 pairs" in texts(at) and len(at.image) == 2 * 3
     shown = [t.value.split(" · ")[1] for t in at.text if t.value.startswith(("upper_body-", "lower_body-", "dresses-"))]

@@ -58,27 +58,68 @@ def test_the_reviewer_is_asked_once_and_a_quick_verdict_is_saved_at_once(reviewe
     assert [(r[2], r[3]) for r in rows] == [("ann", "pass")]
 
 
-def test_detail_view_saves_a_fail_with_reasons_and_a_note(reviewed_run, open_page):
+def test_detail_view_judges_one_way_with_reasons_and_a_note(reviewed_run, open_page):
+    """Details has one way to give a verdict, its buttons (P / F / U): the reasons and note beside them go with it,
+    and a change to them later is saved at once. No second verdict picker, no form with its own Save."""
     db, run_id = reviewed_run
     at = _signed_in(open_page, db)
     opener = next(b for b in at.button if b.key and b.key.startswith("open_"))
     pair = opener.key.split("_")[2]
     opener.click().run()
     assert at.slider  # the person/output slider of the detail view
-    key = next(r.key for r in at.radio if r.key and r.key.endswith("_verdict"))
-    prefix = key[: -len("_verdict")]
-    at.radio(key=key).set_value("fail")
+    assert not [r for r in at.radio if r.key and r.key.endswith("_verdict")]
+    assert not [b for b in at.button if "Save" in b.label or b.key.startswith("FormSubmitter:")]
+    assert [b.label for b in at.button if b.key in ("review_pass", "review_fail", "review_unsure")] == [
+        "Pass", "Fail", "Unsure"]
+    prefix = next(m.key for m in at.multiselect if m.key and m.key.endswith("_reasons"))[: -len("_reasons")]
     workflow = pair.split("-")[0]
     reason = workflows.reasons_for(workflow)[-1]
     at.multiselect(key=f"{prefix}_reasons").set_value(["artifacts", reason])
     at.text_area(key=f"{prefix}_note").set_value("collar <b>melts</b>")
-    at.button(key=f"FormSubmitter:{prefix}_form-Save verdict").click().run()
+    assert not [r for r in _reviews(db, run_id) if r[0] == pair and r[2] == "ann"]  # no verdict, nothing saved yet
+    at.button(key="review_fail").click().run()
     assert not at.exception
     row = next(r for r in _reviews(db, run_id) if r[0] == pair and r[2] == "ann")
     assert row[3] == "fail" and row[4] == f"artifacts;{reason}" and row[5] == "collar <b>melts</b>"
+    at.text_area(key=f"{prefix}_note").set_value("collar melts, and the sleeve").run()  # after the verdict: at once
+    row = next(r for r in _reviews(db, run_id) if r[0] == pair and r[2] == "ann")
+    assert (row[3], row[4], row[5]) == ("fail", f"artifacts;{reason}", "collar melts, and the sleeve")
+    at.button(key="review_pass").click().run()  # a pass has no reasons: the box says so too
+    row = next(r for r in _reviews(db, run_id) if r[0] == pair and r[2] == "ann")
+    assert (row[3], row[4]) == ("pass", "") and at.multiselect(key=f"{prefix}_reasons").value == []
     with db.connect(read_only=True) as con:  # provenance: which build wrote the verdict
         stored = con.execute("SELECT DISTINCT tool_version FROM reviews WHERE reviewer = 'ann'").fetchall()
     assert stored == [(tool_version(),)] and tool_version().startswith("0.")
+
+
+def test_the_pager_is_above_the_cards_and_below_and_a_turned_page_shows_its_first_card(reviewed_run, open_page):
+    db, run_id = reviewed_run
+    at = _signed_in(open_page, db)
+    at.selectbox(key="rv_page_size").set_value(12).run()
+    assert [p.key for p in at.get("pagination")] == ["rv_pager_top", "rv_pager_bottom"]
+    order = [(node.type, getattr(node, "key", None) or "") for node in at.main]
+    pagers = [i for i, (kind, _) in enumerate(order) if kind == "pagination"]
+    cards = [i for i, (_, key) in enumerate(order) if key.startswith("open_")]
+    assert len(pagers) == 2 and pagers[0] < cards[0] and cards[-1] < pagers[1]  # one above the cards, one below
+    assert not _scrolls(at)  # nothing moves the view on its own
+    at.get("pagination")[0].set_value(2).run()
+    assert [p.value for p in at.get("pagination")] == [2, 2]  # both pagers show the page
+    assert _scrolls(at) == ["rv_grid"]  # brought into view from its first card
+    first = [b.key.split("_")[2] for b in at.button if b.key and b.key.startswith("open_")]
+    at.get("pagination")[1].set_value(1).run()
+    assert [p.value for p in at.get("pagination")] == [1, 1] and _scrolls(at) == ["rv_grid"]
+    assert not set(first) & {b.key.split("_")[2] for b in at.button if b.key and b.key.startswith("open_")}
+    at.button(key=next(b.key for b in at.button if b.key and b.key.startswith("open_"))).click().run()
+    assert not _scrolls(at)  # Details opens where the card was clicked: in view already
+    at.button(key="review_next").click().run()
+    assert _scrolls(at) == ["review_opened"]  # "Next" may open a card a row lower: brought into view
+
+
+def _scrolls(at) -> list[str]:
+    """Which container the page asks the browser to bring into view (widgets.scroll_into_view)."""
+    import re
+
+    return [m for h in at.get("html") for m in re.findall(r'querySelector\("\.st-key-([a-z_]+)"\)', h.proto.body)]
 
 
 def test_verdicts_of_different_reviewers_stand_side_by_side_with_their_agreement(reviewed_run):
@@ -149,7 +190,12 @@ def test_fleiss_kappa():
 def _card_keys(at) -> list[str]:
     """Cards and the opened case's box, in page order (their container keys)."""
     keys = [getattr(n, "key", None) or "" for n in at.main]
-    return [k for k in keys if k.startswith("card_") or (k.startswith("detail_") and k.endswith("_box"))]
+    return [k for k in keys if k.startswith("card_") or k == "review_opened"]
+
+
+def _opened(at) -> str:
+    """The heading of the opened case, as it reads (Markdown's escapes taken out)."""
+    return next(h.value for h in at.subheader if " · repeat " in h.value).replace("\\", "")
 
 
 def test_the_pass_rate_on_the_page_leaves_unsure_out(reviewed_run, open_page):
@@ -171,7 +217,7 @@ def test_details_open_in_the_cards_place_and_the_keys_judge_and_move_on(reviewed
     pair = fifth.removeprefix("card_").rsplit("_", 1)[0]
     at.button(key=f"open_{run_id}_{pair}_1").click().run()
     after = _card_keys(at)
-    assert after[4] == f"detail_{run_id}_{pair}_1_box"  # where the card was, not at the top of the page
+    assert after[4] == "review_opened" and _opened(at).startswith(pair)  # where the card was, not at the top
     assert after[:4] == before[:4] and after[5:] == before[5:]
     shortcuts = {b.key: b.proto.shortcut for b in at.button if b.key in ("review_pass", "review_fail",
                                                                         "review_unsure", "review_next")}
@@ -182,7 +228,7 @@ def test_details_open_in_the_cards_place_and_the_keys_judge_and_move_on(reviewed
     at.button(key="review_next").click().run()
     following = before[5].removeprefix("card_").rsplit("_", 1)[0]
     assert at.session_state["review_case"] == (run_id, following, 1)
-    assert _card_keys(at)[5] == f"detail_{run_id}_{following}_1_box"
+    assert _card_keys(at)[5] == "review_opened" and _opened(at).startswith(following)
     assert _card_keys(at)[4] == fifth  # the judged case is a card again, in its place
 
 

@@ -45,9 +45,9 @@ def _flt(state: dict) -> ReviewFilter:
 def _shown(at) -> list[str]:
     """The pair ids of the cards and the opened case, in page order."""
     keys = [getattr(n, "key", None) or "" for n in at.main]
-    return [k.removeprefix("card_").rsplit("_", 1)[0] if k.startswith("card_")
-            else k.split("_")[-3] for k in keys if k.startswith("card_") or (k.startswith("detail_")
-                                                                               and k.endswith("_box"))]
+    opened = at.session_state["review_case"][1] if "review_case" in at.session_state else None
+    return [k.removeprefix("card_").rsplit("_", 1)[0] if k.startswith("card_") else opened
+            for k in keys if k.startswith("card_") or k == "review_opened"]
 
 
 def _clean(at, what: str) -> None:

@@ -41,6 +41,11 @@ def test_the_page_follows_the_run_you_start_cancel_and_resume(db, live_sandbox, 
             return runs_table(at).loc[launched, "status"] == "cancelled"
 
         wait_until(cancelled_on_the_page, what="the page to show the cancel", interval=0.2)
+        # The log the page shows speaks to its reader there: a run started (not resumed), a cancel asked for (no
+        # keys to press), no progress line before the run knew its cases.
+        log = _log(at, launched)
+        assert f"starting run {launched}" in log and "20 cases to send" in log, log
+        assert "cancel requested" in log and "Ctrl-C" not in log and "[0/0]" not in log and "resuming" not in log
         run = get_run(db, launched)
         # Its message counts what the table counts.
         shown = re.search(r"stopped with (\d+) of 20 cases recorded", run["message"])
@@ -58,9 +63,15 @@ def test_the_page_follows_the_run_you_start_cancel_and_resume(db, live_sandbox, 
                    interval=0.2)
         at.run()
         assert runs_table(at).loc[launched, ["status", "recorded"]].tolist() == ["finished", "20 of 20"]
+        assert re.search(rf"resuming run {launched} \(.*\): \d+ of 20 cases already recorded", _log(at, launched))
         assert get_run(db, launched)["message"] is None
     finally:
         live_sandbox.hold_after(None)
+
+
+def _log(at, run_id: str) -> str:
+    """The log of the run's process, as the Runs page shows it."""
+    return next((c.value for c in at.code if run_id in c.value and "run " in c.value), "")
 
 
 def test_a_stopped_runs_message_is_written_from_its_final_counts(db, live_sandbox):
@@ -90,3 +101,24 @@ def test_a_stopped_runs_message_is_written_from_its_final_counts(db, live_sandbo
     # Those whose checks had not finished wait in the journal for `resume`; the message counts them apart.
     unchecked = 4 - recorded
     assert (f"{unchecked} more received" in message) == (unchecked > 0), message
+
+
+def test_the_launch_forms_estimate_is_an_estimate_at_the_pace_the_endpoint_kept(file_db, live_sandbox, open_page):
+    """An earlier run sent 8 calls at once to a service that serves 4: its latencies include the wait in the
+    service's queue. A run of 4 at once does not wait there: the estimate for it is near what it then takes."""
+    db = file_db
+    live_sandbox.config.latency = 0.4
+    for _ in range(2):  # two runs to learn from: one on a busy machine says little about the next
+        wide = create_run(db, RunSettings(dataset=str(SAMPLE), endpoint=live_sandbox.url, concurrency=8, retries=0))
+        execute_run(db, wide)
+    at = open_page(db, "runs")
+    at.selectbox(key="launch_endpoint").set_value("Other URL or Space…").run()
+    at.text_input(key="launch_endpoint_text").set_value(live_sandbox.url).run()
+    said = next(i.value for i in at.info if "case" in i.value and "about" in i.value)
+    assert "an estimate, not a promise" in said and "at least" not in said, said
+    estimated = float(re.search(r"about (\d+) s", said).group(1))
+    narrow = create_run(db, RunSettings(dataset=str(SAMPLE), endpoint=live_sandbox.url, concurrency=4, retries=0))
+    execute_run(db, narrow)
+    took = get_run(db, narrow)["duration_s"]
+    # Within a factor of two on a loaded machine (the old lower bound said 66 s of a run that took 22 s).
+    assert took / 2 - 1 <= estimated <= 2 * took + 1, (estimated, took, said)

@@ -20,9 +20,10 @@ from vton_eval.runner import RunSettings
 from vton_eval.store import Database
 from vton_eval.store.runs import list_runs
 
-from .helpers.browser import CHROMIUM, chromium, dashboard_process, free_port
+from .helpers.browser import CHROMIUM, chromium, dashboard_process
 from .helpers.paths import SAMPLE
 from .helpers.seed import record_sample_run
+from .helpers.servers import free_port
 from .helpers.wait import wait_until
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (make test "

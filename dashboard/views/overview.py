@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pandas as pd
 import streamlit as st
 
 from dashboard import charts, data
@@ -11,6 +12,7 @@ from dashboard.check_agreement_view import agreement_section
 from dashboard.common import NO_CHANGE, db_path, empty_database, fmt_delta, fmt_ms, fmt_pct, is_missing, md, render
 from dashboard.widgets import filter_bar, run_picker, run_status
 from vton_eval.analytics.overview import Overview, default_run, overview_csv
+from vton_eval.checks.meanings import meaning
 
 _METRICS = (  # key, label, formatter, a rise is good?
     ("cases", "Cases", lambda v: f"{int(v):,}", None),
@@ -61,12 +63,26 @@ _LATENCY_COLUMNS = {
 _FLAG_COLUMNS = {
     "workflow": st.column_config.TextColumn("Workflow"),
     "outputs": st.column_config.NumberColumn("Checked outputs", format="%d"),
-    "flag_rate": st.column_config.ProgressColumn("Flagged (soft check failed)", format="percent", min_value=0,
-                                                 max_value=1),
-    "silent_failure_rate": st.column_config.ProgressColumn("Silent failures (hard check failed)", format="percent",
-                                                           min_value=0, max_value=1),
-    "flags": st.column_config.TextColumn("Most frequent flags", width="large"),
+    "flag_pct": st.column_config.ProgressColumn(
+        "Flagged for a look", format="%.1f%%", min_value=0, max_value=100,
+        help="Outputs that failed a soft check: they still count as ok; worth a reviewer's look."),
+    "flags": st.column_config.TextColumn("Checks the flagged failed", width="medium",
+                                         help="Each check with the number of flagged outputs that failed it."),
+    "silent_failure_pct": st.column_config.ProgressColumn(
+        "Silent failures", format="%.1f%%", min_value=0, max_value=100,
+        help="Outputs that failed a hard check: the call succeeded but the image is not a try-on; counted as "
+             "errors."),
+    "silent_flags": st.column_config.TextColumn("Checks the silent failures failed", width="medium",
+                                                help="Each check with the number of silent failures that failed it."),
 }
+
+
+def check_meanings(flags: pd.DataFrame) -> pd.DataFrame:
+    """What each check named in the table says about an output, in words."""
+    names = sorted({n for joined in flags.get("checks", pd.Series(dtype=object)).dropna() for n in joined.split(";")
+                    if n})
+    return pd.DataFrame({"check": names, "meaning": [meaning(n) or "(no description for this check)"
+                                                      for n in names]})
 
 
 def charts_section(view: Overview, partial: bool) -> None:
@@ -77,8 +93,12 @@ def charts_section(view: Overview, partial: bool) -> None:
         if view.errors.empty:
             st.info("This run planned no workflow the filters keep.")
         else:
-            st.plotly_chart(charts.error_rates(view.errors), key="errors_chart")
-            st.caption("Each bar stacks the run's errors by kind; the label is errors of recorded cases.")
+            compared = view.headline.get("compared_with")
+            name = "blessed baseline" if compared == "baseline" else "previous run"
+            st.plotly_chart(charts.error_rates(view.errors, view.compared_errors, name), key="errors_chart")
+            st.caption("Each bar stacks the run's errors by kind; the label is errors of recorded cases."
+                       + (f" The grey bar beside it: the {name} the headline compares with." if
+                          not view.compared_errors.empty else ""))
     with right:
         st.subheader("Latency by workflow" + suffix)
         if view.latency.empty:
@@ -112,8 +132,16 @@ def charts_section(view: Overview, partial: bool) -> None:
     if view.flags.empty:
         st.info("No checked outputs in this run (checks were off, or every call failed).")
     else:
-        st.dataframe(view.flags[[c for c in _FLAG_COLUMNS if c in view.flags]], hide_index=True, width="stretch",
+        shown = view.flags.assign(flag_pct=view.flags["flag_rate"] * 100,
+                                  silent_failure_pct=view.flags["silent_failure_rate"] * 100)
+        st.dataframe(shown[[c for c in _FLAG_COLUMNS if c in shown]], hide_index=True, width="stretch",
                      column_config=_FLAG_COLUMNS, key="flags_table")
+        meanings = check_meanings(view.flags)
+        if not meanings.empty:
+            st.caption("What the checks named above mean when an output fails them")
+            st.dataframe(meanings, hide_index=True, width="stretch", key="check_meanings", column_config={
+                "check": st.column_config.TextColumn("Check"),
+                "meaning": st.column_config.TextColumn("What a failure means", width="large")})
 
 
 def body() -> None:

@@ -9,8 +9,8 @@ from dashboard import auth, data, keys
 from dashboard.check_agreement_view import agreement_section
 from dashboard.common import database, db_path, empty_database, fmt_pct, md, render
 from dashboard.review_card import case_card, make_later, missing_zooms
-from dashboard.review_detail import OPENED, case_view
-from dashboard.widgets import run_picker, run_status
+from dashboard.review_detail import OPENED, OPENED_BOX, SCROLL_TO, case_view
+from dashboard.widgets import run_picker, run_status, scroll_into_view
 from vton_eval.access import Action
 from vton_eval.analytics.filters import RunFilter
 from vton_eval.analytics.overview import default_run
@@ -79,17 +79,37 @@ def page_cases(run_id: str, reviewer: str, flt: ReviewFilter, sort: str,
     return cases, total, page, pages  # the cases, how many match, this page's number, the number of pages
 
 
+GRID = "rv_grid"  # the cards' container: a turned page shows from its first card
+
+
+def _turn(key: str) -> None:
+    """A pager (top or bottom) was clicked: the page it names, seen from its first card."""
+    st.session_state["rv_page"] = st.session_state[key]
+    st.session_state[SCROLL_TO] = GRID
+
+
+def pager(pages: int, page: int, where: str) -> None:
+    """One of the two pagers (above the cards and below them), both showing this page."""
+    key = f"rv_pager_{where}"
+    st.session_state[key] = page  # the other pager, or "Next case", may have turned the page
+    st.pagination(pages, key=key, on_change=_turn, args=(key,))
+
+
 def grid(run_id: str, reviewer: str, cases: list[dict], pages: int, judge: bool = True) -> None:
     """The cards; an opened case shows in full in its card's place."""
     page_keys = [(run_id, c["pair_id"], int(c["repeat"])) for c in cases]
     if st.session_state.pop("rv_open_first", False) and page_keys:
         st.session_state[OPENED] = page_keys[0]
     opened = st.session_state.get(OPENED)
-    for case, key in zip(cases, page_keys, strict=True):
-        if opened == key:
-            case_view(run_id, key[1], key[2], reviewer, page_keys, pages, judge)
-        else:
-            case_card(run_id, case, judge)
+    with st.container(key=GRID):
+        for case, key in zip(cases, page_keys, strict=True):
+            if opened == key:
+                case_view(run_id, key[1], key[2], reviewer, page_keys, pages, judge)
+            else:
+                case_card(run_id, case, judge)
+    if target := st.session_state.pop(SCROLL_TO, None):
+        if target != OPENED_BOX or opened in page_keys:
+            scroll_into_view(target)
     missing = missing_zooms(cases)
     if not missing:
         return
@@ -130,11 +150,13 @@ def body() -> None:
         return
     st.caption(f"{total} case(s) match; page {page} of {pages}. Details opens a case in its card's place; "
                "there, P / F / U judge it and N goes to the next.")
+    if pages > 1:
+        pager(pages, page, "top")
     grid(run_id, reviewer, cases.to_dict("records"), pages, judge=person.may(Action.VERDICT))
     cols = st.columns([3, 1])
     with cols[0]:
         if pages > 1:
-            st.pagination(pages, key="rv_page")
+            pager(pages, page, "bottom")
     cols[1].selectbox("Cases per page", PAGE_SIZES, index=PAGE_SIZES.index(size), key="rv_page_size")
 
 

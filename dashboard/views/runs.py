@@ -124,7 +124,7 @@ def actions(runs: list[dict[str, Any]], blessed: set[str]) -> None:
     if run.get("message"):
         st.caption("Message")
         st.text(run["message"])
-    tail = launch.log_tail(database(), chosen)
+    tail = launch.log_tail(database(), chosen, lines=60)
     if tail:
         with st.expander("Log of the run's process"):
             st.code(tail, language=None)

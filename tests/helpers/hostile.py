@@ -219,7 +219,7 @@ class HostileApp:
     def start(self) -> "HostileApp":
         import uvicorn
 
-        from vton_eval.sandbox.app import free_port
+        from .servers import free_port
 
         port = free_port()
         self.url = f"http://127.0.0.1:{port}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import glob
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -21,11 +22,24 @@ from pathlib import Path
 
 from .wait import wait_until
 
+# Servers the tests start listen below the kernel's ephemeral range (32768-60999 on Linux), so a port just
+# found free is not taken by some client's outgoing connection before the server binds it; picked at
+# random so parallel workers (and other checkouts' suites) rarely try the same one, and checked free.
+_PORTS = range(15000, 32000)
+_random = random.Random()  # its own generator: tests that seed `random` do not make workers agree
+
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port nothing listens on (servers that can retry still do: see start_postgres)."""
+    for _ in range(200):
+        port = _random.choice(_PORTS)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free loopback port found")
 
 
 def pg_bindir() -> Path:

@@ -18,8 +18,10 @@ from typing import Any
 from PIL import Image
 
 from vton_eval.images import load_rgb
-from vton_eval.sandbox.app import free_port
+from vton_eval.sandbox.app import wait_answering
 from vton_eval.sandbox.composite import tryon_composite
+
+from .servers import free_port
 
 ZEROGPU_LONG = ("You have exceeded your GPU quota (60s requested vs. 0s left). "
                 '<a style="white-space: nowrap" href="https://huggingface.co/settings/billing/subscription">Subscribe '
@@ -44,8 +46,10 @@ class _Served:
     def _launch(self, demo: Any) -> None:
         port = free_port()
         demo.queue(default_concurrency_limit=4)
+        # _frontend=False: not Gradio's 3 s reachability check, which a loaded machine misses; wait_answering waits
         demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, ssr_mode=False,
-                    allowed_paths=[str(self.out)])
+                    allowed_paths=[str(self.out)], _frontend=False)
+        wait_answering(f"http://127.0.0.1:{port}/")
         self.demo, self.url = demo, f"http://127.0.0.1:{port}"
 
     def _composite(self, person: str, product: str, workflow: str, mask: str | None) -> str:

@@ -211,17 +211,27 @@ def _flag_rates(read: Reader, run_id: str, flt: RunFilter) -> pd.DataFrame:
         FROM run_summary s WHERE run_id = ? AND checked > 0 AND {wf} ORDER BY workflow""", [run_id, *params])
     if rates.empty:
         return rates
+    # The checks' names apart for the two counts beside them: those the flagged outputs failed (soft: kept as ok)
+    # and those the silent failures failed (counted as errors), so "Flagged 0.0%" never stands beside a count.
     names = read("""
-        WITH names AS (SELECT workflow, trim(unnest(string_split(flags, ';'))) AS flag FROM results
-                       WHERE run_id = ? AND coalesce(flags, '') <> '' AND checks IS NOT NULL)
-        SELECT workflow, string_agg(flag || ' ' || n, ', ' ORDER BY n DESC, flag) AS flags
-        FROM (SELECT workflow, flag, count(*) AS n FROM names WHERE flag <> '' GROUP BY ALL) GROUP BY workflow""",
-                 [run_id])
-    return rates.merge(names, on="workflow", how="left") if not names.empty else rates.assign(flags=None)
+        WITH names AS (SELECT workflow, status = 'ok' AS kept, trim(unnest(string_split(flags, ';'))) AS flag
+                       FROM results WHERE run_id = ? AND coalesce(flags, '') <> '' AND checks IS NOT NULL
+                         AND (status = 'ok' OR error_kind = 'silent_failure')),
+             counted AS (SELECT workflow, kept, flag, count(*) AS n FROM names WHERE flag <> '' GROUP BY ALL)
+        SELECT workflow,
+               string_agg(flag || ' ' || n, ', ' ORDER BY n DESC, flag) FILTER (WHERE kept) AS flags,
+               string_agg(flag || ' ' || n, ', ' ORDER BY n DESC, flag) FILTER (WHERE NOT kept) AS silent_flags,
+               string_agg(DISTINCT flag, ';' ORDER BY flag) AS checks
+        FROM counted GROUP BY workflow""", [run_id])
+    if names.empty:
+        return rates.assign(flags=None, silent_flags=None, checks=None)
+    return rates.merge(names, on="workflow", how="left")
 
 
 def flag_rates(db: Store, run_id: str, flt: RunFilter = RunFilter()) -> pd.DataFrame:
-    """Per workflow: how many outputs the automatic checks flagged (soft) or failed (silent failures)."""
+    """Per workflow: how many outputs the automatic checks flagged (soft) or failed (silent failures), with the
+    checks each group failed ("name n, ..."): `flags` for the flagged, `silent_flags` for the silent failures, and
+    `checks` every name (";"-joined)."""
     with reading(db) as read:
         return _flag_rates(read, run_id, flt)
 
@@ -236,13 +246,27 @@ class Overview:
     trend: pd.DataFrame
     heatmap: pd.DataFrame
     flags: pd.DataFrame
+    # The run the headline compares with (the blessed baseline, else the previous comparable run), per workflow of
+    # this run: (workflow, n, cases, rate); empty when there is none.
+    compared_errors: pd.DataFrame
 
 
 def overview(db: Store, run_id: str, flt: RunFilter = RunFilter(), trend_runs: int = TREND_RUNS) -> Overview:
     with reading(db) as read:
-        return Overview(_with_change(read, run_id, flt), _errors_by_workflow(read, run_id, flt),
-                        _latency(read, run_id, flt), _trend(read, flt, trend_runs), _tag_heatmap(read, run_id, flt),
-                        _flag_rates(read, run_id, flt))
+        headline = _with_change(read, run_id, flt)
+        errors = _errors_by_workflow(read, run_id, flt)
+        other = headline.get("previous_run")
+        compared = _error_totals(_errors_by_workflow(read, other, flt)) if other else _error_totals(errors.head(0))
+        compared = compared[compared["workflow"].isin(set(errors["workflow"]))].reset_index(drop=True)
+        return Overview(headline, errors, _latency(read, run_id, flt), _trend(read, flt, trend_runs),
+                        _tag_heatmap(read, run_id, flt), _flag_rates(read, run_id, flt), compared)
+
+
+def _error_totals(errors: pd.DataFrame) -> pd.DataFrame:
+    """Errors by workflow and kind summed per workflow: (workflow, n, cases, rate), rate None without a case."""
+    per = errors.groupby("workflow", sort=False).agg(n=("n", "sum"), cases=("cases", "first")).reset_index()
+    per["rate"] = [n / c if c else None for n, c in zip(per["n"], per["cases"], strict=True)]
+    return per
 
 
 def overview_csv(run_id: str, view: Overview) -> bytes:
@@ -257,6 +281,8 @@ def overview_csv(run_id: str, view: Overview) -> bytes:
                 rows.append({"section": f"headline_{which}", "run_id": rid, "workflow": "", "key": key, "value": value})
     tables = {"errors_by_workflow": view.errors, "latency": view.latency, "trend": view.trend,
               "tag_heatmap": view.heatmap, "flag_rates": view.flags}
+    if not view.compared_errors.empty:
+        tables["errors_compared_with"] = view.compared_errors.assign(run_id=info.get("previous_run"))
     for name, df in tables.items():
         for rec in df.to_dict("records"):
             wf = rec.get("workflow", "")

@@ -1,9 +1,11 @@
 """Queries about single runs outside the pages' grids: a run's end-of-run summary (what `run` and `resume` print),
-what a try gave back, how long an endpoint's calls usually take. (What a run, a resume or a recheck works from
-is the store's: `store.cases`.)"""
+what a try gave back, how fast an endpoint answered lately. (What a run, a resume or a recheck works from is the
+store's: `store.cases`.)"""
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import Any
 
 from vton_eval.store.base import Store
@@ -19,15 +21,52 @@ def try_result(db: Store, run_id: str) -> dict[str, Any] | None:
             FROM results res JOIN cases c USING (run_id, pair_id) WHERE res.run_id = ? LIMIT 1""", [run_id])
 
 
-def typical_latency_s(db: Store, endpoint: str) -> float | None:
-    """Median latency of successful calls to this endpoint in its latest runs, if any."""
+@dataclass(frozen=True)
+class Pace:
+    """How an endpoint answered lately: the median time it spent on a call (its queue left out: that depends on how
+    many calls were in flight), over how many runs, and the pace each of those runs kept, as (calls in flight,
+    calls finished a second): a run at least as wide as a new one tells how fast the endpoint can go at most."""
+
+    call_s: float
+    runs: int
+    paces: tuple[tuple[int, float], ...] = ()
+    overhead_s: float = 0.0  # a run's time around its calls: connecting, planning, the last checks, the summary
+
+    def calls_per_s(self, concurrency: int) -> float:
+        """Calls a second a run with `concurrency` calls in flight can expect: each slot at the call time, capped at
+        the fastest pace a run at least that wide actually kept (an endpoint serves so many calls at once)."""
+        rate = max(concurrency, 1) / self.call_s if self.call_s > 0 else math.inf
+        kept = [p for c, p in self.paces if c >= concurrency and p > 0]
+        return min(rate, max(kept)) if kept else rate
+
+
+def endpoint_pace(db: Store, endpoint: str, runs: int = 5) -> Pace | None:
+    """How this endpoint answered in its latest `runs` runs with an ok call; None when it has none."""
     with reading(db) as read:
-        ms = read.scalar("""
-            SELECT quantile_cont(res.latency_ms, 0.5) FROM results res JOIN runs r USING (run_id)
-            WHERE r.endpoint = ? AND res.status = 'ok'
-              AND r.run_id IN (SELECT run_id FROM runs WHERE endpoint = ? ORDER BY created_at DESC LIMIT 5)
-        """, [endpoint, endpoint])
-    return float(ms) / 1000.0 if ms is not None else None
+        rows = read.rows(f"""
+            WITH recent AS (
+                SELECT r.run_id, coalesce(r.concurrency, 1) AS concurrency FROM runs r
+                WHERE r.endpoint = ? AND EXISTS (SELECT 1 FROM results x WHERE x.run_id = r.run_id AND x.status = 'ok')
+                ORDER BY r.created_at DESC LIMIT {int(runs)})
+            SELECT rc.run_id, any_value(rc.concurrency) AS concurrency, count(*) AS calls,
+                   date_diff('millisecond', min(res.started_at), max(res.finished_at)) / 1000.0 AS wall_s,
+                   -- the time around the calls, for a run that went from start to finish in one go
+                   CASE WHEN any_value(r.status) = 'finished' AND any_value(r.finished_at) IS NOT NULL
+                        THEN date_diff('millisecond', any_value(r.started_at), any_value(r.finished_at)) / 1000.0
+                             - date_diff('millisecond', min(res.started_at), max(res.finished_at)) / 1000.0
+                   END AS around_s
+            FROM recent rc JOIN results res USING (run_id) JOIN runs r USING (run_id)
+            GROUP BY rc.run_id""", [endpoint])
+        if not rows:
+            return None
+        ms = read.scalar(f"""
+            SELECT quantile_cont(greatest(latency_ms - coalesce(queue_ms, 0), 0), 0.5) FROM results
+            WHERE status = 'ok' AND run_id IN ({", ".join("?" for _ in rows)})""", [r["run_id"] for r in rows])
+    paces = tuple((int(r["concurrency"]), r["calls"] / r["wall_s"]) for r in rows
+                  if r["wall_s"] and r["wall_s"] > 0 and r["calls"] >= 2)
+    # The lower median: a run on a busy machine takes longer around its calls, not shorter.
+    around = sorted(max(float(r["around_s"]), 0.0) for r in rows if r["around_s"] is not None)
+    return Pace(float(ms or 0.0) / 1000.0, len(rows), paces, around[(len(around) - 1) // 2] if around else 0.0)
 
 
 def suite_runs_of(db: Store, dataset: str) -> int:

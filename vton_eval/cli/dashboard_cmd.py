@@ -7,8 +7,9 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -36,9 +37,11 @@ def secrets_files(app: Path, given: Path | None) -> list[Path]:
 
 
 def start_dashboard(db_path: Path | str, port: int, host: str, env: dict[str, str] | None = None,
-                    secrets: Path | None = None, hosts: list[str] | None = None) -> subprocess.Popen:
+                    secrets: Path | None = None, hosts: list[str] | None = None,
+                    output: int | None = None) -> subprocess.Popen:
     """The Streamlit process. `hosts`: the names it answers to (Streamlit's `server.allowedHosts`; None: any,
-    for a dashboard with sign-in, whose cookie is bound to its own name anyway)."""
+    for a dashboard with sign-in, whose cookie is bound to its own name anyway). `output`: its stdout and
+    stderr (subprocess.PIPE to hold them back), default ours."""
     app = _app_path()
     # The address always explicit: unset, Streamlit listens on every interface.
     command = [
@@ -54,19 +57,20 @@ def start_dashboard(db_path: Path | str, port: int, host: str, env: dict[str, st
     fds = hand_over_token(os.environ.get(TOKEN_ENV, "").strip() or None, full_env)
     try:
         # Run from the repo so .streamlit/config.toml (theme, loopback binding) applies.
-        return subprocess.Popen(command, env=full_env, cwd=app.parent.parent, pass_fds=fds)
+        return subprocess.Popen(command, env=full_env, cwd=app.parent.parent, pass_fds=fds, stdout=output,
+                                stderr=subprocess.STDOUT if output is not None else None)
     finally:
         for fd in fds:
             os.close(fd)
 
 
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def _wait(proc: subprocess.Popen) -> int:
     """Wait for the Streamlit process; Ctrl-C or SIGTERM (a supervisor, a test) stops it too."""
-
-    def on_term(signum: int, _frame: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, on_term)
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         return proc.wait()
     except KeyboardInterrupt:
@@ -155,11 +159,6 @@ def gate_the_candidate(db: Store, console: Console) -> None:
 def demo_command(db_path: str | None, port: int, sandbox_port: int, no_dashboard: bool) -> None:
     """Start the sandbox, record a baseline and a regressed candidate of the sample dataset (once), bless the
     baseline, gate the candidate, and open the dashboard."""
-    from rich.console import Console
-
-    from vton_eval.cli.run_cmd import drive_run, print_report
-    from vton_eval.demo import SAMPLE, has_sample_runs, record_demo
-    from vton_eval.runner import RunReport
     from vton_eval.sandbox import SandboxConfig, start_sandbox
     from vton_eval.sandbox.app import free_port, port_available
 
@@ -171,8 +170,44 @@ def demo_command(db_path: str | None, port: int, sandbox_port: int, no_dashboard
     if not port_available(sandbox_port):
         click.echo(f"port {sandbox_port} is taken; the sandbox uses another one")
         sandbox_port = free_port()
-    sandbox = start_sandbox(SandboxConfig(concurrency=8), port=sandbox_port)
-    click.echo(f"sandbox serving /generate at {sandbox.url}")
+    # The dashboard starts first and comes up while the sandbox starts and the runs are recorded (a few seconds
+    # of Streamlit's start-up off the wait); what it prints is held back until the demo's own output is done.
+    dashboard = None if no_dashboard else HeldOutput(start_dashboard(
+        path, port, "127.0.0.1", env={"VTON_EVAL_SANDBOX_URL": f"http://127.0.0.1:{sandbox_port}"},
+        hosts=binding.allowed_hosts(), output=subprocess.PIPE))
+    # SIGTERM (a supervisor) unwinds like Ctrl-C, so the dashboard started above never outlives the demo.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        with start_sandbox(SandboxConfig(concurrency=8), port=sandbox_port) as sandbox:
+            click.echo(f"sandbox serving /generate at {sandbox.url}")
+            _record_once(db, path, sandbox)
+            if dashboard is None:
+                return
+            click.echo(f"dashboard at http://127.0.0.1:{port} (Ctrl-C stops everything)")
+            _wait(dashboard.release())
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if dashboard is not None and dashboard.proc.poll() is None:
+            dashboard.proc.terminate()
+            try:
+                dashboard.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                dashboard.proc.kill()
+                dashboard.proc.wait()
+
+
+def _record_once(db: Store, path: object, sandbox: Any) -> None:
+    """The demo's two runs, the blessing and the gate, unless the store already has runs of the sample."""
+    from rich.console import Console
+
+    from vton_eval.cli.run_cmd import drive_run, print_report
+    from vton_eval.demo import SAMPLE, has_sample_runs, record_demo
+    from vton_eval.runner import RunReport
+
+    if has_sample_runs(db):
+        click.echo(f"{path} already has runs of {SAMPLE.name}; not recording the demo runs again "
+                   "(use another --db, or delete the file, to start over)")
+        return
     console = Console(stderr=True, highlight=False)
 
     def execute(db: Store, run_id: str) -> RunReport:
@@ -180,22 +215,38 @@ def demo_command(db_path: str | None, port: int, sandbox_port: int, no_dashboard
         print_report(db, report, console)
         return report
 
-    try:
-        if has_sample_runs(db):
-            click.echo(f"{path} already has runs of {SAMPLE.name}; not recording the demo runs again "
-                       "(use another --db, or delete the file, to start over)")
-        else:
-            click.echo(f"recording a baseline and a candidate of {SAMPLE} into {path} ...")
-            record_demo(db, sandbox, execute)
-            # As `vton-eval gate` does: a log that is not a terminal gets wide lines, not an 80-column fold.
-            gate_the_candidate(db, Console(highlight=False, width=None if sys.stdout.isatty() else 160))
-        if no_dashboard:
-            return
-        click.echo(f"dashboard at http://127.0.0.1:{port} (Ctrl-C stops everything)")
-        _wait(start_dashboard(path, port, "127.0.0.1", env={"VTON_EVAL_SANDBOX_URL": sandbox.url},
-                              hosts=binding.allowed_hosts()))
-    finally:
-        sandbox.close()
+    click.echo(f"recording a baseline and a candidate of {SAMPLE} into {path} ...")
+    record_demo(db, sandbox, execute)
+    # As `vton-eval gate` does: a log that is not a terminal gets wide lines, not an 80-column fold.
+    gate_the_candidate(db, Console(highlight=False, width=None if sys.stdout.isatty() else 160))
 
+
+class HeldOutput:
+    """A process's output, kept until `release()`, then passed through as it comes."""
+
+    def __init__(self, proc: subprocess.Popen) -> None:
+        self.proc = proc
+        self._held: list[bytes] = []
+        self._lock = threading.Lock()
+        self._released = False
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self) -> None:
+        assert self.proc.stdout is not None
+        for line in iter(self.proc.stdout.readline, b""):
+            with self._lock:
+                if not self._released:
+                    self._held.append(line)
+                    continue
+            sys.stdout.buffer.write(line)
+            sys.stdout.buffer.flush()
+
+    def release(self) -> subprocess.Popen:
+        with self._lock:
+            self._released = True
+            sys.stdout.buffer.write(b"".join(self._held))
+            sys.stdout.buffer.flush()
+            self._held.clear()
+        return self.proc
 
 COMMANDS = [dashboard_command, demo_command]

@@ -86,15 +86,19 @@ def print_gate(result: GateResult, console: Console) -> None:
     """The terminal summary: the table, notes on what was not judged, warnings, the verdict line."""
     from vton_eval.gate import CANNOT_JUDGE, PASS
 
+    # Off a terminal (a CI log) a line is never broken: the log viewer wraps it at its own width, and a line cut
+    # at a fixed column breaks a phrase (and a run id) in two. On a terminal rich wraps at word boundaries.
+    whole = not console.is_terminal
     if result.workflows:
         console.print(gate_table(result))
         for c in result.criteria:
             if c.verdict == "not_judged":
-                console.print(f"  [dim]{escape(c.workflow)} {c.name} not judged: {escape(c.reason)}[/]")
+                console.print(f"  [dim]{escape(c.workflow)} {c.name} not judged: {escape(c.reason)}[/]",
+                              soft_wrap=whole)
     for w in result.warnings:
-        console.print(f"[yellow]warning:[/] {escape(w)}")
+        console.print(f"[yellow]warning:[/] {escape(w)}", soft_wrap=whole)
     colour = {PASS: "green", CANNOT_JUDGE: "yellow"}.get(result.verdict, "red")
-    console.print(f"[bold {colour}]{escape(result.summary())}[/]")
+    console.print(f"[bold {colour}]{escape(result.summary())}[/]", soft_wrap=whole)
 
 
 def run_gate(db: Store, candidate: str, baseline: str = "blessed", thresholds: GateThresholds | None = None,

@@ -38,11 +38,20 @@ def watch(progress: RunProgress, worker: threading.Thread, console: Console, on_
     while worker.is_alive():
         worker.join(0.2)
         on_tick()
-        if time.monotonic() - last >= 5.0:
+        # Nothing to say before the run knows its cases (a "[0/0] ok 0" reads as a run with nothing to do).
+        if time.monotonic() - last >= 5.0 and progress.total:
             last = time.monotonic()
-            errors = ", ".join(f"{k} {n}" for k, n in sorted(progress.errors.items())) or "none"
-            print(f"[{progress.done}/{progress.total}] ok {progress.ok}, errors: {errors}"
-                  + (f" ({plain(progress.note)})" if progress.note else ""), file=sys.stderr, flush=True)
+            print(progress_line(progress), file=sys.stderr, flush=True)
+
+
+def progress_line(progress: RunProgress) -> str:
+    """One line of a run's progress for a log (CI, the dashboard's log view): '12 of 40 cases recorded: 10 ok,
+    2 errors (timeout 2)'."""
+    failed = sum(progress.errors.values())
+    kinds = ", ".join(f"{k} {n}" for k, n in sorted(progress.errors.items()))
+    line = f"{progress.done:,} of {progress.total:,} cases recorded: {progress.ok:,} ok, " \
+           f"{failed:,} error{'' if failed == 1 else 's'}" + (f" ({kinds})" if kinds else "")
+    return line + (f"; {plain(progress.note)}" if progress.note else "")
 
 
 def _ms(value: float | None) -> str:

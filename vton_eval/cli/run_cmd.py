@@ -19,7 +19,7 @@ from vton_eval.analytics.runs import planned_summary, run_summary
 from vton_eval.cli import tokens
 from vton_eval.cli.gate_cmd import gate_options, run_gate_from_options
 from vton_eval.cli.progress_view import kinds_table, summary_table, watch
-from vton_eval.cli.term import one_line, plain, safe
+from vton_eval.cli.term import counted, one_line, plain, safe
 from vton_eval.errors import InvalidValue, VtonEvalError
 from vton_eval.quota_ledger import quota_outlook
 from vton_eval.run_process import process_alive
@@ -70,7 +70,8 @@ def load_json_option(text: str | None) -> dict | None:
 
 
 def _console() -> Console:
-    return Console(stderr=True, highlight=False)
+    # Into a log (CI, the dashboard's log view) a line is not broken at 80 columns: its reader's viewer wraps it.
+    return Console(stderr=True, highlight=False, soft_wrap=not sys.stderr.isatty())
 
 
 class StopSignals:
@@ -106,9 +107,13 @@ class StopSignals:
             self.console.print("[red]stopping immediately; received results are in the journal (resume keeps them)")
             os._exit(130)
         self.status = "cancelled" if signum == signal.SIGTERM else "interrupted"
-        if not self.stop.is_set():
-            self.console.print(f"[yellow]{'cancel' if signum == signal.SIGTERM else 'interrupt'} received: finishing "
-                               "writes and stopping (press Ctrl-C twice more to quit at once)")
+        if not self.stop.is_set() and signum == signal.SIGTERM:
+            # A cancel comes from the Runs page or `vton-eval cancel`: whoever reads this log pressed no key.
+            self.console.print("[yellow]cancel requested: no new calls are sent; writing what was received and "
+                               "stopping (resume the run to send the rest)")
+        elif not self.stop.is_set():
+            self.console.print("[yellow]interrupt received: finishing writes and stopping (press Ctrl-C twice more to "
+                               "quit at once)")
         self.stop.set()
 
 
@@ -145,8 +150,9 @@ def print_report(db: Store, report: RunReport, console: Console) -> None:
         console.print(kinds)
     total = summary["total"]
     colour = {"finished": "green", "failed": "red"}.get(report.status, "yellow")
-    console.print(f"[{colour}]run {report.run_id} {report.status}[/]: {total['cases']} of {report.progress.total} "
-                  f"cases recorded, {total['ok']} ok, {total['errors']} errors; {report.sent} requests sent")
+    console.print(f"[{colour}]run {report.run_id} {report.status}[/]: {total['cases']:,} of "
+                  f"{counted(report.progress.total, 'case')} recorded, {total['ok']:,} ok, "
+                  f"{counted(total['errors'], 'error')}; {counted(report.sent, 'request')} sent")
     if report.message:
         console.print(f"  {safe(report.message)}")
     if report.status in ("interrupted", "cancelled", "failed"):
@@ -281,11 +287,20 @@ def resume_command(run_id: str, db_path: str | None, access_file: Path | None, a
         token = token_for(run.get("endpoint") or "", access_file, console, db, access.Action.RESUME, full)
         if not audited:
             _audit(db, "resume", full)
-        console.print(f"resuming run {full} ({safe(run.get('endpoint') or '')}, profile "
-                      f"{safe(run.get('profile') or 'sm4ll')})")
+        console.print(_resume_line(full, run))
         print_quota(db, full, console)
         report = _execute(db, full, console, signals, token)
     sys.exit(EXIT_BY_STATUS.get(report.status, 1))
+
+
+def _resume_line(run_id: str, run: dict[str, Any]) -> str:
+    """What a run's process says first: "starting" for a run launched from the dashboard (nothing recorded yet,
+    the dashboard spawns it through `resume`), "resuming" with what is left for one that stopped."""
+    where = f"{safe(run.get('endpoint') or '')}, profile {safe(run.get('profile') or 'sm4ll')}"
+    done, total = int(run.get("done") or 0), int(run.get("total_cases") or 0)
+    if done == 0:
+        return f"starting run {run_id} ({where}): {counted(total, 'case')} to send"
+    return f"resuming run {run_id} ({where}): {done:,} of {counted(total, 'case')} already recorded, sending the rest"
 
 
 @click.command("cancel")
@@ -313,8 +328,9 @@ def _jsonable(run: dict[str, Any]) -> dict[str, Any]:
 @click.command("runs")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (one array) instead of a table.")
 @click.option("--limit", default=50, show_default=True, type=int, help="At most this many runs, newest first.")
-@click.option("--kind", type=click.Choice(["suite", "try", "all"]), default="all", show_default=True,
-              help="Suite runs, single-pair tries (from the dashboard's Runs page), or both.")
+@click.option("--kind", type=click.Choice(["suite", "try", "all"]), default="suite", show_default=True,
+              help="Suite runs, single-pair tries (from the dashboard's Runs page), or both. Tries are left out "
+                   "by default, as everywhere else.")
 @db_option
 def runs_command(as_json: bool, limit: int, kind: str, db_path: str | None) -> None:
     """List recorded runs, newest first."""
@@ -327,7 +343,9 @@ def runs_command(as_json: bool, limit: int, kind: str, db_path: str | None) -> N
         click.echo(json.dumps([_jsonable(r) for r in runs], indent=2))
         return
     if not runs:
-        click.echo(f"no runs in {db.location} yet (start one with `vton-eval run`)")
+        what = {"suite": "suite runs", "try": "tries"}.get(kind, "runs")
+        hint = "; tries of one pair: --kind try" if kind == "suite" else ""
+        click.echo(f"no {what} in {plain(db.location)} yet (start one with `vton-eval run`{hint})")
         return
     console = Console(highlight=False)
     if console.width >= TABLE_MIN_WIDTH:

@@ -26,3 +26,8 @@ def one_line(text: object, limit: int = 200) -> str:
     """`safe` text on one line, cut to `limit` characters (table cells)."""
     s = " ".join(strip_controls(text, keep_newlines=False).split())
     return escape(s if len(s) <= limit else s[: limit - 1] + "…")
+
+
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """'1 error', '4 errors': a count with its noun in the right number."""
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"

@@ -24,6 +24,9 @@ import contextlib
 import os
 import socket
 import threading
+import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -248,10 +251,22 @@ def start_sandbox(
 
 
 def _start(config: SandboxConfig, port: int | None, host: str, known: contextlib.ExitStack) -> SandboxHandle:
-    if port is None:
-        port = free_port(host)
-    elif not port_available(port, host):
-        raise OSError(f"port {port} is already in use on {host}")
+    if port is not None:
+        if not port_available(port, host):
+            raise OSError(f"port {port} is already in use on {host}")
+        return _launch(config, port, host, known)
+    for attempt in range(5):
+        # A port found free can be taken before the server binds it (another process starting a server
+        # at the same moment, as parallel test workers do): try another.
+        try:
+            return _launch(config, free_port(host), host, known)
+        except OSError:
+            if attempt == 4:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _launch(config: SandboxConfig, port: int, host: str, known: contextlib.ExitStack) -> SandboxHandle:
     service = SandboxService(config)
     # Load the face detector (and its scikit-image / SciPy imports, ~1 s) while Gradio starts,
     # so the first call is not the slow one.
@@ -265,8 +280,12 @@ def _start(config: SandboxConfig, port: int | None, host: str, known: contextlib
             quiet=True,
             show_error=config.profile in SHOWS_ERRORS,
             allowed_paths=[str(service.output_dir)],
-            **supported(demo.launch, ssr_mode=False),
+            # Gradio's own check that the new server answers allows one 3 s request and then refuses to start
+            # ("When localhost is not accessible, a shareable link must be created"): a loaded machine misses
+            # it. `_frontend=False` skips only that check (Gradio 4.16 to current); we wait ourselves.
+            **supported(demo.launch, ssr_mode=False, _frontend=False),
         )
+        wait_answering(f"http://{host}:{port}/")
     except BaseException:
         try:
             demo.close(verbose=False)  # launch may fail after its server started (Gradio's reachability check)
@@ -275,3 +294,20 @@ def _start(config: SandboxConfig, port: int | None, host: str, known: contextlib
         service.remove_files()
         raise
     return SandboxHandle(demo, service, host, port, known)
+
+
+def wait_answering(url: str, deadline_s: float = 120.0) -> None:
+    """Return once `url` answers an HTTP request (any status), or raise OSError after `deadline_s`: the server
+    is up when `launch` returns, but a loaded machine can take seconds to answer its first request."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # a loopback server, never a proxy
+    ends = time.monotonic() + deadline_s
+    while True:
+        try:
+            with opener.open(urllib.request.Request(url, method="HEAD"), timeout=10):
+                return
+        except urllib.error.HTTPError:
+            return  # it answered
+        except OSError as exc:
+            if time.monotonic() >= ends:
+                raise OSError(f"the server at {url} did not answer within {deadline_s:.0f} s: {exc}") from None
+            time.sleep(0.2)

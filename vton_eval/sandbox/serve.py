@@ -23,22 +23,6 @@ import sys
 import threading
 
 READY = "READY "
-_ATTEMPTS = 3
-
-
-def _start(start):
-    """`start()`, tried again when Gradio's own check that the new server answers gave up: it allows one 3 s
-    request, which a machine busy with other servers starting can miss ("When localhost is not accessible,
-    a shareable link must be created")."""
-    for attempt in range(1, _ATTEMPTS + 1):
-        try:
-            return start()
-        except ValueError as exc:
-            if "localhost is not accessible" not in str(exc) or attempt == _ATTEMPTS:
-                raise
-            print(f"the server did not answer Gradio's check in time (attempt {attempt}); starting it again",
-                  file=sys.stderr, flush=True)
-    raise AssertionError("unreachable")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,9 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with contextlib.redirect_stdout(sys.stderr):
             for name in names:
-                handles.append(_start(lambda n=name: start_sandbox(SandboxConfig(profile=n,
-                                                                                 concurrency=args.concurrency),
-                                                                   host=args.host)))
+                handles.append(start_sandbox(SandboxConfig(profile=name, concurrency=args.concurrency),
+                                             host=args.host))
         urls = {n: h.url for n, h in zip(names, handles, strict=True)}
         print(READY + json.dumps({"gradio": version(), "urls": urls}), flush=True)
         done = threading.Event()
