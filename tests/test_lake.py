@@ -95,7 +95,7 @@ def test_the_password_comes_from_pgpassword_or_pgpass_and_is_never_shown(tmp_pat
         pgpass.chmod(0o600)
         ok = subprocess.run([sys.executable, "-m", "vton_eval", "runs", "--db", url], capture_output=True, text=True,
                             cwd=REPO, env={**env, "PGPASSFILE": str(pgpass)}, timeout=120)
-        assert ok.returncode == 0 and "no runs" in ok.stdout, ok.stderr
+        assert ok.returncode == 0 and "no suite runs" in ok.stdout, ok.stderr
         os.environ["PGPASSWORD"] = secret  # as a service would have it; the store keeps none of it
         try:
             db = open_store(url)
