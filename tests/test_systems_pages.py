@@ -58,8 +58,9 @@ def test_overview_labels_runs_by_system(systems, open_page):
 def test_the_launch_form_offers_the_profiles_says_what_is_not_sent_and_inspects(sandbox, tmp_path, open_page):
     at = open_page(tmp_path / "launch.duckdb", "runs")
     profile = at.selectbox(key="launch_profile")
-    assert [o.split(":")[0] for o in profile.options[:7]] == ["sm4ll", "idm-vton", "catvton", "ootdiffusion",
-                                                                "leffa", "omnitry", "kolors"]
+    # The default first, then the TOML files present, by name.
+    assert [o.split(":")[0] for o in profile.options[:7]] == ["sm4ll", "catvton", "idm-vton", "kolors", "leffa",
+                                                                "omnitry", "ootdiffusion"]
     at.selectbox(key="launch_endpoint").set_value("Other URL or Space…").run()
     at.text_input(key="launch_endpoint_text").set_value(sandbox.url).run()
     at.radio(key="launch_mode").set_value("Filter by workflow and tags").run()
