@@ -206,14 +206,18 @@ def adopt(spec: dict[str, Any] | str) -> str:
     return spec["name"]
 
 
-# The names a BodyRegion may use (MediaPipe Pose's landmarks, the face mesh's groups, the whole person).
-# Kept here, not imported from vton_eval.person, because the registry asks nothing of the engine.
-LANDMARKS: tuple[str, ...] = (
+# MediaPipe Pose's 33 landmarks, in its order. Kept here, not imported from vton_eval.person, because the registry
+# asks nothing of the engine; the parser takes its names from here.
+POSE_LANDMARKS: tuple[str, ...] = (
     "nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye", "right_eye_outer",
     "left_ear", "right_ear", "mouth_left", "mouth_right", "left_shoulder", "right_shoulder", "left_elbow",
     "right_elbow", "left_wrist", "right_wrist", "left_pinky", "right_pinky", "left_index", "right_index",
     "left_thumb", "right_thumb", "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
     "left_heel", "right_heel", "left_foot_index", "right_foot_index",
+)
+# The names a BodyRegion may use: the pose's landmarks, the face mesh's groups, the whole person.
+LANDMARKS: tuple[str, ...] = (
+    *POSE_LANDMARKS,
     "face.eyes", "face.brows", "face.oval", "face.left_eye", "face.right_eye", "face.left_brow", "face.right_brow",
     "face.mouth", "face.nose", "person",
 )

@@ -16,16 +16,12 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from vton_eval import workflows
+
 FORMAT = 1
 
 # MediaPipe Pose's 33 landmarks, in its order: the names a workflow's region rule uses.
-POSE_NAMES: tuple[str, ...] = (
-    "nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye", "right_eye_outer",
-    "left_ear", "right_ear", "mouth_left", "mouth_right", "left_shoulder", "right_shoulder", "left_elbow",
-    "right_elbow", "left_wrist", "right_wrist", "left_pinky", "right_pinky", "left_index", "right_index",
-    "left_thumb", "right_thumb", "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
-    "left_heel", "right_heel", "left_foot_index", "right_foot_index",
-)
+POSE_NAMES: tuple[str, ...] = workflows.POSE_LANDMARKS
 POSE_INDEX = {name: i for i, name in enumerate(POSE_NAMES)}
 
 # Face mesh (468 points) groups, by MediaPipe's canonical indices ("left" is the person's left).
