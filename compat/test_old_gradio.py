@@ -69,8 +69,8 @@ def test_the_profile_inspect_suggests_runs(servers, version, profile, tmp_path):
     path = tmp_path / "suggested.toml"
     path.write_text(inspection.suggestion, encoding="utf-8")
     suggested = load_profile(str(path))
-    assert suggested.api_name == load_profile(profile).api_name
-    assert not any(a.kind == "literal" and a.value == "" for a in suggested.args), inspection.suggestion
+    assert suggested.call.api_name == load_profile(profile).call.api_name
+    assert not any(a.kind == "literal" and a.value == "" for a in suggested.call.args), inspection.suggestion
     db = Database(tmp_path / "results.duckdb")
     run_id, report = _run(db, server.urls[profile], str(path), pairs=["top-02", "dress-04"])
     assert report.status == "finished", report.message
