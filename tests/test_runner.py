@@ -239,3 +239,17 @@ def test_a_run_whose_checks_fall_far_behind_still_finishes(tmp_path, live_sandbo
     assert _rows(Database(db_path), "SELECT count(*) AS n FROM results")[0]["n"] == 200
     assert _rows(Database(db_path), "SELECT count(DISTINCT pair_id || '/' || \"repeat\") AS n FROM checks")[0]["n"] \
         == _rows(Database(db_path), "SELECT count(*) AS n FROM results WHERE output_path IS NOT NULL")[0]["n"]
+
+
+def test_the_workflows_take_turns_and_every_case_is_sent_once_before_any_repeat(db, live_sandbox):
+    ds = load_dataset(SAMPLE)
+    workflows = list(dict.fromkeys(sorted(p.workflow for p in ds.pairs)))
+    run_id, report = _run(db, live_sandbox.url, concurrency=1, repeats=2, checks=False)
+    assert report.status == "finished"
+    sent = [(c["workflow"], c["base"], c["product"]) for c in live_sandbox.calls]
+    assert len(sent) == 2 * len(ds.pairs)
+    # In turn: the first calls are one of each workflow (a run's start no longer lands on the first by name)...
+    assert [w for w, _, _ in sent[:len(workflows)]] == workflows
+    # ... and the second repeat of a case comes only after the first of every case.
+    first, second = sent[:len(ds.pairs)], sent[len(ds.pairs):]
+    assert len(set(first)) == len(ds.pairs) and set(second) == set(first)

@@ -34,7 +34,7 @@ class Build:
 BASELINE = Build("model-v1", {"latency": 0.5, "jitter": 0.3, "error_rate": 0.02, "noop_rate": 0.0,
                               "latency_by_workflow": {}, "seed": 1})
 CANDIDATE = Build("model-v2", {"latency": 0.5, "jitter": 0.3, "error_rate": 0.15, "noop_rate": 0.08,
-                               "latency_by_workflow": {"dress": 3.0}, "seed": 2})
+                               "latency_by_workflow": {"dress": 4.0}, "seed": 2})
 
 
 def gate_verdict_note(candidate_label: str, regressed: bool) -> str:

@@ -109,7 +109,21 @@ def _tasks(store: ArtifactStore, cases: list[PlannedCase], repeats: int, done: s
                 refused.append(Attempted(task, outcome, 0, now, now))
             else:
                 tasks.append(task)
-    return tasks, refused
+    return _interleaved(tasks), refused
+
+
+def _interleaved(tasks: list[Task]) -> list[Task]:
+    """Repeat 1 of every case before any repeat 2, the workflows taken in turn within each: what changes over a
+    run (its own start, a service warming up, a busy minute) then spreads over every workflow instead of landing
+    on the first pairs in name order, and a run stopped halfway has results for every workflow."""
+    rank: dict[tuple[int, str], int] = {}
+    order = {w: i for i, w in enumerate(dict.fromkeys(t.case.workflow for t in tasks))}
+    keys = {}
+    for task in tasks:  # in pair order, so a workflow's pairs keep their order
+        group = (task.repeat, task.case.workflow)
+        keys[id(task)] = (task.repeat, rank.get(group, 0), order[task.case.workflow])
+        rank[group] = rank.get(group, 0) + 1
+    return sorted(tasks, key=lambda t: keys[id(t)])
 
 
 def _offered_now(tasks: list[Task], profile: Profile, offered: list[str] | None, sink: ResultSink) -> list[Task]:

@@ -268,9 +268,9 @@ def _start(config: SandboxConfig, port: int | None, host: str, known: contextlib
 
 def _launch(config: SandboxConfig, port: int, host: str, known: contextlib.ExitStack) -> SandboxHandle:
     service = SandboxService(config)
-    # Load the face detector (and its scikit-image / SciPy imports, ~1 s) while Gradio starts,
-    # so the first call is not the slow one.
-    warming = threading.Thread(target=warm_up, name="sandbox-warm-up", daemon=True)
+    # What the first call would otherwise load, loaded while Gradio starts: the first calls of a new sandbox
+    # (the demo's baseline) must not be the slow ones.
+    warming = threading.Thread(target=_warm_up, name="sandbox-warm-up", daemon=True)
     warming.start()
     demo = build_demo(service)
     try:
@@ -298,6 +298,17 @@ def _launch(config: SandboxConfig, port: int, host: str, known: contextlib.ExitS
         service.remove_files()
         raise
     return SandboxHandle(demo, service, host, port, known)
+
+
+def _warm_up() -> None:
+    warm_up()  # the face detector, with its scikit-image and SciPy imports: about 1 s
+    try:
+        # Gradio wraps every event in a Matplotlib backend switch (`matplotlib.use`, which imports pyplot) when
+        # Matplotlib is installed (mediapipe brings it): 1.3 s on an idle core, 3 s for the first 8 calls under load.
+        import matplotlib.backends.backend_agg  # noqa: F401
+        import matplotlib.pyplot  # noqa: F401
+    except ImportError:
+        pass
 
 
 def wait_answering(url: str, deadline_s: float = 120.0) -> None:
