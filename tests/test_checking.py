@@ -123,3 +123,18 @@ def test_parses_are_kept_in_the_store_once_per_person_image(tmp_path):
     with reading(db) as read:
         assert read.rows("SELECT image_sha256, parser, found, parsed_at FROM person_parses "
                          "ORDER BY image_sha256") == first
+
+
+def test_an_output_judged_before_with_the_same_inputs_is_not_judged_again():
+    """The checks are pure: the same output bytes with the same inputs and thresholds (a repeat answered by a
+    seeded service, every noop of one person) take the report made before; other thresholds do not."""
+    from vton_eval import workflows
+    from vton_eval.runner import check_worker
+
+    _, inputs = _job(0)
+    job = {"workflow": workflows.to_spec("top"), "inputs": inputs, "thresholds": None}
+    first = check_worker.judge(job)
+    assert check_worker.judge(dict(job))["report"] is first["report"]
+    other = check_worker.judge({**job, "thresholds": '{"noop.min_changed_share": 0.5}'})
+    assert other["report"] is not first["report"]
+    assert [r["name"] for r in other["report"]["results"]] == [r["name"] for r in first["report"]["results"]]
