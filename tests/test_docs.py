@@ -27,9 +27,24 @@ ROOTS = ("vton_eval", "dashboard", "tests", "bench", "compat", "datasets", "docs
 def _commands(command: click.Command, path: tuple[str, ...] = ("vton-eval",)):
     yield path, command
     if isinstance(command, click.Group):
-        for name, sub in sorted(command.commands.items()):
+        ctx = click.Context(command)
+        for name in sorted(command.list_commands(ctx)):  # the top level loads its commands' modules lazily
+            sub = command.get_command(ctx, name)
             if not sub.hidden:
                 yield from _commands(sub, (*path, name))
+
+
+def test_the_command_table_names_every_command_of_every_module():
+    """`vton-eval` loads a command's module only when it runs, from a table: a command added to a module but not
+    to the table would not exist, and a table line without its command would fail when typed."""
+    from importlib import import_module
+
+    from vton_eval.cli import COMMANDS
+
+    modules = {p.stem for p in (REPO / "vton_eval" / "cli").glob("*_cmd.py")}
+    assert set(COMMANDS.values()) == modules
+    defined = {c.name: m for m in modules for c in import_module(f"vton_eval.cli.{m}").COMMANDS}
+    assert defined == COMMANDS
 
 
 # -- profiles, signatures, run tests ------------------------------------------------------------------------
