@@ -78,7 +78,8 @@ def _case_keys(db: Database, run_id: str) -> dict[tuple[str, str, str], str]:
 def test_kill_9_then_resume_loses_nothing_and_repeats_nothing(db, live_sandbox):
     live_sandbox.hold_after(6)  # six answers, then every call waits: the kill lands mid-run, whatever the load
     proc = _start(db, live_sandbox.url)
-    wait_until(lambda: len(_received(db)) == 6 and live_sandbox.held_now >= 1, what="6 results and a held call")
+    wait_until(lambda: len(_received(db)) == 6 and live_sandbox.held_now >= 1, what="6 results and a held call",
+               interval=0.1)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     live_sandbox.hold_after(None)
@@ -140,8 +141,12 @@ def test_a_journal_left_unchecked_by_a_crash_is_checked_on_resume(db, live_sandb
 
 def test_ctrl_c_marks_the_run_interrupted_and_exits_cleanly(db, live_sandbox):
     live_sandbox.hold_after(2)
-    proc = _start(db, live_sandbox.url)
-    wait_until(lambda: _count(db) == 2 and live_sandbox.held_now >= 1, what="2 results and a held call")
+    # Without checks: a result is recorded as it is received. (With them, a stop leaves outputs still waiting for
+    # their checks in the journal for `resume`, and the checks' low-priority process can take a minute to start
+    # on a loaded machine.)
+    proc = _start(db, live_sandbox.url, "--no-checks")
+    wait_until(lambda: _count(db) == 2 and live_sandbox.held_now >= 1, what="2 results and a held call",
+               interval=0.1)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
@@ -155,8 +160,9 @@ def test_ctrl_c_marks_the_run_interrupted_and_exits_cleanly(db, live_sandbox):
 
 def test_sigterm_cancels(db, live_sandbox):
     live_sandbox.hold_after(1)
-    proc = _start(db, live_sandbox.url)
-    wait_until(lambda: _count(db) == 1 and live_sandbox.held_now >= 1, what="a result and a held call")
+    proc = _start(db, live_sandbox.url, "--no-checks")  # recorded as received, as above
+    wait_until(lambda: _count(db) == 1 and live_sandbox.held_now >= 1, what="a result and a held call",
+               interval=0.1)
     os.kill(proc.pid, signal.SIGTERM)
     proc.communicate(timeout=60)
     assert proc.returncode == 3
@@ -265,3 +271,58 @@ def test_a_cancel_that_comes_while_the_run_process_is_still_starting_cancels_the
         live_sandbox.hold_after(None)
     assert "Traceback" not in out, out
     assert proc.returncode == 3 and get_run(db, run_id)["status"] == "cancelled", out
+
+
+def _check_worker_of(pid: int) -> int | None:
+    """The pid of the check process a run process started, or None yet."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == pid and b"vton_eval.runner.check_worker" in cmdline:
+            return int(entry.name)
+    return None
+
+
+def test_a_stop_leaves_results_waiting_for_their_checks_to_resume_which_records_them(db, live_sandbox):
+    """Ctrl-C while received outputs wait for their checks (a loaded machine; here the check process is paused):
+    the run says how many, keeps them in its journal, and `resume` checks and records them without a call."""
+    live_sandbox.hold_after(2)
+    proc = _start(db, live_sandbox.url)
+    worker = wait_until(lambda: _check_worker_of(proc.pid), what="the run's check process")
+    os.kill(worker, signal.SIGSTOP)
+    try:
+        wait_until(lambda: len(_received(db)) == 2 and live_sandbox.held_now >= 1, what="2 received and a held call",
+                   interval=0.1)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        try:
+            os.kill(worker, signal.SIGCONT)
+        except ProcessLookupError:
+            pass  # the run killed it, as it should
+    assert proc.returncode == 130, err
+    assert "2 more received, their checks unfinished: resume records them" in " ".join(err.split()), err
+    with db.connect(read_only=True) as con:
+        run_id = con.execute("SELECT run_id FROM runs").fetchone()[0]
+    assert _count(db, run_id) == 0 and journal_path(db.artifacts.root, run_id).exists()
+    kept = _received(db)
+    live_sandbox.hold_after(None)
+    resumed_at = time.time()
+    resumed = subprocess.run([sys.executable, "-m", "vton_eval", "resume", run_id, "--db", db.location], cwd=REPO,
+                             capture_output=True, text=True, timeout=180)
+    assert resumed.returncode == 0, resumed.stderr
+    with db.connect(read_only=True) as con:
+        rows = {p: (sha, checks) for p, sha, checks in con.execute(
+            "SELECT pair_id, output_sha256, checks FROM results WHERE run_id = ?", [run_id]).fetchall()}
+    for pair, sha in kept.items():  # recorded from the journal, checked, the same output
+        assert rows[pair][0] == sha and json.loads(rows[pair][1])
+    names = _case_keys(db, run_id)
+    sent_again = {names[(c["base"], c["product"], c["workflow"])] for c in live_sandbox.calls
+                  if c["t"] >= resumed_at and "base" in c}
+    assert sent_again == set(names.values()) - set(kept)  # the two kept were not sent again; the rest were

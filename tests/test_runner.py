@@ -104,10 +104,11 @@ def test_transient_errors_are_retried_and_refusals_are_not(db, live_sandbox, tmp
     assert rows["nsfw"]["error_kind"] == "nsfw_rejected" and rows["nsfw"]["attempts"] == 1
     others = [r for r in rows.values() if r["pair_id"] != "nsfw"]
     # A case ends in error only with the injected fault, and as soon as a retry failed with the same message
-    # as the try before it (the sandbox's fault always says the same): two attempts, not five.
+    # as the try before it (the sandbox's fault always says the same): two attempts, not five. (Three when a
+    # loaded machine lost a call's stream between two faults: a different failure, which is retried.)
     for r in others:
         if r["status"] == "error":
-            assert (r["error_kind"], r["attempts"]) == ("server_error", 2), r
+            assert r["error_kind"] == "server_error" and 2 <= r["attempts"] <= 3, r
         else:
             assert 1 <= r["attempts"] <= 2
     recovered = [r for r in others if r["status"] == "ok" and r["attempts"] > 1]
