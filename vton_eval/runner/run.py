@@ -116,14 +116,14 @@ def _interleaved(tasks: list[Task]) -> list[Task]:
     """Repeat 1 of every case before any repeat 2, the workflows taken in turn within each: what changes over a
     run (its own start, a service warming up, a busy minute) then spreads over every workflow instead of landing
     on the first pairs in name order, and a run stopped halfway has results for every workflow."""
-    rank: dict[tuple[int, str], int] = {}
     order = {w: i for i, w in enumerate(dict.fromkeys(t.case.workflow for t in tasks))}
-    keys = {}
+    rank: Counter[tuple[int, str]] = Counter()
+    keyed = []
     for task in tasks:  # in pair order, so a workflow's pairs keep their order
         group = (task.repeat, task.case.workflow)
-        keys[id(task)] = (task.repeat, rank.get(group, 0), order[task.case.workflow])
-        rank[group] = rank.get(group, 0) + 1
-    return sorted(tasks, key=lambda t: keys[id(t)])
+        keyed.append(((task.repeat, rank[group], order[task.case.workflow]), task))
+        rank[group] += 1
+    return [task for _, task in sorted(keyed, key=lambda pair: pair[0])]
 
 
 def _offered_now(tasks: list[Task], profile: Profile, offered: list[str] | None, sink: ResultSink) -> list[Task]:
