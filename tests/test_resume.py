@@ -294,7 +294,9 @@ def test_a_stop_leaves_results_waiting_for_their_checks_to_resume_which_records_
     the run says how many, keeps them in its journal, and `resume` checks and records them without a call."""
     live_sandbox.hold_after(2)
     proc = _start(db, live_sandbox.url)
-    worker = wait_until(lambda: _check_worker_of(proc.pid), what="the run's check process")
+    # The run process imports, opens the store (a shared store: seconds) and plans before its checks start: with two
+    # CPU burners beside the suite's four workers that took over a minute.
+    worker = wait_until(lambda: _check_worker_of(proc.pid), timeout=180, what="the run's check process")
     os.kill(worker, signal.SIGSTOP)
     try:
         wait_until(lambda: len(_received(db)) == 2 and live_sandbox.held_now >= 1, what="2 received and a held call",
