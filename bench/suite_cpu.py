@@ -3,7 +3,7 @@
 As a pytest plugin it writes one JSON line per test (the worker process's CPU and that of the children it
 waited for, user + system; PostgreSQL, which runs detached, is not counted):
 
-    PYTHONPATH=bench PYTEST_ADDOPTS="-p suite_cpu" make test
+    PYTEST_ADDOPTS="-p bench.suite_cpu" make test
 
 then, as a script, it prints the totals, the CPU by test file and the slowest tests:
 
