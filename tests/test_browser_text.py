@@ -39,6 +39,9 @@ def _links(tab) -> list[str]:
 
 def _pick(tab, label: str, text: str) -> None:
     """Choose the option containing `text` in the selectbox labelled `label`."""
+    # Not while the app reruns: a rerun redraws the selectbox and closes a list opened just before it (under load
+    # the option then never showed and the click waited out its 60 s).
+    tab.wait_for_function(_SETTLED)
     tab.get_by_test_id("stSelectbox").filter(has_text=label).first.click()
     tab.get_by_role("option").filter(has_text=text).first.click()
     tab.wait_for_function(_SETTLED)
