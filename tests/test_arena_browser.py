@@ -11,7 +11,7 @@ import pytest
 
 from vton_eval.store import Database
 
-from .helpers.browser import CHROMIUM, chromium, dashboard_process
+from .helpers.browser import CHROMIUM, SETTLED_WITH_IMAGES, chromium, dashboard_process
 from .helpers.paths import REPO
 from .helpers.seed import record_sample_run
 from .helpers.servers import free_port
@@ -21,8 +21,6 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's ch
                                                                     "installs it)")
 
 SHOTS = REPO / "test-output" / "screenshots"
-_SETTLED = """() => !document.querySelector('[data-testid="stStatusWidget"], [data-stale="true"]')
-                    && Array.from(document.images).every(image => image.complete)"""
 
 
 def _rows(db, query: str) -> list[tuple]:
@@ -43,7 +41,7 @@ def test_the_blind_view_chooses_among_four_runs(tmp_path):
         page.get_by_role("button", name="Start judging").click()
         page.get_by_text("Why this comparison").wait_for()
         for clicks in range(1, 8):
-            page.wait_for_function(_SETTLED)
+            page.wait_for_function(SETTLED_WITH_IMAGES)
             shown = page.get_by_test_id("stMarkdown").filter(has_text=" · repeat ").first.inner_text()
             assert not any(run in shown for run in runs), "a run is named before the pick"
             page.get_by_role("button", name="Left is better").click()
@@ -55,7 +53,7 @@ def test_the_blind_view_chooses_among_four_runs(tmp_path):
         page.get_by_role("heading", name="Leaderboard").wait_for()
         page.locator(".js-plotly-plot .errorbar").first.wait_for(state="attached")
         assert page.locator(".js-plotly-plot .errorbar").count() == 4
-        page.wait_for_function(_SETTLED)
+        page.wait_for_function(SETTLED_WITH_IMAGES)
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / "7-leaderboard.png"))
         picks = _rows(db, 'SELECT run_a, run_b, pair_id, "repeat", reviewer, choice FROM preferences '

@@ -17,7 +17,7 @@ import pytest
 from vton_eval.store import Database
 from vton_eval.store.runs import list_runs
 
-from .helpers.browser import CHROMIUM, chromium, dashboard_process
+from .helpers.browser import CHROMIUM, SETTLED_WITH_IMAGES, chromium, dashboard_process
 from .helpers.paths import REPO
 from .helpers.seed import record_sample_run
 from .helpers.servers import free_port
@@ -48,14 +48,12 @@ def page():
 
 # Settled: no script run going (the status widget is shown only then), no element left stale from the
 # previous run, every image loaded (or failed).
-_SETTLED = """() => !document.querySelector('[data-testid="stStatusWidget"], [data-stale="true"]')
-                    && Array.from(document.images).every(image => image.complete)"""
 
 
 def _shot(tab, name: str) -> Path:
     SHOTS.mkdir(parents=True, exist_ok=True)
     path = SHOTS / f"{name}.png"
-    tab.wait_for_function(_SETTLED)
+    tab.wait_for_function(SETTLED_WITH_IMAGES)
     # Streamlit scrolls inside its own container, so a tall window, not full_page, shows the whole page.
     tab.screenshot(path=str(path))
     return path
@@ -147,7 +145,7 @@ def test_the_dashboard_in_a_real_browser(dashboard, page, sandbox):
     # A page turned from the pager under the cards shows from its first card; a pager is above them too.
     page.locator(".st-key-review_close button").click()
     page.locator(".st-key-review_opened").wait_for(state="detached")
-    page.wait_for_function(_SETTLED)  # a rerun under an open list closes it
+    page.wait_for_function(SETTLED_WITH_IMAGES)  # a rerun under an open list closes it
     size = page.locator(".st-key-rv_page_size input")
     size.click()
     size.fill("12")

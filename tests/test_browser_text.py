@@ -13,7 +13,7 @@ from vton_eval.gate import bless
 from vton_eval.store import Database
 from vton_eval.store.runs import update_run
 
-from .helpers.browser import CHROMIUM, chromium, dashboard_process
+from .helpers.browser import CHROMIUM, SETTLED, chromium, dashboard_process
 from .helpers.seed import record_sample_run
 from .helpers.servers import free_port
 
@@ -23,11 +23,10 @@ URL = "http://127.0.0.1:7911"
 DEAD = "http://127.0.0.1:9"
 MESSAGE = f"cannot connect to {URL}: [Errno 111] Connection refused (see https://status.example/x_y?a=1)"
 
-_SETTLED = """() => !document.querySelector('[data-testid="stStatusWidget"], [data-stale="true"]')"""
 
 
 def _main_text(tab) -> str:
-    tab.wait_for_function(_SETTLED)
+    tab.wait_for_function(SETTLED)
     return tab.get_by_test_id("stMain").inner_text()
 
 
@@ -41,10 +40,10 @@ def _pick(tab, label: str, text: str) -> None:
     """Choose the option containing `text` in the selectbox labelled `label`."""
     # Not while the app reruns: a rerun redraws the selectbox and closes a list opened just before it (under load
     # the option then never showed and the click waited out its 60 s).
-    tab.wait_for_function(_SETTLED)
+    tab.wait_for_function(SETTLED)
     tab.get_by_test_id("stSelectbox").filter(has_text=label).first.click()
     tab.get_by_role("option").filter(has_text=text).first.click()
-    tab.wait_for_function(_SETTLED)
+    tab.wait_for_function(SETTLED)
 
 
 def _goto(tab, title: str) -> None:

@@ -10,14 +10,13 @@ import pytest
 
 from vton_eval.store import Database
 
-from .helpers.browser import CHROMIUM, chromium, dashboard_process
+from .helpers.browser import CHROMIUM, SETTLED, chromium, dashboard_process
 from .helpers.seed import record_sample_run
 from .helpers.servers import free_port
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (make test "
                                                                     "installs it)")
 
-_SETTLED = """() => !document.querySelector('[data-testid="stStatusWidget"], [data-stale="true"]')"""
 _WIDTHS = """el => { const s = el.querySelector('.dvn-scroller') || el; return [s.scrollWidth, s.clientWidth]; }"""
 
 
@@ -33,7 +32,7 @@ def test_the_failures_table_fits_the_page_with_first_and_last_seen(tmp_path):
             tab.get_by_role("heading", name="Failures").first.wait_for()
             table = tab.get_by_test_id("stDataFrame").first
             table.locator("tr").filter(has_text="server_error").first.wait_for(state="attached")
-            tab.wait_for_function(_SETTLED)
+            tab.wait_for_function(SETTLED)
             headers = table.locator("th").all_inner_texts()
             assert "first seen" in headers and "last seen" in headers, headers
             scroll, room = table.evaluate(_WIDTHS)

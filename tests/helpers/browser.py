@@ -16,6 +16,12 @@ import httpx
 from .paths import REPO
 from .wait import wait_until
 
+# A page that has settled: Streamlit is not running the script and shows nothing stale.
+SETTLED = """() => !document.querySelector('[data-testid="stStatusWidget"], [data-stale="true"]')"""
+# ... and every image on it has loaded.
+SETTLED_WITH_IMAGES = """() => !document.querySelector('[data-testid="stStatusWidget"], [data-stale="true"]')
+                    && Array.from(document.images).every(image => image.complete)"""
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
