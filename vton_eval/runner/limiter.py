@@ -12,7 +12,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from vton_eval.clock import duration_text
 from vton_eval.quota import QuotaCancelled, Rate
@@ -37,6 +37,13 @@ DEADLINE_SLACK_S = 30.0
 # free a place before their deadline); a release in this process wakes it at once.
 POLL_S = 2.0
 FLUSH_S = 1.0
+
+
+class Batch(NamedTuple):
+    """Rows to write in a transaction, and what to do once it has committed."""
+
+    write: Callable[[Any], None]
+    done: Callable[[], None]
 
 
 class LedgerLimiter:
@@ -66,6 +73,8 @@ class LedgerLimiter:
         self._lock = threading.Lock()
         self._closing = threading.Event()
         self._flusher: threading.Thread | None = None
+        self._carried = False  # another writer's transactions carry the unlimited batches (`carried_by`)
+        self._outlook: Outlook | None = None  # the last outlook read, which the first unlimited call reuses
         self.last_wait: str | None = None
 
     @property
@@ -75,7 +84,8 @@ class LedgerLimiter:
     # -- what the ledger says ------------------------------------------------------------------------
 
     def outlook(self) -> Outlook:
-        return quota_outlook(self.db, self.endpoint, self.rate, self.key, self._clock)
+        self._outlook = quota_outlook(self.db, self.endpoint, self.rate, self.key, self._clock)
+        return self._outlook
 
     def _call(self) -> dict[str, Any]:
         now = self._clock()
@@ -117,7 +127,7 @@ class LedgerLimiter:
     def _unlimited(self, stop: threading.Event, on_wait: Callable[[float, str], None] | None) -> str | None:
         if not self._holds_read:
             self._holds_read = True
-            found = self.outlook()
+            found = self._outlook or self.outlook()  # the run read it just before its first call
             if found.wait_s > 0:
                 self._hold_until = max(self._hold_until, self._clock() + found.wait_s)
                 self._wait(found, stop, on_wait)
@@ -181,9 +191,15 @@ class LedgerLimiter:
 
     # -- batches (unlimited) --------------------------------------------------------------------------
 
+    def carried_by(self, carry: Callable[[Callable[[], Batch | None]], None]) -> None:
+        """Another writer (the run's recorder) writes the unlimited batches in its own transactions: one
+        commit instead of two, and no thread of this limiter's own. That writer's close writes what is left."""
+        carry(self.batch)
+        self._carried = True
+
     def _start_flusher(self) -> None:
         with self._lock:
-            if self._flusher is not None:
+            if self._flusher is not None or self._carried:
                 return
             self._flusher = threading.Thread(target=self._flush_loop, name="vton-ledger", daemon=True)
             self._flusher.start()
@@ -192,38 +208,48 @@ class LedgerLimiter:
         while not self._closing.wait(FLUSH_S):
             self._flush(busy_timeout_s=2.0)
 
-    def _flush(self, busy_timeout_s: float) -> bool:
+    def batch(self) -> Batch | None:
+        """The unlimited calls and ends not written yet (None when there are none), to write in a transaction;
+        its `done()` forgets them once that transaction has committed."""
         with self._lock:
-            calls, ended = list(self._pending), list(self._ended)
+            calls, ended = [dict(c) for c in self._pending], list(self._ended)
         if not calls and not ended:
-            return True
-        ids = {c["call_id"] for c in calls}
+            return None
         ends = dict(ended)
         for c in calls:  # a call that already ended is written whole
             c["ended_at"] = ends.pop(c["call_id"], None)
+        ids, done_ends = {c["call_id"] for c in calls}, {call_id for call_id, _ in ended}
 
-        def work(w: Any) -> None:
+        def write(w: Any) -> None:
             insert_calls(w, calls)
             end_calls(w, list(ends.items()))
 
+        def done() -> None:
+            with self._lock:
+                self._pending = [c for c in self._pending if c["call_id"] not in ids]
+                self._ended = [e for e in self._ended if e[0] not in done_ends]
+                self._written |= ids
+
+        return Batch(write, done)
+
+    def _flush(self, busy_timeout_s: float) -> bool:
+        found = self.batch()
+        if found is None:
+            return True
         try:
-            self.db.write(work, busy_timeout_s=busy_timeout_s)
+            self.db.write(found.write, busy_timeout_s=busy_timeout_s)
         except Exception as exc:
             if not isinstance(exc, DatabaseBusy):
                 log.warning("could not write calls to the quota ledger (retrying): %s", exc)
-            for c in calls:
-                c["ended_at"] = None
             return False
-        with self._lock:
-            self._pending = [c for c in self._pending if c["call_id"] not in ids]
-            done = {call_id for call_id, _ in ended}
-            self._ended = [e for e in self._ended if e[0] not in done]
-            self._written |= ids
+        found.done()
         return True
 
     def close(self) -> None:
-        """Write what is still pending (unlimited runs' batches)."""
+        """Write what is still pending (unlimited runs' batches), unless another writer carries them."""
         self._closing.set()
+        if self._carried:
+            return
         if self._flusher is not None:
             self._flusher.join()
         deadline = time.monotonic() + 30.0

@@ -20,11 +20,15 @@ from collections.abc import Callable
 from vton_eval.errors import VtonEvalError
 from vton_eval.records import Recorded, ResultRow
 from vton_eval.runner.journal import FINAL, RECEIVED, Journal, journal_path
-from vton_eval.store.base import DatabaseBusy, Store
+from vton_eval.runner.limiter import Batch
+from vton_eval.store.base import DatabaseBusy, Store, Writer
 from vton_eval.store.writes import record_batch
 
 log = logging.getLogger(__name__)
 _BACKOFF_CAP_S = 5.0
+# A batch a second: each opens the database (~15 ms of CPU for DuckDB alone) and, on a shared store, adds a
+# snapshot and small files; a second is still live for a page following the run.
+FLUSH_S = 1.0
 # Failures of a batch write (other than a busy lock) after which the database counts as broken.
 BROKEN_AFTER = 3
 _EXT_BY_MAGIC = ((b"RIFF", "webp"), (b"\x89PNG", "png"), (b"\xff\xd8", "jpg"))
@@ -46,7 +50,7 @@ class Recorder:
         self,
         db: Store,
         run_id: str,
-        flush_interval_s: float = 0.25,
+        flush_interval_s: float = FLUSH_S,
         max_batch: int = 500,
         on_broken: Callable[[str], None] | None = None,
     ) -> None:
@@ -66,6 +70,7 @@ class Recorder:
         self.on_broken = on_broken
         self.failures = 0  # consecutive failed batch writes, a busy lock aside
         self._logged: str | None = None
+        self._carried: list[Callable[[], Batch | None]] = []
 
     @property
     def all_written(self) -> bool:
@@ -91,14 +96,19 @@ class Recorder:
         """Queue a journalled result again (after a crash); the insert skips rows already stored."""
         self._queue.put(recorded)
 
+    def carry(self, take: Callable[[], Batch | None]) -> None:
+        """Write another writer's rows (`take()`: a batch, or None) in this recorder's transactions."""
+        self._carried.append(take)
+
     def _loop(self) -> None:
         last_beat = 0.0
         pause = self.flush_interval_s
         while not self._stop.is_set():
             self._stop.wait(pause)
             self._drain()
-            if self._pending or time.monotonic() - last_beat > 5.0:
-                if self._flush(busy_timeout_s=2.0):
+            rides = self._rides()
+            if self._pending or rides or time.monotonic() - last_beat > 5.0:
+                if self._flush(busy_timeout_s=2.0, rides=rides):
                     last_beat = time.monotonic()
                     pause = self.flush_interval_s
                 else:
@@ -111,8 +121,18 @@ class Recorder:
             except queue.Empty:
                 return
 
-    def _flush(self, busy_timeout_s: float) -> bool:
+    def _rides(self) -> list[Batch]:
+        return [found for found in (take() for take in self._carried) if found is not None]
+
+    def _flush(self, busy_timeout_s: float, rides: list[Batch] | None = None) -> bool:
         batch = self._pending[: self.max_batch]
+        rides = self._rides() if rides is None else rides
+
+        def work(w: Writer) -> None:
+            record_batch(w, self.run_id, batch)
+            for ride in rides:
+                ride.write(w)
+
         for recorded in batch:
             output = recorded.result.output_path
             if output and output not in self._thumbnailed:
@@ -124,7 +144,7 @@ class Recorder:
                     pass
                 self._thumbnailed.add(output)
         try:
-            self.db.write(lambda w: record_batch(w, self.run_id, batch), busy_timeout_s=busy_timeout_s)
+            self.db.write(work, busy_timeout_s=busy_timeout_s)
         except DatabaseBusy as exc:
             self.last_error = str(exc)
             return False
@@ -138,6 +158,8 @@ class Recorder:
                 self.on_broken(self.last_error)
             return False
         del self._pending[: len(batch)]
+        for ride in rides:
+            ride.done()
         self.written += len(batch)
         self.last_error = None
         self.failures = 0
@@ -151,7 +173,7 @@ class Recorder:
         self._drain()
         deadline = time.monotonic() + busy_timeout_s
         pause = 0.25
-        while self._pending:
+        while self._pending or self._rides():
             if self._flush(busy_timeout_s=max(1.0, deadline - time.monotonic())):
                 continue
             # A busy lock is worth waiting out; a broken database gets a few tries, not minutes.

@@ -230,6 +230,7 @@ def _execute_run(db: Store, run_id: str, stop: threading.Event | None, stop_reas
                 # runs, resumes and tries of the endpoint, and later ones honour this run's.
                 limiter = LedgerLimiter(db, settings.endpoint, parse_rate(settings.rate_limit) if settings.rate_limit
                                         else None, run_id, settings.timeout_s, settings.patience_s)
+                limiter.carried_by(recorder.carry)
                 ahead = limiter.outlook()
                 if ahead.wait_s > 1:
                     note(f"quota: {ahead.describe()}")
