@@ -132,3 +132,17 @@ def test_the_launch_form_and_a_try_say_how_long_the_next_call_waits_and_why(db, 
     said = " ".join(errors(at))
     assert "the service asked at" in said and "Try again in 10 minutes" in said and "waits 10 min" in said, said
     assert at.button(key="try_go").disabled
+
+
+def test_a_run_without_a_rate_limit_writes_each_call_and_its_end_with_its_results(db, live_sandbox):
+    live_sandbox.config.latency = 0.05
+    run = _cli(db, "run", "--dataset", str(SAMPLE), "--endpoint", live_sandbox.url, "--pairs", "top-01,top-02",
+               "--repeats", "2", "--retries", "0", "--no-checks")
+    assert run.wait(timeout=120) == 0, run.stderr.read()
+    (run_id,) = [r[0] for r in sql(db, "SELECT run_id FROM runs")]
+    # The run's recorder writes the calls in its own transactions (the limiter has no writer of its own then):
+    # every call is there, dated at its end, and a rate-limited run after it counts them.
+    assert sql(db, "SELECT count(*), count(ended_at), min(run_id) FROM endpoint_calls") == [(4, 4, run_id)]
+    assert sql(db, "SELECT count(*) FROM results WHERE run_id = ? AND status = 'ok'", [run_id]) == [(4,)]
+    ahead = LedgerLimiter(db, live_sandbox.url, parse_rate("4/h"), None, 60.0).outlook()
+    assert ahead.used == 4 and ahead.in_flight == 0 and ahead.wait_s > 0
