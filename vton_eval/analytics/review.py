@@ -61,15 +61,19 @@ class ReviewFilter:
         return " AND ".join(parts), params
 
 
+# One scan of each table (a results scan, a cases scan, a reviews scan): on a shared store every scan of a table
+# asks its catalog for the table's files and statistics, whatever it finds.
 _BASE = """
     FROM results res
     JOIN cases c USING (run_id, pair_id)
-    LEFT JOIN (SELECT pair_id, "repeat", verdict AS my_verdict, reasons AS my_reasons, note AS my_note
-               FROM reviews WHERE run_id = $run AND reviewer = $reviewer) mine USING (pair_id, "repeat")
-    LEFT JOIN (SELECT pair_id, "repeat", count(*) AS n_verdicts,
+    LEFT JOIN (SELECT pair_id, "repeat",
+                      max(verdict) FILTER (WHERE reviewer = $reviewer) AS my_verdict,
+                      max(reasons) FILTER (WHERE reviewer = $reviewer) AS my_reasons,
+                      max(note) FILTER (WHERE reviewer = $reviewer) AS my_note,
+                      count(*) AS n_verdicts,
                       string_agg(reviewer || ': ' || verdict, ', ' ORDER BY reviewer) AS all_verdicts,
                       count(DISTINCT verdict) AS distinct_verdicts
-               FROM reviews WHERE run_id = $run GROUP BY ALL) everyone USING (pair_id, "repeat")
+               FROM reviews WHERE run_id = $run GROUP BY ALL) v USING (pair_id, "repeat")
     WHERE res.run_id = $run
 """
 
@@ -102,21 +106,27 @@ def case_page(db: Store, run_id: str, reviewer: str, flt: ReviewFilter = ReviewF
                c.reference_path, c.tags, my_verdict, my_reasons, my_note, coalesce(n_verdicts, 0) AS n_verdicts,
                all_verdicts, distinct_verdicts"""
     with reading(db) as read:
-        total = read(f"SELECT count(*) AS n {_BASE} AND {where}", params)
-        n = int(total.iloc[0]["n"]) if not total.empty else 0
         if pinned:
+            total = read(f"SELECT count(*) AS n {_BASE} AND {where}", params)
+            n = int(total.iloc[0]["n"]) if not total.empty else 0
             keys = {f"k{i}": f"{pair}\x1f{int(repeat)}" for i, (pair, repeat) in enumerate(pinned)}
             rows = read(f"""
             SELECT {columns}, list_position([{", ".join("$" + k for k in keys)}],
                                             res.pair_id || chr(31) || res."repeat") AS _pos
             {_BASE} AND _pos IS NOT NULL ORDER BY _pos""", {**base, **keys})  # DuckDB refuses unused parameters
             return rows.drop(columns=["_pos"], errors="ignore"), n
+        # The page and the number of matches in one query (the count is taken before LIMIT): one scan each.
         rows = read(f"""
-        SELECT {columns}
+        SELECT {columns}, count(*) OVER () AS _matches
         {_BASE} AND {where}
         ORDER BY {order}
         LIMIT {int(page_size)} OFFSET {max(0, int(page) - 1) * int(page_size)}""", params)
-    return rows, n
+        if not rows.empty:
+            return rows.drop(columns=["_matches"]), int(rows.iloc[0]["_matches"])
+        if page <= 1:
+            return rows.drop(columns=["_matches"]), 0
+        total = read(f"SELECT count(*) AS n {_BASE} AND {where}", params)  # a page past the last one
+        return rows.drop(columns=["_matches"]), int(total.iloc[0]["n"]) if not total.empty else 0
 
 
 def progress(db: Store, run_id: str, reviewer: str) -> dict[str, Any]:
@@ -129,16 +139,15 @@ def progress(db: Store, run_id: str, reviewer: str) -> dict[str, Any]:
 def progress_on(read: Reader, run_id: str, reviewer: str) -> dict[str, Any]:
     df = read("""
         SELECT count(*) AS cases,
-               count(mine.verdict) AS reviewed,
-               count(*) FILTER (WHERE mine.verdict = 'pass') AS passed,
-               count(*) FILTER (WHERE mine.verdict = 'fail') AS failed,
-               count(*) FILTER (WHERE mine.verdict = 'unsure') AS unsure,
-               count(*) FILTER (WHERE anyone.n > 0) AS reviewed_by_anyone
+               count(v.verdict) AS reviewed,
+               count(*) FILTER (WHERE v.verdict = 'pass') AS passed,
+               count(*) FILTER (WHERE v.verdict = 'fail') AS failed,
+               count(*) FILTER (WHERE v.verdict = 'unsure') AS unsure,
+               count(*) FILTER (WHERE v.n > 0) AS reviewed_by_anyone
         FROM results res
-        LEFT JOIN (SELECT pair_id, "repeat", verdict FROM reviews WHERE run_id = $run AND reviewer = $reviewer) mine
-               USING (pair_id, "repeat")
-        LEFT JOIN (SELECT pair_id, "repeat", count(*) AS n FROM reviews WHERE run_id = $run GROUP BY ALL) anyone
-               USING (pair_id, "repeat")
+        LEFT JOIN (SELECT pair_id, "repeat", max(verdict) FILTER (WHERE reviewer = $reviewer) AS verdict,
+                          count(*) AS n
+                   FROM reviews WHERE run_id = $run GROUP BY ALL) v USING (pair_id, "repeat")
         WHERE res.run_id = $run""", {"run": run_id, "reviewer": reviewer or ""})
     if df.empty:
         return {"cases": 0, "reviewed": 0, "passed": 0, "failed": 0, "unsure": 0, "reviewed_by_anyone": 0,
@@ -184,17 +193,16 @@ def _detail(read: Any, run_id: str, pair_id: str, repeat: int) -> dict[str, Any]
 def review_options(db: Store, run_id: str) -> dict[str, list[str]]:
     """Values the filters can take in this run."""
     with reading(db) as read:
-        def column(sql: str) -> list[str]:
-            df = read(sql, [run_id])
-            return [] if df.empty else [str(v) for v in df.iloc[:, 0].tolist()]
-
-        return {
-            "workflows": column("SELECT DISTINCT workflow FROM results WHERE run_id = ? ORDER BY 1"),
-            "error_kinds": column("SELECT DISTINCT error_kind FROM results WHERE run_id = ? "
-                                  "AND error_kind IS NOT NULL ORDER BY 1"),
-            "tags": column("SELECT DISTINCT trim(unnest(string_split(tags, ';'))) AS tag FROM cases "
-                           "WHERE run_id = ? AND coalesce(tags, '') <> '' ORDER BY 1"),
-        }
+        row = read.one("""
+            SELECT (SELECT [list(DISTINCT workflow ORDER BY workflow),
+                            list(DISTINCT error_kind ORDER BY error_kind) FILTER (WHERE error_kind IS NOT NULL)]
+                    FROM results WHERE run_id = $run) AS results,
+                   (SELECT list(DISTINCT tag ORDER BY tag) FROM (
+                        SELECT trim(unnest(string_split(tags, ';'))) AS tag FROM cases
+                        WHERE run_id = $run AND coalesce(tags, '') <> '')) AS tags""", {"run": run_id}) or {}
+    workflows, error_kinds = row.get("results") or (None, None)
+    return {"workflows": [str(v) for v in workflows or ()], "error_kinds": [str(v) for v in error_kinds or ()],
+            "tags": [str(v) for v in row.get("tags") or ()]}
 
 
 def verdicts_with_outcomes(db: Store, run_id: str) -> list[dict[str, Any]]:
@@ -212,7 +220,9 @@ def verdicts_with_outcomes(db: Store, run_id: str) -> list[dict[str, Any]]:
 
 def multi_judged(read: Reader, run_id: str) -> tuple[int, list[list[str]]]:
     """(how many reviewers judged the run, the verdicts of each case judged by two or more)."""
-    reviewers = read.scalar("SELECT count(DISTINCT reviewer) FROM reviews WHERE run_id = ?", [run_id]) or 0
-    rows = read.rows("""SELECT list(verdict) AS verdicts FROM reviews WHERE run_id = ?
-                        GROUP BY pair_id, "repeat" HAVING count(*) >= 2""", [run_id])
-    return int(reviewers), [list(r["verdicts"]) for r in rows]
+    row = read.one("""
+        WITH v AS MATERIALIZED (SELECT pair_id, "repeat", reviewer, verdict FROM reviews WHERE run_id = ?)
+        SELECT (SELECT count(DISTINCT reviewer) FROM v) AS reviewers,
+               (SELECT list(verdicts) FROM (SELECT list(verdict) AS verdicts FROM v GROUP BY pair_id, "repeat"
+                                            HAVING count(*) >= 2)) AS cases""", [run_id]) or {}
+    return int(row.get("reviewers") or 0), [list(v) for v in row.get("cases") or ()]
