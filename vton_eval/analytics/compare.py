@@ -118,30 +118,19 @@ def _page(read: Reader, run_ids: Sequence[str], flt: CaseFilter, sort: str, page
     # (messages, paths) sorted to keep 12 cost more than the rest of the page.
     cte, cte_params = _shared(run_ids, sim, tags=bool(flt.tag))
     both = "output_path_0 IS NOT NULL AND output_path_1 IS NOT NULL" if two else "FALSE"
-    known = f"{both} AND ssim IS NOT NULL" if two else "FALSE"
+    counts = read(f"""{cte} SELECT count(*) AS total, count(*) FILTER (WHERE {both}) AS n_both,
+                      count(*) FILTER (WHERE {both} AND {"ssim IS NOT NULL" if two else "FALSE"}) AS n_known
+                      FROM shared WHERE {where}""", [*cte_params, *params])
+    if counts.empty:  # no database
+        return ComparePage(0, pd.DataFrame(), 0, 0)
+    total, n_both, n_known = (int(counts.iloc[0][c]) for c in ("total", "n_both", "n_known"))
     # Similarity ranks only once it is known for every case: ranking on a partial set would move the
     # rows a page computes up the list, so the same page would show other rows on the next rerun.
-    by_sim = "CASE WHEN _n_known = _n_both THEN ssim END ASC NULLS LAST, " if two else ""
+    by_sim = "ssim ASC NULLS LAST, " if two and n_known == n_both else ""
     order = {"pair": 'pair_id, "repeat"',
              "most_changed": f'n_changed DESC, {by_sim}latency_change_ms DESC NULLS LAST, pair_id, "repeat"'}[sort]
-    # The page's keys and the counts in one query (the window counts are taken before LIMIT): each table is
-    # scanned once, and on a shared store every scan asks the catalog for the table's files and statistics.
-    counts_sql = (f"count(*) OVER () AS _total, count(*) FILTER (WHERE {both}) OVER () AS _n_both, "
-                  f"count(*) FILTER (WHERE {known}) OVER () AS _n_known")
-    keys = read(f"""{cte}, counted AS (SELECT *, {counts_sql} FROM shared WHERE {where})
-                    SELECT pair_id, "repeat", _total, _n_both, _n_known FROM counted
-                    ORDER BY {order} LIMIT ? OFFSET ?""",
+    keys = read(f'{cte} SELECT pair_id, "repeat" FROM shared WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?',
                 [*cte_params, *params, int(page_size), max(0, (int(page) - 1) * int(page_size))])
-    if keys.empty and page > 1:  # past the last page: the counts alone
-        counts = read(f"""{cte} SELECT count(*) AS _total, count(*) FILTER (WHERE {both}) AS _n_both,
-                          count(*) FILTER (WHERE {known}) AS _n_known FROM shared WHERE {where}""",
-                      [*cte_params, *params])
-    else:
-        counts = keys
-    if counts.empty:  # no database, or no shared case on the first page
-        return ComparePage(0, keys.reindex(columns=["pair_id", "repeat"]), 0, 0)
-    total, n_both, n_known = (int(counts.iloc[0][c]) for c in ("_total", "_n_both", "_n_known"))
-    keys = keys[["pair_id", "repeat"]]
     if keys.empty:
         return ComparePage(total, keys, n_both, n_known)
     wanted = list(zip(keys["pair_id"], keys["repeat"], strict=True))
