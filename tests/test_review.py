@@ -10,7 +10,7 @@ from PIL import Image
 
 from vton_eval import reviews, workflows
 from vton_eval.access import local_actor
-from vton_eval.analytics.review import ReviewFilter, case_page, progress
+from vton_eval.analytics.review import ReviewFilter, case_page, progress, review_options
 from vton_eval.provenance import tool_version
 from vton_eval.store import Database
 
@@ -146,6 +146,15 @@ def test_filters_paging_and_progress(reviewed_run):
     first, total_all = case_page(db, run_id, "carl", page=1, page_size=7)
     second, _ = case_page(db, run_id, "carl", page=2, page_size=7)
     assert total_all == 20 and len(first) == 7 and not set(first["pair_id"]) & set(second["pair_id"])
+    past, n_past = case_page(db, run_id, "carl", page=4, page_size=7)  # 20 cases: pages 1 to 3
+    assert past.empty and n_past == 20 and "pair_id" in past.columns
+    with db.connect(read_only=True) as con:
+        expected = [sorted(r[0] for r in con.execute(sql, [run_id]).fetchall()) for sql in (
+            "SELECT DISTINCT workflow FROM results WHERE run_id = ?",
+            "SELECT DISTINCT error_kind FROM results WHERE run_id = ? AND error_kind IS NOT NULL",
+            "SELECT DISTINCT trim(unnest(string_split(tags, ';'))) FROM cases WHERE run_id = ? AND tags <> ''")]
+    options = review_options(db, run_id)
+    assert [options["workflows"], options["error_kinds"], options["tags"]] == expected and all(expected[:2])
     reviews.save_verdict(db, run_id, "dress-01", 1, local_actor("carl"), "fail")
     unreviewed, n = case_page(db, run_id, "carl", ReviewFilter(verdicts=("unreviewed",)), page_size=48)
     assert n == 19 and "dress-01" not in set(unreviewed["pair_id"])
@@ -156,6 +165,13 @@ def test_filters_paging_and_progress(reviewed_run):
         reviews.save_verdict(db, run_id, pair, 1, local_actor("carl"), verdict)
     p = progress(db, run_id, "carl")
     assert (p["reviewed"], p["passed"], p["failed"], p["unsure"], p["pass_rate"]) == (4, 1, 1, 2, 0.5)
+    reviews.save_verdict(db, run_id, "dress-01", 1, local_actor("erin"), "pass")  # a second reviewer, same case
+    reviews.save_verdict(db, run_id, "top-01", 1, local_actor("erin"), "pass")
+    p = progress(db, run_id, "carl")
+    with db.connect(read_only=True) as con:  # the fixture's run is shared: other tests' reviewers count too
+        judged = con.execute('SELECT count(DISTINCT (pair_id, "repeat")) FROM reviews WHERE run_id = ?',
+                             [run_id]).fetchone()[0]
+    assert (p["reviewed"], p["reviewed_by_anyone"]) == (4, judged) and judged >= 5
 
 
 def test_export_has_every_verdict(reviewed_run, open_page):
