@@ -104,11 +104,12 @@ def test_transient_errors_are_retried_and_refusals_are_not(db, live_sandbox, tmp
     assert rows["nsfw"]["error_kind"] == "nsfw_rejected" and rows["nsfw"]["attempts"] == 1
     others = [r for r in rows.values() if r["pair_id"] != "nsfw"]
     # A case ends in error only with the injected fault, and as soon as a retry failed with the same message
-    # as the try before it (the sandbox's fault always says the same): two attempts, not five. (Three when a
-    # loaded machine lost a call's stream between two faults: a different failure, which is retried.)
+    # as the try before it (the sandbox's fault always says the same): two attempts, not five. A loaded machine
+    # may lose a call's stream, a different failure that is retried: lost-fault-fault takes three attempts and
+    # fault-lost-fault-fault four; only the retries running out (five) would mean the rule did not stop it.
     for r in others:
         if r["status"] == "error":
-            assert r["error_kind"] == "server_error" and 2 <= r["attempts"] <= 3, r
+            assert r["error_kind"] == "server_error" and 2 <= r["attempts"] <= 4, r
         else:
             assert 1 <= r["attempts"] <= 2
     recovered = [r for r in others if r["status"] == "ok" and r["attempts"] > 1]

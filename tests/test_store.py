@@ -129,3 +129,15 @@ def test_an_older_database_is_upgraded_when_first_read(tmp_path):
     with Database(path).connect(read_only=True) as con:
         assert current_version(con) == SCHEMA_VERSION
         _summary_matches_results(con, "suite-run")
+
+
+
+def test_a_slow_query_draws_no_progress_bar_into_a_commands_output(db):
+    """DuckDB draws a progress bar on stdout, terminal or not, once a query runs longer than 2 s; a slow read (a
+    loaded machine, a busy shared store) would write it into the JSON or CSV a command prints, or a test's pipe.
+    Every connection the store opens has it off (`SET progress_bar_time` would turn it on again, so the setting
+    itself is what is checked)."""
+    db.ensure()
+    for read_only in (True, False):
+        with db.connect(read_only=read_only) as con:
+            assert con.execute("SELECT current_setting('enable_progress_bar')").fetchone()[0] is False

@@ -108,3 +108,8 @@ class Store(ABC):
 
         return reading(self)
 
+
+# DuckDB draws a progress bar on stdout (terminal or not) for a query slower than 2 s: a slow read on a loaded
+# machine or a busy shared store would write it into a command's output (JSON, CSV, Rich tables). The setting
+# belongs to a connection (it cannot be set for a whole instance), so every connection we open turns it off.
+QUIET = "SET enable_progress_bar = false"

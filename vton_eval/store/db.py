@@ -20,7 +20,16 @@ from typing import Any
 import duckdb
 
 from vton_eval.artifacts import ArtifactStore
-from vton_eval.store.base import DatabaseBusy, DatabaseDamaged, DatabaseUnusable, NoDatabase, Store, T, Writer
+from vton_eval.store.base import (
+    QUIET,
+    DatabaseBusy,
+    DatabaseDamaged,
+    DatabaseUnusable,
+    NoDatabase,
+    Store,
+    T,
+    Writer,
+)
 from vton_eval.store.lake_schema import file_statement
 from vton_eval.store.schema import SCHEMA_VERSION, current_version, migrate
 
@@ -110,6 +119,7 @@ class Database(Store):
             while True:
                 try:
                     con = duckdb.connect(str(self.path), read_only=read_only)
+                    con.execute(QUIET)
                     break
                 except duckdb.Error as exc:
                     if not _is_lock_conflict(exc):

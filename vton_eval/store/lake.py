@@ -34,7 +34,7 @@ import duckdb
 
 from vton_eval.artifacts import ArtifactStore
 from vton_eval.secrets import redact
-from vton_eval.store.base import DatabaseBusy, DatabaseUnusable, Store, T, Writer
+from vton_eval.store.base import QUIET, DatabaseBusy, DatabaseUnusable, Store, T, Writer
 from vton_eval.store.db import insert_staged
 from vton_eval.store.extensions import load_extensions
 from vton_eval.store.lake_copies import forget, read_copies
@@ -247,6 +247,7 @@ class Lake(Store):
         with _guard:
             cur = _instance(self.url.key).cursor()
         try:
+            cur.execute(QUIET)
             cur.execute(f"USE {alias}")
             yield cur
         finally:

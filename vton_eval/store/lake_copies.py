@@ -20,6 +20,8 @@ import threading
 
 import duckdb
 
+from vton_eval.store.base import QUIET
+
 HOT_TABLES = ("runs", "run_summary", "run_error_kinds", "baselines")
 SCHEMA = "memory.hot"
 
@@ -60,6 +62,7 @@ def _take(cur: duckdb.DuckDBPyConnection, key: str, alias: str) -> None:
     latest = _snapshot(cur, alias)
     copier = cur.cursor()
     try:
+        copier.execute(QUIET)
         copier.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
         copier.execute("BEGIN")
         try:
