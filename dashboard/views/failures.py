@@ -67,7 +67,7 @@ def failure_card(case: dict) -> None:
         if output:
             cols[3].image(output, caption="output (what came back)", width="stretch")
         with cols[-1]:
-            st.markdown(f"**{md(case['pair_id'])}** · {case['workflow']} · repeat {case['repeat']} · "
+            st.markdown(f"**{md(case['pair_id'])}** · {md(case['workflow'])} · repeat {case['repeat']} · "
                         f"run `{case['run_id']}`")
             st.text(f"{case['error_kind']} after {case['attempts']} attempt(s), {fmt_ms(case['latency_ms'])}")
             failed = failed_checks(case.get("failed_checks"), case.get("error_message"))
