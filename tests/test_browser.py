@@ -17,7 +17,7 @@ import pytest
 from vton_eval.store import Database
 from vton_eval.store.runs import list_runs
 
-from .helpers.browser import CHROMIUM, SETTLED_WITH_IMAGES, chromium, dashboard_process
+from .helpers.browser import CHROMIUM, SETTLED, SETTLED_WITH_IMAGES, chromium, dashboard_process
 from .helpers.paths import REPO
 from .helpers.seed import record_sample_run
 from .helpers.servers import free_port
@@ -127,11 +127,16 @@ def test_the_dashboard_in_a_real_browser(dashboard, page, sandbox):
     page.keyboard.press("u")  # Unsure, by its shortcut
     wait_until(lambda: _rows(db, "SELECT pair_id, verdict FROM reviews") == [(pair, "unsure")],
                what="the verdict from the keyboard", interval=0.1)
+    # The verdict is stored before the app's rerun ends: a list opened during that rerun is redrawn closed and
+    # the reason picked in it lost (seen under load), so pick once the page has settled, and see it picked.
+    page.wait_for_function(SETTLED)
     # One way to judge: the buttons; the reasons and note beside them go with the verdict.
     assert form.get_by_role("button", name="Save verdict").count() == 0
     form.get_by_test_id("stMultiSelect").click()
     page.get_by_role("option", name="artifacts").click()
     page.keyboard.press("Escape")
+    page.wait_for_function(SETTLED)
+    form.get_by_test_id("stMultiSelect").get_by_text("artifacts").wait_for()
     # Typing in the note does not fire the P / F / U / N shortcuts.
     form.get_by_role("textbox", name="Note").fill("fun, plus a nap")
     opened_box.locator(".st-key-review_fail button").click()
