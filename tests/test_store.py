@@ -9,10 +9,13 @@ import time
 import duckdb
 import pytest
 
-from vton_eval.store import Database, DatabaseBusy, NoDatabase
+from vton_eval.store import Database, DatabaseBusy, NoDatabase, open_store
+from vton_eval.store.reads import reading
 from vton_eval.store.runs import list_runs
 from vton_eval.store.schema import MIGRATIONS, SCHEMA_VERSION, current_version
 from vton_eval.store.writes import insert_results
+
+from .helpers.seed import record_sample_run
 
 
 def _row(pair_id, repeat=1, status="ok"):
@@ -141,3 +144,17 @@ def test_a_slow_query_draws_no_progress_bar_into_a_commands_output(db):
     for read_only in (True, False):
         with db.connect(read_only=read_only) as con:
             assert con.execute("SELECT current_setting('enable_progress_bar')").fetchone()[0] is False
+
+
+def test_a_staged_table_is_the_readers_own_and_gone_after_its_block(db, tmp_path):
+    record_sample_run(db, "staged", error_rate=0.3, seed=5)
+    present = "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = ?"
+    with reading(db) as read:
+        ok = read.scalar("SELECT count(*) FROM results WHERE status = 'ok'")
+        with read.staged("SELECT run_id, pair_id FROM results WHERE status = ?", ["ok"]) as name:
+            assert 0 < read.scalar(f"SELECT count(*) FROM {name}") == ok < read.scalar("SELECT count(*) FROM results")
+            with reading(db) as other:  # another connection does not see it
+                assert other.scalar(present, [name]) == 0
+        assert read.scalar(present, [name]) == 0
+    with reading(open_store(str(tmp_path / "nothing.duckdb"))) as read, read.staged("SELECT 1") as name:
+        assert read.frame(f"SELECT * FROM {name}").empty  # no database yet: every read is empty

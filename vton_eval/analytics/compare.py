@@ -11,7 +11,8 @@ and stored by `vton_eval.similarity_cache`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,8 +46,35 @@ class ComparePage:
 
 
 
+@dataclass(frozen=True)
+class Sources:
+    """Where the compared runs' results and the baseline's cases are read from: the store's tables, or
+    copies of just those rows staged for a view's several queries (`_staged`)."""
+
+    results: str = "results"
+    cases: str = "cases"
+    similarity: str = "pair_similarity"
+
+
+@contextmanager
+def _staged(read: Reader, run_ids: Sequence[str]) -> Iterator[Sources]:
+    """The compared runs' rows, read once from the store for all of a view's queries (on a shared store each
+    scan of a table costs a round of catalog queries, so a view's dozen scans cost more than its rows)."""
+    marks = ", ".join("?" for _ in run_ids)
+    with read.staged(f"""SELECT run_id, pair_id, "repeat", workflow, status, error_kind, latency_ms, output_path,
+                                output_sha256, error_message FROM results WHERE run_id IN ({marks})""",
+                     list(run_ids)) as results, \
+            read.staged("SELECT run_id, pair_id, tags, base_path, product_path, mask_path FROM cases WHERE run_id = ?",
+                        [run_ids[0]]) as cases, \
+            read.staged(f"""SELECT output_a, output_b, ssim, changed_share, psnr, diff_path, problem
+                            FROM pair_similarity WHERE output_a IN (
+                                SELECT coalesce(output_sha256, output_path) FROM {results} WHERE run_id = ?)""",
+                        [run_ids[0]]) as similarity:
+        yield Sources(results, cases, similarity)
+
+
 def _shared(run_ids: Sequence[str], sim: bool, detail: bool = False, tags: bool = False,
-            pairs: Sequence[str] = ()) -> tuple[str, list[Any]]:
+            pairs: Sequence[str] = (), src: Sources = Sources()) -> tuple[str, list[Any]]:
     """`WITH ... shared AS (...)`, one row per shared case of `run_ids` (baseline first), and its params.
 
     Narrow by default (what filters, counts and orders need); `detail` adds messages, inputs and the
@@ -56,7 +84,7 @@ def _shared(run_ids: Sequence[str], sim: bool, detail: bool = False, tags: bool 
     only = f" AND pair_id IN ({', '.join('?' for _ in pairs)})" if pairs else ""
     extra = ", error_message" if detail else ""
     ctes = [f'r{i} AS (SELECT pair_id, "repeat", workflow, status, error_kind, latency_ms, output_path, '
-            f"coalesce(output_sha256, output_path) AS output_key{extra} FROM results WHERE run_id = ?{only})"
+            f"coalesce(output_sha256, output_path) AS output_key{extra} FROM {src.results} WHERE run_id = ?{only})"
             for i in range(n)]
     params = [p for run_id in run_ids for p in (run_id, *pairs)]
     columns = ("status", "error_kind", "latency_ms", "output_path", "output_key", *(("error_message",) * detail))
@@ -80,10 +108,10 @@ def _shared(run_ids: Sequence[str], sim: bool, detail: bool = False, tags: bool 
         if detail:
             cols.append(f"CASE WHEN {both} AND NOT ({same}) THEN {pick.format('diff_path')} END AS diff_path")
         if sim:
-            joins.append("LEFT JOIN pair_similarity s ON s.output_a = r0.output_key AND s.output_b = r1.output_key")
+            joins.append(f"LEFT JOIN {src.similarity} s ON s.output_a = r0.output_key AND s.output_b = r1.output_key")
     if detail or tags:
         cols += ["c.tags"] + (["c.base_path", "c.product_path", "c.mask_path"] if detail else [])
-        joins.append(f"LEFT JOIN (SELECT * FROM cases WHERE run_id = ?{only}) c ON c.pair_id = r0.pair_id")
+        joins.append(f"LEFT JOIN (SELECT * FROM {src.cases} WHERE run_id = ?{only}) c ON c.pair_id = r0.pair_id")
         params += [run_ids[0], *pairs]
     sql = f"""WITH {", ".join(ctes)}, shared AS (
         SELECT r0.pair_id, r0."repeat", r0.workflow, {", ".join(cols)} FROM r0 {" ".join(joins)})"""
@@ -109,14 +137,15 @@ def _check_runs(run_ids: Sequence[str]) -> None:
         raise ValueError(f"compare 1 to {MAX_RUNS} distinct runs, got {list(run_ids)}")
 
 
-def _page(read: Reader, run_ids: Sequence[str], flt: CaseFilter, sort: str, page: int, page_size: int) -> ComparePage:
+def _page(read: Reader, run_ids: Sequence[str], flt: CaseFilter, sort: str, page: int, page_size: int,
+          src: Sources = Sources()) -> ComparePage:
     _check_runs(run_ids)
     where, params = _where(flt)
     two = len(run_ids) == 2
     sim = True  # the similarity cache always exists (schema migration 2)
     # Count and order on narrow rows, then read the page's few rows in full: 10,000 wide rows
     # (messages, paths) sorted to keep 12 cost more than the rest of the page.
-    cte, cte_params = _shared(run_ids, sim, tags=bool(flt.tag))
+    cte, cte_params = _shared(run_ids, sim, tags=bool(flt.tag), src=src)
     both = "output_path_0 IS NOT NULL AND output_path_1 IS NOT NULL" if two else "FALSE"
     counts = read(f"""{cte} SELECT count(*) AS total, count(*) FILTER (WHERE {both}) AS n_both,
                       count(*) FILTER (WHERE {both} AND {"ssim IS NOT NULL" if two else "FALSE"}) AS n_known
@@ -134,7 +163,7 @@ def _page(read: Reader, run_ids: Sequence[str], flt: CaseFilter, sort: str, page
     if keys.empty:
         return ComparePage(total, keys, n_both, n_known)
     wanted = list(zip(keys["pair_id"], keys["repeat"], strict=True))
-    cte, cte_params = _shared(run_ids, sim, detail=True, pairs=sorted({p for p, _ in wanted}))
+    cte, cte_params = _shared(run_ids, sim, detail=True, pairs=sorted({p for p, _ in wanted}), src=src)
     rows = read(f"{cte} SELECT * FROM shared", cte_params).set_index(["pair_id", "repeat"], drop=False)
     return ComparePage(total, rows.loc[wanted].reset_index(drop=True), n_both, n_known)
 
@@ -157,9 +186,9 @@ class TwoRunSummary:
     latency: pd.DataFrame  # workflow ('(all)' last), n / p50 / p95 per side, p50_change_ms, p95_change_ms
 
 
-def _summary(read: Reader, baseline: str, candidate: str, flt: CaseFilter) -> TwoRunSummary:
+def _summary(read: Reader, baseline: str, candidate: str, flt: CaseFilter, src: Sources = Sources()) -> TwoRunSummary:
     where, params = _where(CaseFilter(flt.workflows, flt.tag))
-    cte, cte_params = _shared([baseline, candidate], sim=False, tags=bool(flt.tag))
+    cte, cte_params = _shared([baseline, candidate], sim=False, tags=bool(flt.tag), src=src)
     # One pass: latency per workflow and, in the grand-total row, the outcome transitions.
     stats = read(f"""{cte} SELECT coalesce(workflow, '(all)') AS workflow,
         count(*) FILTER (WHERE status_0 = 'ok') AS n_baseline,
@@ -206,11 +235,12 @@ class CompareView:
 def compare_view(db: Store, run_ids: Sequence[str], flt: CaseFilter = CaseFilter(), sort: str = "pair",
                  page: int = 1, page_size: int = 12) -> CompareView:
     """All a side-by-side view shows, read on one connection."""
-    with reading(db) as read:
-        shown = _page(read, run_ids, flt, sort, page, page_size)
+    _check_runs(run_ids)
+    with reading(db) as read, _staged(read, run_ids) as src:
+        shown = _page(read, run_ids, flt, sort, page, page_size, src)
         if len(run_ids) != 2 or shown.total == 0:
             return CompareView(shown, None, None)
-        return CompareView(shown, _summary(read, run_ids[0], run_ids[1], flt), win_rates_on(read, *run_ids))
+        return CompareView(shown, _summary(read, run_ids[0], run_ids[1], flt, src), win_rates_on(read, *run_ids))
 
 
 # The cases a run shares with the baseline are counted for the newest runs of its dataset only: a count is a join

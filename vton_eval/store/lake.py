@@ -39,6 +39,7 @@ from vton_eval.store.db import insert_staged
 from vton_eval.store.extensions import load_extensions
 from vton_eval.store.lake_copies import forget, read_copies
 from vton_eval.store.lake_schema import lake_statement
+from vton_eval.store.lake_stats import prime_statistics
 from vton_eval.store.location import StoreUrl, parse_store_url
 from vton_eval.store.schema import SCHEMA_VERSION, current_version, migrate
 
@@ -81,6 +82,7 @@ _guard = threading.RLock()
 _instances: dict[str, duckdb.DuckDBPyConnection] = {}
 _attached: dict[str, str] = {}  # store key -> alias in its instance
 _migrated: set[str] = set()
+_primed: set[str] = set()  # stores whose tables this process has given statistics (`lake_stats`)
 
 
 def _stale(exc: BaseException) -> bool:
@@ -292,6 +294,13 @@ class Lake(Store):
                     raise
                 time.sleep(0.05 + random.random() * 0.2)
         _migrated.add(self.url.key)
+        self._prime(cur)
+
+    def _prime(self, cur: duckdb.DuckDBPyConnection) -> None:
+        """Once per process and store, by a writer: statistics for the tables that never had a row."""
+        if self.url.key not in _primed:
+            _primed.add(self.url.key)
+            prime_statistics(cur, _attached[self.url.key])
 
     @contextmanager
     def connect(self, read_only: bool = False, busy_timeout_s: float | None = None) -> Iterator[
@@ -339,6 +348,8 @@ class Lake(Store):
                 self._migrate(cur)
             else:
                 _migrated.add(self.url.key)
+        if not read_only:
+            self._prime(cur)
 
     def _failure(self, exc: duckdb.Error) -> BaseException:
         """What a failed statement means to the caller: the store unreachable, or the error itself."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
+from itertools import count
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from vton_eval.store.base import Store
 
 Params = Sequence[Any] | Mapping[str, Any]
+_STAGED = count(1)
 
 
 class Reader:
@@ -58,6 +60,21 @@ class Reader:
             return None
         row = self._execute(sql, params).fetchone()
         return row[0] if row else None
+
+    @contextmanager
+    def staged(self, sql: str, params: Params = ()) -> Iterator[str]:
+        """A temporary table of this connection holding `sql`'s rows, named by the value yielded and dropped
+        at the end of the block. Several queries over the same few rows read them once from the store: on a
+        shared store every scan of a table costs a round of catalog queries, whatever it reads."""
+        name = f"staged_{next(_STAGED)}"
+        if self._con is None:  # no database: every read of it is empty anyway
+            yield name
+            return
+        self._execute(f"CREATE TEMP TABLE {name} AS {sql}", params)
+        try:
+            yield name
+        finally:
+            self._con.execute(f"DROP TABLE IF EXISTS temp.main.{name}")
 
     def numpy(self, sql: str, params: Params = ()) -> dict[str, Any]:
         """Columns as numpy arrays (no pandas on the way: the gate's latencies)."""
