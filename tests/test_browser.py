@@ -42,7 +42,7 @@ def page():
         # 1400 px wide: the Runs table must fit without sideways scrolling.
         context = browser.new_context(viewport={"width": 1400, "height": 2400})
         tab = context.new_page()
-        tab.set_default_timeout(30_000)
+        tab.set_default_timeout(60_000)  # a ceiling, not a wait: clicks under two CPU burners took over 30 s
         yield tab
 
 

@@ -132,7 +132,7 @@ def test_a_bare_url_or_address_in_text_shown_by_the_pages_is_no_link(tmp_path):
     port = free_port()
     with dashboard_process(port, "--db", str(db.path)) as url, chromium() as browser:
         page = browser.new_page()
-        page.set_default_timeout(30_000)
+        page.set_default_timeout(60_000)  # a ceiling, not a wait: clicks under two CPU burners took over 30 s
         page.goto(f"{url}/review")
         page.get_by_label("Your name (stored with each verdict and pick)").fill(name)
         page.get_by_role("button", name="Start reviewing").click()

@@ -20,7 +20,7 @@ from vton_eval.runner import RunSettings
 from vton_eval.store import Database
 from vton_eval.store.runs import list_runs
 
-from .helpers.browser import CHROMIUM, chromium, dashboard_process
+from .helpers.browser import CHROMIUM, SETTLED, chromium, dashboard_process
 from .helpers.paths import SAMPLE
 from .helpers.seed import record_sample_run
 from .helpers.servers import free_port
@@ -81,7 +81,7 @@ def browser():
 def _tab(browser):
     """A tab of its own browser context: its own cookie jar, so its own person."""
     tab = browser.new_context(viewport={"width": 1400, "height": 1800}).new_page()
-    tab.set_default_timeout(30_000)
+    tab.set_default_timeout(60_000)  # as the other browser tests: a click under two CPU burners took over 30 s
     return tab
 
 
@@ -93,6 +93,7 @@ def _sign_in(tab, sub: str) -> None:
 
 
 def _goto(tab, title: str) -> None:
+    tab.wait_for_function(SETTLED)  # not while the app reruns after a sign-in or a click: the sidebar is redrawn
     tab.get_by_test_id("stSidebarNav").get_by_text(title, exact=True).click()
     tab.get_by_role("heading", name=title).first.wait_for()
 
