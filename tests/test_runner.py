@@ -113,7 +113,9 @@ def test_transient_errors_are_retried_and_refusals_are_not(db, live_sandbox, tmp
         else:
             assert 1 <= r["attempts"] <= 2
     recovered = [r for r in others if r["status"] == "ok" and r["attempts"] > 1]
-    assert len(recovered) >= 3  # half the calls fail: several cases succeed only thanks to a retry
+    # Half the calls fail, so some case succeeds only thanks to a retry. How many depends on the order the calls
+    # arrive in (the faults are seeded per call, not per case): "three or more" failed one run under load with 2.
+    assert recovered
     assert sum(r["status"] == "ok" for r in others) >= len(others) // 2
 
 
