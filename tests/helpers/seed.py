@@ -43,7 +43,7 @@ from vton_eval.store import Database
 from vton_eval.store.base import Writer
 from vton_eval.store.reads import reading
 from vton_eval.store.runs import claim_run, finish_run, get_run
-from vton_eval.store.writes import insert_checks, insert_results
+from vton_eval.store.writes import insert_boxes, insert_checks, insert_results
 
 from .paths import SAMPLE
 from .suites import ENDPOINT  # nothing listens there: a seeded run only names the endpoint it would call
@@ -154,6 +154,7 @@ def record_sample_run(db: Database, label: str, *, error_rate: float = 0.0, noop
     def write(w: Writer) -> None:
         insert_results(w, [r.result for r in rows])
         insert_checks(w, [c for r in rows for c in r.checks])
+        insert_boxes(w, [c for r in rows for c in r.checks])  # where each check looked, as the recorder writes it
         finish_run(w, run_id, status, message)
 
     db.write(write)
