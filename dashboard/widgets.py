@@ -105,10 +105,11 @@ def run_status(run: pd.Series | Mapping[str, Any], what: str = "This run") -> bo
 _KEY = re.compile(r"^[a-z_]+$")
 # Streamlit scrolls its own container, not the window: the element is brought to the top of whatever scrolls it.
 # Polled, because the script runs while the page is still being drawn (an element of the last render is marked
-# stale until this one reaches it); once more a moment later, for images that finish loading above it.
+# stale until this one reaches it, which takes seconds on a loaded machine); once more a moment later, for images
+# that finish loading above it.
 _SCROLL = """<script>
 (() => {{
-  const until = Date.now() + 6000;
+  const until = Date.now() + 30000;
   let again = true;
   const tick = () => {{
     const el = document.querySelector(".st-key-{key}");

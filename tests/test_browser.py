@@ -70,10 +70,10 @@ _NEAR_TOP = """key => { const e = document.querySelector('.st-key-' + key);
                         const top = e.getBoundingClientRect().top; return top > -10 && top < 300; }"""
 
 
-def _in_view(tab, locator) -> bool:
-    """Whether the element's top is inside the window (Streamlit scrolls its own container, not the page)."""
-    box = locator.evaluate("el => { const r = el.getBoundingClientRect(); return [r.top, r.bottom]; }")
-    return 0 <= box[0] < tab.viewport_size["height"]
+# The element's top is inside the window (Streamlit scrolls its own container, not the page).
+_IN_VIEW = """key => { const e = document.querySelector('.st-key-' + key);
+                       if (!e || e.closest('[data-stale="true"]')) return false;
+                       const top = e.getBoundingClientRect().top; return top >= 0 && top < window.innerHeight; }"""
 
 
 def test_the_dashboard_in_a_real_browser(dashboard, page, sandbox):
@@ -121,7 +121,8 @@ def test_the_dashboard_in_a_real_browser(dashboard, page, sandbox):
     opened_box = page.locator(".st-key-review_opened")
     form = opened_box  # the reasons and note beside the verdict buttons
     form.get_by_role("textbox", name="Note").wait_for()
-    assert _in_view(page, page.get_by_role("button", name="Next case")), "the opened case is out of sight"
+    # The page scrolls once its render has drawn the case, which under load is after the form shows: wait for it.
+    page.wait_for_function(_IN_VIEW, arg="review_next")  # the opened case is in sight
     opened = page.get_by_role("heading").filter(has_text=" · repeat 1").first.inner_text()
     pair = opened.split(" · ")[0].strip()
     page.keyboard.press("u")  # Unsure, by its shortcut
