@@ -154,12 +154,15 @@ def launch_form() -> None:
     retries = cols[1].number_input("Retries", min_value=0, max_value=10, value=2, key=f"{key}_retries")
     timeout_s = cols[2].number_input("Timeout per call (s)", min_value=1, max_value=3600, value=300,
                                      key=f"{key}_timeout")
+    checks = st.checkbox("Automatic quality checks on outputs", value=True, key=f"{key}_checks",
+                         help="Off: outputs are recorded as they come, unchecked (faster on a busy machine); "
+                              "`vton-eval checks RUN_ID` can check them later.")
 
     settings = RunSettings(
         dataset=str(ds.root), endpoint=endpoint or "", workflows=workflows or None, pairs=pairs, tags=tags,
         concurrency=int(concurrency), rate_limit=rate_limit.strip() or None, repeats=int(repeats),
         retries=int(retries), timeout_s=float(timeout_s), label=label.strip() or None,
-        profile=(profile_name or "").strip(),
+        profile=(profile_name or "").strip(), checks=bool(checks),
     )
     problems = []
     chosen = []

@@ -73,8 +73,12 @@ def test_launch_a_run_from_the_page_then_cancel_and_resume(seeded, live_sandbox,
     live_sandbox.hold_after(1)  # one answer, then every call waits: the run is still going when it is cancelled
     try:
         at.radio(key="launch_mode").set_value("All pairs").run()
+        # Unchecked: the resume below is about the run's calls, and 19 checked cases passed 90 s under load.
+        at.checkbox(key="launch_checks").uncheck()
         at.button(key="launch_start").click().run()
         slow = at.session_state["launched_run"]
+        assert json.loads(get_run(db, slow)["settings"])["checks"] is False
+        assert json.loads(get_run(db, run_id)["settings"])["checks"] is True  # the default
         assert runs_table(at).loc[slow, "status"] == "running"
         wait_until(lambda: get_run(db, slow)["done"] >= 1, what="a first result", interval=0.1)
         action_on(open_page, db, slow, "cancel_run").click().run()
