@@ -54,6 +54,10 @@ def test_launch_a_run_from_the_page_then_cancel_and_resume(seeded, live_sandbox,
     at.checkbox(key="launch_pick_top-01").check()
     at.checkbox(key="launch_pick_dress-02").check().run()
     at.text_input(key="launch_label").set_value("from the page").run()
+    # Checks are on unless unchecked; off here, as this is about the run's process and calls (a checked run's
+    # check process alone kept it past a minute under load).
+    assert at.checkbox(key="launch_checks").value is True
+    at.checkbox(key="launch_checks").uncheck()
     at.button(key="launch_start").click().run()
     assert not at.error, [e.value for e in at.error]
     run_id = at.session_state["launched_run"]
@@ -66,6 +70,7 @@ def test_launch_a_run_from_the_page_then_cancel_and_resume(seeded, live_sandbox,
     run = wait_until(lambda: (r := get_run(db, run_id))["status"] != "running" and r, what="the launched run to end",
                      interval=0.1)
     assert run["status"] == "finished" and run["done"] == 2 and run["label"] == "from the page"
+    assert json.loads(run["settings"])["checks"] is False and run["checks_config"] is None
     assert run["pid"] != os.getpid()  # it ran in its own process
     at.run()
     assert runs_table(at).loc[run_id, ["status", "recorded"]].tolist() == ["finished", "2 of 2"]
@@ -73,12 +78,9 @@ def test_launch_a_run_from_the_page_then_cancel_and_resume(seeded, live_sandbox,
     live_sandbox.hold_after(1)  # one answer, then every call waits: the run is still going when it is cancelled
     try:
         at.radio(key="launch_mode").set_value("All pairs").run()
-        # Unchecked: the resume below is about the run's calls, and 19 checked cases passed 90 s under load.
-        at.checkbox(key="launch_checks").uncheck()
         at.button(key="launch_start").click().run()
         slow = at.session_state["launched_run"]
-        assert json.loads(get_run(db, slow)["settings"])["checks"] is False
-        assert json.loads(get_run(db, run_id)["settings"])["checks"] is True  # the default
+        assert json.loads(get_run(db, slow)["settings"])["checks"] is False  # as the box says
         assert runs_table(at).loc[slow, "status"] == "running"
         wait_until(lambda: get_run(db, slow)["done"] >= 1, what="a first result", interval=0.1)
         action_on(open_page, db, slow, "cancel_run").click().run()
