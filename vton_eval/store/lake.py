@@ -20,11 +20,12 @@ How it differs from a file, and why:
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -34,18 +35,17 @@ import duckdb
 
 from vton_eval.artifacts import ArtifactStore
 from vton_eval.secrets import redact
-from vton_eval.store.base import QUIET, DatabaseBusy, DatabaseUnusable, Store, T, Writer
-from vton_eval.store.db import insert_staged
+from vton_eval.store.base import QUIET, DatabaseUnusable, Store, T, Writer
 from vton_eval.store.extensions import load_extensions
 from vton_eval.store.lake_copies import forget, read_copies
 from vton_eval.store.lake_schema import lake_statement
 from vton_eval.store.lake_stats import prime_statistics
+from vton_eval.store.lake_writes import LOCKED_TABLES, LakeWriter, in_transaction, is_conflict
 from vton_eval.store.location import StoreUrl, parse_store_url
 from vton_eval.store.schema import SCHEMA_VERSION, current_version, migrate
 
-# Tables written by many people at once: their writes take the table's lock row.
-LOCKED_TABLES = ("runs", "reviews", "preferences", "baselines", "pair_similarity", "settlements", "overlap_targets",
-                "person_parses")
+log = logging.getLogger(__name__)
+
 # Every lock row: those tables', migrations', merges' and the quota ledger's (a call is reserved under it).
 LOCKS = (*LOCKED_TABLES, "schema", "merge", "quota")
 # Rows up to this many per insert stay in the PostgreSQL catalog instead of a Parquet file each
@@ -68,10 +68,6 @@ def _literal(text: str) -> str:
 def _first_line(exc: BaseException) -> str:
     text = redact(str(exc)) or type(exc).__name__
     return (text.strip().splitlines() or [type(exc).__name__])[0][:400]
-
-
-def is_conflict(exc: BaseException) -> bool:
-    return isinstance(exc, duckdb.TransactionException) and "conflict" in str(exc).lower()
 
 
 # --- the process's DuckDB instance ------------------------------------------------------------------
@@ -163,73 +159,6 @@ def _attach(url: StoreUrl) -> str:
         return alias
 
 
-class LakeWriter(Writer):
-    """Writes to DuckLake tables, which have no keys: anti-joins, and lock rows for shared tables."""
-
-    def lock(self, name: str) -> None:
-        """Take the lock row `name`: any two transactions that both take one conflict, so one of them
-        runs again and sees what the other committed."""
-        self.con.execute("UPDATE _locks SET n = n + 1 WHERE name = ?", [name])
-
-    def _lock_for(self, table: str) -> None:
-        if table in LOCKED_TABLES:
-            self.lock(table)
-
-    def insert_new(self, table: str, columns: Sequence[str], values: Sequence[tuple[Any, ...]],
-                   key: Sequence[str]) -> int:
-        return insert_staged(self, self.con, table, columns, values, key, temp_schema="temp.main.")
-
-    def insert_select(self, table: str, columns: Sequence[str], select_sql: str, params: Any,
-                      key: Sequence[str]) -> None:
-        self._lock_for(table)
-        names = [f'"{name}"' for name in columns]
-        keys = [f'"{name}"' for name in key]
-        match = " AND ".join(f"t.{k} IS NOT DISTINCT FROM s.{k}" for k in keys)
-        # One row per key from the batch itself too (a journal replayed beside its own batch).
-        self.execute(f"""
-            INSERT INTO {table} ({', '.join(names)})
-            SELECT {', '.join(f's.{n}' for n in names)} FROM ({select_sql}) AS s({', '.join(names)})
-            WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {match})
-            QUALIFY row_number() OVER (PARTITION BY {', '.join(f's.{k}' for k in keys)}) = 1
-        """, params)
-
-    def replace(self, table: str, columns: Sequence[str], values: tuple[Any, ...], key: Sequence[str]) -> None:
-        self._lock_for(table)
-        row = dict(zip(columns, values, strict=True))
-        where = " AND ".join(f'"{k}" = ?' for k in key)
-        self.con.execute(f"DELETE FROM {table} WHERE {where}", [row[k] for k in key])
-        quoted = ", ".join(f'"{name}"' for name in columns)
-        self.con.execute(f"INSERT INTO {table} ({quoted}) VALUES ({', '.join('?' for _ in columns)})",
-                         list(values))
-
-
-def _in_transaction(con: duckdb.DuckDBPyConnection, work: Callable[[duckdb.DuckDBPyConnection], T],
-                    timeout_s: float, what: str) -> T:
-    """Run `work` in one transaction; on a write conflict, roll back and run all of it again."""
-    deadline = time.monotonic() + timeout_s
-    delay = 0.02
-    attempt = 0
-    while True:
-        attempt += 1
-        con.execute("BEGIN")
-        try:
-            result = work(con)
-            con.execute("COMMIT")
-            return result
-        except BaseException as exc:
-            try:
-                con.execute("ROLLBACK")
-            except duckdb.Error:  # a failed COMMIT already ended it
-                pass
-            if not is_conflict(exc):
-                raise
-            if time.monotonic() >= deadline and attempt >= 3:
-                raise DatabaseBusy(f"{what} stayed busy with other writers ({attempt} tries); "
-                                   "try again in a moment") from None
-        time.sleep(delay * (0.5 + random.random()))
-        delay = min(delay * 2, 0.5)
-
-
 class Lake(Store):
     """A DuckLake store named by a `ducklake+postgresql://` URL. Cheap to create; attaches on first use."""
 
@@ -284,7 +213,7 @@ class Lake(Store):
         deadline = time.monotonic() + 120.0
         while True:
             try:
-                _in_transaction(cur, setup, 120.0, "creating the store")
+                in_transaction(cur, setup, 120.0, "creating the store")
                 migrate(cur, transform=lake_statement, before_each=lambda c: c.execute(
                     "UPDATE _locks SET n = n + 1 WHERE name = 'schema'"))
                 break
@@ -333,8 +262,8 @@ class Lake(Store):
                 finally:
                     try:
                         cur.execute("ROLLBACK")  # it wrote nothing
-                    except duckdb.Error:
-                        pass
+                    except duckdb.Error as exc:  # the read's answer stands; a failed end is worth knowing of
+                        log.warning("ending a read of %s failed: %s", self.location, _first_line(exc))
                 return
 
     def _ensure_schema(self, cur: duckdb.DuckDBPyConnection, read_only: bool) -> None:
@@ -365,12 +294,12 @@ class Lake(Store):
         timeout = self.busy_timeout_s if busy_timeout_s is None else busy_timeout_s
         try:
             with self.connect() as cur:
-                return _in_transaction(cur, lambda c: work(LakeWriter(c)), timeout, self.location)
+                return in_transaction(cur, lambda c: work(LakeWriter(c)), timeout, self.location)
         except CompactedMeanwhile:
             # Another process compacted the store under this one's cache: nothing was committed, so the whole
             # unit runs again on a fresh attach.
             with self.connect() as cur:
-                return _in_transaction(cur, lambda c: work(LakeWriter(c)), timeout, self.location)
+                return in_transaction(cur, lambda c: work(LakeWriter(c)), timeout, self.location)
 
 
 def cache_folder(url: StoreUrl) -> Path:

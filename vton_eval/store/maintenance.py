@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 import duckdb
 
-from vton_eval.store.lake import Lake, is_conflict
+from vton_eval.store.lake import Lake
+from vton_eval.store.lake_writes import is_conflict
 
 _STEPS = (
     ("inlined rows written to files", "CALL ducklake_flush_inlined_data({lake})"),
