@@ -8,6 +8,10 @@ STAMP_ID := $(shell cksum pyproject.toml | cut -d' ' -f1)
 PRODUCT := $(VENV)/.product-$(STAMP_ID)
 DEV := $(VENV)/.dev-$(STAMP_ID)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# Two `make test` at once (two clones) install at once: the second waits for apt's lock instead of failing.
+# (apt waits on dpkg's lock, not on the package lists': `update` is tried again for up to five minutes.)
+APT := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600
+APT_UPDATE := n=0; until $(APT) update -qq; do n=$$((n + 1)); [ $$n -lt 20 ] || exit 1; sleep 15; done
 # uv installs (pip's resolver took minutes here); bootstrapped into the venv by pip, so the machine needs only
 # Python and make. Its download cache is the user's (~/.cache/uv): a second clone installs from it.
 UV_PIP := env VIRTUAL_ENV=$(CURDIR)/$(VENV) UV_PYTHON_DOWNLOADS=never $(BIN)/uv pip install --quiet --python $(BIN)/python
@@ -41,20 +45,19 @@ $(DEV): pyproject.toml | $(BIN)/uv
 
 # The real-browser test drives Debian's chromium through Playwright (no browser download).
 browser:
-	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
-		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@command -v chromium >/dev/null 2>&1 || { $(APT_UPDATE); $(APT) install -y -qq chromium >/dev/null; }
 
 # The shared-store tests start their own PostgreSQL (initdb + pg_ctl in a temp folder, a free loopback
 # port); install the server binaries if missing, starting nothing (policy-rc.d refuses the package's own
 # cluster start while apt runs).
 postgres:
 	@command -v pg_ctl >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || { \
-		$(SUDO) apt-get update -qq && \
+		$(APT_UPDATE); \
 		if [ ! -e /usr/sbin/policy-rc.d ]; then \
 			printf '#!/bin/sh\nexit 101\n' | $(SUDO) tee /usr/sbin/policy-rc.d >/dev/null && \
 			$(SUDO) chmod +x /usr/sbin/policy-rc.d && trap '$(SUDO) rm -f /usr/sbin/policy-rc.d' EXIT; \
 		fi; \
-		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
+		$(APT) install -y -qq postgresql >/dev/null; }
 
 # Ports: make demo PORT=8502 SANDBOX_PORT=7861 (defaults 8501 and 7860).
 PORT ?= 8501
