@@ -158,3 +158,20 @@ def test_a_staged_table_is_the_readers_own_and_gone_after_its_block(db, tmp_path
         assert read.scalar(present, [name]) == 0
     with reading(open_store(str(tmp_path / "nothing.duckdb"))) as read, read.staged("SELECT 1") as name:
         assert read.frame(f"SELECT * FROM {name}").empty  # no database yet: every read is empty
+
+
+def test_kept_rows_are_read_once_per_connection_on_a_shared_store_and_in_place_in_a_file(db):
+    """A page's several reads of a run's rows: a shared store copies them once per connection (each scan asks
+    its catalog), a file reads them where they are; both answer the same, quotes in the value included."""
+    run_id = record_sample_run(db, "kept", error_rate=0.3, seed=5)
+    sql = "SELECT pair_id, status FROM results WHERE run_id = ? AND pair_id <> ?"
+    temporary = "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name LIKE 'kept_%'"
+    with reading(db) as read:
+        first, again = read.kept(sql, [run_id, "it's"]), read.kept(sql, [run_id, "it's"])
+        assert first == again  # one copy for every ask with the same rows
+        assert read.scalar(f"SELECT count(*) FROM {first}") == 20
+        assert read.scalar(f"SELECT count(*) FROM {read.kept(sql, [run_id, 'top-01'])}") == 19
+        assert read.scalar(temporary) == (2 if db.keeps_reads else 0)
+    with reading(db) as read:  # gone with its connection
+        assert read.scalar(temporary) == 0
+    assert db.keeps_reads == (not isinstance(db, Database))

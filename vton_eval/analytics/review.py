@@ -61,11 +61,29 @@ class ReviewFilter:
         return " AND ".join(parts), params
 
 
-# One scan of each table (a results scan, a cases scan, a reviews scan): on a shared store every scan of a table
-# asks its catalog for the table's files and statistics, whatever it finds.
-_BASE = """
-    FROM results res
-    JOIN cases c USING (run_id, pair_id)
+# The run's rows of a table, read once per connection for all the page's queries: on a shared store every scan of
+# a table asks its catalog for the table's files and statistics, whatever it finds, and the page's eight scans
+# cost more than its rows.
+def _results(read: Reader, run_id: str) -> str:
+    return read.kept("""SELECT run_id, pair_id, "repeat", workflow, status, error_kind, error_message, latency_ms,
+                             output_path, flags FROM results WHERE run_id = ?""", [run_id])
+
+
+def _cases(read: Reader, run_id: str) -> str:
+    return read.kept("""SELECT run_id, pair_id, base_path, product_path, mask_path, reference_path, tags
+                             FROM cases WHERE run_id = ?""", [run_id])
+
+
+def _reviews(read: Reader, run_id: str) -> str:
+    return read.kept('SELECT run_id, pair_id, "repeat", reviewer, verdict, reasons, note FROM reviews WHERE run_id = ?',
+                     [run_id])
+
+
+def _base(read: Reader, run_id: str) -> str:
+    results, cases, reviews = _results(read, run_id), _cases(read, run_id), _reviews(read, run_id)
+    return f"""
+    FROM {results} res
+    JOIN {cases} c USING (run_id, pair_id)
     LEFT JOIN (SELECT pair_id, "repeat",
                       max(verdict) FILTER (WHERE reviewer = $reviewer) AS my_verdict,
                       max(reasons) FILTER (WHERE reviewer = $reviewer) AS my_reasons,
@@ -73,7 +91,7 @@ _BASE = """
                       count(*) AS n_verdicts,
                       string_agg(reviewer || ': ' || verdict, ', ' ORDER BY reviewer) AS all_verdicts,
                       count(DISTINCT verdict) AS distinct_verdicts
-               FROM reviews WHERE run_id = $run GROUP BY ALL) v USING (pair_id, "repeat")
+               FROM {reviews} WHERE run_id = $run GROUP BY ALL) v USING (pair_id, "repeat")
     WHERE res.run_id = $run
 """
 
@@ -106,26 +124,27 @@ def case_page(db: Store, run_id: str, reviewer: str, flt: ReviewFilter = ReviewF
                c.reference_path, c.tags, my_verdict, my_reasons, my_note, coalesce(n_verdicts, 0) AS n_verdicts,
                all_verdicts, distinct_verdicts"""
     with reading(db) as read:
+        base_sql = _base(read, run_id)
         if pinned:
-            total = read(f"SELECT count(*) AS n {_BASE} AND {where}", params)
+            total = read(f"SELECT count(*) AS n {base_sql} AND {where}", params)
             n = int(total.iloc[0]["n"]) if not total.empty else 0
             keys = {f"k{i}": f"{pair}\x1f{int(repeat)}" for i, (pair, repeat) in enumerate(pinned)}
             rows = read(f"""
             SELECT {columns}, list_position([{", ".join("$" + k for k in keys)}],
                                             res.pair_id || chr(31) || res."repeat") AS _pos
-            {_BASE} AND _pos IS NOT NULL ORDER BY _pos""", {**base, **keys})  # DuckDB refuses unused parameters
+            {base_sql} AND _pos IS NOT NULL ORDER BY _pos""", {**base, **keys})  # DuckDB refuses unused parameters
             return rows.drop(columns=["_pos"], errors="ignore"), n
         # The page and the number of matches in one query (the count is taken before LIMIT): one scan each.
         rows = read(f"""
         SELECT {columns}, count(*) OVER () AS _matches
-        {_BASE} AND {where}
+        {base_sql} AND {where}
         ORDER BY {order}
         LIMIT {int(page_size)} OFFSET {max(0, int(page) - 1) * int(page_size)}""", params)
         if not rows.empty:
             return rows.drop(columns=["_matches"]), int(rows.iloc[0]["_matches"])
         if page <= 1:
             return rows.drop(columns=["_matches"]), 0
-        total = read(f"SELECT count(*) AS n {_BASE} AND {where}", params)  # a page past the last one
+        total = read(f"SELECT count(*) AS n {base_sql} AND {where}", params)  # a page past the last one
         return rows.drop(columns=["_matches"]), int(total.iloc[0]["n"]) if not total.empty else 0
 
 
@@ -137,17 +156,18 @@ def progress(db: Store, run_id: str, reviewer: str) -> dict[str, Any]:
 
 
 def progress_on(read: Reader, run_id: str, reviewer: str) -> dict[str, Any]:
-    df = read("""
+    results, reviews = _results(read, run_id), _reviews(read, run_id)
+    df = read(f"""
         SELECT count(*) AS cases,
                count(v.verdict) AS reviewed,
                count(*) FILTER (WHERE v.verdict = 'pass') AS passed,
                count(*) FILTER (WHERE v.verdict = 'fail') AS failed,
                count(*) FILTER (WHERE v.verdict = 'unsure') AS unsure,
                count(*) FILTER (WHERE v.n > 0) AS reviewed_by_anyone
-        FROM results res
+        FROM {results} res
         LEFT JOIN (SELECT pair_id, "repeat", max(verdict) FILTER (WHERE reviewer = $reviewer) AS verdict,
                           count(*) AS n
-                   FROM reviews WHERE run_id = $run GROUP BY ALL) v USING (pair_id, "repeat")
+                   FROM {reviews} WHERE run_id = $run GROUP BY ALL) v USING (pair_id, "repeat")
         WHERE res.run_id = $run""", {"run": run_id, "reviewer": reviewer or ""})
     if df.empty:
         return {"cases": 0, "reviewed": 0, "passed": 0, "failed": 0, "unsure": 0, "reviewed_by_anyone": 0,
@@ -193,12 +213,13 @@ def _detail(read: Any, run_id: str, pair_id: str, repeat: int) -> dict[str, Any]
 def review_options(db: Store, run_id: str) -> dict[str, list[str]]:
     """Values the filters can take in this run."""
     with reading(db) as read:
-        row = read.one("""
+        results, cases = _results(read, run_id), _cases(read, run_id)
+        row = read.one(f"""
             SELECT (SELECT [list(DISTINCT workflow ORDER BY workflow),
                             list(DISTINCT error_kind ORDER BY error_kind) FILTER (WHERE error_kind IS NOT NULL)]
-                    FROM results WHERE run_id = $run) AS results,
+                    FROM {results} WHERE run_id = $run) AS results,
                    (SELECT list(DISTINCT tag ORDER BY tag) FROM (
-                        SELECT trim(unnest(string_split(tags, ';'))) AS tag FROM cases
+                        SELECT trim(unnest(string_split(tags, ';'))) AS tag FROM {cases}
                         WHERE run_id = $run AND coalesce(tags, '') <> '')) AS tags""", {"run": run_id}) or {}
     workflows, error_kinds = row.get("results") or (None, None)
     return {"workflows": [str(v) for v in workflows or ()], "error_kinds": [str(v) for v in error_kinds or ()],
@@ -220,8 +241,9 @@ def verdicts_with_outcomes(db: Store, run_id: str) -> list[dict[str, Any]]:
 
 def multi_judged(read: Reader, run_id: str) -> tuple[int, list[list[str]]]:
     """(how many reviewers judged the run, the verdicts of each case judged by two or more)."""
-    row = read.one("""
-        WITH v AS MATERIALIZED (SELECT pair_id, "repeat", reviewer, verdict FROM reviews WHERE run_id = ?)
+    reviews = _reviews(read, run_id)
+    row = read.one(f"""
+        WITH v AS MATERIALIZED (SELECT pair_id, "repeat", reviewer, verdict FROM {reviews} WHERE run_id = ?)
         SELECT (SELECT count(DISTINCT reviewer) FROM v) AS reviewers,
                (SELECT list(verdicts) FROM (SELECT list(verdict) AS verdicts FROM v GROUP BY pair_id, "repeat"
                                             HAVING count(*) >= 2)) AS cases""", [run_id]) or {}

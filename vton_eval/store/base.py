@@ -86,6 +86,9 @@ class Store(ABC):
     #: Where the store is, for people (a file path; never a password).
     location: str
     artifacts: ArtifactStore
+    #: Whether a scan of a table costs more than the rows it reads (a shared store asks its catalog at every
+    #: scan): then rows several queries of a page read are kept in temporary tables (`Reader.kept`).
+    keeps_reads: bool = False
 
     @abstractmethod
     def exists(self) -> bool:

@@ -162,6 +162,8 @@ def _attach(url: StoreUrl) -> str:
 class Lake(Store):
     """A DuckLake store named by a `ducklake+postgresql://` URL. Cheap to create; attaches on first use."""
 
+    keeps_reads = True
+
     def __init__(self, url: str | StoreUrl, busy_timeout_s: float = 15.0) -> None:
         self.url = url if isinstance(url, StoreUrl) else parse_store_url(url)
         self.location = self.url.url

@@ -28,8 +28,10 @@ _STAGED = count(1)
 class Reader:
     """Queries on one open connection (or on none: an empty store answers nothing)."""
 
-    def __init__(self, con: Any) -> None:
+    def __init__(self, con: Any, keep: bool = False) -> None:
         self._con = con
+        self._keep = keep  # `kept` copies rows (a shared store), or reads them where they are (a file)
+        self._kept: dict[tuple[str, tuple[Any, ...]], str] = {}
 
     def _execute(self, sql: str, params: Params) -> Any:
         return self._con.execute(sql, params if isinstance(params, Mapping) else list(params))
@@ -76,11 +78,45 @@ class Reader:
         finally:
             self._con.execute(f"DROP TABLE IF EXISTS temp.main.{name}")
 
+    def kept(self, sql: str, params: Params = ()) -> str:
+        """The name of a temporary table of `sql`'s rows, made at the first ask on this connection and reused
+        by later asks: a page's several reads of the same rows (a run's results, cases, verdicts) scan the store
+        once, where on a shared store each scan costs a round of catalog queries. It goes with the connection,
+        which reads one snapshot (a page's, in `one_connection`), so it cannot go stale under its readers.
+
+        On a file, where a scan costs what it reads and a copy would cost more, the rows are read where they
+        are: the name is then a subquery. `params` are positional there, text or integers."""
+        if not self._keep:
+            return f"({_inlined(sql, params)})"
+        key = (sql, tuple(sorted(params.items())) if isinstance(params, Mapping) else tuple(params))
+        name = self._kept.get(key)
+        if name is None:
+            name = f"kept_{next(_STAGED)}"
+            if self._con is not None:  # else every read of it is empty anyway
+                self._execute(f"CREATE TEMP TABLE {name} AS {sql}", params)
+            self._kept[key] = name
+        return name
+
     def numpy(self, sql: str, params: Params = ()) -> dict[str, Any]:
         """Columns as numpy arrays (no pandas on the way: the gate's latencies)."""
         if self._con is None:
             return {}
         return self._execute(sql, params).fetchnumpy()
+
+
+def _inlined(sql: str, params: Params) -> str:
+    """`sql` with its positional parameters written in as SQL literals (text quoted, integers as numbers)."""
+    if isinstance(params, Mapping):
+        raise TypeError("only positional parameters can be written into a subquery")
+    pieces = sql.split("?")
+    if len(pieces) != len(params) + 1:
+        raise ValueError(f"{len(pieces) - 1} placeholder(s) for {len(params)} parameter(s)")
+    out = pieces[0]
+    for value, piece in zip(params, pieces[1:], strict=True):
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            raise TypeError(f"cannot write a {type(value).__name__} into a subquery")
+        out += ("'" + value.replace("'", "''") + "'" if isinstance(value, str) else str(int(value))) + piece
+    return out
 
 
 def frame(store: Store, sql: str, params: Params = ()) -> pd.DataFrame:
@@ -106,7 +142,7 @@ def reading(store: Store) -> Iterator[Reader]:
         yield Reader(None)
         return
     with store.connect(read_only=True) as con:
-        yield Reader(con)
+        yield Reader(con, keep=store.keeps_reads)
 
 
 class _Shared:
@@ -120,7 +156,7 @@ class _Shared:
     def reader(self) -> Reader:
         if self._reader is None:
             opened = self.store.connect(read_only=True)
-            self._reader = Reader(opened.__enter__())
+            self._reader = Reader(opened.__enter__(), keep=self.store.keeps_reads)
             self._opened = opened
         return self._reader
 
