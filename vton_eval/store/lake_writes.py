@@ -16,6 +16,8 @@ from vton_eval.store.db import insert_staged
 # Tables written by many people at once: their writes take the table's lock row.
 LOCKED_TABLES = ("runs", "reviews", "preferences", "baselines", "pair_similarity", "settlements", "overlap_targets",
                 "person_parses")
+
+
 def is_conflict(exc: BaseException) -> bool:
     return isinstance(exc, duckdb.TransactionException) and "conflict" in str(exc).lower()
 
