@@ -138,3 +138,26 @@ def test_an_output_judged_before_with_the_same_inputs_is_not_judged_again():
     other = check_worker.judge({**job, "thresholds": '{"noop.min_changed_share": 0.5}'})
     assert other["report"] is not first["report"]
     assert [r["name"] for r in other["report"]["results"]] == [r["name"] for r in first["report"]["results"]]
+
+
+def test_close_waits_for_a_checked_output_still_being_recorded():
+    """The answer is taken off the pending jobs before its recording runs: a close in between used to return
+    at once, so the run finished, and removed its journal, before that result reached the database (seen under
+    load: a finished run without its one ok result)."""
+    stage = CheckStage(None)
+    recording, release, done = threading.Event(), threading.Event(), []
+
+    def slow_record(row: Recorded) -> None:
+        recording.set()
+        release.wait(60)  # the recorder, slow on a loaded machine
+        done.append(row)
+
+    assert stage.submit(*_job(0), slow_record)
+    assert recording.wait(120), "the check never answered"
+    closer = threading.Thread(target=stage.close)
+    closer.start()
+    closer.join(0.5)
+    assert closer.is_alive(), "close returned while a checked output was still being recorded"
+    release.set()
+    closer.join(30)
+    assert not closer.is_alive() and [r.result.pair_id for r in done] == ["p0"]

@@ -125,6 +125,9 @@ class CheckStage:
         self._proc: subprocess.Popen | None = None
         self._feeder: threading.Thread | None = None
         self._closed = False
+        # Answers taken off `_pending` whose `on_done` (the recording) has not returned yet: `close` waits for
+        # them too, or the run would end, and drop its journal, before their results are recorded.
+        self._settling = 0
         self.failures = 0
         self.largest_backlog = 0
 
@@ -230,8 +233,19 @@ class CheckStage:
             entry = self._pending.pop(job_id, None) if job_id is not None else None
             self._sent_to.pop(job_id, None)
             closed = self._closed
+            if entry is not None:
+                self._settling += 1
         if entry is None:
             return
+        try:
+            self._deliver(entry, answer, closed)
+        finally:
+            with self._lock:
+                self._settling -= 1
+                self._idle.notify_all()
+
+    def _deliver(self, entry: tuple[ResultRow | None, Callable[[Recorded], None] | None], answer: dict[str, Any],
+                 closed: bool) -> None:
         self._slots.release()
         result, on_done = entry
         new_parse = answer.get("person_parse")
@@ -248,8 +262,6 @@ class CheckStage:
             else:
                 self.failures += 1
                 on_done(unchecked(result, answer.get("error", "unknown failure")))
-        with self._lock:
-            self._idle.notify_all()
 
     @property
     def backlog(self) -> int:
@@ -261,8 +273,8 @@ class CheckStage:
         stopped) the checks get `grace_s` more, and the rows still waiting are returned unfinished."""
         deadline = time.monotonic() + grace_s
         with self._lock:
-            while any(on_done is not None for _, on_done in self._pending.values()):
-                if abandon and time.monotonic() >= deadline:
+            while self._settling or any(on_done is not None for _, on_done in self._pending.values()):
+                if abandon and time.monotonic() >= deadline and not self._settling:
                     break
                 self._idle.wait(timeout=0.1 if abandon else 0.5)
             self._closed = True
