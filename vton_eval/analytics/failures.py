@@ -15,6 +15,7 @@ import pandas as pd
 from vton_eval.analytics.filters import RunFilter
 from vton_eval.checks.meanings import meaning
 from vton_eval.store.base import Store
+from vton_eval.store.literals import sql_string
 from vton_eval.store.reads import frame
 
 # (pattern, replacement), applied in order: the longest, most specific shapes first.
@@ -61,8 +62,7 @@ def readable_cause(cause: str | None, limit: int | None = None) -> str:
 def normalize_sql(column: str = "error_message") -> str:
     expr = f"coalesce({column}, '')"
     for pattern, repl in RULES:
-        escaped = pattern.replace("'", "''")
-        expr = f"regexp_replace({expr}, '{escaped}', '{repl}', 'g')"
+        expr = f"regexp_replace({expr}, {sql_string(pattern)}, {sql_string(repl)}, 'g')"
     return f"trim({expr})"
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from vton_eval.errors import VtonEvalError
 from vton_eval.store.base import Store
+from vton_eval.store.literals import sql_string
 from vton_eval.store.runs import resolve_run_id
 
 EXPORTED = {
@@ -36,10 +37,6 @@ class ExportError(VtonEvalError):
     """Nothing to export (unknown run...)."""
 
 
-def _literal(text: str) -> str:
-    # COPY takes no prepared parameters: quote as a SQL string literal.
-    return "'" + text.replace("'", "''") + "'"
-
 
 def export_run(db: Store, run_id: str, directory: str | os.PathLike[str]) -> dict[str, Path]:
     """Write the run's tables as Parquet files in `directory` (created); return {table: path}.
@@ -57,8 +54,8 @@ def export_run(db: Store, run_id: str, directory: str | os.PathLike[str]) -> dic
         for name, sql in EXPORTED.items():
             target = folder / f"{name}.parquet"
             tmp = folder / f".{name}.parquet.tmp"
-            query = sql.format(id=_literal(full))
-            con.execute(f"COPY ({query}) TO {_literal(str(tmp))} (FORMAT parquet, COMPRESSION zstd)")
+            query = sql.format(id=sql_string(full))
+            con.execute(f"COPY ({query}) TO {sql_string(str(tmp))} (FORMAT parquet, COMPRESSION zstd)")
             os.replace(tmp, target)
             written[name] = target
     return written

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 import duckdb
 
 from vton_eval.errors import VtonEvalError
+from vton_eval.store.literals import sql_string
 
 _PACKAGES = {"ducklake": "duckdb_extension_ducklake", "postgres": "duckdb_extension_postgres",
              "httpfs": "duckdb_extension_httpfs"}
@@ -35,9 +36,6 @@ def extension_file(name: str) -> str | None:
     return str(path) if path.is_file() else None
 
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
 
 def load_extensions(con: duckdb.DuckDBPyConnection, names: Iterable[str]) -> None:
     """LOAD each extension, installing it from its wheel (or DuckDB's repository) the first time."""
@@ -49,7 +47,7 @@ def load_extensions(con: duckdb.DuckDBPyConnection, names: Iterable[str]) -> Non
             pass
         wheel = extension_file(name)
         try:
-            con.execute(f"INSTALL {_literal(wheel)}" if wheel else f"INSTALL {name}")
+            con.execute(f"INSTALL {sql_string(wheel)}" if wheel else f"INSTALL {name}")
             con.execute(f"LOAD {name}")
         except duckdb.Error as exc:
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]

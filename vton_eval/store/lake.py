@@ -41,6 +41,7 @@ from vton_eval.store.lake_copies import forget, read_copies
 from vton_eval.store.lake_schema import lake_statement
 from vton_eval.store.lake_stats import prime_statistics
 from vton_eval.store.lake_writes import LOCKED_TABLES, LakeWriter, in_transaction, is_conflict
+from vton_eval.store.literals import sql_string
 from vton_eval.store.location import StoreUrl, parse_store_url
 from vton_eval.store.schema import SCHEMA_VERSION, current_version, migrate
 
@@ -60,9 +61,6 @@ class StoreUnreachable(DatabaseUnusable):
 class CompactedMeanwhile(StoreUnreachable):
     """Another process compacted the store under this one's cached catalog; the next use attaches afresh."""
 
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _first_line(exc: BaseException) -> str:
@@ -138,8 +136,8 @@ def _attach(url: StoreUrl) -> str:
             Path(url.lake_path).mkdir(parents=True, exist_ok=True)
         alias = f"lake_{url.key}"
         # ATTACH takes no prepared parameters: literals (the conninfo has no secret in it).
-        sql = (f"ATTACH {_literal('ducklake:postgres:' + url.conninfo)} AS {alias} "
-               f"(DATA_PATH {_literal(url.lake_path)})")
+        sql = (f"ATTACH {sql_string('ducklake:postgres:' + url.conninfo)} AS {alias} "
+               f"(DATA_PATH {sql_string(url.lake_path)})")
         for attempt in range(6):
             try:
                 con.execute(sql)

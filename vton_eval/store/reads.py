@@ -16,6 +16,8 @@ from contextvars import ContextVar
 from itertools import count
 from typing import TYPE_CHECKING, Any
 
+from vton_eval.store.literals import sql_string
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -115,7 +117,7 @@ def _inlined(sql: str, params: Params) -> str:
     for value, piece in zip(params, pieces[1:], strict=True):
         if isinstance(value, bool) or not isinstance(value, (str, int)):
             raise TypeError(f"cannot write a {type(value).__name__} into a subquery")
-        out += ("'" + value.replace("'", "''") + "'" if isinstance(value, str) else str(int(value))) + piece
+        out += (sql_string(value) if isinstance(value, str) else str(int(value))) + piece
     return out
 
 
