@@ -10,6 +10,7 @@ Both serve in-process on a free loopback port, like the sandbox, and draw the sa
 No `from __future__ import annotations`: Gradio reads handler annotations.
 """
 
+import shutil
 import tempfile
 import threading
 from pathlib import Path
@@ -64,6 +65,7 @@ class _Served:
     def close(self) -> None:
         if self.demo is not None:
             self.demo.close(verbose=False)
+        shutil.rmtree(self.out, ignore_errors=True)  # its answers' images: a run copies what it keeps
 
     def __enter__(self):
         return self
