@@ -38,14 +38,20 @@ def _pairs_params(baseline: str, candidate: str, run_a: str, run_b: str, reviewe
     return [run_a, run_b, reviewer, candidate, run_a, run_b, reviewer, baseline, *workflows]
 
 
+def _offered(read: Reader, baseline: str, candidate: str, run_a: str, run_b: str, reviewer: str,
+             workflows: Sequence[str]) -> str:
+    """The offered cases as a name to read from: the view's count and its next case read the two runs' rows
+    once (`Reader.kept`), where each scan of four tables costs a shared store a round of catalog queries."""
+    return read.kept(_pairs_sql(workflows), _pairs_params(baseline, candidate, run_a, run_b, reviewer, workflows))
+
+
 def counts(read: Reader, baseline: str, candidate: str, run_a: str, run_b: str, reviewer: str,
            workflows: Sequence[str]) -> dict[str, int]:
     """{'total': cases offered, 'judged': by this reviewer, 'identical': byte-identical pairs left out}."""
     row = read.one(f"""SELECT count(*) FILTER (WHERE NOT same) AS total,
                               count(*) FILTER (WHERE NOT same AND choice IS NOT NULL) AS judged,
                               count(*) FILTER (WHERE same) AS identical
-                       FROM ({_pairs_sql(workflows)})""",
-                   _pairs_params(baseline, candidate, run_a, run_b, reviewer, workflows))
+                       FROM {_offered(read, baseline, candidate, run_a, run_b, reviewer, workflows)}""")
     return {k: int((row or {}).get(k) or 0) for k in ("total", "judged", "identical")}
 
 
@@ -57,13 +63,12 @@ def next_case(read: Reader, baseline: str, candidate: str, run_a: str, run_b: st
     so a team brings cases to k judgements before starting new ones."""
     only = 'AND pair_id = ? AND "repeat" = ?' if case else ""
     row = read.one(f"""
-        WITH q AS ({_pairs_sql(workflows)})
         SELECT * FROM (SELECT *, count(*) FILTER (WHERE choice IS NOT NULL) OVER () AS judged,
-                              count(*) OVER () AS total FROM q WHERE NOT same)
+                              count(*) OVER () AS total
+                       FROM {_offered(read, baseline, candidate, run_a, run_b, reviewer, workflows)} WHERE NOT same)
         WHERE TRUE {only}
         ORDER BY choice IS NOT NULL, others >= ?, others DESC, md5(concat(pair_id, ':', "repeat", ':', ?)) LIMIT 1""",
-        [*_pairs_params(baseline, candidate, run_a, run_b, reviewer, workflows), *(case or ()), max(1, int(overlap)),
-         reviewer])
+        [*(case or ()), max(1, int(overlap)), reviewer])
     if row is None:
         return None
     return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
