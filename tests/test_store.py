@@ -146,21 +146,7 @@ def test_a_slow_query_draws_no_progress_bar_into_a_commands_output(db):
             assert con.execute("SELECT current_setting('enable_progress_bar')").fetchone()[0] is False
 
 
-def test_a_staged_table_is_the_readers_own_and_gone_after_its_block(db, tmp_path):
-    record_sample_run(db, "staged", error_rate=0.3, seed=5)
-    present = "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = ?"
-    with reading(db) as read:
-        ok = read.scalar("SELECT count(*) FROM results WHERE status = 'ok'")
-        with read.staged("SELECT run_id, pair_id FROM results WHERE status = ?", ["ok"]) as name:
-            assert 0 < read.scalar(f"SELECT count(*) FROM {name}") == ok < read.scalar("SELECT count(*) FROM results")
-            with reading(db) as other:  # another connection does not see it
-                assert other.scalar(present, [name]) == 0
-        assert read.scalar(present, [name]) == 0
-    with reading(open_store(str(tmp_path / "nothing.duckdb"))) as read, read.staged("SELECT 1") as name:
-        assert read.frame(f"SELECT * FROM {name}").empty  # no database yet: every read is empty
-
-
-def test_kept_rows_are_read_once_per_connection_on_a_shared_store_and_in_place_in_a_file(db):
+def test_kept_rows_are_read_once_per_connection_on_a_shared_store_and_in_place_in_a_file(db, tmp_path):
     """A page's several reads of a run's rows: a shared store copies them once per connection (each scan asks
     its catalog), a file reads them where they are; both answer the same, quotes in the value included."""
     run_id = record_sample_run(db, "kept", error_rate=0.3, seed=5)
@@ -172,6 +158,11 @@ def test_kept_rows_are_read_once_per_connection_on_a_shared_store_and_in_place_i
         assert read.scalar(f"SELECT count(*) FROM {first}") == 20
         assert read.scalar(f"SELECT count(*) FROM {read.kept(sql, [run_id, 'top-01'])}") == 19
         assert read.scalar(temporary) == (2 if db.keeps_reads else 0)
+        with reading(db) as other:  # the reader's own: another connection neither sees nor reuses it
+            assert other.scalar(temporary) == 0
+            assert other.kept(sql, [run_id, "it's"]) != first or not db.keeps_reads
     with reading(db) as read:  # gone with its connection
         assert read.scalar(temporary) == 0
+    with reading(open_store(str(tmp_path / "nothing.duckdb"))) as read:
+        assert read.frame(f"SELECT * FROM {read.kept(sql, [run_id, 'x'])}").empty  # no database yet: empty
     assert db.keeps_reads == (not isinstance(db, Database))

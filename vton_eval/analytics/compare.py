@@ -11,8 +11,7 @@ and stored by `vton_eval.similarity_cache`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,28 +48,28 @@ class ComparePage:
 @dataclass(frozen=True)
 class Sources:
     """Where the compared runs' results and the baseline's cases are read from: the store's tables, or
-    copies of just those rows staged for a view's several queries (`_staged`)."""
+    copies of just those rows kept for a view's several queries (`_kept`)."""
 
     results: str = "results"
     cases: str = "cases"
     similarity: str = "pair_similarity"
 
 
-@contextmanager
-def _staged(read: Reader, run_ids: Sequence[str]) -> Iterator[Sources]:
-    """The compared runs' rows, read once from the store for all of a view's queries (on a shared store each
-    scan of a table costs a round of catalog queries, so a view's dozen scans cost more than its rows)."""
+def _kept(read: Reader, run_ids: Sequence[str]) -> Sources:
+    """The compared runs' rows, read once from the store for all of a view's queries (`Reader.kept`: on a shared
+    store each scan of a table costs a round of catalog queries, so a view's dozen scans cost more than its rows;
+    a file reads them in place)."""
     marks = ", ".join("?" for _ in run_ids)
-    with read.staged(f"""SELECT run_id, pair_id, "repeat", workflow, status, error_kind, latency_ms, output_path,
-                                output_sha256, error_message FROM results WHERE run_id IN ({marks})""",
-                     list(run_ids)) as results, \
-            read.staged("SELECT run_id, pair_id, tags, base_path, product_path, mask_path FROM cases WHERE run_id = ?",
-                        [run_ids[0]]) as cases, \
-            read.staged(f"""SELECT output_a, output_b, ssim, changed_share, psnr, diff_path, problem
-                            FROM pair_similarity WHERE output_a IN (
-                                SELECT coalesce(output_sha256, output_path) FROM {results} WHERE run_id = ?)""",
-                        [run_ids[0]]) as similarity:
-        yield Sources(results, cases, similarity)
+    results = read.kept(f"""SELECT run_id, pair_id, "repeat", workflow, status, error_kind, latency_ms, output_path,
+                                   output_sha256, error_message FROM results WHERE run_id IN ({marks})""",
+                        list(run_ids))
+    cases = read.kept("SELECT run_id, pair_id, tags, base_path, product_path, mask_path FROM cases WHERE run_id = ?",
+                      [run_ids[0]])
+    similarity = read.kept(f"""SELECT output_a, output_b, ssim, changed_share, psnr, diff_path, problem
+                               FROM pair_similarity WHERE output_a IN (
+                                   SELECT coalesce(output_sha256, output_path) FROM {results} WHERE run_id = ?)""",
+                           [run_ids[0]])
+    return Sources(results, cases, similarity)
 
 
 def _shared(run_ids: Sequence[str], sim: bool, detail: bool = False, tags: bool = False,
@@ -236,7 +235,8 @@ def compare_view(db: Store, run_ids: Sequence[str], flt: CaseFilter = CaseFilter
                  page: int = 1, page_size: int = 12) -> CompareView:
     """All a side-by-side view shows, read on one connection."""
     _check_runs(run_ids)
-    with reading(db) as read, _staged(read, run_ids) as src:
+    with reading(db) as read:
+        src = _kept(read, run_ids)
         shown = _page(read, run_ids, flt, sort, page, page_size, src)
         if len(run_ids) != 2 or shown.total == 0:
             return CompareView(shown, None, None)

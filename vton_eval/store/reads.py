@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from vton_eval.store.base import Store
 
 Params = Sequence[Any] | Mapping[str, Any]
-_STAGED = count(1)
+_KEPT = count(1)
 
 
 class Reader:
@@ -65,21 +65,6 @@ class Reader:
         row = self._execute(sql, params).fetchone()
         return row[0] if row else None
 
-    @contextmanager
-    def staged(self, sql: str, params: Params = ()) -> Iterator[str]:
-        """A temporary table of this connection holding `sql`'s rows, named by the value yielded and dropped
-        at the end of the block. Several queries over the same few rows read them once from the store: on a
-        shared store every scan of a table costs a round of catalog queries, whatever it reads."""
-        name = f"staged_{next(_STAGED)}"
-        if self._con is None:  # no database: every read of it is empty anyway
-            yield name
-            return
-        self._execute(f"CREATE TEMP TABLE {name} AS {sql}", params)
-        try:
-            yield name
-        finally:
-            self._con.execute(f"DROP TABLE IF EXISTS temp.main.{name}")
-
     def kept(self, sql: str, params: Params = ()) -> str:
         """The name of a temporary table of `sql`'s rows, made at the first ask on this connection and reused
         by later asks: a page's several reads of the same rows (a run's results, cases, verdicts) scan the store
@@ -93,7 +78,7 @@ class Reader:
         key = (sql, tuple(sorted(params.items())) if isinstance(params, Mapping) else tuple(params))
         name = self._kept.get(key)
         if name is None:
-            name = f"kept_{next(_STAGED)}"
+            name = f"kept_{next(_KEPT)}"
             if self._con is not None:  # else every read of it is empty anyway
                 self._execute(f"CREATE TEMP TABLE {name} AS {sql}", params)
             self._kept[key] = name
