@@ -8,6 +8,7 @@ limits, a full queue, timeouts, lost connections) repeat by nature and keep thei
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 import time
@@ -22,6 +23,8 @@ from vton_eval.quota_ledger import QuotaWaitTooLong
 from vton_eval.records import PlannedCase
 from vton_eval.runner.limiter import LedgerLimiter
 from vton_eval.services import CallInputs, Service
+
+log = logging.getLogger(__name__)
 
 # Without a window to wait out, a rate-limited call waits this long before its retry.
 DEFAULT_RATE_LIMIT_WAIT_S = 60.0
@@ -130,6 +133,11 @@ class Dispatcher:
                 # Sleeping for a day helps nobody: stop, and let `resume` send this case (and the rest) later.
                 self._give_up(outcome)
                 return None
+            # Why a case took the tries it did, for a test or a logging set-up that shows INFO (%r: the words are data).
+            log.info("case %r, repeat %d: try %d failed (%s: %r); trying again", task.case.pair_id, task.repeat,
+                     attempt, outcome.error_kind, outcome.error_message,
+                     extra={"pair_id": task.case.pair_id, "repeat": task.repeat, "error_kind": outcome.error_kind,
+                            "error_message": outcome.error_message})
             if not self._sleep(self._backoff(outcome, attempt)):
                 return None
 
