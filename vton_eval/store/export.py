@@ -37,7 +37,6 @@ class ExportError(VtonEvalError):
     """Nothing to export (unknown run...)."""
 
 
-
 def export_run(db: Store, run_id: str, directory: str | os.PathLike[str]) -> dict[str, Path]:
     """Write the run's tables as Parquet files in `directory` (created); return {table: path}.
 

@@ -36,7 +36,6 @@ def extension_file(name: str) -> str | None:
     return str(path) if path.is_file() else None
 
 
-
 def load_extensions(con: duckdb.DuckDBPyConnection, names: Iterable[str]) -> None:
     """LOAD each extension, installing it from its wheel (or DuckDB's repository) the first time."""
     for name in names:

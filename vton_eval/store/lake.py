@@ -62,7 +62,6 @@ class CompactedMeanwhile(StoreUnreachable):
     """Another process compacted the store under this one's cached catalog; the next use attaches afresh."""
 
 
-
 def _first_line(exc: BaseException) -> str:
     text = redact(str(exc)) or type(exc).__name__
     return (text.strip().splitlines() or [type(exc).__name__])[0][:400]
